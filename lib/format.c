@@ -1,0 +1,135 @@
+/*
+ * format.c: see format.h.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "format.h"
+
+char *tt_fmt_bytes(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+		return buf;
+	}
+	while (v >= 1024 && u < 6) {
+		v /= 1024;
+		u++;
+	}
+	/* 3 significant digits, as top and ss do */
+	snprintf(buf, len, v < 10 ? "%.2f %s" : v < 100 ? "%.1f %s" : "%.0f %s", v, units[u]);
+	return buf;
+}
+
+char *tt_fmt_rate(char *buf, size_t len, double bps)
+{
+	size_t n;
+
+	tt_fmt_bytes(buf, len, bps < 0 ? 0 : (uint64_t)(bps + 0.5));
+	n = strlen(buf);
+	snprintf(buf + n, len > n ? len - n : 0, "/s");
+	return buf;
+}
+
+char *tt_fmt_duration(char *buf, size_t len, uint64_t ns)
+{
+	uint64_t s = ns / UINT64_C(1000000000);
+
+	if (ns < 1000000000ull)
+		snprintf(buf, len, "%" PRIu64 "ms", ns / UINT64_C(1000000));
+	else if (s < 60)
+		snprintf(buf, len, "%.1fs", (double)ns / 1e9);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, (s / 60) % 60);
+	return buf;
+}
+
+char *tt_fmt_addr(char *buf, size_t len, const uint8_t addr[16], int family)
+{
+	static const uint8_t zero[16];
+
+	if (!memcmp(addr, zero, 16) ||
+	    (family == 4 && !memcmp(addr + 12, zero, 4) && addr[10] == 0xff)) {
+		snprintf(buf, len, "*");
+		return buf;
+	}
+	if (family == 4) {
+		if (!inet_ntop(AF_INET, addr + 12, buf, (socklen_t)len))
+			snprintf(buf, len, "?");
+	} else if (!inet_ntop(AF_INET6, addr, buf, (socklen_t)len)) {
+		snprintf(buf, len, "?");
+	}
+	return buf;
+}
+
+const char *tt_proto_name(int proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
+}
+
+void tt_json_str(struct tt_buf *b, const char *s)
+{
+	tt_buf_add(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			tt_buf_printf(b, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f) /* comm is bytes, not UTF-8: escape */
+			tt_buf_printf(b, "\\u%04x", ch);
+		else
+			tt_buf_add(b, s, 1);
+	}
+	tt_buf_add(b, "\"", 1);
+}
+
+void tt_row_json(struct tt_buf *b, const struct tt_row *r, uint64_t ts_ns,
+		 int64_t mono_to_wall_ns)
+{
+	const struct tt_ev_conn *c = &r->conn;
+	char la[INET6_ADDRSTRLEN], ra[INET6_ADDRSTRLEN], comm[TT_COMM_MAX + 1];
+	int64_t wall = (int64_t)ts_ns + mono_to_wall_ns;
+
+	memcpy(comm, c->comm, TT_COMM_MAX);
+	comm[TT_COMM_MAX] = '\0';
+	tt_buf_printf(b, "{\"ts\":%" PRId64 ".%03" PRId64 ",\"proto\":\"%s\",\"family\":%u,",
+		      wall / 1000000000, (wall % 1000000000) / 1000000, tt_proto_name(c->proto),
+		      c->family);
+	tt_buf_printf(b, "\"laddr\":\"%s\",\"lport\":%u,\"raddr\":\"%s\",\"rport\":%u,",
+		      tt_fmt_addr(la, sizeof(la), c->laddr, c->family), c->lport,
+		      tt_fmt_addr(ra, sizeof(ra), c->raddr, c->family), c->rport);
+	tt_buf_printf(b, "\"pid\":%u,\"tid\":%u,\"comm\":", c->tgid, c->pid);
+	tt_json_str(b, comm);
+	tt_buf_printf(b, ",\"cgroup\":%" PRIu64 ",\"netns\":%u,\"state\":\"%s\",", c->cgroup,
+		      c->netns, tt_tcp_state_name(r->tot.state));
+	tt_buf_printf(b,
+		      "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"packets_in\":%" PRIu64
+		      ",\"packets_out\":%" PRIu64 ",",
+		      r->tot.bytes_in, r->tot.bytes_out, r->tot.packets_in, r->tot.packets_out);
+	tt_buf_printf(b, "\"rate_in\":%.1f,\"rate_out\":%.1f,\"rtt_us\":%u,\"rttvar_us\":%u,",
+		      r->rate_in, r->rate_out, r->tot.srtt_us, r->tot.rttvar_us);
+	tt_buf_printf(b, "\"retransmits\":%u,\"resets_sent\":%u,\"resets_received\":%u,",
+		      r->tot.retrans, r->tot.rst_sent, r->tot.rst_recv);
+	tt_buf_printf(b, "\"partial\":%s,\"closed\":%s,\"udp_peer\":%s,\"age_ms\":%" PRIu64,
+		      (c->flags & TT_CF_PARTIAL) ? "true" : "false",
+		      (r->flags & TT_ROW_CLOSED) ? "true" : "false",
+		      (c->flags & TT_CF_UDP_PEER) ? "true" : "false",
+		      ((r->close_ns ? r->close_ns : ts_ns) - r->open_ns) / 1000000);
+	if (r->flags & TT_ROW_CLOSED) {
+		static const char *const why[] = { "normal", "failed", "reset", "idle" };
+
+		tt_buf_printf(b, ",\"close_reason\":\"%s\",\"error\":%u,\"lifetime_ms\":%" PRIu64,
+			      r->close_reason < 4 ? why[r->close_reason] : "?", r->err,
+			      (r->close_ns - r->open_ns) / 1000000);
+	}
+	tt_buf_add(b, "}\n", 2);
+}

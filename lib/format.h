@@ -1,0 +1,40 @@
+/*
+ * format.h: numbers and addresses as people read them, and rows as JSON.
+ * Shared by tcptop-record's outputs and tcptop-analyze, so both spell a field
+ * the same way.
+ */
+#ifndef TT_FORMAT_H
+#define TT_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregator.h"
+#include "buf.h"
+
+/* 1023 B, 1.2 KiB, 340 MiB ... into buf (>= 16 bytes); returns buf. */
+char *tt_fmt_bytes(char *buf, size_t len, uint64_t bytes);
+
+/* A rate in bytes/s: "0 B/s", "1.2 MiB/s"; returns buf. */
+char *tt_fmt_rate(char *buf, size_t len, double bps);
+
+/* A duration: "850ms", "12.3s", "4m05s", "2h03m"; returns buf. */
+char *tt_fmt_duration(char *buf, size_t len, uint64_t ns);
+
+/* An address: dotted IPv4 for family 4 (v4-mapped), IPv6 otherwise, "*" for all-zero. */
+char *tt_fmt_addr(char *buf, size_t len, const uint8_t addr[16], int family);
+
+/* "tcp" / "udp" / "?" */
+const char *tt_proto_name(int proto);
+
+/* Append s as a JSON string (quoted, escaped). */
+void tt_json_str(struct tt_buf *b, const char *s);
+
+/*
+ * One row as one JSON object and a newline, with the recorder's key names (see
+ * docs/architecture.md). mono_to_wall_ns converts CLOCK_MONOTONIC to Unix time.
+ */
+void tt_row_json(struct tt_buf *b, const struct tt_row *r, uint64_t ts_ns,
+		 int64_t mono_to_wall_ns);
+
+#endif /* TT_FORMAT_H */

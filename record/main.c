@@ -1,0 +1,198 @@
+/*
+ * tcptop-record: capture every TCP and UDP connection and show or stream it.
+ * The loop is the pipeline of docs/architecture.md: source -> aggregator -> output.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "aggregator.h"
+#include "buf.h"
+#include "collector.h"
+#include "format.h"
+#include "record_opts.h"
+#include "view.h"
+
+#define PROG "tcptop-record"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void log_stderr(int level, const char *msg, void *ctx)
+{
+	int verbose = *(const int *)ctx;
+
+	if (level == 0 || verbose >= level)
+		fprintf(stderr, PROG ": %s\n", msg);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void term_size(unsigned *cols, unsigned *rows)
+{
+	struct winsize ws;
+
+	*cols = 0;
+	*rows = 0;
+	if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws)) {
+		*cols = ws.ws_col;
+		*rows = ws.ws_row;
+	}
+}
+
+/* Render one tick according to the chosen output. 0, or a negative errno. */
+static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64_t m2w,
+		       struct tt_buf *b, struct tt_row **scratch, size_t *cap)
+{
+	size_t i;
+	int err;
+
+	tt_buf_reset(b);
+	if (o->output == REC_OUT_JSON) {
+		for (i = 0; i < t->n; i++)
+			if (tt_filter_match(&o->filter, &t->rows[i].conn))
+				tt_row_json(b, &t->rows[i], t->ts_ns, m2w);
+	} else {
+		struct tt_view_opts vo = {
+			.sort = o->sort,
+			.top = o->top,
+			.mono_to_wall_ns = m2w,
+			.utc = o->utc,
+			.filter = &o->filter,
+			.title = PROG,
+		};
+
+		if (o->output == REC_OUT_LIVE) {
+			unsigned cols, rows;
+
+			term_size(&cols, &rows);
+			vo.width = cols;
+			if (!vo.top && rows > 6)
+				vo.top = rows - 6; /* header lines */
+			tt_buf_printf(b, "\033[H\033[2J");
+		}
+		err = tt_view_render(b, t, &vo, scratch, cap);
+		if (err)
+			return err;
+		if (o->output == REC_OUT_TEXT)
+			tt_buf_add(b, "\n", 1);
+	}
+	if (b->err)
+		return b->err;
+	return write_all(STDOUT_FILENO, b->p ? b->p : "", b->len);
+}
+
+int main(int argc, char **argv)
+{
+	struct tt_collector_opts co;
+	struct tt_collector *col = NULL;
+	struct tt_agg *agg = NULL;
+	struct tt_source *src;
+	struct rec_opts o;
+	struct tt_buf out = { 0 };
+	struct tt_row *scratch = NULL;
+	size_t scratch_cap = 0;
+	struct sigaction sa;
+	struct tt_event ev;
+	uint64_t first_ts = 0;
+	char why[512];
+	int err, ret = 1;
+
+	err = rec_opts_parse(argc, argv, &o, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return 2;
+	}
+	if (o.help) {
+		fputs(rec_opts_usage(), stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf(PROG " " TT_VERSION "\n");
+		return 0;
+	}
+	if (o.output == REC_OUT_AUTO)
+		o.output = isatty(STDOUT_FILENO) ? REC_OUT_LIVE : REC_OUT_TEXT;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	tt_collector_opts_default(&co);
+	co.interval_ns = o.interval_ns;
+	co.udp_idle_ns = o.udp_idle_ns;
+	co.socks_max = o.socks_max;
+	co.peers_max = o.peers_max;
+	co.stop = &stop;
+	co.log = log_stderr;
+	co.log_ctx = &o.verbose;
+	err = tt_collector_open(&co, &col, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return (err == -EPERM || err == -ENOTSUP) ? 77 : 1;
+	}
+	agg = tt_agg_new();
+	if (!agg) {
+		fprintf(stderr, PROG ": out of memory\n");
+		goto out;
+	}
+	src = tt_collector_source(col);
+	while ((err = tt_source_next(src, &ev)) > 0) {
+		err = tt_agg_feed(agg, &ev);
+		if (err < 0)
+			break;
+		if (err == 0)
+			continue;
+		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
+				  &scratch, &scratch_cap);
+		if (err == -EPIPE) { /* reader went away: a normal end for a pipe */
+			err = 0;
+			break;
+		}
+		if (err)
+			break;
+		if (!first_ts)
+			first_ts = tt_agg_table(agg)->start_ns;
+		if (o.duration_ns && ev.ts_ns - first_ts >= o.duration_ns) {
+			err = 0;
+			break;
+		}
+	}
+	if (err < 0) {
+		fprintf(stderr, PROG ": %s\n",
+			err == -ENOMEM ? "out of memory" : src->errmsg(src));
+		goto out;
+	}
+	ret = 0;
+out:
+	tt_agg_free(agg);
+	tt_collector_close(col);
+	tt_buf_free(&out);
+	free(scratch);
+	return ret;
+}

@@ -1,0 +1,220 @@
+/*
+ * record_opts.c: see record_opts.h.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record_opts.h"
+#include "timeparse.h"
+
+enum {
+	OPT_PID = 0x100,
+	OPT_COMM,
+	OPT_PORT,
+	OPT_PROTO,
+	OPT_UDP_IDLE,
+	OPT_MAX_SOCKETS,
+	OPT_MAX_PEERS,
+	OPT_UTC,
+};
+
+static const struct option long_opts[] = {
+	{ "interval", required_argument, NULL, 'i' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "live", no_argument, NULL, 'l' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "sort", required_argument, NULL, 's' },
+	{ "top", required_argument, NULL, 'n' },
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "proto", required_argument, NULL, OPT_PROTO },
+	{ "udp-idle", required_argument, NULL, OPT_UDP_IDLE },
+	{ "max-sockets", required_argument, NULL, OPT_MAX_SOCKETS },
+	{ "max-peers", required_argument, NULL, OPT_MAX_PEERS },
+	{ "utc", no_argument, NULL, OPT_UTC },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+const char *rec_opts_usage(void)
+{
+	return "Usage: tcptop-record [OPTIONS]\n"
+	       "Record every TCP and UDP connection on this host with eBPF.\n"
+	       "\n"
+	       "Output:\n"
+	       "  -l, --live             top-like screen (default when stdout is a terminal)\n"
+	       "  -f, --format FMT       text (a table per tick) or json (one object per\n"
+	       "                         connection per tick, one per line)\n"
+	       "  -s, --sort KEY         rate (default), bytes, packets, rtt, retrans, duration\n"
+	       "  -n, --top N            show at most N rows (live and text)\n"
+	       "      --utc              print times in UTC\n"
+	       "Timing:\n"
+	       "  -i, --interval DUR     tick length (default 1s); DUR is 500ms, 2s, 1m ...\n"
+	       "  -d, --duration DUR     stop after DUR (default: until SIGINT/SIGTERM)\n"
+	       "      --udp-idle DUR     close a UDP flow idle this long (default 5s)\n"
+	       "Filters (combine):\n"
+	       "      --pid PID          process or thread id\n"
+	       "      --comm GLOB        process name, shell glob (e.g. 'nginx*')\n"
+	       "      --port PORT        local or remote port\n"
+	       "      --proto tcp|udp\n"
+	       "Limits:\n"
+	       "      --max-sockets N    in-kernel socket table size (default 65536)\n"
+	       "      --max-peers N      in-kernel UDP peer table size (default 16384)\n"
+	       "  -v, --verbose          libbpf and feature messages on stderr\n"
+	       "  -h, --help             this text\n"
+	       "  -V, --version          version\n"
+	       "\n"
+	       "Needs root or CAP_BPF+CAP_PERFMON (exit 77 without). Exit 0 on a clean stop,\n"
+	       "1 on a runtime error, 2 on bad usage.\n";
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t msg_len)
+{
+	unsigned long v;
+	int ch, k;
+
+	memset(o, 0, sizeof(*o));
+	o->interval_ns = 1000000000ull;
+	o->udp_idle_ns = 5000000000ull;
+	o->socks_max = 65536;
+	o->peers_max = 16384;
+	o->sort = TT_SORT_RATE;
+	tt_filter_init(&o->filter);
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":i:d:lf:s:n:vhV", long_opts, NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			if (tt_parse_duration(optarg, &o->interval_ns) ||
+			    o->interval_ns < 10000000ull) {
+				snprintf(msg, msg_len, "--interval: '%s' is not a duration of at least 10ms", optarg);
+				return 2;
+			}
+			break;
+		case 'd':
+			if (tt_parse_duration(optarg, &o->duration_ns) || !o->duration_ns) {
+				snprintf(msg, msg_len, "--duration: '%s' is not a positive duration (e.g. 30s, 5m)", optarg);
+				return 2;
+			}
+			break;
+		case OPT_UDP_IDLE:
+			if (tt_parse_duration(optarg, &o->udp_idle_ns) || !o->udp_idle_ns) {
+				snprintf(msg, msg_len, "--udp-idle: '%s' is not a positive duration", optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			o->output = REC_OUT_LIVE;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "json"))
+				o->output = REC_OUT_JSON;
+			else if (!strcmp(optarg, "text"))
+				o->output = REC_OUT_TEXT;
+			else {
+				snprintf(msg, msg_len, "--format: '%s' is not text or json", optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			k = tt_sort_key_parse(optarg);
+			if (k < 0) {
+				snprintf(msg, msg_len, "--sort: '%s' is not one of rate, bytes, packets, rtt, retrans, duration", optarg);
+				return 2;
+			}
+			o->sort = (enum tt_sort_key)k;
+			break;
+		case 'n':
+			if (parse_uint(optarg, 1000000, &v) || !v) {
+				snprintf(msg, msg_len, "--top: '%s' is not a positive number", optarg);
+				return 2;
+			}
+			o->top = (unsigned)v;
+			break;
+		case OPT_PID:
+			if (parse_uint(optarg, 0xffffffffu, &v) || !v) {
+				snprintf(msg, msg_len, "--pid: '%s' is not a process id", optarg);
+				return 2;
+			}
+			o->filter.pid = (uint32_t)v;
+			break;
+		case OPT_COMM:
+			if (strlen(optarg) >= sizeof(o->filter.comm) || !*optarg) {
+				snprintf(msg, msg_len, "--comm: pattern empty or longer than %zu characters", sizeof(o->filter.comm) - 1);
+				return 2;
+			}
+			memcpy(o->filter.comm, optarg, strlen(optarg) + 1);
+			break;
+		case OPT_PORT:
+			if (parse_uint(optarg, 65535, &v)) {
+				snprintf(msg, msg_len, "--port: '%s' is not a port (0-65535)", optarg);
+				return 2;
+			}
+			o->filter.port = (int)v;
+			break;
+		case OPT_PROTO:
+			if (tt_filter_parse_proto(optarg, &o->filter.proto)) {
+				snprintf(msg, msg_len, "--proto: '%s' is not tcp or udp", optarg);
+				return 2;
+			}
+			break;
+		case OPT_MAX_SOCKETS:
+		case OPT_MAX_PEERS:
+			if (parse_uint(optarg, 1u << 24, &v) || v < 64) {
+				snprintf(msg, msg_len, "%s: '%s' is not a number from 64 to %u",
+					 ch == OPT_MAX_SOCKETS ? "--max-sockets" : "--max-peers", optarg, 1u << 24);
+				return 2;
+			}
+			if (ch == OPT_MAX_SOCKETS)
+				o->socks_max = (uint32_t)v;
+			else
+				o->peers_max = (uint32_t)v;
+			break;
+		case OPT_UTC:
+			o->utc = 1;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			o->help = 1;
+			return 0;
+		case 'V':
+			o->version = 1;
+			return 0;
+		case ':':
+			snprintf(msg, msg_len, "option '%s' needs a value", argv[optind - 1]);
+			return 2;
+		default:
+			snprintf(msg, msg_len, "unknown option '%s' (see --help)", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		snprintf(msg, msg_len, "unexpected argument '%s' (see --help)", argv[optind]);
+		return 2;
+	}
+	return 0;
+}

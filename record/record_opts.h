@@ -1,0 +1,43 @@
+/*
+ * record_opts.h: tcptop-record's command line. Parsing never prints or exits:
+ * it returns an error code and a message for main to print.
+ */
+#ifndef TT_RECORD_OPTS_H
+#define TT_RECORD_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregator.h"
+#include "filter.h"
+
+enum rec_output {
+	REC_OUT_AUTO = 0, /* live view on a terminal, text tables otherwise */
+	REC_OUT_LIVE,
+	REC_OUT_TEXT,
+	REC_OUT_JSON,
+};
+
+struct rec_opts {
+	uint64_t interval_ns;
+	uint64_t duration_ns; /* 0 = until a signal */
+	uint64_t udp_idle_ns;
+	uint32_t socks_max;
+	uint32_t peers_max;
+	enum rec_output output;
+	enum tt_sort_key sort;
+	unsigned top; /* 0 = all that fit */
+	int utc;
+	int verbose;
+	int help; /* --help: print usage, exit 0 */
+	int version;
+	struct tt_filter filter;
+};
+
+/* Parse argv into o (defaults first). 0 on success; 2 (usage) with msg set otherwise. */
+int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t msg_len);
+
+/* The --help text. */
+const char *rec_opts_usage(void);
+
+#endif /* TT_RECORD_OPTS_H */
