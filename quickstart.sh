@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a running recorder or a full test run.
+#   sudo ./quickstart.sh record [tcptop-record options]   set up, build, record (live view)
+#   sudo ./quickstart.sh test                              set up, build with ASan+UBSan, run every test
+#   sudo ./quickstart.sh setup                             packages only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PKGS=(build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+      libsqlite3-dev libzstd-dev libcmocka-dev iproute2 nftables python3 util-linux libcap2-bin)
+
+die() { echo "quickstart: $*" >&2; exit 1; }
+
+setup() {
+	local missing=()
+	for p in "${PKGS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "needs root to install: ${missing[*]}"
+	echo "quickstart: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() { # build DIR [cmake args...]
+	local dir=$1; shift
+	cmake -S . -B "$dir" "$@" >/dev/null
+	cmake --build "$dir" -j"$(nproc)"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+setup)
+	setup ;;
+record)
+	setup
+	build build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	exec ./build/record/tcptop-record "$@" ;;
+test)
+	setup
+	# Every test runs against the sanitized build: ASan+UBSan abort on the first error.
+	build build-test -DCMAKE_BUILD_TYPE=Debug -DTT_SANITIZE=ON >/dev/null
+	cd build-test
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure "$@" ;;
+*)
+	echo "usage: $0 record [OPTIONS] | test [CTEST OPTIONS] | setup" >&2
+	exit 2 ;;
+esac

@@ -1,0 +1,168 @@
+/*
+ * Unit tests of lib's support modules: idmap against an array model, duration
+ * parsing, human units, addresses, JSON escaping, filters.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "filter.h"
+#include "format.h"
+#include "idmap.h"
+#include "timeparse.h"
+
+#define MODEL 5000
+
+static void test_idmap_matches_array_model(void **state)
+{
+	static int64_t model[MODEL]; /* -1: absent */
+	struct tt_idmap *m = tt_idmap_new();
+	uint64_t s = 88172645463325252ull;
+	size_t present = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < MODEL; i++)
+		model[i] = -1;
+	for (i = 0; i < 200000; i++) {
+		uint64_t id, op;
+		uint32_t v;
+
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		id = s % MODEL; /* id 0 included: stored out of band */
+		op = (s >> 20) % 3;
+		if (op == 0) {
+			assert_int_equal(tt_idmap_put(m, id, (uint32_t)i), 0);
+			present += model[id] < 0;
+			model[id] = i;
+		} else if (op == 1) {
+			assert_int_equal(tt_idmap_del(m, id), model[id] >= 0);
+			present -= model[id] >= 0;
+			model[id] = -1;
+		} else {
+			int found = tt_idmap_get(m, id, &v);
+
+			assert_int_equal(found, model[id] >= 0);
+			if (found)
+				assert_int_equal(v, (uint32_t)model[id]);
+		}
+		assert_int_equal(tt_idmap_count(m), present);
+	}
+	for (i = 0; i < MODEL; i++) {
+		uint32_t v;
+
+		assert_int_equal(tt_idmap_get(m, (uint64_t)i, &v), model[i] >= 0);
+	}
+	tt_idmap_free(m);
+	tt_idmap_free(NULL);
+}
+
+static void test_parse_duration(void **state)
+{
+	uint64_t ns;
+
+	(void)state;
+	assert_int_equal(tt_parse_duration("1", &ns), 0);
+	assert_int_equal(ns, 1000000000ull);
+	assert_int_equal(tt_parse_duration("250ms", &ns), 0);
+	assert_int_equal(ns, 250000000ull);
+	assert_int_equal(tt_parse_duration("1.5s", &ns), 0);
+	assert_int_equal(ns, 1500000000ull);
+	assert_int_equal(tt_parse_duration("2m", &ns), 0);
+	assert_int_equal(ns, 120000000000ull);
+	assert_int_equal(tt_parse_duration("1h", &ns), 0);
+	assert_int_equal(ns, 3600000000000ull);
+	assert_int_equal(tt_parse_duration("", &ns), -EINVAL);
+	assert_int_equal(tt_parse_duration("-1", &ns), -EINVAL);
+	assert_int_equal(tt_parse_duration("abc", &ns), -EINVAL);
+	assert_int_equal(tt_parse_duration("5 s", &ns), -EINVAL);
+	assert_int_equal(tt_parse_duration("5sec", &ns), -EINVAL);
+	assert_int_equal(tt_parse_duration("1e30", &ns), -EINVAL);
+	assert_int_equal(tt_parse_duration("nan", &ns), -EINVAL);
+}
+
+static void test_units(void **state)
+{
+	char b[32];
+
+	(void)state;
+	assert_string_equal(tt_fmt_bytes(b, sizeof(b), 0), "0 B");
+	assert_string_equal(tt_fmt_bytes(b, sizeof(b), 1023), "1023 B");
+	assert_string_equal(tt_fmt_bytes(b, sizeof(b), 1024), "1.00 KiB");
+	assert_string_equal(tt_fmt_bytes(b, sizeof(b), 1258291), "1.20 MiB");
+	assert_string_equal(tt_fmt_bytes(b, sizeof(b), 348160), "340 KiB");
+	assert_string_equal(tt_fmt_rate(b, sizeof(b), 348160.0), "340 KiB/s");
+	assert_string_equal(tt_fmt_duration(b, sizeof(b), 850000000ull), "850ms");
+	assert_string_equal(tt_fmt_duration(b, sizeof(b), 245000000000ull), "4m05s");
+}
+
+static void test_addresses(void **state)
+{
+	uint8_t v4[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7 };
+	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	uint8_t zero[16] = { 0 };
+	char b[64];
+
+	(void)state;
+	assert_string_equal(tt_fmt_addr(b, sizeof(b), v4, 4), "192.0.2.7");
+	assert_string_equal(tt_fmt_addr(b, sizeof(b), v6, 6), "2001:db8::1");
+	assert_string_equal(tt_fmt_addr(b, sizeof(b), zero, 6), "*");
+}
+
+static void test_json_escaping(void **state)
+{
+	struct tt_buf b = { 0 };
+
+	(void)state;
+	tt_json_str(&b, "a\"b\\c\n\x01\xff");
+	assert_string_equal(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\\u00ff\"");
+	tt_buf_free(&b);
+}
+
+static void test_filter(void **state)
+{
+	struct tt_filter f;
+	struct tt_ev_conn c;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.proto = IPPROTO_TCP;
+	c.tgid = 100;
+	c.pid = 101;
+	c.lport = 5555;
+	c.rport = 80;
+	memcpy(c.comm, "nginx-worker", 13);
+	tt_filter_init(&f);
+	assert_true(tt_filter_match(&f, &c));
+	f.port = 80;
+	assert_true(tt_filter_match(&f, &c));
+	f.port = 81;
+	assert_false(tt_filter_match(&f, &c));
+	tt_filter_init(&f);
+	memcpy(f.comm, "nginx*", 7);
+	f.pid = 101;
+	assert_true(tt_filter_match(&f, &c));
+	assert_int_equal(tt_filter_parse_proto("udp", &f.proto), 0);
+	assert_false(tt_filter_match(&f, &c));
+	assert_int_equal(tt_filter_parse_proto("sctp", &f.proto), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_idmap_matches_array_model),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_json_escaping),
+		cmocka_unit_test(test_filter),
+	};
+
+	return cmocka_run_group_tests_name("support", tests, NULL, NULL);
+}
