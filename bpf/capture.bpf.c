@@ -114,6 +114,22 @@ static __always_inline void fill_tuple(const struct sock *sk, struct tt_tuple *t
 	t->proto = BPF_CORE_READ(sk, sk_protocol);
 }
 
+/*
+ * The tuple is complete only once the source port is picked, which connect()
+ * does after the SYN_SENT state change, and the port is released before the
+ * CLOSE state change fires. So a refused connect shows its port only to the
+ * reset and retransmit hooks: every rare hook takes the tuple when the port is
+ * there, and none overwrites a known port with zero.
+ */
+static __always_inline void refresh_tuple(const struct sock *sk, struct tt_sock_val *v)
+{
+	struct tt_tuple t = {};
+
+	fill_tuple(sk, &t);
+	if (t.sport)
+		v->tuple = t;
+}
+
 static __always_inline int sk_is_inet_tcp_udp(const struct sock *sk)
 {
 	__u16 family = sk->__sk_common.skc_family;
@@ -287,11 +303,7 @@ int BPF_PROG(tt_state, struct sock *sk, int oldstate, int newstate)
 			return 0;
 	}
 	tcp_snapshot(sk, v);
-	/* the tuple is complete only once connected (SYN_SENT comes before the
-	 * source port is picked), and closing releases the port again: refresh it
-	 * on the way up, never on the way down */
-	if (newstate != TCP_CLOSE)
-		fill_tuple(sk, &v->tuple);
+	refresh_tuple(sk, v);
 	v->state = newstate;
 	emit(TT_KEV_STATE, cookie, v, oldstate, newstate, 0, BPF_CORE_READ(sk, sk_err));
 	return 0;
@@ -319,17 +331,33 @@ static __always_inline int is_fullsock(const struct sock *sk)
 	return st != TCP_TIME_WAIT && st != TCP_NEW_SYN_RECV;
 }
 
+/*
+ * Resets and retransmits of a socket we never met are counted from a fresh
+ * (partial) entry, unless the socket is already closed: then its entry has been
+ * reported and deleted, and a new one would be a phantom connection.
+ */
+static __always_inline struct tt_sock_val *softirq_entry(struct sock *sk, __u64 cookie)
+{
+	struct tt_sock_val *v = bpf_map_lookup_elem(&socks, &cookie);
+	__u8 st = sk->__sk_common.skc_state;
+
+	if (v || st == TCP_CLOSE || st == TCP_LISTEN)
+		return v;
+	return sock_entry_create(sk, cookie, 0, 0);
+}
+
 static __always_inline void on_reset(struct sock *sk, __u8 dir)
 {
 	struct tt_sock_val *v;
 	__u64 cookie;
 
-	if (!sk || !is_fullsock(sk) || sk->__sk_common.skc_state == TCP_LISTEN)
+	if (!sk || !is_fullsock(sk))
 		return;
 	cookie = bpf_get_socket_cookie(sk);
-	v = sock_entry(sk, cookie, 0);
+	v = softirq_entry(sk, cookie);
 	if (!v)
 		return;
+	refresh_tuple(sk, v);
 	if (dir)
 		__sync_fetch_and_add(&v->rst_recv, 1);
 	else
@@ -361,9 +389,10 @@ int BPF_PROG(tt_retransmit, struct sock *sk, struct sk_buff *skb, int err)
 	if (err || !sk || !is_fullsock(sk))
 		return 0;
 	cookie = bpf_get_socket_cookie(sk);
-	v = sock_entry(sk, cookie, 0);
+	v = softirq_entry(sk, cookie);
 	if (!v)
 		return 0;
+	refresh_tuple(sk, v);
 	__sync_fetch_and_add(&v->retrans_events, 1);
 	tcp_snapshot(sk, v);
 	return 0;

@@ -44,6 +44,8 @@ struct cstate {
 	uint8_t ever_established;
 	uint8_t owner_tries;
 	uint8_t from_open; /* TT_SF_OPEN_SEEN: we saw connect/accept */
+	uint16_t close_err; /* sk_err when the state went to CLOSE (the application
+			     * may clear sk_err by reading it before destroy) */
 };
 
 struct tt_collector {
@@ -302,7 +304,7 @@ static struct cstate *sock_state(struct tt_collector *c, uint64_t cookie,
 
 static enum tt_close_reason close_reason(const struct cstate *s, const struct tt_kevent *k)
 {
-	if (s->from_open && !s->ever_established && k->sk_err)
+	if (s->from_open && !s->ever_established && (s->close_err || k->sk_err))
 		return TT_CLOSE_FAILED;
 	if (k->val.rst_recv || k->val.rst_sent)
 		return TT_CLOSE_RESET;
@@ -327,6 +329,8 @@ static int on_kevent(void *ctx, void *data, size_t size)
 	case TT_KEV_STATE:
 		if (k->new_state == TT_TCP_ESTABLISHED)
 			s->ever_established = 1;
+		if (k->new_state == TT_TCP_CLOSE && k->sk_err)
+			s->close_err = (uint16_t)k->sk_err;
 		emit_sample(c, s, &nc, k->ts_ns);
 		ev.type = TT_EV_STATE;
 		ev.state.id = s->conn.id;
@@ -347,7 +351,7 @@ static int on_kevent(void *ctx, void *data, size_t size)
 		ev.close.id = s->conn.id;
 		ev.close.c = nc;
 		ev.close.reason = close_reason(s, k);
-		ev.close.err = (uint16_t)k->sk_err;
+		ev.close.err = k->sk_err ? (uint16_t)k->sk_err : s->close_err;
 		push(c, &ev);
 		cs_del(c, k->cookie);
 		break;
