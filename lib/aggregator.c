@@ -74,6 +74,13 @@ static struct conn *find(struct tt_agg *a, uint64_t id)
 	return tt_idmap_get(a->index, id, &slot) ? &a->conns[slot] : NULL;
 }
 
+const struct tt_ev_conn *tt_agg_conn(const struct tt_agg *a, uint64_t id)
+{
+	uint32_t slot;
+
+	return tt_idmap_get(a->index, id, &slot) ? &a->conns[slot].info : NULL;
+}
+
 static int counters_moved(const struct tt_counters *a, const struct tt_counters *b)
 {
 	return a->bytes_in != b->bytes_in || a->bytes_out != b->bytes_out ||

@@ -74,6 +74,10 @@ void tt_agg_free(struct tt_agg *a);
  */
 int tt_agg_feed(struct tt_agg *a, const struct tt_event *ev);
 
+/* The connection with this id as last reported, NULL if unknown. Valid until
+ * the next tt_agg_feed. */
+const struct tt_ev_conn *tt_agg_conn(const struct tt_agg *a, uint64_t id);
+
 /* The table built by the last TICK (empty before the first). */
 const struct tt_table *tt_agg_table(const struct tt_agg *a);
 

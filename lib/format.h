@@ -37,4 +37,11 @@ void tt_json_str(struct tt_buf *b, const char *s);
 void tt_row_json(struct tt_buf *b, const struct tt_row *r, uint64_t ts_ns,
 		 int64_t mono_to_wall_ns);
 
+/*
+ * A lifecycle event (STATE, RESET, CLOSE) as one JSON line: "event" names it,
+ * conn (may be NULL) supplies the endpoint and owner keys. Other types: nothing.
+ */
+void tt_event_json(struct tt_buf *b, const struct tt_event *ev, const struct tt_ev_conn *conn,
+		   int64_t mono_to_wall_ns);
+
 #endif /* TT_FORMAT_H */

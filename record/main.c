@@ -63,14 +63,13 @@ static void term_size(unsigned *cols, unsigned *rows)
 	}
 }
 
-/* Render one tick according to the chosen output. 0, or a negative errno. */
+/* Append one tick to b according to the chosen output, and write b out. 0, or a negative errno. */
 static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64_t m2w,
 		       struct tt_buf *b, struct tt_row **scratch, size_t *cap)
 {
 	size_t i;
 	int err;
 
-	tt_buf_reset(b);
 	if (o->output == REC_OUT_JSON) {
 		for (i = 0; i < t->n; i++)
 			if (tt_filter_match(&o->filter, &t->rows[i].conn))
@@ -166,10 +165,20 @@ int main(int argc, char **argv)
 		err = tt_agg_feed(agg, &ev);
 		if (err < 0)
 			break;
-		if (err == 0)
+		if (err == 0) {
+			/* events print after being applied: a CLOSE's connection
+			 * is still known until the tick that reports it */
+			if (o.events) {
+				const struct tt_ev_conn *c = tt_agg_conn(agg, ev.sample.id);
+
+				if (c && tt_filter_match(&o.filter, c))
+					tt_event_json(&out, &ev, c, tt_collector_mono_to_wall(col));
+			}
 			continue;
+		}
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
 				  &scratch, &scratch_cap);
+		tt_buf_reset(&out);
 		if (err == -EPIPE) { /* reader went away: a normal end for a pipe */
 			err = 0;
 			break;

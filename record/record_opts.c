@@ -19,6 +19,7 @@ enum {
 	OPT_MAX_SOCKETS,
 	OPT_MAX_PEERS,
 	OPT_UTC,
+	OPT_EVENTS,
 };
 
 static const struct option long_opts[] = {
@@ -36,6 +37,7 @@ static const struct option long_opts[] = {
 	{ "max-sockets", required_argument, NULL, OPT_MAX_SOCKETS },
 	{ "max-peers", required_argument, NULL, OPT_MAX_PEERS },
 	{ "utc", no_argument, NULL, OPT_UTC },
+	{ "events", no_argument, NULL, OPT_EVENTS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -53,6 +55,8 @@ const char *rec_opts_usage(void)
 	       "                         connection per tick, one per line)\n"
 	       "  -s, --sort KEY         rate (default), bytes, packets, rtt, retrans, duration\n"
 	       "  -n, --top N            show at most N rows (live and text)\n"
+	       "      --events           with --format json: also a line per state change,\n"
+	       "                         reset and close, with its time (\"event\" key)\n"
 	       "      --utc              print times in UTC\n"
 	       "Timing:\n"
 	       "  -i, --interval DUR     tick length (default 1s); DUR is 500ms, 2s, 1m ...\n"
@@ -195,6 +199,9 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 		case OPT_UTC:
 			o->utc = 1;
 			break;
+		case OPT_EVENTS:
+			o->events = 1;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -211,6 +218,10 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			snprintf(msg, msg_len, "unknown option '%s' (see --help)", argv[optind - 1]);
 			return 2;
 		}
+	}
+	if (o->events && o->output != REC_OUT_JSON) {
+		snprintf(msg, msg_len, "--events needs --format json");
+		return 2;
 	}
 	if (optind < argc) {
 		snprintf(msg, msg_len, "unexpected argument '%s' (see --help)", argv[optind]);

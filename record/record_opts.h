@@ -27,6 +27,7 @@ struct rec_opts {
 	enum rec_output output;
 	enum tt_sort_key sort;
 	unsigned top; /* 0 = all that fit */
+	int events; /* JSON: also one line per state change, reset and close */
 	int utc;
 	int verbose;
 	int help; /* --help: print usage, exit 0 */
