@@ -113,7 +113,7 @@ static int on_conn(struct tt_agg *a, const struct tt_event *ev)
 	if (!c->info.open_ns)
 		c->info.open_ns = ev->ts_ns;
 	c->last_active_ns = ev->ts_ns;
-	c->is_new = 1;
+	c->is_new = !(ev->flags & TT_EVF_KEYFRAME);
 	return 0;
 }
 
@@ -238,6 +238,8 @@ int tt_agg_feed(struct tt_agg *a, const struct tt_event *ev)
 	switch (ev->type) {
 	case TT_EV_SAMPLE:
 		on_counters(a, c, &ev->sample.c, ev->ts_ns);
+		if (ev->flags & TT_EVF_KEYFRAME)
+			c->prev = c->cur; /* a baseline, not traffic of this tick */
 		break;
 	case TT_EV_STATE:
 		c->cur.state = ev->state.new_state;
@@ -260,6 +262,38 @@ int tt_agg_feed(struct tt_agg *a, const struct tt_event *ev)
 		break;
 	}
 	return 0;
+}
+
+int tt_agg_keyframe(const struct tt_agg *a, uint64_t ts_ns,
+		    int (*fn)(const struct tt_event *ev, void *ctx), void *ctx)
+{
+	struct tt_event ev;
+	size_t i;
+	int err;
+
+	for (i = 0; i < a->n; i++) {
+		const struct conn *c = &a->conns[i];
+
+		memset(&ev, 0, sizeof(ev));
+		ev.ts_ns = ts_ns;
+		ev.flags = TT_EVF_KEYFRAME;
+		ev.type = TT_EV_CONN;
+		ev.conn = c->info;
+		if ((err = fn(&ev, ctx)))
+			return err;
+		memset(&ev.conn, 0, sizeof(ev.conn));
+		ev.type = TT_EV_SAMPLE;
+		ev.sample.id = c->info.id;
+		ev.sample.c = c->cur;
+		if ((err = fn(&ev, ctx)))
+			return err;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.ts_ns = ts_ns;
+	ev.flags = TT_EVF_KEYFRAME;
+	ev.type = TT_EV_LOSS;
+	ev.loss = a->loss;
+	return fn(&ev, ctx);
 }
 
 static const char *const sort_names[TT_SORT_MAX] = {

@@ -74,6 +74,16 @@ void tt_agg_free(struct tt_agg *a);
  */
 int tt_agg_feed(struct tt_agg *a, const struct tt_event *ev);
 
+/*
+ * The aggregator's whole state as keyframe events (CONN and SAMPLE per live
+ * connection, then LOSS), each flagged TT_EVF_KEYFRAME and stamped ts_ns, passed
+ * to fn in a stable order. Meant right after a TICK: feeding them to a fresh
+ * aggregator gives it the same connections, totals and losses, so its next
+ * table equals this one's next table. Stops at and returns fn's first non-zero.
+ */
+int tt_agg_keyframe(const struct tt_agg *a, uint64_t ts_ns,
+		    int (*fn)(const struct tt_event *ev, void *ctx), void *ctx);
+
 /* The connection with this id as last reported, NULL if unknown. Valid until
  * the next tt_agg_feed. */
 const struct tt_ev_conn *tt_agg_conn(const struct tt_agg *a, uint64_t id);

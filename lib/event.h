@@ -105,9 +105,15 @@ struct tt_ev_loss {
 	uint64_t peers_full; /* UDP peers not counted: map full */
 };
 
+/* tt_event.flags */
+#define TT_EVF_KEYFRAME 0x0001 /* restates state at a block start (CONN, SAMPLE, LOSS):
+				 * a reader that has the state already sees no change,
+				 * one that starts here gets all of it, with no deltas */
+
 struct tt_event {
 	uint64_t ts_ns; /* CLOCK_MONOTONIC */
 	uint16_t type; /* enum tt_ev_type */
+	uint16_t flags; /* TT_EVF_* */
 	union {
 		struct tt_ev_conn conn;
 		struct tt_ev_sample sample;

@@ -342,6 +342,96 @@ static void test_random_streams_match_reference(void **state)
 	}
 }
 
+/* --- keyframes: a reader may start at any block --------------------------- */
+
+struct evlist {
+	struct tt_event ev[256];
+	int n;
+};
+
+static int collect_ev(const struct tt_event *ev, void *ctx)
+{
+	struct evlist *l = ctx;
+
+	assert_true(l->n < 256);
+	l->ev[l->n++] = *ev;
+	return 0;
+}
+
+static void assert_tables_equal(const struct tt_table *x, const struct tt_table *y)
+{
+	size_t i;
+
+	assert_int_equal(x->n, y->n);
+	assert_int_equal(x->ts_ns, y->ts_ns);
+	assert_int_equal(x->bytes_in, y->bytes_in);
+	assert_int_equal(x->bytes_out, y->bytes_out);
+	assert_int_equal(x->opened, y->opened);
+	assert_int_equal(x->closed, y->closed);
+	assert_memory_equal(&x->loss, &y->loss, sizeof(x->loss));
+	for (i = 0; i < x->n; i++) {
+		const struct tt_row *a = &x->rows[i], *b = row_of(y, a->conn.id);
+
+		assert_non_null(b);
+		assert_memory_equal(&a->conn, &b->conn, sizeof(a->conn));
+		assert_memory_equal(&a->tot, &b->tot, sizeof(a->tot));
+		assert_int_equal(a->d_bytes_in, b->d_bytes_in);
+		assert_int_equal(a->d_bytes_out, b->d_bytes_out);
+		assert_int_equal(a->d_packets_in, b->d_packets_in);
+		assert_true(a->rate_in == b->rate_in && a->rate_out == b->rate_out);
+		assert_int_equal(a->open_ns, b->open_ns);
+		assert_int_equal(a->close_ns, b->close_ns);
+		assert_int_equal(a->flags, b->flags);
+	}
+}
+
+static void test_keyframe_restart_equals_continuous(void **state)
+{
+	struct tt_agg *live = tt_agg_new(), *fresh = tt_agg_new();
+	struct tt_event loss = { .ts_ns = 2 * SEC, .type = TT_EV_LOSS };
+	struct evlist kf = { .n = 0 };
+	int i;
+
+	(void)state;
+	feed(live, conn_ev(1 * SEC, 1, IPPROTO_TCP, 10, 0), 0);
+	feed(live, conn_ev(1 * SEC, 2, IPPROTO_UDP, 11, TT_CF_UDP_PEER), 0);
+	feed(live, sample_ev(2 * SEC, 1, 5000, 100), 0);
+	feed(live, sample_ev(2 * SEC, 2, 64, 64), 0);
+	loss.loss.ring_drops = 3;
+	feed(live, loss, 0);
+	feed(live, tick_ev(2 * SEC, 1 * SEC), 1);
+
+	assert_int_equal(tt_agg_keyframe(live, 2 * SEC, collect_ev, &kf), 0);
+	assert_int_equal(kf.n, 5); /* 2 x (CONN, SAMPLE) + LOSS */
+	for (i = 0; i < kf.n; i++) {
+		assert_true(kf.ev[i].flags & TT_EVF_KEYFRAME);
+		assert_int_equal(tt_agg_feed(fresh, &kf.ev[i]), 0);
+		/* a continuous reader meets the keyframe too: it must change nothing */
+		assert_int_equal(tt_agg_feed(live, &kf.ev[i]), 0);
+	}
+	{
+		struct tt_event next[] = {
+			sample_ev(2500000000ull, 1, 9000, 100),
+			conn_ev(2600000000ull, 3, IPPROTO_TCP, 12, 0),
+			close_ev(2700000000ull, 2, 64, 128, TT_CLOSE_NORMAL),
+			tick_ev(3 * SEC, 2 * SEC),
+		};
+
+		for (i = 0; i < 4; i++) {
+			int want = next[i].type == TT_EV_TICK;
+
+			assert_int_equal(tt_agg_feed(live, &next[i]), want);
+			assert_int_equal(tt_agg_feed(fresh, &next[i]), want);
+		}
+	}
+	assert_tables_equal(tt_agg_table(live), tt_agg_table(fresh));
+	assert_int_equal(row_of(tt_agg_table(fresh), 1)->d_bytes_in, 4000);
+	assert_int_equal(tt_agg_table(fresh)->opened, 1);
+	assert_int_equal(tt_agg_table(fresh)->loss.ring_drops, 3);
+	tt_agg_free(live);
+	tt_agg_free(fresh);
+}
+
 static void test_sort_total_order(void **state)
 {
 	struct tt_row rows[4];
@@ -376,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_pid_attribution_update),
 		cmocka_unit_test(test_orphan_events_are_counted),
 		cmocka_unit_test(test_random_streams_match_reference),
+		cmocka_unit_test(test_keyframe_restart_equals_continuous),
 		cmocka_unit_test(test_sort_total_order),
 	};
 
