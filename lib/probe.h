@@ -23,4 +23,13 @@ int tt_probe_kernel(char *why, size_t len);
 /* Path of a mounted cgroup v2 hierarchy into buf; 0, or -ENOENT if none. */
 int tt_probe_cgroup2(char *buf, size_t len);
 
+/* This machine, for the recording's metadata. */
+struct tt_host_info {
+	char host[65]; /* uname nodename */
+	char kernel[65]; /* uname release */
+	char boot_id[40]; /* /proc/sys/kernel/random/boot_id, "" if unreadable */
+};
+
+void tt_probe_host(struct tt_host_info *h);
+
 #endif /* TT_PROBE_H */

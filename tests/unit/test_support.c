@@ -87,6 +87,25 @@ static void test_parse_duration(void **state)
 	assert_int_equal(tt_parse_duration("nan", &ns), -EINVAL);
 }
 
+static void test_parse_size(void **state)
+{
+	uint64_t b;
+
+	(void)state;
+	assert_int_equal(tt_parse_size("4096", &b), 0);
+	assert_int_equal(b, 4096);
+	assert_int_equal(tt_parse_size("512K", &b), 0);
+	assert_int_equal(b, 524288);
+	assert_int_equal(tt_parse_size("256MiB", &b), 0);
+	assert_int_equal(b, 268435456ull);
+	assert_int_equal(tt_parse_size("1.5G", &b), 0);
+	assert_int_equal(b, 1610612736ull);
+	assert_int_equal(tt_parse_size("", &b), -EINVAL);
+	assert_int_equal(tt_parse_size("-1M", &b), -EINVAL);
+	assert_int_equal(tt_parse_size("12X", &b), -EINVAL);
+	assert_int_equal(tt_parse_size("99999999T", &b), -EINVAL);
+}
+
 static void test_units(void **state)
 {
 	char b[32];
@@ -158,6 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_idmap_matches_array_model),
 		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_units),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_json_escaping),
