@@ -147,12 +147,17 @@ static __always_inline void tcp_snapshot(struct sock *sk, struct tt_sock_val *v)
 
 	if (!tp)
 		return;
+	v->state = sk->__sk_common.skc_state;
+	/* tcp_disconnect() (close with SO_LINGER 0, connect(AF_UNSPEC)) zeroes the
+	 * counters and the RTT just after the move to CLOSE: keep the last real
+	 * ones, or the final row of an aborted connection says it sent nothing */
+	if (v->state == TCP_CLOSE && (tp->segs_in < v->segs_in || tp->segs_out < v->segs_out))
+		return;
 	v->segs_in = tp->segs_in;
 	v->segs_out = tp->segs_out;
 	v->total_retrans = tp->total_retrans;
 	v->srtt_us = tp->srtt_us >> 3;
 	v->rttvar_us = tp->mdev_us >> 2;
-	v->state = sk->__sk_common.skc_state;
 }
 
 static __always_inline void set_owner(struct tt_sock_val *v, __u64 pid_tgid)
