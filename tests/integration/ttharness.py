@@ -1,0 +1,661 @@
+"""ttharness: what every integration test of tcptop-record needs.
+
+- Test: argument parsing (--recorder), the skip/fail/pass protocol (exit 77 with
+  a loud "SKIPPED: <reason>", 1 with every failed check and its numbers, 0),
+  checks that collect failures instead of stopping at the first, and teardown
+  that runs whatever happens (try/finally, atexit, SIGTERM/SIGHUP).
+- Recorder: runs `tcptop-record -f json` in the background, waits until it is
+  attached (a canary socket made before the start shows up in a tick), collects
+  its rows, stops it with SIGINT and checks it exited 0.
+- Gen: one ttgen.py process (the traffic generator that knows exactly what it
+  sent and read), optionally inside a network namespace.
+- NetNS: a namespace joined to the host by a veth pair, IPv4 and IPv6
+  (2001:db8::/32, nodad), with names and subnets unique to this process.
+
+Every wait is bounded. Stdlib only, for Debian's /usr/bin/python3.
+"""
+import argparse
+import atexit
+import ipaddress
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+SKIP_RC = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+TTGEN = os.path.join(HERE, "ttgen.py")
+NS_PREFIX = "ttint"  # namespaces: ttint<pid><tag>; veth ends: tt<pid><tag>h / n
+
+
+class Skip(Exception):
+    pass
+
+
+class Failed(Exception):
+    pass
+
+
+def _pdeathsig(sig):
+    """Command prefix: the child dies with us even if we are SIGKILLed (ctest timeout).
+
+    setpriv keeps the setting across exec and `ip netns exec` keeps it too; no
+    preexec_fn, which is not safe once threads run.
+    """
+    if shutil.which("setpriv"):
+        return ["setpriv", "--pdeathsig", sig]
+    return []
+
+
+def run_cmd(cmd, check=True, input=None, timeout=20):
+    p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise Failed("command failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr.strip()))
+    return p
+
+
+def norm_addr(a):
+    """An address as the recorder prints it: IPv4 plain (v4-mapped folded), IPv6 compressed."""
+    if a in ("*", "", None):
+        return "*"
+    ip = ipaddress.ip_address(a.split("%")[0])
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified:
+        return "*"
+    return str(ip)
+
+
+def fmt_tuple(proto, laddr, lport, raddr, rport):
+    def hp(a, p):
+        a = norm_addr(a)
+        return "[%s]:%d" % (a, p) if ":" in a else "%s:%d" % (a, p)
+
+    return "%s %s -> %s" % (proto, hp(laddr, lport), hp(raddr, rport))
+
+
+def cgroup_id(pid):
+    """cgroup v2 id of a process: the inode of its cgroup directory."""
+    mnt = None
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == "cgroup2":
+                mnt = parts[1]
+                break
+    if not mnt:
+        return None
+    with open("/proc/%d/cgroup" % pid) as f:
+        for line in f:
+            if line.startswith("0::"):
+                return os.stat(mnt + line[3:].strip()).st_ino
+    return None
+
+
+def host_netns():
+    return os.stat("/proc/self/ns/net").st_ino
+
+
+# --- test protocol ----------------------------------------------------------
+
+
+class Test:
+    def __init__(self, name):
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--recorder", required=True, help="path to tcptop-record")
+        self.args = ap.parse_args()
+        self.name = name
+        self.failures = []
+        self.notes = []
+        self.nchecks = 0
+        self._cleanups = []
+        self._torn_down = False
+        self.recorders = []
+        self.tag = str(os.getpid())
+
+    # checks: record and go on, so one run shows everything that differs
+    def check(self, cond, what):
+        self.nchecks += 1
+        if not cond:
+            self.failures.append(what)
+        return bool(cond)
+
+    def eq(self, what, got, want):
+        return self.check(got == want, "%s: got %r, want %r" % (what, got, want))
+
+    def ge(self, what, got, low):
+        return self.check(got is not None and got >= low, "%s: got %r, want >= %r" % (what, got, low))
+
+    def le(self, what, got, high):
+        return self.check(got is not None and got <= high, "%s: got %r, want <= %r" % (what, got, high))
+
+    def require(self, cond, what):
+        """A check whose failure makes the rest meaningless: stop here."""
+        self.nchecks += 1
+        if not cond:
+            raise Failed(what)
+
+    def note(self, msg):
+        """Context printed only when the test fails."""
+        self.notes.append(msg)
+
+    def cleanup(self, fn):
+        """Run fn at teardown, last registered first."""
+        self._cleanups.append(fn)
+
+    def teardown(self):
+        if self._torn_down:
+            return
+        self._torn_down = True
+        while self._cleanups:
+            fn = self._cleanups.pop()
+            try:
+                fn()
+            except Exception as e:  # teardown must go on
+                sys.stderr.write("teardown: %r\n" % e)
+
+    # factories
+    def recorder(self, interval="200ms", extra=()):
+        r = Recorder(self, self.args.recorder, interval, list(extra))
+        self.recorders.append(r)
+        return r
+
+    def gen(self, mode, args, name, netns=None):
+        return Gen(self, mode, args, name, netns)
+
+    def netns(self, tag="a"):
+        ns = NetNS(self, tag)
+        ns.up()
+        return ns
+
+    # connection checks shared by the tests
+    def check_conn(self, rows, label, proto, tup, sent, recv, pid=None, comm=None, tid=None,
+                   closed=None, netns=None, family=None, udp_peer=None, partial=None,
+                   packets=True, dgrams=None):
+        """Check the rows of one connection against what the generator did.
+
+        tup: dict with laddr, lport, raddr, rport as the generator saw them.
+        closed True: exactly one closed row and nothing after it; its counters are
+        the ones checked. closed False: never closed; the last row is checked.
+        dgrams: (out, in) datagrams, for UDP where packets are exactly known.
+        Returns the row checked, or None when there is no row at all.
+        """
+        desc = "%s (%s)" % (label, fmt_tuple(proto, tup["laddr"], tup["lport"], tup["raddr"],
+                                              tup["rport"]))
+        rs = conn_rows(rows, proto, tup["laddr"], tup["lport"], tup["raddr"], tup["rport"], netns)
+        if not self.check(rs, "%s: no row at all" % desc):
+            near = [r for r in rows if r["proto"] == proto and
+                    (r["lport"] in (tup["lport"], tup["rport"]) or
+                     r["rport"] in (tup["lport"], tup["rport"]))]
+            for r in near[-4:]:
+                self.note("  row with one of those ports: %s" % brief(r))
+            return None
+        closed_rows = [i for i, r in enumerate(rs) if r["closed"]]
+        final = rs[-1]
+        if closed is True:
+            self.eq("%s: rows with closed=true" % desc, len(closed_rows), 1)
+            if closed_rows:
+                final = rs[closed_rows[0]]
+                self.eq("%s: rows after the closed one" % desc, len(rs) - 1 - closed_rows[0], 0)
+        elif closed is False:
+            self.eq("%s: rows with closed=true" % desc, len(closed_rows), 0)
+        self.eq("%s: bytes_out" % desc, final["bytes_out"], sent)
+        self.eq("%s: bytes_in" % desc, final["bytes_in"], recv)
+        if dgrams is not None:
+            self.eq("%s: packets_out" % desc, final["packets_out"], dgrams[0])
+            self.eq("%s: packets_in" % desc, final["packets_in"], dgrams[1])
+        elif packets:
+            if sent:
+                self.ge("%s: packets_out" % desc, final["packets_out"], 1)
+            if recv:
+                self.ge("%s: packets_in" % desc, final["packets_in"], 1)
+        if pid is not None:
+            self.eq("%s: pid" % desc, final["pid"], pid)
+        if comm is not None:
+            self.eq("%s: comm" % desc, final["comm"], comm)
+        if tid is not None:
+            self.eq("%s: tid" % desc, final["tid"], tid)
+        if netns is not None:
+            self.eq("%s: netns" % desc, final["netns"], netns)
+        if family is not None:
+            self.eq("%s: family" % desc, final["family"], family)
+        if udp_peer is not None:
+            self.eq("%s: udp_peer" % desc, final["udp_peer"], udp_peer)
+        if partial is not None:
+            self.eq("%s: partial" % desc, final["partial"], partial)
+        # totals never go backwards from one tick to the next
+        for a, b in zip(rs, rs[1:]):
+            for k in ("bytes_in", "bytes_out", "packets_in", "packets_out"):
+                if not self.check(b[k] >= a[k], "%s: %s went backwards: %d then %d" %
+                                  (desc, k, a[k], b[k])):
+                    break
+        return final
+
+
+def brief(r):
+    keys = ("ts", "proto", "family", "laddr", "lport", "raddr", "rport", "pid", "tid", "comm",
+            "netns", "state", "bytes_in", "bytes_out", "packets_in", "packets_out", "retransmits",
+            "resets_sent", "resets_received", "partial", "closed", "udp_peer", "age_ms",
+            "close_reason", "error", "lifetime_ms")
+    return json.dumps({k: r[k] for k in keys if k in r})
+
+
+def conn_rows(rows, proto, laddr, lport, raddr, rport, netns=None):
+    """Rows of one connection, in the order the recorder printed them."""
+    la, ra = norm_addr(laddr), norm_addr(raddr)
+    return [r for r in rows
+            if r["proto"] == proto and r["lport"] == lport and r["rport"] == rport and
+            r["laddr"] == la and r["raddr"] == ra and (netns is None or r["netns"] == netns)]
+
+
+def run(name, main):
+    """Run main(t) under the skip/fail/pass protocol and exit with its code."""
+    t = Test(name)
+
+    def on_signal(sig, frame):
+        raise Failed("interrupted by signal %d" % sig)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    atexit.register(t.teardown)
+    rc = 0
+    try:
+        preflight(t)
+        sweep_stale()
+        main(t)
+    except Skip as e:
+        print("SKIPPED: %s: %s" % (name, e), flush=True)
+        rc = SKIP_RC
+    except Failed as e:
+        t.failures.append(str(e))
+    except Exception:
+        t.failures.append("exception:\n" + traceback.format_exc())
+    finally:
+        try:
+            t.teardown()
+        except Failed as e:
+            t.failures.append(str(e))
+    if rc == SKIP_RC:
+        sys.exit(rc)
+    if t.failures:
+        print("FAIL: %s: %d of %d checks failed" % (name, len(t.failures), t.nchecks))
+        for f in t.failures:
+            print("  - " + f)
+        for n in t.notes:
+            print(n)
+        for r in t.recorders:
+            path = r.dump()
+            if path:
+                print("  recorder rows: %s" % path)
+            if r.stderr_text().strip():
+                print("  recorder stderr: %s" % r.stderr_text().strip()[-2000:])
+        sys.stdout.flush()
+        sys.exit(1)
+    print("PASS: %s (%d checks)" % (name, t.nchecks), flush=True)
+    if os.environ.get("TTINT_DUMP"):  # for whoever wants to see what was checked
+        for r in t.recorders:
+            print("  recorder rows: %s" % r.dump())
+    sys.exit(0)
+
+
+def preflight(t):
+    if os.geteuid() != 0:
+        raise Skip("needs root (loads eBPF, creates network namespaces)")
+    if not os.access("/sys/kernel/btf/vmlinux", os.R_OK):
+        raise Skip("kernel has no BTF (/sys/kernel/btf/vmlinux)")
+    if not os.access(t.args.recorder, os.X_OK):
+        raise Failed("recorder not found or not executable: %s" % t.args.recorder)
+
+
+def _pid_alive(pid):
+    return os.path.exists("/proc/%d" % pid)
+
+
+def sweep_stale():
+    """Remove namespaces and veths left by test processes that were SIGKILLed."""
+    try:
+        names = run_cmd(["ip", "netns", "list"], check=False).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return
+    for n in names:
+        m = re.fullmatch(NS_PREFIX + r"(\d+)([a-z])", n)
+        if m and not _pid_alive(int(m.group(1))):
+            run_cmd(["ip", "netns", "del", n], check=False)
+    links = run_cmd(["ip", "-o", "link", "show", "type", "veth"], check=False).stdout
+    for m in re.finditer(r"^\d+: (tt(\d+)[a-z]h)[@:]", links, re.M):
+        if not _pid_alive(int(m.group(2))):
+            run_cmd(["ip", "link", "del", m.group(1)], check=False)
+
+
+# --- the recorder -----------------------------------------------------------
+
+
+class Recorder:
+    """tcptop-record -f json in the background."""
+
+    def __init__(self, t, path, interval, extra):
+        self.t = t
+        self.path = path
+        self.interval = interval
+        self.extra = extra
+        self.proc = None
+        self.rows = []
+        self.bad_lines = []
+        self.cond = threading.Condition()
+        self.stderr = []
+        self.rc = None
+        self._canary = []
+        self._threads = []
+
+    def start(self, ready=None, timeout=20.0):
+        """Start and wait until attached.
+
+        Attached means a tick was printed with a row matching ready (default: the
+        canary, a connected UDP pair made here before the start, which the
+        start-up socket walk must find). Ticks come only after every program is
+        attached, so from then on everything is counted.
+        """
+        if ready is None:
+            a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            a.bind(("127.0.0.1", 0))
+            b.bind(("127.0.0.1", 0))
+            a.connect(b.getsockname())
+            b.connect(a.getsockname())
+            self._canary = [a, b]
+            port = a.getsockname()[1]
+            ready = lambda r: r["proto"] == "udp" and r["lport"] == port  # noqa: E731
+        # -d: a backstop so the recorder ends even if nobody stops it
+        cmd = _pdeathsig("TERM") + [self.path, "-f", "json", "-i", self.interval, "-d", "110s"]
+        cmd += self.extra
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.t.cleanup(self.kill)
+        for fn, stream in ((self._read_out, self.proc.stdout), (self._read_err, self.proc.stderr)):
+            th = threading.Thread(target=fn, args=(stream,), daemon=True)
+            th.start()
+            self._threads.append(th)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not any(ready(r) for r in self.rows):
+                if self.proc.poll() is not None:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(min(left, 0.2))
+            attached = any(ready(r) for r in self.rows)
+        if not attached:
+            rc = self.proc.poll()
+            for th in self._threads:
+                th.join(2)
+            msg = self.stderr_text().strip()
+            if rc == SKIP_RC:
+                raise Skip("tcptop-record exits 77: %s" % msg)
+            if rc is not None:
+                raise Failed("tcptop-record exited %d before attaching: %s" % (rc, msg))
+            raise Failed("tcptop-record printed no tick with the canary within %.0fs: %s" %
+                         (timeout, msg))
+        self.start_mono = time.monotonic()
+
+    def _read_out(self, stream):
+        for line in stream:
+            line = line.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            try:
+                r = json.loads(line)
+            except ValueError:
+                with self.cond:
+                    self.bad_lines.append(line)
+                continue
+            with self.cond:
+                self.rows.append(r)
+                self.cond.notify_all()
+
+    def _read_err(self, stream):
+        for line in stream:
+            self.stderr.append(line.decode("utf-8", "replace"))
+
+    def stderr_text(self):
+        return "".join(self.stderr)
+
+    def snapshot(self):
+        with self.cond:
+            return list(self.rows)
+
+    def wait_for(self, pred, timeout=10.0):
+        """Wait until pred(rows) is true; returns whether it became true."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not pred(self.rows):
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return bool(pred(self.rows))
+                self.cond.wait(min(left, 0.2))
+            return True
+
+    def wait_closed(self, proto, tuples, timeout=10.0):
+        """Wait until each (laddr, lport, raddr, rport) has a closed row."""
+        def done(rows):
+            return all(any(r["closed"] for r in conn_rows(rows, proto, *tp)) for tp in tuples)
+
+        return self.wait_for(done, timeout)
+
+    def ticks(self):
+        with self.cond:
+            return sorted({r["ts"] for r in self.rows})
+
+    def wait_ticks(self, n, timeout=10.0):
+        """Wait until n more ticks with rows have been printed."""
+        have = len(self.ticks())
+        return self.wait_for(lambda rows: len({r["ts"] for r in rows}) >= have + n, timeout)
+
+    def stop(self, timeout=15.0):
+        """SIGINT, wait for the last tick and the exit; check exit 0. Returns all rows."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise Failed("tcptop-record did not exit within %.0fs of SIGINT" % timeout)
+        for th in self._threads:
+            th.join(5)
+        for s in self._canary:
+            s.close()
+        self.t.eq("tcptop-record exit status after SIGINT", self.rc, 0)
+        self.t.eq("tcptop-record lines that are not JSON", self.bad_lines[:3], [])
+        return self.snapshot()
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        for s in self._canary:
+            s.close()
+
+    def dump(self):
+        """On failure: all rows to a file, for whoever debugs it."""
+        if not self.rows:
+            return None
+        fd, path = tempfile.mkstemp(prefix="%s-" % self.t.name, suffix=".jsonl")
+        with os.fdopen(fd, "w") as f:
+            for r in self.rows:
+                f.write(json.dumps(r) + "\n")
+        return path
+
+
+# --- the traffic generator --------------------------------------------------
+
+
+class Gen:
+    """One ttgen.py process; its JSON lines arrive on a queue."""
+
+    def __init__(self, t, mode, args, name, netns=None):
+        self.t = t
+        self.mode = mode
+        self.name = name[:15]
+        cmd = [sys.executable, TTGEN, "--name", self.name, mode] + [str(a) for a in args]
+        if netns is not None:
+            cmd = ["ip", "netns", "exec", netns.name] + cmd
+        self.proc = subprocess.Popen(_pdeathsig("KILL") + cmd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        t.cleanup(self.kill)
+        self.q = queue.Queue()
+        self.err = []
+        self.cgroup = None
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            try:
+                self.q.put(json.loads(line))
+            except ValueError:
+                self.err.append("stdout: " + line.decode("utf-8", "replace"))
+        self.q.put(None)
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self.err.append(line.decode("utf-8", "replace"))
+
+    def expect(self, kind, timeout=30.0):
+        """The next message of that kind; fails if the generator dies or is silent."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                m = self.q.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                raise Failed("ttgen %s: no %r within %.0fs; stderr: %s" %
+                             (self.mode, kind, timeout, "".join(self.err).strip()))
+            if m is None:
+                self.proc.wait(5)
+                raise Failed("ttgen %s exited %s before %r; stderr: %s" %
+                             (self.mode, self.proc.returncode, kind, "".join(self.err).strip()))
+            if m.get("kind") == kind:
+                if kind == "ready":
+                    # read while it surely runs: its cgroup is part of the ground truth
+                    self.cgroup = cgroup_id(self.proc.pid)
+                return m
+
+    def say(self, line):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def close_stdin(self):
+        self.proc.stdin.close()
+
+    def finish(self, timeout=30.0):
+        """Its result, after it exited 0."""
+        res = self.expect("result", timeout)
+        try:
+            rc = self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            raise Failed("ttgen %s did not exit after its result" % self.mode)
+        if rc != 0:
+            raise Failed("ttgen %s exited %d: %s" % (self.mode, rc, "".join(self.err).strip()))
+        return res
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+# --- network namespace + veth ----------------------------------------------
+
+
+class NetNS:
+    """A namespace joined to the host by a veth pair.
+
+    Host end <host_if> has .1, the namespace end .2, in a 10.x.y.0/24 and a
+    2001:db8:z::/64 derived from our pid, so no two test processes (nor a stale
+    leftover) collide and nothing is ever routed off the host.
+    """
+
+    def __init__(self, t, tag):
+        assert re.fullmatch("[a-z]", tag)
+        pid = os.getpid()
+        self.t = t
+        self.name = "%s%d%s" % (NS_PREFIX, pid, tag)
+        self.host_if = "tt%d%sh" % (pid, tag)
+        self.ns_if = "tt%d%sn" % (pid, tag)
+        idx = (pid * 26 + ord(tag) - ord("a")) % 25600
+        net = "10.%d.%d" % (100 + idx // 256, idx % 256)
+        self.host_v4, self.ns_v4 = net + ".1", net + ".2"
+        self.host_v6 = "2001:db8:%x::1" % (idx + 1)
+        self.ns_v6 = "2001:db8:%x::2" % (idx + 1)
+
+    def up(self, timeout=10.0):
+        self.t.cleanup(self.down)
+        ns, h, n = self.name, self.host_if, self.ns_if
+        run_cmd(["ip", "netns", "add", ns])
+        run_cmd(["ip", "link", "add", h, "type", "veth", "peer", "name", n, "netns", ns])
+        # no duplicate address detection: the addresses are usable at once
+        with open("/proc/sys/net/ipv6/conf/%s/accept_dad" % h, "w") as f:
+            f.write("0")
+        self.exec(["sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/%s/accept_dad" % n])
+        run_cmd(["ip", "addr", "add", self.host_v4 + "/24", "dev", h])
+        run_cmd(["ip", "-6", "addr", "add", self.host_v6 + "/64", "dev", h, "nodad"])
+        run_cmd(["ip", "-n", ns, "addr", "add", self.ns_v4 + "/24", "dev", n])
+        run_cmd(["ip", "-n", ns, "-6", "addr", "add", self.ns_v6 + "/64", "dev", n, "nodad"])
+        run_cmd(["ip", "-n", ns, "link", "set", "lo", "up"])
+        run_cmd(["ip", "-n", ns, "link", "set", n, "up"])
+        run_cmd(["ip", "link", "set", h, "up"])
+        deadline = time.monotonic() + timeout
+        while True:
+            ok = ("state UP" in run_cmd(["ip", "-o", "link", "show", h]).stdout and
+                  "state UP" in run_cmd(["ip", "-n", ns, "-o", "link", "show", n]).stdout and
+                  "tentative" not in run_cmd(["ip", "-6", "-o", "addr", "show", "dev", h]).stdout and
+                  "tentative" not in run_cmd(["ip", "-n", ns, "-6", "-o", "addr", "show", "dev",
+                                              n]).stdout)
+            if ok:
+                break
+            if time.monotonic() > deadline:
+                raise Failed("veth %s/%s not up within %.0fs" % (h, n, timeout))
+            time.sleep(0.05)
+        # never send to an address that would leave the host: the route must be ours
+        for fam, addr in (("-4", self.ns_v4), ("-6", self.ns_v6)):
+            out = run_cmd(["ip", fam, "-o", "route", "get", addr]).stdout
+            if not re.search(r"\bdev %s\b" % re.escape(h), out):
+                raise Failed("route to %s does not use %s: %s" % (addr, h, out.strip()))
+
+    def exec(self, cmd, check=True, input=None):
+        return run_cmd(["ip", "netns", "exec", self.name] + cmd, check=check, input=input)
+
+    def nft(self, script):
+        return self.exec(["nft", "-f", "-"], input=script)
+
+    def nft_rule_packets(self, family, table, chain):
+        """Packets counted by the counters of a chain's rules, summed."""
+        out = self.exec(["nft", "-j", "list", "chain", family, table, chain]).stdout
+        total = 0
+        for item in json.loads(out).get("nftables", []):
+            for expr in item.get("rule", {}).get("expr", []):
+                if "counter" in expr:
+                    total += expr["counter"]["packets"]
+        return total
+
+    @property
+    def inode(self):
+        return os.stat("/run/netns/%s" % self.name).st_ino
+
+    def down(self):
+        run_cmd(["ip", "link", "del", self.host_if], check=False)
+        run_cmd(["ip", "netns", "del", self.name], check=False)
