@@ -423,6 +423,7 @@ static uint64_t peer_id(const struct tt_peer_key *k)
 static void on_peer_entry(struct tt_collector *c, const void *key, const void *val, uint64_t ts)
 {
 	const struct tt_peer_key *k = key;
+	const struct tt_peer_val *pv = val;
 	uint64_t id = peer_id(k);
 	struct cstate *s = cs_find(c, id);
 	struct tt_counters nc;
@@ -447,12 +448,13 @@ static void on_peer_entry(struct tt_collector *c, const void *key, const void *v
 		/* the BPF side stores IPv4 peers v4-mapped, as it does for sockets */
 		s->conn.family = !memcmp(k->addr, v4mapped_prefix, 12) ? 4 : 6;
 		s->conn.flags = (s->conn.flags & TT_CF_PARTIAL) | TT_CF_UDP_PEER;
-		s->conn.open_ns = ts;
+		/* the flow began at its first datagram, up to a tick before we read it */
+		s->conn.open_ns = pv->first_ns ? pv->first_ns : ts;
 		s->cookie = k->cookie;
 		s->last_change_ns = ts;
 		emit_conn(c, s, ts);
 	}
-	counters_from_peer(val, &s->base, &nc);
+	counters_from_peer(pv, &s->base, &nc);
 	emit_sample(c, s, &nc, ts);
 }
 
