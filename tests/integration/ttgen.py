@@ -324,10 +324,13 @@ def udp_client(a):
 
     A connected socket (send/recv), or with ":u" an unconnected one (sendto).
     A lost datagram is sent again after a timeout; both copies are counted.
+    --phases 2: after the flows, print "phase1" with the counts so far, wait for
+    a line on stdin, run the same flows again on the same sockets, and report
+    the counts of the second phase only (the first ones in "phase1").
     """
     emit("ready", pid=os.getpid())
-    results = []
     dst = (a.host, a.port)
+    socks, recs = [], []
     for i, (n, out, inn, unconnected) in enumerate(a.flow):
         s = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
         s.settimeout(2.0)
@@ -336,31 +339,47 @@ def udp_client(a):
             s.bind((a.bind or wild, 0))
         else:
             s.connect(dst)
-        rec = {"sent": 0, "recv": 0, "dgrams_out": 0, "dgrams_in": 0, "resends": 0,
-               "unconnected": unconnected}
-        msg = b"TTU %09d\n" % inn + filler(out - UDP_HDR, i)
-        for _ in range(n):
-            for attempt in range(6):
-                rec["sent"] += s.sendto(msg, dst) if unconnected else s.send(msg)
-                rec["dgrams_out"] += 1
-                try:
-                    data = s.recv(65536)
-                except socket.timeout:
-                    rec["resends"] += 1
-                    continue
-                rec["recv"] += len(data)
-                rec["dgrams_in"] += 1
-                break
-            else:
-                die("udp-client: no answer from %s:%d after 6 tries" % dst)
-        la = s.getsockname()
-        rec.update(laddr=la[0], lport=la[1], raddr=a.host, rport=a.port,
-                   tid=threading.get_native_id())
-        results.append((s, rec))
+        socks.append(s)
+
+    def run_flows():
+        recs.clear()
+        for i, ((n, out, inn, unconnected), s) in enumerate(zip(a.flow, socks)):
+            rec = {"sent": 0, "recv": 0, "dgrams_out": 0, "dgrams_in": 0, "resends": 0,
+                   "unconnected": unconnected}
+            msg = b"TTU %09d\n" % inn + filler(out - UDP_HDR, i)
+            for _ in range(n):
+                for attempt in range(6):
+                    rec["sent"] += s.sendto(msg, dst) if unconnected else s.send(msg)
+                    rec["dgrams_out"] += 1
+                    try:
+                        data = s.recv(65536)
+                    except socket.timeout:
+                        rec["resends"] += 1
+                        continue
+                    rec["recv"] += len(data)
+                    rec["dgrams_in"] += 1
+                    # wall clock, like the recorder's ts: by now both ends have seen traffic
+                    rec.setdefault("t_answered", time.time())
+                    break
+                else:
+                    die("udp-client: no answer from %s:%d after 6 tries" % dst)
+            la = s.getsockname()
+            rec.update(laddr=la[0], lport=la[1], raddr=a.host, rport=a.port,
+                       tid=threading.get_native_id())
+            recs.append(rec)
+
+    run_flows()
+    if a.phases == 2:
+        emit("phase1", pid=os.getpid(), flows=list(recs))
+        r, _, _ = select.select([sys.stdin], [], [], IO_TIMEOUT * 2)
+        if not r:
+            die("udp-client: nobody said go")
+        sys.stdin.readline()
+        run_flows()
     time.sleep(a.hold / 1000.0)
-    for s, _ in results:
+    for s in socks:
         s.close()
-    emit("result", pid=os.getpid(), flows=[r for _, r in results])
+    emit("result", pid=os.getpid(), flows=recs)
 
 
 # --- a connection that exists before the recorder starts -------------------
@@ -494,6 +513,7 @@ def main():
     q.add_argument("--flow", type=parse_flow, action="append", required=True)
     q.add_argument("--bind", default="", help="local address of unconnected sockets")
     q.add_argument("--hold", type=int, default=0, help="ms to keep the sockets open at the end")
+    q.add_argument("--phases", type=int, choices=(1, 2), default=1)
     q.set_defaults(fn=udp_client)
 
     q = sub.add_parser("pair")
