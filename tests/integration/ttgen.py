@@ -252,6 +252,27 @@ def tcp_refused(a):
     emit("result", pid=os.getpid(), tid=threading.get_native_id(), conns=results)
 
 
+def tcp_timeout(a):
+    """connect() to a host that never answers, giving up after --syncnt SYN retries."""
+    emit("ready", pid=os.getpid())
+    s = socket.socket(family_of(a.host), socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, a.syncnt)
+    s.setblocking(False)
+    rec = {"t_open": time.monotonic()}
+    err = s.connect_ex((a.host, a.port))
+    if err != errno.EINPROGRESS:
+        die("tcp-timeout: connect gave %s at once" % errno.errorcode.get(err, err))
+    la = s.getsockname()  # the port is picked by now, the SYN is out
+    rec.update(laddr=la[0], lport=la[1], raddr=a.host, rport=a.port)
+    _, w, _ = select.select([], [s], [], IO_TIMEOUT * 2)
+    if not w:
+        die("tcp-timeout: connect still pending after %.0fs" % (IO_TIMEOUT * 2))
+    rec["error"] = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    rec["t_close"] = time.monotonic()
+    s.close()
+    emit("result", pid=os.getpid(), tid=threading.get_native_id(), conns=[rec])
+
+
 # --- UDP -------------------------------------------------------------------
 
 
@@ -477,6 +498,10 @@ def pair(a):
 def main():
     p = argparse.ArgumentParser(prog="ttgen")
     p.add_argument("--name", default="", help="process name (comm), at most 15 bytes")
+    p.add_argument("--wait-go", action="store_true",
+                   help='print "waiting", start only after a line on stdin')
+    p.add_argument("--canary-port", type=int, default=None,
+                   help="hold a connected UDP pair, one end on this port (0: any)")
     sub = p.add_subparsers(dest="mode", required=True)
 
     q = sub.add_parser("tcp-server")
@@ -502,6 +527,12 @@ def main():
     q.add_argument("--port", type=int, required=True)
     q.set_defaults(fn=tcp_refused)
 
+    q = sub.add_parser("tcp-timeout")
+    q.add_argument("--host", required=True)
+    q.add_argument("--port", type=int, required=True)
+    q.add_argument("--syncnt", type=int, default=1)
+    q.set_defaults(fn=tcp_timeout)
+
     q = sub.add_parser("udp-server")
     q.add_argument("--bind", action="append", required=True)
     q.add_argument("--timeout", type=float, default=45.0)
@@ -526,6 +557,21 @@ def main():
     a = p.parse_args()
     set_comm(a.name)
     try:
+        canary = []
+        if a.canary_port is not None:
+            # a connected UDP pair made before the recorder starts: a row that
+            # carries our pid and comm (and the chosen port) from its first tick
+            for _ in range(2):
+                canary.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            canary[0].bind(("127.0.0.1", a.canary_port))
+            canary[1].bind(("127.0.0.1", 0))
+            canary[0].connect(canary[1].getsockname())
+            canary[1].connect(canary[0].getsockname())
+        if a.wait_go:
+            emit("waiting", pid=os.getpid(), canary=[c.getsockname()[1] for c in canary])
+            r, _, _ = select.select([sys.stdin], [], [], IO_TIMEOUT * 2)
+            if not r or not sys.stdin.readline():
+                die("nobody said go")
         a.fn(a)
     except OSError as e:
         die("%s: %s (errno %s)" % (a.mode, e, errno.errorcode.get(e.errno, e.errno)))

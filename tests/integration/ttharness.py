@@ -169,8 +169,9 @@ class Test:
         self.recorders.append(r)
         return r
 
-    def gen(self, mode, args, name, netns=None):
-        return Gen(self, mode, args, name, netns)
+    def gen(self, mode, args, name, netns=None, pre=()):
+        """A ttgen.py process; pre: options that go before the mode (--wait-go ...)."""
+        return Gen(self, mode, args, name, netns, pre)
 
     def netns(self, tag="a"):
         ns = NetNS(self, tag)
@@ -346,7 +347,7 @@ class Recorder:
         self.t = t
         self.path = path
         self.interval = interval
-        self.extra = extra
+        self.extra = [str(x) for x in extra]
         self.proc = None
         self.rows = []
         self.bad_lines = []
@@ -460,10 +461,10 @@ class Recorder:
         have = len(self.ticks())
         return self.wait_for(lambda rows: len({r["ts"] for r in rows}) >= have + n, timeout)
 
-    def stop(self, timeout=15.0):
-        """SIGINT, wait for the last tick and the exit; check exit 0. Returns all rows."""
+    def stop(self, timeout=15.0, sig=signal.SIGINT):
+        """Signal it (SIGINT), wait for the last tick and the exit; check exit 0. All rows."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
         try:
             self.rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -474,9 +475,19 @@ class Recorder:
             th.join(5)
         for s in self._canary:
             s.close()
-        self.t.eq("tcptop-record exit status after SIGINT", self.rc, 0)
+        self.t.eq("tcptop-record exit status after %s" % signal.Signals(sig).name, self.rc, 0)
         self.t.eq("tcptop-record lines that are not JSON", self.bad_lines[:3], [])
         return self.snapshot()
+
+    def wait_exit(self, timeout=15.0):
+        """Wait for it to end by itself (--duration); its exit status, None if it did not."""
+        try:
+            self.rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        for th in self._threads:
+            th.join(5)
+        return self.rc
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -502,11 +513,12 @@ class Recorder:
 class Gen:
     """One ttgen.py process; its JSON lines arrive on a queue."""
 
-    def __init__(self, t, mode, args, name, netns=None):
+    def __init__(self, t, mode, args, name, netns=None, pre=()):
         self.t = t
         self.mode = mode
         self.name = name[:15]
-        cmd = [sys.executable, TTGEN, "--name", self.name, mode] + [str(a) for a in args]
+        cmd = [sys.executable, TTGEN, "--name", self.name] + [str(a) for a in pre]
+        cmd += [mode] + [str(a) for a in args]
         if netns is not None:
             cmd = ["ip", "netns", "exec", netns.name] + cmd
         self.proc = subprocess.Popen(_pdeathsig("KILL") + cmd, stdin=subprocess.PIPE,
@@ -545,7 +557,7 @@ class Gen:
                 raise Failed("ttgen %s exited %s before %r; stderr: %s" %
                              (self.mode, self.proc.returncode, kind, "".join(self.err).strip()))
             if m.get("kind") == kind:
-                if kind == "ready":
+                if kind in ("ready", "waiting"):
                     # read while it surely runs: its cgroup is part of the ground truth
                     self.cgroup = cgroup_id(self.proc.pid)
                 return m
@@ -642,15 +654,19 @@ class NetNS:
     def nft(self, script):
         return self.exec(["nft", "-f", "-"], input=script)
 
-    def nft_rule_packets(self, family, table, chain):
-        """Packets counted by the counters of a chain's rules, summed."""
+    def nft_counters(self, family, table, chain):
+        """Packets counted by each counter of a chain, in rule order."""
         out = self.exec(["nft", "-j", "list", "chain", family, table, chain]).stdout
-        total = 0
+        counts = []
         for item in json.loads(out).get("nftables", []):
             for expr in item.get("rule", {}).get("expr", []):
                 if "counter" in expr:
-                    total += expr["counter"]["packets"]
-        return total
+                    counts.append(expr["counter"]["packets"])
+        return counts
+
+    def nft_rule_packets(self, family, table, chain):
+        """Packets counted by the counters of a chain's rules, summed."""
+        return sum(self.nft_counters(family, table, chain))
 
     @property
     def inode(self):
