@@ -1,0 +1,130 @@
+/*
+ * store.h: a store directory and its SQLite index.
+ *
+ *   DIR/index.db                 SQLite, WAL; schema in schema/NNNN_*.sql (docs/SCHEMA.md)
+ *   DIR/LOCK                     flock()ed by the one writer; released by the kernel
+ *                                when the writer dies
+ *   DIR/rNNNNNN-sNNNNNN.tts      segments (lib/segment.h), recording and sequence number
+ *
+ * The index says where things are and summarises them (recordings, segments,
+ * blocks, connection lifetimes, time buckets, losses); the segments hold the
+ * event stream itself. Everything in the index can be rebuilt from the
+ * segments (reindex).
+ *
+ * Workload: one writer (the recorder) writes a transaction per flushed block
+ * (every few seconds); readers (the analyzer) run short queries. All times in
+ * the index are Unix nanoseconds (wall clock), converted by the caller.
+ *
+ * Errors are 0 or a negative errno, with tt_store_errmsg describing the last
+ * one in a line. Nothing here prints or exits.
+ */
+#ifndef TT_STORE_H
+#define TT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "indexer.h"
+#include "segment.h"
+
+struct tt_store;
+
+enum tt_store_mode {
+	TT_STORE_READ = 0, /* read-only; the store must exist */
+	TT_STORE_WRITE = 1, /* create if missing; take the writer lock */
+};
+
+/*
+ * Open DIR. WRITE: create DIR (dir_mode, e.g. 0700) if missing, take DIR/LOCK
+ * without waiting (-EBUSY and a message naming the holder's pid if another
+ * writer has it), create or migrate index.db (file_mode, e.g. 0600). READ: the
+ * index must exist and its schema must not be newer than this build knows
+ * (-EPROTO otherwise); -ENOENT / -ENOTDIR with a message for a directory that
+ * is not a store. On failure *out is NULL and why holds the message.
+ */
+int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int file_mode,
+		  struct tt_store **out, char *why, size_t why_len);
+
+/* Last failure, one line, never NULL. */
+const char *tt_store_errmsg(const struct tt_store *s);
+
+/* The store's directory, as opened. */
+const char *tt_store_dir(const struct tt_store *s);
+
+/* Schema version of index.db (PRAGMA user_version). */
+int tt_store_schema_version(const struct tt_store *s);
+
+/* The raw SQLite handle, for read-only queries by the analyzer (sqlite3 *). */
+void *tt_store_db(struct tt_store *s);
+
+/* Close; NULL is a no-op. A writer's lock is released. */
+void tt_store_close(struct tt_store *s);
+
+/* ---- writer side ---------------------------------------------------------- */
+
+struct tt_recording_info {
+	const char *host; /* uname nodename */
+	const char *kernel; /* uname release */
+	const char *boot_id; /* /proc/sys/kernel/random/boot_id */
+	const char *options; /* the recorder's command line, for the record */
+	const char *tool_version;
+	uint64_t start_ns; /* Unix ns */
+	int64_t mono_to_wall_ns;
+};
+
+/* A new recordings row; its id in *rec_id. */
+int tt_store_recording_begin(struct tt_store *s, const struct tt_recording_info *ri,
+			     int64_t *rec_id);
+
+/* Set the recording's end time and whether it stopped cleanly. */
+int tt_store_recording_end(struct tt_store *s, int64_t rec_id, uint64_t end_ns, int clean);
+
+/* A new segments row for file (a name inside the store directory). */
+int tt_store_segment_begin(struct tt_store *s, int64_t rec_id, uint32_t seq, const char *file,
+			   uint64_t created_ns, int64_t *seg_id);
+
+/* Mark a segment complete (rolled or recording stopped): no more blocks. */
+int tt_store_segment_seal(struct tt_store *s, int64_t seg_id);
+
+/*
+ * In one transaction: the block (times converted to Unix ns with m2w), the
+ * losses seen in it (cumulative counters at its end; NULL: unchanged since the
+ * last block), the segment's span and size, and what the indexer accumulated
+ * since the last block (connection lifetimes and time buckets, upserted; ix may
+ * be NULL). The recording's bucket length is set from ix. If the transaction
+ * fails, nothing of it is stored and ix reports the same data again next time.
+ */
+int tt_store_block(struct tt_store *s, int64_t seg_id, const struct tt_block_info *bi,
+		   int64_t m2w, const struct tt_ev_loss *loss, struct tt_indexer *ix);
+
+/* ---- retention ------------------------------------------------------------ */
+
+/*
+ * Delete the oldest sealed segments (files and their index rows, in that order:
+ * rows go only once the file is gone) until the store is younger than max_age_ns
+ * (0: no age limit) and smaller than max_bytes (0: no size limit), never the
+ * segment being written (keep_seg_id). A segment is too old when its last block
+ * ended more than max_age_ns before now_ns. With a segment go its blocks, and the
+ * summaries of its recording that end before the recording's oldest remaining
+ * segment starts (connections last seen, and buckets that end, before it); a
+ * recording left without segments goes entirely. Number removed in *removed.
+ */
+int tt_store_retain(struct tt_store *s, uint64_t now_ns, uint64_t max_age_ns, uint64_t max_bytes,
+		    int64_t keep_seg_id, unsigned *removed);
+
+/* Total bytes of segment files the index knows about. */
+int tt_store_segment_bytes(struct tt_store *s, uint64_t *bytes);
+
+/* ---- tests only ----------------------------------------------------------- */
+
+/*
+ * Make the stores opened from now on in this process see a different schema
+ * history: only the first max_embedded embedded migrations (0: all), followed by
+ * extra_sql as one more migration if it is not NULL. Lets tests build an index
+ * as an older build would and migrate it; never called by the tools.
+ * tt_store_test_schema(0, NULL) restores the real history.
+ */
+void tt_store_test_schema(int max_embedded, const char *extra_sql);
+
+#endif /* TT_STORE_H */

@@ -1,0 +1,1130 @@
+/*
+ * Unit tests of the store in temporary directories: what tt_store_block writes
+ * read back with SQL against what the test fed (through the real aggregator and
+ * indexer), the views, the writer lock, file modes, errors for things that are
+ * not stores, retention by size and age, schema migration and refusal, a
+ * failed transaction retried without loss, and the cost of a block.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "aggregator.h"
+#include "format.h"
+#include "indexer.h"
+#include "store.h"
+
+#define SEC 1000000000ull
+#define M2W (1700000000ull * SEC) /* a multiple of 10 s: bucket edges are easy to name */
+#define BUCKET (10 * SEC)
+
+struct fx {
+	char tmp[64]; /* mkdtemp */
+	char dir[128]; /* tmp/store: created by the store */
+};
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->tmp, sizeof(f->tmp), "/tmp/tt_store_XXXXXX");
+	if (!mkdtemp(f->tmp))
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tt_store_test_schema(0, NULL);
+	nftw(f->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static struct tt_store *open_w(const char *dir)
+{
+	struct tt_store *s = NULL;
+	char why[512];
+	int err = tt_store_open(dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why));
+
+	if (err)
+		print_error("open %s: %s\n", dir, why);
+	assert_int_equal(err, 0);
+	assert_non_null(s);
+	return s;
+}
+
+static sqlite3 *db_of(struct tt_store *s)
+{
+	return tt_store_db(s);
+}
+
+/* First column of a one-row query; fails the test on an SQL error. */
+static int64_t q_int(sqlite3 *db, const char *fmt, ...)
+{
+	sqlite3_stmt *q;
+	char sql[1024];
+	va_list ap;
+	int64_t v = -1;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		print_error("%s: %s\n", sql, sqlite3_errmsg(db));
+		fail();
+	}
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_type(q, 0) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+static const char *q_text(sqlite3 *db, char *buf, size_t len, const char *fmt, ...)
+{
+	sqlite3_stmt *q;
+	char sql[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		print_error("%s: %s\n", sql, sqlite3_errmsg(db));
+		fail();
+	}
+	snprintf(buf, len, "%s", "<none>");
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	return buf;
+}
+
+static const struct tt_recording_info rec_info = {
+	.host = "db-7",
+	.kernel = "6.1.0-test",
+	.boot_id = "0f8e2b2c-1111-2222-3333-444455556666",
+	.options = "tcptop-record -d /var/lib/tcptop",
+	.tool_version = "0.1.0",
+	.start_ns = M2W + 100 * SEC,
+	.mono_to_wall_ns = (int64_t)M2W,
+};
+
+/* ---- a synthetic recording through the real aggregator and indexer ------------------------ */
+
+struct gen {
+	struct tt_agg *agg;
+	struct tt_indexer *ix;
+	uint64_t now; /* CLOCK_MONOTONIC of the last tick */
+};
+
+static void gen_init(struct gen *g, uint64_t start)
+{
+	g->agg = tt_agg_new();
+	g->ix = tt_indexer_new(BUCKET, (int64_t)M2W);
+	assert_non_null(g->agg);
+	assert_non_null(g->ix);
+	g->now = start;
+}
+
+static void gen_free(struct gen *g)
+{
+	tt_agg_free(g->agg);
+	tt_indexer_free(g->ix);
+}
+
+static void gen_feed(struct gen *g, const struct tt_event *e)
+{
+	int rc = tt_agg_feed(g->agg, e);
+
+	assert_true(rc >= 0);
+	if (rc == 1)
+		assert_int_equal(tt_indexer_add(g->ix, tt_agg_table(g->agg)), 0);
+}
+
+static void v4(uint8_t a[16], uint8_t x, uint8_t y, uint8_t z, uint8_t w)
+{
+	memset(a, 0, 16);
+	a[10] = a[11] = 0xff;
+	a[12] = x, a[13] = y, a[14] = z, a[15] = w;
+}
+
+static void gen_conn(struct gen *g, uint64_t id, int family, int proto, uint16_t lport,
+		     uint16_t rport, uint32_t pid, const char *comm, uint8_t flags)
+{
+	struct tt_event e = { .ts_ns = g->now + 1, .type = TT_EV_CONN };
+
+	e.conn.id = id;
+	e.conn.family = (uint8_t)family;
+	e.conn.proto = (uint8_t)proto;
+	if (family == 4) {
+		v4(e.conn.laddr, 10, 0, 0, 1);
+		v4(e.conn.raddr, 10, 0, 0, 2);
+	} else {
+		e.conn.laddr[15] = 1;
+		e.conn.raddr[15] = 1;
+	}
+	e.conn.lport = lport;
+	e.conn.rport = rport;
+	e.conn.pid = pid + 1;
+	e.conn.tgid = pid;
+	e.conn.flags = flags;
+	e.conn.cgroup = 4242;
+	e.conn.netns = 4026531840u;
+	e.conn.open_ns = g->now + 1;
+	snprintf(e.conn.comm, sizeof(e.conn.comm), "%s", comm);
+	gen_feed(g, &e);
+}
+
+static void gen_sample(struct gen *g, uint64_t id, uint64_t in, uint64_t out, uint32_t srtt,
+		       uint32_t retrans)
+{
+	struct tt_event e = { .ts_ns = g->now + 2, .type = TT_EV_SAMPLE };
+
+	e.sample.id = id;
+	e.sample.c.bytes_in = in;
+	e.sample.c.bytes_out = out;
+	e.sample.c.packets_in = in / 1000;
+	e.sample.c.packets_out = out / 1000;
+	e.sample.c.srtt_us = srtt;
+	e.sample.c.retrans = retrans;
+	e.sample.c.state = srtt ? TT_TCP_ESTABLISHED : 0;
+	gen_feed(g, &e);
+}
+
+static void gen_close(struct gen *g, uint64_t id, uint8_t reason, uint16_t err)
+{
+	struct tt_event e = { .ts_ns = g->now + 3, .type = TT_EV_CLOSE };
+	const struct tt_table *t = tt_agg_table(g->agg);
+	size_t i;
+
+	e.close.id = id;
+	/* final totals: what the last table said */
+	for (i = 0; i < t->n; i++)
+		if (t->rows[i].conn.id == id)
+			e.close.c = t->rows[i].tot;
+	e.close.c.state = TT_TCP_CLOSE;
+	e.close.reason = reason;
+	e.close.err = err;
+	gen_feed(g, &e);
+}
+
+static void gen_tick(struct gen *g)
+{
+	struct tt_event e = { .type = TT_EV_TICK };
+
+	e.tick.start_ns = g->now;
+	g->now += SEC;
+	e.ts_ns = g->now;
+	gen_feed(g, &e);
+}
+
+static struct tt_block_info block_at(uint64_t off, uint32_t len, uint64_t t0, uint64_t t1)
+{
+	struct tt_block_info bi = { .offset = off, .length = len, .raw_len = len * 4,
+				    .t_start = t0, .t_end = t1, .n_events = 77,
+				    .checksum = 0xdeadbeef };
+
+	return bi;
+}
+
+#define ID_A 0x1001ull
+#define ID_B 0x1002ull
+#define ID_C 0x1003ull
+#define ID_D (0x8000000000000000ull | 0xd0d0ull)
+
+/*
+ * Ten 1 s ticks from 100 s (monotonic), two blocks of five: A (v4, nginx)
+ * sends all along, B (v6, psql) only in the second block, C is a refused
+ * connect, D a UDP peer flow. Returns the recording id.
+ */
+static int64_t write_recording(struct tt_store *s, int64_t *seg_out, uint64_t *a_in,
+			       uint64_t *a_out)
+{
+	struct tt_ev_loss loss1 = { .ring_drops = 3, .socks_full = 0, .peers_full = 1 };
+	struct tt_ev_loss loss2 = { .ring_drops = 10, .socks_full = 2, .peers_full = 1 };
+	uint64_t in = 0, out = 0, b_in = 0;
+	struct tt_block_info bi;
+	struct gen g;
+	int64_t rec, seg;
+	int k;
+
+	gen_init(&g, 100 * SEC);
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	assert_int_equal(tt_store_segment_begin(s, rec, 0, "r000001-s000000.tts", M2W + 100 * SEC,
+						&seg),
+			 0);
+	gen_conn(&g, ID_A, 4, IPPROTO_TCP, 43210, 443, 100, "nginx", 0);
+	gen_conn(&g, ID_C, 4, IPPROTO_TCP, 50000, 8080, 300, "curl", 0);
+	gen_conn(&g, ID_D, 4, IPPROTO_UDP, 53, 33333, 400, "named", TT_CF_UDP_PEER);
+	for (k = 1; k <= 10; k++) {
+		in += 1000 * (uint64_t)k;
+		out += 300;
+		gen_sample(&g, ID_A, in, out, 100 * (uint32_t)k, (uint32_t)k / 4);
+		if (k == 1)
+			gen_close(&g, ID_C, TT_CLOSE_FAILED, ECONNREFUSED);
+		if (k == 6)
+			gen_conn(&g, ID_B, 6, IPPROTO_TCP, 5432, 40000, 200, "psql", TT_CF_PARTIAL);
+		if (k >= 6) {
+			b_in += 50000;
+			gen_sample(&g, ID_B, b_in, 10, 0, 0);
+		}
+		gen_sample(&g, ID_D, 64 * (uint64_t)k, 64 * (uint64_t)k, 0, 0);
+		gen_tick(&g);
+		if (k == 5) {
+			bi = block_at(64, 1000, 100 * SEC, 105 * SEC);
+			assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, &loss1, g.ix), 0);
+		}
+	}
+	bi = block_at(1064, 2000, 105 * SEC, 110 * SEC);
+	assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, &loss2, g.ix), 0);
+	assert_int_equal(tt_store_segment_seal(s, seg), 0);
+	assert_int_equal(tt_store_recording_end(s, rec, M2W + 111 * SEC, 1), 0);
+	gen_free(&g);
+	*seg_out = seg;
+	*a_in = in;
+	*a_out = out;
+	return rec;
+}
+
+static void test_write_read_back(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	uint64_t a_in, a_out, bytes;
+	int64_t rec, seg;
+	char buf[256], want[64];
+	uint8_t addr[16];
+	sqlite3 *db;
+	char why[256];
+
+	rec = write_recording(s, &seg, &a_in, &a_out);
+	tt_store_close(s);
+
+	/* a reader, once the writer is gone: the WAL was checkpointed */
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), 0);
+	assert_int_equal(tt_store_schema_version(s), 1);
+	assert_string_equal(tt_store_dir(s), f->dir);
+	db = db_of(s);
+
+	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT host || '|' || kernel || '|' || "
+				   "boot_id || '|' || options || '|' || tool_version FROM recordings "
+				   "WHERE id = %" PRId64, rec),
+			    "db-7|6.1.0-test|0f8e2b2c-1111-2222-3333-444455556666|"
+			    "tcptop-record -d /var/lib/tcptop|0.1.0");
+	assert_int_equal(q_int(db, "SELECT start_ns FROM recordings"), M2W + 100 * SEC);
+	assert_int_equal(q_int(db, "SELECT end_ns FROM recordings"), M2W + 111 * SEC);
+	assert_int_equal(q_int(db, "SELECT clean_stop FROM recordings"), 1);
+	assert_int_equal(q_int(db, "SELECT mono_to_wall_ns FROM recordings"), M2W);
+	assert_int_equal(q_int(db, "SELECT bucket_ns FROM recordings"), BUCKET);
+
+	/* segment: span and size from its blocks */
+	assert_int_equal(q_int(db, "SELECT count(*) FROM segments"), 1);
+	assert_int_equal(q_int(db, "SELECT t_start_ns FROM segments"), M2W + 100 * SEC);
+	assert_int_equal(q_int(db, "SELECT t_end_ns FROM segments"), M2W + 110 * SEC);
+	assert_int_equal(q_int(db, "SELECT bytes FROM segments"), 3064);
+	assert_int_equal(q_int(db, "SELECT blocks FROM segments"), 2);
+	assert_int_equal(q_int(db, "SELECT sealed FROM segments"), 1);
+	assert_int_equal(tt_store_segment_bytes(s, &bytes), 0);
+	assert_int_equal(bytes, 3064);
+
+	/* blocks and losses */
+	assert_int_equal(q_int(db, "SELECT count(*) FROM blocks WHERE segment_id = %" PRId64, seg),
+			 2);
+	assert_int_equal(q_int(db, "SELECT length FROM blocks WHERE offset = 1064"), 2000);
+	assert_int_equal(q_int(db, "SELECT raw_length FROM blocks WHERE offset = 1064"), 8000);
+	assert_int_equal(q_int(db, "SELECT events FROM blocks WHERE offset = 64"), 77);
+	assert_int_equal(q_int(db, "SELECT checksum FROM blocks WHERE offset = 64"), 0xdeadbeef);
+	assert_int_equal(q_int(db, "SELECT t_start_ns FROM blocks WHERE offset = 1064"),
+			 M2W + 105 * SEC);
+	assert_int_equal(q_int(db, "SELECT ring_drops FROM blocks WHERE offset = 1064"), 10);
+	assert_int_equal(q_int(db, "SELECT ring_drops FROM v_losses ORDER BY t_start_ns LIMIT 1"),
+			 3);
+	assert_int_equal(q_int(db, "SELECT ring_drops FROM v_losses ORDER BY t_start_ns DESC "
+				   "LIMIT 1"),
+			 7);
+	assert_int_equal(q_int(db, "SELECT socks_full FROM v_losses ORDER BY t_start_ns DESC "
+				   "LIMIT 1"),
+			 2);
+	assert_int_equal(q_int(db, "SELECT peers_full FROM v_losses ORDER BY t_start_ns DESC "
+				   "LIMIT 1"),
+			 0);
+
+	/* connections: one row per lifetime, what the stream said */
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections"), 4);
+	assert_int_equal(q_int(db, "SELECT bytes_in FROM connections WHERE conn_id = %llu", ID_A),
+			 a_in);
+	assert_int_equal(q_int(db, "SELECT bytes_out FROM connections WHERE conn_id = %llu", ID_A),
+			 a_out);
+	assert_int_equal(q_int(db, "SELECT packets_in FROM connections WHERE conn_id = %llu", ID_A),
+			 a_in / 1000);
+	assert_int_equal(q_int(db, "SELECT retrans FROM connections WHERE conn_id = %llu", ID_A),
+			 2);
+	assert_int_equal(q_int(db, "SELECT rtt_min_us FROM connections WHERE conn_id = %llu", ID_A),
+			 100);
+	assert_int_equal(q_int(db, "SELECT rtt_max_us FROM connections WHERE conn_id = %llu", ID_A),
+			 1000);
+	assert_int_equal(q_int(db, "SELECT rtt_avg_us FROM connections WHERE conn_id = %llu", ID_A),
+			 550);
+	assert_int_equal(q_int(db, "SELECT peak_rate_in FROM connections WHERE conn_id = %llu",
+			       ID_A),
+			 10000);
+	assert_int_equal(q_int(db, "SELECT open_ns FROM connections WHERE conn_id = %llu", ID_A),
+			 M2W + 100 * SEC + 1);
+	assert_int_equal(q_int(db, "SELECT last_seen_ns FROM connections WHERE conn_id = %llu",
+			       ID_A),
+			 M2W + 110 * SEC);
+	assert_int_equal(q_int(db, "SELECT close_ns IS NULL AND close_reason IS NULL FROM "
+				   "connections WHERE conn_id = %llu",
+			       ID_A),
+			 1);
+	assert_int_equal(q_int(db, "SELECT pid FROM connections WHERE conn_id = %llu", ID_A), 100);
+	assert_int_equal(q_int(db, "SELECT tid FROM connections WHERE conn_id = %llu", ID_A), 101);
+	assert_int_equal(q_int(db, "SELECT cgroup FROM connections WHERE conn_id = %llu", ID_A),
+			 4242);
+	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT proto || ' ' || laddr || ':' || "
+				   "lport || ' ' || raddr || ':' || rport || ' ' || comm || ' ' || "
+				   "state FROM connections WHERE conn_id = %llu", ID_A),
+			    "tcp 10.0.0.1:43210 10.0.0.2:443 nginx ESTAB");
+	/* the same spelling as the printers use */
+	v4(addr, 10, 0, 0, 2);
+	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT raddr FROM connections WHERE "
+				   "conn_id = %llu", ID_A),
+			    tt_fmt_addr(want, sizeof(want), addr, 4));
+	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT local || ' ' || remote || ' ' || "
+				   "partial FROM v_connections WHERE conn_id = %llu", ID_B),
+			    "[::1]:5432 [::1]:40000 1");
+	assert_int_equal(q_int(db, "SELECT rtt_avg_us FROM connections WHERE conn_id = %llu", ID_B),
+			 INT64_MIN);
+	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT close_reason || ' ' || close_errno "
+				   "|| ' ' || close_error FROM v_connections WHERE conn_id = %llu",
+				   ID_C),
+			    "failed 111 ECONNREFUSED");
+	assert_int_equal(q_int(db, "SELECT close_ns FROM connections WHERE conn_id = %llu", ID_C),
+			 M2W + 100 * SEC + 3);
+	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT proto || ' ' || udp_peer || ' ' || "
+				   "comm FROM connections WHERE conn_id = %lld", (long long)ID_D),
+			    "udp 1 named");
+	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT opened FROM v_connections WHERE "
+				   "conn_id = %llu", ID_A),
+			    "2023-11-14 22:15:00.000");
+	assert_true(q_int(db, "SELECT duration_s * 1000 FROM v_connections WHERE conn_id = %llu",
+			  ID_A) == 9999);
+
+	/* buckets add up to the totals; every bucket is aligned */
+	assert_int_equal(q_int(db, "SELECT sum(b.bytes_in) FROM buckets b JOIN connections c ON "
+				   "c.id = b.connection_id WHERE c.conn_id = %llu", ID_A),
+			 a_in);
+	assert_int_equal(q_int(db, "SELECT sum(bytes_in) FROM buckets"),
+			 q_int(db, "SELECT sum(bytes_in) FROM connections"));
+	assert_int_equal(q_int(db, "SELECT sum(bytes_out) FROM v_timeline"),
+			 q_int(db, "SELECT sum(bytes_out) FROM connections"));
+	assert_int_equal(q_int(db, "SELECT count(*) FROM buckets WHERE t_start_ns %% %llu <> 0",
+			       BUCKET),
+			 0);
+	/* ticks ending at 101..110 s: all in bucket [100 s, 110 s) */
+	assert_int_equal(q_int(db, "SELECT count(DISTINCT t_start_ns) FROM buckets"), 1);
+	/* the refused connect moved no data: no bucket */
+	assert_int_equal(q_int(db, "SELECT count(*) FROM v_buckets WHERE comm = 'curl'"), 0);
+
+	/* aggregating views */
+	assert_int_equal(q_int(db, "SELECT bytes_in FROM v_process_totals WHERE comm = 'nginx'"),
+			 a_in);
+	assert_int_equal(q_int(db, "SELECT failed_connects FROM v_process_totals WHERE comm = "
+				   "'curl'"),
+			 1);
+	assert_int_equal(q_int(db, "SELECT connections FROM v_remote_hosts WHERE raddr = "
+				   "'10.0.0.2'"),
+			 3);
+	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT comm FROM v_top_talkers LIMIT 1"),
+			    "psql");
+	assert_int_equal(q_int(db, "SELECT segments FROM v_recordings"), 1);
+	assert_int_equal(q_int(db, "SELECT connections FROM v_recordings"), 4);
+
+	/* a reader cannot write */
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), -EBADF);
+	assert_non_null(strstr(tt_store_errmsg(s), "read-only"));
+	tt_store_close(s);
+}
+
+/* Every view compiles and runs on an empty index and on a filled one. */
+static void test_views_run(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	sqlite3_stmt *q;
+	uint64_t a, b;
+	int64_t seg;
+	int pass, views;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			write_recording(s, &seg, &a, &b);
+		assert_int_equal(sqlite3_prepare_v2(db_of(s), "SELECT name FROM sqlite_master WHERE "
+							      "type = 'view' ORDER BY name",
+						    -1, &q, NULL),
+				 0);
+		views = 0;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *name = (const char *)sqlite3_column_text(q, 0);
+
+			assert_true(q_int(db_of(s), "SELECT count(*) FROM %s", name) >= pass);
+			views++;
+		}
+		sqlite3_finalize(q);
+		assert_int_equal(views, 8);
+	}
+	tt_store_close(s);
+}
+
+static void test_second_writer_busy(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir), *s2 = NULL;
+	char why[256], want[64];
+	pid_t child;
+	int status;
+
+	/* flock belongs to the open file description: a second open conflicts, same process or not */
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s2, why, sizeof(why)),
+			 -EBUSY);
+	assert_null(s2);
+	snprintf(want, sizeof(want), "is being recorded by pid %d", (int)getpid());
+	assert_non_null(strstr(why, want));
+	assert_non_null(strstr(why, f->dir));
+
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct tt_store *c = NULL;
+		int err = tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &c, why, sizeof(why));
+
+		_exit(err == -EBUSY && !c && strstr(why, want) ? 0 : 1);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* readers are never locked out */
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s2, why, sizeof(why)), 0);
+	tt_store_close(s2);
+
+	/* the lock goes with the writer */
+	tt_store_close(s);
+	s = open_w(f->dir);
+	tt_store_close(s);
+}
+
+static int mode_of(const char *dir, const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, name ? "/" : "", name ? name : "");
+	if (stat(path, &st) < 0)
+		return -1;
+	return (int)(st.st_mode & 07777);
+}
+
+static void test_modes_under_open_umask(void **state)
+{
+	struct fx *f = *state;
+	mode_t old = umask(0);
+	struct tt_store *s = open_w(f->dir);
+	int64_t rec;
+
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	assert_int_equal(mode_of(f->dir, NULL), 0700);
+	assert_int_equal(mode_of(f->dir, "LOCK"), 0600);
+	assert_int_equal(mode_of(f->dir, "index.db"), 0600);
+	/* they exist while a WAL writer is open */
+	assert_int_equal(mode_of(f->dir, "index.db-wal"), 0600);
+	assert_int_equal(mode_of(f->dir, "index.db-shm"), 0600);
+	tt_store_close(s);
+	umask(old);
+}
+
+static void test_not_a_store(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = NULL;
+	char why[256], path[256];
+	int fd;
+
+	/* no such directory */
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -ENOENT);
+	assert_null(s);
+	/* a directory without an index */
+	assert_int_equal(tt_store_open(f->tmp, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -ENOENT);
+	assert_null(s);
+	assert_non_null(strstr(why, "is not a tcptop store (no index.db)"));
+	assert_non_null(strstr(why, f->tmp));
+	/* a file */
+	snprintf(path, sizeof(path), "%s/file", f->tmp);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello, world: not SQLite at all, no, not at all", 47), 47);
+	close(fd);
+	assert_int_equal(tt_store_open(path, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)),
+			 -ENOTDIR);
+	assert_non_null(strstr(why, "is not a directory"));
+	assert_int_equal(tt_store_open(path, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -ENOTDIR);
+	/* an index.db that is not a database is refused, and left alone */
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/index.db", f->dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "this is not an SQLite database, it is some text of ours", 55),
+			 55);
+	close(fd);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)),
+			 -EBADMSG);
+	assert_null(s);
+	assert_non_null(strstr(why, "index.db"));
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)),
+			 -EBADMSG);
+	assert_int_equal(mode_of(f->dir, "index.db"), 0600);
+	{
+		struct stat st;
+
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_size, 55);
+	}
+	/* an existing empty directory becomes a store */
+	snprintf(path, sizeof(path), "%s/empty", f->tmp);
+	assert_int_equal(mkdir(path, 0755), 0);
+	s = open_w(path);
+	tt_store_close(s);
+}
+
+/* ---- retention ------------------------------------------------------------------------------ */
+
+#define SEG_BYTES 1000
+#define LONG_ID(rec) (90000 + (uint64_t)(rec))
+#define SEG_SPAN (60 * SEC)
+
+/* A file of n bytes, as a segment would be on disk. */
+static void make_file(const char *dir, const char *name, size_t n)
+{
+	char path[256], buf[SEG_BYTES] = { 0 };
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	close(fd);
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * nseg segments of SEG_BYTES each for recording rec, one a minute from
+ * mono t0, each with one block; connection i lives inside segment i, and
+ * connection LONG_ID(rec) spans them all. Sealed but the last when last_open.
+ */
+static void fill_recording(struct tt_store *s, const char *dir, int64_t rec, uint64_t t0, int nseg,
+			   int last_open, int64_t *seg_ids)
+{
+	struct tt_counters tot[16] = { { 0 } }, ltot = { 0 };
+	struct tt_table t = { 0 };
+	struct tt_row rows[2];
+	struct tt_indexer *ix = tt_indexer_new(BUCKET, (int64_t)M2W);
+	uint64_t long_id = LONG_ID(rec);
+	int i, k;
+
+	assert_non_null(ix);
+	assert_true(nseg <= 16);
+	t.rows = rows;
+	for (i = 0; i < nseg; i++) {
+		uint64_t s0 = t0 + (uint64_t)i * SEG_SPAN;
+		struct tt_block_info bi;
+		char name[64];
+
+		snprintf(name, sizeof(name), "r%06" PRId64 "-s%06d.tts", rec, i);
+		make_file(dir, name, SEG_BYTES);
+		assert_int_equal(tt_store_segment_begin(s, rec, (uint32_t)i, name, M2W + s0,
+							&seg_ids[i]),
+				 0);
+		/* a tick every 10 s inside the segment's minute */
+		for (k = 1; k <= 5; k++) {
+			memset(rows, 0, sizeof(rows));
+			t.start_ns = s0 + (uint64_t)(k - 1) * 10 * SEC;
+			t.ts_ns = s0 + (uint64_t)k * 10 * SEC;
+			t.n = 2;
+			rows[0].conn.id = (uint64_t)rec * 100 + (uint64_t)i;
+			rows[0].conn.family = 4;
+			rows[0].conn.proto = IPPROTO_TCP;
+			rows[0].open_ns = s0 + 1;
+			tot[i].bytes_in += 100;
+			rows[0].tot = tot[i];
+			rows[0].d_bytes_in = 100;
+			if (k == 5) {
+				rows[0].flags = TT_ROW_CLOSED;
+				rows[0].close_ns = t.ts_ns;
+			}
+			rows[1].conn.id = long_id;
+			rows[1].conn.family = 4;
+			rows[1].conn.proto = IPPROTO_TCP;
+			rows[1].open_ns = t0;
+			ltot.bytes_in += 7;
+			rows[1].tot = ltot;
+			rows[1].d_bytes_in = 7;
+			assert_int_equal(tt_indexer_add(ix, &t), 0);
+		}
+		bi = block_at(64, SEG_BYTES - 64, s0, s0 + 50 * SEC);
+		assert_int_equal(tt_store_block(s, seg_ids[i], &bi, (int64_t)M2W, NULL, ix), 0);
+		if (i < nseg - 1 || !last_open)
+			assert_int_equal(tt_store_segment_seal(s, seg_ids[i]), 0);
+	}
+	tt_indexer_free(ix);
+}
+
+static void test_retain_by_size(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	uint64_t t0 = 1000 * SEC, cut;
+	int64_t rec, seg[5];
+	unsigned removed;
+	uint64_t bytes;
+	sqlite3 *db = db_of(s);
+
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	fill_recording(s, f->dir, rec, t0, 5, 1, seg);
+	assert_int_equal(tt_store_segment_bytes(s, &bytes), 0);
+	assert_int_equal(bytes, 5 * SEG_BYTES);
+
+	/* nothing to do */
+	assert_int_equal(tt_store_retain(s, M2W + t0, 0, 0, seg[4], &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(tt_store_retain(s, M2W + t0, 0, 5 * SEG_BYTES, seg[4], &removed), 0);
+	assert_int_equal(removed, 0);
+
+	/* 5000 bytes under 2500: the three oldest go */
+	assert_int_equal(tt_store_retain(s, M2W + t0, 0, 2500, seg[4], &removed), 0);
+	assert_int_equal(removed, 3);
+	assert_false(file_exists(f->dir, "r000001-s000000.tts"));
+	assert_false(file_exists(f->dir, "r000001-s000001.tts"));
+	assert_false(file_exists(f->dir, "r000001-s000002.tts"));
+	assert_true(file_exists(f->dir, "r000001-s000003.tts"));
+	assert_true(file_exists(f->dir, "r000001-s000004.tts"));
+	assert_int_equal(q_int(db, "SELECT count(*) FROM segments"), 2);
+	assert_int_equal(q_int(db, "SELECT min(seq) FROM segments"), 3);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM blocks"), 2);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM blocks WHERE segment_id NOT IN "
+				   "(SELECT id FROM segments)"),
+			 0);
+	assert_int_equal(tt_store_segment_bytes(s, &bytes), 0);
+	assert_int_equal(bytes, 2 * SEG_BYTES);
+	/* connections that ended before what is left are gone; the long one stays */
+	cut = M2W + t0 + 3 * SEG_SPAN;
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE last_seen_ns < %llu",
+			       cut),
+			 0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections"), 3);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE conn_id = %llu",
+			       (unsigned long long)LONG_ID(rec)),
+			 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM buckets WHERE t_start_ns + %llu <= %llu",
+			       BUCKET, cut),
+			 0);
+	assert_true(q_int(db, "SELECT count(*) FROM buckets b JOIN connections c ON c.id = "
+			      "b.connection_id WHERE c.conn_id = %llu",
+			  (unsigned long long)LONG_ID(rec)) > 0);
+	assert_int_equal(q_int(db, "PRAGMA foreign_key_check"), -1);
+
+	/* the segment being written is never removed, however small the cap */
+	assert_int_equal(tt_store_retain(s, M2W + t0, 0, 1, seg[4], &removed), 0);
+	assert_int_equal(removed, 1);
+	assert_true(file_exists(f->dir, "r000001-s000004.tts"));
+	assert_int_equal(q_int(db, "SELECT count(*) FROM segments"), 1);
+	assert_int_equal(q_int(db, "SELECT id FROM segments"), seg[4]);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM recordings"), 1);
+	tt_store_close(s);
+}
+
+static void test_retain_by_age(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	uint64_t t0 = 1000 * SEC, now = M2W + t0 + 5 * SEG_SPAN;
+	int64_t rec, seg[5];
+	unsigned removed;
+	sqlite3 *db = db_of(s);
+
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	fill_recording(s, f->dir, rec, t0, 5, 0, seg);
+	/*
+	 * Segment i's block ends at t0 + i min + 50 s and now is t0 + 5 min, so
+	 * the segments ended 250, 190, 130, 70 and 10 s ago.
+	 */
+	assert_int_equal(tt_store_retain(s, now, 200 * SEC, 0, seg[4], &removed), 0);
+	assert_int_equal(removed, 1);
+	assert_false(file_exists(f->dir, "r000001-s000000.tts"));
+	assert_true(file_exists(f->dir, "r000001-s000001.tts"));
+	assert_int_equal(tt_store_retain(s, now, 120 * SEC, 0, seg[4], &removed), 0);
+	assert_int_equal(removed, 2);
+	assert_false(file_exists(f->dir, "r000001-s000002.tts"));
+	assert_true(file_exists(f->dir, "r000001-s000003.tts"));
+	assert_int_equal(q_int(db, "SELECT min(seq) FROM segments"), 3);
+	/* keep_seg_id holds even for a sealed segment */
+	assert_int_equal(tt_store_retain(s, now + 3600 * SEC, 1, 0, seg[4], &removed), 0);
+	assert_int_equal(removed, 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM segments"), 1);
+	assert_true(file_exists(f->dir, "r000001-s000004.tts"));
+	tt_store_close(s);
+}
+
+/* A recording whose every segment went is gone with all its summaries; others are untouched. */
+static void test_retain_whole_recording(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	int64_t rec1, rec2, seg1[3], seg2[2];
+	unsigned removed;
+	sqlite3 *db = db_of(s);
+	char path[256];
+
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec1), 0);
+	fill_recording(s, f->dir, rec1, 1000 * SEC, 3, 0, seg1);
+	assert_int_equal(tt_store_recording_end(s, rec1, M2W + 1200 * SEC, 0), 0);
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec2), 0);
+	fill_recording(s, f->dir, rec2, 2000 * SEC, 2, 1, seg2);
+	/* a file someone removed already: its rows go all the same */
+	snprintf(path, sizeof(path), "%s/r%06" PRId64 "-s000001.tts", f->dir, rec1);
+	assert_int_equal(unlink(path), 0);
+
+	assert_int_equal(tt_store_retain(s, M2W + 2200 * SEC, 0, 1500, seg2[1], &removed), 0);
+	assert_int_equal(removed, 4);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM recordings"), 1);
+	assert_int_equal(q_int(db, "SELECT id FROM recordings"), rec2);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE recording_id = %" PRId64,
+			       rec1),
+			 0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM buckets b JOIN connections c ON c.id = "
+				   "b.connection_id WHERE c.recording_id = %" PRId64, rec2),
+			 q_int(db, "SELECT count(*) FROM buckets"));
+	assert_true(q_int(db, "SELECT count(*) FROM connections WHERE recording_id = %" PRId64,
+			  rec2) >= 2);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM segments"), 1);
+	tt_store_close(s);
+}
+
+/* ---- schema versions ------------------------------------------------------------------------ */
+
+static int64_t user_version(const char *dir)
+{
+	char path[256];
+	sqlite3 *db;
+	int64_t v;
+
+	snprintf(path, sizeof(path), "%s/index.db", dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	v = q_int(db, "PRAGMA user_version");
+	sqlite3_close(db);
+	return v;
+}
+
+static void set_user_version(const char *dir, int v)
+{
+	char path[256], sql[64];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/index.db", dir);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_fresh_index_has_current_schema(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	char buf[32];
+
+	assert_int_equal(tt_store_schema_version(s), 1);
+	assert_string_equal(q_text(db_of(s), buf, sizeof(buf), "PRAGMA journal_mode"), "wal");
+	assert_int_equal(q_int(db_of(s), "PRAGMA foreign_keys"), 1);
+	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+					 "AND name IN ('recordings', 'segments', 'blocks', "
+					 "'connections', 'buckets')"),
+			 5);
+	tt_store_close(s);
+	assert_int_equal(user_version(f->dir), 1);
+	/* opening again applies nothing */
+	s = open_w(f->dir);
+	assert_int_equal(tt_store_schema_version(s), 1);
+	tt_store_close(s);
+}
+
+static const char mig2[] = "ALTER TABLE recordings ADD COLUMN note TEXT NOT NULL DEFAULT "
+			   "'migrated';\nCREATE VIEW v_notes AS SELECT id, note FROM recordings;\n";
+
+static void test_migration(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s;
+	char why[512], buf[64];
+	uint64_t a, b;
+	int64_t seg, rec;
+
+	/* an index as a build that knew only 0001 made it, with data in it */
+	tt_store_test_schema(1, NULL);
+	s = open_w(f->dir);
+	rec = write_recording(s, &seg, &a, &b);
+	tt_store_close(s);
+	assert_int_equal(user_version(f->dir), 1);
+
+	/* a migration that fails half way leaves the index as it was */
+	tt_store_test_schema(0, "CREATE TABLE half_done (x);\nSELECT * FROM no_such_table;\n");
+	assert_int_not_equal(
+		tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)), 0);
+	assert_null(s);
+	assert_non_null(strstr(why, "migrating to schema 2"));
+	assert_int_equal(user_version(f->dir), 1);
+
+	/* a reader of a newer build does not migrate: it says how */
+	tt_store_test_schema(0, mig2);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "older"));
+
+	/* the writer of a newer build migrates and keeps everything */
+	s = open_w(f->dir);
+	assert_int_equal(tt_store_schema_version(s), 2);
+	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM sqlite_master WHERE name = "
+					 "'half_done'"),
+			 0);
+	assert_string_equal(q_text(db_of(s), buf, sizeof(buf), "SELECT note FROM v_notes WHERE "
+							       "id = %" PRId64, rec),
+			    "migrated");
+	assert_int_equal(q_int(db_of(s), "SELECT bytes_in FROM connections WHERE conn_id = %llu",
+			       ID_A),
+			 a);
+	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM blocks"), 2);
+	assert_int_equal(q_int(db_of(s), "PRAGMA foreign_keys"), 1);
+	tt_store_close(s);
+	assert_int_equal(user_version(f->dir), 2);
+
+	/* and this build, which knows only 1, refuses the newer index without touching it */
+	tt_store_test_schema(0, NULL);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "newer"));
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)),
+			 -EPROTO);
+	assert_null(s);
+	assert_int_equal(user_version(f->dir), 2);
+	/* refusing released the lock */
+	tt_store_test_schema(0, mig2);
+	s = open_w(f->dir);
+	tt_store_close(s);
+}
+
+static void test_far_future_schema_refused(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	char why[512];
+
+	tt_store_close(s);
+	set_user_version(f->dir, 999);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)),
+			 -EPROTO);
+	assert_null(s);
+	assert_non_null(strstr(why, "schema version 999"));
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "999"));
+	assert_int_equal(user_version(f->dir), 999);
+}
+
+/* ---- failures and cost ---------------------------------------------------------------------- */
+
+/* A block whose transaction fails stores nothing, and the next one stores what it lost. */
+static void test_failed_block_is_retried(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	struct tt_block_info bi;
+	sqlite3 *db = db_of(s);
+	struct gen g;
+	int64_t rec, seg;
+	int err;
+
+	gen_init(&g, 100 * SEC);
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	assert_int_equal(tt_store_segment_begin(s, rec, 0, "x.tts", M2W, &seg), 0);
+	gen_conn(&g, ID_A, 4, IPPROTO_TCP, 1, 2, 100, "a", 0);
+	gen_conn(&g, ID_C, 4, IPPROTO_TCP, 3, 4, 300, "c", 0);
+	gen_sample(&g, ID_A, 500, 5, 0, 0);
+	gen_sample(&g, ID_C, 700, 7, 0, 0);
+	gen_tick(&g);
+	gen_close(&g, ID_C, TT_CLOSE_RESET, ECONNRESET);
+	gen_tick(&g);
+
+	assert_int_equal(sqlite3_exec(db, "CREATE TEMP TRIGGER boom BEFORE INSERT ON "
+					  "main.connections BEGIN SELECT RAISE(ABORT, 'injected'); "
+					  "END",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	bi = block_at(64, 100, 100 * SEC, 102 * SEC);
+	err = tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, g.ix);
+	assert_true(err < 0);
+	assert_non_null(strstr(tt_store_errmsg(s), "injected"));
+	assert_int_equal(q_int(db, "SELECT count(*) FROM blocks"), 0);
+	assert_int_equal(q_int(db, "SELECT blocks FROM segments"), 0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections"), 0);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER boom", NULL, NULL, NULL), SQLITE_OK);
+
+	gen_sample(&g, ID_A, 600, 5, 0, 0);
+	gen_tick(&g);
+	assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, g.ix), 0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM blocks"), 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections"), 2);
+	assert_int_equal(q_int(db, "SELECT close_reason = 'reset' FROM connections WHERE conn_id = "
+				   "%llu", ID_C),
+			 1);
+	assert_int_equal(q_int(db, "SELECT sum(bytes_in) FROM buckets"), 1300);
+	/* the same block twice is an error, not a duplicate */
+	assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, g.ix), -EEXIST);
+	assert_int_equal(tt_store_block(s, 12345, &bi, (int64_t)M2W, NULL, g.ix), -ENOENT);
+	gen_free(&g);
+	tt_store_close(s);
+}
+
+#define COST_CONNS 1000
+#define COST_TICKS 60
+#define COST_FLUSH 5
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * 1,000 busy connections, 1 s ticks, a block every 5 s: the index must cost
+ * well under 1 % of a core, i.e. well under 50 ms of CPU per block.
+ */
+static void test_block_cost(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	struct tt_row *rows = calloc(COST_CONNS, sizeof(*rows));
+	struct tt_indexer *ix = tt_indexer_new(BUCKET, (int64_t)M2W);
+	struct tt_table t = { 0 };
+	double cpu = 0, t0;
+	int64_t rec, seg;
+	int tick, i, blocks = 0;
+
+	assert_non_null(rows);
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	assert_int_equal(tt_store_segment_begin(s, rec, 0, "cost.tts", M2W, &seg), 0);
+	t.rows = rows;
+	t.n = COST_CONNS;
+	for (i = 0; i < COST_CONNS; i++) {
+		rows[i].conn.id = 1000 + (uint64_t)i;
+		rows[i].conn.family = 4;
+		rows[i].conn.proto = IPPROTO_TCP;
+		v4(rows[i].conn.laddr, 10, 1, (uint8_t)(i >> 8), (uint8_t)i);
+		v4(rows[i].conn.raddr, 192, 168, 0, (uint8_t)(i % 7));
+		rows[i].conn.lport = (uint16_t)(20000 + i);
+		rows[i].conn.rport = 443;
+		snprintf(rows[i].conn.comm, sizeof(rows[i].conn.comm), "worker%d", i % 13);
+		rows[i].open_ns = 10 * SEC;
+	}
+	for (tick = 1; tick <= COST_TICKS; tick++) {
+		t.start_ns = (100 + (uint64_t)tick - 1) * SEC;
+		t.ts_ns = (100 + (uint64_t)tick) * SEC;
+		for (i = 0; i < COST_CONNS; i++) {
+			struct tt_row *r = &rows[i];
+
+			r->d_bytes_in = 1000 + (uint64_t)(i * tick % 977);
+			r->d_bytes_out = 100;
+			r->d_packets_in = 2;
+			r->d_packets_out = 1;
+			r->tot.bytes_in += r->d_bytes_in;
+			r->tot.bytes_out += r->d_bytes_out;
+			r->tot.srtt_us = 200 + (uint32_t)i;
+			r->rate_in = (double)r->d_bytes_in;
+		}
+		t0 = cpu_seconds();
+		assert_int_equal(tt_indexer_add(ix, &t), 0);
+		if (tick % COST_FLUSH == 0) {
+			struct tt_block_info bi = block_at(64 + (uint64_t)blocks * 4096, 4096,
+							   t.ts_ns - COST_FLUSH * SEC, t.ts_ns);
+
+			assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, ix), 0);
+			blocks++;
+		}
+		cpu += cpu_seconds() - t0;
+	}
+	print_message("index cost: %.2f ms CPU per %d-connection block (%.3f %% of a core at "
+		      "one block per %d s)\n",
+		      cpu * 1e3 / blocks, COST_CONNS, cpu / blocks / COST_FLUSH * 100, COST_FLUSH);
+	assert_true(cpu / blocks < 0.050);
+	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM connections"), COST_CONNS);
+	assert_int_equal(q_int(db_of(s), "SELECT sum(bytes_in) FROM buckets"),
+			 q_int(db_of(s), "SELECT sum(bytes_in) FROM connections"));
+	tt_indexer_free(ix);
+	free(rows);
+	tt_store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_read_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_views_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_writer_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_modes_under_open_umask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retain_by_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retain_by_age, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retain_whole_recording, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_index_has_current_schema, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_far_future_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_block_is_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_cost, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
