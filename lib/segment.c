@@ -1332,7 +1332,7 @@ static int get_conn(struct cur *c, struct tt_ev_conn *prev, struct tt_event *ev)
 static int decode_event(struct cur *c, struct blockstate *bs, struct tt_event *ev)
 {
 	const uint8_t *body_end = NULL, *outer_end = c->end;
-	uint8_t tag, b;
+	uint8_t tag, b = 0; /* read through a sticky-error cursor: defined even on a short read */
 	uint64_t v;
 	size_t slot = 0;
 	unsigned type;
