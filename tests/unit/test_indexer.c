@@ -224,7 +224,7 @@ static void test_closed_drained_once(void **state)
 	const struct tt_ix_bucket *b;
 	struct tt_row *r;
 	struct tab tb;
-	size_t nc, nb, i;
+	size_t nc, nb, i = 0;
 
 	(void)state;
 	tab_start(&tb, 100 * SEC, 101 * SEC);
@@ -333,7 +333,7 @@ static void test_rewind(void **state)
 	const struct tt_ix_bucket *b;
 	struct tt_row *r;
 	struct tab tb;
-	size_t nc, nb, i;
+	size_t nc, nb, i = 0;
 
 	(void)state;
 	tab_start(&tb, 108 * SEC, 109 * SEC);
