@@ -275,7 +275,7 @@ static void test_two_lifetimes_one_id(void **state)
 	const struct tt_ix_bucket *b;
 	struct tt_row *r;
 	struct tab tb;
-	size_t nc, nb, i1, i2, i;
+	size_t nc, nb, i1 = 0, i2 = 0, i;
 
 	(void)state;
 	tab_start(&tb, 100 * SEC, 101 * SEC);
