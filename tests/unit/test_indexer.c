@@ -403,7 +403,7 @@ static void test_from_aggregator(void **state)
 	const struct tt_ix_conn *c;
 	const struct tt_ix_bucket *b;
 	struct tt_event e;
-	size_t nc, nb, i, ia, ib;
+	size_t nc, nb, i, ia = 0, ib = 0;
 	uint64_t t;
 
 	(void)state;
