@@ -1,31 +1,61 @@
 /*
- * tcptop-analyze: questions about a recording. Subcommands arrive with the
- * store (segments and index); until then it knows only --help and --version.
+ * tcptop-analyze: questions about a recording, one subcommand each.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#define PROG "tcptop-analyze"
+#include "cmd.h"
+
+static const struct cmd cmds[] = {
+	{ "info", cmd_info, "recordings, time span, hosts, segments, size, compression, losses" },
+	{ "verify", cmd_verify, "check every frame's checksum and the index against the segments" },
+};
+
+void cmd_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 static void usage(FILE *f)
 {
-	fputs("Usage: tcptop-analyze [--help] [--version] COMMAND DIR ...\n"
-	      "Subcommands (top, events, timeline, sql, info, verify, replay, report)\n"
-	      "arrive with the recording store; this build has none yet.\n",
+	size_t i;
+
+	fputs("Usage: tcptop-analyze COMMAND [OPTIONS] DIR\n"
+	      "       tcptop-analyze COMMAND --help\n\nCommands:\n",
+	      f);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+	fputs("\nDIR is a store written by tcptop-record -o DIR. The index is plain SQLite:\n"
+	      "sqlite3 DIR/index.db works too (docs/SCHEMA.md).\n",
 	      f);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+	size_t i;
+
+	if (argc < 2) {
+		cmd_err("a command is needed (see --help)");
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;
 	}
-	if (argc >= 2 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
 		printf(PROG " " TT_VERSION "\n");
 		return 0;
 	}
-	fprintf(stderr, PROG ": %s (see --help)\n",
-		argc >= 2 ? "no such command in this build" : "a command is needed");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	cmd_err("unknown command '%s' (see --help)", argv[1]);
 	return 2;
 }

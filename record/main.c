@@ -8,14 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aggregator.h"
 #include "buf.h"
 #include "collector.h"
+#include "probe.h"
 #include "format.h"
 #include "record_opts.h"
 #include "view.h"
+#include "writer.h"
 
 #define PROG "tcptop-record"
 
@@ -104,11 +107,60 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 	return write_all(STDOUT_FILENO, b->p ? b->p : "", b->len);
 }
 
+static uint64_t wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The command line as one string, for the recording's metadata. */
+static void join_args(int argc, char **argv, struct tt_buf *b)
+{
+	int i;
+
+	for (i = 0; i < argc; i++)
+		tt_buf_printf(b, "%s%s", i ? " " : "", argv[i]);
+}
+
+static int open_writer(const struct rec_opts *o, struct tt_collector *col, int argc, char **argv,
+		       struct tt_writer **w, char *why, size_t why_len)
+{
+	struct tt_writer_opts wo;
+	struct tt_host_info host;
+	struct tt_buf args = { 0 };
+	int err;
+
+	tt_probe_host(&host);
+	join_args(argc, argv, &args);
+	tt_writer_opts_default(&wo);
+	wo.dir = o->store_dir;
+	wo.flush_ns = o->flush_ns;
+	wo.segment_ns = o->segment_ns;
+	wo.segment_bytes = o->segment_bytes;
+	wo.retain_ns = o->retain_ns;
+	wo.retain_bytes = o->retain_bytes;
+	wo.bucket_ns = o->bucket_ns;
+	wo.rec.host = host.host;
+	wo.rec.kernel = host.kernel;
+	wo.rec.boot_id = host.boot_id;
+	wo.rec.options = args.p ? args.p : "";
+	wo.rec.tool_version = TT_VERSION;
+	wo.rec.start_ns = wall_now();
+	wo.rec.mono_to_wall_ns = tt_collector_mono_to_wall(col);
+	err = tt_writer_open(&wo, w, why, why_len);
+	tt_buf_free(&args);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct tt_collector_opts co;
 	struct tt_collector *col = NULL;
 	struct tt_agg *agg = NULL;
+	struct tt_writer *wr = NULL;
+	const char *failed = NULL; /* message of the stage that stopped the loop */
 	struct tt_source *src;
 	struct rec_opts o;
 	struct tt_buf out = { 0 };
@@ -155,6 +207,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", why);
 		return (err == -EPERM || err == -ENOTSUP) ? 77 : 1;
 	}
+	if (o.store_dir) {
+		err = open_writer(&o, col, argc, argv, &wr, why, sizeof(why));
+		if (err) {
+			fprintf(stderr, PROG ": %s\n", why);
+			goto out;
+		}
+		if (tt_writer_warning(wr))
+			fprintf(stderr, PROG ": warning: %s\n", tt_writer_warning(wr));
+	}
 	agg = tt_agg_new();
 	if (!agg) {
 		fprintf(stderr, PROG ": out of memory\n");
@@ -162,6 +223,11 @@ int main(int argc, char **argv)
 	}
 	src = tt_collector_source(col);
 	while ((err = tt_source_next(src, &ev)) > 0) {
+		/* the store gets the stream itself: a replay is this same loop */
+		if (wr && (err = tt_writer_event(wr, &ev))) {
+			failed = tt_writer_errmsg(wr);
+			break;
+		}
 		err = tt_agg_feed(agg, &ev);
 		if (err < 0)
 			break;
@@ -175,6 +241,10 @@ int main(int argc, char **argv)
 					tt_event_json(&out, &ev, c, tt_collector_mono_to_wall(col));
 			}
 			continue;
+		}
+		if (wr && (err = tt_writer_tick(wr, agg, tt_agg_table(agg)))) {
+			failed = tt_writer_errmsg(wr);
+			break;
 		}
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
 				  &scratch, &scratch_cap);
@@ -193,12 +263,18 @@ int main(int argc, char **argv)
 		}
 	}
 	if (err < 0) {
-		fprintf(stderr, PROG ": %s\n",
-			err == -ENOMEM ? "out of memory" : src->errmsg(src));
+		if (!failed)
+			failed = err == -ENOMEM ? "out of memory" : src->errmsg(src);
+		fprintf(stderr, PROG ": %s\n", failed);
+		goto out;
+	}
+	if (wr && tt_writer_finish(wr, wall_now())) {
+		fprintf(stderr, PROG ": %s\n", tt_writer_errmsg(wr));
 		goto out;
 	}
 	ret = 0;
 out:
+	tt_writer_free(wr);
 	tt_agg_free(agg);
 	tt_collector_close(col);
 	tt_buf_free(&out);

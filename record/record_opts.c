@@ -20,6 +20,13 @@ enum {
 	OPT_MAX_PEERS,
 	OPT_UTC,
 	OPT_EVENTS,
+	OPT_NO_STORE,
+	OPT_FLUSH,
+	OPT_SEG_DURATION,
+	OPT_SEG_SIZE,
+	OPT_RETAIN_AGE,
+	OPT_RETAIN_SIZE,
+	OPT_BUCKET,
 };
 
 static const struct option long_opts[] = {
@@ -38,6 +45,14 @@ static const struct option long_opts[] = {
 	{ "max-peers", required_argument, NULL, OPT_MAX_PEERS },
 	{ "utc", no_argument, NULL, OPT_UTC },
 	{ "events", no_argument, NULL, OPT_EVENTS },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-store", no_argument, NULL, OPT_NO_STORE },
+	{ "flush", required_argument, NULL, OPT_FLUSH },
+	{ "segment-duration", required_argument, NULL, OPT_SEG_DURATION },
+	{ "segment-size", required_argument, NULL, OPT_SEG_SIZE },
+	{ "retain-age", required_argument, NULL, OPT_RETAIN_AGE },
+	{ "retain-size", required_argument, NULL, OPT_RETAIN_SIZE },
+	{ "bucket", required_argument, NULL, OPT_BUCKET },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -62,7 +77,17 @@ const char *rec_opts_usage(void)
 	       "  -i, --interval DUR     tick length (default 1s); DUR is 500ms, 2s, 1m ...\n"
 	       "  -d, --duration DUR     stop after DUR (default: until SIGINT/SIGTERM)\n"
 	       "      --udp-idle DUR     close a UDP flow idle this long (default 5s)\n"
-	       "Filters (combine):\n"
+	       "Store (what tcptop-analyze reads):\n"
+	       "  -o, --output DIR       record into the store DIR (default ./tcptop-data);\n"
+	       "                         an existing store gets a new recording appended\n"
+	       "      --no-store         show or stream only, write nothing\n"
+	       "      --flush DUR        block length: at most this much is lost on a crash (5s)\n"
+	       "      --segment-duration DUR  roll segment files after DUR (1h)\n"
+	       "      --segment-size SIZE     or after SIZE bytes (256M)\n"
+	       "      --retain-age DUR   delete segments older than DUR while recording\n"
+	       "      --retain-size SIZE keep the segments under SIZE in total\n"
+	       "      --bucket DUR       per-connection time buckets in the index (10s)\n"
+	       "Filters (combine; they apply to what is shown, the store gets everything):\n"
 	       "      --pid PID          process or thread id\n"
 	       "      --comm GLOB        process name, shell glob (e.g. 'nginx*')\n"
 	       "      --port PORT        local or remote port\n"
@@ -76,6 +101,16 @@ const char *rec_opts_usage(void)
 	       "\n"
 	       "Needs root or CAP_BPF+CAP_PERFMON (exit 77 without). Exit 0 on a clean stop,\n"
 	       "1 on a runtime error, 2 on bad usage.\n";
+}
+
+static const char *opt_name(int ch)
+{
+	const struct option *o;
+
+	for (o = long_opts; o->name; o++)
+		if (o->val == ch)
+			return o->name;
+	return "?";
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -96,7 +131,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t msg_len)
 {
 	unsigned long v;
-	int ch, k;
+	int ch, k, no_store = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->interval_ns = 1000000000ull;
@@ -104,11 +139,15 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 	o->socks_max = 65536;
 	o->peers_max = 16384;
 	o->sort = TT_SORT_RATE;
+	o->flush_ns = 5000000000ull;
+	o->segment_ns = 3600000000000ull;
+	o->segment_bytes = 256ull << 20;
+	o->bucket_ns = 10000000000ull;
 	tt_filter_init(&o->filter);
 
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":i:d:lf:s:n:vhV", long_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":i:d:lf:s:n:o:vhV", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'i':
 			if (tt_parse_duration(optarg, &o->interval_ns) ||
@@ -202,6 +241,42 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 		case OPT_EVENTS:
 			o->events = 1;
 			break;
+		case 'o':
+			if (!*optarg) {
+				snprintf(msg, msg_len, "--output: empty directory name");
+				return 2;
+			}
+			o->store_dir = optarg;
+			break;
+		case OPT_NO_STORE:
+			no_store = 1;
+			break;
+		case OPT_FLUSH:
+		case OPT_SEG_DURATION:
+		case OPT_RETAIN_AGE:
+		case OPT_BUCKET: {
+			uint64_t *dst = ch == OPT_FLUSH ? &o->flush_ns :
+					ch == OPT_SEG_DURATION ? &o->segment_ns :
+					ch == OPT_RETAIN_AGE ? &o->retain_ns : &o->bucket_ns;
+
+			if (tt_parse_duration(optarg, dst) || *dst < 100000000ull) {
+				snprintf(msg, msg_len, "--%s: '%s' is not a duration of at least 100ms",
+					 opt_name(ch), optarg);
+				return 2;
+			}
+			break;
+		}
+		case OPT_SEG_SIZE:
+		case OPT_RETAIN_SIZE: {
+			uint64_t *dst = ch == OPT_SEG_SIZE ? &o->segment_bytes : &o->retain_bytes;
+
+			if (tt_parse_size(optarg, dst) || *dst < 4096) {
+				snprintf(msg, msg_len, "--%s: '%s' is not a size of at least 4K (e.g. 64M, 2G)",
+					 opt_name(ch), optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'v':
 			o->verbose++;
 			break;
@@ -219,6 +294,12 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			return 2;
 		}
 	}
+	if (no_store && o->store_dir) {
+		snprintf(msg, msg_len, "--no-store and --output exclude each other");
+		return 2;
+	}
+	if (!no_store && !o->store_dir)
+		o->store_dir = "tcptop-data";
 	if (o->events && o->output != REC_OUT_JSON) {
 		snprintf(msg, msg_len, "--events needs --format json");
 		return 2;

@@ -33,6 +33,14 @@ struct rec_opts {
 	int help; /* --help: print usage, exit 0 */
 	int version;
 	struct tt_filter filter;
+	/* the store (tcptop-record -o DIR) */
+	const char *store_dir; /* NULL with --no-store */
+	uint64_t flush_ns;
+	uint64_t segment_ns;
+	uint64_t segment_bytes;
+	uint64_t retain_ns;
+	uint64_t retain_bytes;
+	uint64_t bucket_ns;
 };
 
 /* Parse argv into o (defaults first). 0 on success; 2 (usage) with msg set otherwise. */

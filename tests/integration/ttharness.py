@@ -376,7 +376,8 @@ class Recorder:
             port = a.getsockname()[1]
             ready = lambda r: r["proto"] == "udp" and r["lport"] == port  # noqa: E731
         # -d: a backstop so the recorder ends even if nobody stops it
-        cmd = _pdeathsig("TERM") + [self.path, "-f", "json", "-i", self.interval, "-d", "110s"]
+        cmd = _pdeathsig("TERM") + [self.path, "-f", "json", "-i", self.interval, "-d", "110s",
+               "--no-store"]
         cmd += self.extra
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)

@@ -1,0 +1,227 @@
+/*
+ * info DIR: what a store holds, from the index alone (fast on any size):
+ * recordings, time span, hosts, segments and blocks, size and compression,
+ * connections, and the recorder's own losses.
+ */
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "format.h"
+#include "store.h"
+
+static char *when(char *buf, size_t len, int64_t ns, int utc)
+{
+	time_t s = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (utc)
+		gmtime_r(&s, &tm);
+	else
+		localtime_r(&s, &tm);
+	strftime(buf, len, utc ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M:%S %Z", &tm);
+	return buf;
+}
+
+static uint64_t file_size(const char *dir, const char *name)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) ? 0 : (uint64_t)st.st_size;
+}
+
+static int print_recordings(sqlite3 *db, int utc, int json)
+{
+	sqlite3_stmt *q;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT r.id, r.host, r.kernel, r.start_ns,"
+			       " coalesce(r.end_ns, (SELECT max(s.t_end_ns) FROM segments s"
+			       "  WHERE s.recording_id = r.id)), r.clean_stop, r.options"
+			       " FROM recordings r ORDER BY r.id",
+			       -1, &q, NULL))
+		return -1;
+	if (json)
+		fputs(",\"recordings\":[", stdout);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		int64_t start = sqlite3_column_int64(q, 3), end = sqlite3_column_int64(q, 4);
+		const char *host = (const char *)sqlite3_column_text(q, 1);
+		const char *kernel = (const char *)sqlite3_column_text(q, 2);
+		int clean = sqlite3_column_int(q, 5);
+		char a[64], b[64], d[32];
+
+		if (json) {
+			struct tt_buf jb = { 0 };
+
+			tt_buf_printf(&jb, "%s{\"id\":%" PRId64 ",\"host\":", n ? "," : "",
+				      (int64_t)sqlite3_column_int64(q, 0));
+			tt_json_str(&jb, host ? host : "");
+			tt_buf_printf(&jb, ",\"kernel\":");
+			tt_json_str(&jb, kernel ? kernel : "");
+			tt_buf_printf(&jb, ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
+					   ",\"clean_stop\":%s}",
+				      start, end, clean ? "true" : "false");
+			fputs(jb.p ? jb.p : "", stdout);
+			tt_buf_free(&jb);
+		} else {
+			printf("  #%-3" PRId64 " %s  %s  %s -> %s (%s)%s\n", (int64_t)sqlite3_column_int64(q, 0),
+			       host, kernel, when(a, sizeof(a), start, utc),
+			       end ? when(b, sizeof(b), end, utc) : "?",
+			       end > start ? tt_fmt_duration(d, sizeof(d), (uint64_t)(end - start)) : "-",
+			       clean ? "" : "  UNCLEAN STOP (crash or kill: the last block may be lost)");
+		}
+		n++;
+	}
+	if (json)
+		fputs("]", stdout);
+	sqlite3_finalize(q);
+	return n;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	const char *dir = NULL;
+	int utc = 0, json = 0, i, err, rc = 1;
+	struct tt_store *st = NULL;
+	sqlite3_stmt *q = NULL;
+	char why[512], a[64], b[64], s1[32], s2[32], s3[32];
+	uint64_t seg_bytes = 0, raw = 0, stored = 0, idx_bytes;
+	int64_t nseg = 0, nsealed = 0, nblocks = 0, nconns = 0, t0 = 0, t1 = 0;
+	int64_t drops = 0, sfull = 0, pfull = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			puts("Usage: tcptop-analyze info [--utc] [--format text|json] DIR\n"
+			     "Recordings, time span, hosts, segments and blocks, size on disk and\n"
+			     "compression ratio, connections, and the recorder's own losses.");
+			return 0;
+		} else if (!strcmp(argv[i], "--utc")) {
+			utc = 1;
+		} else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "json")) {
+				json = 1;
+			} else if (strcmp(argv[i], "text")) {
+				cmd_err("info: --format: '%s' is not text or json", argv[i]);
+				return 2;
+			}
+		} else if (argv[i][0] == '-') {
+			cmd_err("info: unknown option '%s' (see info --help)", argv[i]);
+			return 2;
+		} else if (dir) {
+			cmd_err("info: one store directory at a time");
+			return 2;
+		} else {
+			dir = argv[i];
+		}
+	}
+	if (!dir) {
+		cmd_err("info: needs a store directory (see info --help)");
+		return 2;
+	}
+	err = tt_store_open(dir, TT_STORE_READ, 0, 0, &st, why, sizeof(why));
+	if (err) {
+		cmd_err("info: %s", why);
+		return 1;
+	}
+	sqlite3 *db = tt_store_db(st);
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT (SELECT count(*) FROM segments), (SELECT count(*) FROM segments"
+			       " WHERE sealed), (SELECT count(*) FROM blocks), (SELECT count(*) FROM"
+			       " connections), (SELECT min(t_start_ns) FROM blocks), (SELECT"
+			       " max(t_end_ns) FROM blocks), (SELECT coalesce(sum(raw_length),0) FROM"
+			       " blocks), (SELECT coalesce(sum(length),0) FROM blocks),"
+			       " (SELECT coalesce(sum(d), 0) FROM (SELECT max(b.ring_drops) AS d FROM"
+			       "  blocks b JOIN segments s ON s.id = b.segment_id GROUP BY"
+			       "  s.recording_id)),"
+			       " (SELECT coalesce(sum(d), 0) FROM (SELECT max(b.socks_full) AS d FROM"
+			       "  blocks b JOIN segments s ON s.id = b.segment_id GROUP BY"
+			       "  s.recording_id)),"
+			       " (SELECT coalesce(sum(d), 0) FROM (SELECT max(b.peers_full) AS d FROM"
+			       "  blocks b JOIN segments s ON s.id = b.segment_id GROUP BY"
+			       "  s.recording_id))",
+			       -1, &q, NULL) ||
+	    sqlite3_step(q) != SQLITE_ROW) {
+		cmd_err("info: %s: index: %s", dir, sqlite3_errmsg(db));
+		goto out;
+	}
+	nseg = sqlite3_column_int64(q, 0);
+	nsealed = sqlite3_column_int64(q, 1);
+	nblocks = sqlite3_column_int64(q, 2);
+	nconns = sqlite3_column_int64(q, 3);
+	t0 = sqlite3_column_int64(q, 4);
+	t1 = sqlite3_column_int64(q, 5);
+	raw = (uint64_t)sqlite3_column_int64(q, 6);
+	stored = (uint64_t)sqlite3_column_int64(q, 7);
+	drops = sqlite3_column_int64(q, 8);
+	sfull = sqlite3_column_int64(q, 9);
+	pfull = sqlite3_column_int64(q, 10);
+	sqlite3_finalize(q);
+	q = NULL;
+
+	if (!sqlite3_prepare_v2(db, "SELECT file FROM segments", -1, &q, NULL))
+		while (sqlite3_step(q) == SQLITE_ROW)
+			seg_bytes += file_size(dir, (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	q = NULL;
+	idx_bytes = file_size(dir, "index.db") + file_size(dir, "index.db-wal");
+
+	if (json) {
+		printf("{\"store\":");
+		fflush(stdout);
+		struct tt_buf jb = { 0 };
+
+		tt_json_str(&jb, dir);
+		fputs(jb.p ? jb.p : "\"\"", stdout);
+		tt_buf_free(&jb);
+		printf(",\"schema_version\":%d", tt_store_schema_version(st));
+		if (print_recordings(db, utc, 1) < 0)
+			goto dberr;
+		printf(",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"segments\":%" PRId64
+		       ",\"segments_sealed\":%" PRId64 ",\"blocks\":%" PRId64
+		       ",\"connections\":%" PRId64 ",\"segment_bytes\":%" PRIu64
+		       ",\"index_bytes\":%" PRIu64 ",\"raw_bytes\":%" PRIu64
+		       ",\"compression_ratio\":%.2f,\"ring_drops\":%" PRId64 ",\"socks_full\":%" PRId64
+		       ",\"peers_full\":%" PRId64 "}\n",
+		       t0, t1, nseg, nsealed, nblocks, nconns, seg_bytes, idx_bytes, raw,
+		       stored ? (double)raw / (double)stored : 0.0, drops, sfull, pfull);
+		rc = 0;
+		goto out;
+	}
+	printf("store        %s (index schema v%d)\n", dir, tt_store_schema_version(st));
+	printf("recordings\n");
+	if (print_recordings(db, utc, 0) < 0)
+		goto dberr;
+	if (nblocks)
+		printf("span         %s -> %s (%s)\n", when(a, sizeof(a), t0, utc),
+		       when(b, sizeof(b), t1, utc),
+		       tt_fmt_duration(s1, sizeof(s1), (uint64_t)(t1 - t0)));
+	else
+		printf("span         (no blocks yet)\n");
+	printf("segments     %" PRId64 " (%" PRId64 " sealed), %" PRId64 " blocks\n", nseg,
+	       nsealed, nblocks);
+	printf("size         segments %s, index %s; events %s raw, compression %.1fx\n",
+	       tt_fmt_bytes(s1, sizeof(s1), seg_bytes), tt_fmt_bytes(s2, sizeof(s2), idx_bytes),
+	       tt_fmt_bytes(s3, sizeof(s3), raw), stored ? (double)raw / (double)stored : 0.0);
+	printf("connections  %" PRId64 " lifetimes\n", nconns);
+	printf("losses       ring-buffer drops %" PRId64 ", socket-map full %" PRId64
+	       ", peer-map full %" PRId64 "%s\n",
+	       drops, sfull, pfull,
+	       (drops || sfull || pfull) ? "  (SOME EVENTS OR CONNECTIONS WERE NOT RECORDED)" : "");
+	rc = 0;
+	goto out;
+dberr:
+	cmd_err("info: %s: index: %s", dir, sqlite3_errmsg(db));
+out:
+	tt_store_close(st);
+	return rc;
+}

@@ -1,0 +1,335 @@
+/*
+ * writer.c: see writer.h.
+ *
+ * Order of durability, per block: frame written and fdatasync'ed, then the
+ * index transaction. A crash between the two leaves a frame the index does not
+ * name yet (verify reports it, reindex adopts it); never an index row pointing
+ * at bytes that are not on disk.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "indexer.h"
+#include "segment.h"
+#include "writer.h"
+
+struct tt_writer {
+	struct tt_writer_opts o;
+	struct tt_store *st;
+	struct tt_indexer *ix;
+	struct tt_segw *seg;
+	int64_t rec_id;
+	int64_t seg_id;
+	uint32_t seg_seq;
+	uint64_t seg_start_ns; /* CLOCK_MONOTONIC of the segment's first tick, 0 before */
+	uint64_t block_start_ns; /* same for the block being built */
+	uint64_t blocks;
+	uint32_t block_events; /* events of the block beyond its keyframe */
+	struct tt_ev_loss loss; /* latest LOSS in the stream */
+	struct tt_seg_meta meta;
+	char err[512];
+	char warn[1024];
+};
+
+void tt_writer_opts_default(struct tt_writer_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->dir_mode = 0700;
+	o->file_mode = 0600;
+	o->flush_ns = 5000000000ull;
+	o->segment_ns = 3600000000000ull;
+	o->segment_bytes = 256ull << 20;
+	o->bucket_ns = 10000000000ull;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* "8c1d...-...." boot id into two 64-bit halves; zeros when unparsable. */
+static void parse_boot_id(const char *s, uint64_t *hi, uint64_t *lo)
+{
+	unsigned nib = 0;
+
+	*hi = *lo = 0;
+	for (; s && *s && nib < 32; s++) {
+		int v;
+
+		if (*s >= '0' && *s <= '9')
+			v = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			v = *s - 'a' + 10;
+		else
+			continue;
+		if (nib < 16)
+			*hi = (*hi << 4) | (uint64_t)v;
+		else
+			*lo = (*lo << 4) | (uint64_t)v;
+		nib++;
+	}
+}
+
+static int new_segment(struct tt_writer *w)
+{
+	char name[64], path[4096], why[256];
+	int err;
+
+	snprintf(name, sizeof(name), "r%06" PRId64 "-s%06u.tts", w->rec_id, w->seg_seq);
+	snprintf(path, sizeof(path), "%s/%s", w->o.dir, name);
+	w->meta.recording_id = (uint64_t)w->rec_id;
+	w->meta.seq = w->seg_seq;
+	w->meta.created_wall_ns = wall_ns();
+	err = tt_segw_create(path, &w->meta, w->o.file_mode, &w->seg, why, sizeof(why));
+	if (err) {
+		snprintf(w->err, sizeof(w->err), "%s", why);
+		return err;
+	}
+	err = tt_store_segment_begin(w->st, w->rec_id, w->seg_seq, name, w->meta.created_wall_ns,
+				     &w->seg_id);
+	if (err) {
+		snprintf(w->err, sizeof(w->err), "%s", tt_store_errmsg(w->st));
+		return err;
+	}
+	w->seg_start_ns = 0;
+	return 0;
+}
+
+/*
+ * Segments an earlier run left unsealed ended with a crash: find a torn tail
+ * (reported, left as is: readers skip it) and seal them so nothing appends.
+ */
+static void adopt_unsealed(struct tt_writer *w)
+{
+	sqlite3 *db = tt_store_db(w->st);
+	sqlite3_stmt *q = NULL;
+	size_t used = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT id, file FROM segments WHERE sealed = 0", -1, &q, NULL))
+		return;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0);
+		const char *file = (const char *)sqlite3_column_text(q, 1);
+		char path[4096], why[256];
+		struct tt_block_info bi;
+		struct tt_segr *r;
+		unsigned intact = 0, damaged = 0;
+		int rc;
+
+		snprintf(path, sizeof(path), "%s/%s", w->o.dir, file ? file : "");
+		if (tt_segr_open(path, &r, why, sizeof(why)) == 0) {
+			while ((rc = tt_segr_next_block(r, &bi)) != 0)
+				rc > 0 ? intact++ : damaged++;
+			tt_segr_close(r);
+		} else {
+			damaged++;
+		}
+		if (damaged && used < sizeof(w->warn))
+			used += (size_t)snprintf(w->warn + used, sizeof(w->warn) - used,
+						 "%s%s: damaged after an unclean stop (%u intact blocks kept, "
+						 "damage skipped by readers)",
+						 used ? "; " : "", file ? file : "?", intact);
+		tt_store_segment_seal(w->st, id);
+	}
+	sqlite3_finalize(q);
+}
+
+int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char *why,
+		   size_t why_len)
+{
+	struct tt_writer *w = calloc(1, sizeof(*w));
+	int err;
+
+	*out = NULL;
+	if (!w) {
+		snprintf(why, why_len, "out of memory");
+		return -ENOMEM;
+	}
+	w->o = *o;
+	err = tt_store_open(o->dir, TT_STORE_WRITE, o->dir_mode, o->file_mode, &w->st, why,
+			    why_len);
+	if (err)
+		goto fail;
+	adopt_unsealed(w);
+	err = tt_store_recording_begin(w->st, &o->rec, &w->rec_id);
+	if (err) {
+		snprintf(why, why_len, "%s", tt_store_errmsg(w->st));
+		goto fail;
+	}
+	w->meta.mono_to_wall_ns = o->rec.mono_to_wall_ns;
+	parse_boot_id(o->rec.boot_id, &w->meta.boot_id_hi, &w->meta.boot_id_lo);
+	w->ix = tt_indexer_new(o->bucket_ns, o->rec.mono_to_wall_ns);
+	if (!w->ix) {
+		err = -ENOMEM;
+		snprintf(why, why_len, "out of memory");
+		goto fail;
+	}
+	err = new_segment(w);
+	if (err) {
+		snprintf(why, why_len, "%s", w->err);
+		goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	tt_indexer_free(w->ix);
+	tt_segw_close(w->seg);
+	tt_store_close(w->st);
+	free(w);
+	return err;
+}
+
+const char *tt_writer_warning(const struct tt_writer *w)
+{
+	return w->warn[0] ? w->warn : NULL;
+}
+
+int tt_writer_event(struct tt_writer *w, const struct tt_event *ev)
+{
+	int err;
+
+	if (ev->type == TT_EV_LOSS)
+		w->loss = ev->loss;
+	if (!(ev->flags & TT_EVF_KEYFRAME))
+		w->block_events++;
+	err = tt_segw_append(w->seg, ev);
+	if (err)
+		snprintf(w->err, sizeof(w->err), "%s", tt_segw_errmsg(w->seg));
+	return err;
+}
+
+static int retain(struct tt_writer *w)
+{
+	unsigned removed = 0;
+	int err;
+
+	if (!w->o.retain_ns && !w->o.retain_bytes)
+		return 0;
+	err = tt_store_retain(w->st, wall_ns(), w->o.retain_ns, w->o.retain_bytes, w->seg_id,
+			      &removed);
+	if (err)
+		snprintf(w->err, sizeof(w->err), "retention: %s", tt_store_errmsg(w->st));
+	return err;
+}
+
+/* Write the block being built: frame first, then the index names it. */
+static int flush_block(struct tt_writer *w)
+{
+	struct tt_block_info bi;
+	int err = tt_segw_flush(w->seg, 1, &bi);
+
+	if (err == -ENOSPC && (w->o.retain_ns || w->o.retain_bytes)) {
+		/* the block stays pending after a failed write: free room, retry once */
+		if (!retain(w))
+			err = tt_segw_flush(w->seg, 1, &bi);
+	}
+	if (err == -ENODATA)
+		return 0;
+	if (err) {
+		snprintf(w->err, sizeof(w->err), "%s: %s", w->o.dir,
+			 err == -ENOSPC ? "no space left on device; the store is intact up to the last complete block" :
+					  tt_segw_errmsg(w->seg));
+		return err;
+	}
+	err = tt_store_block(w->st, w->seg_id, &bi, w->o.rec.mono_to_wall_ns, &w->loss, w->ix);
+	if (err) {
+		snprintf(w->err, sizeof(w->err), "%s: index: %s", w->o.dir, tt_store_errmsg(w->st));
+		return err;
+	}
+	w->blocks++;
+	w->block_events = 0;
+	return 0;
+}
+
+static int roll_if_due(struct tt_writer *w, uint64_t ts)
+{
+	int err;
+
+	if (!(w->o.segment_ns && ts - w->seg_start_ns >= w->o.segment_ns) &&
+	    !(w->o.segment_bytes && tt_segw_size(w->seg) >= w->o.segment_bytes))
+		return 0;
+	err = tt_store_segment_seal(w->st, w->seg_id);
+	if (err) {
+		snprintf(w->err, sizeof(w->err), "%s", tt_store_errmsg(w->st));
+		return err;
+	}
+	tt_segw_close(w->seg);
+	w->seg = NULL;
+	w->seg_seq++;
+	return new_segment(w);
+}
+
+static int append_keyframe(const struct tt_event *ev, void *ctx)
+{
+	return tt_writer_event(ctx, ev);
+}
+
+int tt_writer_tick(struct tt_writer *w, const struct tt_agg *agg, const struct tt_table *t)
+{
+	int err = tt_indexer_add(w->ix, t);
+
+	if (err) {
+		snprintf(w->err, sizeof(w->err), "indexer: out of memory");
+		return err;
+	}
+	if (!w->seg_start_ns)
+		w->seg_start_ns = t->start_ns;
+	if (!w->block_start_ns)
+		w->block_start_ns = t->start_ns;
+	if (t->ts_ns - w->block_start_ns < w->o.flush_ns)
+		return 0;
+	if ((err = flush_block(w)) || (err = roll_if_due(w, t->ts_ns)) || (err = retain(w)))
+		return err;
+	w->block_start_ns = t->ts_ns;
+	if (!w->seg_start_ns)
+		w->seg_start_ns = t->ts_ns;
+	/* every block opens with the whole table: a reader can start here */
+	return tt_agg_keyframe(agg, t->ts_ns, append_keyframe, w);
+}
+
+uint64_t tt_writer_blocks(const struct tt_writer *w)
+{
+	return w->blocks;
+}
+
+const char *tt_writer_errmsg(const struct tt_writer *w)
+{
+	return w->err[0] ? w->err : "no error";
+}
+
+int tt_writer_finish(struct tt_writer *w, uint64_t end_wall_ns)
+{
+	int err = 0, e;
+
+	/* a block holding only a keyframe adds nothing: the stream ended at a flush */
+	if (w->block_events)
+		err = flush_block(w);
+	if ((e = tt_store_segment_seal(w->st, w->seg_id)) && !err) {
+		snprintf(w->err, sizeof(w->err), "%s", tt_store_errmsg(w->st));
+		err = e;
+	}
+	if ((e = tt_store_recording_end(w->st, w->rec_id, end_wall_ns, !err)) && !err) {
+		snprintf(w->err, sizeof(w->err), "%s", tt_store_errmsg(w->st));
+		err = e;
+	}
+	return err;
+}
+
+void tt_writer_free(struct tt_writer *w)
+{
+	if (!w)
+		return;
+	tt_segw_close(w->seg);
+	tt_indexer_free(w->ix);
+	tt_store_close(w->st);
+	free(w);
+}

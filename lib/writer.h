@@ -1,0 +1,80 @@
+/*
+ * writer.h: the recorder's persistence. Takes the event stream and the
+ * aggregator's tables and keeps a store: events into segment blocks, blocks
+ * flushed every flush_ns right after a tick (fdatasync, then one index
+ * transaction), each block opened by a keyframe, segments rolled by time and
+ * size, old segments removed by age and size.
+ *
+ * Durability: a block is on disk before the index names it; SIGKILL loses at
+ * most the block being built. Every run writes new segment files (O_EXCL), so
+ * a segment torn by a crash is never appended to.
+ */
+#ifndef TT_WRITER_H
+#define TT_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregator.h"
+#include "event.h"
+#include "store.h"
+
+struct tt_writer;
+
+struct tt_writer_opts {
+	const char *dir; /* the store directory */
+	int dir_mode; /* 0700 by default: the store holds process names and addresses */
+	int file_mode; /* 0600 */
+	uint64_t flush_ns; /* block length (5 s) */
+	uint64_t segment_ns; /* roll a segment after this long (0: never) */
+	uint64_t segment_bytes; /* or this big (0: never) */
+	uint64_t retain_ns; /* delete segments older than this (0: keep) */
+	uint64_t retain_bytes; /* keep the store under this many segment bytes (0: no cap) */
+	uint64_t bucket_ns; /* index time buckets (10 s) */
+	struct tt_recording_info rec; /* host, kernel, boot id, options, version, times */
+};
+
+/* Defaults for everything but dir and rec. */
+void tt_writer_opts_default(struct tt_writer_opts *o);
+
+/*
+ * Open (or create) the store, take its lock, start a recording and its first
+ * segment. Damage left by an earlier unclean stop is reported through
+ * tt_writer_warning, never repaired by overwriting. On failure a negative errno
+ * and a one-line reason in why (-EBUSY: another recorder holds the store).
+ */
+int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char *why,
+		   size_t why_len);
+
+/* A warning from open (e.g. a torn segment found), or NULL. */
+const char *tt_writer_warning(const struct tt_writer *w);
+
+/* Append one event of the stream. 0 or a negative errno. */
+int tt_writer_event(struct tt_writer *w, const struct tt_event *ev);
+
+/*
+ * After the aggregator consumed a TICK: account the table in the index and, if
+ * the block is flush_ns old, flush it, roll and retain as configured, and open
+ * the next block with agg's keyframe. 0 or a negative errno (-ENOSPC: the disk
+ * is full even after retention; the store is consistent up to the last block).
+ */
+int tt_writer_tick(struct tt_writer *w, const struct tt_agg *agg, const struct tt_table *t);
+
+/* Blocks written so far. */
+uint64_t tt_writer_blocks(const struct tt_writer *w);
+
+/* Last failure, one line, never NULL. */
+const char *tt_writer_errmsg(const struct tt_writer *w);
+
+/*
+ * Clean stop: flush what is pending, seal the segment, close the recording
+ * with its end time. 0, or the first error (tt_writer_errmsg says it).
+ */
+int tt_writer_finish(struct tt_writer *w, uint64_t end_wall_ns);
+
+/* Release everything (the store lock too); NULL is a no-op. Without a finish
+ * first, the pending block is dropped and the recording stays open: what a
+ * crash would leave, and what the next open reports. */
+void tt_writer_free(struct tt_writer *w);
+
+#endif /* TT_WRITER_H */
