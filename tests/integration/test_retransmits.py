@@ -41,7 +41,7 @@ table inet ttloss {
                               "--conn", "%d:%d:0" % (OUT, IN)], name)
     cc = t.gen("tcp-client", ["--host", ns.ns_v4, "--port", cport,
                               "--conn", "%d:%d:0" % (OUT, IN)], name)
-    rl, rc = cl.finish(45), cc.finish(45)
+    rl, rc = cl.finish(30), cc.finish(30)
     sl, sc = lossy.finish(), clean.finish()
     dropped = ns.nft_rule_packets("inet", "ttloss", "input")
     t.note("  nft dropped %d packets on the lossy port" % dropped)

@@ -36,7 +36,7 @@ table inet ttblack {
     rec.start()
     gens = {fam: t.gen("tcp-timeout", ["--host", addr, "--port", PORT, "--syncnt", 1], name)
             for fam, addr in ((4, ns.ns_v4), (6, ns.ns_v6))}
-    res = {fam: g.finish(45) for fam, g in gens.items()}
+    res = {fam: g.finish(30) for fam, g in gens.items()}
     for fam, r in res.items():
         t.require(r["conns"][0]["error"] == errno.ETIMEDOUT,
                   "IPv%d generator: connect ended with errno %r, not ETIMEDOUT" %

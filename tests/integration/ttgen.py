@@ -31,7 +31,7 @@ import threading
 import time
 
 PR_SET_NAME = 15
-IO_TIMEOUT = 20.0  # seconds any single blocking call may take
+IO_TIMEOUT = 15.0  # seconds any single blocking call may take
 TCP_HDR = 24  # b"TTG %09d %09d\n": total bytes the client sends, reply size
 UDP_HDR = 14  # b"TTU %09d\n": reply size
 CHUNK = 16384

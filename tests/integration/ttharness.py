@@ -84,7 +84,14 @@ def fmt_tuple(proto, laddr, lport, raddr, rport):
 
 
 def cgroup_id(pid):
-    """cgroup v2 id of a process: the inode of its cgroup directory."""
+    """cgroup v2 id of a process (the inode of its cgroup directory), None if unknown."""
+    try:
+        return _cgroup_id(pid)
+    except OSError:
+        return None
+
+
+def _cgroup_id(pid):
     mnt = None
     with open("/proc/mounts") as f:
         for line in f:
@@ -543,7 +550,7 @@ class Gen:
         for line in self.proc.stderr:
             self.err.append(line.decode("utf-8", "replace"))
 
-    def expect(self, kind, timeout=30.0):
+    def expect(self, kind, timeout=20.0):
         """The next message of that kind; fails if the generator dies or is silent."""
         deadline = time.monotonic() + timeout
         while True:
@@ -570,7 +577,7 @@ class Gen:
     def close_stdin(self):
         self.proc.stdin.close()
 
-    def finish(self, timeout=30.0):
+    def finish(self, timeout=20.0):
         """Its result, after it exited 0."""
         res = self.expect("result", timeout)
         try:
@@ -594,6 +601,24 @@ class Gen:
 # --- network namespace + veth ----------------------------------------------
 
 
+def host_prefixes():
+    """Every prefix the host's main routing tables have, IPv4 and IPv6."""
+    nets = []
+    for fam in ("-4", "-6"):
+        out = run_cmd(["ip", fam, "-o", "route", "show"], check=False).stdout
+        for line in out.splitlines():
+            words = line.split()
+            dst = words[1] if words and words[0] in ("unreachable", "blackhole", "local",
+                                                      "broadcast", "prohibit") else words[0]
+            if dst == "default":
+                continue
+            try:
+                nets.append(ipaddress.ip_network(dst, strict=False))
+            except ValueError:
+                pass
+    return nets
+
+
 class NetNS:
     """A namespace joined to the host by a veth pair.
 
@@ -609,11 +634,20 @@ class NetNS:
         self.name = "%s%d%s" % (NS_PREFIX, pid, tag)
         self.host_if = "tt%d%sh" % (pid, tag)
         self.ns_if = "tt%d%sn" % (pid, tag)
+        taken = host_prefixes()
         idx = (pid * 26 + ord(tag) - ord("a")) % 25600
-        net = "10.%d.%d" % (100 + idx // 256, idx % 256)
-        self.host_v4, self.ns_v4 = net + ".1", net + ".2"
-        self.host_v6 = "2001:db8:%x::1" % (idx + 1)
-        self.ns_v6 = "2001:db8:%x::2" % (idx + 1)
+        for _ in range(256):
+            v4 = ipaddress.ip_network("10.%d.%d.0/24" % (100 + idx // 256, idx % 256))
+            v6 = ipaddress.ip_network("2001:db8:%x::/64" % (idx + 1))
+            # a subnet the host already routes somewhere would be taken from it
+            if not any(v4.overlaps(p) or v6.overlaps(p) for p in taken
+                       if p.version in (4, 6) and p.prefixlen > 0):
+                break
+            idx = (idx + 257) % 25600
+        else:
+            raise Skip("no free 10.x/24 and 2001:db8:x::/64 pair for the test namespace")
+        self.host_v4, self.ns_v4 = str(v4[1]), str(v4[2])
+        self.host_v6, self.ns_v6 = str(v6[1]), str(v6[2])
 
     def up(self, timeout=10.0):
         self.t.cleanup(self.down)
