@@ -3,15 +3,18 @@
 
 Each case is one ctest (--case NAME). The line must start with
 "tcptop-record: " and name what was wrong (the option or the value), stdout
-must stay empty, and the recorder must exit at once: options are checked
-before anything is loaded, so these run without root too.
+must stay empty, and the recorder must exit at once without writing anything
+(no store in the working directory): options are checked before anything is
+loaded, so these run without root too.
 
 Usage: test_bad_options.py --recorder PATH --case NAME
 """
 import argparse
+import os
 import shlex
 import subprocess
 import sys
+import tempfile
 
 # name: (arguments, a word the error line must contain)
 CASES = {
@@ -34,13 +37,16 @@ def main():
     args, word = CASES[a.case]
     name = "cli.bad_option.%s" % a.case
     cmd = [a.recorder] + args
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10,
-                           stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        print("FAIL: %s: %s did not exit within 10s (it should not even start)" %
-              (name, shlex.join(cmd)))
-        return 1
+    # in an empty directory: bad usage must not leave a store behind
+    with tempfile.TemporaryDirectory(prefix="ttcli-") as cwd:
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=10, cwd=cwd,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            print("FAIL: %s: %s did not exit within 10s (it should not even start)" %
+                  (name, shlex.join(cmd)))
+            return 1
+        left = sorted(os.listdir(cwd))
     lines = p.stderr.splitlines()
     fails = []
     if p.returncode != 2:
@@ -51,6 +57,8 @@ def main():
         fails.append("the stderr line does not start with 'tcptop-record: ' and mention %r" % word)
     if p.stdout:
         fails.append("stdout is not empty: %r" % p.stdout[:200])
+    if left:
+        fails.append("files left in the working directory: %r" % left)
     if fails:
         print("FAIL: %s: %s" % (name, shlex.join(cmd)))
         for f in fails:

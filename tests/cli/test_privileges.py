@@ -5,7 +5,8 @@ As root the capabilities are dropped for the recorder alone with setpriv (or
 capsh): bounding, inheritable and ambient sets emptied, so after exec it has
 no capability at all. A second case keeps only CAP_BPF and expects CAP_PERFMON
 to be named as missing. As a normal user the recorder simply runs without
-them. Nothing may appear on stdout: it never got to record.
+them. Nothing may appear on stdout, nor be left in the working directory (no
+empty store): it never got to record.
 
 Usage: test_privileges.py --recorder PATH [--case none|bpf-only]
 """
@@ -15,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 
 SKIP_RC = 77
 
@@ -49,11 +51,15 @@ def main():
         print("SKIPPED: %s: cannot run the recorder with only %s (no setpriv or capsh, or not "
               "root)" % (name, keep or "no capabilities"), flush=True)
         return SKIP_RC
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        print("FAIL: %s: the recorder did not exit within 20s: %s" % (name, shlex.join(cmd)))
-        return 1
+    # in an empty directory: a recorder that cannot record must not leave a store behind
+    with tempfile.TemporaryDirectory(prefix="ttcli-") as cwd:
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=20, cwd=cwd,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            print("FAIL: %s: the recorder did not exit within 20s: %s" % (name, shlex.join(cmd)))
+            return 1
+        left = sorted(os.listdir(cwd))
     lines = p.stderr.splitlines()
     fails = []
     if p.returncode != SKIP_RC:
@@ -66,6 +72,8 @@ def main():
         fails.append("the stderr line names CAP_BPF as missing although it was kept")
     if p.stdout:
         fails.append("stdout is not empty: %r" % p.stdout[:200])
+    if left:
+        fails.append("files left in the working directory: %r" % left)
     if fails:
         print("FAIL: %s: %s" % (name, shlex.join(cmd)))
         for f in fails:
