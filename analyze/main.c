@@ -10,6 +10,7 @@
 static const struct cmd cmds[] = {
 	{ "info", cmd_info, "recordings, time span, hosts, segments, size, compression, losses" },
 	{ "verify", cmd_verify, "check every frame's checksum and the index against the segments" },
+	{ "replay", cmd_replay, "the recording again, tick by tick, as text or JSON, at any speed" },
 };
 
 void cmd_err(const char *fmt, ...)
