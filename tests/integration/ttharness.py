@@ -357,6 +357,7 @@ class Recorder:
         self.extra = [str(x) for x in extra]
         self.proc = None
         self.rows = []
+        self.lines = []  # everything printed, rows and --events lines, in order
         self.bad_lines = []
         self.cond = threading.Condition()
         self.stderr = []
@@ -383,9 +384,9 @@ class Recorder:
             port = a.getsockname()[1]
             ready = lambda r: r["proto"] == "udp" and r["lport"] == port  # noqa: E731
         # -d: a backstop so the recorder ends even if nobody stops it
-        cmd = _pdeathsig("TERM") + [self.path, "-f", "json", "-i", self.interval, "-d", "110s",
-               "--no-store"]
-        cmd += self.extra
+        cmd = _pdeathsig("TERM") + [self.path, "-f", "json", "-i", self.interval, "-d", "110s"]
+        # no store unless the test asks for one (-o DIR): tests run side by side
+        cmd += self.extra if "-o" in self.extra else ["--no-store"] + self.extra
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.t.cleanup(self.kill)
@@ -428,7 +429,9 @@ class Recorder:
                     self.bad_lines.append(line)
                 continue
             with self.cond:
-                self.rows.append(r)
+                self.lines.append(r)
+                if "event" not in r:  # --events lines: in lines only
+                    self.rows.append(r)
                 self.cond.notify_all()
 
     def _read_err(self, stream):
