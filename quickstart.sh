@@ -41,7 +41,9 @@ record)
 	exec ./build/record/tcptop-record "$@" ;;
 test)
 	setup
-	# Every test runs against the sanitized build: ASan+UBSan abort on the first error.
+	# The optimised build must compile too (-Werror sees more there), then every
+	# test runs against the sanitized build: ASan+UBSan abort on the first error.
+	build build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	build build-test -DCMAKE_BUILD_TYPE=Debug -DTT_SANITIZE=ON >/dev/null
 	cd build-test
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
