@@ -14,6 +14,7 @@
 
 #include "filter.h"
 #include "format.h"
+#include "grid.h"
 #include "idmap.h"
 #include "timeparse.h"
 
@@ -172,6 +173,52 @@ static void test_filter(void **state)
 	assert_int_equal(tt_filter_parse_proto("sctp", &f.proto), -EINVAL);
 }
 
+static void test_grid_three_printings(void **state)
+{
+	static const struct tt_col cols[] = {
+		{ "comm", "COMM", TT_COL_STR },
+		{ "bytes_in", "RX", TT_COL_BYTES },
+		{ "rate_in", "RX/s", TT_COL_RATE },
+		{ "ts", "TIME", TT_COL_TIME },
+		{ "rtt_us", "RTT", TT_COL_USEC },
+	};
+	struct tt_grid *g = tt_grid_new(cols, 5);
+	struct tt_grid_opts o = { .fmt = TT_GRID_TABLE, .utc = 1, .header = 1 };
+	struct tt_buf b = { 0 };
+
+	(void)state;
+	assert_int_equal(tt_grid_add_row(g), 0);
+	tt_grid_str(g, 0, "nginx");
+	tt_grid_uint(g, 1, 1258291);
+	tt_grid_real(g, 2, 348160.0);
+	tt_grid_uint(g, 3, 1764252300123456789ull);
+	tt_grid_uint(g, 4, 1250);
+	assert_int_equal(tt_grid_add_row(g), 0);
+	tt_grid_str(g, 0, "a \"b\", c");
+	tt_grid_uint(g, 1, 5);
+	/* rate, time and rtt stay null */
+
+	assert_int_equal(tt_grid_render(g, &o, &b), 0);
+	assert_string_equal(b.p, "COMM            RX       RX/s  TIME                        RTT\n"
+				 "nginx     1.20 MiB  340 KiB/s  2025-11-27 14:05:00.123  1.25ms\n"
+				 "a \"b\", c       5 B          -  -                             -\n");
+	tt_buf_reset(&b);
+	o.fmt = TT_GRID_CSV;
+	assert_int_equal(tt_grid_render(g, &o, &b), 0);
+	assert_string_equal(b.p, "comm,bytes_in,rate_in,ts,rtt_us\n"
+				 "nginx,1258291,348160.0,1764252300.123,1250\n"
+				 "\"a \"\"b\"\", c\",5,,,\n");
+	tt_buf_reset(&b);
+	o.fmt = TT_GRID_JSON;
+	assert_int_equal(tt_grid_render(g, &o, &b), 0);
+	assert_string_equal(b.p, "{\"comm\":\"nginx\",\"bytes_in\":1258291,\"rate_in\":348160.0,"
+				 "\"ts\":1764252300.123,\"rtt_us\":1250}\n"
+				 "{\"comm\":\"a \\\"b\\\", c\",\"bytes_in\":5,\"rate_in\":null,"
+				 "\"ts\":null,\"rtt_us\":null}\n");
+	tt_buf_free(&b);
+	tt_grid_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_grid_three_printings),
 	};
 
 	return cmocka_run_group_tests_name("support", tests, NULL, NULL);

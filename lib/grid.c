@@ -1,0 +1,319 @@
+/*
+ * grid.c: see grid.h. Cells live in one array, row-major; strings are owned.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "format.h"
+#include "grid.h"
+#include "mem.h"
+
+struct cell {
+	int set; /* 0: null (empty in tables and CSV, null in JSON) */
+	union {
+		char *s;
+		int64_t i;
+		uint64_t u;
+		double d;
+	};
+};
+
+struct tt_grid {
+	const struct tt_col *cols;
+	size_t ncols;
+	struct cell *cells;
+	size_t nrows, cap; /* cap in cells */
+	int err;
+};
+
+struct tt_grid *tt_grid_new(const struct tt_col *cols, size_t ncols)
+{
+	struct tt_grid *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->cols = cols;
+	g->ncols = ncols;
+	return g;
+}
+
+void tt_grid_clear(struct tt_grid *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->nrows * g->ncols; i++)
+		if (g->cells[i].set && g->cols[i % g->ncols].type == TT_COL_STR)
+			free(g->cells[i].s);
+	g->nrows = 0;
+	g->err = 0;
+}
+
+void tt_grid_free(struct tt_grid *g)
+{
+	if (!g)
+		return;
+	tt_grid_clear(g);
+	free(g->cells);
+	free(g);
+}
+
+int tt_grid_add_row(struct tt_grid *g)
+{
+	int err = tt_grow((void **)&g->cells, &g->cap, (g->nrows + 1) * g->ncols, sizeof(*g->cells));
+
+	if (err)
+		return g->err = err;
+	memset(&g->cells[g->nrows * g->ncols], 0, g->ncols * sizeof(*g->cells));
+	g->nrows++;
+	return 0;
+}
+
+size_t tt_grid_rows(const struct tt_grid *g)
+{
+	return g->nrows;
+}
+
+static struct cell *last(struct tt_grid *g, size_t col)
+{
+	if (!g->nrows || col >= g->ncols) {
+		g->err = -EINVAL;
+		return NULL;
+	}
+	return &g->cells[(g->nrows - 1) * g->ncols + col];
+}
+
+void tt_grid_str(struct tt_grid *g, size_t col, const char *s)
+{
+	struct cell *c = last(g, col);
+
+	if (!c || !s)
+		return;
+	if (c->set)
+		free(c->s);
+	c->s = strdup(s);
+	c->set = !!c->s;
+	if (!c->s)
+		g->err = -ENOMEM;
+}
+
+void tt_grid_int(struct tt_grid *g, size_t col, int64_t v)
+{
+	struct cell *c = last(g, col);
+
+	if (c) {
+		c->i = v;
+		c->set = 1;
+	}
+}
+
+void tt_grid_uint(struct tt_grid *g, size_t col, uint64_t v)
+{
+	struct cell *c = last(g, col);
+
+	if (c) {
+		c->u = v;
+		c->set = 1;
+	}
+}
+
+void tt_grid_real(struct tt_grid *g, size_t col, double v)
+{
+	struct cell *c = last(g, col);
+
+	if (c) {
+		c->d = v;
+		c->set = 1;
+	}
+}
+
+int tt_grid_fmt_parse(const char *s, enum tt_grid_fmt *fmt)
+{
+	if (!strcmp(s, "table") || !strcmp(s, "text"))
+		*fmt = TT_GRID_TABLE;
+	else if (!strcmp(s, "csv"))
+		*fmt = TT_GRID_CSV;
+	else if (!strcmp(s, "json"))
+		*fmt = TT_GRID_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* A cell for people: human units, local or UTC time. */
+static void human(char *buf, size_t len, const struct tt_col *col, const struct cell *c, int utc)
+{
+	if (!c->set) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	switch (col->type) {
+	case TT_COL_STR:
+		snprintf(buf, len, "%s", c->s);
+		break;
+	case TT_COL_INT:
+		snprintf(buf, len, "%" PRId64, c->i);
+		break;
+	case TT_COL_UINT:
+		snprintf(buf, len, "%" PRIu64, c->u);
+		break;
+	case TT_COL_REAL:
+		snprintf(buf, len, "%.1f", c->d);
+		break;
+	case TT_COL_BYTES:
+		tt_fmt_bytes(buf, len, c->u);
+		break;
+	case TT_COL_RATE:
+		tt_fmt_rate(buf, len, c->d);
+		break;
+	case TT_COL_TIME: {
+		time_t s = (time_t)(c->u / 1000000000ull);
+		struct tm tm;
+		size_t n;
+
+		if (utc)
+			gmtime_r(&s, &tm);
+		else
+			localtime_r(&s, &tm);
+		n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(buf + n, len > n ? len - n : 0, ".%03u",
+			 (unsigned)(c->u % 1000000000ull / 1000000ull));
+		break;
+	}
+	case TT_COL_DURATION:
+		tt_fmt_duration(buf, len, c->u);
+		break;
+	case TT_COL_USEC:
+		if (c->u >= 1000)
+			snprintf(buf, len, "%.2fms", (double)c->u / 1000.0);
+		else
+			snprintf(buf, len, "%" PRIu64 "us", c->u);
+		break;
+	}
+}
+
+/* A cell for machines: raw numbers; times and durations in seconds. */
+static void raw(struct tt_buf *b, const struct tt_col *col, const struct cell *c, int json)
+{
+	if (!c->set) {
+		if (json)
+			tt_buf_add(b, "null", 4);
+		return;
+	}
+	switch (col->type) {
+	case TT_COL_STR:
+		if (json) {
+			tt_json_str(b, c->s);
+		} else if (strpbrk(c->s, ",\"\n\r")) {
+			const char *p;
+
+			tt_buf_add(b, "\"", 1);
+			for (p = c->s; *p; p++) {
+				if (*p == '"')
+					tt_buf_add(b, "\"\"", 2); /* RFC 4180: a quote doubles */
+				else
+					tt_buf_add(b, p, 1);
+			}
+			tt_buf_add(b, "\"", 1);
+		} else {
+			tt_buf_printf(b, "%s", c->s);
+		}
+		break;
+	case TT_COL_INT:
+		tt_buf_printf(b, "%" PRId64, c->i);
+		break;
+	case TT_COL_UINT:
+	case TT_COL_BYTES:
+	case TT_COL_USEC:
+		tt_buf_printf(b, "%" PRIu64, c->u);
+		break;
+	case TT_COL_REAL:
+	case TT_COL_RATE:
+		tt_buf_printf(b, "%.1f", c->d);
+		break;
+	case TT_COL_TIME:
+	case TT_COL_DURATION:
+		tt_buf_printf(b, "%" PRIu64 ".%03u", c->u / UINT64_C(1000000000),
+			      (unsigned)(c->u % 1000000000ull / 1000000ull));
+		break;
+	}
+}
+
+static int left_aligned(enum tt_col_type t)
+{
+	return t == TT_COL_STR || t == TT_COL_TIME;
+}
+
+/* Text and numbers line up on their own side; the last column has no trailing blanks. */
+static void cell_out(struct tt_buf *b, const struct tt_grid *g, const size_t *w, size_t c,
+		     const char *text)
+{
+	const char *sep = c ? "  " : "";
+
+	if (!left_aligned(g->cols[c].type))
+		tt_buf_printf(b, "%s%*s", sep, (int)w[c], text);
+	else
+		tt_buf_printf(b, "%s%-*s", sep, c + 1 < g->ncols ? (int)w[c] : 0, text);
+}
+
+static int render_table(const struct tt_grid *g, const struct tt_grid_opts *o, struct tt_buf *b)
+{
+	size_t *w = calloc(g->ncols, sizeof(*w)), r, c;
+	char cellbuf[256];
+
+	if (!w)
+		return -ENOMEM;
+	for (c = 0; c < g->ncols; c++)
+		w[c] = o->header ? strlen(g->cols[c].title) : 0;
+	for (r = 0; r < g->nrows; r++)
+		for (c = 0; c < g->ncols; c++) {
+			human(cellbuf, sizeof(cellbuf), &g->cols[c], &g->cells[r * g->ncols + c], o->utc);
+			if (strlen(cellbuf) > w[c])
+				w[c] = strlen(cellbuf);
+		}
+	if (o->header) {
+		for (c = 0; c < g->ncols; c++)
+			cell_out(b, g, w, c, g->cols[c].title);
+		tt_buf_add(b, "\n", 1);
+	}
+	for (r = 0; r < g->nrows; r++) {
+		for (c = 0; c < g->ncols; c++) {
+			human(cellbuf, sizeof(cellbuf), &g->cols[c], &g->cells[r * g->ncols + c], o->utc);
+			cell_out(b, g, w, c, cellbuf);
+		}
+		tt_buf_add(b, "\n", 1);
+	}
+	free(w);
+	return b->err;
+}
+
+int tt_grid_render(const struct tt_grid *g, const struct tt_grid_opts *o, struct tt_buf *b)
+{
+	size_t r, c;
+
+	if (g->err)
+		return g->err;
+	if (o->fmt == TT_GRID_TABLE)
+		return render_table(g, o, b);
+	if (o->fmt == TT_GRID_CSV && o->header) {
+		for (c = 0; c < g->ncols; c++)
+			tt_buf_printf(b, "%s%s", c ? "," : "", g->cols[c].key);
+		tt_buf_add(b, "\n", 1);
+	}
+	for (r = 0; r < g->nrows; r++) {
+		if (o->fmt == TT_GRID_JSON)
+			tt_buf_add(b, "{", 1);
+		for (c = 0; c < g->ncols; c++) {
+			if (o->fmt == TT_GRID_JSON)
+				tt_buf_printf(b, "%s\"%s\":", c ? "," : "", g->cols[c].key);
+			else if (c)
+				tt_buf_add(b, ",", 1);
+			raw(b, &g->cols[c], &g->cells[r * g->ncols + c], o->fmt == TT_GRID_JSON);
+		}
+		tt_buf_add(b, o->fmt == TT_GRID_JSON ? "}\n" : "\n", o->fmt == TT_GRID_JSON ? 2 : 1);
+	}
+	return b->err;
+}
