@@ -171,6 +171,26 @@ static void test_filter(void **state)
 	assert_int_equal(tt_filter_parse_proto("udp", &f.proto), 0);
 	assert_false(tt_filter_match(&f, &c));
 	assert_int_equal(tt_filter_parse_proto("sctp", &f.proto), -EINVAL);
+
+	/* hosts and nets match either end; IPv4 masks apply to the v4 part */
+	tt_filter_init(&f);
+	c.laddr[10] = c.laddr[11] = 0xff;
+	c.laddr[12] = 10, c.laddr[13] = 1, c.laddr[14] = 2, c.laddr[15] = 3;
+	c.raddr[10] = c.raddr[11] = 0xff;
+	c.raddr[12] = 192, c.raddr[13] = 0, c.raddr[14] = 2, c.raddr[15] = 9;
+	assert_int_equal(tt_filter_parse_host("192.0.2.0/24", &f), 0);
+	assert_true(tt_filter_match(&f, &c));
+	assert_int_equal(tt_filter_parse_host("10.0.0.0/8", &f), 0);
+	assert_true(tt_filter_match(&f, &c));
+	assert_int_equal(tt_filter_parse_host("192.0.3.0/24", &f), 0);
+	assert_false(tt_filter_match(&f, &c));
+	assert_int_equal(tt_filter_parse_host("192.0.2.9", &f), 0);
+	assert_true(tt_filter_match(&f, &c));
+	assert_int_equal(tt_filter_parse_host("2001:db8::/32", &f), 0);
+	assert_false(tt_filter_match(&f, &c));
+	assert_int_equal(tt_filter_parse_host("10.0.0.0/33", &f), -EINVAL);
+	assert_int_equal(tt_filter_parse_host("nope", &f), -EINVAL);
+	assert_int_equal(tt_filter_parse_host("10.0.0.0/", &f), -EINVAL);
 }
 
 static void test_grid_three_printings(void **state)
