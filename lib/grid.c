@@ -23,7 +23,7 @@ struct cell {
 };
 
 struct tt_grid {
-	const struct tt_col *cols;
+	struct tt_col *cols; /* a copy; the strings it points to are the caller's */
 	size_t ncols;
 	struct cell *cells;
 	size_t nrows, cap; /* cap in cells */
@@ -36,7 +36,12 @@ struct tt_grid *tt_grid_new(const struct tt_col *cols, size_t ncols)
 
 	if (!g)
 		return NULL;
-	g->cols = cols;
+	g->cols = malloc(ncols * sizeof(*cols));
+	if (!g->cols) {
+		free(g);
+		return NULL;
+	}
+	memcpy(g->cols, cols, ncols * sizeof(*cols));
 	g->ncols = ncols;
 	return g;
 }
@@ -58,6 +63,7 @@ void tt_grid_free(struct tt_grid *g)
 		return;
 	tt_grid_clear(g);
 	free(g->cells);
+	free(g->cols);
 	free(g);
 }
 

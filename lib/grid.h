@@ -39,7 +39,7 @@ enum tt_grid_fmt {
 
 struct tt_grid;
 
-/* A grid with these columns (copied by reference: cols must outlive it). NULL: no memory. */
+/* A grid with these columns (the array is copied; its strings must outlive the grid). NULL: no memory. */
 struct tt_grid *tt_grid_new(const struct tt_col *cols, size_t ncols);
 
 void tt_grid_free(struct tt_grid *g);

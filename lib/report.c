@@ -1,0 +1,571 @@
+/*
+ * report.c: see report.h.
+ *
+ * A group is found by its key, a byte string built from the fields the keys
+ * name; the key's FNV-1a hash indexes an idmap, and a collision moves on to the
+ * next hash value, so two keys never share a group.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "idmap.h"
+#include "mem.h"
+#include "report.h"
+
+#define KEY_MAX 96
+
+struct slot {
+	struct tt_group g;
+	unsigned char key[KEY_MAX];
+	size_t klen;
+};
+
+struct tt_top {
+	struct tt_groupby by;
+	struct tt_idmap *index; /* key hash -> slot */
+	struct tt_idmap *lives; /* connection lifetime -> slot + 1 it last counted in */
+	struct slot *slots;
+	size_t n, cap;
+	const struct tt_group **ranked;
+	size_t ranked_cap;
+};
+
+static const char *const key_names[TT_G_MAX] = {
+	[TT_G_CONN] = "conn",		[TT_G_PID] = "pid",	     [TT_G_PROCESS] = "process",
+	[TT_G_RHOST] = "remote-host",	[TT_G_RNET] = "remote-net", [TT_G_RPORT] = "remote-port",
+	[TT_G_LPORT] = "local-port",	[TT_G_CGROUP] = "cgroup",   [TT_G_HOST] = "host",
+};
+
+int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_len)
+{
+	char buf[256], *tok, *save = NULL;
+
+	memset(g, 0, sizeof(*g));
+	g->net_bits = 24;
+	if (strlen(s) >= sizeof(buf) || !*s) {
+		snprintf(why, why_len, "--group-by: empty or too long");
+		return -EINVAL;
+	}
+	memcpy(buf, s, strlen(s) + 1);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int k, found = -1;
+
+		for (k = 0; k < TT_G_MAX; k++)
+			if (!strcmp(tok, key_names[k]) ||
+			    (k == TT_G_RNET && !strncmp(tok, "remote-net/", 11)))
+				found = k;
+		if (found < 0) {
+			snprintf(why, why_len,
+				 "--group-by: '%s' is not conn, pid, process, remote-host, remote-net/N, "
+				 "remote-port, local-port, cgroup or host",
+				 tok);
+			return -EINVAL;
+		}
+		if (found == TT_G_RNET) {
+			char *end;
+			long bits = tok[10] == '/' ? strtol(tok + 11, &end, 10) : -1;
+
+			if (tok[10] != '/' || *end || bits < 0 || bits > 128) {
+				snprintf(why, why_len, "--group-by: '%s': remote-net needs a prefix length, e.g. remote-net/24", tok);
+				return -EINVAL;
+			}
+			g->net_bits = (int)bits;
+		}
+		if (g->n == TT_GROUP_KEYS_MAX) {
+			snprintf(why, why_len, "--group-by: at most %d keys", TT_GROUP_KEYS_MAX);
+			return -EINVAL;
+		}
+		g->keys[g->n++] = (enum tt_group_key)found;
+	}
+	return 0;
+}
+
+int tt_metric_parse(const char *s)
+{
+	static const char *const names[TT_BY_MAX] = {
+		[TT_BY_BYTES] = "bytes",     [TT_BY_TX] = "tx",	      [TT_BY_RX] = "rx",
+		[TT_BY_RATE] = "rate",	     [TT_BY_PACKETS] = "packets", [TT_BY_RTT] = "rtt",
+		[TT_BY_RETRANS] = "retrans", [TT_BY_DURATION] = "duration", [TT_BY_CONNS] = "conns",
+	};
+	int i;
+
+	for (i = 0; i < TT_BY_MAX; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+struct tt_top *tt_top_new(const struct tt_groupby *g)
+{
+	struct tt_top *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->by = *g;
+	t->index = tt_idmap_new();
+	t->lives = tt_idmap_new();
+	if (!t->index || !t->lives) {
+		tt_top_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void tt_top_free(struct tt_top *t)
+{
+	if (!t)
+		return;
+	tt_idmap_free(t->index);
+	tt_idmap_free(t->lives);
+	free(t->slots);
+	free(t->ranked);
+	free(t);
+}
+
+void tt_top_reset(struct tt_top *t)
+{
+	struct tt_idmap *a = tt_idmap_new(), *b = tt_idmap_new();
+
+	/* idmap has no clear: replace both (a reset is once per interval) */
+	if (a && b) {
+		tt_idmap_free(t->index);
+		tt_idmap_free(t->lives);
+		t->index = a;
+		t->lives = b;
+		t->n = 0;
+	} else {
+		tt_idmap_free(a);
+		tt_idmap_free(b);
+	}
+}
+
+static int rnet_bits(const struct tt_groupby *g, int family)
+{
+	if (family == 4)
+		return 96 + (g->net_bits > 32 ? 32 : g->net_bits);
+	return g->net_bits > 32 ? g->net_bits : 64;
+}
+
+/* The key bytes and the displayed fields of the group a row belongs to. */
+static size_t make_key(const struct tt_groupby *by, const struct tt_row *r, const char *host,
+		       unsigned char *key, struct tt_group *shown)
+{
+	const struct tt_ev_conn *c = &r->conn;
+	size_t len = 0;
+	int i;
+
+	memset(shown, 0, sizeof(*shown));
+#define PUT(p, n)                                                                                  \
+	do {                                                                                       \
+		if (len + (n) <= KEY_MAX) {                                                        \
+			memcpy(key + len, (p), (n));                                               \
+			len += (n);                                                                \
+		}                                                                                  \
+	} while (0)
+	for (i = 0; i < by->n; i++) {
+		unsigned char k = (unsigned char)by->keys[i];
+
+		PUT(&k, 1);
+		switch (by->keys[i]) {
+		case TT_G_CONN:
+			PUT(&c->id, 8);
+			PUT(&r->open_ns, 8);
+			shown->conn = *c;
+			shown->state = r->tot.state;
+			break;
+		case TT_G_PID:
+			PUT(&c->tgid, 4);
+			PUT(c->comm, TT_COMM_MAX);
+			shown->conn.tgid = c->tgid;
+			shown->conn.pid = c->tgid;
+			memcpy(shown->conn.comm, c->comm, TT_COMM_MAX);
+			break;
+		case TT_G_PROCESS:
+			PUT(c->comm, TT_COMM_MAX);
+			memcpy(shown->conn.comm, c->comm, TT_COMM_MAX);
+			break;
+		case TT_G_RHOST:
+			PUT(c->raddr, 16);
+			memcpy(shown->conn.raddr, c->raddr, 16);
+			shown->conn.family = c->family;
+			break;
+		case TT_G_RNET: {
+			uint8_t a[16];
+
+			memcpy(a, c->raddr, 16);
+			tt_addr_mask(a, rnet_bits(by, c->family));
+			PUT(a, 16);
+			memcpy(shown->conn.raddr, a, 16);
+			shown->conn.family = c->family;
+			break;
+		}
+		case TT_G_RPORT:
+			PUT(&c->rport, 2);
+			PUT(&c->proto, 1);
+			shown->conn.rport = c->rport;
+			shown->conn.proto = c->proto;
+			break;
+		case TT_G_LPORT:
+			PUT(&c->lport, 2);
+			PUT(&c->proto, 1);
+			shown->conn.lport = c->lport;
+			shown->conn.proto = c->proto;
+			break;
+		case TT_G_CGROUP:
+			PUT(&c->cgroup, 8);
+			shown->conn.cgroup = c->cgroup;
+			break;
+		case TT_G_HOST:
+			PUT(host, strnlen(host, 64));
+			break;
+		default:
+			break;
+		}
+	}
+#undef PUT
+	snprintf(shown->host, sizeof(shown->host), "%s", host ? host : "");
+	return len;
+}
+
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (n--)
+		h = (h ^ *p++) * 0x100000001b3ull;
+	return h;
+}
+
+static struct slot *find_or_add(struct tt_top *t, const unsigned char *key, size_t klen,
+				const struct tt_group *shown, int *err)
+{
+	uint64_t h = fnv(key, klen);
+	uint32_t idx;
+	struct slot *s;
+
+	while (tt_idmap_get(t->index, h, &idx)) {
+		s = &t->slots[idx];
+		if (s->klen == klen && !memcmp(s->key, key, klen))
+			return s;
+		h++; /* a collision: the next hash value */
+	}
+	if ((*err = tt_grow((void **)&t->slots, &t->cap, t->n + 1, sizeof(*t->slots))) ||
+	    (*err = tt_idmap_put(t->index, h, (uint32_t)t->n)))
+		return NULL;
+	s = &t->slots[t->n++];
+	memset(s, 0, sizeof(*s));
+	memcpy(s->key, key, klen);
+	s->klen = klen;
+	s->g = *shown;
+	return s;
+}
+
+int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const char *host,
+	       const struct tt_filter *f)
+{
+	uint64_t ts = (uint64_t)((int64_t)tab->ts_ns + m2w);
+	size_t i;
+
+	for (i = 0; i < tab->n; i++) {
+		const struct tt_row *r = &tab->rows[i];
+		unsigned char key[KEY_MAX];
+		struct tt_group shown;
+		uint64_t life = (r->conn.id * 0x9E3779B97F4A7C15ull) ^ r->open_ns;
+		uint64_t dur = (r->close_ns ? r->close_ns : tab->ts_ns) - r->open_ns;
+		struct slot *s;
+		uint32_t seen;
+		int err = 0;
+		size_t klen;
+		struct tt_group *g;
+
+		if (f && !tt_filter_match_row(f, r))
+			continue;
+		klen = make_key(&t->by, r, host ? host : "", key, &shown);
+		s = find_or_add(t, key, klen, &shown, &err);
+		if (!s)
+			return err;
+		g = &s->g;
+		/* distinct lifetimes: count a connection once per group */
+		if (!tt_idmap_get(t->lives, life, &seen) || seen != (uint32_t)(s - t->slots) + 1) {
+			g->conns++;
+			if ((err = tt_idmap_put(t->lives, life, (uint32_t)(s - t->slots) + 1)))
+				return err;
+		}
+		if (!g->first_ns)
+			g->first_ns = ts;
+		g->last_ns = ts;
+		if (t->by.keys[0] == TT_G_CONN && t->by.n == 1)
+			g->conn = r->conn; /* the owner may have become known */
+		g->bytes_in += r->d_bytes_in;
+		g->bytes_out += r->d_bytes_out;
+		g->packets_in += r->d_packets_in;
+		g->packets_out += r->d_packets_out;
+		g->retrans += r->d_retrans;
+		g->resets += r->d_resets;
+		if (g->tick_ts != tab->ts_ns) {
+			g->tick_ts = tab->ts_ns;
+			g->tick_in = g->tick_out = 0;
+		}
+		g->tick_in += r->rate_in;
+		g->tick_out += r->rate_out;
+		if (g->tick_in > g->peak_rate_in)
+			g->peak_rate_in = g->tick_in;
+		if (g->tick_out > g->peak_rate_out)
+			g->peak_rate_out = g->tick_out;
+		if (r->tot.srtt_us) {
+			g->rtt_sum_us += r->tot.srtt_us;
+			g->rtt_n++;
+			if (r->tot.srtt_us > g->rtt_max_us)
+				g->rtt_max_us = r->tot.srtt_us;
+		}
+		if (dur > g->duration_ns)
+			g->duration_ns = dur;
+		g->state = r->tot.state;
+		if (r->flags & TT_ROW_CLOSED) {
+			g->closed = 1;
+			g->close_reason = r->close_reason;
+			g->err = r->err;
+		}
+	}
+	return 0;
+}
+
+static double metric(const struct tt_group *g, enum tt_metric by)
+{
+	switch (by) {
+	case TT_BY_BYTES:
+		return (double)g->bytes_in + (double)g->bytes_out;
+	case TT_BY_TX:
+		return (double)g->bytes_out;
+	case TT_BY_RX:
+		return (double)g->bytes_in;
+	case TT_BY_RATE:
+		return g->peak_rate_in + g->peak_rate_out;
+	case TT_BY_PACKETS:
+		return (double)g->packets_in + (double)g->packets_out;
+	case TT_BY_RTT:
+		return g->rtt_n ? (double)g->rtt_sum_us / (double)g->rtt_n : 0;
+	case TT_BY_RETRANS:
+		return (double)g->retrans;
+	case TT_BY_DURATION:
+		return (double)g->duration_ns;
+	case TT_BY_CONNS:
+		return (double)g->conns;
+	default:
+		return 0;
+	}
+}
+
+struct rank_ctx {
+	enum tt_metric by;
+	const struct tt_top *t;
+};
+
+static int cmp_groups(const void *pa, const void *pb, void *arg)
+{
+	const struct rank_ctx *rc = arg;
+	const struct tt_group *a = *(const struct tt_group *const *)pa;
+	const struct tt_group *b = *(const struct tt_group *const *)pb;
+	const struct slot *sa = (const struct slot *)a, *sb = (const struct slot *)b;
+	double va = metric(a, rc->by), vb = metric(b, rc->by);
+	size_t n;
+	int c;
+
+	if (va != vb)
+		return va < vb ? 1 : -1;
+	/* equal: by key, so the order never depends on the input's */
+	n = sa->klen < sb->klen ? sa->klen : sb->klen;
+	c = memcmp(sa->key, sb->key, n);
+	return c ? c : (sa->klen > sb->klen) - (sa->klen < sb->klen);
+}
+
+long tt_top_rank(struct tt_top *t, enum tt_metric by, const struct tt_group ***out)
+{
+	struct rank_ctx rc = { .by = by, .t = t };
+	size_t i;
+
+	if (tt_grow((void **)&t->ranked, &t->ranked_cap, t->n ? t->n : 1, sizeof(*t->ranked)))
+		return -ENOMEM;
+	for (i = 0; i < t->n; i++)
+		t->ranked[i] = &t->slots[i].g; /* g is the first member of a slot */
+	qsort_r(t->ranked, t->n, sizeof(*t->ranked), cmp_groups, &rc);
+	*out = t->ranked;
+	return (long)t->n;
+}
+
+/* Key columns, in key order; then the metrics. */
+struct tt_grid *tt_top_grid(const struct tt_groupby *g, const struct tt_group *const *rows,
+			    size_t nrows, size_t n, uint64_t window_ns, int host_col,
+			    uint64_t interval_ns)
+{
+	static const struct tt_col metric_cols[] = {
+		{ "conns", "CONNS", TT_COL_UINT },
+		{ "bytes_in", "RX", TT_COL_BYTES },
+		{ "bytes_out", "TX", TT_COL_BYTES },
+		{ "rate_in", "RX/s", TT_COL_RATE },
+		{ "rate_out", "TX/s", TT_COL_RATE },
+		{ "peak_rate_in", "PEAK RX/s", TT_COL_RATE },
+		{ "peak_rate_out", "PEAK TX/s", TT_COL_RATE },
+		{ "packets_in", "PKT IN", TT_COL_UINT },
+		{ "packets_out", "PKT OUT", TT_COL_UINT },
+		{ "rtt_us", "RTT", TT_COL_USEC },
+		{ "rtt_max_us", "RTT MAX", TT_COL_USEC },
+		{ "retransmits", "RETR", TT_COL_UINT },
+		{ "resets", "RST", TT_COL_UINT },
+		{ "duration", "DURATION", TT_COL_DURATION },
+	};
+	struct tt_col cols[24];
+	enum tt_group_key kcol[24];
+	size_t nc = 0, i, c, m;
+	struct tt_grid *grid;
+	int k;
+
+	memset(kcol, 0, sizeof(kcol));
+	if (interval_ns) {
+		cols[nc] = (struct tt_col){ "interval_start", "INTERVAL", TT_COL_TIME };
+		kcol[nc++] = TT_G_MAX;
+	}
+	if (host_col) {
+		cols[nc] = (struct tt_col){ "host", "HOST", TT_COL_STR };
+		kcol[nc++] = TT_G_HOST;
+	}
+	for (k = 0; k < g->n; k++) {
+		switch (g->keys[k]) {
+		case TT_G_CONN:
+			cols[nc] = (struct tt_col){ "proto", "PROTO", TT_COL_STR };
+			kcol[nc++] = TT_G_CONN;
+			cols[nc] = (struct tt_col){ "laddr", "LOCAL", TT_COL_STR };
+			kcol[nc++] = TT_G_CONN;
+			cols[nc] = (struct tt_col){ "lport", "LPORT", TT_COL_UINT };
+			kcol[nc++] = TT_G_CONN;
+			cols[nc] = (struct tt_col){ "raddr", "REMOTE", TT_COL_STR };
+			kcol[nc++] = TT_G_CONN;
+			cols[nc] = (struct tt_col){ "rport", "RPORT", TT_COL_UINT };
+			kcol[nc++] = TT_G_CONN;
+			cols[nc] = (struct tt_col){ "pid", "PID", TT_COL_UINT };
+			kcol[nc++] = TT_G_CONN;
+			cols[nc] = (struct tt_col){ "comm", "COMM", TT_COL_STR };
+			kcol[nc++] = TT_G_CONN;
+			cols[nc] = (struct tt_col){ "state", "STATE", TT_COL_STR };
+			kcol[nc++] = TT_G_CONN;
+			break;
+		case TT_G_PID:
+			cols[nc] = (struct tt_col){ "pid", "PID", TT_COL_UINT };
+			kcol[nc++] = TT_G_PID;
+			cols[nc] = (struct tt_col){ "comm", "COMM", TT_COL_STR };
+			kcol[nc++] = TT_G_PID;
+			break;
+		case TT_G_PROCESS:
+			cols[nc] = (struct tt_col){ "comm", "COMM", TT_COL_STR };
+			kcol[nc++] = TT_G_PROCESS;
+			break;
+		case TT_G_RHOST:
+			cols[nc] = (struct tt_col){ "raddr", "REMOTE", TT_COL_STR };
+			kcol[nc++] = TT_G_RHOST;
+			break;
+		case TT_G_RNET:
+			cols[nc] = (struct tt_col){ "rnet", "REMOTE NET", TT_COL_STR };
+			kcol[nc++] = TT_G_RNET;
+			break;
+		case TT_G_RPORT:
+			cols[nc] = (struct tt_col){ "rport", "RPORT", TT_COL_UINT };
+			kcol[nc++] = TT_G_RPORT;
+			break;
+		case TT_G_LPORT:
+			cols[nc] = (struct tt_col){ "lport", "LPORT", TT_COL_UINT };
+			kcol[nc++] = TT_G_LPORT;
+			break;
+		case TT_G_CGROUP:
+			cols[nc] = (struct tt_col){ "cgroup", "CGROUP", TT_COL_UINT };
+			kcol[nc++] = TT_G_CGROUP;
+			break;
+		case TT_G_HOST:
+			if (!host_col) {
+				cols[nc] = (struct tt_col){ "host", "HOST", TT_COL_STR };
+				kcol[nc++] = TT_G_HOST;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	m = nc;
+	for (i = 0; i < sizeof(metric_cols) / sizeof(metric_cols[0]); i++)
+		cols[nc++] = metric_cols[i];
+	grid = tt_grid_new(cols, nc);
+	if (!grid)
+		return NULL;
+	if (n && n < nrows)
+		nrows = n;
+	for (i = 0; i < nrows; i++) {
+		const struct tt_group *r = rows[i];
+		const struct tt_ev_conn *cn = &r->conn;
+		char a[INET6_ADDRSTRLEN + 8], comm[TT_COMM_MAX + 1];
+		double secs = window_ns ? (double)window_ns / 1e9 : 0;
+
+		if (tt_grid_add_row(grid))
+			break;
+		memcpy(comm, cn->comm, TT_COMM_MAX);
+		comm[TT_COMM_MAX] = '\0';
+		for (c = 0; c < m; c++) {
+			const char *key = cols[c].key;
+
+			if (kcol[c] == TT_G_MAX)
+				tt_grid_uint(grid, c, interval_ns);
+			else if (kcol[c] == TT_G_HOST)
+				tt_grid_str(grid, c, r->host);
+			else if (!strcmp(key, "proto"))
+				tt_grid_str(grid, c, tt_proto_name(cn->proto));
+			else if (!strcmp(key, "laddr"))
+				tt_grid_str(grid, c, tt_fmt_addr(a, sizeof(a), cn->laddr, cn->family));
+			else if (!strcmp(key, "lport"))
+				tt_grid_uint(grid, c, cn->lport);
+			else if (!strcmp(key, "raddr"))
+				tt_grid_str(grid, c, tt_fmt_addr(a, sizeof(a), cn->raddr, cn->family));
+			else if (!strcmp(key, "rport"))
+				tt_grid_uint(grid, c, cn->rport);
+			else if (!strcmp(key, "pid"))
+				tt_grid_uint(grid, c, cn->tgid);
+			else if (!strcmp(key, "comm"))
+				tt_grid_str(grid, c, comm[0] ? comm : "?");
+			else if (!strcmp(key, "state"))
+				tt_grid_str(grid, c, r->closed ? "CLOSED" : tt_tcp_state_name(r->state));
+			else if (!strcmp(key, "cgroup"))
+				tt_grid_uint(grid, c, cn->cgroup);
+			else if (!strcmp(key, "rnet")) {
+				size_t l;
+
+				tt_fmt_addr(a, sizeof(a), cn->raddr, cn->family);
+				l = strlen(a);
+				snprintf(a + l, sizeof(a) - l, "/%d",
+					 cn->family == 4 ? rnet_bits(g, 4) - 96 : rnet_bits(g, 6));
+				tt_grid_str(grid, c, a);
+			}
+		}
+		tt_grid_uint(grid, c++, r->conns);
+		tt_grid_uint(grid, c++, r->bytes_in);
+		tt_grid_uint(grid, c++, r->bytes_out);
+		tt_grid_real(grid, c++, secs ? (double)r->bytes_in / secs : 0);
+		tt_grid_real(grid, c++, secs ? (double)r->bytes_out / secs : 0);
+		tt_grid_real(grid, c++, r->peak_rate_in);
+		tt_grid_real(grid, c++, r->peak_rate_out);
+		tt_grid_uint(grid, c++, r->packets_in);
+		tt_grid_uint(grid, c++, r->packets_out);
+		if (r->rtt_n) {
+			tt_grid_uint(grid, c++, r->rtt_sum_us / r->rtt_n);
+			tt_grid_uint(grid, c++, r->rtt_max_us);
+		} else {
+			c += 2; /* no RTT sample: null, not zero */
+		}
+		tt_grid_uint(grid, c++, r->retrans);
+		tt_grid_uint(grid, c++, r->resets);
+		tt_grid_uint(grid, c++, r->duration_ns);
+	}
+	return grid;
+}

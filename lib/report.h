@@ -1,0 +1,116 @@
+/*
+ * report.h: top-N over a window. Tables of ticks go in (each tick counts when
+ * it ends inside the window); groups come out, ranked by a metric. Grouping
+ * keys combine (process,remote-port). Pure: no I/O, no clock.
+ *
+ * What a group holds, over the ticks it was fed:
+ *   bytes/packets in and out, retransmits, resets: sums of the ticks' deltas;
+ *   peak rates: the highest per-tick sum over the group's rows (bytes/s);
+ *   rtt: average and maximum of the smoothed RTT over row-ticks that had one;
+ *   conns: distinct connection lifetimes; duration: the longest lifetime so far.
+ * The window's average rate is bytes / window length, computed when ranking.
+ */
+#ifndef TT_REPORT_H
+#define TT_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregator.h"
+#include "filter.h"
+#include "grid.h"
+
+enum tt_group_key {
+	TT_G_CONN = 0, /* one connection lifetime */
+	TT_G_PID, /* process id (and its name) */
+	TT_G_PROCESS, /* process name */
+	TT_G_RHOST, /* remote address */
+	TT_G_RNET, /* remote address folded to a prefix (remote-net/N) */
+	TT_G_RPORT,
+	TT_G_LPORT,
+	TT_G_CGROUP,
+	TT_G_HOST, /* the recording host (several stores at once) */
+	TT_G_MAX
+};
+
+#define TT_GROUP_KEYS_MAX 6
+
+struct tt_groupby {
+	enum tt_group_key keys[TT_GROUP_KEYS_MAX];
+	int n;
+	int net_bits; /* remote-net/N: IPv4 prefix; IPv6 addresses fold to /64 unless N > 32 */
+};
+
+/* "conn", "process,remote-port", "remote-net/24" ... into g; 0, or -EINVAL with why. */
+int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_len);
+
+enum tt_metric {
+	TT_BY_BYTES = 0, /* in + out */
+	TT_BY_TX, /* out */
+	TT_BY_RX, /* in */
+	TT_BY_RATE, /* peak per-tick rate, in + out */
+	TT_BY_PACKETS,
+	TT_BY_RTT, /* average */
+	TT_BY_RETRANS,
+	TT_BY_DURATION,
+	TT_BY_CONNS,
+	TT_BY_MAX
+};
+
+/* "bytes", "tx", ... ; -1 if unknown. */
+int tt_metric_parse(const char *s);
+
+/* One result row. */
+struct tt_group {
+	struct tt_ev_conn conn; /* the fields the keys name (others zero); all of them for conn */
+	char host[65]; /* recording host */
+	uint64_t conns;
+	uint64_t bytes_in, bytes_out, packets_in, packets_out;
+	uint64_t retrans, resets;
+	double peak_rate_in, peak_rate_out;
+	uint64_t rtt_sum_us, rtt_n;
+	uint32_t rtt_max_us;
+	uint64_t duration_ns;
+	uint64_t first_ns, last_ns; /* Unix ns of the first and last tick it was in */
+	uint8_t state; /* conn: last TCP state */
+	uint8_t closed; /* conn: closed within the window */
+	uint8_t close_reason;
+	uint16_t err;
+	/* internal: the tick being summed for the peak */
+	uint64_t tick_ts;
+	double tick_in, tick_out;
+};
+
+struct tt_top;
+
+struct tt_top *tt_top_new(const struct tt_groupby *g);
+void tt_top_free(struct tt_top *t);
+
+/* Forget every group (for --per-interval), keep the memory. */
+void tt_top_reset(struct tt_top *t);
+
+/*
+ * Account one tick: every row passing f (may be NULL) goes to its group.
+ * m2w converts the table's times to Unix ns; host names the recording.
+ * 0 or -ENOMEM.
+ */
+int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const char *host,
+	       const struct tt_filter *f);
+
+/*
+ * The groups ranked by by, descending, ties by key. *out points into t, valid
+ * until the next add or reset. Returns the number of groups, or -ENOMEM.
+ */
+long tt_top_rank(struct tt_top *t, enum tt_metric by, const struct tt_group ***out);
+
+/*
+ * The groups as a grid: the key columns of g, then the metrics; window_ns is
+ * the window's length for the average rates; host_col adds the host column;
+ * interval_ns (Unix ns, 0: none) adds a first column "interval_start".
+ * At most n rows (0: all). NULL when out of memory. Free with tt_grid_free.
+ */
+struct tt_grid *tt_top_grid(const struct tt_groupby *g, const struct tt_group *const *rows,
+			    size_t nrows, size_t n, uint64_t window_ns, int host_col,
+			    uint64_t interval_ns);
+
+#endif /* TT_REPORT_H */

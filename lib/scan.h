@@ -1,0 +1,62 @@
+/*
+ * scan.h: the analyzer's one loop. For every recording of a store that
+ * overlaps a window: replay its blocks (only those the window needs, picked by
+ * the index) through a fresh aggregator, and hand each event and each tick's
+ * table to the caller. Commands differ only in what they do with the tables.
+ */
+#ifndef TT_SCAN_H
+#define TT_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregator.h"
+#include "store.h"
+
+/* The recording being scanned. */
+struct tt_scan_rec {
+	const char *dir; /* the store */
+	const char *host; /* recordings.host */
+	int64_t id; /* recordings.id */
+	int64_t mono_to_wall_ns; /* CLOCK_MONOTONIC -> Unix ns */
+	uint64_t start_ns; /* Unix ns */
+	uint64_t end_ns; /* Unix ns; for a recording that died, its last block's end */
+};
+
+struct tt_scan_cb {
+	/* A recording starts (before its first event). May be NULL. */
+	int (*on_recording)(void *ctx, const struct tt_scan_rec *rec);
+	/* Every event but TICK, after the aggregator applied it. May be NULL. */
+	int (*on_event)(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
+			const struct tt_agg *agg);
+	/* Every tick's table. May be NULL. */
+	int (*on_table)(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
+			const struct tt_agg *agg);
+	/* Blocks read so far of those selected, after each tick. May be NULL. */
+	void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
+};
+
+struct tt_scan_stats {
+	uint64_t recordings; /* overlapping the window */
+	uint64_t blocks_total; /* of those recordings */
+	uint64_t blocks_selected; /* overlapping the window: the ones read */
+	uint64_t blocks_read;
+	uint64_t blocks_damaged; /* selected but unreadable: skipped */
+	uint64_t events;
+	uint64_t ticks;
+};
+
+/*
+ * Scan st over [from_ns, to_ns] (Unix ns; to_ns 0 = no end). Callbacks return
+ * 0 to go on; a non-zero return stops the scan and is returned. Stats add up
+ * into *stats (may be NULL). A warning about skipped damage goes to warn (may
+ * be empty). On failure a negative errno and why.
+ */
+int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct tt_scan_cb *cb,
+	    void *ctx, struct tt_scan_stats *stats, char *warn, size_t warn_len, char *why,
+	    size_t why_len);
+
+/* The store's first start and last end (Unix ns); 0, or -ENODATA for an empty store. */
+int tt_scan_span(struct tt_store *st, uint64_t *start_ns, uint64_t *end_ns);
+
+#endif /* TT_SCAN_H */
