@@ -44,6 +44,8 @@ struct cstate {
 	uint8_t ever_established;
 	uint8_t owner_tries;
 	uint8_t from_open; /* TT_SF_OPEN_SEEN: we saw connect/accept */
+	uint8_t syn_failed; /* went from SYN_SENT straight to CLOSE: a failed connect,
+			     * even one that started before the recorder */
 	uint16_t close_err; /* sk_err when the state went to CLOSE (the application
 			     * may clear sk_err by reading it before destroy) */
 };
@@ -304,7 +306,8 @@ static struct cstate *sock_state(struct tt_collector *c, uint64_t cookie,
 
 static enum tt_close_reason close_reason(const struct cstate *s, const struct tt_kevent *k)
 {
-	if (s->from_open && !s->ever_established && (s->close_err || k->sk_err))
+	if ((s->syn_failed || (s->from_open && !s->ever_established)) &&
+	    (s->close_err || k->sk_err))
 		return TT_CLOSE_FAILED;
 	if (k->val.rst_recv || k->val.rst_sent)
 		return TT_CLOSE_RESET;
@@ -331,6 +334,8 @@ static int on_kevent(void *ctx, void *data, size_t size)
 			s->ever_established = 1;
 		if (k->new_state == TT_TCP_CLOSE && k->sk_err)
 			s->close_err = (uint16_t)k->sk_err;
+		if (k->new_state == TT_TCP_CLOSE && k->old_state == TT_TCP_SYN_SENT)
+			s->syn_failed = 1;
 		emit_sample(c, s, &nc, k->ts_ns);
 		ev.type = TT_EV_STATE;
 		ev.state.id = s->conn.id;
