@@ -1,0 +1,355 @@
+/*
+ * events DIR...: what happened to connections in a window, in time order:
+ * connects, accepts, closes (with why), resets, retransmits (per tick), other
+ * TCP state changes, and the recorder's own losses.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "format.h"
+#include "mem.h"
+#include "progress.h"
+#include "qargs.h"
+#include "scan.h"
+
+enum ev_kind {
+	K_CONNECT = 0,
+	K_ACCEPT,
+	K_CLOSE,
+	K_RESET,
+	K_RETRANSMIT,
+	K_STATE,
+	K_LOSS,
+	K_MAX
+};
+
+static const char *const kind_names[K_MAX] = {
+	"connect", "accept", "close", "reset", "retransmit", "state", "loss",
+};
+
+struct item {
+	uint64_t ts; /* Unix ns */
+	enum ev_kind kind;
+	struct tt_ev_conn conn;
+	char host[65];
+	char detail[96];
+	uint64_t bytes_in, bytes_out; /* close: the connection's totals */
+	int has_bytes;
+};
+
+struct ev_run {
+	struct qargs *q;
+	unsigned kinds; /* bit per enum ev_kind */
+	struct item *items;
+	size_t n, cap;
+	struct tt_ev_loss loss; /* last loss seen in the recording */
+	struct progress prog;
+	int oom;
+};
+
+static const char *errno_name(unsigned e)
+{
+	switch (e) {
+	case 0:
+		return "";
+	case 111:
+		return "ECONNREFUSED";
+	case 110:
+		return "ETIMEDOUT";
+	case 104:
+		return "ECONNRESET";
+	case 113:
+		return "EHOSTUNREACH";
+	case 101:
+		return "ENETUNREACH";
+	case 32:
+		return "EPIPE";
+	default:
+		return "errno";
+	}
+}
+
+static struct item *add(struct ev_run *r, uint64_t ts, enum ev_kind k, const struct tt_ev_conn *c,
+			const char *host)
+{
+	struct item *it;
+
+	if (!(r->kinds & (1u << k)) || ts < r->q->from_ns || ts > r->q->to_ns)
+		return NULL;
+	if (c && !tt_filter_match(&r->q->filter, c))
+		return NULL;
+	if (tt_grow((void **)&r->items, &r->cap, r->n + 1, sizeof(*r->items))) {
+		r->oom = 1;
+		return NULL;
+	}
+	it = &r->items[r->n++];
+	memset(it, 0, sizeof(*it));
+	it->ts = ts;
+	it->kind = k;
+	if (c)
+		it->conn = *c;
+	snprintf(it->host, sizeof(it->host), "%s", host ? host : "");
+	return it;
+}
+
+static int on_recording(void *ctx, const struct tt_scan_rec *rec)
+{
+	struct ev_run *r = ctx;
+
+	(void)rec;
+	memset(&r->loss, 0, sizeof(r->loss));
+	return 0;
+}
+
+static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
+		    const struct tt_agg *agg)
+{
+	struct ev_run *r = ctx;
+	uint64_t ts = (uint64_t)((int64_t)ev->ts_ns + rec->mono_to_wall_ns);
+	const struct tt_ev_conn *c;
+	struct item *it = NULL;
+
+	if (ev->flags & TT_EVF_KEYFRAME) {
+		if (ev->type == TT_EV_LOSS)
+			r->loss = ev->loss; /* a baseline, not a loss of this moment */
+		return 0;
+	}
+	switch (ev->type) {
+	case TT_EV_STATE:
+		c = tt_agg_conn(agg, ev->state.id);
+		if (ev->state.new_state == TT_TCP_SYN_SENT) {
+			it = add(r, ts, K_CONNECT, c, rec->host);
+		} else if (ev->state.old_state == TT_TCP_SYN_RECV &&
+			   ev->state.new_state == TT_TCP_ESTABLISHED) {
+			it = add(r, ts, K_ACCEPT, c, rec->host);
+		} else if ((it = add(r, ts, K_STATE, c, rec->host))) {
+			snprintf(it->detail, sizeof(it->detail), "%s -> %s%s%s",
+				 tt_tcp_state_name(ev->state.old_state),
+				 tt_tcp_state_name(ev->state.new_state), ev->state.err ? " " : "",
+				 errno_name(ev->state.err));
+		}
+		break;
+	case TT_EV_CLOSE: {
+		static const char *const why[] = { "normal", "failed", "reset", "idle" };
+
+		c = tt_agg_conn(agg, ev->close.id);
+		if ((it = add(r, ts, K_CLOSE, c, rec->host))) {
+			snprintf(it->detail, sizeof(it->detail), "%s%s%s",
+				 ev->close.reason < 4 ? why[ev->close.reason] : "?",
+				 ev->close.err ? " " : "", errno_name(ev->close.err));
+			if (ev->close.err && !strcmp(errno_name(ev->close.err), "errno"))
+				snprintf(it->detail, sizeof(it->detail), "%s errno %u",
+					 ev->close.reason < 4 ? why[ev->close.reason] : "?",
+					 ev->close.err);
+			it->bytes_in = ev->close.c.bytes_in;
+			it->bytes_out = ev->close.c.bytes_out;
+			it->has_bytes = 1;
+		}
+		break;
+	}
+	case TT_EV_RESET:
+		c = tt_agg_conn(agg, ev->reset.id);
+		if ((it = add(r, ts, K_RESET, c, rec->host)))
+			snprintf(it->detail, sizeof(it->detail), "%s",
+				 ev->reset.received ? "received" : "sent");
+		break;
+	case TT_EV_LOSS:
+		if (memcmp(&ev->loss, &r->loss, sizeof(r->loss)) &&
+		    (it = add(r, ts, K_LOSS, NULL, rec->host)))
+			snprintf(it->detail, sizeof(it->detail),
+				 "ring drops +%" PRIu64 ", socket map full +%" PRIu64
+				 ", peer map full +%" PRIu64,
+				 ev->loss.ring_drops - r->loss.ring_drops,
+				 ev->loss.socks_full - r->loss.socks_full,
+				 ev->loss.peers_full - r->loss.peers_full);
+		r->loss = ev->loss;
+		break;
+	default:
+		break;
+	}
+	return r->oom ? -ENOMEM : 0;
+}
+
+static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
+		    const struct tt_agg *agg)
+{
+	struct ev_run *r = ctx;
+	uint64_t ts = (uint64_t)((int64_t)t->ts_ns + rec->mono_to_wall_ns);
+	size_t i;
+
+	(void)agg;
+	for (i = 0; i < t->n; i++) {
+		const struct tt_row *row = &t->rows[i];
+		struct item *it;
+
+		if (!row->d_retrans)
+			continue;
+		if ((it = add(r, ts, K_RETRANSMIT, &row->conn, rec->host)))
+			snprintf(it->detail, sizeof(it->detail), "%u segments this tick (%u in all)",
+				 row->d_retrans, row->tot.retrans);
+	}
+	return r->oom ? -ENOMEM : 0;
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	progress_update(&((struct ev_run *)ctx)->prog, done, total);
+}
+
+static int cmp_items(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	return (int)a->kind - (int)b->kind;
+}
+
+static int parse_kinds(const char *s, unsigned *kinds)
+{
+	char buf[128], *tok, *save = NULL;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, strlen(s) + 1);
+	*kinds = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int k, found = 0;
+
+		for (k = 0; k < K_MAX; k++)
+			if (!strcmp(tok, kind_names[k])) {
+				*kinds |= 1u << k;
+				found = 1;
+			}
+		if (!found)
+			return -EINVAL;
+	}
+	return *kinds ? 0 : -EINVAL;
+}
+
+int cmd_events(int argc, char **argv)
+{
+	static const struct tt_col cols[] = {
+		{ "ts", "TIME", TT_COL_TIME },	      { "host", "HOST", TT_COL_STR },
+		{ "event", "EVENT", TT_COL_STR },     { "proto", "PROTO", TT_COL_STR },
+		{ "laddr", "LOCAL", TT_COL_STR },     { "lport", "LPORT", TT_COL_UINT },
+		{ "raddr", "REMOTE", TT_COL_STR },    { "rport", "RPORT", TT_COL_UINT },
+		{ "pid", "PID", TT_COL_UINT },	      { "comm", "COMM", TT_COL_STR },
+		{ "detail", "DETAIL", TT_COL_STR },   { "bytes_in", "RX", TT_COL_BYTES },
+		{ "bytes_out", "TX", TT_COL_BYTES },
+	};
+	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
+				 .on_table = on_table, .on_progress = on_progress };
+	struct tt_grid_opts go = { .header = 1 };
+	struct tt_scan_stats st = { 0 };
+	struct tt_buf out = { 0 };
+	struct tt_grid *g = NULL;
+	struct ev_run r;
+	struct qargs q;
+	char why[512], warn[512] = "";
+	int i, rc = 1, err;
+	size_t k;
+
+	qargs_init(&q, "events");
+	memset(&r, 0, sizeof(r));
+	r.q = &q;
+	r.kinds = (1u << K_MAX) - 1;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("Usage: tcptop-analyze events [--type KINDS] [OPTIONS] DIR...\n"
+			       "Connection events of a window in time order. KINDS, comma-separated:\n"
+			       "connect, accept, close, reset, retransmit (per tick), state, loss\n"
+			       "(default: all).\n\n%s",
+			       qargs_help);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--type")) {
+			if (i + 1 >= argc || parse_kinds(argv[i + 1], &r.kinds)) {
+				cmd_err("events: --type: '%s' is not a list of connect, accept, close, reset, retransmit, state, loss",
+					i + 1 < argc ? argv[i + 1] : "");
+				return 2;
+			}
+			i++;
+			continue;
+		}
+		err = qargs_opt(&q, argc, argv, &i);
+		if (err == 2)
+			return 2;
+		if (!err) {
+			cmd_err("events: unknown option '%s' (see events --help)", argv[i]);
+			return 2;
+		}
+	}
+	if ((rc = qargs_open(&q)))
+		goto out;
+	rc = 1;
+	progress_init(&r.prog);
+	for (i = 0; i < q.ndirs; i++) {
+		err = tt_scan(q.stores[i], q.from_ns, q.to_ns, &cb, &r, &st, warn, sizeof(warn), why,
+			      sizeof(why));
+		if (err) {
+			progress_done(&r.prog);
+			cmd_err("events: %s", err == -ENOMEM ? "out of memory" : why);
+			goto out;
+		}
+	}
+	progress_done(&r.prog);
+	if (warn[0])
+		cmd_err("events: warning: %s; the rest is answered", warn);
+	qsort(r.items, r.n, sizeof(*r.items), cmp_items);
+	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
+	if (!g)
+		goto oom;
+	for (k = 0; k < r.n; k++) {
+		const struct item *it = &r.items[k];
+		const struct tt_ev_conn *c = &it->conn;
+		char a[64], comm[TT_COMM_MAX + 1];
+
+		if (tt_grid_add_row(g))
+			goto oom;
+		memcpy(comm, c->comm, TT_COMM_MAX);
+		comm[TT_COMM_MAX] = '\0';
+		tt_grid_uint(g, 0, it->ts);
+		tt_grid_str(g, 1, it->host);
+		tt_grid_str(g, 2, kind_names[it->kind]);
+		if (c->proto) {
+			tt_grid_str(g, 3, tt_proto_name(c->proto));
+			tt_grid_str(g, 4, tt_fmt_addr(a, sizeof(a), c->laddr, c->family));
+			tt_grid_uint(g, 5, c->lport);
+			tt_grid_str(g, 6, tt_fmt_addr(a, sizeof(a), c->raddr, c->family));
+			tt_grid_uint(g, 7, c->rport);
+			tt_grid_uint(g, 8, c->tgid);
+			tt_grid_str(g, 9, comm[0] ? comm : "?");
+		}
+		tt_grid_str(g, 10, it->detail);
+		if (it->has_bytes) {
+			tt_grid_uint(g, 11, it->bytes_in);
+			tt_grid_uint(g, 12, it->bytes_out);
+		}
+	}
+	go.fmt = q.fmt;
+	go.utc = q.utc;
+	if (tt_grid_render(g, &go, &out))
+		goto oom;
+	if (qargs_flush(&out))
+		goto out;
+	if (q.stats)
+		fprintf(stderr,
+			"stats: recordings %" PRIu64 ", blocks read %" PRIu64 " of %" PRIu64
+			", events %" PRIu64 ", listed %zu\n",
+			st.recordings, st.blocks_read, st.blocks_total, st.events, r.n);
+	rc = 0;
+	goto out;
+oom:
+	cmd_err("events: out of memory");
+out:
+	tt_grid_free(g);
+	free(r.items);
+	tt_buf_free(&out);
+	qargs_close(&q);
+	return rc;
+}

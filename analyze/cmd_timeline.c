@@ -1,0 +1,208 @@
+/*
+ * timeline DIR...: the window cut into buckets (--bucket, default 10s), each
+ * with the host's (or the filter's) bytes in and out, rates, connections,
+ * new and closed connections, retransmits and resets. For plotting or reading.
+ * A tick goes whole into the bucket its end falls in.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "progress.h"
+#include "qargs.h"
+#include "scan.h"
+#include "timeparse.h"
+
+struct bucket {
+	uint64_t bytes_in, bytes_out;
+	uint64_t packets_in, packets_out;
+	uint64_t opened, closed;
+	uint64_t retrans, resets;
+	uint32_t conns_peak; /* most connections in one tick of the bucket */
+	uint32_t active_peak; /* most connections that moved data in one tick */
+	uint32_t ticks;
+};
+
+struct tl_run {
+	struct qargs *q;
+	uint64_t bucket_ns;
+	struct bucket *b;
+	size_t nb;
+	struct progress prog;
+};
+
+static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
+		    const struct tt_agg *agg)
+{
+	struct tl_run *r = ctx;
+	uint64_t ts = (uint64_t)((int64_t)t->ts_ns + rec->mono_to_wall_ns);
+	uint32_t conns = 0, active = 0;
+	struct bucket *b;
+	size_t i, k;
+
+	(void)agg;
+	if (ts <= r->q->from_ns || ts > r->q->to_ns)
+		return 0;
+	k = (size_t)((ts - r->q->from_ns - 1) / r->bucket_ns);
+	if (k >= r->nb)
+		return 0;
+	b = &r->b[k];
+	for (i = 0; i < t->n; i++) {
+		const struct tt_row *row = &t->rows[i];
+
+		if (!tt_filter_match_row(&r->q->filter, row))
+			continue;
+		conns++;
+		active += row->d_bytes_in || row->d_bytes_out;
+		b->bytes_in += row->d_bytes_in;
+		b->bytes_out += row->d_bytes_out;
+		b->packets_in += row->d_packets_in;
+		b->packets_out += row->d_packets_out;
+		b->opened += !!(row->flags & TT_ROW_NEW);
+		b->closed += !!(row->flags & TT_ROW_CLOSED);
+		b->retrans += row->d_retrans;
+		b->resets += row->d_resets;
+	}
+	if (conns > b->conns_peak)
+		b->conns_peak = conns;
+	if (active > b->active_peak)
+		b->active_peak = active;
+	b->ticks++;
+	return 0;
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	progress_update(&((struct tl_run *)ctx)->prog, done, total);
+}
+
+int cmd_timeline(int argc, char **argv)
+{
+	static const struct tt_col cols[] = {
+		{ "ts", "TIME", TT_COL_TIME },
+		{ "bytes_in", "RX", TT_COL_BYTES },
+		{ "bytes_out", "TX", TT_COL_BYTES },
+		{ "rate_in", "RX/s", TT_COL_RATE },
+		{ "rate_out", "TX/s", TT_COL_RATE },
+		{ "packets_in", "PKT IN", TT_COL_UINT },
+		{ "packets_out", "PKT OUT", TT_COL_UINT },
+		{ "conns", "CONNS", TT_COL_UINT },
+		{ "active", "ACTIVE", TT_COL_UINT },
+		{ "new", "NEW", TT_COL_UINT },
+		{ "closed", "CLOSED", TT_COL_UINT },
+		{ "retransmits", "RETR", TT_COL_UINT },
+		{ "resets", "RST", TT_COL_UINT },
+	};
+	struct tt_scan_cb cb = { .on_table = on_table, .on_progress = on_progress };
+	struct tt_grid_opts go = { .header = 1 };
+	struct tt_buf out = { 0 };
+	struct tt_grid *g = NULL;
+	struct tl_run r;
+	struct qargs q;
+	char why[512], warn[512] = "";
+	int i, rc = 1, err;
+	size_t k;
+
+	qargs_init(&q, "timeline");
+	memset(&r, 0, sizeof(r));
+	r.q = &q;
+	r.bucket_ns = 10000000000ull;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("Usage: tcptop-analyze timeline [--bucket DUR] [OPTIONS] DIR...\n"
+			       "Time-bucketed totals (default 10s buckets): bytes and rates in and out,\n"
+			       "packets, connections (most at once), active ones (moving data), new,\n"
+			       "closed, retransmits, resets. A tick goes into the bucket its end is in.\n\n%s",
+			       qargs_help);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--bucket")) {
+			if (i + 1 >= argc || tt_parse_duration(argv[i + 1], &r.bucket_ns) ||
+			    r.bucket_ns < 1000000000ull) {
+				cmd_err("timeline: --bucket: '%s' is not a duration of at least 1s",
+					i + 1 < argc ? argv[i + 1] : "");
+				return 2;
+			}
+			i++;
+			continue;
+		}
+		err = qargs_opt(&q, argc, argv, &i);
+		if (err == 2)
+			return 2;
+		if (!err) {
+			cmd_err("timeline: unknown option '%s' (see timeline --help)", argv[i]);
+			return 2;
+		}
+	}
+	if ((rc = qargs_open(&q)))
+		goto out;
+	rc = 1;
+	r.nb = (size_t)((q.to_ns - q.from_ns + r.bucket_ns - 1) / r.bucket_ns);
+	if (!r.nb)
+		r.nb = 1;
+	if (r.nb > 10000000) {
+		cmd_err("timeline: %zu buckets is too many: use a larger --bucket", r.nb);
+		rc = 2;
+		goto out;
+	}
+	r.b = calloc(r.nb, sizeof(*r.b));
+	if (!r.b)
+		goto oom;
+	progress_init(&r.prog);
+	for (i = 0; i < q.ndirs; i++) {
+		err = tt_scan(q.stores[i], q.from_ns, q.to_ns, &cb, &r, NULL, warn, sizeof(warn), why,
+			      sizeof(why));
+		if (err) {
+			progress_done(&r.prog);
+			cmd_err("timeline: %s", err == -ENOMEM ? "out of memory" : why);
+			goto out;
+		}
+	}
+	progress_done(&r.prog);
+	if (warn[0])
+		cmd_err("timeline: warning: %s; the rest is answered", warn);
+	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
+	if (!g)
+		goto oom;
+	for (k = 0; k < r.nb; k++) {
+		const struct bucket *b = &r.b[k];
+		uint64_t start = q.from_ns + k * r.bucket_ns;
+		uint64_t end = start + r.bucket_ns < q.to_ns ? start + r.bucket_ns : q.to_ns;
+		double secs = (double)(end - start) / 1e9;
+
+		if (tt_grid_add_row(g))
+			goto oom;
+		tt_grid_uint(g, 0, start);
+		tt_grid_uint(g, 1, b->bytes_in);
+		tt_grid_uint(g, 2, b->bytes_out);
+		tt_grid_real(g, 3, secs > 0 ? (double)b->bytes_in / secs : 0);
+		tt_grid_real(g, 4, secs > 0 ? (double)b->bytes_out / secs : 0);
+		tt_grid_uint(g, 5, b->packets_in);
+		tt_grid_uint(g, 6, b->packets_out);
+		tt_grid_uint(g, 7, b->conns_peak);
+		tt_grid_uint(g, 8, b->active_peak);
+		tt_grid_uint(g, 9, b->opened);
+		tt_grid_uint(g, 10, b->closed);
+		tt_grid_uint(g, 11, b->retrans);
+		tt_grid_uint(g, 12, b->resets);
+	}
+	go.fmt = q.fmt;
+	go.utc = q.utc;
+	if (tt_grid_render(g, &go, &out))
+		goto oom;
+	if (qargs_flush(&out))
+		goto out;
+	rc = 0;
+	goto out;
+oom:
+	cmd_err("timeline: out of memory");
+out:
+	tt_grid_free(g);
+	free(r.b);
+	tt_buf_free(&out);
+	qargs_close(&q);
+	return rc;
+}

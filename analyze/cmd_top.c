@@ -1,0 +1,264 @@
+/*
+ * top DIR...: the top-N of a window, by a metric, grouped by one or more keys,
+ * for the whole window or per interval. Every number comes from replaying the
+ * stored event stream through the recorder's aggregator; a tick counts in the
+ * window when it ends inside it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "format.h"
+#include "progress.h"
+#include "qargs.h"
+#include "report.h"
+#include "scan.h"
+#include "timeparse.h"
+
+struct top_run {
+	struct qargs *q;
+	struct tt_groupby by;
+	uint64_t interval_ns; /* 0: one table for the window */
+	struct tt_top **tops; /* one per interval (or one) */
+	size_t ntops;
+	struct progress prog;
+	char hosts[256];
+	int nhosts;
+};
+
+static struct tt_top *top_for(struct top_run *r, uint64_t ts)
+{
+	size_t k = r->interval_ns ? (size_t)((ts - r->q->from_ns - 1) / r->interval_ns) : 0;
+
+	if (k >= r->ntops) {
+		size_t n = k + 1, i;
+		struct tt_top **p = realloc(r->tops, n * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		for (i = r->ntops; i < n; i++)
+			p[i] = NULL;
+		r->tops = p;
+		r->ntops = n;
+	}
+	if (!r->tops[k])
+		r->tops[k] = tt_top_new(&r->by);
+	return r->tops[k];
+}
+
+static int on_recording(void *ctx, const struct tt_scan_rec *rec)
+{
+	struct top_run *r = ctx;
+	size_t l = strlen(r->hosts);
+
+	if (rec->host && !strstr(r->hosts, rec->host) && l + strlen(rec->host) + 3 < sizeof(r->hosts)) {
+		snprintf(r->hosts + l, sizeof(r->hosts) - l, "%s%s", l ? ", " : "", rec->host);
+		r->nhosts++;
+	}
+	return 0;
+}
+
+static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
+		    const struct tt_agg *agg)
+{
+	struct top_run *r = ctx;
+	uint64_t ts = (uint64_t)((int64_t)t->ts_ns + rec->mono_to_wall_ns);
+	struct tt_top *top;
+
+	(void)agg;
+	if (ts <= r->q->from_ns || ts > r->q->to_ns)
+		return 0; /* the tick ends outside the window */
+	top = top_for(r, ts);
+	if (!top)
+		return -ENOMEM;
+	return tt_top_add(top, t, rec->mono_to_wall_ns, rec->host ? rec->host : "", &r->q->filter);
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	progress_update(&((struct top_run *)ctx)->prog, done, total);
+}
+
+static char *when(char *buf, size_t len, uint64_t ns, int utc)
+{
+	time_t s = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", utc ? gmtime_r(&s, &tm) : localtime_r(&s, &tm));
+	return buf;
+}
+
+/* One table: header line (tables only), then the ranked groups. */
+static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, unsigned n,
+		     uint64_t from, uint64_t to, const char *title, struct tt_buf *out)
+{
+	struct tt_grid_opts go = { .fmt = r->q->fmt, .utc = r->q->utc, .header = 1 };
+	const struct tt_group **rows = NULL;
+	long nr = top ? tt_top_rank(top, by, &rows) : 0;
+	struct tt_grid *g;
+	uint64_t in = 0, o = 0, conns = 0;
+	long i;
+	int err;
+
+	if (nr < 0)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		in += rows[i]->bytes_in;
+		o += rows[i]->bytes_out;
+		conns += rows[i]->conns;
+	}
+	if (r->q->fmt == TT_GRID_TABLE) {
+		char a[64], b[64], d[32], bi[32], bo[32];
+
+		tt_buf_printf(out, "%s%s -> %s%s (%s)  host %s  groups %ld  in %s  out %s\n", title,
+			      when(a, sizeof(a), from, r->q->utc), when(b, sizeof(b), to, r->q->utc),
+			      r->q->utc ? " UTC" : "", tt_fmt_duration(d, sizeof(d), to - from),
+			      r->hosts[0] ? r->hosts : "?", nr, tt_fmt_bytes(bi, sizeof(bi), in),
+			      tt_fmt_bytes(bo, sizeof(bo), o));
+	}
+	/* machines get the interval as a column rather than a heading */
+	g = tt_top_grid(&r->by, rows, (size_t)nr, n, to - from, r->nhosts > 1 || r->q->ndirs > 1,
+			r->interval_ns && r->q->fmt != TT_GRID_TABLE ? from : 0);
+	if (!g)
+		return -ENOMEM;
+	go.header = r->q->fmt != TT_GRID_CSV || !r->interval_ns || from == r->q->from_ns;
+	err = tt_grid_render(g, &go, out);
+	tt_grid_free(g);
+	if (r->q->fmt == TT_GRID_TABLE && r->interval_ns)
+		tt_buf_add(out, "\n", 1);
+	return err;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	struct qargs q;
+	struct top_run r;
+	struct tt_scan_cb cb = { .on_recording = on_recording, .on_table = on_table,
+				 .on_progress = on_progress };
+	struct tt_scan_stats st = { 0 };
+	struct tt_buf out = { 0 };
+	const char *group = "conn";
+	char why[512], warn[512] = "";
+	enum tt_metric by = TT_BY_BYTES;
+	unsigned n = 10;
+	int i, rc = 1, err;
+	size_t k;
+
+	qargs_init(&q, "top");
+	memset(&r, 0, sizeof(r));
+	r.q = &q;
+	for (i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		char *end;
+
+		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+			printf("Usage: tcptop-analyze top [-n N] [--by METRIC] [--group-by KEYS]\n"
+			       "                          [--per-interval DUR] [OPTIONS] DIR...\n"
+			       "Top-N of a window. METRIC: bytes (default), tx, rx, rate (peak per-tick),\n"
+			       "packets, rtt, retrans, duration, conns. KEYS, comma-separated: conn\n"
+			       "(default), pid, process, remote-host, remote-net/N, remote-port,\n"
+			       "local-port, cgroup, host. Several DIRs are merged, with a host column.\n"
+			       "Rates: RX/s and TX/s are the window's bytes over its length; PEAK is the\n"
+			       "highest per-tick rate. A tick counts when it ends inside the window.\n\n%s",
+			       qargs_help);
+			return 0;
+		}
+		if (!strcmp(o, "-n") || !strcmp(o, "--by") || !strcmp(o, "--group-by") ||
+		    !strcmp(o, "--per-interval")) {
+			if (!v) {
+				cmd_err("top: option '%s' needs a value", o);
+				return 2;
+			}
+			i++;
+			if (!strcmp(o, "-n")) {
+				long x = strtol(v, &end, 10);
+
+				if (*end || !*v || x <= 0 || x > 1000000) {
+					cmd_err("top: -n: '%s' is not a positive number", v);
+					return 2;
+				}
+				n = (unsigned)x;
+			} else if (!strcmp(o, "--by")) {
+				int m = tt_metric_parse(v);
+
+				if (m < 0) {
+					cmd_err("top: --by: '%s' is not bytes, tx, rx, rate, packets, rtt, retrans, duration or conns", v);
+					return 2;
+				}
+				by = (enum tt_metric)m;
+			} else if (!strcmp(o, "--group-by")) {
+				group = v;
+			} else if (tt_parse_duration(v, &r.interval_ns) || r.interval_ns < 1000000000ull) {
+				cmd_err("top: --per-interval: '%s' is not a duration of at least 1s", v);
+				return 2;
+			}
+			continue;
+		}
+		err = qargs_opt(&q, argc, argv, &i);
+		if (err == 2)
+			return 2;
+		if (!err) {
+			cmd_err("top: unknown option '%s' (see top --help)", o);
+			return 2;
+		}
+	}
+	if (tt_groupby_parse(group, &r.by, why, sizeof(why))) {
+		cmd_err("top: %s", why);
+		return 2;
+	}
+	if ((rc = qargs_open(&q)))
+		goto out;
+	rc = 1;
+	progress_init(&r.prog);
+	for (i = 0; i < q.ndirs; i++) {
+		err = tt_scan(q.stores[i], q.from_ns, q.to_ns, &cb, &r, &st, warn, sizeof(warn), why,
+			      sizeof(why));
+		if (err) {
+			progress_done(&r.prog);
+			cmd_err("top: %s", err == -ENOMEM ? "out of memory" : why);
+			goto out;
+		}
+	}
+	progress_done(&r.prog);
+	if (warn[0])
+		cmd_err("top: warning: %s; the rest is answered", warn);
+	if (!r.interval_ns) {
+		err = print_top(&r, r.ntops ? r.tops[0] : NULL, by, n, q.from_ns, q.to_ns, "", &out);
+	} else {
+		err = 0;
+		for (k = 0; !err && k * r.interval_ns < q.to_ns - q.from_ns; k++) {
+			uint64_t f = q.from_ns + k * r.interval_ns;
+			uint64_t t = f + r.interval_ns < q.to_ns ? f + r.interval_ns : q.to_ns;
+
+			err = print_top(&r, k < r.ntops ? r.tops[k] : NULL, by, n, f, t, "interval ",
+					&out);
+			if (!err && qargs_flush(&out))
+				goto out;
+		}
+	}
+	if (err) {
+		cmd_err("top: out of memory");
+		goto out;
+	}
+	if (qargs_flush(&out))
+		goto out;
+	if (q.stats)
+		fprintf(stderr,
+			"stats: recordings %" PRIu64 ", blocks read %" PRIu64 " of %" PRIu64
+			" (selected %" PRIu64 ", damaged %" PRIu64 "), events %" PRIu64
+			", ticks %" PRIu64 "\n",
+			st.recordings, st.blocks_read, st.blocks_total, st.blocks_selected,
+			st.blocks_damaged, st.events, st.ticks);
+	rc = 0;
+out:
+	for (k = 0; k < r.ntops; k++)
+		tt_top_free(r.tops[k]);
+	free(r.tops);
+	tt_buf_free(&out);
+	qargs_close(&q);
+	return rc;
+}

@@ -1,0 +1,207 @@
+/*
+ * qargs.c: see qargs.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "qargs.h"
+#include "scan.h"
+#include "timeparse.h"
+
+const char qargs_help[] =
+	"Window (ISO 8601 with or without zone, 14:05, -10m, now-1h, end-30s, @unix):\n"
+	"  --from TIME  --to TIME     default: the whole recording\n"
+	"  --last DUR                 the last DUR of the recording (e.g. 15m)\n"
+	"Filters (combine):\n"
+	"  --proto tcp|udp  --port N  --pid N  --comm GLOB  --host ADDR[/BITS]  --state STATE\n"
+	"Output:\n"
+	"  --format table|csv|json    aligned table (default), CSV, JSON lines\n"
+	"  --utc                      times in UTC (default: local time)\n"
+	"  --stats                    blocks and events read, on stderr\n";
+
+void qargs_init(struct qargs *a, const char *cmd)
+{
+	memset(a, 0, sizeof(*a));
+	a->cmd = cmd;
+	tt_filter_init(&a->filter);
+}
+
+static int need_value(const struct qargs *a, int argc, char **argv, int i)
+{
+	if (i + 1 < argc)
+		return 0;
+	cmd_err("%s: option '%s' needs a value", a->cmd, argv[i]);
+	return 2;
+}
+
+int qargs_opt(struct qargs *a, int argc, char **argv, int *i)
+{
+	const char *o = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	char *end;
+	long n;
+
+	if (o[0] != '-' || !o[1]) {
+		if (a->ndirs == QARGS_STORES_MAX) {
+			cmd_err("%s: at most %d stores at once", a->cmd, QARGS_STORES_MAX);
+			return 2;
+		}
+		a->dirs[a->ndirs++] = o;
+		return 1;
+	}
+	if (!strcmp(o, "--utc")) {
+		a->utc = 1;
+		return 1;
+	}
+	if (!strcmp(o, "--stats")) {
+		a->stats = 1;
+		return 1;
+	}
+	if (strcmp(o, "--from") && strcmp(o, "--to") && strcmp(o, "--last") && strcmp(o, "--proto") &&
+	    strcmp(o, "--port") && strcmp(o, "--pid") && strcmp(o, "--comm") && strcmp(o, "--host") &&
+	    strcmp(o, "--state") && strcmp(o, "--format"))
+		return 0;
+	if (need_value(a, argc, argv, *i))
+		return 2;
+	(*i)++;
+	if (!strcmp(o, "--from")) {
+		a->from = v;
+	} else if (!strcmp(o, "--to")) {
+		a->to = v;
+	} else if (!strcmp(o, "--last")) {
+		a->last = v;
+	} else if (!strcmp(o, "--proto")) {
+		if (tt_filter_parse_proto(v, &a->filter.proto)) {
+			cmd_err("%s: --proto: '%s' is not tcp or udp", a->cmd, v);
+			return 2;
+		}
+	} else if (!strcmp(o, "--port")) {
+		n = strtol(v, &end, 10);
+		if (*end || !*v || n < 0 || n > 65535) {
+			cmd_err("%s: --port: '%s' is not a port (0-65535)", a->cmd, v);
+			return 2;
+		}
+		a->filter.port = (int)n;
+	} else if (!strcmp(o, "--pid")) {
+		n = strtol(v, &end, 10);
+		if (*end || !*v || n <= 0 || n > 0x7fffffffL) {
+			cmd_err("%s: --pid: '%s' is not a process id", a->cmd, v);
+			return 2;
+		}
+		a->filter.pid = (uint32_t)n;
+	} else if (!strcmp(o, "--comm")) {
+		if (!*v || strlen(v) >= sizeof(a->filter.comm)) {
+			cmd_err("%s: --comm: pattern empty or too long", a->cmd);
+			return 2;
+		}
+		memcpy(a->filter.comm, v, strlen(v) + 1);
+	} else if (!strcmp(o, "--host")) {
+		if (tt_filter_parse_host(v, &a->filter)) {
+			cmd_err("%s: --host: '%s' is not an address or CIDR (10.0.0.0/8, 2001:db8::/32)",
+				a->cmd, v);
+			return 2;
+		}
+	} else if (!strcmp(o, "--state")) {
+		a->filter.state = tt_tcp_state_parse(v);
+		if (a->filter.state < 0) {
+			cmd_err("%s: --state: '%s' is not a TCP state (ESTAB, SYN-SENT, CLOSE-WAIT, ...)",
+				a->cmd, v);
+			return 2;
+		}
+	} else if (tt_grid_fmt_parse(v, &a->fmt)) {
+		cmd_err("%s: --format: '%s' is not table, csv or json", a->cmd, v);
+		return 2;
+	}
+	return 1;
+}
+
+static uint64_t wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int qargs_open(struct qargs *a)
+{
+	struct tt_time_ctx tc = { .now_ns = wall_now(), .utc = a->utc };
+	char why[512];
+	int i;
+
+	if (!a->ndirs) {
+		cmd_err("%s: needs a store directory (see %s --help)", a->cmd, a->cmd);
+		return 2;
+	}
+	for (i = 0; i < a->ndirs; i++) {
+		uint64_t s, e;
+
+		if (tt_store_open(a->dirs[i], TT_STORE_READ, 0, 0, &a->stores[i], why, sizeof(why))) {
+			cmd_err("%s: %s", a->cmd, why);
+			return 1;
+		}
+		if (tt_scan_span(a->stores[i], &s, &e))
+			continue;
+		if (!a->span_start_ns || s < a->span_start_ns)
+			a->span_start_ns = s;
+		if (e > a->span_end_ns)
+			a->span_end_ns = e;
+	}
+	if (!a->span_end_ns) {
+		cmd_err("%s: %s holds no recording yet", a->cmd, a->ndirs == 1 ? a->dirs[0] : "these stores");
+		return 1;
+	}
+	tc.start_ns = a->span_start_ns;
+	tc.end_ns = a->span_end_ns;
+	if (tt_parse_window(a->from, a->to, a->last, &tc, &a->from_ns, &a->to_ns, why,
+			    sizeof(why))) {
+		cmd_err("%s: %s", a->cmd, why);
+		return 2;
+	}
+	if (a->to_ns < a->span_start_ns || a->from_ns > a->span_end_ns || a->from_ns > a->to_ns) {
+		char x[64], y[64];
+		time_t s0 = (time_t)(a->span_start_ns / 1000000000ull);
+		time_t s1 = (time_t)(a->span_end_ns / 1000000000ull);
+		struct tm tm;
+
+		strftime(x, sizeof(x), "%Y-%m-%d %H:%M:%S", a->utc ? gmtime_r(&s0, &tm) : localtime_r(&s0, &tm));
+		strftime(y, sizeof(y), "%Y-%m-%d %H:%M:%S", a->utc ? gmtime_r(&s1, &tm) : localtime_r(&s1, &tm));
+		cmd_err("%s: the window is outside the recording (%s to %s%s)", a->cmd, x, y,
+			a->utc ? " UTC" : "");
+		return 1;
+	}
+	/* a window reaching past the data is the data: rates divide by time recorded */
+	if (a->from_ns < a->span_start_ns)
+		a->from_ns = a->span_start_ns;
+	if (a->to_ns > a->span_end_ns)
+		a->to_ns = a->span_end_ns;
+	return 0;
+}
+
+void qargs_close(struct qargs *a)
+{
+	int i;
+
+	for (i = 0; i < a->ndirs; i++)
+		tt_store_close(a->stores[i]);
+	memset(a->stores, 0, sizeof(a->stores));
+}
+
+int qargs_flush(struct tt_buf *b)
+{
+	if (b->err) {
+		cmd_err("output: %s", b->err == -ENOMEM ? "out of memory" : "too large");
+		return 1;
+	}
+	if (b->len && fwrite(b->p, 1, b->len, stdout) != b->len) {
+		cmd_err("output: write failed");
+		return 1;
+	}
+	fflush(stdout);
+	tt_buf_reset(b);
+	return 0;
+}

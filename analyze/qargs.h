@@ -1,0 +1,55 @@
+/*
+ * qargs.h: the options every query command shares: stores, the window
+ * (--from/--to/--last), filters, output format, --utc, --stats. A command
+ * parses its own options first and hands the rest to qargs_opt.
+ */
+#ifndef TT_ANALYZE_QARGS_H
+#define TT_ANALYZE_QARGS_H
+
+#include <stdint.h>
+
+#include "filter.h"
+#include "grid.h"
+#include "store.h"
+
+#define QARGS_STORES_MAX 16
+
+struct qargs {
+	const char *cmd; /* for messages */
+	const char *dirs[QARGS_STORES_MAX];
+	int ndirs;
+	const char *from, *to, *last; /* as typed; resolved by qargs_open */
+	struct tt_filter filter;
+	enum tt_grid_fmt fmt;
+	int utc;
+	int stats; /* --stats: blocks and events read, on stderr */
+	/* resolved by qargs_open */
+	struct tt_store *stores[QARGS_STORES_MAX];
+	uint64_t from_ns, to_ns; /* the window, Unix ns */
+	uint64_t span_start_ns, span_end_ns; /* what the stores hold */
+};
+
+void qargs_init(struct qargs *a, const char *cmd);
+
+/*
+ * Try argv[*i] (and its value, argv[*i + 1]) as a shared option: 1 if taken
+ * (*i moved past its value), 0 if not a shared option, 2 after printing a usage
+ * error. A non-option argument is a store directory.
+ */
+int qargs_opt(struct qargs *a, int argc, char **argv, int *i);
+
+/*
+ * Open the stores and resolve the window against them. 0, or the exit code
+ * (1 or 2) after printing the error. qargs_close releases the stores.
+ */
+int qargs_open(struct qargs *a);
+void qargs_close(struct qargs *a);
+
+/* Write b to stdout; 0 or 1 after printing the error. Resets b. */
+struct tt_buf;
+int qargs_flush(struct tt_buf *b);
+
+/* The --help lines for the shared options. */
+extern const char qargs_help[];
+
+#endif /* TT_ANALYZE_QARGS_H */
