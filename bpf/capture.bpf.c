@@ -213,8 +213,19 @@ static __always_inline struct tt_sock_val *sock_entry_create(struct sock *sk, __
 static __always_inline struct tt_sock_val *sock_entry(struct sock *sk, __u64 cookie, int task_ctx)
 {
 	struct tt_sock_val *v = bpf_map_lookup_elem(&socks, &cookie);
+	__u8 flags = 0;
 
-	return v ? v : sock_entry_create(sk, cookie, 0, task_ctx);
+	if (v)
+		return v;
+	/*
+	 * A TCP socket passes SYN_SENT or SYN_RECV before its first I/O (a
+	 * fast-open child may do I/O in SYN_RECV), so one first met here
+	 * predates us: its first I/O fell between our attach and the socket
+	 * walk, or it lives in a netns the walk does not see.
+	 */
+	if (sk->sk_protocol == IPPROTO_TCP && sk->__sk_common.skc_state != TCP_SYN_RECV)
+		flags = TT_SF_PARTIAL;
+	return sock_entry_create(sk, cookie, flags, task_ctx);
 }
 
 static __always_inline void account_io(struct sock *sk, int ret, int out)
@@ -302,8 +313,10 @@ int BPF_PROG(tt_state, struct sock *sk, int oldstate, int newstate)
 			v = sock_entry_create(sk, cookie, TT_SF_OPEN_SEEN, 1);
 		else if (newstate == TCP_SYN_RECV) /* a child, born in softirq */
 			v = sock_entry_create(sk, cookie, TT_SF_OPEN_SEEN, 0);
-		else
+		else if (oldstate == TCP_SYN_RECV) /* the child, leaving SYN_RECV */
 			v = sock_entry_create(sk, cookie, 0, 0);
+		else /* a socket that was there before us */
+			v = sock_entry_create(sk, cookie, TT_SF_PARTIAL, 0);
 		if (!v)
 			return 0;
 	}
