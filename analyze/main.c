@@ -13,6 +13,7 @@ static const struct cmd cmds[] = {
 	{ "top", cmd_top, "top-N of a window by bytes, rate, RTT...; grouped by conn, process, host..." },
 	{ "events", cmd_events, "connects, accepts, closes, resets, retransmits, state changes, losses" },
 	{ "timeline", cmd_timeline, "time-bucketed totals: bytes, rates, connections, retransmits" },
+	{ "diff", cmd_diff, "what changed between a baseline window and the incident window" },
 	{ "replay", cmd_replay, "the recording again, tick by tick, as text or JSON, at any speed" },
 };
 

@@ -77,6 +77,11 @@ int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_
 			}
 			g->net_bits = (int)bits;
 		}
+		for (k = 0; k < g->n; k++)
+			if (g->keys[k] == (enum tt_group_key)found) {
+				snprintf(why, why_len, "--group-by: '%s' given twice", key_names[found]);
+				return -EINVAL;
+			}
 		if (g->n == TT_GROUP_KEYS_MAX) {
 			snprintf(why, why_len, "--group-by: at most %d keys", TT_GROUP_KEYS_MAX);
 			return -EINVAL;
@@ -336,6 +341,27 @@ int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const 
 	return 0;
 }
 
+const struct tt_group *tt_top_lookup(const struct tt_top *t, const struct tt_group *g)
+{
+	const struct slot *o = (const struct slot *)g; /* g is the first member of its slot */
+	uint64_t h = fnv(o->key, o->klen);
+	uint32_t idx;
+
+	while (tt_idmap_get(t->index, h, &idx)) {
+		const struct slot *s = &t->slots[idx];
+
+		if (s->klen == o->klen && !memcmp(s->key, o->key, o->klen))
+			return &s->g;
+		h++;
+	}
+	return NULL;
+}
+
+uint64_t tt_group_rtt_us(const struct tt_group *g)
+{
+	return g->rtt_n ? g->rtt_sum_us / g->rtt_n : 0;
+}
+
 static double metric(const struct tt_group *g, enum tt_metric by)
 {
 	switch (by) {
@@ -399,7 +425,102 @@ long tt_top_rank(struct tt_top *t, enum tt_metric by, const struct tt_group ***o
 	return (long)t->n;
 }
 
-/* Key columns, in key order; then the metrics. */
+size_t tt_top_key_cols(const struct tt_groupby *g, int host_col, struct tt_col *cols)
+{
+	static const struct tt_col conn_cols[] = {
+		{ "proto", "PROTO", TT_COL_STR }, { "laddr", "LOCAL", TT_COL_STR },
+		{ "lport", "LPORT", TT_COL_UINT }, { "raddr", "REMOTE", TT_COL_STR },
+		{ "rport", "RPORT", TT_COL_UINT }, { "pid", "PID", TT_COL_UINT },
+		{ "comm", "COMM", TT_COL_STR },	  { "state", "STATE", TT_COL_STR },
+	};
+	size_t nc = 0, i;
+	int k;
+
+	if (host_col)
+		cols[nc++] = (struct tt_col){ "host", "HOST", TT_COL_STR };
+	for (k = 0; k < g->n; k++) {
+		switch (g->keys[k]) {
+		case TT_G_CONN:
+			for (i = 0; i < sizeof(conn_cols) / sizeof(conn_cols[0]); i++)
+				cols[nc++] = conn_cols[i];
+			break;
+		case TT_G_PID:
+			cols[nc++] = (struct tt_col){ "pid", "PID", TT_COL_UINT };
+			cols[nc++] = (struct tt_col){ "comm", "COMM", TT_COL_STR };
+			break;
+		case TT_G_PROCESS:
+			cols[nc++] = (struct tt_col){ "comm", "COMM", TT_COL_STR };
+			break;
+		case TT_G_RHOST:
+			cols[nc++] = (struct tt_col){ "raddr", "REMOTE", TT_COL_STR };
+			break;
+		case TT_G_RNET:
+			cols[nc++] = (struct tt_col){ "rnet", "REMOTE NET", TT_COL_STR };
+			break;
+		case TT_G_RPORT:
+			cols[nc++] = (struct tt_col){ "rport", "RPORT", TT_COL_UINT };
+			break;
+		case TT_G_LPORT:
+			cols[nc++] = (struct tt_col){ "lport", "LPORT", TT_COL_UINT };
+			break;
+		case TT_G_CGROUP:
+			cols[nc++] = (struct tt_col){ "cgroup", "CGROUP", TT_COL_UINT };
+			break;
+		case TT_G_HOST:
+			if (!host_col)
+				cols[nc++] = (struct tt_col){ "host", "HOST", TT_COL_STR };
+			break;
+		default:
+			break;
+		}
+	}
+	return nc;
+}
+
+void tt_top_key_cells(struct tt_grid *grid, const struct tt_groupby *g, const struct tt_col *cols,
+		      size_t first, size_t n, const struct tt_group *r)
+{
+	const struct tt_ev_conn *cn = &r->conn;
+	char a[INET6_ADDRSTRLEN + 8], comm[TT_COMM_MAX + 1];
+	size_t c;
+
+	memcpy(comm, cn->comm, TT_COMM_MAX);
+	comm[TT_COMM_MAX] = '\0';
+	for (c = first; c < first + n; c++) {
+		const char *key = cols[c].key;
+
+		if (!strcmp(key, "host"))
+			tt_grid_str(grid, c, r->host);
+		else if (!strcmp(key, "proto"))
+			tt_grid_str(grid, c, tt_proto_name(cn->proto));
+		else if (!strcmp(key, "laddr"))
+			tt_grid_str(grid, c, tt_fmt_addr(a, sizeof(a), cn->laddr, cn->family));
+		else if (!strcmp(key, "lport"))
+			tt_grid_uint(grid, c, cn->lport);
+		else if (!strcmp(key, "raddr"))
+			tt_grid_str(grid, c, tt_fmt_addr(a, sizeof(a), cn->raddr, cn->family));
+		else if (!strcmp(key, "rport"))
+			tt_grid_uint(grid, c, cn->rport);
+		else if (!strcmp(key, "pid"))
+			tt_grid_uint(grid, c, cn->tgid);
+		else if (!strcmp(key, "comm"))
+			tt_grid_str(grid, c, comm[0] ? comm : "?");
+		else if (!strcmp(key, "state"))
+			tt_grid_str(grid, c, r->closed ? "CLOSED" : tt_tcp_state_name(r->state));
+		else if (!strcmp(key, "cgroup"))
+			tt_grid_uint(grid, c, cn->cgroup);
+		else if (!strcmp(key, "rnet")) {
+			size_t l;
+
+			tt_fmt_addr(a, sizeof(a), cn->raddr, cn->family);
+			l = strlen(a);
+			snprintf(a + l, sizeof(a) - l, "/%d",
+				 cn->family == 4 ? rnet_bits(g, 4) - 96 : rnet_bits(g, 6));
+			tt_grid_str(grid, c, a);
+		}
+	}
+}
+
 struct tt_grid *tt_top_grid(const struct tt_groupby *g, const struct tt_group *const *rows,
 			    size_t nrows, size_t n, uint64_t window_ns, int host_col,
 			    uint64_t interval_ns)
@@ -420,82 +541,15 @@ struct tt_grid *tt_top_grid(const struct tt_groupby *g, const struct tt_group *c
 		{ "resets", "RST", TT_COL_UINT },
 		{ "duration", "DURATION", TT_COL_DURATION },
 	};
-	struct tt_col cols[24];
-	enum tt_group_key kcol[24];
-	size_t nc = 0, i, c, m;
+	struct tt_col cols[TT_TOP_KEY_COLS_MAX + 1 + 14];
+	double secs = window_ns ? (double)window_ns / 1e9 : 0;
+	size_t nc = 0, nk, i, c;
 	struct tt_grid *grid;
-	int k;
 
-	memset(kcol, 0, sizeof(kcol));
-	if (interval_ns) {
-		cols[nc] = (struct tt_col){ "interval_start", "INTERVAL", TT_COL_TIME };
-		kcol[nc++] = TT_G_MAX;
-	}
-	if (host_col) {
-		cols[nc] = (struct tt_col){ "host", "HOST", TT_COL_STR };
-		kcol[nc++] = TT_G_HOST;
-	}
-	for (k = 0; k < g->n; k++) {
-		switch (g->keys[k]) {
-		case TT_G_CONN:
-			cols[nc] = (struct tt_col){ "proto", "PROTO", TT_COL_STR };
-			kcol[nc++] = TT_G_CONN;
-			cols[nc] = (struct tt_col){ "laddr", "LOCAL", TT_COL_STR };
-			kcol[nc++] = TT_G_CONN;
-			cols[nc] = (struct tt_col){ "lport", "LPORT", TT_COL_UINT };
-			kcol[nc++] = TT_G_CONN;
-			cols[nc] = (struct tt_col){ "raddr", "REMOTE", TT_COL_STR };
-			kcol[nc++] = TT_G_CONN;
-			cols[nc] = (struct tt_col){ "rport", "RPORT", TT_COL_UINT };
-			kcol[nc++] = TT_G_CONN;
-			cols[nc] = (struct tt_col){ "pid", "PID", TT_COL_UINT };
-			kcol[nc++] = TT_G_CONN;
-			cols[nc] = (struct tt_col){ "comm", "COMM", TT_COL_STR };
-			kcol[nc++] = TT_G_CONN;
-			cols[nc] = (struct tt_col){ "state", "STATE", TT_COL_STR };
-			kcol[nc++] = TT_G_CONN;
-			break;
-		case TT_G_PID:
-			cols[nc] = (struct tt_col){ "pid", "PID", TT_COL_UINT };
-			kcol[nc++] = TT_G_PID;
-			cols[nc] = (struct tt_col){ "comm", "COMM", TT_COL_STR };
-			kcol[nc++] = TT_G_PID;
-			break;
-		case TT_G_PROCESS:
-			cols[nc] = (struct tt_col){ "comm", "COMM", TT_COL_STR };
-			kcol[nc++] = TT_G_PROCESS;
-			break;
-		case TT_G_RHOST:
-			cols[nc] = (struct tt_col){ "raddr", "REMOTE", TT_COL_STR };
-			kcol[nc++] = TT_G_RHOST;
-			break;
-		case TT_G_RNET:
-			cols[nc] = (struct tt_col){ "rnet", "REMOTE NET", TT_COL_STR };
-			kcol[nc++] = TT_G_RNET;
-			break;
-		case TT_G_RPORT:
-			cols[nc] = (struct tt_col){ "rport", "RPORT", TT_COL_UINT };
-			kcol[nc++] = TT_G_RPORT;
-			break;
-		case TT_G_LPORT:
-			cols[nc] = (struct tt_col){ "lport", "LPORT", TT_COL_UINT };
-			kcol[nc++] = TT_G_LPORT;
-			break;
-		case TT_G_CGROUP:
-			cols[nc] = (struct tt_col){ "cgroup", "CGROUP", TT_COL_UINT };
-			kcol[nc++] = TT_G_CGROUP;
-			break;
-		case TT_G_HOST:
-			if (!host_col) {
-				cols[nc] = (struct tt_col){ "host", "HOST", TT_COL_STR };
-				kcol[nc++] = TT_G_HOST;
-			}
-			break;
-		default:
-			break;
-		}
-	}
-	m = nc;
+	if (interval_ns)
+		cols[nc++] = (struct tt_col){ "interval_start", "INTERVAL", TT_COL_TIME };
+	nk = tt_top_key_cols(g, host_col, cols + nc);
+	nc += nk;
 	for (i = 0; i < sizeof(metric_cols) / sizeof(metric_cols[0]); i++)
 		cols[nc++] = metric_cols[i];
 	grid = tt_grid_new(cols, nc);
@@ -505,49 +559,14 @@ struct tt_grid *tt_top_grid(const struct tt_groupby *g, const struct tt_group *c
 		nrows = n;
 	for (i = 0; i < nrows; i++) {
 		const struct tt_group *r = rows[i];
-		const struct tt_ev_conn *cn = &r->conn;
-		char a[INET6_ADDRSTRLEN + 8], comm[TT_COMM_MAX + 1];
-		double secs = window_ns ? (double)window_ns / 1e9 : 0;
 
 		if (tt_grid_add_row(grid))
 			break;
-		memcpy(comm, cn->comm, TT_COMM_MAX);
-		comm[TT_COMM_MAX] = '\0';
-		for (c = 0; c < m; c++) {
-			const char *key = cols[c].key;
-
-			if (kcol[c] == TT_G_MAX)
-				tt_grid_uint(grid, c, interval_ns);
-			else if (kcol[c] == TT_G_HOST)
-				tt_grid_str(grid, c, r->host);
-			else if (!strcmp(key, "proto"))
-				tt_grid_str(grid, c, tt_proto_name(cn->proto));
-			else if (!strcmp(key, "laddr"))
-				tt_grid_str(grid, c, tt_fmt_addr(a, sizeof(a), cn->laddr, cn->family));
-			else if (!strcmp(key, "lport"))
-				tt_grid_uint(grid, c, cn->lport);
-			else if (!strcmp(key, "raddr"))
-				tt_grid_str(grid, c, tt_fmt_addr(a, sizeof(a), cn->raddr, cn->family));
-			else if (!strcmp(key, "rport"))
-				tt_grid_uint(grid, c, cn->rport);
-			else if (!strcmp(key, "pid"))
-				tt_grid_uint(grid, c, cn->tgid);
-			else if (!strcmp(key, "comm"))
-				tt_grid_str(grid, c, comm[0] ? comm : "?");
-			else if (!strcmp(key, "state"))
-				tt_grid_str(grid, c, r->closed ? "CLOSED" : tt_tcp_state_name(r->state));
-			else if (!strcmp(key, "cgroup"))
-				tt_grid_uint(grid, c, cn->cgroup);
-			else if (!strcmp(key, "rnet")) {
-				size_t l;
-
-				tt_fmt_addr(a, sizeof(a), cn->raddr, cn->family);
-				l = strlen(a);
-				snprintf(a + l, sizeof(a) - l, "/%d",
-					 cn->family == 4 ? rnet_bits(g, 4) - 96 : rnet_bits(g, 6));
-				tt_grid_str(grid, c, a);
-			}
-		}
+		c = 0;
+		if (interval_ns)
+			tt_grid_uint(grid, c++, interval_ns);
+		tt_top_key_cells(grid, g, cols, c, nk, r);
+		c += nk;
 		tt_grid_uint(grid, c++, r->conns);
 		tt_grid_uint(grid, c++, r->bytes_in);
 		tt_grid_uint(grid, c++, r->bytes_out);

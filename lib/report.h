@@ -104,6 +104,25 @@ int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const 
 long tt_top_rank(struct tt_top *t, enum tt_metric by, const struct tt_group ***out);
 
 /*
+ * The group of t with the same key as g, a group of another tt_top grouped the
+ * same way (for comparing two windows); NULL if t has none.
+ */
+const struct tt_group *tt_top_lookup(const struct tt_top *t, const struct tt_group *g);
+
+/* The average RTT of a group in microseconds, 0 without a sample. */
+uint64_t tt_group_rtt_us(const struct tt_group *g);
+
+/* Most key columns tt_top_key_cols can write (conn: 8, plus the others and host). */
+#define TT_TOP_KEY_COLS_MAX 24
+
+/* The key columns of g (and a host column first if host_col) into cols; their number. */
+size_t tt_top_key_cols(const struct tt_groupby *g, int host_col, struct tt_col *cols);
+
+/* Fill the key cells cols[first .. first + n) of grid's last row from group r. */
+void tt_top_key_cells(struct tt_grid *grid, const struct tt_groupby *g, const struct tt_col *cols,
+		      size_t first, size_t n, const struct tt_group *r);
+
+/*
  * The groups as a grid: the key columns of g, then the metrics; window_ns is
  * the window's length for the average rates; host_col adds the host column;
  * interval_ns (Unix ns, 0: none) adds a first column "interval_start".
