@@ -14,6 +14,7 @@ static const struct cmd cmds[] = {
 	{ "events", cmd_events, "connects, accepts, closes, resets, retransmits, state changes, losses" },
 	{ "timeline", cmd_timeline, "time-bucketed totals: bytes, rates, connections, retransmits" },
 	{ "diff", cmd_diff, "what changed between a baseline window and the incident window" },
+	{ "extract", cmd_extract, "write a window as a new, self-contained store" },
 	{ "replay", cmd_replay, "the recording again, tick by tick, as text or JSON, at any speed" },
 };
 

@@ -9,7 +9,10 @@ share a process name. The recorder stores it all. Then, from the store:
 - a window that ends in the pause holds exactly the first phase, one that
   starts in it exactly the second (ticks are 250 ms, pauses 1.5 s);
 - a narrow window reads fewer blocks than the recording has (--stats);
-- events lists one close per connection end, with its final bytes.
+- events lists one close per connection end, with its final bytes;
+- diff of the two phases gives each process's bytes before and after;
+- extract of the whole recording, and of the second phase, answers top exactly
+  as the original store does.
 """
 import json
 import os
@@ -144,6 +147,36 @@ def main(t):
             if mine:
                 t.eq("%s %s: bytes_out at close" % (k, end), mine[0]["bytes_out"],
                      first[k][end + "_sent"] + sent)
+
+
+    # diff: the first phase as baseline, the second as the window
+    start = "@%.3f" % (mid - 30)  # clamped to the recording by the tool
+    end = "@%.3f" % (time.time() + 30)
+    drows = jrows(t, ana, "diff", "--group-by", "process", "--comm", comm_glob, "--baseline",
+                  "%s..%s" % (start, at), "--window", "%s..%s" % (at, end), store)
+    dproc = {r["comm"]: r for r in drows}
+    for name in want_proc:
+        want_b = sum(first[k][e + "_sent"] + first[k][e + "_recv"]
+                     for k in res if names[k] == name for e in ("client", "server"))
+        want_w = sum(res[k][e + "_sent"] + res[k][e + "_recv"]
+                     for k in res if names[k] == name for e in ("client", "server"))
+        row = dproc.get(name)
+        if t.check(row is not None, "diff has a row for %s" % name):
+            t.eq("diff %s: bytes in the baseline" % name, row["bytes_base"], want_b)
+            t.eq("diff %s: bytes in the window" % name, row["bytes_window"], want_w)
+
+    # extract: a self-contained copy answers like the original
+    for label, window in (("whole", []), ("second phase", ["--from", at])):
+        small = tempfile.mkdtemp(prefix="tttopx-")
+        t.cleanup(lambda d=small: subprocess.run(["rm", "-rf", d]))
+        run(t, ana, "extract", *window, "-o", small, store)
+        run(t, ana, "verify", small)
+        q = ["top", "-n", 1000, "--group-by", "conn", "--comm", comm_glob] + window
+        orig = sorted(json.dumps(r, sort_keys=True) for r in jrows(t, ana, *q, store))
+        copy = sorted(json.dumps(r, sort_keys=True) for r in jrows(t, ana, *q, small))
+        for r in (orig, copy):  # rates depend on the window's length, not the data
+            r[:] = [re.sub(r'"(rate_in|rate_out)": [0-9.]+', "", x) for x in r]
+        t.eq("extract (%s): top of the copy equals top of the original" % label, copy, orig)
 
 
 if __name__ == "__main__":

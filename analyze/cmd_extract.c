@@ -1,0 +1,250 @@
+/*
+ * extract DIR --from --to -o SMALLDIR: the window as a new, self-contained
+ * store to attach to a post-mortem. The events of the blocks overlapping the
+ * window are written again through the recorder's own writer (new blocks,
+ * keyframes, index), so every tool reads the small store as it reads the big
+ * one. The cut is at block boundaries of the source (at most --flush wider on
+ * each side): a block cannot be cut without losing the state its keyframe
+ * carries. SMALLDIR must not exist yet or be empty: nothing is overwritten.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "qargs.h"
+#include "scan.h"
+#include "writer.h"
+
+struct ex_run {
+	struct qargs *q;
+	const char *out_dir;
+	struct tt_writer *w;
+	int started; /* the first non-keyframe event of this recording was seen */
+	uint64_t end_ns; /* Unix ns the copy of the current recording ends at */
+	uint64_t ticks;
+	char err[512];
+};
+
+/* The source recording's metadata, for the copy's recordings row (buffers of len bytes). */
+static int rec_info(struct tt_store *st, int64_t id, char *host, char *kernel, char *boot,
+		    char *opts, size_t len)
+{
+	sqlite3_stmt *q = NULL;
+	int err = -ENOENT;
+
+	if (sqlite3_prepare_v2(tt_store_db(st),
+			       "SELECT host, kernel, boot_id, options FROM recordings WHERE id = ?1",
+			       -1, &q, NULL))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		snprintf(host, len, "%s", (const char *)sqlite3_column_text(q, 0));
+		snprintf(kernel, len, "%s", (const char *)sqlite3_column_text(q, 1));
+		snprintf(boot, len, "%s", (const char *)sqlite3_column_text(q, 2));
+		snprintf(opts, len, "%s", (const char *)sqlite3_column_text(q, 3));
+		err = 0;
+	}
+	sqlite3_finalize(q);
+	return err;
+}
+
+static struct tt_store *cur_store; /* the store being scanned, for rec_info */
+
+static int close_writer(struct ex_run *r)
+{
+	int err = 0;
+
+	if (!r->w)
+		return 0;
+	if (tt_writer_finish(r->w, r->end_ns)) {
+		snprintf(r->err, sizeof(r->err), "%s", tt_writer_errmsg(r->w));
+		err = -EIO;
+	}
+	tt_writer_free(r->w);
+	r->w = NULL;
+	return err;
+}
+
+static int on_recording(void *ctx, const struct tt_scan_rec *rec)
+{
+	struct ex_run *r = ctx;
+	struct tt_writer_opts wo;
+	char host[1024], kernel[1024], boot[1024], opts[1024], why[512];
+	int err;
+
+	if ((err = close_writer(r)))
+		return err;
+	if (rec_info(cur_store, rec->id, host, kernel, boot, opts, sizeof(host))) {
+		snprintf(r->err, sizeof(r->err), "%s: recording %" PRId64 " vanished", rec->dir,
+			 rec->id);
+		return -EIO;
+	}
+	tt_writer_opts_default(&wo);
+	wo.dir = r->out_dir;
+	wo.segment_ns = 0; /* one segment per recording: the copy is small */
+	wo.segment_bytes = 0;
+	wo.rec.host = host;
+	wo.rec.kernel = kernel;
+	wo.rec.boot_id = boot;
+	wo.rec.options = opts;
+	wo.rec.tool_version = TT_VERSION;
+	wo.rec.start_ns = rec->start_ns > r->q->from_ns ? rec->start_ns : r->q->from_ns;
+	wo.rec.mono_to_wall_ns = rec->mono_to_wall_ns;
+	err = tt_writer_open(&wo, &r->w, why, sizeof(why));
+	if (err) {
+		snprintf(r->err, sizeof(r->err), "%s", why);
+		return err;
+	}
+	r->started = 0;
+	/* the copy ends where the source does, or where the window does */
+	r->end_ns = rec->end_ns < r->q->to_ns ? rec->end_ns : r->q->to_ns;
+	return 0;
+}
+
+static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
+		    const struct tt_agg *agg)
+{
+	struct ex_run *r = ctx;
+	int err;
+
+	(void)rec;
+	(void)agg;
+	/* the first block's keyframe is the copy's starting state; later ones the
+	 * writer makes itself at its own block boundaries */
+	if (ev->flags & TT_EVF_KEYFRAME) {
+		if (r->started)
+			return 0;
+	} else {
+		r->started = 1;
+	}
+	err = tt_writer_event(r->w, ev);
+	if (err)
+		snprintf(r->err, sizeof(r->err), "%s", tt_writer_errmsg(r->w));
+	return err;
+}
+
+static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
+		    const struct tt_agg *agg)
+{
+	struct ex_run *r = ctx;
+	struct tt_event tick = { .ts_ns = t->ts_ns, .type = TT_EV_TICK };
+	int err;
+
+	(void)rec;
+	tick.tick.start_ns = t->start_ns;
+	r->started = 1;
+	if ((err = tt_writer_event(r->w, &tick)) || (err = tt_writer_tick(r->w, agg, t))) {
+		snprintf(r->err, sizeof(r->err), "%s", tt_writer_errmsg(r->w));
+		return err;
+	}
+	r->ticks++;
+	return 0;
+}
+
+/* SMALLDIR may be missing or an empty directory; anything else is refused. */
+static int check_out_dir(const char *dir)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int empty = 1;
+
+	if (stat(dir, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		cmd_err("extract: -o %s: %s", dir, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		cmd_err("extract: -o %s: exists and is not a directory", dir);
+		return 1;
+	}
+	d = opendir(dir);
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = 0;
+	if (d)
+		closedir(d);
+	if (!empty) {
+		cmd_err("extract: -o %s: not empty; extract writes a new store and overwrites nothing",
+			dir);
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_extract(int argc, char **argv)
+{
+	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
+				 .on_table = on_table };
+	struct tt_scan_stats st = { 0 };
+	struct ex_run r;
+	struct qargs q;
+	char why[512], warn[512] = "";
+	int i, rc = 1, err;
+
+	qargs_init(&q, "extract");
+	memset(&r, 0, sizeof(r));
+	r.q = &q;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("Usage: tcptop-analyze extract [--from TIME] [--to TIME | --last DUR]\n"
+			       "                              -o SMALLDIR DIR\n"
+			       "Write the window as a new, self-contained store SMALLDIR (missing or\n"
+			       "empty), cut at the source's block boundaries (a few seconds each side).\n");
+			return 0;
+		}
+		if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+			if (i + 1 >= argc || !*argv[i + 1]) {
+				cmd_err("extract: -o needs a directory");
+				return 2;
+			}
+			r.out_dir = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--from") && strcmp(argv[i], "--to") && strcmp(argv[i], "--last") &&
+		    strcmp(argv[i], "--utc") && argv[i][0] == '-') {
+			cmd_err("extract: unknown option '%s' (see extract --help)", argv[i]);
+			return 2;
+		}
+		err = qargs_opt(&q, argc, argv, &i);
+		if (err == 2)
+			return 2;
+	}
+	if (!r.out_dir) {
+		cmd_err("extract: needs -o SMALLDIR");
+		return 2;
+	}
+	if (q.ndirs != 1) {
+		cmd_err("extract: needs exactly one source store");
+		return 2;
+	}
+	if ((rc = qargs_open(&q)))
+		goto out;
+	if ((rc = check_out_dir(r.out_dir)))
+		goto out;
+	rc = 1;
+	cur_store = q.stores[0];
+	err = tt_scan(q.stores[0], q.from_ns, q.to_ns, &cb, &r, &st, warn, sizeof(warn), why,
+		      sizeof(why));
+	if (!err)
+		err = close_writer(&r);
+	if (err) {
+		cmd_err("extract: %s", r.err[0] ? r.err : why);
+		tt_writer_free(r.w);
+		goto out;
+	}
+	if (warn[0])
+		cmd_err("extract: warning: %s; the rest is extracted", warn);
+	printf("%s: %" PRIu64 " recordings, %" PRIu64 " blocks read, %" PRIu64 " ticks written\n",
+	       r.out_dir, st.recordings, st.blocks_read, r.ticks);
+	rc = 0;
+out:
+	qargs_close(&q);
+	return rc;
+}
