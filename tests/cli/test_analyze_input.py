@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""tcptop-analyze on bad input: one clear line, a non-zero exit, nothing written.
+
+A real store is recorded first (a few seconds of loopback traffic, needs root:
+exit 77 with SKIPPED otherwise). Then, for every subcommand: an unknown option,
+a malformed time, a window outside the recording, a directory that is not a
+store, a missing store argument; each must exit non-zero (2 for usage, 1 for
+the rest) with exactly one line on stderr naming the problem, print nothing on
+stdout, and leave the store byte for byte as it was. Finally a segment is
+damaged in the middle: verify reports it (exit 1), and top, events, timeline
+and replay still answer from the intact blocks (exit 0) with a warning line.
+"""
+import argparse
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+COMMANDS = ["top", "events", "timeline", "replay", "info", "verify", "diff", "extract"]
+WINDOWED = ["top", "events", "timeline"]
+
+
+def digest(d):
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(d)):
+        path = os.path.join(d, name)
+        # SQLite readers of a WAL database create an empty -wal and the -shm
+        # index; neither holds data. Anything else counts, byte for byte.
+        if name.endswith("-shm") or (name.endswith("-wal") and os.path.getsize(path) == 0):
+            continue
+        with open(path, "rb") as f:
+            h.update(name.encode() + f.read())
+    return h.hexdigest()
+
+
+def traffic(seconds):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    end = time.time() + seconds
+
+    def serve():
+        srv.settimeout(seconds + 2)
+        try:
+            while time.time() < end:
+                c, _ = srv.accept()
+                while c.recv(65536):
+                    pass
+                c.close()
+        except OSError:
+            pass
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    while time.time() < end:
+        c = socket.create_connection(srv.getsockname())
+        c.sendall(b"x" * 50000)
+        c.close()
+        time.sleep(0.1)
+    srv.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--recorder", required=True)
+    ap.add_argument("--analyzer", required=True)
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("SKIPPED: needs root to record a store (run as root, as CI does)")
+        return 77
+    work = tempfile.mkdtemp(prefix="ttcli-")
+    store = os.path.join(work, "store")
+    rec = subprocess.Popen([a.recorder, "-o", store, "-f", "json", "-i", "200ms", "--flush",
+                            "500ms", "-d", "4s"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    traffic(2.5)
+    _, err = rec.communicate(timeout=30)
+    if rec.returncode == 77:
+        print("SKIPPED: the recorder cannot capture here: %s" % err.strip())
+        return 77
+    fails = []
+
+    def check(label, ok, detail=""):
+        if not ok:
+            fails.append("%s %s" % (label, detail))
+
+    if rec.returncode != 0:
+        print("FAIL: recording the store: exit %d: %s" % (rec.returncode, err))
+        return 1
+    empty = os.path.join(work, "empty")
+    os.mkdir(empty)
+    before = digest(store)
+
+    def run(args, want_rc, what):
+        p = subprocess.run([a.analyzer] + args, capture_output=True, text=True, timeout=60,
+                           cwd=work)
+        lines = [x for x in p.stderr.splitlines() if x.strip()]
+        label = "%s (%s)" % (" ".join(args), what)
+        check(label, p.returncode == want_rc, "exit %d, want %d: %r" %
+              (p.returncode, want_rc, p.stderr))
+        check(label, len(lines) == 1 and lines[0].startswith("tcptop-analyze: "),
+              "stderr should be one 'tcptop-analyze: ...' line: %r" % p.stderr)
+        check(label, p.stdout == "", "stdout should be empty: %r" % p.stdout[:200])
+        return p
+
+    for cmd in COMMANDS:
+        run([cmd, "--no-such-option", store], 2, "unknown option")
+        run([cmd, empty], 2 if cmd == "diff" or cmd == "extract" else 1, "not a store")
+        run([cmd], 2, "no store")
+    for cmd in WINDOWED:
+        run([cmd, "--from", "2026-13-45T99:00", store], 2, "malformed time")
+        run([cmd, "--last", "-5m", store], 2, "malformed duration")
+        run([cmd, "--from", "2001-01-01T00:00Z", "--to", "2001-01-02T00:00Z", store], 1,
+            "window outside the recording")
+        run([cmd, "--from", "10:00", "--to", "09:00", store], 2, "from after to")
+        run([cmd, "--host", "300.1.1.1", store], 2, "bad host")
+        run([cmd, "--format", "xml", store], 2, "bad format")
+    run(["top", "--group-by", "colour", store], 2, "bad group key")
+    run(["top", "--by", "weight", store], 2, "bad metric")
+    run(["diff", "--baseline", "garbage", "--window", "-1m..end", store], 2, "bad range")
+    run(["extract", "-o", store, store], 1, "extract over an existing store")
+    check("the store is untouched by all of the above", digest(store) == before)
+
+    # damage one byte in the middle of the segment: the rest still answers
+    seg = sorted(f for f in os.listdir(store) if f.endswith(".tts"))[0]
+    path = os.path.join(store, seg)
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.seek(size // 2)
+        b = f.read(1)
+        f.seek(size // 2)
+        f.write(bytes([b[0] ^ 0xFF]))
+    p = subprocess.run([a.analyzer, "verify", store], capture_output=True, text=True, timeout=60)
+    check("verify on a damaged segment", p.returncode == 1 and "PROBLEM" in p.stdout,
+          "exit %d: %r" % (p.returncode, p.stdout[-300:]))
+    for cmd in ["top", "events", "timeline", "replay"]:
+        args = [cmd, store] + (["--speed", "max"] if cmd == "replay" else [])
+        p = subprocess.run([a.analyzer] + args, capture_output=True, text=True, timeout=60)
+        check("%s on a damaged segment" % cmd, p.returncode == 0 and p.stdout != "" and
+              "warning" in p.stderr, "exit %d, stderr %r" % (p.returncode, p.stderr))
+    subprocess.run(["rm", "-rf", work])
+    if fails:
+        print("FAIL:")
+        for f in fails:
+            print("  - " + f)
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
