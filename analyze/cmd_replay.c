@@ -1,12 +1,12 @@
 /*
  * replay DIR: the recording again, tick by tick, through the recorder's own
  * aggregator and printers, paced at --speed (max: as fast as it decodes).
- * Streams text tables or JSON lines (the recorder's keys), so
+ * On a terminal: a full-screen, top-like view with keys (replay_tty.c). Not on
+ * a terminal: text tables or JSON lines (the recorder's keys), so
  * `tcptop-analyze replay --speed max --format json DIR | jq` extracts data.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,109 +16,25 @@
 #include "buf.h"
 #include "cmd.h"
 #include "format.h"
-#include "replay.h"
-#include "store.h"
+#include "qargs.h"
+#include "replay_tty.h"
+#include "scan.h"
 #include "view.h"
 
-struct replay_args {
-	const char *dir;
+struct rp_run {
+	struct qargs *q;
 	double speed; /* 0: max */
-	int json;
 	int events;
-	int utc;
-	int64_t recording; /* 0: every recording, in order */
+	int64_t recording; /* 0: every recording */
 	enum tt_sort_key sort;
 	unsigned top;
+	uint64_t last_tick; /* CLOCK_MONOTONIC of the last tick printed, 0 at a recording's start */
+	struct tt_buf out;
+	struct tt_row *scratch;
+	size_t scap;
+	struct tt_scan_rec first; /* interactive: the recording to show */
+	char first_host[128];
 };
-
-static int parse_args(int argc, char **argv, struct replay_args *a)
-{
-	int i;
-
-	memset(a, 0, sizeof(*a));
-	a->speed = 1.0;
-	for (i = 1; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end;
-
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			puts("Usage: tcptop-analyze replay [--speed X|max] [--format text|json] [--events]\n"
-			     "                             [--recording N] [--sort KEY] [-n N] [--utc] DIR\n"
-			     "The recording tick by tick as the recorder showed it, paced at --speed\n"
-			     "(1 = real time, 10 = ten times faster, max = no pauses).");
-			return 1;
-		}
-		if (!strcmp(argv[i], "--utc")) {
-			a->utc = 1;
-			continue;
-		}
-		if (!strcmp(argv[i], "--events")) {
-			a->events = 1;
-			continue;
-		}
-		if (argv[i][0] != '-') {
-			if (a->dir) {
-				cmd_err("replay: one store directory at a time");
-				return 2;
-			}
-			a->dir = argv[i];
-			continue;
-		}
-		if (!v) {
-			cmd_err("replay: option '%s' needs a value", argv[i]);
-			return 2;
-		}
-		i++;
-		if (!strcmp(argv[i - 1], "--speed")) {
-			if (!strcmp(v, "max")) {
-				a->speed = 0;
-			} else {
-				a->speed = strtod(v, &end);
-				if (*end || !(a->speed > 0 && a->speed <= 1e6)) {
-					cmd_err("replay: --speed: '%s' is not a positive number or max", v);
-					return 2;
-				}
-			}
-		} else if (!strcmp(argv[i - 1], "--format")) {
-			if (!strcmp(v, "json")) {
-				a->json = 1;
-			} else if (strcmp(v, "text")) {
-				cmd_err("replay: --format: '%s' is not text or json", v);
-				return 2;
-			}
-		} else if (!strcmp(argv[i - 1], "--recording")) {
-			a->recording = strtoll(v, &end, 10);
-			if (*end || a->recording <= 0) {
-				cmd_err("replay: --recording: '%s' is not a recording id (see info)", v);
-				return 2;
-			}
-		} else if (!strcmp(argv[i - 1], "--sort")) {
-			int k = tt_sort_key_parse(v);
-
-			if (k < 0) {
-				cmd_err("replay: --sort: '%s' is not rate, bytes, packets, rtt, retrans or duration", v);
-				return 2;
-			}
-			a->sort = (enum tt_sort_key)k;
-		} else if (!strcmp(argv[i - 1], "-n") || !strcmp(argv[i - 1], "--top")) {
-			long n = strtol(v, &end, 10);
-
-			if (*end || n <= 0 || n > 1000000) {
-				cmd_err("replay: --top: '%s' is not a positive number", v);
-				return 2;
-			}
-			a->top = (unsigned)n;
-		} else {
-			cmd_err("replay: unknown option '%s' (see replay --help)", argv[i - 1]);
-			return 2;
-		}
-	}
-	if (!a->dir) {
-		cmd_err("replay: needs a store directory (see replay --help)");
-		return 2;
-	}
-	return 0;
-}
 
 static void pace(double speed, uint64_t gap_ns)
 {
@@ -134,116 +50,218 @@ static void pace(double speed, uint64_t gap_ns)
 		;
 }
 
-static int write_out(struct tt_buf *b)
+/* Without --from/--to/--last everything plays, including what came before the
+ * recording's start time (the capture attaches just before the store opens). */
+static int in_window(const struct rp_run *r, const struct tt_scan_rec *rec, uint64_t mono)
 {
-	if (b->err)
-		return b->err;
-	if (b->len && fwrite(b->p, 1, b->len, stdout) != b->len)
-		return -EIO;
-	fflush(stdout);
-	tt_buf_reset(b);
+	uint64_t ts = (uint64_t)((int64_t)mono + rec->mono_to_wall_ns);
+
+	if (!r->q->from && !r->q->to && !r->q->last)
+		return 1;
+	return ts >= r->q->from_ns && ts <= r->q->to_ns;
+}
+
+static int on_recording(void *ctx, const struct tt_scan_rec *rec)
+{
+	struct rp_run *r = ctx;
+
+	(void)rec;
+	r->last_tick = 0;
 	return 0;
 }
 
-/* One recording, start to end. 0, or 1 after printing the error. */
-static int replay_recording(struct tt_store *st, const struct replay_args *a, int64_t rec)
+static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
+		    const struct tt_agg *agg)
 {
-	struct tt_replay_opts ro = { .recording_id = rec };
-	struct tt_replay *rp = NULL;
-	struct tt_agg *agg = tt_agg_new();
-	struct tt_buf out = { 0 };
-	struct tt_row *scratch = NULL;
-	size_t scap = 0;
-	struct tt_event ev;
-	uint64_t last_tick = 0;
-	char why[512];
-	int rc = 1, err;
+	struct rp_run *r = ctx;
+	const struct tt_ev_conn *c;
 
-	if (!agg || tt_replay_open(st, &ro, &rp, why, sizeof(why))) {
-		cmd_err("replay: %s", agg ? why : "out of memory");
-		goto out;
+	if (!r->events || (r->recording && rec->id != r->recording) || !in_window(r, rec, ev->ts_ns))
+		return 0;
+	c = tt_agg_conn(agg, ev->sample.id);
+	if (c && tt_filter_match(&r->q->filter, c))
+		tt_event_json(&r->out, ev, c, rec->mono_to_wall_ns);
+	return 0;
+}
+
+static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
+		    const struct tt_agg *agg)
+{
+	struct rp_run *r = ctx;
+	size_t i;
+	int err;
+
+	(void)agg;
+	if ((r->recording && rec->id != r->recording) || !in_window(r, rec, t->ts_ns)) {
+		tt_buf_reset(&r->out); /* events of ticks outside the window */
+		return 0;
 	}
-	struct tt_source *src = tt_replay_source(rp);
-	int64_t m2w = tt_replay_mono_to_wall(rp);
+	pace(r->speed, r->last_tick ? t->ts_ns - r->last_tick : 0);
+	r->last_tick = t->ts_ns;
+	if (r->q->fmt == TT_GRID_JSON) {
+		for (i = 0; i < t->n; i++)
+			if (tt_filter_match_row(&r->q->filter, &t->rows[i]))
+				tt_row_json(&r->out, &t->rows[i], t->ts_ns, rec->mono_to_wall_ns);
+	} else {
+		struct tt_view_opts vo = { .sort = r->sort,
+					   .top = r->top,
+					   .mono_to_wall_ns = rec->mono_to_wall_ns,
+					   .utc = r->q->utc,
+					   .filter = &r->q->filter,
+					   .title = "tcptop-analyze replay" };
 
-	while ((err = tt_source_next(src, &ev)) > 0) {
-		err = tt_agg_feed(agg, &ev);
-		if (err < 0)
-			break;
-		if (err == 0) {
-			if (a->events && a->json) {
-				const struct tt_ev_conn *c = tt_agg_conn(agg, ev.sample.id);
-
-				if (c)
-					tt_event_json(&out, &ev, c, m2w);
-			}
-			continue;
-		}
-		const struct tt_table *t = tt_agg_table(agg);
-
-		pace(a->speed, last_tick ? t->ts_ns - last_tick : 0);
-		last_tick = t->ts_ns;
-		if (a->json) {
-			size_t i;
-
-			for (i = 0; i < t->n; i++)
-				tt_row_json(&out, &t->rows[i], t->ts_ns, m2w);
-		} else {
-			struct tt_view_opts vo = { .sort = a->sort,
-						   .top = a->top,
-						   .mono_to_wall_ns = m2w,
-						   .utc = a->utc,
-						   .title = "tcptop-analyze replay" };
-
-			if ((err = tt_view_render(&out, t, &vo, &scratch, &scap)))
-				break;
-			tt_buf_add(&out, "\n", 1);
-		}
-		if ((err = write_out(&out)))
-			break;
+		if ((err = tt_view_render(&r->out, t, &vo, &r->scratch, &r->scap)))
+			return err;
+		tt_buf_add(&r->out, "\n", 1);
 	}
-	if (err < 0) {
-		cmd_err("replay: %s", err == -ENOMEM ? "out of memory" : src->errmsg(src));
-		goto out;
-	}
-	write_out(&out);
-	if (tt_replay_warning(rp))
-		cmd_err("replay: warning: %s (damaged blocks skipped: %" PRIu64 ")",
-			tt_replay_warning(rp), tt_replay_stats(rp)->blocks_damaged);
-	rc = 0;
-out:
-	tt_replay_close(rp);
-	tt_agg_free(agg);
-	tt_buf_free(&out);
-	free(scratch);
-	return rc;
+	return qargs_flush(&r->out) ? -EIO : 0;
+}
+
+/* Interactive: only find the recording, its span and where to start. */
+static int find_first(void *ctx, const struct tt_scan_rec *rec)
+{
+	struct rp_run *r = ctx;
+
+	if (r->recording && rec->id != r->recording)
+		return 0;
+	r->first = *rec;
+	snprintf(r->first_host, sizeof(r->first_host), "%s", rec->host ? rec->host : "");
+	r->first.host = r->first_host;
+	return 1; /* stop the scan: nothing is read */
 }
 
 int cmd_replay(int argc, char **argv)
 {
-	struct replay_args a;
-	struct tt_store *st;
-	sqlite3_stmt *q = NULL;
-	char why[512];
-	int rc = parse_args(argc, argv, &a);
+	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
+				 .on_table = on_table };
+	struct tt_scan_cb find = { .on_recording = find_first };
+	struct rp_run r;
+	struct qargs q;
+	char why[512], warn[512] = "";
+	int i, rc = 1, err, no_tty = 0;
 
-	if (rc)
-		return rc == 1 ? 0 : rc;
-	if (tt_store_open(a.dir, TT_STORE_READ, 0, 0, &st, why, sizeof(why))) {
-		cmd_err("replay: %s", why);
-		return 1;
+	qargs_init(&q, "replay");
+	memset(&r, 0, sizeof(r));
+	r.q = &q;
+	r.speed = 1.0;
+	for (i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		char *end;
+
+		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+			printf("Usage: tcptop-analyze replay [--speed X|max] [--events] [--recording N]\n"
+			       "                             [--sort KEY] [-n N] [--no-tty] [OPTIONS] DIR\n"
+			       "The recording tick by tick as the recorder showed it, paced at --speed\n"
+			       "(0.25 .. 120, 1 = real time, max = no pauses). On a terminal a full\n"
+			       "screen with keys: space pause, + - speed, left/right step a tick,\n"
+			       "[ ] a minute, g go to a time, s sort, / filter, q quit. Otherwise (or\n"
+			       "with --no-tty) text tables, or JSON lines with --format json (the\n"
+			       "recorder's keys; --events adds state changes, resets and closes).\n\n%s",
+			       qargs_help);
+			return 0;
+		}
+		if (!strcmp(o, "--events")) {
+			r.events = 1;
+			continue;
+		}
+		if (!strcmp(o, "--no-tty")) {
+			no_tty = 1;
+			continue;
+		}
+		if (!strcmp(o, "--speed") || !strcmp(o, "--recording") || !strcmp(o, "--sort") ||
+		    !strcmp(o, "-n") || !strcmp(o, "--top")) {
+			if (!v) {
+				cmd_err("replay: option '%s' needs a value", o);
+				return 2;
+			}
+			i++;
+			if (!strcmp(o, "--speed")) {
+				if (!strcmp(v, "max")) {
+					r.speed = 0;
+				} else {
+					r.speed = strtod(v, &end);
+					if (*end || !*v || !(r.speed > 0 && r.speed <= 1e6)) {
+						cmd_err("replay: --speed: '%s' is not a positive number or max", v);
+						return 2;
+					}
+				}
+			} else if (!strcmp(o, "--recording")) {
+				r.recording = strtoll(v, &end, 10);
+				if (*end || !*v || r.recording <= 0) {
+					cmd_err("replay: --recording: '%s' is not a recording id (see info)", v);
+					return 2;
+				}
+			} else if (!strcmp(o, "--sort")) {
+				int k = tt_sort_key_parse(v);
+
+				if (k < 0) {
+					cmd_err("replay: --sort: '%s' is not rate, bytes, packets, rtt, retrans or duration", v);
+					return 2;
+				}
+				r.sort = (enum tt_sort_key)k;
+			} else {
+				long n = strtol(v, &end, 10);
+
+				if (*end || !*v || n <= 0 || n > 1000000) {
+					cmd_err("replay: --top: '%s' is not a positive number", v);
+					return 2;
+				}
+				r.top = (unsigned)n;
+			}
+			continue;
+		}
+		err = qargs_opt(&q, argc, argv, &i);
+		if (err == 2)
+			return 2;
+		if (!err) {
+			cmd_err("replay: unknown option '%s' (see replay --help)", o);
+			return 2;
+		}
 	}
-	if (a.recording) {
-		rc = replay_recording(st, &a, a.recording);
-	} else if (sqlite3_prepare_v2(tt_store_db(st), "SELECT id FROM recordings ORDER BY id", -1,
-				      &q, NULL)) {
-		cmd_err("replay: %s: index: %s", a.dir, sqlite3_errmsg(tt_store_db(st)));
-		rc = 1;
-	} else {
-		while (!rc && sqlite3_step(q) == SQLITE_ROW)
-			rc = replay_recording(st, &a, sqlite3_column_int64(q, 0));
+	if (q.ndirs > 1) {
+		cmd_err("replay: one store at a time");
+		return 2;
 	}
-	sqlite3_finalize(q);
-	tt_store_close(st);
+	if (r.events && q.fmt != TT_GRID_JSON) {
+		cmd_err("replay: --events needs --format json");
+		return 2;
+	}
+	if (q.fmt == TT_GRID_CSV) {
+		cmd_err("replay: --format: csv is not a replay format (table or json)");
+		return 2;
+	}
+	if ((rc = qargs_open(&q)))
+		goto out;
+	rc = 1;
+	if (!no_tty && q.fmt == TT_GRID_TABLE && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) {
+		err = tt_scan(q.stores[0], q.from_ns, q.to_ns, &find, &r, NULL, NULL, 0, why,
+			      sizeof(why));
+		if (err < 0) {
+			cmd_err("replay: %s", why);
+			goto out;
+		}
+		if (!r.first.id) {
+			cmd_err("replay: no recording %" PRId64 " in the window", r.recording);
+			goto out;
+		}
+		rc = replay_tty(q.stores[0], r.first.id, r.first.start_ns, r.first.end_ns,
+				q.from_ns > r.first.start_ns ? q.from_ns : r.first.start_ns, r.speed,
+				r.sort, q.utc);
+		goto out;
+	}
+	err = tt_scan(q.stores[0], q.from_ns, q.to_ns, &cb, &r, NULL, warn, sizeof(warn), why,
+		      sizeof(why));
+	if (err) {
+		if (err != -EIO)
+			cmd_err("replay: %s", err == -ENOMEM ? "out of memory" : why);
+		goto out;
+	}
+	if (warn[0])
+		cmd_err("replay: warning: %s", warn);
+	rc = 0;
+out:
+	tt_buf_free(&r.out);
+	free(r.scratch);
+	qargs_close(&q);
 	return rc;
 }

@@ -24,8 +24,10 @@ static void header(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 	else
 		localtime_r(&secs, &tm);
 	strftime(when, sizeof(when), o->utc ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M:%S %Z", &tm);
-	tt_buf_printf(b, "%s  %s  tick %" PRIu64 " (%.2fs)\n", o->title ? o->title : "tcptop",
-		      when, t->seq, (double)(t->ts_ns - t->start_ns) / 1e9);
+	tt_buf_printf(b, "%s  %s  ", o->title ? o->title : "tcptop", when);
+	if (!o->hide_seq)
+		tt_buf_printf(b, "tick %" PRIu64 " ", t->seq);
+	tt_buf_printf(b, "(%.2fs)\n", (double)(t->ts_ns - t->start_ns) / 1e9);
 	tt_buf_printf(b, "conns %zu (shown %zu of %zu matching)  new %u  closed %u  "
 			 "in %s (%s)  out %s (%s)\n",
 		      t->n, shown, matched, t->opened, t->closed,

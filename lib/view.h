@@ -20,6 +20,7 @@ struct tt_view_opts {
 	int utc; /* header time in UTC instead of local time */
 	const struct tt_filter *filter; /* may be NULL */
 	const char *title; /* e.g. "tcptop-record", shown first */
+	int hide_seq; /* leave out the tick number (a replay that seeks has none that means much) */
 };
 
 /*

@@ -1,0 +1,17 @@
+/*
+ * replay_tty.h: the interactive, full-screen replay (keys: space, +/-, arrows,
+ * [ ], g, s, /, q). Returns the exit code; the terminal is always restored.
+ */
+#ifndef TT_ANALYZE_REPLAY_TTY_H
+#define TT_ANALYZE_REPLAY_TTY_H
+
+#include <stdint.h>
+
+#include "aggregator.h"
+#include "store.h"
+
+/* Play recording rec of st (its span [rec_start, rec_end], Unix ns) from from_ns. */
+int replay_tty(struct tt_store *st, int64_t rec, uint64_t rec_start, uint64_t rec_end,
+	       uint64_t from_ns, double speed, enum tt_sort_key sort, int utc);
+
+#endif /* TT_ANALYZE_REPLAY_TTY_H */
