@@ -18,12 +18,17 @@ static void header(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 	time_t secs = (time_t)(wall / 1000000000);
 	char when[64], rin[32], rout[32], bin[32], bout[32];
 	struct tm tm;
+	size_t n;
 
 	if (o->utc)
 		gmtime_r(&secs, &tm);
 	else
 		localtime_r(&secs, &tm);
-	strftime(when, sizeof(when), o->utc ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M:%S %Z", &tm);
+	/* milliseconds: ticks can be shorter than a second, and a replay steps by ticks */
+	n = strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	n += (size_t)snprintf(when + n, sizeof(when) - n, ".%03d",
+			      (int)((wall % 1000000000) / 1000000));
+	strftime(when + n, sizeof(when) - n, o->utc ? " UTC" : " %Z", &tm);
 	tt_buf_printf(b, "%s  %s  ", o->title ? o->title : "tcptop", when);
 	if (!o->hide_seq)
 		tt_buf_printf(b, "tick %" PRIu64 " ", t->seq);
