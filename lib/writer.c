@@ -221,13 +221,28 @@ static int retain(struct tt_writer *w)
 	return err;
 }
 
+/*
+ * A full disk is one message, whatever met it first: a frame, the index's
+ * WAL (SQLite says "database or disk is full"), a new segment file. The
+ * callers of flush_block, roll_if_due and retain pass their errors through.
+ */
+static int no_space(struct tt_writer *w, int err)
+{
+	if (err == -ENOSPC)
+		snprintf(w->err, sizeof(w->err),
+			 "%s: no space left on device; the store is intact up to the last complete block",
+			 w->o.dir);
+	return err;
+}
+
 /* Write the block being built: frame first, then the index names it. */
 static int flush_block(struct tt_writer *w)
 {
+	int retention = w->o.retain_ns || w->o.retain_bytes;
 	struct tt_block_info bi;
 	int err = tt_segw_flush(w->seg, 1, &bi);
 
-	if (err == -ENOSPC && (w->o.retain_ns || w->o.retain_bytes)) {
+	if (err == -ENOSPC && retention) {
 		/* the block stays pending after a failed write: free room, retry once */
 		if (!retain(w))
 			err = tt_segw_flush(w->seg, 1, &bi);
@@ -235,12 +250,20 @@ static int flush_block(struct tt_writer *w)
 	if (err == -ENODATA)
 		return 0;
 	if (err) {
-		snprintf(w->err, sizeof(w->err), "%s: %s", w->o.dir,
-			 err == -ENOSPC ? "no space left on device; the store is intact up to the last complete block" :
-					  tt_segw_errmsg(w->seg));
+		snprintf(w->err, sizeof(w->err), "%s: %s", w->o.dir, tt_segw_errmsg(w->seg));
 		return err;
 	}
 	err = tt_store_block(w->st, w->seg_id, &bi, w->o.rec.mono_to_wall_ns, &w->loss, w->ix);
+	if (err == -ENOSPC && retention) {
+		/*
+		 * The index's WAL can fill the disk as well as a frame can; the
+		 * failed transaction left nothing behind and the indexer rewound,
+		 * so after retention has freed room the same block goes in again.
+		 */
+		if (!retain(w))
+			err = tt_store_block(w->st, w->seg_id, &bi, w->o.rec.mono_to_wall_ns,
+					     &w->loss, w->ix);
+	}
 	if (err) {
 		snprintf(w->err, sizeof(w->err), "%s: index: %s", w->o.dir, tt_store_errmsg(w->st));
 		return err;
@@ -288,7 +311,7 @@ int tt_writer_tick(struct tt_writer *w, const struct tt_agg *agg, const struct t
 	if (t->ts_ns - w->block_start_ns < w->o.flush_ns)
 		return 0;
 	if ((err = flush_block(w)) || (err = roll_if_due(w, t->ts_ns)) || (err = retain(w)))
-		return err;
+		return no_space(w, err);
 	w->block_start_ns = t->ts_ns;
 	if (!w->seg_start_ns)
 		w->seg_start_ns = t->ts_ns;
@@ -321,7 +344,7 @@ int tt_writer_finish(struct tt_writer *w, uint64_t end_wall_ns)
 		snprintf(w->err, sizeof(w->err), "%s", tt_store_errmsg(w->st));
 		err = e;
 	}
-	return err;
+	return no_space(w, err);
 }
 
 void tt_writer_free(struct tt_writer *w)
