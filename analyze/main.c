@@ -15,6 +15,7 @@ static const struct cmd cmds[] = {
 	{ "timeline", cmd_timeline, "time-bucketed totals: bytes, rates, connections, retransmits" },
 	{ "diff", cmd_diff, "what changed between a baseline window and the incident window" },
 	{ "extract", cmd_extract, "write a window as a new, self-contained store" },
+	{ "sql", cmd_sql, "run one read-only SQL statement on the index" },
 	{ "replay", cmd_replay, "the recording again, tick by tick, as text or JSON, at any speed" },
 };
 
