@@ -128,7 +128,7 @@ int cmd_diff(int argc, char **argv)
 	struct diff_run r;
 	struct qargs q;
 	const char *group = "remote-host,process";
-	char why[512], warn[512] = "";
+	char why[512];
 	size_t nch = 0, nk, nc, k, i2;
 	long n0, n1, i;
 	unsigned n = 20;
@@ -202,20 +202,10 @@ int cmd_diff(int argc, char **argv)
 	r.w[1].top = tt_top_new(&by);
 	if (!r.w[0].top || !r.w[1].top)
 		goto oom;
-	for (a = 0; a < q.ndirs; a++) {
-		uint64_t lo = r.w[0].from_ns < r.w[1].from_ns ? r.w[0].from_ns : r.w[1].from_ns;
-		uint64_t hi = r.w[0].to_ns > r.w[1].to_ns ? r.w[0].to_ns : r.w[1].to_ns;
-
-		/* one pass over both windows; ticks between them are read and dropped */
-		err = tt_scan(q.stores[a], lo, hi, &cb, &r, NULL, warn, sizeof(warn), why,
-			      sizeof(why));
-		if (err) {
-			cmd_err("diff: %s", err == -ENOMEM ? "out of memory" : why);
-			goto out;
-		}
-	}
-	if (warn[0])
-		cmd_err("diff: warning: %s; the rest is answered", warn);
+	/* one pass over both windows; ticks between them are read and dropped */
+	if (qargs_scan(&q, r.w[0].from_ns < r.w[1].from_ns ? r.w[0].from_ns : r.w[1].from_ns,
+		       r.w[0].to_ns > r.w[1].to_ns ? r.w[0].to_ns : r.w[1].to_ns, &cb, &r, NULL))
+		goto out;
 	n0 = tt_top_rank(r.w[0].top, TT_BY_BYTES, &g0);
 	n1 = tt_top_rank(r.w[1].top, TT_BY_BYTES, &g1);
 	if (n0 < 0 || n1 < 0 || !(ch = calloc((size_t)(n0 + n1) + 1, sizeof(*ch))))

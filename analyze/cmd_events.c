@@ -12,7 +12,6 @@
 #include "cmd.h"
 #include "format.h"
 #include "mem.h"
-#include "progress.h"
 #include "qargs.h"
 #include "scan.h"
 
@@ -47,7 +46,6 @@ struct ev_run {
 	struct item *items;
 	size_t n, cap;
 	struct tt_ev_loss loss; /* last loss seen in the recording */
-	struct progress prog;
 	int oom;
 };
 
@@ -195,10 +193,6 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	return r->oom ? -ENOMEM : 0;
 }
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-	progress_update(&((struct ev_run *)ctx)->prog, done, total);
-}
 
 static int cmp_items(const void *pa, const void *pb)
 {
@@ -243,14 +237,13 @@ int cmd_events(int argc, char **argv)
 		{ "bytes_out", "TX", TT_COL_BYTES },
 	};
 	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
-				 .on_table = on_table, .on_progress = on_progress };
+				 .on_table = on_table };
 	struct tt_grid_opts go = { .header = 1 };
 	struct tt_scan_stats st = { 0 };
 	struct tt_buf out = { 0 };
 	struct tt_grid *g = NULL;
 	struct ev_run r;
 	struct qargs q;
-	char why[512], warn[512] = "";
 	int i, rc = 1, err;
 	size_t k;
 
@@ -287,19 +280,8 @@ int cmd_events(int argc, char **argv)
 	if ((rc = qargs_open(&q)))
 		goto out;
 	rc = 1;
-	progress_init(&r.prog);
-	for (i = 0; i < q.ndirs; i++) {
-		err = tt_scan(q.stores[i], q.from_ns, q.to_ns, &cb, &r, &st, warn, sizeof(warn), why,
-			      sizeof(why));
-		if (err) {
-			progress_done(&r.prog);
-			cmd_err("events: %s", err == -ENOMEM ? "out of memory" : why);
-			goto out;
-		}
-	}
-	progress_done(&r.prog);
-	if (warn[0])
-		cmd_err("events: warning: %s; the rest is answered", warn);
+	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
+		goto out;
 	qsort(r.items, r.n, sizeof(*r.items), cmp_items);
 	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
 	if (!g)
@@ -337,11 +319,7 @@ int cmd_events(int argc, char **argv)
 		goto oom;
 	if (qargs_flush(&out))
 		goto out;
-	if (q.stats)
-		fprintf(stderr,
-			"stats: recordings %" PRIu64 ", blocks read %" PRIu64 " of %" PRIu64
-			", events %" PRIu64 ", listed %zu\n",
-			st.recordings, st.blocks_read, st.blocks_total, st.events, r.n);
+	qargs_print_stats(&q, &st);
 	rc = 0;
 	goto out;
 oom:

@@ -27,7 +27,6 @@ struct ex_run {
 	int started; /* the first non-keyframe event of this recording was seen */
 	uint64_t end_ns; /* Unix ns the copy of the current recording ends at */
 	uint64_t ticks;
-	char err[512];
 };
 
 /* The source recording's metadata, for the copy's recordings row (buffers of len bytes). */
@@ -62,7 +61,7 @@ static int close_writer(struct ex_run *r)
 	if (!r->w)
 		return 0;
 	if (tt_writer_finish(r->w, r->end_ns)) {
-		snprintf(r->err, sizeof(r->err), "%s", tt_writer_errmsg(r->w));
+		cmd_err("extract: %s", tt_writer_errmsg(r->w));
 		err = -EIO;
 	}
 	tt_writer_free(r->w);
@@ -80,8 +79,7 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 	if ((err = close_writer(r)))
 		return err;
 	if (rec_info(cur_store, rec->id, host, kernel, boot, opts, sizeof(host))) {
-		snprintf(r->err, sizeof(r->err), "%s: recording %" PRId64 " vanished", rec->dir,
-			 rec->id);
+		cmd_err("extract: %s: recording %" PRId64 " vanished", rec->dir, rec->id);
 		return -EIO;
 	}
 	tt_writer_opts_default(&wo);
@@ -95,10 +93,9 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 	wo.rec.tool_version = TT_VERSION;
 	wo.rec.start_ns = rec->start_ns > r->q->from_ns ? rec->start_ns : r->q->from_ns;
 	wo.rec.mono_to_wall_ns = rec->mono_to_wall_ns;
-	err = tt_writer_open(&wo, &r->w, why, sizeof(why));
-	if (err) {
-		snprintf(r->err, sizeof(r->err), "%s", why);
-		return err;
+	if (tt_writer_open(&wo, &r->w, why, sizeof(why))) {
+		cmd_err("extract: %s", why);
+		return -EIO;
 	}
 	r->started = 0;
 	/* the copy ends where the source does, or where the window does */
@@ -110,7 +107,6 @@ static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_ev
 		    const struct tt_agg *agg)
 {
 	struct ex_run *r = ctx;
-	int err;
 
 	(void)rec;
 	(void)agg;
@@ -122,10 +118,11 @@ static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_ev
 	} else {
 		r->started = 1;
 	}
-	err = tt_writer_event(r->w, ev);
-	if (err)
-		snprintf(r->err, sizeof(r->err), "%s", tt_writer_errmsg(r->w));
-	return err;
+	if (tt_writer_event(r->w, ev)) {
+		cmd_err("extract: %s", tt_writer_errmsg(r->w));
+		return -EIO;
+	}
+	return 0;
 }
 
 static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
@@ -133,14 +130,13 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 {
 	struct ex_run *r = ctx;
 	struct tt_event tick = { .ts_ns = t->ts_ns, .type = TT_EV_TICK };
-	int err;
 
 	(void)rec;
 	tick.tick.start_ns = t->start_ns;
 	r->started = 1;
-	if ((err = tt_writer_event(r->w, &tick)) || (err = tt_writer_tick(r->w, agg, t))) {
-		snprintf(r->err, sizeof(r->err), "%s", tt_writer_errmsg(r->w));
-		return err;
+	if (tt_writer_event(r->w, &tick) || tt_writer_tick(r->w, agg, t)) {
+		cmd_err("extract: %s", tt_writer_errmsg(r->w));
+		return -EIO;
 	}
 	r->ticks++;
 	return 0;
@@ -185,7 +181,6 @@ int cmd_extract(int argc, char **argv)
 	struct tt_scan_stats st = { 0 };
 	struct ex_run r;
 	struct qargs q;
-	char why[512], warn[512] = "";
 	int i, rc = 1, err;
 
 	qargs_init(&q, "extract");
@@ -230,17 +225,10 @@ int cmd_extract(int argc, char **argv)
 		goto out;
 	rc = 1;
 	cur_store = q.stores[0];
-	err = tt_scan(q.stores[0], q.from_ns, q.to_ns, &cb, &r, &st, warn, sizeof(warn), why,
-		      sizeof(why));
-	if (!err)
-		err = close_writer(&r);
-	if (err) {
-		cmd_err("extract: %s", r.err[0] ? r.err : why);
+	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st) || close_writer(&r)) {
 		tt_writer_free(r.w);
 		goto out;
 	}
-	if (warn[0])
-		cmd_err("extract: warning: %s; the rest is extracted", warn);
 	printf("%s: %" PRIu64 " recordings, %" PRIu64 " blocks read, %" PRIu64 " ticks written\n",
 	       r.out_dir, st.recordings, st.blocks_read, r.ticks);
 	rc = 0;

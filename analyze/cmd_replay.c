@@ -137,7 +137,7 @@ int cmd_replay(int argc, char **argv)
 	struct tt_scan_cb find = { .on_recording = find_first };
 	struct rp_run r;
 	struct qargs q;
-	char why[512], warn[512] = "";
+	char why[512];
 	int i, rc = 1, err, no_tty = 0;
 
 	qargs_init(&q, "replay");
@@ -249,15 +249,8 @@ int cmd_replay(int argc, char **argv)
 				r.sort, q.utc);
 		goto out;
 	}
-	err = tt_scan(q.stores[0], q.from_ns, q.to_ns, &cb, &r, NULL, warn, sizeof(warn), why,
-		      sizeof(why));
-	if (err) {
-		if (err != -EIO)
-			cmd_err("replay: %s", err == -ENOMEM ? "out of memory" : why);
+	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, NULL))
 		goto out;
-	}
-	if (warn[0])
-		cmd_err("replay: warning: %s", warn);
 	rc = 0;
 out:
 	tt_buf_free(&r.out);

@@ -11,7 +11,6 @@
 
 #include "buf.h"
 #include "cmd.h"
-#include "progress.h"
 #include "qargs.h"
 #include "scan.h"
 #include "timeparse.h"
@@ -31,7 +30,6 @@ struct tl_run {
 	uint64_t bucket_ns;
 	struct bucket *b;
 	size_t nb;
-	struct progress prog;
 };
 
 static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
@@ -74,11 +72,6 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	return 0;
 }
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-	progress_update(&((struct tl_run *)ctx)->prog, done, total);
-}
-
 int cmd_timeline(int argc, char **argv)
 {
 	static const struct tt_col cols[] = {
@@ -96,13 +89,13 @@ int cmd_timeline(int argc, char **argv)
 		{ "retransmits", "RETR", TT_COL_UINT },
 		{ "resets", "RST", TT_COL_UINT },
 	};
-	struct tt_scan_cb cb = { .on_table = on_table, .on_progress = on_progress };
+	struct tt_scan_cb cb = { .on_table = on_table };
+	struct tt_scan_stats st = { 0 };
 	struct tt_grid_opts go = { .header = 1 };
 	struct tt_buf out = { 0 };
 	struct tt_grid *g = NULL;
 	struct tl_run r;
 	struct qargs q;
-	char why[512], warn[512] = "";
 	int i, rc = 1, err;
 	size_t k;
 
@@ -151,19 +144,9 @@ int cmd_timeline(int argc, char **argv)
 	r.b = calloc(r.nb, sizeof(*r.b));
 	if (!r.b)
 		goto oom;
-	progress_init(&r.prog);
-	for (i = 0; i < q.ndirs; i++) {
-		err = tt_scan(q.stores[i], q.from_ns, q.to_ns, &cb, &r, NULL, warn, sizeof(warn), why,
-			      sizeof(why));
-		if (err) {
-			progress_done(&r.prog);
-			cmd_err("timeline: %s", err == -ENOMEM ? "out of memory" : why);
-			goto out;
-		}
-	}
-	progress_done(&r.prog);
-	if (warn[0])
-		cmd_err("timeline: warning: %s; the rest is answered", warn);
+	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
+		goto out;
+	qargs_print_stats(&q, &st);
 	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
 	if (!g)
 		goto oom;

@@ -13,7 +13,6 @@
 #include "buf.h"
 #include "cmd.h"
 #include "format.h"
-#include "progress.h"
 #include "qargs.h"
 #include "report.h"
 #include "scan.h"
@@ -25,7 +24,6 @@ struct top_run {
 	uint64_t interval_ns; /* 0: one table for the window */
 	struct tt_top **tops; /* one per interval (or one) */
 	size_t ntops;
-	struct progress prog;
 	char hosts[256];
 	int nhosts;
 };
@@ -76,11 +74,6 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	if (!top)
 		return -ENOMEM;
 	return tt_top_add(top, t, rec->mono_to_wall_ns, rec->host ? rec->host : "", &r->q->filter);
-}
-
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-	progress_update(&((struct top_run *)ctx)->prog, done, total);
 }
 
 static char *when(char *buf, size_t len, uint64_t ns, int utc)
@@ -137,12 +130,11 @@ int cmd_top(int argc, char **argv)
 {
 	struct qargs q;
 	struct top_run r;
-	struct tt_scan_cb cb = { .on_recording = on_recording, .on_table = on_table,
-				 .on_progress = on_progress };
+	struct tt_scan_cb cb = { .on_recording = on_recording, .on_table = on_table };
 	struct tt_scan_stats st = { 0 };
 	struct tt_buf out = { 0 };
 	const char *group = "conn";
-	char why[512], warn[512] = "";
+	char why[512];
 	enum tt_metric by = TT_BY_BYTES;
 	unsigned n = 10;
 	int i, rc = 1, err;
@@ -213,19 +205,8 @@ int cmd_top(int argc, char **argv)
 	if ((rc = qargs_open(&q)))
 		goto out;
 	rc = 1;
-	progress_init(&r.prog);
-	for (i = 0; i < q.ndirs; i++) {
-		err = tt_scan(q.stores[i], q.from_ns, q.to_ns, &cb, &r, &st, warn, sizeof(warn), why,
-			      sizeof(why));
-		if (err) {
-			progress_done(&r.prog);
-			cmd_err("top: %s", err == -ENOMEM ? "out of memory" : why);
-			goto out;
-		}
-	}
-	progress_done(&r.prog);
-	if (warn[0])
-		cmd_err("top: warning: %s; the rest is answered", warn);
+	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
+		goto out;
 	if (!r.interval_ns) {
 		err = print_top(&r, r.ntops ? r.tops[0] : NULL, by, n, q.from_ns, q.to_ns, "", &out);
 	} else {
@@ -246,13 +227,7 @@ int cmd_top(int argc, char **argv)
 	}
 	if (qargs_flush(&out))
 		goto out;
-	if (q.stats)
-		fprintf(stderr,
-			"stats: recordings %" PRIu64 ", blocks read %" PRIu64 " of %" PRIu64
-			" (selected %" PRIu64 ", damaged %" PRIu64 "), events %" PRIu64
-			", ticks %" PRIu64 "\n",
-			st.recordings, st.blocks_read, st.blocks_total, st.blocks_selected,
-			st.blocks_damaged, st.events, st.ticks);
+	qargs_print_stats(&q, &st);
 	rc = 0;
 out:
 	for (k = 0; k < r.ntops; k++)

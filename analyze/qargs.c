@@ -7,8 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <inttypes.h>
+
 #include "buf.h"
 #include "cmd.h"
+#include "progress.h"
 #include "qargs.h"
 #include "scan.h"
 #include "timeparse.h"
@@ -189,6 +192,50 @@ void qargs_close(struct qargs *a)
 	for (i = 0; i < a->ndirs; i++)
 		tt_store_close(a->stores[i]);
 	memset(a->stores, 0, sizeof(a->stores));
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	progress_update(ctx, done, total);
+}
+
+int qargs_scan(struct qargs *a, uint64_t from_ns, uint64_t to_ns, const struct tt_scan_cb *cb,
+	       void *ctx, struct tt_scan_stats *st)
+{
+	struct tt_scan_cb c = *cb;
+	struct progress prog;
+	char why[512], warn[512] = "";
+	int i, err = 0;
+
+	progress_init(&prog);
+	c.on_progress = on_progress;
+	c.progress_ctx = &prog;
+	for (i = 0; i < a->ndirs && !err; i++)
+		err = tt_scan(a->stores[i], from_ns, to_ns, &c, ctx, st, warn, sizeof(warn), why,
+			      sizeof(why));
+	progress_done(&prog);
+	if (err) {
+		if (err == -ENOMEM)
+			cmd_err("%s: out of memory", a->cmd);
+		else if (err != -EIO || why[0])
+			cmd_err("%s: %s", a->cmd, why[0] ? why : strerror(-err));
+		return 1;
+	}
+	if (warn[0])
+		cmd_err("%s: warning: %s; the rest is answered", a->cmd, warn);
+	return 0;
+}
+
+void qargs_print_stats(const struct qargs *a, const struct tt_scan_stats *st)
+{
+	if (!a->stats)
+		return;
+	fprintf(stderr,
+		"stats: recordings %" PRIu64 ", blocks read %" PRIu64 " of %" PRIu64
+		" (selected %" PRIu64 ", damaged %" PRIu64 "), events %" PRIu64 ", ticks %" PRIu64
+		"\n",
+		st->recordings, st->blocks_read, st->blocks_total, st->blocks_selected,
+		st->blocks_damaged, st->events, st->ticks);
 }
 
 int qargs_flush(struct tt_buf *b)

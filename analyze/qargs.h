@@ -45,6 +45,21 @@ int qargs_opt(struct qargs *a, int argc, char **argv, int *i);
 int qargs_open(struct qargs *a);
 void qargs_close(struct qargs *a);
 
+/*
+ * Scan every store over [from_ns, to_ns] with cb and ctx: a progress bar on a
+ * terminal after a second, one error line on failure, one warning line when
+ * damaged blocks were skipped (the rest is still answered). Stats add up into
+ * *st (may be NULL). 0, or 1 after printing the error. A callback that fails
+ * after printing its own error returns -EIO (nothing more is printed).
+ */
+struct tt_scan_cb;
+struct tt_scan_stats;
+int qargs_scan(struct qargs *a, uint64_t from_ns, uint64_t to_ns, const struct tt_scan_cb *cb,
+	       void *ctx, struct tt_scan_stats *st);
+
+/* --stats: what the scan read, one line on stderr (nothing without --stats). */
+void qargs_print_stats(const struct qargs *a, const struct tt_scan_stats *st);
+
 /* Write b to stdout; 0 or 1 after printing the error. Resets b. */
 struct tt_buf;
 int qargs_flush(struct tt_buf *b);

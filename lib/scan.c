@@ -73,7 +73,8 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 		if (cb->on_table && (err = cb->on_table(ctx, rec, tt_agg_table(agg), agg)))
 			break;
 		if (cb->on_progress)
-			cb->on_progress(ctx, stats->blocks_read + rs->blocks_read,
+			cb->on_progress(cb->progress_ctx ? cb->progress_ctx : ctx,
+					stats->blocks_read + rs->blocks_read,
 					stats->blocks_selected + rs->blocks_selected);
 	}
 	if (err < 0 && !why[0])

@@ -34,6 +34,7 @@ struct tt_scan_cb {
 			const struct tt_agg *agg);
 	/* Blocks read so far of those selected, after each tick. May be NULL. */
 	void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
+	void *progress_ctx; /* on_progress's ctx; NULL: the scan's ctx */
 };
 
 struct tt_scan_stats {
