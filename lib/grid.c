@@ -236,8 +236,10 @@ static void raw(struct tt_buf *b, const struct tt_col *col, const struct cell *c
 	case TT_COL_USEC:
 		tt_buf_printf(b, "%" PRIu64, c->u);
 		break;
-	case TT_COL_REAL:
-	case TT_COL_RATE:
+	case TT_COL_REAL: /* machines get every digit */
+		tt_buf_printf(b, "%.17g", c->d);
+		break;
+	case TT_COL_RATE: /* bytes/s: a tenth of a byte is noise */
 		tt_buf_printf(b, "%.1f", c->d);
 		break;
 	case TT_COL_TIME:
