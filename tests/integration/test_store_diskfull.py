@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""A full disk: the recorder stops with one clear line and leaves a store that verifies;
+with retention, it goes on recording past the point where the disk would be full.
+
+The store lives on a small tmpfs (2 MiB, plus 1 KiB for every socket already
+on the host: each is an index row rewritten with every block, and a busy
+machine would otherwise fill the disk with the index alone). Traffic:
+ttstore.py churn (hundreds of loopback connections moving data).
+
+1. No retention: the recorder runs until the tmpfs is full. It must exit 1
+   (not a signal, not a sanitizer report) with exactly one line on stderr that
+   says "no space left"; `verify` passes on what is left and `info` reads it.
+2. --retain-size 256K --segment-size 64K on a fresh tmpfs of the same size,
+   same traffic: the recorder must still be running 3 s past the moment the
+   first run died and once it has written 256 KiB more segment data than the
+   first run had on disk when it died (retention freed the room); then
+   SIGINT: exit 0, verify, info.
+"""
+import os
+import threading
+import time
+
+import ttharness as h
+import ttstore as ts
+
+GEN = ["--conns", 200, "--active", 20, "--reopen", 10]
+RETAIN = ["--retain-size", "256K", "--segment-size", "64K"]
+
+
+def watch_segments(store, stop, seen):
+    """Largest size seen of every segment file: a lower bound of what was written."""
+    while not stop.is_set():
+        try:
+            names = os.listdir(store)
+        except FileNotFoundError:
+            names = []
+        for f in names:
+            if f.endswith(".tts"):
+                try:
+                    seen[f] = max(seen.get(f, 0), os.path.getsize(os.path.join(store, f)))
+                except FileNotFoundError:
+                    pass
+        time.sleep(0.05)
+
+
+def fill(t, size_k):
+    mnt = ts.tmpfs(t, size_k, "full")
+    store = os.path.join(mnt, "store")
+    gen = ts.GenProc(t, "churn", GEN)
+    rec = ts.StoreRecorder(t, store)
+    rec.start()
+    t0 = time.monotonic()
+    rc = rec.wait_exit(60)
+    took = time.monotonic() - t0
+    gen.finish()
+    if rc is None:
+        rec.kill()
+        raise h.Failed("no retention: the recorder still ran 60s after the start on a %d KiB "
+                       "tmpfs" % size_k)
+    err = rec.stderr_text()
+    st = os.statvfs(mnt)
+    free_k = st.f_bavail * st.f_frsize // 1024
+    t.eq("full disk: exit status", rc, 1)
+    rec.check_stderr_clean("full disk")
+    lines = err.splitlines()
+    t.check(len(lines) == 1 and "no space left" in lines[0].lower(),
+            "full disk: stderr should be one line saying 'no space left', got %r" % err)
+    t.le("full disk: KiB left free on the tmpfs when it stopped", free_k, size_k // 4)
+    ts.verify(t, store, "full disk: verify")
+    ts.check_index_vs_disk(t, store, "full disk", files_known=False)
+    p = ts.analyze(t, "info", store)
+    t.check(p.returncode == 0 and "recordings" in p.stdout,
+            "full disk: info exited %d: %s" % (p.returncode, p.stderr.strip()))
+    segs = ts.disk_bytes(store)
+    print("full disk: the recorder stopped after %.1fs on a %d KiB tmpfs, %d KiB of segments, "
+          "%d KiB free: %s" % (took, size_k, segs // 1024, free_k, err.strip()), flush=True)
+    return took, segs
+
+
+def retained(t, size_k, died_after, full_segs):
+    mnt = ts.tmpfs(t, size_k, "ret")
+    store = os.path.join(mnt, "store")
+    gen = ts.GenProc(t, "churn", GEN)
+    rec = ts.StoreRecorder(t, store, extra=RETAIN)
+    rec.start()
+    t0 = time.monotonic()
+    seen, stop = {}, threading.Event()
+    th = threading.Thread(target=watch_segments, args=(store, stop, seen), daemon=True)
+    th.start()
+    # past the moment the first run died, and past what it had written then
+    want_s, want_bytes = died_after + 3.0, full_segs + 256 * 1024
+    deadline = t0 + want_s + 30.0
+    while rec.alive() and time.monotonic() < deadline:
+        if time.monotonic() - t0 >= want_s and sum(seen.values()) > want_bytes:
+            break
+        time.sleep(0.1)
+    ran = time.monotonic() - t0
+    written = sum(seen.values())
+    alive = rec.alive()
+    stop.set()
+    th.join()
+    t.check(alive, "with %s: the recorder died after %.1fs (exit %r): %s" %
+            (" ".join(RETAIN), ran, rec.proc.poll(), rec.stderr_text().strip()))
+    t.check(written > want_bytes, "with %s: %d segment bytes written in %.1fs, want more than "
+            "%d (the full disk run had %d)" % (" ".join(RETAIN), written, ran, want_bytes,
+                                              full_segs))
+    rc = rec.stop()
+    gen.finish()
+    t.eq("with retention: exit status after SIGINT", rc, 0)
+    rec.check_stderr_clean("with retention")
+    t.eq("with retention: stderr", rec.stderr_text(), "")
+    ts.verify(t, store, "with retention: verify")
+    ts.check_index_vs_disk(t, store, "with retention")
+    p = ts.analyze(t, "info", store)
+    t.eq("with retention: info exit status", p.returncode, 0)
+    print("with retention: still recording after %.1fs, %d KiB of segments written through a "
+          "%d KiB tmpfs, %d segments made, %d KiB of them left" %
+          (ran, written // 1024, size_k, len(seen), ts.disk_bytes(store) // 1024), flush=True)
+
+
+def main(t):
+    foreign = ts.host_sockets()
+    size_k = 2048 + foreign
+    size_k += -size_k % 256
+    print("store_diskfull: tmpfs of %d KiB (%d sockets already on the host)" % (size_k, foreign),
+          flush=True)
+    died_after, full_segs = fill(t, size_k)
+    retained(t, size_k, died_after, full_segs)
+
+
+if __name__ == "__main__":
+    h.run("store_diskfull", main)
