@@ -516,24 +516,48 @@ static void expire_udp(struct tt_collector *c, uint64_t ts)
 	}
 }
 
-/* Socket inode -> owning process, for sockets whose owner never did I/O. */
+/* The process name of pid into comm (TT_COMM_MAX bytes); empty if it is gone. */
+static void read_comm(long pid, char *comm)
+{
+	char path[64];
+	FILE *f;
+
+	comm[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(comm, TT_COMM_MAX, f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+}
+
+/*
+ * Socket inode -> owning process, for sockets whose owner never did I/O (an
+ * accepted socket nobody read yet, one found by the start-up walk). One walk
+ * of /proc/PID/fd for all of them, a few tries each, only when some are unknown.
+ */
 static void resolve_owners(struct tt_collector *c, uint64_t ts)
 {
-	DIR *proc, *fds;
+	struct tt_idmap *wanted = tt_idmap_new(); /* inode -> cstate slot */
+	DIR *proc = NULL, *fds;
 	struct dirent *pe, *fe;
-	size_t i, want = 0;
+	size_t i;
 
+	if (!wanted)
+		return;
 	for (i = 0; i < c->ncs; i++) {
 		struct cstate *s = &c->cs[i];
 
 		if (!s->conn.pid && s->ino && s->owner_tries < OWNER_TRIES) {
 			s->owner_tries++;
-			want++;
+			if (tt_idmap_put(wanted, s->ino, (uint32_t)i))
+				break;
 		}
 	}
-	if (!want || !(proc = opendir("/proc")))
-		return;
-	while (want && (pe = readdir(proc))) {
+	if (tt_idmap_count(wanted))
+		proc = opendir("/proc");
+	while (proc && tt_idmap_count(wanted) && (pe = readdir(proc))) {
 		char path[300], link[64];
 		char *end;
 		long pid = strtol(pe->d_name, &end, 10);
@@ -544,8 +568,10 @@ static void resolve_owners(struct tt_collector *c, uint64_t ts)
 		fds = opendir(path);
 		if (!fds)
 			continue;
-		while (want && (fe = readdir(fds))) {
+		while (tt_idmap_count(wanted) && (fe = readdir(fds))) {
 			unsigned long ino;
+			uint32_t slot;
+			struct cstate *s;
 			ssize_t n;
 
 			snprintf(path, sizeof(path), "/proc/%ld/fd/%s", pid, fe->d_name);
@@ -553,30 +579,20 @@ static void resolve_owners(struct tt_collector *c, uint64_t ts)
 			if (n <= 0)
 				continue;
 			link[n] = '\0';
-			if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			if (sscanf(link, "socket:[%lu]", &ino) != 1 || !tt_idmap_get(wanted, ino, &slot))
 				continue;
-			for (i = 0; i < c->ncs; i++) {
-				struct cstate *s = &c->cs[i];
-				FILE *f;
-
-				if (s->conn.pid || s->ino != ino)
-					continue;
-				s->conn.pid = s->conn.tgid = (uint32_t)pid;
-				snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-				f = fopen(path, "r");
-				if (f) {
-					if (fgets(s->conn.comm, TT_COMM_MAX, f))
-						s->conn.comm[strcspn(s->conn.comm, "\n")] = '\0';
-					fclose(f);
-				}
-				if (!s->hidden)
-					emit_conn(c, s, ts);
-				want--;
-			}
+			tt_idmap_del(wanted, ino);
+			s = &c->cs[slot];
+			s->conn.pid = s->conn.tgid = (uint32_t)pid;
+			read_comm(pid, s->conn.comm);
+			if (!s->hidden)
+				emit_conn(c, s, ts);
 		}
 		closedir(fds);
 	}
-	closedir(proc);
+	if (proc)
+		closedir(proc);
+	tt_idmap_free(wanted);
 }
 
 static void read_loss(struct tt_collector *c, uint64_t ts)
