@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 PKGS=(build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
       libsqlite3-dev libzstd-dev libcmocka-dev iproute2 nftables python3 util-linux libcap2-bin
-      tmux)
+      tmux chromium)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 

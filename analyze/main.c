@@ -13,6 +13,7 @@ static const struct cmd cmds[] = {
 	{ "top", cmd_top, "top-N of a window by bytes, rate, RTT...; grouped by conn, process, host..." },
 	{ "events", cmd_events, "connects, accepts, closes, resets, retransmits, state changes, losses" },
 	{ "timeline", cmd_timeline, "time-bucketed totals: bytes, rates, connections, retransmits" },
+	{ "report", cmd_report, "a self-contained HTML post-mortem report of a window" },
 	{ "diff", cmd_diff, "what changed between a baseline window and the incident window" },
 	{ "extract", cmd_extract, "write a window as a new, self-contained store" },
 	{ "sql", cmd_sql, "run one read-only SQL statement on the index" },

