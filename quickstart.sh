@@ -2,19 +2,21 @@
 # One command from a fresh Debian 12 machine to a running recorder or a full test run.
 #   sudo ./quickstart.sh record [tcptop-record options]   set up, build, record (live view)
 #   sudo ./quickstart.sh test                              set up, build with ASan+UBSan, run every test
-#   sudo ./quickstart.sh setup                             packages only
+#   sudo ./quickstart.sh setup                             packages to build and run only
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# to build and run
 PKGS=(build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-      libsqlite3-dev libzstd-dev libcmocka-dev iproute2 nftables python3 util-linux libcap2-bin
-      tmux chromium)
+      libsqlite3-dev libzstd-dev libcmocka-dev)
+# the tests also need real peers: namespaces, nftables, a terminal, a browser
+TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 
-setup() {
+setup() { # setup PACKAGE...
 	local missing=()
-	for p in "${PKGS[@]}"; do
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
@@ -35,13 +37,13 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
 setup)
-	setup ;;
+	setup "${PKGS[@]}" ;;
 record)
-	setup
+	setup "${PKGS[@]}"
 	build build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	exec ./build/record/tcptop-record "$@" ;;
 test)
-	setup
+	setup "${PKGS[@]}" "${TEST_PKGS[@]}"
 	# The optimised build must compile too (-Werror sees more there), then every
 	# test runs against the sanitized build: ASan+UBSan abort on the first error.
 	build build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -335,7 +335,7 @@ static double sort_value(const struct tt_row *r, const struct sort_ctx *s)
 	case TT_SORT_RETRANS:
 		return r->tot.retrans;
 	case TT_SORT_DURATION:
-		return (double)((r->close_ns ? r->close_ns : s->now) - r->open_ns);
+		return (double)tt_row_age_ns(r, s->now);
 	default:
 		return 0;
 	}

@@ -91,6 +91,18 @@ const struct tt_ev_conn *tt_agg_conn(const struct tt_agg *a, uint64_t id);
 /* The table built by the last TICK (empty before the first). */
 const struct tt_table *tt_agg_table(const struct tt_agg *a);
 
+/*
+ * How long the connection of r has lived at now_ns (or lived, if closed). Never
+ * negative: an open time stamped by the kernel a hair after the tick that first
+ * carried it counts as zero, not as 2^64.
+ */
+static inline uint64_t tt_row_age_ns(const struct tt_row *r, uint64_t now_ns)
+{
+	uint64_t end = r->close_ns ? r->close_ns : now_ns;
+
+	return end > r->open_ns ? end - r->open_ns : 0;
+}
+
 /* Sort keys for tt_rows_sort; all sort descending, ties broken by id. */
 enum tt_sort_key {
 	TT_SORT_RATE = 0, /* rate in + out */

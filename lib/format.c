@@ -142,14 +142,14 @@ void tt_row_json(struct tt_buf *b, const struct tt_row *r, uint64_t ts_ns,
 		      r->tot.retrans, r->tot.rst_sent, r->tot.rst_recv);
 	tt_buf_printf(b, "\"closed\":%s,\"age_ms\":%" PRIu64 ",",
 		      (r->flags & TT_ROW_CLOSED) ? "true" : "false",
-		      ((r->close_ns ? r->close_ns : ts_ns) - r->open_ns) / 1000000);
+		      tt_row_age_ns(r, ts_ns) / 1000000);
 	json_ts(b, "open_ts", r->open_ns, mono_to_wall_ns);
 	if (r->flags & TT_ROW_CLOSED) {
 		tt_buf_add(b, ",", 1);
 		json_ts(b, "close_ts", r->close_ns, mono_to_wall_ns);
 		tt_buf_printf(b, ",\"close_reason\":\"%s\",\"error\":%u,\"lifetime_ms\":%" PRIu64,
 			      close_reason_name(r->close_reason), r->err,
-			      (r->close_ns - r->open_ns) / 1000000);
+			      tt_row_age_ns(r, ts_ns) / 1000000);
 	}
 	tt_buf_add(b, "}\n", 2);
 }

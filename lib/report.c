@@ -282,7 +282,7 @@ int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const 
 		unsigned char key[KEY_MAX];
 		struct tt_group shown;
 		uint64_t life = (r->conn.id * 0x9E3779B97F4A7C15ull) ^ r->open_ns;
-		uint64_t dur = (r->close_ns ? r->close_ns : tab->ts_ns) - r->open_ns;
+		uint64_t dur = tt_row_age_ns(r, tab->ts_ns);
 		struct slot *s;
 		uint32_t seen;
 		int err = 0;

@@ -113,7 +113,7 @@ int tt_view_render(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 			      tt_fmt_bytes(bin, sizeof(bin), r->tot.bytes_in),
 			      tt_fmt_bytes(bout, sizeof(bout), r->tot.bytes_out), rtt, r->tot.retrans,
 			      tt_fmt_duration(age, sizeof(age),
-					      (r->close_ns ? r->close_ns : t->ts_ns) - r->open_ns),
+					      tt_row_age_ns(r, t->ts_ns)),
 			      (r->flags & TT_ROW_CLOSED) ? "[CLOSED]" : "",
 			      (r->conn.flags & TT_CF_PARTIAL) ? "[PARTIAL]" : "",
 			      (r->conn.flags & TT_CF_UDP_PEER) ? "[PEER]" : "");

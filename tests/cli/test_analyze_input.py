@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 
-COMMANDS = ["top", "events", "timeline", "replay", "info", "verify", "diff", "extract"]
+COMMANDS = ["top", "events", "timeline", "replay", "info", "verify", "diff", "extract", "report"]
 WINDOWED = ["top", "events", "timeline"]
 
 
@@ -110,7 +110,7 @@ def main():
 
     for cmd in COMMANDS:
         run([cmd, "--no-such-option", store], 2, "unknown option")
-        run([cmd, empty], 2 if cmd == "diff" or cmd == "extract" else 1, "not a store")
+        run([cmd, empty], 2 if cmd in ("diff", "extract", "report") else 1, "not a store")
         run([cmd], 2, "no store")
     for cmd in WINDOWED:
         run([cmd, "--from", "2026-13-45T99:00", store], 2, "malformed time")

@@ -432,6 +432,20 @@ static void test_keyframe_restart_equals_continuous(void **state)
 	tt_agg_free(fresh);
 }
 
+static void test_age_never_negative(void **state)
+{
+	struct tt_row r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.open_ns = 5 * SEC;
+	assert_int_equal(tt_row_age_ns(&r, 7 * SEC), 2 * SEC);
+	/* the kernel stamped the open a hair after the tick that carried it */
+	assert_int_equal(tt_row_age_ns(&r, 5 * SEC - 1000), 0);
+	r.close_ns = 6 * SEC;
+	assert_int_equal(tt_row_age_ns(&r, 9 * SEC), 1 * SEC);
+}
+
 static void test_sort_total_order(void **state)
 {
 	struct tt_row rows[4];
@@ -467,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_orphan_events_are_counted),
 		cmocka_unit_test(test_random_streams_match_reference),
 		cmocka_unit_test(test_keyframe_restart_equals_continuous),
+		cmocka_unit_test(test_age_never_negative),
 		cmocka_unit_test(test_sort_total_order),
 	};
 
