@@ -214,7 +214,8 @@ static void set_filter(struct ui *u, const char *text)
 		return;
 	/* an address or network filters endpoints; anything else, process names */
 	if (tt_filter_parse_host(text, &u->filter))
-		snprintf(u->filter.comm, sizeof(u->filter.comm), "*%s*", text);
+		snprintf(u->filter.comm, sizeof(u->filter.comm), "*%.*s*",
+			 (int)sizeof(u->filter.comm) - 3, text);
 }
 
 /* A finished prompt line: g (goto a time) or / (filter). 0 or <0 on a replay error. */

@@ -71,6 +71,15 @@ char *tt_fmt_addr(char *buf, size_t len, const uint8_t addr[16], int family)
 	return buf;
 }
 
+char *tt_fmt_endpoint(char *buf, size_t len, const uint8_t addr[16], uint16_t port, int family)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	tt_fmt_addr(a, sizeof(a), addr, family);
+	snprintf(buf, len, strchr(a, ':') ? "[%s]:%u" : "%s:%u", a, port);
+	return buf;
+}
+
 const char *tt_proto_name(int proto)
 {
 	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";

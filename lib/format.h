@@ -24,6 +24,9 @@ char *tt_fmt_duration(char *buf, size_t len, uint64_t ns);
 /* An address: dotted IPv4 for family 4 (v4-mapped), IPv6 otherwise, "*" for all-zero. */
 char *tt_fmt_addr(char *buf, size_t len, const uint8_t addr[16], int family);
 
+/* "10.0.0.1:443", "[2001:db8::1]:443", "*:53" into buf (>= 64 bytes); returns buf. */
+char *tt_fmt_endpoint(char *buf, size_t len, const uint8_t addr[16], uint16_t port, int family);
+
 /* "tcp" / "udp" / "?" */
 const char *tt_proto_name(int proto);
 

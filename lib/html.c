@@ -164,23 +164,14 @@ static char *fmt_usec(char *buf, size_t len, uint64_t us)
 	return buf;
 }
 
-static char *fmt_endpoint(char *buf, size_t len, const uint8_t addr[16], uint16_t port, int family)
-{
-	char a[64];
-
-	tt_fmt_addr(a, sizeof(a), addr, family);
-	snprintf(buf, len, strchr(a, ':') ? "[%s]:%u" : "%s:%u", a, port);
-	return buf;
-}
-
 /* "tcp 10.0.0.1:443 → 10.0.0.9:51234" (raw text: escape it when writing). */
 static char *fmt_conn(char *buf, size_t len, const struct tt_ev_conn *c)
 {
-	char l[80], r[80];
+	char l[64], r[64];
 
 	snprintf(buf, len, "%s %s \xe2\x86\x92 %s", tt_proto_name(c->proto),
-		 fmt_endpoint(l, sizeof(l), c->laddr, c->lport, c->family),
-		 fmt_endpoint(r, sizeof(r), c->raddr, c->rport, c->family));
+		 tt_fmt_endpoint(l, sizeof(l), c->laddr, c->lport, c->family),
+		 tt_fmt_endpoint(r, sizeof(r), c->raddr, c->rport, c->family));
 	return buf;
 }
 
@@ -861,9 +852,9 @@ static void key_cells(struct tt_buf *b, const struct tt_groupby *by, int host_co
 		switch (by->keys[i]) {
 		case TT_G_CONN:
 			tt_buf_printf(b, "<td>%s</td><td>%s</td>", tt_proto_name(c->proto),
-				      fmt_endpoint(a, sizeof(a), c->laddr, c->lport, c->family));
+				      tt_fmt_endpoint(a, sizeof(a), c->laddr, c->lport, c->family));
 			tt_buf_printf(b, "<td>%s</td><td class=\"n\">%u</td><td class=\"comm\">",
-				      fmt_endpoint(a, sizeof(a), c->raddr, c->rport, c->family),
+				      tt_fmt_endpoint(a, sizeof(a), c->raddr, c->rport, c->family),
 				      c->tgid);
 			comm_text(b, c->comm);
 			tt_buf_printf(b, "</td><td>%s</td>",

@@ -48,17 +48,6 @@ static void header(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 		      tt_sort_key_name(o->sort));
 }
 
-static void endpoint(char *buf, size_t len, const uint8_t *addr, uint16_t port, int family)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	tt_fmt_addr(a, sizeof(a), addr, family);
-	if (family == 6 && strcmp(a, "*"))
-		snprintf(buf, len, "[%s]:%u", a, port);
-	else
-		snprintf(buf, len, "%s:%u", a, port);
-}
-
 int tt_view_render(struct tt_buf *b, const struct tt_table *t, const struct tt_view_opts *o,
 		   struct tt_row **scratch, size_t *cap)
 {
@@ -79,10 +68,10 @@ int tt_view_render(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 		char ep[64];
 		size_t l;
 
-		endpoint(ep, sizeof(ep), r->conn.laddr, r->conn.lport, r->conn.family);
+		tt_fmt_endpoint(ep, sizeof(ep), r->conn.laddr, r->conn.lport, r->conn.family);
 		l = strlen(ep);
 		laddr_w = l > laddr_w ? l : laddr_w;
-		endpoint(ep, sizeof(ep), r->conn.raddr, r->conn.rport, r->conn.family);
+		tt_fmt_endpoint(ep, sizeof(ep), r->conn.raddr, r->conn.rport, r->conn.family);
 		l = strlen(ep);
 		raddr_w = l > raddr_w ? l : raddr_w;
 	}
@@ -99,8 +88,8 @@ int tt_view_render(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 
 		memcpy(comm, r->conn.comm, TT_COMM_MAX);
 		comm[TT_COMM_MAX] = '\0';
-		endpoint(l, sizeof(l), r->conn.laddr, r->conn.lport, r->conn.family);
-		endpoint(rm, sizeof(rm), r->conn.raddr, r->conn.rport, r->conn.family);
+		tt_fmt_endpoint(l, sizeof(l), r->conn.laddr, r->conn.lport, r->conn.family);
+		tt_fmt_endpoint(rm, sizeof(rm), r->conn.raddr, r->conn.rport, r->conn.family);
 		if (r->tot.srtt_us)
 			snprintf(rtt, sizeof(rtt), "%.2fms", r->tot.srtt_us / 1000.0);
 		else
