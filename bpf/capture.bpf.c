@@ -37,6 +37,13 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/*
+ * Wake the reader only once this much is queued (set before load; 0: every
+ * event). The reader drains the ring at every tick anyway, so under churn a
+ * wake-up per connect or close is pure cost; a backlog still wakes it early.
+ */
+const volatile __u32 rb_wake_bytes = 0;
+
 /* Sizes are set by user space before load (bpf_map__set_max_entries). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -292,7 +299,10 @@ static __always_inline void emit(__u32 type, __u64 cookie, const struct tt_sock_
 	e->sk_err = sk_err;
 	e->pad2 = 0;
 	__builtin_memcpy(&e->val, v, sizeof(*v));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wake_bytes && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) <
+					       rb_wake_bytes ?
+				      BPF_RB_NO_WAKEUP :
+				      0);
 }
 
 SEC("tp_btf/inet_sock_set_state")

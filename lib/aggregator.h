@@ -77,7 +77,7 @@ int tt_agg_feed(struct tt_agg *a, const struct tt_event *ev);
 /*
  * The aggregator's whole state as keyframe events (CONN and SAMPLE per live
  * connection, then LOSS), each flagged TT_EVF_KEYFRAME and stamped ts_ns, passed
- * to fn in a stable order. Meant right after a TICK: feeding them to a fresh
+ * to fn in order of connection id. Meant right after a TICK: feeding them to a fresh
  * aggregator gives it the same connections, totals and losses, so its next
  * table equals this one's next table. Stops at and returns fn's first non-zero.
  */

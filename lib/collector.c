@@ -811,6 +811,7 @@ int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **o
 	bpf_map__set_max_entries(c->skel->maps.socks, o->socks_max);
 	bpf_map__set_max_entries(c->skel->maps.peers, o->peers_max);
 	bpf_map__set_max_entries(c->skel->maps.events, o->ringbuf_bytes);
+	c->skel->rodata->rb_wake_bytes = o->ringbuf_bytes / 8;
 	err = capture_bpf__load(c->skel);
 	if (err) {
 		snprintf(why, why_len, "loading BPF programs: %s (run with --verbose for the verifier log)",

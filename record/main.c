@@ -73,6 +73,8 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 	size_t i;
 	int err;
 
+	if (o->output == REC_OUT_NONE)
+		return 0;
 	if (o->output == REC_OUT_JSON) {
 		for (i = 0; i < t->n; i++)
 			if (tt_filter_match(&o->filter, &t->rows[i].conn))

@@ -54,6 +54,7 @@ static const struct option long_opts[] = {
 	{ "retain-size", required_argument, NULL, OPT_RETAIN_SIZE },
 	{ "bucket", required_argument, NULL, OPT_BUCKET },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -66,8 +67,10 @@ const char *rec_opts_usage(void)
 	       "\n"
 	       "Output:\n"
 	       "  -l, --live             top-like screen (default when stdout is a terminal)\n"
-	       "  -f, --format FMT       text (a table per tick) or json (one object per\n"
-	       "                         connection per tick, one per line)\n"
+	       "  -f, --format FMT       text (a table per tick), json (one object per\n"
+	       "                         connection per tick, one per line), or none (record\n"
+	       "                         only, e.g. as a service: the cheapest)\n"
+	       "  -q, --quiet            the same as --format none\n"
 	       "  -s, --sort KEY         rate (default), bytes, packets, rtt, retrans, duration\n"
 	       "  -n, --top N            show at most N rows (live and text)\n"
 	       "      --events           with --format json: also a line per state change,\n"
@@ -147,7 +150,7 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":i:d:lf:s:n:o:vhV", long_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":i:d:lf:s:n:o:qvhV", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'i':
 			if (tt_parse_duration(optarg, &o->interval_ns) ||
@@ -176,8 +179,10 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 				o->output = REC_OUT_JSON;
 			else if (!strcmp(optarg, "text"))
 				o->output = REC_OUT_TEXT;
+			else if (!strcmp(optarg, "none"))
+				o->output = REC_OUT_NONE;
 			else {
-				snprintf(msg, msg_len, "--format: '%s' is not text or json", optarg);
+				snprintf(msg, msg_len, "--format: '%s' is not text, json or none", optarg);
 				return 2;
 			}
 			break;
@@ -280,6 +285,9 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 		case 'v':
 			o->verbose++;
 			break;
+		case 'q':
+			o->output = REC_OUT_NONE;
+			break;
 		case 'h':
 			o->help = 1;
 			return 0;
@@ -293,6 +301,10 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			snprintf(msg, msg_len, "unknown option '%s' (see --help)", argv[optind - 1]);
 			return 2;
 		}
+	}
+	if (o->output == REC_OUT_NONE && no_store) {
+		snprintf(msg, msg_len, "--format none with --no-store would record nothing and show nothing");
+		return 2;
 	}
 	if (no_store && o->store_dir) {
 		snprintf(msg, msg_len, "--no-store and --output exclude each other");

@@ -16,6 +16,7 @@ enum rec_output {
 	REC_OUT_LIVE,
 	REC_OUT_TEXT,
 	REC_OUT_JSON,
+	REC_OUT_NONE, /* record only: a service writes nothing to stdout */
 };
 
 struct rec_opts {
