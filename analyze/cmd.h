@@ -18,6 +18,7 @@ struct cmd {
 
 int cmd_info(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_events(int argc, char **argv);

@@ -10,6 +10,7 @@
 static const struct cmd cmds[] = {
 	{ "info", cmd_info, "recordings, time span, hosts, segments, size, compression, losses" },
 	{ "verify", cmd_verify, "check every frame's checksum and the index against the segments" },
+	{ "reindex", cmd_reindex, "rebuild the index from the segment files" },
 	{ "top", cmd_top, "top-N of a window by bytes, rate, RTT...; grouped by conn, process, host..." },
 	{ "events", cmd_events, "connects, accepts, closes, resets, retransmits, state changes, losses" },
 	{ "timeline", cmd_timeline, "time-bucketed totals: bytes, rates, connections, retransmits" },

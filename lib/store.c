@@ -63,8 +63,8 @@ enum {
 static const char *const q_sql[Q_MAX] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
-	[Q_REC_BEGIN] = "INSERT INTO recordings (host, kernel, boot_id, start_ns, options, "
-			"tool_version, mono_to_wall_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_REC_BEGIN] = "INSERT INTO recordings (id, host, kernel, boot_id, start_ns, options, "
+			"tool_version, mono_to_wall_ns) VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_REC_END] = "UPDATE recordings SET end_ns = ?2, clean_stop = ?3 WHERE id = ?1",
 	[Q_REC_BUCKET] = "UPDATE recordings SET bucket_ns = ?2 WHERE id = ?1",
 	[Q_SEG_BEGIN] = "INSERT INTO segments (recording_id, seq, file, created_ns) "
@@ -136,7 +136,8 @@ static const char *const q_sql[Q_MAX] = {
 struct tt_store {
 	sqlite3 *db;
 	char *dir; /* as given to open */
-	enum tt_store_mode mode;
+	enum tt_store_mode mode; /* TT_STORE_REBUILD opens as a writer of db_name */
+	const char *db_name; /* "index.db", or "index.db.rebuild" while reindexing */
 	int lock_fd; /* DIR/LOCK, flock()ed; -1 for readers */
 	int version; /* PRAGMA user_version */
 	sqlite3_stmt *q[Q_MAX];
@@ -498,7 +499,7 @@ static int open_db(struct tt_store *s, int file_mode)
 	int64_t v;
 	int rc, err;
 
-	snprintf(path, sizeof(path), "%s/index.db", s->dir);
+	snprintf(path, sizeof(path), "%s/%s", s->dir, s->db_name);
 	if (s->mode == TT_STORE_WRITE) {
 		int created, fd = create_file(s, path, file_mode, &created);
 
@@ -575,7 +576,8 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		snprintf(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
-	s->mode = mode;
+	s->mode = mode == TT_STORE_REBUILD ? TT_STORE_WRITE : mode;
+	s->db_name = mode == TT_STORE_REBUILD ? "index.db.rebuild" : "index.db";
 	s->lock_fd = -1;
 	s->seg_id = -1;
 	s->bucket_rec = -1;
@@ -584,6 +586,18 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		err = make_dir(s, dir_mode);
 		if (!err)
 			err = take_lock(s, file_mode);
+	} else if (mode == TT_STORE_REBUILD) {
+		char path[4096];
+
+		/* a rebuild left over from an interrupted reindex is rebuilt anew */
+		err = take_lock(s, file_mode);
+		snprintf(path, sizeof(path), "%s/index.db.rebuild", dir);
+		if (!err && unlink(path) < 0 && errno != ENOENT)
+			err = fail(s, -errno, "%s: %s", path, strerror(errno));
+		strncat(path, "-wal", sizeof(path) - strlen(path) - 1);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/index.db.rebuild-shm", dir);
+		unlink(path);
 	} else if (stat(dir, &st) < 0) {
 		err = fail(s, -errno, "%s: %s", dir, strerror(errno));
 	} else if (!S_ISDIR(st.st_mode)) {
@@ -639,6 +653,39 @@ void tt_store_close(struct tt_store *s)
 	free(s);
 }
 
+int tt_store_rebuild_commit(struct tt_store *s)
+{
+	char from[4096], to[4096], wal[4100];
+	int i, fd;
+
+	for (i = 0; i < Q_MAX; i++) {
+		sqlite3_finalize(s->q[i]);
+		s->q[i] = NULL;
+	}
+	/* the last connection's close checkpoints and removes the rebuild's WAL */
+	if (sqlite3_close(s->db) != SQLITE_OK)
+		return fail(s, -EIO, "%s/%s: %s", s->dir, s->db_name, sqlite3_errmsg(s->db));
+	s->db = NULL;
+	snprintf(from, sizeof(from), "%s/%s", s->dir, s->db_name);
+	snprintf(to, sizeof(to), "%s/index.db", s->dir);
+	/* the old index's WAL must go first: replayed into the new file it would
+	 * corrupt it; until the rename, readers see the old index without it */
+	snprintf(wal, sizeof(wal), "%s-wal", to);
+	if (unlink(wal) < 0 && errno != ENOENT)
+		return fail(s, -errno, "%s: %s", wal, strerror(errno));
+	snprintf(wal, sizeof(wal), "%s-shm", to);
+	if (unlink(wal) < 0 && errno != ENOENT)
+		return fail(s, -errno, "%s: %s", wal, strerror(errno));
+	if (rename(from, to) < 0)
+		return fail(s, -errno, "renaming %s to %s: %s", from, to, strerror(errno));
+	fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
 /* ---- writer side ----------------------------------------------------------- */
 
 static const char *str_or_empty(const char *p)
@@ -663,6 +710,10 @@ int tt_store_recording_begin(struct tt_store *s, const struct tt_recording_info 
 	sqlite3_bind_text(q, 5, str_or_empty(ri->options), -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 6, str_or_empty(ri->tool_version), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 7, ri->mono_to_wall_ns);
+	if (ri->id > 0) /* reindex keeps ids: segment file names carry them */
+		sqlite3_bind_int64(q, 8, ri->id);
+	else
+		sqlite3_bind_null(q, 8);
 	if ((err = run(s, q, "adding a recording")))
 		return err;
 	*rec_id = sqlite3_last_insert_rowid(s->db);

@@ -33,6 +33,9 @@ struct tt_store;
 enum tt_store_mode {
 	TT_STORE_READ = 0, /* read-only; the store must exist */
 	TT_STORE_WRITE = 1, /* create if missing; take the writer lock */
+	TT_STORE_REBUILD = 2, /* the store must exist; take the writer lock and write a
+			       * new, empty index beside the old one (index.db.rebuild),
+			       * which tt_store_rebuild_commit puts in its place */
 };
 
 /*
@@ -58,12 +61,21 @@ int tt_store_schema_version(const struct tt_store *s);
 /* The raw SQLite handle, for read-only queries by the analyzer (sqlite3 *). */
 void *tt_store_db(struct tt_store *s);
 
+/*
+ * REBUILD: close the new index and atomically put it in place of index.db
+ * (the old one's WAL and shared memory removed first). The lock is kept until
+ * tt_store_close, which must still be called. 0, or a negative errno and
+ * tt_store_errmsg; on failure the old index is still in place.
+ */
+int tt_store_rebuild_commit(struct tt_store *s);
+
 /* Close; NULL is a no-op. A writer's lock is released. */
 void tt_store_close(struct tt_store *s);
 
 /* ---- writer side ---------------------------------------------------------- */
 
 struct tt_recording_info {
+	int64_t id; /* 0: the next free id; > 0: this one (reindex keeps the ids) */
 	const char *host; /* uname nodename */
 	const char *kernel; /* uname release */
 	const char *boot_id; /* /proc/sys/kernel/random/boot_id */

@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""tcptop-analyze reindex rebuilds the index from the segments alone.
+
+A store is recorded with real traffic (a generator that knows its bytes).
+- reindex on the intact store gives the same connection rows (ids, open times,
+  bytes, packets, close reasons) and the same top as the recorder's index;
+- with index.db deleted, reindex still answers top with the generator's bytes;
+- while a recorder holds the store, reindex refuses at once, changing nothing;
+- after a SIGKILL, reindex adopts the blocks the index had not named yet, and
+  verify passes.
+"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+import ttharness as h
+
+ROWS = ("SELECT conn_id, open_ns, laddr, lport, raddr, rport, bytes_in, bytes_out, packets_in, "
+        "packets_out, close_reason FROM connections ORDER BY conn_id, open_ns")
+
+
+def analyzer(t):
+    path = os.path.normpath(os.path.join(os.path.dirname(t.args.recorder), "..", "analyze",
+                                         "tcptop-analyze"))
+    t.require(os.access(path, os.X_OK), "tcptop-analyze next to the recorder: %s" % path)
+    return path
+
+
+def rows(store):
+    db = sqlite3.connect("file:%s/index.db?mode=ro" % store, uri=True)
+    try:
+        return db.execute(ROWS).fetchall()
+    finally:
+        db.close()
+
+
+def top(ana, store, strip_rates=False):
+    p = subprocess.run([ana, "top", "-n", "10000", "--format", "json", store],
+                       capture_output=True, text=True, timeout=60)
+    out = []
+    for line in p.stdout.splitlines():
+        r = json.loads(line)
+        if strip_rates:  # the window's length depends on the recording's times
+            for k in ("rate_in", "rate_out"):
+                r.pop(k, None)
+        out.append(json.dumps(r, sort_keys=True))
+    return p.returncode, sorted(out)
+
+
+def main(t):
+    me = os.getpid() % 100000
+    ana = analyzer(t)
+    store = tempfile.mkdtemp(prefix="ttreidx-")
+    t.cleanup(lambda: subprocess.run(["rm", "-rf", store]))
+    name = "ttri%d" % me
+
+    rec = t.recorder(interval="250ms", extra=["-o", store, "--flush", "500ms"])
+    rec.start()
+    g = t.gen("pair", ["--proto", "tcp", "--before", "0:0", "--after", "123456:7890", "--hold",
+                       300], name)
+    g.expect("phase1")
+    g.say("go")
+    res = g.finish()
+    tup = tuple(res["client"][k] for k in ("laddr", "lport", "raddr", "rport"))
+    rec.wait_closed("tcp", [tup], timeout=10)
+    rec.wait_ticks(2)
+    rec.stop()
+
+    before_rows = rows(store)
+    rc, before_top = top(ana, store)
+    t.eq("top before reindex", rc, 0)
+    p = subprocess.run([ana, "reindex", store], capture_output=True, text=True, timeout=120)
+    t.eq("reindex exit (stderr %r)" % p.stderr, p.returncode, 0)
+    t.eq("connection rows after reindex", rows(store), before_rows)
+    rc, after_top = top(ana, store)
+    t.eq("top after reindex", after_top, before_top)
+
+    os.unlink(os.path.join(store, "index.db"))
+    p = subprocess.run([ana, "reindex", store], capture_output=True, text=True, timeout=120)
+    t.eq("reindex without an index (stderr %r)" % p.stderr, p.returncode, 0)
+    rc, lost_top = top(ana, store, strip_rates=True)
+    t.eq("top with a rebuilt index, rates aside", lost_top,
+         sorted(json.dumps({k: v for k, v in json.loads(x).items()
+                            if k not in ("rate_in", "rate_out")}, sort_keys=True)
+                for x in before_top))
+    mine = [json.loads(x) for x in lost_top if json.loads(x).get("lport") == tup[1]]
+    if t.check(len(mine) == 1, "the client's row after the rebuild"):
+        t.eq("client bytes_out after the rebuild", mine[0]["bytes_out"], res["client_sent"])
+
+    # a recorder holds the store: reindex must refuse and change nothing
+    live = subprocess.Popen([t.args.recorder, "-o", store, "-q", "-i", "200ms", "--flush",
+                             "200ms"], stderr=subprocess.PIPE)
+    t.cleanup(lambda: live.poll() is None and live.kill())
+    time.sleep(1.5)
+    snap = os.path.getmtime(os.path.join(store, "index.db"))
+    p = subprocess.run([ana, "reindex", store], capture_output=True, text=True, timeout=30)
+    t.eq("reindex while recording: exit", p.returncode, 1)
+    t.check("being recorded" in p.stderr and p.stderr.count("\n") == 1,
+            "one line saying the store is being recorded: %r" % p.stderr)
+    t.check(not os.path.exists(os.path.join(store, "index.db.rebuild")),
+            "no rebuild file left behind")
+    # then it dies hard: the blocks after its last index transaction are adopted
+    time.sleep(1.0)
+    live.send_signal(signal.SIGKILL)
+    live.wait(10)
+    blocks_before = sum(1 for _ in sqlite3.connect("file:%s/index.db?mode=ro" % store,
+                                                   uri=True).execute("SELECT 1 FROM blocks"))
+    p = subprocess.run([ana, "reindex", store], capture_output=True, text=True, timeout=120)
+    t.eq("reindex after SIGKILL (stderr %r)" % p.stderr, p.returncode, 0)
+    blocks_after = sum(1 for _ in sqlite3.connect("file:%s/index.db?mode=ro" % store,
+                                                  uri=True).execute("SELECT 1 FROM blocks"))
+    t.check(blocks_after >= blocks_before, "reindex keeps every indexed block (%d -> %d)" %
+            (blocks_before, blocks_after))
+    p = subprocess.run([ana, "verify", store], capture_output=True, text=True, timeout=120)
+    t.eq("verify after reindex (%s)" % p.stdout.strip()[-300:], p.returncode, 0)
+    t.check("not in the index" not in p.stdout, "every intact block is indexed after reindex")
+
+
+if __name__ == "__main__":
+    h.run("store_reindex", main)
