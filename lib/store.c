@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -613,6 +614,28 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		return err;
 	}
 	*out = s;
+	return 0;
+}
+
+int tt_store_share_with_group(const char *dir, const char *group, char *why, size_t why_len)
+{
+	struct group *gr = getgrnam(group);
+
+	if (!gr) {
+		snprintf(why, why_len, "--group: no group named '%s'", group);
+		return -ENOENT;
+	}
+	if (mkdir(dir, 02750) < 0 && errno != EEXIST) {
+		snprintf(why, why_len, "%s: creating the store: %s", dir, strerror(errno));
+		return -errno;
+	}
+	/* setgid on the directory: files made in it later take its group */
+	if (chown(dir, (uid_t)-1, gr->gr_gid) < 0 || chmod(dir, 02750) < 0) {
+		int err = errno;
+
+		snprintf(why, why_len, "%s: giving it to group %s: %s", dir, group, strerror(err));
+		return -err;
+	}
 	return 0;
 }
 

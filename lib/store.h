@@ -49,6 +49,15 @@ enum tt_store_mode {
 int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int file_mode,
 		  struct tt_store **out, char *why, size_t why_len);
 
+/*
+ * Share a store with a group instead of keeping it to its owner: DIR (created
+ * if missing) gets the group and mode 02750, so every file created in it later
+ * inherits the group; open the store with dir_mode 02750 and file_mode 0640
+ * then. Files that already exist keep their group. 0, or a negative errno
+ * with why (-ENOENT: no such group).
+ */
+int tt_store_share_with_group(const char *dir, const char *group, char *why, size_t why_len);
+
 /* Last failure, one line, never NULL. */
 const char *tt_store_errmsg(const struct tt_store *s);
 

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "collector.h"
 #include "probe.h"
+#include "store.h"
 #include "format.h"
 #include "record_opts.h"
 #include "view.h"
@@ -134,10 +135,16 @@ static int open_writer(const struct rec_opts *o, struct tt_collector *col, int a
 	struct tt_buf args = { 0 };
 	int err;
 
-	tt_probe_host(&host);
-	join_args(argc, argv, &args);
 	tt_writer_opts_default(&wo);
 	wo.dir = o->store_dir;
+	if (o->group) {
+		if ((err = tt_store_share_with_group(o->store_dir, o->group, why, why_len)))
+			return err;
+		wo.dir_mode = 02750;
+		wo.file_mode = 0640;
+	}
+	tt_probe_host(&host);
+	join_args(argc, argv, &args);
 	wo.flush_ns = o->flush_ns;
 	wo.segment_ns = o->segment_ns;
 	wo.segment_bytes = o->segment_bytes;

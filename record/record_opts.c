@@ -27,6 +27,7 @@ enum {
 	OPT_RETAIN_AGE,
 	OPT_RETAIN_SIZE,
 	OPT_BUCKET,
+	OPT_GROUP,
 };
 
 static const struct option long_opts[] = {
@@ -53,6 +54,7 @@ static const struct option long_opts[] = {
 	{ "retain-age", required_argument, NULL, OPT_RETAIN_AGE },
 	{ "retain-size", required_argument, NULL, OPT_RETAIN_SIZE },
 	{ "bucket", required_argument, NULL, OPT_BUCKET },
+	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -90,6 +92,8 @@ const char *rec_opts_usage(void)
 	       "      --retain-age DUR   delete segments older than DUR while recording\n"
 	       "      --retain-size SIZE keep the segments under SIZE in total\n"
 	       "      --bucket DUR       per-connection time buckets in the index (10s)\n"
+	       "      --group NAME       let group NAME read the store (0750/0640); it is\n"
+	       "                         private (0700/0600) otherwise\n"
 	       "Filters (combine; they apply to what is shown, the store gets everything):\n"
 	       "      --pid PID          process or thread id\n"
 	       "      --comm GLOB        process name, shell glob (e.g. 'nginx*')\n"
@@ -255,6 +259,13 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			break;
 		case OPT_NO_STORE:
 			no_store = 1;
+			break;
+		case OPT_GROUP:
+			if (!*optarg) {
+				snprintf(msg, msg_len, "--group: empty group name");
+				return 2;
+			}
+			o->group = optarg;
 			break;
 		case OPT_FLUSH:
 		case OPT_SEG_DURATION:
