@@ -15,7 +15,8 @@
 # Two numbers per run: throughput (Mbit/s received) and CPU per byte (iperf3's
 # own user+sys time of client and server, per KiB moved). The second one is
 # less sensitive to other load on the machine: time a process spends waiting
-# for a CPU is not counted.
+# for a CPU is not counted. Plus the CPU used by the recorder's (or
+# bpftrace's) own process during the run.
 # Then one extra run per workload and tool with kernel.bpf_stats_enabled=1 for
 # the per-program cost (ns per event). Those runs are separate because the
 # stats themselves cost two clock reads per program run and would tilt B.
@@ -139,6 +140,7 @@ TMP=$(mktemp -d /tmp/tt-bench.XXXXXX) || exit 1
 SRV_PID=
 REC_PID=
 BT_PID=
+CLI_PID=
 PORT=
 STATS_ORIG=$(cat /proc/sys/kernel/bpf_stats_enabled)
 STATS_TOUCHED=0
@@ -164,9 +166,11 @@ stop_pid() {
 
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
+	stop_pid "$CLI_PID"
 	stop_pid "$BT_PID"
 	stop_pid "$REC_PID"
 	stop_pid "$SRV_PID"
+	CLI_PID=''
 	BT_PID=''
 	REC_PID=''
 	SRV_PID=''
@@ -303,15 +307,21 @@ stop_bpftrace() {
 	BT_PID=
 }
 
-# One iperf3 client run. Prints "Mbit/s cpu_ns_per_KiB", or "NA NA".
-# cpu_ns_per_KiB: (client + server CPU utilisation as iperf3 measures it with
-# getrusage) / bytes per second received, in ns of CPU per KiB moved.
+# One iperf3 client run, in the background so that the EXIT trap can stop it.
+# Sets MBPS_R and CPUKB_R ("NA" on failure). CPUKB_R: (client + server CPU
+# utilisation as iperf3 measures it with getrusage) / bytes per second
+# received, in ns of CPU per KiB moved.
 run_client() { # extra iperf3 args...
 	local out="$TMP/client.json" res
+	MBPS_R=NA
+	CPUKB_R=NA
 	for _ in 1 2; do
 		# shellcheck disable=SC2086 # PIN_CLI is a command prefix or empty
 		timeout $((TIME + 20)) $PIN_CLI iperf3 -c 127.0.0.1 -p "$PORT" -t $((TIME - 1)) -O 1 \
-			"$@" -J >"$out" 2>"$TMP/client.err"
+			"$@" -J >"$out" 2>"$TMP/client.err" &
+		CLI_PID=$!
+		wait "$CLI_PID"
+		CLI_PID=
 		res=$(jq -r '
 			.end.sum_received.bits_per_second as $bps
 			| .end.cpu_utilization_percent as $c
@@ -319,16 +329,25 @@ run_client() { # extra iperf3 args...
 			  else "\($bps) \(($c.host_total // 0) + ($c.remote_total // 0))" end' \
 			"$out" 2>/dev/null)
 		if [ -n "$res" ]; then
-			echo "$res" | awk '{
-				printf "%.1f %.1f\n", $1 / 1e6, ($2 / 100) * 1e9 / ($1 / 8 / 1024) }'
+			read -r MBPS_R CPUKB_R < <(echo "$res" | awk '{
+				printf "%.1f %.1f\n", $1 / 1e6, ($2 / 100) * 1e9 / ($1 / 8 / 1024) }')
 			return 0
 		fi
 		# "the server is busy" right after the previous test: wait, retry once
 		sleep 1
 	done
 	warn "iperf3 client failed: $(jq -r '.error // empty' "$out" 2>/dev/null)$(tail -n1 "$TMP/client.err")"
-	echo "NA NA"
 }
+
+# CPU time (user + system, in clock ticks) a process has used so far
+proc_ticks() {
+	if [ -z "$1" ] || [ ! -r "/proc/$1/stat" ]; then
+		echo NA
+		return
+	fi
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 median() { # numbers as arguments, NA ignored
 	printf '%s\n' "$@" | grep -v '^NA$' | sort -g | awk '
@@ -393,6 +412,7 @@ start_server || exit 1
 declare -A MBPS    # MBPS[workload,variant,round]
 declare -A CPUKB   # CPUKB[workload,variant,round]: CPU ns per KiB
 declare -A FOREIGN # FOREIGN[workload,variant,round]: other tracing programs present
+declare -A TOOLCPU # TOOLCPU[workload,variant,round]: the tool's own process, % of one CPU
 SKIPPED=0
 FAILED=0
 
@@ -409,8 +429,21 @@ for r in $(seq "$ROUNDS"); do
 			C) start_bpftrace || { FAILED=1; continue; } ;;
 			esac
 			f=$(foreign_progs)
+			case $v in
+			A) tpid= ;;
+			B) tpid=$REC_PID ;;
+			C) tpid=$BT_PID ;;
+			esac
+			k0=$(proc_ticks "$tpid")
+			t_start=$(date +%s%N)
 			# shellcheck disable=SC2046 # the args are words
-			read -r mbps cpukb < <(run_client $(wl_args "$w"))
+			run_client $(wl_args "$w")
+			mbps=$MBPS_R
+			cpukb=$CPUKB_R
+			t_end=$(date +%s%N)
+			k1=$(proc_ticks "$tpid")
+			tcpu=$(awk -v a="$k0" -v b="$k1" -v hz="$CLK_TCK" -v w="$((t_end - t_start))" 'BEGIN {
+				if (a == "NA" || b == "NA") print "NA"; else printf "%.1f\n", 100 * (b - a) / hz / (w / 1e9) }')
 			case $v in
 			B) stop_recorder ;;
 			C) stop_bpftrace ;;
@@ -418,8 +451,9 @@ for r in $(seq "$ROUNDS"); do
 			MBPS[$w,$v,$r]=$mbps
 			CPUKB[$w,$v,$r]=$cpukb
 			FOREIGN[$w,$v,$r]=$f
-			printf '[%4ss] round %d/%d  %-5s %s %-13s %10s Mbit/s  %9s CPU ns/KiB  (other tracers: %s)\n' \
-				"$(elapsed)" "$r" "$ROUNDS" "$w" "$v" "$(variant_name "$v")" "$mbps" "$cpukb" "$f"
+			TOOLCPU[$w,$v,$r]=$tcpu
+			printf '[%4ss] round %d/%d  %-5s %s %-13s %10s Mbit/s  %9s CPU ns/KiB  tool CPU %4s %%  (other tracers: %s)\n' \
+				"$(elapsed)" "$r" "$ROUNDS" "$w" "$v" "$(variant_name "$v")" "$mbps" "$cpukb" "$tcpu" "$f"
 		done
 	done
 done
@@ -442,7 +476,9 @@ stats_run() { # workload tool
 	before=$(prog_stats "$pid")
 	t_start=$(date +%s%N)
 	# shellcheck disable=SC2046 # the args are words
-	read -r mbps cpukb < <(run_client $(wl_args "$w"))
+	run_client $(wl_args "$w")
+	mbps=$MBPS_R
+	cpukb=$CPUKB_R
 	t_end=$(date +%s%N)
 	after=$(prog_stats "$pid")
 	case $tool in
@@ -485,25 +521,31 @@ log "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); total $(elapsed) s"
 log ""
 log "== Throughput and CPU cost: median over rounds =="
 log "   Mbit/s received (higher is better); CPU ns/KiB = iperf3 client+server CPU time"
-log "   per KiB moved (lower is better); other tracers = BPF tracing/socket programs of"
-log "   other processes present during each run (they tax every variant they overlap)"
-declare -A MED MEDC PAIRED
+log "   per KiB moved (lower is better); tool CPU = the recorder's or bpftrace's own process"
+log "   (user space, % of one CPU); other tracers = BPF tracing/socket programs of other"
+log "   processes present during each run (they tax every variant they overlap)"
+declare -A MED MEDC PAIRED TMED
 for w in $WORKLOADS; do
 	log ""
 	log "$w: $(wl_desc "$w")"
 	for v in A B C; do
 		vals=()
 		cvals=()
+		tvals=()
 		fr=()
 		for r in $(seq "$ROUNDS"); do
 			vals+=("${MBPS[$w,$v,$r]:-NA}")
 			cvals+=("${CPUKB[$w,$v,$r]:-NA}")
+			tvals+=("${TOOLCPU[$w,$v,$r]:-NA}")
 			fr+=("${FOREIGN[$w,$v,$r]:--}")
 		done
 		MED[$w,$v]=$(median "${vals[@]}")
 		MEDC[$w,$v]=$(median "${cvals[@]}")
-		printf '  %s %-13s %10s Mbit/s %9s CPU ns/KiB   runs: %s   other tracers: %s\n' \
-			"$v" "$(variant_name "$v")" "${MED[$w,$v]}" "${MEDC[$w,$v]}" "${vals[*]}" "${fr[*]}"
+		tmed=-
+		[ "$v" = A ] || tmed=$(median "${tvals[@]}")
+		TMED[$w,$v]=$tmed
+		printf '  %s %-13s %10s Mbit/s %9s CPU ns/KiB  tool CPU %4s %%   runs: %s   other tracers: %s\n' \
+			"$v" "$(variant_name "$v")" "${MED[$w,$v]}" "${MEDC[$w,$v]}" "$tmed" "${vals[*]}" "${fr[*]}"
 	done
 	pb=()
 	for r in $(seq "$ROUNDS"); do
@@ -543,7 +585,8 @@ for w in $WORKLOADS; do
 		"c_over_a_pct=$(pct "${MED[$w,C]}" "${MED[$w,A]}")" \
 		"b_over_c_pct=$(pct "${MED[$w,B]}" "${MED[$w,C]}")" \
 		"paired_b_over_a_pct=${PAIRED[$w]}" \
-		"a_cpu_ns_per_kib=${MEDC[$w,A]} b_cpu_ns_per_kib=${MEDC[$w,B]} c_cpu_ns_per_kib=${MEDC[$w,C]}"
+		"a_cpu_ns_per_kib=${MEDC[$w,A]} b_cpu_ns_per_kib=${MEDC[$w,B]} c_cpu_ns_per_kib=${MEDC[$w,C]}" \
+		"b_tool_cpu_pct=${TMED[$w,B]} c_tool_cpu_pct=${TMED[$w,C]}"
 done
 for w in $WORKLOADS; do
 	for tool in tcptop bpftrace; do
