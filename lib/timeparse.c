@@ -16,15 +16,14 @@
 
 #define NS_PER_S 1000000000ull
 
-int tt_parse_duration(const char *s, uint64_t *ns)
+struct unit {
+	const char *name; /* what follows the number, "" for none */
+	double mult;
+};
+
+/* A non-negative number and one of units, scaled and rounded; -EINVAL otherwise. */
+static int parse_scaled(const char *s, const struct unit *units, size_t n, uint64_t *out)
 {
-	static const struct {
-		const char *unit;
-		double mult;
-	} units[] = {
-		{ "", 1e9 },	 { "s", 1e9 },	   { "ms", 1e6 },     { "us", 1e3 },
-		{ "m", 60e9 },	 { "min", 60e9 },  { "h", 3600e9 },   { "d", 86400e9 },
-	};
 	char *end;
 	double v;
 	size_t i;
@@ -35,24 +34,31 @@ int tt_parse_duration(const char *s, uint64_t *ns)
 	v = strtod(s, &end);
 	if (errno || end == s || !isfinite(v) || v < 0)
 		return -EINVAL;
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit))
+	for (i = 0; i < n; i++) {
+		if (strcmp(end, units[i].name))
 			continue;
 		v *= units[i].mult;
-		if (v >= 1.8e19)
+		if (v >= 1.8e19) /* past what uint64_t holds */
 			return -EINVAL;
-		*ns = (uint64_t)(v + 0.5);
+		*out = (uint64_t)(v + 0.5);
 		return 0;
 	}
 	return -EINVAL;
 }
 
+int tt_parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct unit units[] = {
+		{ "", 1e9 },	 { "s", 1e9 },	   { "ms", 1e6 },     { "us", 1e3 },
+		{ "m", 60e9 },	 { "min", 60e9 },  { "h", 3600e9 },   { "d", 86400e9 },
+	};
+
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), ns);
+}
+
 int tt_parse_size(const char *s, uint64_t *bytes)
 {
-	static const struct {
-		const char *unit;
-		double mult;
-	} units[] = {
+	static const struct unit units[] = {
 		{ "", 1 },
 		{ "B", 1 },
 		{ "K", 1024.0 },
@@ -68,26 +74,8 @@ int tt_parse_size(const char *s, uint64_t *bytes)
 		{ "TB", 1099511627776.0 },
 		{ "TiB", 1099511627776.0 },
 	};
-	char *end;
-	double v;
-	size_t i;
 
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
-		return -EINVAL;
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit))
-			continue;
-		v *= units[i].mult;
-		if (v >= 1.8e19)
-			return -EINVAL;
-		*bytes = (uint64_t)(v + 0.5);
-		return 0;
-	}
-	return -EINVAL;
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), bytes);
 }
 
 /* A wall-clock reading as typed, before any zone is applied. */
