@@ -144,11 +144,24 @@ sumval() { # FILE KEY
 	tr ' ' '\n' <"$1" | sed -n "s/^$2=//p" | head -n1
 }
 
+# What this build writes: the frames of a 36-tick store, hashed. A writer or
+# aggregator that encodes differently (another keyframe order, another codec)
+# changes it, and the stores are made again rather than measured stale.
+fingerprint() {
+	local d=$TMP/fingerprint f
+	rm -rf "$d"
+	"$SYNTH" "$d" --conns "$CONNS" --hours 0.01 --seed "$SEED" >/dev/null 2>&1 ||
+		die "synth_store failed on a 36-tick store"
+	for f in "$d"/*.tts; do tail -c +65 "$f"; done | cksum | cut -d' ' -f1
+	rm -rf "$d"
+}
+FP=$(fingerprint)
+
 # make_store NAME HOURS: $WORK/NAME (store) and $WORK/NAME.summary; reused when
 # the summary exists, names the same parameters and the store is complete.
 make_store() {
 	local name=$1 hours=$2 dir=$WORK/$1 sum=$WORK/$1.summary want
-	want="conns=$CONNS hours=$hours seed=$SEED"
+	want="conns=$CONNS hours=$hours seed=$SEED writer=$FP"
 	if [ "$FRESH" = 0 ] && [ -f "$sum" ] && [ -f "$dir/index.db" ] &&
 		grep -qx "params $want" "$sum"; then
 		log "reusing $dir ($want)"
@@ -270,7 +283,15 @@ SEG_DAY=$(sumval "$DAYSUM" segment_bytes)
 IDX_DAY=$(sumval "$DAYSUM" index_bytes)
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-log "build $BUILD ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')), $RUNS runs each, $([ "$USE_HF" = 1 ] && echo hyperfine || echo 'date loop'), $([ "$COLD" = 1 ] && echo cold || echo warm) cache"
+# the build's sources: a git checkout (commit, and whether it has local changes) or not
+SRCDIR=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
+if REV=$(git -C "${SRCDIR:-/nonexistent}" rev-parse --short HEAD 2>/dev/null); then
+	git -C "$SRCDIR" diff --quiet HEAD -- 2>/dev/null || REV="$REV + local changes"
+else
+	REV="not a git checkout"
+fi
+SOURCE="sources ${SRCDIR:-?} ($REV)"
+log "build $BUILD, $SOURCE, $RUNS runs each, $([ "$USE_HF" = 1 ] && echo hyperfine || echo 'date loop'), $([ "$COLD" = 1 ] && echo cold || echo warm) cache"
 
 SPAN=$([ "$HOURS" = 24 ] && echo "whole day" || echo "whole ${HOURS} h")
 log "top: $SPAN"
@@ -381,9 +402,10 @@ T_ENG=$(med engine)
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 
 echo "tcptop-analyze speed, $(date -u +%Y-%m-%d), $(nproc) CPUs ($CPU_MODEL), kernel $(uname -r)"
-echo "build $BUILD ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')); median of $RUNS runs ($([ "$USE_HF" = 1 ] && echo hyperfine || echo date loop), $([ "$COLD" = 1 ] && echo cold || echo warm) page cache)"
+echo "build $BUILD, $SOURCE"
+echo "median of $RUNS runs ($([ "$USE_HF" = 1 ] && echo hyperfine || echo date loop), $([ "$COLD" = 1 ] && echo cold || echo warm) page cache)"
 echo "load average before / after: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "store $DAYDIR: $CONNS connections, $HOURS h at 1 s ticks, $(sumval "$DAYSUM" conns_total) connections in all, $CT_DAY connection-ticks"
+echo "store $DAYDIR (writer fingerprint $FP): $CONNS connections, $HOURS h at 1 s ticks, $(sumval "$DAYSUM" conns_total) connections in all, $CT_DAY connection-ticks"
 echo "  segments $(f "$(div "$SEG_DAY" 1e6)") MB in $B_TOT blocks, index.db $(f "$(div "$IDX_DAY" 1e6)") MB; synthesis took $(f "$(sumval "$DAYSUM" synth_s)") s"
 echo
 row "query" "median s" "min-max" "cpu s" "blocks read" "conn-ticks/s"

@@ -30,7 +30,8 @@
  * lib/writer.c from the real clock) differ.
  *
  * Usage: synth_store DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]
- *                        [--active 0.10] [--start UNIX_SECONDS]
+ *                        [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]
+ * --flush is the recorder's: the length of a block (each opens with a keyframe).
  * DIR must not exist (or be empty). Progress goes to stderr; the result to
  * stdout, ending with one "summary key=value ..." line for scripts.
  * Exit: 0 done, 1 runtime error, 2 bad usage.
@@ -160,7 +161,8 @@ struct opts {
 	uint64_t tick_ns;
 	uint64_t seed;
 	double active;
-	uint64_t start_s; /* Unix seconds of the recording's start */
+	uint64_t start_s;  /* Unix seconds of the recording's start */
+	uint64_t flush_ns; /* block length, as tcptop-record --flush */
 };
 
 struct gen {
@@ -574,7 +576,7 @@ static int usage(const char *why)
 	if (why)
 		fprintf(stderr, PROG ": %s\n", why);
 	fprintf(stderr, "Usage: " PROG " DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]\n"
-			"                   [--active 0.10] [--start UNIX_SECONDS]\n");
+			"                   [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]\n");
 	return 2;
 }
 
@@ -589,6 +591,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->seed = 1;
 	o->active = 0.10;
 	o->start_s = START_DEFAULT;
+	o->flush_ns = 5 * NS;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end = NULL;
@@ -631,6 +634,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->start_s = strtoull(v, &end, 10);
 			if (*end || errno || o->start_s < 1 || o->start_s > 4000000000ull)
 				return usage("--start: Unix seconds");
+		} else if (!strcmp(a, "--flush")) {
+			if (tt_parse_duration(v, &o->flush_ns) || o->flush_ns < NS / 10 ||
+			    o->flush_ns > 3600 * NS)
+				return usage("--flush: a duration from 100ms to 1h");
 		} else {
 			return usage("unknown option");
 		}
@@ -686,6 +693,7 @@ int main(int argc, char **argv)
 
 	tt_writer_opts_default(&wo);
 	wo.dir = g.o.dir;
+	wo.flush_ns = g.o.flush_ns;
 	wo.rec.host = "synth-web-1";
 	wo.rec.kernel = "6.1.0-synthetic";
 	wo.rec.boot_id = "5b0c8a3e-1f2d-4c6b-9a7e-0d3f2e1c4b5a";
@@ -765,9 +773,10 @@ int main(int argc, char **argv)
 	       " conn_ticks=%" PRIu64 " events=%" PRIu64 " blocks=%" PRIu64 " segments=%u"
 	       " start_unix=%" PRIu64 " end_unix=%" PRIu64 " segment_bytes=%" PRIu64
 	       " index_bytes=%" PRIu64 " synth_s=%.3f seed=%" PRIu64 " tick_ns=%" PRIu64
-	       " active=%.4f\n",
+	       " active=%.4f flush_ns=%" PRIu64 "\n",
 	       ticks, g.o.conns, g.opened, g.conn_ticks, g.events, blocks, nseg, g.o.start_s,
-	       g.o.start_s + secs, seg, idx, (double)el / 1e9, g.o.seed, g.o.tick_ns, g.o.active);
+	       g.o.start_s + secs, seg, idx, (double)el / 1e9, g.o.seed, g.o.tick_ns, g.o.active,
+	       g.o.flush_ns);
 	rc = 0;
 out:
 	tt_writer_free(g.w);
