@@ -162,10 +162,13 @@ static size_t make_key(const struct tt_groupby *by, const struct tt_row *r, cons
 		       unsigned char *key, struct tt_group *shown)
 {
 	const struct tt_ev_conn *c = &r->conn;
+	/* shown is NULL when only the key is wanted (an existing group) */
+	struct tt_group dummy, *sh = shown ? shown : &dummy;
 	size_t len = 0;
 	int i;
 
-	memset(shown, 0, sizeof(*shown));
+	if (shown)
+		memset(shown, 0, sizeof(*shown));
 #define PUT(p, n)                                                                                  \
 	do {                                                                                       \
 		if (len + (n) <= KEY_MAX) {                                                        \
@@ -181,24 +184,24 @@ static size_t make_key(const struct tt_groupby *by, const struct tt_row *r, cons
 		case TT_G_CONN:
 			PUT(&c->id, 8);
 			PUT(&r->open_ns, 8);
-			shown->conn = *c;
-			shown->state = r->tot.state;
+			sh->conn = *c;
+			sh->state = r->tot.state;
 			break;
 		case TT_G_PID:
 			PUT(&c->tgid, 4);
 			PUT(c->comm, TT_COMM_MAX);
-			shown->conn.tgid = c->tgid;
-			shown->conn.pid = c->tgid;
-			memcpy(shown->conn.comm, c->comm, TT_COMM_MAX);
+			sh->conn.tgid = c->tgid;
+			sh->conn.pid = c->tgid;
+			memcpy(sh->conn.comm, c->comm, TT_COMM_MAX);
 			break;
 		case TT_G_PROCESS:
 			PUT(c->comm, TT_COMM_MAX);
-			memcpy(shown->conn.comm, c->comm, TT_COMM_MAX);
+			memcpy(sh->conn.comm, c->comm, TT_COMM_MAX);
 			break;
 		case TT_G_RHOST:
 			PUT(c->raddr, 16);
-			memcpy(shown->conn.raddr, c->raddr, 16);
-			shown->conn.family = c->family;
+			memcpy(sh->conn.raddr, c->raddr, 16);
+			sh->conn.family = c->family;
 			break;
 		case TT_G_RNET: {
 			uint8_t a[16];
@@ -206,25 +209,25 @@ static size_t make_key(const struct tt_groupby *by, const struct tt_row *r, cons
 			memcpy(a, c->raddr, 16);
 			tt_addr_mask(a, rnet_bits(by, c->family));
 			PUT(a, 16);
-			memcpy(shown->conn.raddr, a, 16);
-			shown->conn.family = c->family;
+			memcpy(sh->conn.raddr, a, 16);
+			sh->conn.family = c->family;
 			break;
 		}
 		case TT_G_RPORT:
 			PUT(&c->rport, 2);
 			PUT(&c->proto, 1);
-			shown->conn.rport = c->rport;
-			shown->conn.proto = c->proto;
+			sh->conn.rport = c->rport;
+			sh->conn.proto = c->proto;
 			break;
 		case TT_G_LPORT:
 			PUT(&c->lport, 2);
 			PUT(&c->proto, 1);
-			shown->conn.lport = c->lport;
-			shown->conn.proto = c->proto;
+			sh->conn.lport = c->lport;
+			sh->conn.proto = c->proto;
 			break;
 		case TT_G_CGROUP:
 			PUT(&c->cgroup, 8);
-			shown->conn.cgroup = c->cgroup;
+			sh->conn.cgroup = c->cgroup;
 			break;
 		case TT_G_HOST:
 			PUT(host, strnlen(host, 64));
@@ -234,7 +237,6 @@ static size_t make_key(const struct tt_groupby *by, const struct tt_row *r, cons
 		}
 	}
 #undef PUT
-	snprintf(shown->host, sizeof(shown->host), "%s", host ? host : "");
 	return len;
 }
 
@@ -248,7 +250,7 @@ static uint64_t fnv(const unsigned char *p, size_t n)
 }
 
 static struct slot *find_or_add(struct tt_top *t, const unsigned char *key, size_t klen,
-				const struct tt_group *shown, int *err)
+				const struct tt_row *r, const char *host, int *err)
 {
 	uint64_t h = fnv(key, klen);
 	uint32_t idx;
@@ -267,7 +269,8 @@ static struct slot *find_or_add(struct tt_top *t, const unsigned char *key, size
 	memset(s, 0, sizeof(*s));
 	memcpy(s->key, key, klen);
 	s->klen = klen;
-	s->g = *shown;
+	make_key(&t->by, r, host ? host : "", s->key, &s->g);
+	snprintf(s->g.host, sizeof(s->g.host), "%s", host ? host : "");
 	return s;
 }
 
@@ -280,7 +283,6 @@ int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const 
 	for (i = 0; i < tab->n; i++) {
 		const struct tt_row *r = &tab->rows[i];
 		unsigned char key[KEY_MAX];
-		struct tt_group shown;
 		uint64_t life = (r->conn.id * 0x9E3779B97F4A7C15ull) ^ r->open_ns;
 		uint64_t dur = tt_row_age_ns(r, tab->ts_ns);
 		struct slot *s;
@@ -291,8 +293,14 @@ int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const 
 
 		if (f && !tt_filter_match_row(f, r))
 			continue;
-		klen = make_key(&t->by, r, host ? host : "", key, &shown);
-		s = find_or_add(t, key, klen, &shown, &err);
+		klen = make_key(&t->by, r, host ? host : "", key, NULL);
+		/* the group this lifetime went to last time, if its key still matches */
+		s = NULL;
+		if (tt_idmap_get(t->lives, life, &seen) && seen && seen <= t->n &&
+		    t->slots[seen - 1].klen == klen && !memcmp(t->slots[seen - 1].key, key, klen))
+			s = &t->slots[seen - 1];
+		if (!s)
+			s = find_or_add(t, key, klen, r, host, &err);
 		if (!s)
 			return err;
 		g = &s->g;

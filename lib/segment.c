@@ -1158,7 +1158,37 @@ static int get_bytes(struct cur *c, void *dst, size_t n)
 	return 0;
 }
 
-static int get_varint(struct cur *c, uint64_t *v)
+static int get_varint_slow(struct cur *c, uint64_t *v);
+
+/* The common case first: a one-byte varint, or ten bytes left to read without bounds checks. */
+static inline int get_varint(struct cur *c, uint64_t *v)
+{
+	const uint8_t *p = c->p;
+	uint64_t x;
+	unsigned shift;
+
+	if (c->end - p >= 10) {
+		if (!(p[0] & 0x80)) {
+			*v = p[0];
+			c->p = p + 1;
+			return 0;
+		}
+		x = p[0] & 0x7f;
+		for (shift = 7; shift < 63; shift += 7) {
+			uint8_t b = *++p;
+
+			x |= (uint64_t)(b & 0x7f) << shift;
+			if (!(b & 0x80)) {
+				*v = x;
+				c->p = p + 1;
+				return 0;
+			}
+		}
+	}
+	return get_varint_slow(c, v);
+}
+
+static int get_varint_slow(struct cur *c, uint64_t *v)
 {
 	uint64_t x = 0;
 	unsigned shift;
@@ -1337,7 +1367,9 @@ static int decode_event(struct cur *c, struct blockstate *bs, struct tt_event *e
 	size_t slot = 0;
 	unsigned type;
 
-	memset(ev, 0, sizeof(*ev));
+	static const struct tt_event zero_ev;
+
+	*ev = zero_ev; /* a copy: a memset of this size became rep stos, slow to start */
 	if (get_u8(c, &tag))
 		return -1;
 	type = tag & TAG_TYPE;
