@@ -132,7 +132,7 @@ int cmd_diff(int argc, char **argv)
 	size_t nch = 0, nk, nc, k, i2;
 	long n0, n1, i;
 	unsigned n = 20;
-	int rc = 1, err, a;
+	int rc = 1, a;
 
 	qargs_init(&q, "diff");
 	memset(&r, 0, sizeof(r));
@@ -178,13 +178,8 @@ int cmd_diff(int argc, char **argv)
 			cmd_err("diff: use --baseline FROM..TO and --window FROM..TO, not %s", o);
 			return 2;
 		}
-		err = qargs_opt(&q, argc, argv, &a);
-		if (err == 2)
+		if (qargs_opt(&q, argc, argv, &a) == 2)
 			return 2;
-		if (!err) {
-			cmd_err("diff: unknown option '%s' (see diff --help)", o);
-			return 2;
-		}
 	}
 	if (!r.w[0].spec || !r.w[1].spec) {
 		cmd_err("diff: needs --baseline FROM..TO and --window FROM..TO");

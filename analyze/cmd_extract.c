@@ -181,7 +181,7 @@ int cmd_extract(int argc, char **argv)
 	struct tt_scan_stats st = { 0 };
 	struct ex_run r;
 	struct qargs q;
-	int i, rc = 1, err;
+	int i, rc = 1;
 
 	qargs_init(&q, "extract");
 	memset(&r, 0, sizeof(r));
@@ -207,8 +207,7 @@ int cmd_extract(int argc, char **argv)
 			cmd_err("extract: unknown option '%s' (see extract --help)", argv[i]);
 			return 2;
 		}
-		err = qargs_opt(&q, argc, argv, &i);
-		if (err == 2)
+		if (qargs_opt(&q, argc, argv, &i) == 2)
 			return 2;
 	}
 	if (!r.out_dir) {

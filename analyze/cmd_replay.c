@@ -210,13 +210,8 @@ int cmd_replay(int argc, char **argv)
 			}
 			continue;
 		}
-		err = qargs_opt(&q, argc, argv, &i);
-		if (err == 2)
+		if (qargs_opt(&q, argc, argv, &i) == 2)
 			return 2;
-		if (!err) {
-			cmd_err("replay: unknown option '%s' (see replay --help)", o);
-			return 2;
-		}
 	}
 	if (q.ndirs > 1) {
 		cmd_err("replay: one store at a time");

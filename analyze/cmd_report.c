@@ -487,7 +487,7 @@ struct rp_opts {
 /* The command line into o and q. -1 to go on, or the exit code (after printing why). */
 static int parse_opts(int argc, char **argv, struct rp_opts *o, struct qargs *q)
 {
-	int i, err;
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -508,13 +508,8 @@ static int parse_opts(int argc, char **argv, struct rp_opts *o, struct qargs *q)
 				shell_word(o->filters, sizeof(o->filters), a);
 				shell_word(o->filters, sizeof(o->filters), v);
 			}
-			err = qargs_opt(q, argc, argv, &i);
-			if (err == 2)
+			if (qargs_opt(q, argc, argv, &i) == 2)
 				return 2;
-			if (!err) {
-				cmd_err("report: unknown option '%s' (see report --help)", a);
-				return 2;
-			}
 			continue;
 		}
 		if (!v) {

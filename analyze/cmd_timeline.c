@@ -96,7 +96,7 @@ int cmd_timeline(int argc, char **argv)
 	struct tt_grid *g = NULL;
 	struct tl_run r;
 	struct qargs q;
-	int i, rc = 1, err;
+	int i, rc = 1;
 	size_t k;
 
 	qargs_init(&q, "timeline");
@@ -122,13 +122,8 @@ int cmd_timeline(int argc, char **argv)
 			i++;
 			continue;
 		}
-		err = qargs_opt(&q, argc, argv, &i);
-		if (err == 2)
+		if (qargs_opt(&q, argc, argv, &i) == 2)
 			return 2;
-		if (!err) {
-			cmd_err("timeline: unknown option '%s' (see timeline --help)", argv[i]);
-			return 2;
-		}
 	}
 	if ((rc = qargs_open(&q)))
 		goto out;

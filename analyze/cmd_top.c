@@ -190,13 +190,8 @@ int cmd_top(int argc, char **argv)
 			}
 			continue;
 		}
-		err = qargs_opt(&q, argc, argv, &i);
-		if (err == 2)
+		if (qargs_opt(&q, argc, argv, &i) == 2)
 			return 2;
-		if (!err) {
-			cmd_err("top: unknown option '%s' (see top --help)", o);
-			return 2;
-		}
 	}
 	if (tt_groupby_parse(group, &r.by, why, sizeof(why))) {
 		cmd_err("top: %s", why);

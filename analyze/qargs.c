@@ -66,8 +66,10 @@ int qargs_opt(struct qargs *a, int argc, char **argv, int *i)
 	}
 	if (strcmp(o, "--from") && strcmp(o, "--to") && strcmp(o, "--last") && strcmp(o, "--proto") &&
 	    strcmp(o, "--port") && strcmp(o, "--pid") && strcmp(o, "--comm") && strcmp(o, "--host") &&
-	    strcmp(o, "--state") && strcmp(o, "--format"))
-		return 0;
+	    strcmp(o, "--state") && strcmp(o, "--format")) {
+		cmd_err("%s: unknown option '%s' (see %s --help)", a->cmd, o, a->cmd);
+		return 2;
+	}
 	if (need_value(a, argc, argv, *i))
 		return 2;
 	(*i)++;

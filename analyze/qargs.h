@@ -32,9 +32,10 @@ struct qargs {
 void qargs_init(struct qargs *a, const char *cmd);
 
 /*
- * Try argv[*i] (and its value, argv[*i + 1]) as a shared option: 1 if taken
- * (*i moved past its value), 0 if not a shared option, 2 after printing a usage
- * error. A non-option argument is a store directory.
+ * Take argv[*i] (and its value, argv[*i + 1]) as a shared option, after the
+ * command tried its own: 1 if taken (*i moved past its value), 2 after
+ * printing a usage error (an unknown option included). A non-option argument
+ * is a store directory.
  */
 int qargs_opt(struct qargs *a, int argc, char **argv, int *i);
 
