@@ -15,19 +15,6 @@
 #include "format.h"
 #include "store.h"
 
-static char *when(char *buf, size_t len, int64_t ns, int utc)
-{
-	time_t s = (time_t)(ns / 1000000000);
-	struct tm tm;
-
-	if (utc)
-		gmtime_r(&s, &tm);
-	else
-		localtime_r(&s, &tm);
-	strftime(buf, len, utc ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M:%S %Z", &tm);
-	return buf;
-}
-
 static uint64_t file_size(const char *dir, const char *name)
 {
 	char path[4096];
@@ -73,8 +60,8 @@ static int print_recordings(sqlite3 *db, int utc, int json)
 			tt_buf_free(&jb);
 		} else {
 			printf("  #%-3" PRId64 " %s  %s  %s -> %s (%s)%s\n", (int64_t)sqlite3_column_int64(q, 0),
-			       host, kernel, when(a, sizeof(a), start, utc),
-			       end ? when(b, sizeof(b), end, utc) : "?",
+			       host, kernel, tt_fmt_time(a, sizeof(a), (uint64_t)start, utc, TT_TIME_ZONE),
+			       end ? tt_fmt_time(b, sizeof(b), (uint64_t)end, utc, TT_TIME_ZONE) : "?",
 			       end > start ? tt_fmt_duration(d, sizeof(d), (uint64_t)(end - start)) : "-",
 			       clean ? "" : "  UNCLEAN STOP (crash or kill: the last block may be lost)");
 		}
@@ -202,8 +189,8 @@ int cmd_info(int argc, char **argv)
 	if (print_recordings(db, utc, 0) < 0)
 		goto dberr;
 	if (nblocks)
-		printf("span         %s -> %s (%s)\n", when(a, sizeof(a), t0, utc),
-		       when(b, sizeof(b), t1, utc),
+		printf("span         %s -> %s (%s)\n", tt_fmt_time(a, sizeof(a), (uint64_t)t0, utc, TT_TIME_ZONE),
+		       tt_fmt_time(b, sizeof(b), (uint64_t)t1, utc, TT_TIME_ZONE),
 		       tt_fmt_duration(s1, sizeof(s1), (uint64_t)(t1 - t0)));
 	else
 		printf("span         (no blocks yet)\n");

@@ -76,15 +76,6 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	return tt_top_add(top, t, rec->mono_to_wall_ns, rec->host ? rec->host : "", &r->q->filter);
 }
 
-static char *when(char *buf, size_t len, uint64_t ns, int utc)
-{
-	time_t s = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", utc ? gmtime_r(&s, &tm) : localtime_r(&s, &tm));
-	return buf;
-}
-
 /* One table: header line (tables only), then the ranked groups. */
 static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, unsigned n,
 		     uint64_t from, uint64_t to, const char *title, struct tt_buf *out)
@@ -108,7 +99,8 @@ static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, u
 		char a[64], b[64], d[32], bi[32], bo[32];
 
 		tt_buf_printf(out, "%s%s -> %s%s (%s)  host %s  groups %ld  in %s  out %s\n", title,
-			      when(a, sizeof(a), from, r->q->utc), when(b, sizeof(b), to, r->q->utc),
+			      tt_fmt_time(a, sizeof(a), from, r->q->utc, 0),
+			      tt_fmt_time(b, sizeof(b), to, r->q->utc, 0),
 			      r->q->utc ? " UTC" : "", tt_fmt_duration(d, sizeof(d), to - from),
 			      r->hosts[0] ? r->hosts : "?", nr, tt_fmt_bytes(bi, sizeof(bi), in),
 			      tt_fmt_bytes(bo, sizeof(bo), o));

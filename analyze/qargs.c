@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "format.h"
 #include "progress.h"
 #include "qargs.h"
 #include "scan.h"
@@ -169,14 +170,10 @@ int qargs_open(struct qargs *a)
 	}
 	if (a->to_ns < a->span_start_ns || a->from_ns > a->span_end_ns || a->from_ns > a->to_ns) {
 		char x[64], y[64];
-		time_t s0 = (time_t)(a->span_start_ns / 1000000000ull);
-		time_t s1 = (time_t)(a->span_end_ns / 1000000000ull);
-		struct tm tm;
 
-		strftime(x, sizeof(x), "%Y-%m-%d %H:%M:%S", a->utc ? gmtime_r(&s0, &tm) : localtime_r(&s0, &tm));
-		strftime(y, sizeof(y), "%Y-%m-%d %H:%M:%S", a->utc ? gmtime_r(&s1, &tm) : localtime_r(&s1, &tm));
-		cmd_err("%s: the window is outside the recording (%s to %s%s)", a->cmd, x, y,
-			a->utc ? " UTC" : "");
+		cmd_err("%s: the window is outside the recording (%s to %s)", a->cmd,
+			tt_fmt_time(x, sizeof(x), a->span_start_ns, a->utc, 0),
+			tt_fmt_time(y, sizeof(y), a->span_end_ns, a->utc, TT_TIME_ZONE));
 		return 1;
 	}
 	/* a window reaching past the data is the data: rates divide by time recorded */

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "format.h"
 
@@ -35,6 +36,25 @@ char *tt_fmt_rate(char *buf, size_t len, double bps)
 	tt_fmt_bytes(buf, len, bps < 0 ? 0 : (uint64_t)(bps + 0.5));
 	n = strlen(buf);
 	snprintf(buf + n, len > n ? len - n : 0, "/s");
+	return buf;
+}
+
+char *tt_fmt_time(char *buf, size_t len, uint64_t unix_ns, int utc, unsigned flags)
+{
+	time_t s = (time_t)(unix_ns / UINT64_C(1000000000));
+	struct tm tm;
+	size_t n;
+
+	if (utc)
+		gmtime_r(&s, &tm);
+	else
+		localtime_r(&s, &tm);
+	n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	if ((flags & TT_TIME_MS) && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ".%03u",
+				      (unsigned)(unix_ns % UINT64_C(1000000000) / UINT64_C(1000000)));
+	if ((flags & TT_TIME_ZONE) && n < len)
+		strftime(buf + n, len - n, utc ? " UTC" : " %Z", &tm);
 	return buf;
 }
 

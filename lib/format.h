@@ -18,6 +18,13 @@ char *tt_fmt_bytes(char *buf, size_t len, uint64_t bytes);
 /* A rate in bytes/s: "0 B/s", "1.2 MiB/s"; returns buf. */
 char *tt_fmt_rate(char *buf, size_t len, double bps);
 
+/* tt_fmt_time flags */
+#define TT_TIME_MS 0x1 /* ".123" after the seconds */
+#define TT_TIME_ZONE 0x2 /* " UTC" or the local zone's name at the end */
+
+/* Unix ns as "2026-11-27 14:05:00" in local time (UTC with utc), with flags; returns buf. */
+char *tt_fmt_time(char *buf, size_t len, uint64_t unix_ns, int utc, unsigned flags);
+
 /* A duration: "850ms", "12.3s", "4m05s", "2h03m"; returns buf. */
 char *tt_fmt_duration(char *buf, size_t len, uint64_t ns);
 

@@ -175,20 +175,9 @@ static void human(char *buf, size_t len, const struct tt_col *col, const struct 
 	case TT_COL_RATE:
 		tt_fmt_rate(buf, len, c->d);
 		break;
-	case TT_COL_TIME: {
-		time_t s = (time_t)(c->u / 1000000000ull);
-		struct tm tm;
-		size_t n;
-
-		if (utc)
-			gmtime_r(&s, &tm);
-		else
-			localtime_r(&s, &tm);
-		n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-		snprintf(buf + n, len > n ? len - n : 0, ".%03u",
-			 (unsigned)(c->u % 1000000000ull / 1000000ull));
+	case TT_COL_TIME:
+		tt_fmt_time(buf, len, c->u, utc, TT_TIME_MS);
 		break;
-	}
 	case TT_COL_DURATION:
 		tt_fmt_duration(buf, len, c->u);
 		break;

@@ -14,21 +14,11 @@
 static void header(struct tt_buf *b, const struct tt_table *t, const struct tt_view_opts *o,
 		   size_t shown, size_t matched)
 {
-	int64_t wall = (int64_t)t->ts_ns + o->mono_to_wall_ns;
-	time_t secs = (time_t)(wall / 1000000000);
 	char when[64], rin[32], rout[32], bin[32], bout[32];
-	struct tm tm;
-	size_t n;
 
-	if (o->utc)
-		gmtime_r(&secs, &tm);
-	else
-		localtime_r(&secs, &tm);
 	/* milliseconds: ticks can be shorter than a second, and a replay steps by ticks */
-	n = strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	n += (size_t)snprintf(when + n, sizeof(when) - n, ".%03d",
-			      (int)((wall % 1000000000) / 1000000));
-	strftime(when + n, sizeof(when) - n, o->utc ? " UTC" : " %Z", &tm);
+	tt_fmt_time(when, sizeof(when), (uint64_t)((int64_t)t->ts_ns + o->mono_to_wall_ns), o->utc,
+		    TT_TIME_MS | TT_TIME_ZONE);
 	tt_buf_printf(b, "%s  %s  ", o->title ? o->title : "tcptop", when);
 	if (!o->hide_seq)
 		tt_buf_printf(b, "tick %" PRIu64 " ", t->seq);
