@@ -676,6 +676,38 @@ void tt_store_close(struct tt_store *s)
 	free(s);
 }
 
+int tt_store_each_unsealed(struct tt_store *s,
+			   int (*fn)(void *ctx, int64_t seg_id, const char *file), void *ctx)
+{
+	struct unsealed {
+		int64_t id;
+		char file[256];
+	} *list = NULL;
+	size_t n = 0, cap = 0, i;
+	sqlite3_stmt *q = NULL;
+	int rc, err = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT id, file FROM segments WHERE sealed = 0 ORDER BY id",
+				-1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return sql_fail(s, rc, "listing unsealed segments");
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (tt_grow((void **)&list, &cap, n + 1, sizeof(*list))) {
+			err = fail(s, -ENOMEM, "out of memory");
+			break;
+		}
+		list[n].id = sqlite3_column_int64(q, 0);
+		snprintf(list[n].file, sizeof(list[n].file), "%s",
+			 (const char *)sqlite3_column_text(q, 1));
+		n++;
+	}
+	sqlite3_finalize(q);
+	for (i = 0; !err && i < n; i++)
+		err = fn(ctx, list[i].id, list[i].file);
+	free(list);
+	return err;
+}
+
 int tt_store_rebuild_commit(struct tt_store *s)
 {
 	char from[4096], to[4096], wal[4100];

@@ -105,6 +105,14 @@ int tt_store_recording_end(struct tt_store *s, int64_t rec_id, uint64_t end_ns, 
 int tt_store_segment_begin(struct tt_store *s, int64_t rec_id, uint32_t seq, const char *file,
 			   uint64_t created_ns, int64_t *seg_id);
 
+/*
+ * Every segment not sealed (left so by a crash): fn(ctx, seg_id, file) for each,
+ * after the query is done, so fn may seal it. Stops at fn's first non-zero and
+ * returns it; 0, or a negative errno.
+ */
+int tt_store_each_unsealed(struct tt_store *s,
+			   int (*fn)(void *ctx, int64_t seg_id, const char *file), void *ctx);
+
 /* Mark a segment complete (rolled or recording stopped): no more blocks. */
 int tt_store_segment_seal(struct tt_store *s, int64_t seg_id);
 

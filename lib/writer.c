@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,39 +107,31 @@ static int new_segment(struct tt_writer *w)
  * Segments an earlier run left unsealed ended with a crash: find a torn tail
  * (reported, left as is: readers skip it) and seal them so nothing appends.
  */
-static void adopt_unsealed(struct tt_writer *w)
+static int adopt_one(void *ctx, int64_t id, const char *file)
 {
-	sqlite3 *db = tt_store_db(w->st);
-	sqlite3_stmt *q = NULL;
-	size_t used = 0;
+	struct tt_writer *w = ctx;
+	char path[4096], why[256];
+	struct tt_block_info bi;
+	struct tt_segr *r;
+	unsigned intact = 0, damaged = 0;
+	size_t used = strlen(w->warn);
+	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT id, file FROM segments WHERE sealed = 0", -1, &q, NULL))
-		return;
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(q, 0);
-		const char *file = (const char *)sqlite3_column_text(q, 1);
-		char path[4096], why[256];
-		struct tt_block_info bi;
-		struct tt_segr *r;
-		unsigned intact = 0, damaged = 0;
-		int rc;
-
-		snprintf(path, sizeof(path), "%s/%s", w->o.dir, file ? file : "");
-		if (tt_segr_open(path, &r, why, sizeof(why)) == 0) {
-			while ((rc = tt_segr_next_block(r, &bi)) != 0)
-				rc > 0 ? intact++ : damaged++;
-			tt_segr_close(r);
-		} else {
-			damaged++;
-		}
-		if (damaged && used < sizeof(w->warn))
-			used += (size_t)snprintf(w->warn + used, sizeof(w->warn) - used,
-						 "%s%s: damaged after an unclean stop (%u intact blocks kept, "
-						 "damage skipped by readers)",
-						 used ? "; " : "", file ? file : "?", intact);
-		tt_store_segment_seal(w->st, id);
+	snprintf(path, sizeof(path), "%s/%s", w->o.dir, file);
+	if (tt_segr_open(path, &r, why, sizeof(why)) == 0) {
+		while ((rc = tt_segr_next_block(r, &bi)) != 0)
+			rc > 0 ? intact++ : damaged++;
+		tt_segr_close(r);
+	} else {
+		damaged++;
 	}
-	sqlite3_finalize(q);
+	if (damaged && used < sizeof(w->warn))
+		snprintf(w->warn + used, sizeof(w->warn) - used,
+			 "%s%s: damaged after an unclean stop (%u intact blocks kept, "
+			 "damage skipped by readers)",
+			 used ? "; " : "", file, intact);
+	tt_store_segment_seal(w->st, id);
+	return 0;
 }
 
 int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char *why,
@@ -159,7 +150,7 @@ int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char 
 			    why_len);
 	if (err)
 		goto fail;
-	adopt_unsealed(w);
+	tt_store_each_unsealed(w->st, adopt_one, w);
 	err = tt_store_recording_begin(w->st, &o->rec, &w->rec_id);
 	if (err) {
 		snprintf(why, why_len, "%s", tt_store_errmsg(w->st));
