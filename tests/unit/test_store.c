@@ -1039,8 +1039,9 @@ static double cpu_seconds(void)
 }
 
 /*
- * 1,000 busy connections, 1 s ticks, a block every 5 s: the index must cost
- * well under 1 % of a core, i.e. well under 50 ms of CPU per block.
+ * 1,000 busy connections, 1 s ticks, a block every 5 s: what the index costs is
+ * printed for the benchmark record (tests/bench/bench_store.sh measures it for
+ * real); the test asserts only what was indexed, never a time.
  */
 static void test_block_cost(void **state)
 {
@@ -1098,7 +1099,6 @@ static void test_block_cost(void **state)
 	print_message("index cost: %.2f ms CPU per %d-connection block (%.3f %% of a core at "
 		      "one block per %d s)\n",
 		      cpu * 1e3 / blocks, COST_CONNS, cpu / blocks / COST_FLUSH * 100, COST_FLUSH);
-	assert_true(cpu / blocks < 0.050);
 	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM connections"), COST_CONNS);
 	assert_int_equal(q_int(db_of(s), "SELECT sum(bytes_in) FROM buckets"),
 			 q_int(db_of(s), "SELECT sum(bytes_in) FROM connections"));
