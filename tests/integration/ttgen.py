@@ -495,6 +495,423 @@ def pair(a):
     emit("result", **res)
 
 
+# --- TCP connections idle when the recorder starts --------------------------
+
+TCPI_HDR = 44  # b"TTI %09d %09d %09d %09d\n": before out, before in, after out, after in
+
+
+def parse_idle_conn(spec):
+    f = [int(x) for x in spec.split(":")]
+    if len(f) != 4 or f[0] < TCPI_HDR:
+        raise argparse.ArgumentTypeError("BO:BI:AO:AI with BO >= %d (the header)" % TCPI_HDR)
+    return f
+
+
+def tcp_idle_server(a):
+    """Accept --conns connections that each do a "before" exchange, stay idle,
+    then an "after" exchange the client starts whenever the test says so.
+
+    The client's header says the four sizes. Counts are reported per phase, so
+    the after-counts are exactly what a recorder started in between must see.
+    """
+    fam = family_of(a.bind)
+    ls = socket.socket(fam, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET6:
+        ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if a.dual else 1)
+    ls.bind((a.bind, 0))
+    ls.listen(64)
+    ls.settimeout(IO_TIMEOUT)
+    emit("ready", pid=os.getpid(), port=ls.getsockname()[1])
+    results = []
+    lock = threading.Lock()
+
+    def serve(conn):
+        set_comm(a.name)
+        rec = {"ok": False}
+        c = Counted(conn)
+        try:
+            conn.settimeout(IO_TIMEOUT)
+            rec.update(tuple_of(conn))
+            hdr = c.recv_exact(TCPI_HDR)
+            bo, bi, ao, ai = (int(x) for x in hdr[4:].split())
+            c.recv_exact(bo - TCPI_HDR)
+            c.send_all(filler(bi, 11))
+            rec.update(before_sent=c.sent, before_recv=c.recv)
+            c.sent = c.recv = 0
+            conn.settimeout(IO_TIMEOUT * 3)  # idle while the recorder starts
+            c.recv_exact(ao)
+            conn.settimeout(IO_TIMEOUT)
+            c.send_all(filler(ai, 13))
+            c.recv_until_eof()
+            rec["ok"] = True
+        except OSError as e:
+            rec["error"] = e.errno or 0
+            rec["exc"] = repr(e)
+        finally:
+            rec.update(sent=c.sent, recv=c.recv, tid=c.tid)
+            conn.close()
+            with lock:
+                results.append(rec)
+
+    threads = []
+    try:
+        for _ in range(a.conns):
+            conn, _ = ls.accept()
+            th = threading.Thread(target=serve, args=(conn,))
+            th.start()
+            threads.append(th)
+    except socket.timeout:
+        die("tcp-idle-server: accept timed out after %d of %d" % (len(threads), a.conns))
+    ls.close()
+    for th in threads:
+        th.join(IO_TIMEOUT * 5)
+    emit("result", pid=os.getpid(), conns=results)
+
+
+def tcp_idle_client(a):
+    """One connection per --conn BO:BI:AO:AI: BO bytes out and BI back, "phase1"
+    (the tuples), idle until a line on stdin, then AO out and AI back, --hold ms,
+    close. The result counts the after part only."""
+    conns = []
+    for i, (bo, bi, ao, ai) in enumerate(a.conn):
+        s = socket.socket(family_of(a.host), socket.SOCK_STREAM)
+        s.settimeout(IO_TIMEOUT)
+        s.connect((a.host, a.port))
+        c = Counted(s)
+        c.send_all(b"TTI %09d %09d %09d %09d\n" % (bo, bi, ao, ai) + filler(bo - TCPI_HDR, i))
+        c.recv_exact(bi)
+        conns.append(c)
+    emit("phase1", pid=os.getpid(),
+         conns=[dict(tuple_of(c.sock), before_sent=c.sent, before_recv=c.recv) for c in conns])
+    r, _, _ = select.select([sys.stdin], [], [], IO_TIMEOUT * 3)
+    if not r or not sys.stdin.readline():
+        die("tcp-idle-client: nobody said go")
+    out = []
+    for i, (c, (bo, bi, ao, ai)) in enumerate(zip(conns, a.conn)):
+        c.sent = c.recv = 0
+        c.send_all(filler(ao, 17 + i))
+        c.recv_exact(ai)
+        out.append(dict(tuple_of(c.sock), sent=c.sent, recv=c.recv, tid=c.tid))
+    time.sleep(a.hold / 1000.0)
+    for c in conns:
+        c.sock.close()
+    emit("result", pid=os.getpid(), conns=out)
+
+
+# --- UDP sockets that change their connection -----------------------------
+
+
+def udp_late_connect(a):
+    """The iperf3 -u server pattern, both ends in this process.
+
+    The server socket is bound and unconnected; the client's first datagram
+    (--first bytes) is read with recvfrom(); --gap ms later the server
+    connect()s to that client; then --count rounds: the client send()s --out
+    bytes, the server recv()s them and send()s --back bytes, the client
+    recv()s them. Every count is per socket, both phases together.
+    """
+    host = a.host
+    fam = family_of(host)
+    srv = socket.socket(fam, socket.SOCK_DGRAM)
+    cli = socket.socket(fam, socket.SOCK_DGRAM)
+    for s in (srv, cli):
+        s.settimeout(2.0)
+        s.bind((host, 0))
+    cli.connect(srv.getsockname())
+    emit("ready", pid=os.getpid())
+    tot = {"client_sent": 0, "client_recv": 0, "server_sent": 0, "server_recv": 0,
+           "client_dgrams_out": 0, "client_dgrams_in": 0, "server_dgrams_out": 0,
+           "server_dgrams_in": 0}
+    try:
+        tot["client_sent"] += cli.send(filler(a.first, 1))
+        tot["client_dgrams_out"] += 1
+        data, peer = srv.recvfrom(65536)
+        tot["server_recv"] += len(data)
+        tot["server_dgrams_in"] += 1
+        t_first = time.time()
+        time.sleep(a.gap / 1000.0)
+        srv.connect(peer)
+        t_connect = time.time()
+        for i in range(a.count):
+            tot["client_sent"] += cli.send(filler(a.out, i))
+            tot["client_dgrams_out"] += 1
+            data = srv.recv(65536)
+            tot["server_recv"] += len(data)
+            tot["server_dgrams_in"] += 1
+            tot["server_sent"] += srv.send(filler(a.back, i))
+            tot["server_dgrams_out"] += 1
+            data = cli.recv(65536)
+            tot["client_recv"] += len(data)
+            tot["client_dgrams_in"] += 1
+    except socket.timeout:
+        die("udp-late-connect: a datagram was lost on %s" % host)
+    la, ca = srv.getsockname(), cli.getsockname()
+    time.sleep(a.hold / 1000.0)
+    cli.close()
+    srv.close()
+    emit("result", pid=os.getpid(), t_first=t_first, t_connect=t_connect,
+         server={"laddr": la[0], "lport": la[1], "raddr": ca[0], "rport": ca[1]},
+         client={"laddr": ca[0], "lport": ca[1], "raddr": la[0], "rport": la[1]}, **tot)
+
+
+def parse_step(spec):
+    f = spec.split(":")
+    try:
+        if f[0] == "connect" and len(f) == 2:
+            return ("connect", int(f[1]))
+        if f[0] == "disconnect" and len(f) == 1:
+            return ("disconnect",)
+        if f[0] == "send" and len(f) == 4:
+            return ("send", None) + tuple(int(x) for x in f[1:])
+        if f[0] == "sendto" and len(f) == 5:
+            return ("sendto", int(f[1])) + tuple(int(x) for x in f[2:])
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(
+        "connect:PORT | disconnect | send:N:OUT:IN | sendto:PORT:N:OUT:IN")
+
+
+def udp_disconnect(s):
+    """connect(AF_UNSPEC): what Python's socket.connect cannot express."""
+    sa = struct.pack("=H14x", socket.AF_UNSPEC)
+    buf = ctypes.create_string_buffer(sa, len(sa))
+    if _libc.connect(s.fileno(), buf, len(sa)) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "connect(AF_UNSPEC): %s" % os.strerror(e))
+
+
+def udp_steps(a):
+    """One UDP client socket driven through --step changes of its connection,
+    talking to udp-server sockets on --host (which answer with the size asked):
+
+      connect:PORT          connect() to PORT
+      disconnect            connect(AF_UNSPEC)
+      send:N:OUT:IN         N datagrams of OUT bytes with send(), each answered by IN bytes
+      sendto:PORT:N:OUT:IN  the same with sendto(PORT) and recvfrom()
+
+    --gap ms between steps. Counts are per (local port, peer port): the local
+    port may change, since a disconnect unbinds an automatically chosen port
+    (one bound by number, --fixed-port, stays).
+    """
+    s = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
+    s.settimeout(2.0)
+    if a.fixed_port:
+        # a port asked for by number is locked: it survives a disconnect
+        for _ in range(50):
+            probe = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
+            probe.bind((a.host, 0))
+            port = probe.getsockname()[1]
+            probe.close()
+            try:
+                s.bind((a.host, port))
+                break
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+        else:
+            die("udp-steps: no free port to bind by number")
+    else:
+        s.bind((a.host, 0))
+    emit("ready", pid=os.getpid())
+    flows = {}
+    connected = None
+    for k, step in enumerate(a.step):
+        if k:
+            time.sleep(a.gap / 1000.0)
+        if step[0] == "connect":
+            s.connect((a.host, step[1]))
+            connected = step[1]
+            continue
+        if step[0] == "disconnect":
+            udp_disconnect(s)
+            connected = None
+            continue
+        port, n, out, inn = step[1:]
+        if step[0] == "send":
+            if connected is None:
+                die("udp-steps: send while not connected")
+            port = connected
+        msg = b"TTU %09d\n" % inn + filler(out - UDP_HDR, k)
+        for _ in range(n):
+            if step[0] == "send":
+                sent = s.send(msg)
+            else:
+                sent = s.sendto(msg, (a.host, port))
+            la = s.getsockname()  # an unbound socket gets its port at the first send
+            f = flows.setdefault((la[1], port), {
+                "laddr": la[0], "lport": la[1], "raddr": a.host, "rport": port, "sent": 0,
+                "recv": 0, "dgrams_out": 0, "dgrams_in": 0})
+            f["sent"] += sent
+            f["dgrams_out"] += 1
+            try:
+                data, frm = s.recvfrom(65536)
+            except socket.timeout:
+                die("udp-steps: no answer from port %d (step %d)" % (port, k))
+            if frm[1] != port:
+                die("udp-steps: answer from port %d, expected %d" % (frm[1], port))
+            f["recv"] += len(data)
+            f["dgrams_in"] += 1
+    time.sleep(a.hold / 1000.0)
+    s.close()
+    emit("result", pid=os.getpid(), flows=list(flows.values()))
+
+
+# --- UDP generic segmentation offload ----------------------------------------
+
+SOL_UDP = 17
+UDP_SEGMENT = 103
+
+
+def udp_gso(a):
+    """--count sends of --size bytes with UDP_SEGMENT --gso: each leaves as
+    ceil(size/gso) datagrams. Sender and receiver in this process, in lock step
+    (each send's datagrams are read before the next), connected to each other
+    or, with --unconnected, sendto()/recvfrom(). --cmsg sets the segment size
+    per send (a control message) instead of per socket.
+    """
+    host = a.host
+    fam = family_of(host)
+    tx = socket.socket(fam, socket.SOCK_DGRAM)
+    rx = socket.socket(fam, socket.SOCK_DGRAM)
+    for s in (tx, rx):
+        s.settimeout(2.0)
+        s.bind((host, 0))
+    if not a.unconnected:
+        tx.connect(rx.getsockname())
+        rx.connect(tx.getsockname())
+    if not a.cmsg:
+        try:
+            tx.setsockopt(SOL_UDP, UDP_SEGMENT, a.gso)
+        except OSError as e:
+            emit("unsupported", why="setsockopt(UDP_SEGMENT): %s" % e)
+            sys.exit(0)
+    emit("ready", pid=os.getpid())
+    res = {"sends": 0, "sent": 0, "wire_dgrams": 0, "recv": 0, "dgrams_in": 0, "sizes": {}}
+    dst = rx.getsockname()
+    for i in range(a.count):
+        data = filler(a.size, i)
+        if a.cmsg:
+            anc = [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", a.gso))]
+            n = tx.sendmsg([data], anc, 0, dst) if a.unconnected else tx.sendmsg([data], anc)
+        elif a.unconnected:
+            n = tx.sendto(data, dst)
+        else:
+            n = tx.send(data)
+        res["sends"] += 1
+        res["sent"] += n
+        segs = -(-n // a.gso)
+        res["wire_dgrams"] += segs
+        for _ in range(segs):
+            try:
+                got = rx.recv(65536)
+            except socket.timeout:
+                die("udp-gso: send %d: got %d of %d datagrams" % (i, _, segs))
+            res["recv"] += len(got)
+            res["dgrams_in"] += 1
+            res["sizes"][str(len(got))] = res["sizes"].get(str(len(got)), 0) + 1
+    ta, ra = tx.getsockname(), rx.getsockname()
+    time.sleep(a.hold / 1000.0)
+    tx.close()
+    rx.close()
+    emit("result", pid=os.getpid(), tx={"laddr": ta[0], "lport": ta[1], "raddr": ra[0],
+                                        "rport": ra[1]},
+         rx={"laddr": ra[0], "lport": ra[1], "raddr": ta[0], "rport": ta[1]}, **res)
+
+
+# --- TCP churn ----------------------------------------------------------------
+
+
+def tcp_churn(a):
+    """Open and close --count short TCP connections as fast as --threads client
+    threads can (at most --seconds), against a listener of this process served
+    by as many threads. Each client sends 20 + i % 50 bytes, shuts down its
+    write side, reads the --reply bytes the server sends back until EOF, and
+    closes. Every end of every connection is reported, with its bytes.
+    """
+    ls = socket.socket(family_of(a.host), socket.SOCK_STREAM)
+    ls.bind((a.host, 0))
+    ls.listen(4096)
+    ls.settimeout(0.2)
+    port = ls.getsockname()[1]
+    emit("ready", pid=os.getpid(), port=port)
+    lock = threading.Lock()
+    clients, servers, errors = [], [], []
+    nxt = [0]
+    stop = threading.Event()
+    deadline = time.monotonic() + a.seconds
+
+    def serve():
+        set_comm(a.name)
+        while not stop.is_set():
+            try:
+                conn, _ = ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            c = Counted(conn)
+            rec = {}
+            try:
+                conn.settimeout(IO_TIMEOUT)
+                rec.update(tuple_of(conn))
+                c.recv_until_eof()
+                c.send_all(filler(a.reply, 9))
+            except OSError as e:
+                rec["error"] = repr(e)
+            finally:
+                conn.close()
+                rec.update(sent=c.sent, recv=c.recv)
+                with lock:
+                    servers.append(rec)
+
+    def client():
+        set_comm(a.name)
+        while time.monotonic() < deadline:
+            with lock:
+                i = nxt[0]
+                if i >= a.count:
+                    return
+                nxt[0] += 1
+            s = socket.socket(family_of(a.host), socket.SOCK_STREAM)
+            c = Counted(s)
+            rec = {}
+            try:
+                s.settimeout(IO_TIMEOUT)
+                s.connect((a.host, port))
+                rec.update(tuple_of(s))
+                c.send_all(filler(20 + i % 50, i))
+                s.shutdown(socket.SHUT_WR)
+                c.recv_until_eof()
+            except OSError as e:
+                rec["error"] = repr(e)
+            finally:
+                s.close()
+                rec.update(sent=c.sent, recv=c.recv)
+                with lock:
+                    (errors if "error" in rec else clients).append(rec)
+
+    t0 = time.monotonic()
+    srv_threads = [threading.Thread(target=serve) for _ in range(a.threads)]
+    cli_threads = [threading.Thread(target=client) for _ in range(a.threads)]
+    for th in srv_threads + cli_threads:
+        th.start()
+    for th in cli_threads:
+        th.join(a.seconds + IO_TIMEOUT * 2)
+    wait_until = time.monotonic() + IO_TIMEOUT
+    while time.monotonic() < wait_until:
+        with lock:
+            if len(servers) >= len(clients) + len(errors):
+                break
+        time.sleep(0.01)
+    stop.set()
+    for th in srv_threads:
+        th.join(IO_TIMEOUT)
+    ls.close()
+    emit("result", pid=os.getpid(), port=port, elapsed=time.monotonic() - t0,
+         t_end=time.time(), clients=clients, servers=servers, errors=errors)
+
+
 def main():
     p = argparse.ArgumentParser(prog="ttgen")
     p.add_argument("--name", default="", help="process name (comm), at most 15 bytes")
@@ -553,6 +970,57 @@ def main():
     q.add_argument("--after", default="1000:1000")
     q.add_argument("--hold", type=int, default=0)
     q.set_defaults(fn=pair)
+
+    q = sub.add_parser("tcp-idle-server")
+    q.add_argument("--bind", default="127.0.0.1")
+    q.add_argument("--dual", action="store_true", help="on '::', accept IPv4 too")
+    q.add_argument("--conns", type=int, required=True)
+    q.set_defaults(fn=tcp_idle_server)
+
+    q = sub.add_parser("tcp-idle-client")
+    q.add_argument("--host", required=True)
+    q.add_argument("--port", type=int, required=True)
+    q.add_argument("--conn", type=parse_idle_conn, action="append", required=True,
+                   help="BO:BI:AO:AI bytes before out/in, after out/in")
+    q.add_argument("--hold", type=int, default=0)
+    q.set_defaults(fn=tcp_idle_client)
+
+    q = sub.add_parser("udp-late-connect")
+    q.add_argument("--host", default="127.0.0.1")
+    q.add_argument("--first", type=int, default=100)
+    q.add_argument("--count", type=int, default=200)
+    q.add_argument("--out", type=int, default=1000)
+    q.add_argument("--back", type=int, default=100)
+    q.add_argument("--gap", type=int, default=300, help="ms between recvfrom and connect")
+    q.add_argument("--hold", type=int, default=0)
+    q.set_defaults(fn=udp_late_connect)
+
+    q = sub.add_parser("udp-steps")
+    q.add_argument("--host", default="127.0.0.1")
+    q.add_argument("--step", type=parse_step, action="append", required=True)
+    q.add_argument("--gap", type=int, default=300, help="ms between steps")
+    q.add_argument("--fixed-port", action="store_true",
+                   help="bind a port by number (kept across a disconnect)")
+    q.add_argument("--hold", type=int, default=0)
+    q.set_defaults(fn=udp_steps)
+
+    q = sub.add_parser("udp-gso")
+    q.add_argument("--host", default="127.0.0.1")
+    q.add_argument("--count", type=int, default=40)
+    q.add_argument("--size", type=int, default=4000)
+    q.add_argument("--gso", type=int, default=1000)
+    q.add_argument("--unconnected", action="store_true")
+    q.add_argument("--cmsg", action="store_true", help="segment size per send, not per socket")
+    q.add_argument("--hold", type=int, default=0)
+    q.set_defaults(fn=udp_gso)
+
+    q = sub.add_parser("tcp-churn")
+    q.add_argument("--host", default="127.0.0.1")
+    q.add_argument("--count", type=int, default=3000)
+    q.add_argument("--threads", type=int, default=2)
+    q.add_argument("--seconds", type=float, default=10.0)
+    q.add_argument("--reply", type=int, default=30)
+    q.set_defaults(fn=tcp_churn)
 
     a = p.parse_args()
     set_comm(a.name)
