@@ -151,10 +151,12 @@ def steps(t, rec, me):
                                                "packets_in": f["dgrams_in"]},
                            pid=r["pid"], comm=name, netns=host)
             # counted once: every row of the client's ports together is what it did
+            # (rows shown without an owner, pid 0, count too)
             tot = {k: 0 for k in KEYS}
             tuples = {(x["laddr"], x["lport"], x["raddr"], x["rport"]) for x in rows
                       if x["proto"] == "udp" and x["lport"] in lports and
-                      x["laddr"] == "127.0.0.1" and x["netns"] == host and x["pid"] == r["pid"]}
+                      x["laddr"] == "127.0.0.1" and x["netns"] == host and
+                      x["pid"] in (r["pid"], 0)}
             for tp in sorted(tuples):
                 got, _ = flow_totals(t, rows, "%s %s" % (kind, tp),
                                      dict(zip(("laddr", "lport", "raddr", "rport"), tp)), host)
