@@ -2,12 +2,19 @@
 /*
  * capture.bpf.c: the kernel half of tcptop.
  *
- * Hot path (every send and receive, TCP and UDP): one cookie, one hash lookup,
- * a few atomic adds into `socks`. Cost does not depend on the number of sockets.
- * Lifecycle (state changes, resets, destroy) goes to the ring buffer; it is rare
- * next to I/O. Unconnected UDP sockets are split per remote peer by the
- * cgroup_skb programs, which see the addresses that sendmsg/recvmsg hide.
- * iter/tcp and iter/udp run once at start to find sockets that already existed.
+ * Nothing here runs per TCP message. TCP bytes come from the kernel's own
+ * counters in struct tcp_sock, read once per tick by the socket walks and at
+ * every state change by the lifecycle hooks:
+ *
+ *   iter/task_file   every open file of every task, in every network
+ *                    namespace: each TCP/UDP socket with the process holding it
+ *   iter/tcp         sockets of our namespace no process holds (orphans after
+ *                    close()); at start, cookies for the sockets already there
+ *   tp_btf hooks     state changes, resets, retransmits, destroy: snapshots on
+ *                    the ring buffer, so a connection born and gone between two
+ *                    ticks is exact too
+ *   cgroup_skb       UDP, per packet (the kernel keeps no UDP byte counters),
+ *                    per (socket, remote peer); everything else returns at once
  *
  * No kprobes or fentry on the target kernels: tp_btf, cgroup_skb and iterators only.
  */
@@ -22,7 +29,6 @@
 #define AF_INET6 10
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
-#define MSG_PEEK 2
 #define ENOMEM 12
 #define E2BIG 7
 
@@ -30,12 +36,21 @@
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
+#define TCP_FIN_WAIT1 4
+#define TCP_FIN_WAIT2 5
 #define TCP_TIME_WAIT 6
 #define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
+#define TCP_LAST_ACK 9
 #define TCP_LISTEN 10
+#define TCP_CLOSING 11
 #define TCP_NEW_SYN_RECV 12
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* A read-only view of a socket as struct tcp_sock; works on the untrusted
+ * socket pointers the task_file walk has, where bpf_skc_to_tcp_sock does not. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /*
  * Wake the reader only once this much is queued (set before load; 0: every
@@ -44,20 +59,23 @@ char LICENSE[] SEC("license") = "GPL";
  */
 const volatile __u32 rb_wake_bytes = 0;
 
+/* TT_WALK_*: what the next iterator run is for (written by user space). */
+__u32 walk_mode = TT_WALK_TICK;
+
 /* Sizes are set by user space before load (bpf_map__set_max_entries). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct tt_sock_val);
+	__type(value, struct tt_sk);
 } socks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct tt_peer_key);
-	__type(value, struct tt_peer_val);
-} peers SEC(".maps");
+	__type(key, struct tt_flow_key);
+	__type(value, struct tt_flow_val);
+} flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -70,14 +88,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } health SEC(".maps");
-
-/* Scratch for building a new entry: keeps 160 bytes off the BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct tt_sock_val);
-} scratch SEC(".maps");
 
 static __always_inline void health_inc(__u32 idx)
 {
@@ -102,13 +112,16 @@ static __always_inline int is_v4mapped(const __u8 *a)
 	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
 }
 
-static __always_inline void fill_tuple(const struct sock *sk, struct tt_tuple *t)
+/*
+ * Every read below is a plain load: on the walk's untrusted socket pointers
+ * the verifier turns them into fault-tolerant loads, in the hooks they are
+ * direct. CO-RE relocates each field (vmlinux.h carries preserve_access_index).
+ */
+static __always_inline void fill_tuple(struct sock *sk, struct tt_tuple *t)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-
-	if (family == AF_INET) {
-		addr_v4mapped(t->saddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		addr_v4mapped(t->daddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	if (sk->__sk_common.skc_family == AF_INET) {
+		addr_v4mapped(t->saddr, sk->__sk_common.skc_rcv_saddr);
+		addr_v4mapped(t->daddr, sk->__sk_common.skc_daddr);
 		t->family = 4;
 	} else {
 		BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
@@ -116,100 +129,118 @@ static __always_inline void fill_tuple(const struct sock *sk, struct tt_tuple *t
 		/* a v4-mapped v6 socket talks IPv4 on the wire: show it as v4 */
 		t->family = (is_v4mapped(t->daddr) && is_v4mapped(t->saddr)) ? 4 : 6;
 	}
-	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	t->proto = BPF_CORE_READ(sk, sk_protocol);
+	t->sport = sk->__sk_common.skc_num;
+	t->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	t->proto = sk->sk_protocol;
+}
+
+static __always_inline int sk_is_inet(struct sock *sk, __u8 proto)
+{
+	__u16 family = sk->__sk_common.skc_family;
+
+	return (family == AF_INET || family == AF_INET6) && sk->sk_protocol == proto;
+}
+
+static __always_inline __u32 sk_netns(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline __u64 sk_cgroup(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+static __always_inline __u32 sk_ino(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
 }
 
 /*
- * The tuple is complete only once the source port is picked, which connect()
- * does after the SYN_SENT state change, and the port is released before the
- * CLOSE state change fires. So a refused connect shows its port only to the
- * reset and retransmit hooks: every rare hook takes the tuple when the port is
- * there, and none overwrites a known port with zero.
+ * The bytes the application wrote and read, from the kernel's counters
+ * (64-bit totals plus 32-bit queue lengths; subtract in u32, then widen):
+ *
+ *   written = bytes_acked + (write_seq - snd_una)  - 1 for the SYN of connect()
+ *                                                  - 1 once a FIN is queued
+ *   read    = bytes_received - (rcv_nxt - copied_seq) - 1 once the FIN is consumed
+ *
+ * A FIN is queued in FIN_WAIT1, FIN_WAIT2, CLOSING and LAST_ACK, and stays
+ * counted when a socket whose FIN went out moves on to CLOSE (the FIN_OUT flag
+ * remembers it: a socket that shut down writing still reads after the peer's
+ * FIN takes it to CLOSE). The peer's FIN sets SOCK_DONE and is consumed when
+ * copied_seq passes it, i.e. reaches rcv_nxt. tcp_disconnect() (SO_LINGER 0,
+ * connect(AF_UNSPEC)) zeroes everything just after the move to CLOSE: such a
+ * snapshot is flagged, the previous one (taken at the move) is the truth.
  */
-static __always_inline void refresh_tuple(const struct sock *sk, struct tt_sock_val *v)
+static __always_inline void snap_tcp(struct sock *sk, struct tt_snap *s, __u8 skf)
 {
-	struct tt_tuple t = {};
-
-	fill_tuple(sk, &t);
-	if (t.sport)
-		v->tuple = t;
-}
-
-static __always_inline int sk_is_inet_tcp_udp(const struct sock *sk)
-{
-	__u16 family = sk->__sk_common.skc_family;
-	__u16 proto;
-
-	if (family != AF_INET && family != AF_INET6)
-		return 0;
-	proto = sk->sk_protocol;
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
-}
-
-static __always_inline void tcp_snapshot(struct sock *sk, struct tt_sock_val *v)
-{
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+	__u8 st = sk->__sk_common.skc_state;
+	__u64 written, read;
+	__u32 copied, rcv_nxt;
+	int fin_out;
 
 	if (!tp)
 		return;
-	v->state = sk->__sk_common.skc_state;
-	/* tcp_disconnect() (close with SO_LINGER 0, connect(AF_UNSPEC)) zeroes the
-	 * counters and the RTT just after the move to CLOSE: keep the last real
-	 * ones, or the final row of an aborted connection says it sent nothing */
-	if (v->state == TCP_CLOSE && (tp->segs_in < v->segs_in || tp->segs_out < v->segs_out))
+	s->state = st;
+	s->segs_in = tp->segs_in;
+	s->segs_out = tp->segs_out;
+	s->total_retrans = tp->total_retrans;
+	s->srtt_us = tp->srtt_us >> 3;
+	s->rttvar_us = tp->mdev_us >> 2;
+	if (st == TCP_CLOSE && !tp->bytes_acked && !tp->bytes_received && !tp->segs_out) {
+		s->flags |= TT_SNF_ZEROED;
 		return;
-	v->segs_in = tp->segs_in;
-	v->segs_out = tp->segs_out;
-	v->total_retrans = tp->total_retrans;
-	v->srtt_us = tp->srtt_us >> 3;
-	v->rttvar_us = tp->mdev_us >> 2;
-}
-
-static __always_inline void set_owner(struct tt_sock_val *v, __u64 pid_tgid)
-{
-	v->pid = (__u32)pid_tgid;
-	v->tgid = pid_tgid >> 32;
-	bpf_get_current_comm(v->comm, sizeof(v->comm));
-}
-
-/*
- * Create the entry for a socket seen for the first time. flags tells how we met
- * it; without TT_SF_OPEN_SEEN the socket predates us (or its open was missed), so
- * TCP counters are based at the current snapshot: we never report what happened
- * before we were watching.
- */
-static __always_inline struct tt_sock_val *sock_entry_create(struct sock *sk, __u64 cookie,
-							     __u8 flags, int task_ctx)
-{
-	__u32 zero = 0;
-	struct tt_sock_val *v = bpf_map_lookup_elem(&scratch, &zero);
-	long err;
-
-	if (!v)
-		return NULL;
-	__builtin_memset(v, 0, sizeof(*v));
-	fill_tuple(sk, &v->tuple);
-	v->first_ns = bpf_ktime_get_ns();
-	v->cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
-	v->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	v->ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
-	v->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	v->flags = flags;
-	if (v->tuple.proto == IPPROTO_TCP) {
-		tcp_snapshot(sk, v);
-		if (!(flags & TT_SF_OPEN_SEEN)) {
-			v->segs_in_base = v->segs_in;
-			v->segs_out_base = v->segs_out;
-			v->retrans_base = v->total_retrans;
-		}
-	} else if (v->tuple.dport == 0) {
-		v->flags |= TT_SF_UNCONNECTED;
 	}
-	if (task_ctx)
-		set_owner(v, bpf_get_current_pid_tgid());
-	err = bpf_map_update_elem(&socks, &cookie, v, BPF_NOEXIST);
+	written = tp->bytes_acked + (__u32)(tp->write_seq - tp->snd_una);
+	if ((skf & TT_SKF_ACTIVE) && written)
+		written--;
+	fin_out = st == TCP_FIN_WAIT1 || st == TCP_FIN_WAIT2 || st == TCP_CLOSING ||
+		  st == TCP_LAST_ACK || ((skf & TT_SKF_FIN_OUT) && st == TCP_CLOSE);
+	if (fin_out && written)
+		written--;
+	copied = tp->copied_seq;
+	rcv_nxt = tp->rcv_nxt;
+	read = tp->bytes_received - (__u32)(rcv_nxt - copied);
+	if ((sk->__sk_common.skc_flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) &&
+	    copied == rcv_nxt && read)
+		read--;
+	s->bytes_out = written;
+	s->bytes_in = read;
+}
+
+/* The identity part of a snapshot, and the lifecycle state kept in `socks`. */
+static __always_inline void snap_fill(struct sock *sk, __u64 cookie, const struct tt_sk *e,
+				      struct tt_snap *s)
+{
+	__u8 skf = 0;
+
+	s->cookie = cookie;
+	fill_tuple(sk, &s->tuple);
+	s->cgroup_id = sk_cgroup(sk);
+	s->netns = sk_netns(sk);
+	s->netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
+	s->ino = sk_ino(sk);
+	if (e) {
+		skf = e->flags;
+		s->first_ns = e->first_ns;
+		s->rst_sent = e->rst_sent;
+		s->rst_recv = e->rst_recv;
+		s->retrans_events = e->retrans_events;
+		s->sk_flags = skf;
+		s->flags |= TT_SNF_KNOWN;
+	}
+	if (s->tuple.proto == IPPROTO_TCP)
+		snap_tcp(sk, s, skf);
+	else
+		s->state = s->tuple.dport ? TCP_ESTABLISHED : TCP_CLOSE;
+}
+
+static __always_inline struct tt_sk *sk_entry_create(__u64 cookie, __u8 flags)
+{
+	struct tt_sk nv = { .first_ns = bpf_ktime_get_ns(), .flags = flags };
+	long err = bpf_map_update_elem(&socks, &cookie, &nv, BPF_NOEXIST);
+
 	if (err == -E2BIG || err == -ENOMEM) {
 		health_inc(TT_H_SOCKS_FULL);
 		return NULL;
@@ -217,134 +248,82 @@ static __always_inline struct tt_sock_val *sock_entry_create(struct sock *sk, __
 	return bpf_map_lookup_elem(&socks, &cookie);
 }
 
-static __always_inline struct tt_sock_val *sock_entry(struct sock *sk, __u64 cookie, int task_ctx)
+static __always_inline void submit(struct tt_kevent *e)
 {
-	struct tt_sock_val *v = bpf_map_lookup_elem(&socks, &cookie);
-	__u8 flags = 0;
-
-	if (v)
-		return v;
-	/*
-	 * A TCP socket passes SYN_SENT or SYN_RECV before its first I/O (a
-	 * fast-open child may do I/O in SYN_RECV), so one first met here
-	 * predates us: its first I/O fell between our attach and the socket
-	 * walk, or it lives in a netns the walk does not see.
-	 */
-	if (sk->sk_protocol == IPPROTO_TCP && sk->__sk_common.skc_state != TCP_SYN_RECV)
-		flags = TT_SF_PARTIAL;
-	return sock_entry_create(sk, cookie, flags, task_ctx);
-}
-
-/*
- * The owner and the tcp_sock snapshot are refreshed at a socket's first I/O and
- * whenever its bytes in that direction cross a 64 KiB boundary, not at every
- * call: two helper calls saved on the hottest path (measured: 87 % -> 91 % of
- * untraced throughput for 64-byte writes). Between refreshes the per-tick
- * socket walk (iter/tcp) keeps segments and RTT current for the recorder's
- * namespace; state changes, resets, retransmits and destroy refresh too.
- */
-#define TT_REFRESH_SHIFT 16
-
-static __always_inline void account_io(struct sock *sk, int ret, int out)
-{
-	struct tt_sock_val *v;
-	__u64 cookie, pid_tgid, before, *ctr;
-
-	if (ret <= 0 || !sk_is_inet_tcp_udp(sk))
-		return;
-	cookie = bpf_get_socket_cookie(sk);
-	v = sock_entry(sk, cookie, 1);
-	if (!v)
-		return;
-	ctr = out ? &v->bytes_out : &v->bytes_in;
-	before = *ctr; /* racy, and only used to decide on a refresh */
-	__sync_fetch_and_add(ctr, ret);
-	if (!v->pid || (before >> TT_REFRESH_SHIFT) != ((before + ret) >> TT_REFRESH_SHIFT)) {
-		pid_tgid = bpf_get_current_pid_tgid();
-		if ((__u32)pid_tgid != v->pid)
-			set_owner(v, pid_tgid);
-		if (sk->sk_protocol == IPPROTO_TCP)
-			tcp_snapshot(sk, v);
-	}
-	if (sk->sk_protocol != IPPROTO_TCP) {
-		if (out)
-			__sync_fetch_and_add(&v->dgrams_out, 1);
-		else
-			__sync_fetch_and_add(&v->dgrams_in, 1);
-	}
-}
-
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(tt_send, struct sock *sk, int ret, int flags)
-{
-	account_io(sk, ret, 1);
-	return 0;
-}
-
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(tt_recv, struct sock *sk, int ret, int flags)
-{
-	/* MSG_PEEK leaves the data queued: it will be counted when really read */
-	if (flags & MSG_PEEK)
-		return 0;
-	account_io(sk, ret, 0);
-	return 0;
-}
-
-static __always_inline void emit(__u32 type, __u64 cookie, const struct tt_sock_val *v,
-				 __u8 old_state, __u8 new_state, __u8 rst_dir, __u32 sk_err)
-{
-	struct tt_kevent *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e) {
-		health_inc(TT_H_RB_DROPS);
-		return;
-	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->cookie = cookie;
-	e->type = type;
-	e->old_state = old_state;
-	e->new_state = new_state;
-	e->rst_dir = rst_dir;
-	e->pad = 0;
-	e->sk_err = sk_err;
-	e->pad2 = 0;
-	__builtin_memcpy(&e->val, v, sizeof(*v));
 	bpf_ringbuf_submit(e, rb_wake_bytes && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) <
-					       rb_wake_bytes ?
+							 rb_wake_bytes ?
 				      BPF_RB_NO_WAKEUP :
 				      0);
+}
+
+static __always_inline struct tt_kevent *reserve(__u32 type, struct sock *sk, __u64 cookie,
+						 const struct tt_sk *e)
+{
+	struct tt_kevent *k = bpf_ringbuf_reserve(&events, sizeof(*k), 0);
+
+	if (!k) {
+		health_inc(TT_H_RB_DROPS);
+		return NULL;
+	}
+	__builtin_memset(k, 0, sizeof(*k));
+	k->ts_ns = bpf_ktime_get_ns();
+	k->type = type;
+	k->sk_err = sk->sk_err;
+	k->sk_err_soft = sk->sk_err_soft;
+	snap_fill(sk, cookie, e, &k->snap);
+	return k;
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_state, struct sock *sk, int oldstate, int newstate)
 {
-	struct tt_sock_val *v;
+	struct tt_kevent *k;
+	struct tt_sk *e;
 	__u64 cookie;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	/* listeners are not connections; their children are created in SYN_RECV */
-	if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
-		return 0;
+	if (newstate == TCP_LISTEN)
+		return 0; /* listeners are not connections */
 	cookie = bpf_get_socket_cookie(sk);
-	v = bpf_map_lookup_elem(&socks, &cookie);
-	if (!v) {
-		if (newstate == TCP_SYN_SENT) /* connect(): the caller owns it */
-			v = sock_entry_create(sk, cookie, TT_SF_OPEN_SEEN, 1);
-		else if (newstate == TCP_SYN_RECV) /* a child, born in softirq */
-			v = sock_entry_create(sk, cookie, TT_SF_OPEN_SEEN, 0);
-		else if (oldstate == TCP_SYN_RECV) /* the child, leaving SYN_RECV */
-			v = sock_entry_create(sk, cookie, 0, 0);
-		else /* a socket that was there before us */
-			v = sock_entry_create(sk, cookie, TT_SF_PARTIAL, 0);
-		if (!v)
-			return 0;
+	if (oldstate == TCP_LISTEN) {
+		/* a child is cloned from its listener and born in SYN_RECV (a fast-open
+		 * one with data): its entry says it counts from open; it is reported
+		 * from its next change, the accept (SYN_RECV -> ESTABLISHED) */
+		if (newstate == TCP_SYN_RECV)
+			sk_entry_create(cookie, TT_SKF_OPEN_SEEN);
+		return 0;
 	}
-	tcp_snapshot(sk, v);
-	refresh_tuple(sk, v);
-	v->state = newstate;
-	emit(TT_KEV_STATE, cookie, v, oldstate, newstate, 0, BPF_CORE_READ(sk, sk_err));
+	e = bpf_map_lookup_elem(&socks, &cookie);
+	if (!e) {
+		if (newstate == TCP_SYN_SENT) /* connect() */
+			e = sk_entry_create(cookie, TT_SKF_OPEN_SEEN | TT_SKF_ACTIVE);
+		else if (oldstate == TCP_SYN_RECV) /* a child whose birth we missed */
+			e = sk_entry_create(cookie, TT_SKF_OPEN_SEEN);
+		else /* a socket that was there before us, or a map-full retry */
+			e = sk_entry_create(cookie, 0);
+	}
+	/* the snapshot is taken in the old state: the FIN of the new one is not queued yet */
+	k = reserve(TT_KEV_STATE, sk, cookie, e);
+	if (e && (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK))
+		e->flags |= TT_SKF_FIN_OUT;
+	if (!k)
+		return 0;
+	k->old_state = oldstate;
+	k->new_state = newstate;
+	k->snap.state = newstate;
+	/* connect(), close() and shutdown() run in the caller's context: whoever
+	 * calls them holds the socket (a connection accepted and closed between
+	 * two walks is named by its close) */
+	if (newstate == TCP_SYN_SENT || newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) {
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+		k->snap.pid = (__u32)pid_tgid;
+		k->snap.tgid = pid_tgid >> 32;
+		bpf_get_current_comm(k->snap.comm, sizeof(k->snap.comm));
+		k->snap.flags |= TT_SNF_TASK;
+	}
+	submit(k);
 	return 0;
 }
 
@@ -352,18 +331,26 @@ SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(tt_destroy, struct sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
-	struct tt_sock_val *v = bpf_map_lookup_elem(&socks, &cookie);
+	struct tt_sk *e = bpf_map_lookup_elem(&socks, &cookie);
+	struct tt_kevent *k;
 
-	if (!v)
+	/* every socket we report passed a state hook, which made its entry */
+	if (!e)
 		return 0;
-	tcp_snapshot(sk, v);
-	emit(TT_KEV_DESTROY, cookie, v, 0, 0, 0, BPF_CORE_READ(sk, sk_err));
-	/* the socket is gone: nothing can count into this entry any more */
+	k = reserve(TT_KEV_DESTROY, sk, cookie, e);
+	if (k)
+		submit(k);
+	/*
+	 * After the record: a reader that finds the entry gone and no record has
+	 * lost it (counted), never raced it. The entry goes even then, so a lost
+	 * record never keeps a connection open: user space closes what the
+	 * kernel no longer has.
+	 */
 	bpf_map_delete_elem(&socks, &cookie);
 	return 0;
 }
 
-static __always_inline int is_fullsock(const struct sock *sk)
+static __always_inline int is_fullsock(struct sock *sk)
 {
 	__u8 st = sk->__sk_common.skc_state;
 
@@ -371,38 +358,41 @@ static __always_inline int is_fullsock(const struct sock *sk)
 }
 
 /*
- * Resets and retransmits of a socket we never met are counted from a fresh
- * (partial) entry, unless the socket is already closed: then its entry has been
- * reported and deleted, and a new one would be a phantom connection.
+ * Resets and retransmits of a socket we never met make its entry, unless the
+ * socket is already closed: then its entry has been reported and deleted, and
+ * a new one would be a phantom connection.
  */
-static __always_inline struct tt_sock_val *softirq_entry(struct sock *sk, __u64 cookie)
+static __always_inline struct tt_sk *softirq_entry(struct sock *sk, __u64 cookie)
 {
-	struct tt_sock_val *v = bpf_map_lookup_elem(&socks, &cookie);
+	struct tt_sk *e = bpf_map_lookup_elem(&socks, &cookie);
 	__u8 st = sk->__sk_common.skc_state;
 
-	if (v || st == TCP_CLOSE || st == TCP_LISTEN)
-		return v;
-	return sock_entry_create(sk, cookie, 0, 0);
+	if (e || st == TCP_CLOSE || st == TCP_LISTEN)
+		return e;
+	return sk_entry_create(cookie, 0);
 }
 
 static __always_inline void on_reset(struct sock *sk, __u8 dir)
 {
-	struct tt_sock_val *v;
+	struct tt_kevent *k;
+	struct tt_sk *e;
 	__u64 cookie;
 
-	if (!sk || !is_fullsock(sk))
+	if (!sk || !is_fullsock(sk) || sk->sk_protocol != IPPROTO_TCP)
 		return;
 	cookie = bpf_get_socket_cookie(sk);
-	v = softirq_entry(sk, cookie);
-	if (!v)
+	e = softirq_entry(sk, cookie);
+	if (!e)
 		return;
-	refresh_tuple(sk, v);
 	if (dir)
-		__sync_fetch_and_add(&v->rst_recv, 1);
+		__sync_fetch_and_add(&e->rst_recv, 1);
 	else
-		__sync_fetch_and_add(&v->rst_sent, 1);
-	tcp_snapshot(sk, v);
-	emit(TT_KEV_RESET, cookie, v, 0, 0, dir, 0);
+		__sync_fetch_and_add(&e->rst_sent, 1);
+	k = reserve(TT_KEV_RESET, sk, cookie, e);
+	if (!k)
+		return;
+	k->rst_dir = dir;
+	submit(k);
 }
 
 SEC("tp_btf/tcp_send_reset")
@@ -422,38 +412,37 @@ int BPF_PROG(tt_receive_reset, struct sock *sk)
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(tt_retransmit, struct sock *sk, struct sk_buff *skb, int err)
 {
-	struct tt_sock_val *v;
+	struct tt_sk *e;
 	__u64 cookie;
 
 	if (err || !sk || !is_fullsock(sk))
 		return 0;
 	cookie = bpf_get_socket_cookie(sk);
-	v = softirq_entry(sk, cookie);
-	if (!v)
-		return 0;
-	refresh_tuple(sk, v);
-	__sync_fetch_and_add(&v->retrans_events, 1);
-	tcp_snapshot(sk, v);
+	e = softirq_entry(sk, cookie);
+	if (e)
+		__sync_fetch_and_add(&e->retrans_events, 1);
 	return 0;
 }
 
 /*
- * cgroup_skb: per-peer counters for unconnected UDP sockets only. Everything
- * else returns at the first test on the socket, before touching the packet.
+ * cgroup_skb: UDP bytes and datagrams per (socket, remote peer). A TCP packet
+ * returns at the protocol test, before the packet is touched.
  */
-static __always_inline void account_peer(struct __sk_buff *skb, int out)
+static __always_inline void account_udp(struct __sk_buff *skb, int out)
 {
 	struct bpf_sock *sk = skb->sk;
-	struct tt_peer_key key = {};
-	struct tt_peer_val *pv;
-	__u32 l4_off, v4;
-	__u16 udp_len;
+	struct tt_flow_key key = {};
+	struct tt_flow_val *fv;
+	__u32 l4_off, segs;
+	__u64 now, payload;
 	__u8 l4proto;
+	__u8 laddr[16];
+	__u16 lport;
 
 	if (!sk)
 		return;
 	sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->protocol != IPPROTO_UDP || sk->dst_port != 0)
+	if (!sk || sk->protocol != IPPROTO_UDP)
 		return;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
@@ -463,8 +452,8 @@ static __always_inline void account_peer(struct __sk_buff *skb, int out)
 			return;
 		l4proto = iph.protocol;
 		l4_off = (iph.ihl & 0xf) * 4;
-		v4 = out ? iph.daddr : iph.saddr;
-		addr_v4mapped(key.addr, v4);
+		addr_v4mapped(key.addr, out ? iph.daddr : iph.saddr);
+		addr_v4mapped(laddr, out ? iph.saddr : iph.daddr);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6h;
 
@@ -473,6 +462,7 @@ static __always_inline void account_peer(struct __sk_buff *skb, int out)
 		l4proto = ip6h.nexthdr; /* extension headers: not followed, not counted */
 		l4_off = sizeof(ip6h);
 		__builtin_memcpy(key.addr, out ? &ip6h.daddr : &ip6h.saddr, 16);
+		__builtin_memcpy(laddr, out ? &ip6h.saddr : &ip6h.daddr, 16);
 	} else {
 		return;
 	}
@@ -483,59 +473,131 @@ static __always_inline void account_peer(struct __sk_buff *skb, int out)
 
 	if (bpf_skb_load_bytes(skb, l4_off, &uh, sizeof(uh)))
 		return;
-	udp_len = bpf_ntohs(uh.len);
-	if (udp_len < sizeof(uh))
+	/* a GSO send (UDP_SEGMENT) or a GRO receive is one packet here with one
+	 * header, carrying gso_segs datagrams on the wire */
+	if (skb->len < l4_off + sizeof(uh))
 		return;
+	payload = skb->len - l4_off - sizeof(uh);
+	segs = skb->gso_segs ? skb->gso_segs : 1;
 	key.port = bpf_ntohs(out ? uh.dest : uh.source);
+	lport = bpf_ntohs(out ? uh.source : uh.dest);
 	key.cookie = bpf_get_socket_cookie(skb);
+	now = bpf_ktime_get_ns();
 
-	pv = bpf_map_lookup_elem(&peers, &key);
-	if (!pv) {
-		struct tt_peer_val nv = { .first_ns = bpf_ktime_get_ns() };
-		long err = bpf_map_update_elem(&peers, &key, &nv, BPF_NOEXIST);
+	fv = bpf_map_lookup_elem(&flows, &key);
+	if (!fv) {
+		struct tt_flow_val nv = { .first_ns = now };
+		long err;
 
+		__builtin_memcpy(nv.laddr, laddr, 16);
+		nv.lport = lport;
+		nv.connected = sk->dst_port != 0;
+		nv.cgroup_id = bpf_sk_cgroup_id(sk);
+		nv.netns_cookie = bpf_get_netns_cookie(skb);
+		if (out) { /* sends run in the sender's context, receives in softirq */
+			nv.tgid = bpf_get_current_pid_tgid() >> 32;
+			bpf_get_current_comm(nv.comm, sizeof(nv.comm));
+		}
+		err = bpf_map_update_elem(&flows, &key, &nv, BPF_NOEXIST);
 		if (err == -E2BIG || err == -ENOMEM) {
 			health_inc(TT_H_PEERS_FULL);
 			return;
 		}
-		pv = bpf_map_lookup_elem(&peers, &key);
-		if (!pv)
+		fv = bpf_map_lookup_elem(&flows, &key);
+		if (!fv)
 			return;
 	}
+	fv->last_ns = now;
+	if (out && !fv->tgid) { /* first met on a receive: the first send names the sender */
+		fv->tgid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(fv->comm, sizeof(fv->comm));
+	}
 	if (out) {
-		__sync_fetch_and_add(&pv->bytes_out, udp_len - sizeof(uh));
-		__sync_fetch_and_add(&pv->dgrams_out, 1);
+		__sync_fetch_and_add(&fv->bytes_out, payload);
+		__sync_fetch_and_add(&fv->dgrams_out, segs);
 	} else {
-		__sync_fetch_and_add(&pv->bytes_in, udp_len - sizeof(uh));
-		__sync_fetch_and_add(&pv->dgrams_in, 1);
+		__sync_fetch_and_add(&fv->bytes_in, payload);
+		__sync_fetch_and_add(&fv->dgrams_in, segs);
 	}
 }
 
 SEC("cgroup_skb/egress")
 int tt_skb_egress(struct __sk_buff *skb)
 {
-	account_peer(skb, 1);
+	account_udp(skb, 1);
 	return 1; /* observe only: never drop */
 }
 
 SEC("cgroup_skb/ingress")
 int tt_skb_ingress(struct __sk_buff *skb)
 {
-	account_peer(skb, 0);
+	account_udp(skb, 0);
 	return 1;
 }
 
 /*
- * Run at start: sockets that exist before we attach are entered as partial.
- * Run every tick after that: the snapshot of every known TCP socket is
- * refreshed (the hot path refreshes only now and then).
+ * Every tick: one record per (process, socket) for every TCP and UDP socket
+ * any process holds, in every network namespace. A TCP socket without a
+ * cookie (it existed before us and has not changed state since, in a
+ * namespace the start-up discovery did not walk) is reported with cookie 0,
+ * so user space can walk its namespace once to assign one.
+ */
+SEC("iter/task_file")
+int tt_iter_files(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct tt_snap s = {};
+	struct tt_sk *e = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	__u8 st;
+
+	if (!task || !file)
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	sk = sock->sk;
+	if (!sk)
+		return 0;
+	if (!sk_is_inet(sk, IPPROTO_TCP) && !sk_is_inet(sk, IPPROTO_UDP))
+		return 0;
+	s.cookie = sk->__sk_common.skc_cookie.counter;
+	if (sk->sk_protocol == IPPROTO_TCP) {
+		st = sk->__sk_common.skc_state;
+		if (st == TCP_LISTEN)
+			return 0;
+		if (s.cookie)
+			e = bpf_map_lookup_elem(&socks, &s.cookie);
+		/* a socket that has not connected yet, or is done and known no more */
+		if (st == TCP_CLOSE && !e)
+			return 0;
+	} else if (!s.cookie) {
+		return 0; /* a UDP socket gets its cookie with its first datagram */
+	}
+	snap_fill(sk, s.cookie, e, &s);
+	s.flags |= TT_SNF_HELD;
+	s.tgid = task->tgid;
+	s.pid = task->tgid;
+	__builtin_memcpy(s.comm, task->comm, sizeof(s.comm));
+	bpf_seq_write(ctx->meta->seq, &s, sizeof(s));
+	return 0;
+}
+
+/*
+ * iter/tcp walks the caller's network namespace. At start (TT_WALK_DISCOVER)
+ * it assigns every connection a cookie and an entry, so the first task_file
+ * walk knows them all; on ticks it reports only what no process holds.
  */
 SEC("iter/tcp")
 int tt_iter_tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
-	struct tt_sock_val *v;
+	struct tt_snap s = {};
 	struct tcp_sock *tp;
+	struct socket *sock;
+	struct tt_sk *e;
 	struct sock *sk;
 	__u64 cookie;
 
@@ -543,31 +605,36 @@ int tt_iter_tcp(struct bpf_iter__tcp *ctx)
 		return 0;
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
-		return 0; /* time-wait and request sockets have no counters to base */
+		return 0; /* time-wait and request sockets have no counters */
 	sk = (struct sock *)tp;
 	if (sk->__sk_common.skc_state == TCP_LISTEN)
 		return 0;
 	cookie = bpf_get_socket_cookie(sk);
-	v = bpf_map_lookup_elem(&socks, &cookie);
-	if (v)
-		tcp_snapshot(sk, v); /* every tick: segments and RTT current */
-	else
-		sock_entry_create(sk, cookie, TT_SF_PARTIAL, 0);
+	e = bpf_map_lookup_elem(&socks, &cookie);
+	if (walk_mode == TT_WALK_DISCOVER) {
+		if (!e && sk->__sk_common.skc_state != TCP_CLOSE)
+			sk_entry_create(cookie, 0);
+		return 0;
+	}
+	sock = sk->sk_socket;
+	if (sock && sock->file)
+		return 0; /* held: the task_file walk reports it with its holder */
+	if (!e && sk->__sk_common.skc_state == TCP_CLOSE)
+		return 0; /* never connected, or done and known no more */
+	snap_fill(sk, cookie, e, &s);
+	s.flags |= TT_SNF_ORPHAN;
+	bpf_seq_write(ctx->meta->seq, &s, sizeof(s));
 	return 0;
 }
 
+/* Start-up only: a cookie for every UDP socket of the walked namespace, so the
+ * task_file walk can name the sockets that were there before us. */
 SEC("iter/udp")
 int tt_iter_udp(struct bpf_iter__udp *ctx)
 {
 	struct udp_sock *udp = ctx->udp_sk;
-	struct sock *sk;
-	__u64 cookie;
 
-	if (!udp)
-		return 0;
-	sk = (struct sock *)udp;
-	cookie = bpf_get_socket_cookie(sk);
-	if (!bpf_map_lookup_elem(&socks, &cookie))
-		sock_entry_create(sk, cookie, TT_SF_PARTIAL, 0);
+	if (udp)
+		bpf_get_socket_cookie((struct sock *)udp);
 	return 0;
 }

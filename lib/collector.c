@@ -1,19 +1,27 @@
 /*
  * collector.c: see collector.h.
  *
- * The kernel keeps monotonic per-socket totals; this file remembers, per
- * connection, the totals it last reported, and emits a SAMPLE only when they
- * moved. Ids: a TCP or connected-UDP connection is its socket cookie; one
- * remote peer of an unconnected UDP socket is a hash of (cookie, peer) with bit
- * 63 set (cookies are a per-boot counter and never reach it).
+ * Per tick: drain the lifecycle ring, walk every process's sockets
+ * (iter/task_file) and our namespace's orphans (iter/tcp), read the UDP flow
+ * counters, close what the kernel no longer has, then hand the tick's events
+ * out in one go ending with TICK. Events are held until the tick ends so that
+ * a connection's CONN, queued when it was first met, can still be completed in
+ * place by what the walk learns in the same tick (the accepting process, the
+ * local port a connect() picked).
+ *
+ * Ids: a TCP connection is its socket cookie; a UDP flow (socket, remote
+ * peer) is a hash of both with bit 63 set (cookies are a per-boot counter and
+ * never reach it). The collector remembers what it last reported per id and
+ * emits a SAMPLE only when something moved.
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,25 +37,46 @@
 #include "tcptop_abi.h"
 
 #define BATCH 256
-#define OWNER_TRIES 3 /* /proc scans for a socket whose owner never did I/O */
-#define PEER_ID_BIT (1ull << 63)
+#define FLOW_ID_BIT (1ull << 63)
+#define GONE_TICKS 2 /* walks in a row a TCP socket is missing before it is closed */
+#define DISCOVER_EVERY 10 /* ticks between two discovery walks of one namespace */
+#define MAX_NETNS 1024 /* namespaces remembered for discovery */
+#define WALK_BUF (64 * 1024)
 
-/* What the collector remembers about one connection, UDP flow or hidden socket. */
+/* What the collector remembers about one connection or UDP flow. */
 struct cstate {
 	struct tt_ev_conn conn; /* as last emitted */
 	struct tt_counters last; /* totals as last emitted */
-	struct tt_counters base; /* totals of kernel entries already deleted (UDP GC) */
-	uint64_t cookie; /* the socket; for a peer flow, the owning socket */
+	struct tt_counters base; /* TCP partial: kernel totals at first sight;
+				  * UDP: totals of kernel entries already deleted */
+	uint64_t cookie; /* the socket; for a flow, its socket */
 	uint64_t last_change_ns; /* when bytes or packets last moved */
-	uint32_t ino; /* socket inode, for the /proc owner lookup */
-	uint8_t hidden; /* unconnected UDP socket: reported through its peers */
+	uint64_t seen_tick; /* last tick a walk (or, for a flow, the map) had it */
+	uint64_t conn_tick; /* tick whose queue holds this id's CONN at conn_q */
+	size_t conn_q;
+	uint32_t cand_pid; /* holder candidate of this tick's walk */
+	char cand_comm[TT_COMM_MAX];
+	uint8_t cand; /* 0 none, 1 a candidate, 2 the current holder still holds it */
+	uint8_t is_flow;
+	uint8_t gone; /* walks in a row without it and without a kernel entry */
 	uint8_t ever_established;
-	uint8_t owner_tries;
-	uint8_t from_open; /* TT_SF_OPEN_SEEN: we saw connect/accept */
-	uint8_t syn_failed; /* went from SYN_SENT straight to CLOSE: a failed connect,
-			     * even one that started before the recorder */
+	uint8_t from_open; /* we saw connect/accept: counts from open */
+	uint8_t active; /* opened by connect() */
+	uint8_t syn_failed; /* went from SYN_SENT straight to CLOSE */
 	uint16_t close_err; /* sk_err when the state went to CLOSE (the application
 			     * may clear sk_err by reading it before destroy) */
+	uint16_t soft_err; /* sk_err_soft last seen: why SYNs went unanswered */
+};
+
+/* A UDP socket as the walk saw it: the holder its flows are shown with. */
+struct usock {
+	uint64_t cookie;
+	uint64_t seen_tick;
+	uint64_t cgroup;
+	uint32_t tgid;
+	uint32_t netns;
+	uint8_t partial; /* there before us: its flows count from the start */
+	char comm[TT_COMM_MAX];
 };
 
 struct tt_collector {
@@ -57,19 +86,37 @@ struct tt_collector {
 	struct ring_buffer *rb;
 	struct bpf_link *links[16];
 	int nlinks;
-	struct bpf_link *tcp_walk; /* iter/tcp, walked every tick to refresh snapshots */
+	struct bpf_link *files_walk; /* iter/task_file */
+	struct bpf_link *tcp_walk; /* iter/tcp */
+	struct bpf_link *udp_walk; /* iter/udp, start-up discovery only */
+	int starting; /* the start-up walk: what it meets was there before us */
 	int cgroup_fd;
-	int udp_peers; /* cgroup_skb attached */
+	int self_netns; /* our own namespace, to come back after a discovery walk */
+	int udp_counted; /* cgroup_skb attached */
 	int64_t mono_to_wall;
+	uint64_t tickno;
 
 	struct tt_idmap *index; /* id -> slot in cs */
 	struct cstate *cs;
 	size_t ncs, cap_cs;
+	struct tt_idmap *nsnames; /* netns cookie -> netns inode, from the walks */
+	struct tt_idmap *uindex; /* cookie -> slot in us */
+	struct usock *us;
+	size_t nus, cap_us;
+
+	struct {
+		uint32_t inum; /* netns inode */
+		uint32_t tgid; /* a process in it */
+		uint64_t tick; /* when it was last walked, 0: wanted */
+	} netns[MAX_NETNS];
+	size_t nnetns;
 
 	struct tt_event *q; /* events of the current tick, in order */
 	size_t qn, qhead, qcap;
 	int qerr; /* a push failed (ENOMEM) inside a callback */
+	int ready; /* q holds a finished tick: hand it out */
 
+	unsigned char *wbuf; /* iterator reads */
 	uint64_t tick_start_ns;
 	uint64_t deadline_ns;
 	int ended;
@@ -171,36 +218,59 @@ static void cs_del(struct tt_collector *c, uint64_t id)
 	}
 }
 
-static uint32_t sat_sub32(uint32_t a, uint32_t b)
+static uint64_t sat_sub(uint64_t a, uint64_t b)
 {
 	return a >= b ? a - b : 0;
 }
 
-static void counters_from_sock(const struct tt_sock_val *v, const struct tt_counters *base,
-			       struct tt_counters *o)
+static uint64_t max64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The raw kernel totals of a TCP snapshot, before any base is taken off. */
+static void raw_tcp(const struct tt_snap *v, struct tt_counters *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->bytes_in = base->bytes_in + v->bytes_in;
-	o->bytes_out = base->bytes_out + v->bytes_out;
-	o->rst_sent = v->rst_sent;
-	o->rst_recv = v->rst_recv;
-	if (v->tuple.proto == IPPROTO_TCP) {
-		uint32_t rt = sat_sub32(v->total_retrans, v->retrans_base);
+	o->bytes_in = v->bytes_in;
+	o->bytes_out = v->bytes_out;
+	o->packets_in = v->segs_in;
+	o->packets_out = v->segs_out;
+	o->retrans = v->total_retrans;
+}
 
-		o->packets_in = sat_sub32(v->segs_in, v->segs_in_base);
-		o->packets_out = sat_sub32(v->segs_out, v->segs_out_base);
+/*
+ * Totals of a TCP connection from a snapshot. They never go backwards: a
+ * snapshot taken after tcp_disconnect() zeroed the kernel's counters (or one
+ * older than what was already reported) keeps the last totals.
+ */
+static void counters_from_snap(const struct cstate *s, const struct tt_snap *v,
+			       struct tt_counters *o)
+{
+	uint64_t rt;
+
+	*o = s->last;
+	o->state = v->state;
+	o->rst_sent = v->rst_sent > s->last.rst_sent ? v->rst_sent : s->last.rst_sent;
+	o->rst_recv = v->rst_recv > s->last.rst_recv ? v->rst_recv : s->last.rst_recv;
+	if (v->flags & TT_SNF_ZEROED)
+		return;
+	o->bytes_in = max64(s->last.bytes_in, sat_sub(v->bytes_in, s->base.bytes_in));
+	o->bytes_out = max64(s->last.bytes_out, sat_sub(v->bytes_out, s->base.bytes_out));
+	o->packets_in = max64(s->last.packets_in, sat_sub(v->segs_in, s->base.packets_in));
+	o->packets_out = max64(s->last.packets_out, sat_sub(v->segs_out, s->base.packets_out));
+	rt = sat_sub(v->total_retrans, s->base.retrans);
+	if (rt < v->retrans_events)
+		rt = v->retrans_events;
+	if (rt > s->last.retrans)
+		o->retrans = (uint32_t)rt;
+	if (v->srtt_us) {
 		o->srtt_us = v->srtt_us;
 		o->rttvar_us = v->rttvar_us;
-		o->retrans = rt > v->retrans_events ? rt : v->retrans_events;
-		o->state = v->state;
-	} else {
-		o->packets_in = base->packets_in + v->dgrams_in;
-		o->packets_out = base->packets_out + v->dgrams_out;
-		o->state = v->state == TT_TCP_ESTABLISHED ? TT_TCP_ESTABLISHED : 0;
 	}
 }
 
-static void counters_from_peer(const struct tt_peer_val *v, const struct tt_counters *base,
+static void counters_from_flow(const struct tt_flow_val *v, const struct tt_counters *base,
 			       struct tt_counters *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -216,7 +286,7 @@ static int moved(const struct tt_counters *a, const struct tt_counters *b)
 	       a->packets_in != b->packets_in || a->packets_out != b->packets_out;
 }
 
-static void conn_from_sock(struct tt_ev_conn *ci, uint64_t id, const struct tt_sock_val *v)
+static void conn_from_snap(struct tt_ev_conn *ci, uint64_t id, const struct tt_snap *v)
 {
 	memset(ci, 0, sizeof(*ci));
 	ci->id = id;
@@ -226,20 +296,38 @@ static void conn_from_sock(struct tt_ev_conn *ci, uint64_t id, const struct tt_s
 	ci->rport = v->tuple.dport;
 	ci->family = v->tuple.family;
 	ci->proto = v->tuple.proto;
-	ci->flags = (v->flags & TT_SF_PARTIAL) ? TT_CF_PARTIAL : 0;
-	ci->pid = v->pid;
-	ci->tgid = v->tgid;
+	ci->flags = (v->sk_flags & TT_SKF_OPEN_SEEN) ? 0 : TT_CF_PARTIAL;
+	if (v->flags & (TT_SNF_HELD | TT_SNF_TASK)) {
+		/* the process: the walk knows who holds a socket, not which thread */
+		ci->pid = v->tgid;
+		ci->tgid = v->tgid;
+		memcpy(ci->comm, v->comm, TT_COMM_MAX);
+	}
 	ci->netns = v->netns;
 	ci->cgroup = v->cgroup_id;
 	ci->open_ns = v->first_ns;
-	memcpy(ci->comm, v->comm, TT_COMM_MAX);
 }
 
-static void emit_conn(struct tt_collector *c, const struct cstate *s, uint64_t ts)
+/*
+ * Announce s->conn. A CONN queued earlier in this tick is rewritten in place
+ * (nothing has seen it yet), so a connection's first CONN already carries
+ * what the tick learnt about it.
+ */
+static void emit_conn(struct tt_collector *c, struct cstate *s, uint64_t ts)
 {
 	struct tt_event ev = { .ts_ns = ts, .type = TT_EV_CONN };
 
+	if (s->conn_tick == c->tickno && s->conn_q < c->qn &&
+	    c->q[s->conn_q].type == TT_EV_CONN && c->q[s->conn_q].conn.id == s->conn.id) {
+		uint64_t open_ns = c->q[s->conn_q].conn.open_ns;
+
+		c->q[s->conn_q].conn = s->conn;
+		c->q[s->conn_q].conn.open_ns = open_ns;
+		return;
+	}
 	ev.conn = s->conn;
+	s->conn_tick = c->tickno;
+	s->conn_q = c->qn;
 	push(c, &ev);
 }
 
@@ -258,61 +346,93 @@ static void emit_sample(struct tt_collector *c, struct cstate *s, const struct t
 	push(c, &ev);
 }
 
-/* Identity or owner changed (tuple completed after connect, another pid did I/O). */
+/* Identity changed: the tuple completed after connect(), or a new holder. */
 static int conn_changed(const struct tt_ev_conn *a, const struct tt_ev_conn *b)
 {
 	return a->pid != b->pid || a->lport != b->lport || a->rport != b->rport ||
-	       memcmp(a->laddr, b->laddr, 16) || memcmp(a->raddr, b->raddr, 16);
+	       memcmp(a->laddr, b->laddr, 16) || memcmp(a->raddr, b->raddr, 16) ||
+	       memcmp(a->comm, b->comm, TT_COMM_MAX);
 }
 
-/* The cstate for a socket entry, created (and announced) on first sight. */
-static struct cstate *sock_state(struct tt_collector *c, uint64_t cookie,
-				 const struct tt_sock_val *v, uint64_t ts)
+/* The cstate of a TCP socket, created (and announced) on first sight. */
+static struct cstate *tcp_state(struct tt_collector *c, const struct tt_snap *v, uint64_t ts)
 {
-	struct cstate *s = cs_find(c, cookie);
+	struct cstate *s = cs_find(c, v->cookie);
 	struct tt_ev_conn ci;
 
-	conn_from_sock(&ci, cookie, v);
+	conn_from_snap(&ci, v->cookie, v);
 	if (s) {
-		if (!ci.lport && s->conn.lport) /* a closed socket has given its port back */
+		/* a closed socket has given its port back: keep what we know */
+		if (!ci.lport && s->conn.lport)
 			return s;
-		if (!s->hidden && conn_changed(&s->conn, &ci) && (ci.pid || !s->conn.pid)) {
-			ci.open_ns = s->conn.open_ns;
-			ci.flags = s->conn.flags;
-			if (!ci.pid) { /* keep an owner found in /proc */
-				ci.pid = s->conn.pid;
-				ci.tgid = s->conn.tgid;
-				memcpy(ci.comm, s->conn.comm, TT_COMM_MAX);
-			}
+		ci.open_ns = s->conn.open_ns;
+		ci.flags = s->conn.flags;
+		if (!ci.pid) { /* snapshots in softirq know no process */
+			ci.pid = s->conn.pid;
+			ci.tgid = s->conn.tgid;
+			memcpy(ci.comm, s->conn.comm, TT_COMM_MAX);
+		}
+		if (conn_changed(&s->conn, &ci)) {
 			s->conn = ci;
 			emit_conn(c, s, ts);
 		}
-		if (v->ino)
-			s->ino = v->ino;
 		return s;
 	}
-	s = cs_add(c, cookie);
+	s = cs_add(c, v->cookie);
 	if (!s)
 		return NULL;
+	if (!ci.open_ns || !(v->sk_flags & TT_SKF_OPEN_SEEN))
+		ci.open_ns = ts; /* partial: first seen now */
 	s->conn = ci;
-	s->cookie = cookie;
-	s->ino = v->ino;
+	s->cookie = v->cookie;
 	s->last_change_ns = ts;
-	s->from_open = !!(v->flags & TT_SF_OPEN_SEEN);
-	s->hidden = v->tuple.proto == IPPROTO_UDP && (v->flags & TT_SF_UNCONNECTED) && c->udp_peers;
-	if (!s->hidden)
-		emit_conn(c, s, ts);
+	s->from_open = !!(v->sk_flags & TT_SKF_OPEN_SEEN);
+	s->active = !!(v->sk_flags & TT_SKF_ACTIVE);
+	if (!s->from_open && !(v->flags & TT_SNF_ZEROED))
+		raw_tcp(v, &s->base); /* counts start now */
+	emit_conn(c, s, ts);
 	return s;
 }
 
 static enum tt_close_reason close_reason(const struct cstate *s, const struct tt_kevent *k)
 {
-	if ((s->syn_failed || (s->from_open && !s->ever_established)) &&
-	    (s->close_err || k->sk_err))
+	if (s->syn_failed || (s->active && !s->ever_established))
+		return TT_CLOSE_FAILED; /* a connect that never connected, for whatever reason */
+	if (s->from_open && !s->ever_established && (s->close_err || k->sk_err))
 		return TT_CLOSE_FAILED;
-	if (k->val.rst_recv || k->val.rst_sent)
+	if (k->snap.rst_recv || k->snap.rst_sent || s->last.rst_recv || s->last.rst_sent)
 		return TT_CLOSE_RESET;
 	return TT_CLOSE_NORMAL;
+}
+
+/* errno of a close: what the kernel said, or, for a connect nobody answered, ETIMEDOUT. */
+static uint16_t close_errno(const struct cstate *s, const struct tt_kevent *k,
+			    enum tt_close_reason why)
+{
+	if (k && k->sk_err)
+		return (uint16_t)k->sk_err;
+	if (s->close_err)
+		return s->close_err;
+	if (why != TT_CLOSE_FAILED)
+		return 0;
+	if (k && k->sk_err_soft)
+		return (uint16_t)k->sk_err_soft;
+	return s->soft_err ? s->soft_err : ETIMEDOUT;
+}
+
+/* CLOSE for s and forget it; a UDP flow's reason is given (why < 0: TCP's own). */
+static void emit_close(struct tt_collector *c, struct cstate *s, const struct tt_counters *nc,
+		       const struct tt_kevent *k, int why, uint64_t ts)
+{
+	struct tt_event ev = { .ts_ns = ts, .type = TT_EV_CLOSE };
+	struct tt_kevent none = { 0 };
+
+	ev.close.id = s->conn.id;
+	ev.close.c = *nc;
+	ev.close.reason = why >= 0 ? (uint8_t)why : close_reason(s, k ? k : &none);
+	ev.close.err = why >= 0 ? 0 : close_errno(s, k, ev.close.reason);
+	push(c, &ev);
+	cs_del(c, s->conn.id);
 }
 
 static int on_kevent(void *ctx, void *data, size_t size)
@@ -325,10 +445,14 @@ static int on_kevent(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*k))
 		return 0;
-	s = sock_state(c, k->cookie, &k->val, k->ts_ns);
+	if (k->type == TT_KEV_DESTROY && !cs_find(c, k->snap.cookie))
+		return 0; /* already closed as gone */
+	s = tcp_state(c, &k->snap, k->ts_ns);
 	if (!s)
 		return 0;
-	counters_from_sock(&k->val, &s->base, &nc);
+	if (k->sk_err_soft)
+		s->soft_err = (uint16_t)k->sk_err_soft;
+	counters_from_snap(s, &k->snap, &nc);
 	switch (k->type) {
 	case TT_KEV_STATE:
 		if (k->new_state == TT_TCP_ESTABLISHED)
@@ -353,13 +477,7 @@ static int on_kevent(void *ctx, void *data, size_t size)
 		push(c, &ev);
 		break;
 	case TT_KEV_DESTROY:
-		ev.type = TT_EV_CLOSE;
-		ev.close.id = s->conn.id;
-		ev.close.c = nc;
-		ev.close.reason = close_reason(s, k);
-		ev.close.err = k->sk_err ? (uint16_t)k->sk_err : s->close_err;
-		push(c, &ev);
-		cs_del(c, k->cookie);
+		emit_close(c, s, &nc, k, -1, k->ts_ns);
 		break;
 	default:
 		break;
@@ -367,14 +485,302 @@ static int on_kevent(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Walk a hash map in batches; fn(c, key, val, ts) for every entry. */
-static int read_map(struct tt_collector *c, int fd, size_t ksz, size_t vsz,
-		    void (*fn)(struct tt_collector *, const void *, const void *, uint64_t),
-		    uint64_t ts)
+/*
+ * One run of an iterator: fn for every record it writes. Records are whole
+ * (the kernel never splits one object's output), but a read() may end inside
+ * one, so a partial tail is carried over.
+ */
+static int walk(struct tt_collector *c, struct bpf_link *l,
+		void (*fn)(struct tt_collector *, const struct tt_snap *, uint64_t), uint64_t ts)
 {
-	static __thread unsigned char keys[BATCH * 32], vals[BATCH * sizeof(struct tt_sock_val)];
+	int fd = bpf_iter_create(bpf_link__fd(l)), err = 0;
+	size_t have = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, c->wbuf + have, WALK_BUF - have)) > 0) {
+		size_t off = 0;
+
+		have += (size_t)n;
+		for (; have - off >= sizeof(struct tt_snap); off += sizeof(struct tt_snap)) {
+			struct tt_snap v;
+
+			memcpy(&v, c->wbuf + off, sizeof(v));
+			if (fn)
+				fn(c, &v, ts);
+		}
+		memmove(c->wbuf, c->wbuf + off, have - off);
+		have -= off;
+	}
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* A namespace holding a socket we cannot name yet: walk it (see discover()). */
+static void want_netns(struct tt_collector *c, uint32_t inum, uint32_t tgid)
+{
+	size_t i;
+
+	for (i = 0; i < c->nnetns; i++)
+		if (c->netns[i].inum == inum) {
+			if (c->tickno >= c->netns[i].tick + DISCOVER_EVERY)
+				c->netns[i].tick = 0;
+			c->netns[i].tgid = tgid;
+			return;
+		}
+	if (c->nnetns == MAX_NETNS)
+		return;
+	c->netns[c->nnetns].inum = inum;
+	c->netns[c->nnetns].tgid = tgid;
+	c->netns[c->nnetns].tick = 0;
+	c->nnetns++;
+}
+
+static void holder_candidate(struct cstate *s, const struct tt_snap *v)
+{
+	if (s->cand == 2)
+		return;
+	if (v->tgid == s->conn.tgid && !memcmp(v->comm, s->conn.comm, TT_COMM_MAX)) {
+		s->cand = 2; /* whoever held it still does: no reason to switch */
+		return;
+	}
+	if (!s->cand) {
+		s->cand = 1;
+		s->cand_pid = v->tgid;
+		memcpy(s->cand_comm, v->comm, TT_COMM_MAX);
+	}
+}
+
+static uint64_t flow_id(const struct tt_flow_key *k);
+
+/*
+ * A connected UDP socket that was there before us has a row from the start,
+ * traffic or not, under the id its traffic to that peer will have.
+ */
+static void udp_connected_row(struct tt_collector *c, const struct usock *u,
+			      const struct tt_snap *v, uint64_t ts)
+{
+	struct tt_flow_key k = { .cookie = v->cookie, .port = v->tuple.dport };
+	struct cstate *s;
+	uint64_t id;
+
+	memcpy(k.addr, v->tuple.daddr, 16);
+	id = flow_id(&k);
+	if (cs_find(c, id) || !(s = cs_add(c, id)))
+		return;
+	s->is_flow = 1;
+	s->cookie = v->cookie;
+	conn_from_snap(&s->conn, id, v);
+	s->conn.flags = TT_CF_PARTIAL;
+	s->conn.pid = s->conn.tgid = u->tgid;
+	s->conn.open_ns = ts;
+	s->last_change_ns = ts;
+	s->seen_tick = c->tickno;
+	emit_conn(c, s, ts);
+}
+
+static void on_file(struct tt_collector *c, const struct tt_snap *v, uint64_t ts)
+{
+	struct tt_counters nc;
+	struct cstate *s;
+
+	if (v->netns_cookie)
+		tt_idmap_put(c->nsnames, v->netns_cookie, v->netns);
+
+	if (v->tuple.proto == IPPROTO_UDP) {
+		struct usock *u;
+		uint32_t slot;
+
+		if (!v->cookie) {
+			if (c->starting)
+				want_netns(c, v->netns, v->tgid);
+			return;
+		}
+
+		if (tt_idmap_get(c->uindex, v->cookie, &slot)) {
+			u = &c->us[slot];
+		} else {
+			if (tt_grow((void **)&c->us, &c->cap_us, c->nus + 1, sizeof(*c->us)) ||
+			    tt_idmap_put(c->uindex, v->cookie, (uint32_t)c->nus)) {
+				c->qerr = -ENOMEM;
+				return;
+			}
+			u = &c->us[c->nus++];
+			memset(u, 0, sizeof(*u));
+			u->cookie = v->cookie;
+		}
+		if (u->seen_tick != c->tickno || u->tgid != v->tgid) {
+			if (u->seen_tick == c->tickno && u->tgid) /* keep this tick's first */
+				return;
+			u->tgid = v->tgid;
+			memcpy(u->comm, v->comm, TT_COMM_MAX);
+		}
+		u->seen_tick = c->tickno;
+		u->netns = v->netns;
+		u->cgroup = v->cgroup_id;
+		if (c->starting) {
+			u->partial = 1;
+			if (v->tuple.dport)
+				udp_connected_row(c, u, v, ts);
+		}
+		return;
+	}
+	if (!v->cookie) {
+		want_netns(c, v->netns, v->tgid);
+		return;
+	}
+	s = cs_find(c, v->cookie);
+	if (!s) {
+		s = tcp_state(c, v, ts);
+		if (!s)
+			return;
+	} else if (!s->conn.lport && v->tuple.sport) { /* connect() has picked its port */
+		memcpy(s->conn.laddr, v->tuple.saddr, 16);
+		memcpy(s->conn.raddr, v->tuple.daddr, 16);
+		s->conn.lport = v->tuple.sport;
+		s->conn.rport = v->tuple.dport;
+		s->conn.family = v->tuple.family;
+		emit_conn(c, s, ts);
+	}
+	holder_candidate(s, v);
+	s->seen_tick = c->tickno;
+	s->gone = 0;
+	counters_from_snap(s, v, &nc);
+	emit_sample(c, s, &nc, ts);
+}
+
+/* Start-up: only the namespaces that hold sockets without a cookie. */
+static void on_file_discover(struct tt_collector *c, const struct tt_snap *v, uint64_t ts)
+{
+	(void)ts;
+	if (!v->cookie)
+		want_netns(c, v->netns, v->tgid);
+}
+
+static void on_orphan(struct tt_collector *c, const struct tt_snap *v, uint64_t ts)
+{
+	struct tt_counters nc;
+	struct cstate *s = tcp_state(c, v, ts);
+
+	if (!s)
+		return;
+	s->seen_tick = c->tickno;
+	s->gone = 0;
+	counters_from_snap(s, v, &nc);
+	emit_sample(c, s, &nc, ts);
+}
+
+/* After the walk: each connection is shown with a process that holds it now. */
+static void apply_holders(struct tt_collector *c, uint64_t ts)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncs; i++) {
+		struct cstate *s = &c->cs[i];
+
+		if (s->cand == 1) {
+			s->conn.pid = s->conn.tgid = s->cand_pid;
+			memcpy(s->conn.comm, s->cand_comm, TT_COMM_MAX);
+			emit_conn(c, s, ts);
+		}
+		s->cand = 0;
+	}
+}
+
+static uint64_t flow_id(const struct tt_flow_key *k)
+{
+	/* FNV-1a over the key; 63 bits of hash, bit 63 marks a flow */
+	const unsigned char *p = (const unsigned char *)k;
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < offsetof(struct tt_flow_key, pad); i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h | FLOW_ID_BIT;
+}
+
+static const unsigned char v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+static struct usock *usock_find(struct tt_collector *c, uint64_t cookie)
+{
+	uint32_t slot;
+
+	return tt_idmap_get(c->uindex, cookie, &slot) ? &c->us[slot] : NULL;
+}
+
+static void on_flow(struct tt_collector *c, const struct tt_flow_key *k,
+		    const struct tt_flow_val *fv, uint64_t ts)
+{
+	uint64_t id = flow_id(k);
+	struct cstate *s = cs_find(c, id);
+	struct tt_counters nc;
+
+	if (!s) {
+		struct usock *u = usock_find(c, k->cookie);
+
+		s = cs_add(c, id);
+		if (!s)
+			return;
+		s->is_flow = 1;
+		s->cookie = k->cookie;
+		s->conn.proto = IPPROTO_UDP;
+		memcpy(s->conn.laddr, fv->laddr, 16);
+		s->conn.lport = fv->lport;
+		memcpy(s->conn.raddr, k->addr, 16);
+		s->conn.rport = k->port;
+		/* the BPF side stores IPv4 v4-mapped, as it does for sockets */
+		s->conn.family = !memcmp(k->addr, v4mapped_prefix, 12) ? 4 : 6;
+		s->conn.flags = fv->connected ? 0 : TT_CF_UDP_PEER;
+		if (u && u->partial)
+			s->conn.flags |= TT_CF_PARTIAL;
+		if (u) {
+			s->conn.pid = s->conn.tgid = u->tgid;
+			memcpy(s->conn.comm, u->comm, TT_COMM_MAX);
+			s->conn.netns = u->netns;
+			s->conn.cgroup = u->cgroup;
+		} else if (fv->tgid) { /* gone before any walk saw it: who sent first */
+			s->conn.pid = s->conn.tgid = fv->tgid;
+			memcpy(s->conn.comm, fv->comm, TT_COMM_MAX);
+			s->conn.comm[TT_COMM_MAX - 1] = '\0';
+		}
+		if (!s->conn.cgroup)
+			s->conn.cgroup = fv->cgroup_id;
+		if (!s->conn.netns) {
+			uint32_t inum;
+
+			if (tt_idmap_get(c->nsnames, fv->netns_cookie, &inum))
+				s->conn.netns = inum;
+		}
+		/* the flow began at its first datagram, up to a tick before we read it */
+		s->conn.open_ns = fv->first_ns ? fv->first_ns : ts;
+		s->last_change_ns = ts;
+		emit_conn(c, s, ts);
+	} else {
+		struct usock *u = usock_find(c, k->cookie);
+
+		if (u && u->seen_tick == c->tickno &&
+		    (u->tgid != s->conn.tgid || memcmp(u->comm, s->conn.comm, TT_COMM_MAX))) {
+			s->conn.pid = s->conn.tgid = u->tgid;
+			memcpy(s->conn.comm, u->comm, TT_COMM_MAX);
+			emit_conn(c, s, ts);
+		}
+	}
+	s->seen_tick = c->tickno;
+	counters_from_flow(fv, &s->base, &nc);
+	emit_sample(c, s, &nc, ts);
+}
+
+/* Read every UDP flow's counters, in batches. */
+static int read_flows(struct tt_collector *c, uint64_t ts)
+{
+	static __thread struct tt_flow_key keys[BATCH];
+	static __thread struct tt_flow_val vals[BATCH];
+	int fd = bpf_map__fd(c->skel->maps.flows);
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	__u64 token = 0;
+	struct tt_flow_key token;
 	int first = 1;
 
 	for (;;) {
@@ -383,217 +789,145 @@ static int read_map(struct tt_collector *c, int fd, size_t ksz, size_t vsz,
 					       &bo);
 
 		for (i = 0; i < n; i++)
-			fn(c, keys + i * ksz, vals + i * vsz, ts);
-		if (err) {
-			if (errno == ENOENT)
-				return 0;
-			return -errno;
-		}
+			on_flow(c, &keys[i], &vals[i], ts);
+		if (err)
+			return errno == ENOENT ? 0 : -errno;
 		first = 0;
 	}
 }
 
-static void on_sock_entry(struct tt_collector *c, const void *key, const void *val, uint64_t ts)
-{
-	const struct tt_sock_val *v = val;
-	struct tt_counters nc;
-	struct cstate *s = sock_state(c, *(const __u64 *)key, v, ts);
-
-	if (!s)
-		return;
-	counters_from_sock(v, &s->base, &nc);
-	if (s->hidden) {
-		if (moved(&nc, &s->last))
-			s->last_change_ns = ts;
-		s->last = nc;
-		s->conn.pid = v->pid ? v->pid : s->conn.pid;
-		return;
-	}
-	emit_sample(c, s, &nc, ts);
-}
-
-static const unsigned char v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-static uint64_t peer_id(const struct tt_peer_key *k)
-{
-	/* FNV-1a over the key; 63 bits of hash, bit 63 marks a peer flow */
-	const unsigned char *p = (const unsigned char *)k;
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
-
-	for (i = 0; i < offsetof(struct tt_peer_key, pad); i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h | PEER_ID_BIT;
-}
-
-static void on_peer_entry(struct tt_collector *c, const void *key, const void *val, uint64_t ts)
-{
-	const struct tt_peer_key *k = key;
-	const struct tt_peer_val *pv = val;
-	uint64_t id = peer_id(k);
-	struct cstate *s = cs_find(c, id);
-	struct tt_counters nc;
-
-	if (!s) {
-		struct cstate *owner = cs_find(c, k->cookie);
-		struct tt_sock_val sv;
-
-		s = cs_add(c, id);
-		if (!s)
-			return;
-		if (owner) {
-			s->conn = owner->conn;
-		} else if (!bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.socks), &k->cookie, &sv)) {
-			conn_from_sock(&s->conn, id, &sv);
-		} else {
-			s->conn.proto = IPPROTO_UDP;
-		}
-		s->conn.id = id;
-		memcpy(s->conn.raddr, k->addr, 16);
-		s->conn.rport = k->port;
-		/* the BPF side stores IPv4 peers v4-mapped, as it does for sockets */
-		s->conn.family = !memcmp(k->addr, v4mapped_prefix, 12) ? 4 : 6;
-		s->conn.flags = (s->conn.flags & TT_CF_PARTIAL) | TT_CF_UDP_PEER;
-		/* the flow began at its first datagram, up to a tick before we read it */
-		s->conn.open_ns = pv->first_ns ? pv->first_ns : ts;
-		s->cookie = k->cookie;
-		s->last_change_ns = ts;
-		emit_conn(c, s, ts);
-	}
-	counters_from_peer(pv, &s->base, &nc);
-	emit_sample(c, s, &nc, ts);
-}
-
 /*
- * UDP has no close: a flow idle for udp_idle_ns ends here, with an explicit
- * CLOSE so a replay needs no policy of its own. Its kernel entry is removed with
- * lookup-and-delete; if it moved since the read above, the flow is alive after
- * all and what the entry held is kept as base for the entry that replaces it.
+ * UDP has no close the kernel tells us about: a flow ends when its socket is
+ * no longer held by any process (the walk did not see it, and it was quiet
+ * this tick), or after udp_idle_ns without a datagram. Either way an explicit
+ * CLOSE, so a replay needs no policy of its own. The kernel entry goes with
+ * lookup-and-delete; a datagram that slipped in since the read keeps the flow
+ * alive, with what the entry held kept as base.
  */
-static void expire_udp(struct tt_collector *c, uint64_t ts)
+static void end_udp(struct tt_collector *c, uint64_t ts)
 {
-	int socks_fd = bpf_map__fd(c->skel->maps.socks);
-	int peers_fd = bpf_map__fd(c->skel->maps.peers);
+	int fd = bpf_map__fd(c->skel->maps.flows);
 	size_t i;
 
 	for (i = c->ncs; i-- > 0;) {
 		struct cstate *s = &c->cs[i];
-		struct tt_counters nc;
-		struct tt_event ev = { .ts_ns = ts, .type = TT_EV_CLOSE };
-		int gone;
+		struct usock *u;
+		struct tt_flow_key k = { .cookie = s->cookie };
+		struct tt_flow_val fv;
+		struct tt_counters nc = s->last;
+		int idle, gone;
 
-		if (s->conn.proto != IPPROTO_UDP || ts - s->last_change_ns < c->opts.udp_idle_ns)
+		if (!s->is_flow)
 			continue;
-		if (s->conn.flags & TT_CF_UDP_PEER) {
-			struct tt_peer_key k = { .cookie = s->cookie, .port = s->conn.rport };
-			struct tt_peer_val pv;
-
-			memcpy(k.addr, s->conn.raddr, 16);
-			gone = bpf_map_lookup_and_delete_elem(peers_fd, &k, &pv);
-			if (!gone)
-				counters_from_peer(&pv, &s->base, &nc);
-		} else {
-			struct tt_sock_val sv;
-
-			gone = bpf_map_lookup_and_delete_elem(socks_fd, &s->cookie, &sv);
-			if (!gone)
-				counters_from_sock(&sv, &s->base, &nc);
-		}
-		if (!gone && moved(&nc, &s->last)) {
-			if (!s->hidden)
+		u = usock_find(c, s->cookie);
+		idle = s->last_change_ns < ts;
+		gone = (u ? u->seen_tick != c->tickno : 1) && idle;
+		if (!gone && ts - s->last_change_ns < c->opts.udp_idle_ns)
+			continue;
+		memcpy(k.addr, s->conn.raddr, 16);
+		k.port = s->conn.rport;
+		if (!bpf_map_lookup_and_delete_elem(fd, &k, &fv)) {
+			counters_from_flow(&fv, &s->base, &nc);
+			if (moved(&nc, &s->last)) {
 				emit_sample(c, s, &nc, ts);
-			s->last = nc;
-			s->base = nc;
-			s->last_change_ns = ts;
-			continue;
+				s->base = nc;
+				continue;
+			}
 		}
-		if (!s->hidden) {
-			ev.close.id = s->conn.id;
-			ev.close.c = s->last;
-			ev.close.reason = TT_CLOSE_IDLE;
-			push(c, &ev);
-		}
-		cs_del(c, s->conn.id);
+		emit_close(c, s, &nc, NULL, gone ? TT_CLOSE_NORMAL : TT_CLOSE_IDLE, ts);
 	}
-}
-
-/* The process name of pid into comm (TT_COMM_MAX bytes); empty if it is gone. */
-static void read_comm(long pid, char *comm)
-{
-	char path[64];
-	FILE *f;
-
-	comm[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	if (fgets(comm, TT_COMM_MAX, f))
-		comm[strcspn(comm, "\n")] = '\0';
-	fclose(f);
+	for (i = c->nus; i-- > 0;) {
+		if (c->us[i].seen_tick == c->tickno)
+			continue;
+		tt_idmap_del(c->uindex, c->us[i].cookie);
+		if (i != --c->nus) {
+			c->us[i] = c->us[c->nus];
+			tt_idmap_put(c->uindex, c->us[i].cookie, (uint32_t)i);
+		}
+	}
 }
 
 /*
- * Socket inode -> owning process, for sockets whose owner never did I/O (an
- * accepted socket nobody read yet, one found by the start-up walk). One walk
- * of /proc/PID/fd for all of them, a few tries each, only when some are unknown.
+ * TCP sockets the walks did not see are either orphans in another namespace
+ * (their `socks` entry still exists: alive, their lifecycle hooks report
+ * them) or gone. Gone ones normally left through DESTROY; one whose DESTROY
+ * record was lost (ring buffer full) is closed here with its last totals, so
+ * nothing stays open forever. The kernel writes DESTROY before it deletes the
+ * entry, so draining the ring after finding the entry gone settles any race.
  */
-static void resolve_owners(struct tt_collector *c, uint64_t ts)
+static void end_tcp(struct tt_collector *c, uint64_t ts)
 {
-	struct tt_idmap *wanted = tt_idmap_new(); /* inode -> cstate slot */
-	DIR *proc = NULL, *fds;
-	struct dirent *pe, *fe;
+	int fd = bpf_map__fd(c->skel->maps.socks);
+	struct tt_sk e;
 	size_t i;
 
-	if (!wanted)
-		return;
 	for (i = 0; i < c->ncs; i++) {
 		struct cstate *s = &c->cs[i];
 
-		if (!s->conn.pid && s->ino && s->owner_tries < OWNER_TRIES) {
-			s->owner_tries++;
-			if (tt_idmap_put(wanted, s->ino, (uint32_t)i))
-				break;
-		}
-	}
-	if (tt_idmap_count(wanted))
-		proc = opendir("/proc");
-	while (proc && tt_idmap_count(wanted) && (pe = readdir(proc))) {
-		char path[300], link[64];
-		char *end;
-		long pid = strtol(pe->d_name, &end, 10);
-
-		if (pid <= 0 || *end)
+		if (s->is_flow || s->seen_tick == c->tickno)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
-		fds = opendir(path);
-		if (!fds)
-			continue;
-		while (tt_idmap_count(wanted) && (fe = readdir(fds))) {
-			unsigned long ino;
-			uint32_t slot;
-			struct cstate *s;
-			ssize_t n;
-
-			snprintf(path, sizeof(path), "/proc/%ld/fd/%s", pid, fe->d_name);
-			n = readlink(path, link, sizeof(link) - 1);
-			if (n <= 0)
-				continue;
-			link[n] = '\0';
-			if (sscanf(link, "socket:[%lu]", &ino) != 1 || !tt_idmap_get(wanted, ino, &slot))
-				continue;
-			tt_idmap_del(wanted, ino);
-			s = &c->cs[slot];
-			s->conn.pid = s->conn.tgid = (uint32_t)pid;
-			read_comm(pid, s->conn.comm);
-			if (!s->hidden)
-				emit_conn(c, s, ts);
-		}
-		closedir(fds);
+		if (!bpf_map_lookup_elem(fd, &s->cookie, &e))
+			s->gone = 0;
+		else if (s->gone < 255)
+			s->gone++;
 	}
-	if (proc)
-		closedir(proc);
-	tt_idmap_free(wanted);
+	ring_buffer__consume(c->rb);
+	for (i = c->ncs; i-- > 0;) {
+		struct cstate *s = &c->cs[i];
+		struct tt_counters nc = s->last;
+
+		if (s->is_flow || s->gone < GONE_TICKS)
+			continue;
+		nc.state = TT_TCP_CLOSE;
+		logf_(c, 2, "connection %llu: gone without a close record", (unsigned long long)s->cookie);
+		emit_close(c, s, &nc, NULL, -1, ts);
+	}
+}
+
+/*
+ * Walk the TCP sockets of a namespace whose sockets have no cookie yet (they
+ * predate us and have not changed state since): iter/tcp runs in the
+ * namespace of whoever creates the iterator, so we step in for the walk.
+ */
+static void discover(struct tt_collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nnetns; i++) {
+		char path[64];
+		int fd, err;
+
+		if (c->netns[i].tick)
+			continue;
+		c->netns[i].tick = c->tickno ? c->tickno : 1;
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", c->netns[i].tgid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (setns(fd, CLONE_NEWNET)) {
+			logf_(c, 0, "setns %s: %s: its connections open before the start stay unseen",
+			      path, strerror(errno));
+			close(fd);
+			continue;
+		}
+		close(fd);
+		c->skel->bss->walk_mode = TT_WALK_DISCOVER;
+		err = walk(c, c->tcp_walk, NULL, 0);
+		c->skel->bss->walk_mode = TT_WALK_TICK;
+		if (!err && c->starting)
+			err = walk(c, c->udp_walk, NULL, 0);
+		if (setns(c->self_netns, CLONE_NEWNET)) {
+			/* cannot happen with the privileges that got us here; if it
+			 * does, every later walk would be of the wrong namespace */
+			snprintf(c->err, sizeof(c->err), "setns back to our namespace: %s",
+				 strerror(errno));
+			c->qerr = -errno;
+			return;
+		}
+		if (err)
+			logf_(c, 1, "discovery walk in netns %u: %s", c->netns[i].inum,
+			      strerror(-err));
+	}
 }
 
 static void read_loss(struct tt_collector *c, uint64_t ts)
@@ -622,53 +956,34 @@ static void read_loss(struct tt_collector *c, uint64_t ts)
 	push(c, &ev);
 }
 
-/* One walk of an iterator link: its program sees every socket once. */
-static int walk(struct bpf_link *l)
-{
-	char buf[4096];
-	ssize_t n;
-	int fd = bpf_iter_create(bpf_link__fd(l)), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		;
-	if (n < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-/* Close the tick ending at ts: drain, read the maps, expire, then TICK. */
+/* Close the tick ending at ts: drain, walk, read, end what ended, then TICK. */
 static int collect(struct tt_collector *c, uint64_t ts)
 {
 	struct tt_event tick = { .ts_ns = ts, .type = TT_EV_TICK };
 	int err;
 
 	ring_buffer__consume(c->rb);
-	/* the hot path refreshes segments and RTT only now and then: bring every
-	 * TCP socket of this namespace up to date before reading them */
-	if (c->tcp_walk && (err = walk(c->tcp_walk))) {
-		logf_(c, 0, "iter/tcp: %s: segments and RTT refresh only with traffic now",
-		      strerror(-err));
-		bpf_link__destroy(c->tcp_walk);
-		c->tcp_walk = NULL;
-	}
-	err = read_map(c, bpf_map__fd(c->skel->maps.socks), sizeof(__u64),
-		       sizeof(struct tt_sock_val), on_sock_entry, ts);
-	if (!err && c->udp_peers)
-		err = read_map(c, bpf_map__fd(c->skel->maps.peers), sizeof(struct tt_peer_key),
-			       sizeof(struct tt_peer_val), on_peer_entry, ts);
+	err = walk(c, c->files_walk, on_file, ts);
+	if (!err && c->tcp_walk)
+		err = walk(c, c->tcp_walk, on_orphan, ts);
 	if (err) {
-		snprintf(c->err, sizeof(c->err), "reading counter maps: %s", strerror(-err));
+		snprintf(c->err, sizeof(c->err), "socket walk: %s", strerror(-err));
 		return err;
 	}
-	expire_udp(c, ts);
-	resolve_owners(c, ts);
+	apply_holders(c, ts);
+	if (c->udp_counted && (err = read_flows(c, ts))) {
+		snprintf(c->err, sizeof(c->err), "reading UDP counters: %s", strerror(-err));
+		return err;
+	}
+	end_tcp(c, ts);
+	end_udp(c, ts);
+	discover(c);
 	read_loss(c, ts);
 	tick.tick.start_ns = c->tick_start_ns;
 	push(c, &tick);
 	c->tick_start_ns = ts;
+	c->tickno++;
+	c->ready = 1;
 	return c->qerr;
 }
 
@@ -680,11 +995,14 @@ static int collector_next(struct tt_source *src, struct tt_event *ev)
 		uint64_t now;
 		int err;
 
-		if (c->qhead < c->qn) {
+		if (c->ready && c->qhead < c->qn) {
 			*ev = c->q[c->qhead++];
 			return 1;
 		}
-		c->qhead = c->qn = 0;
+		if (c->ready) {
+			c->qhead = c->qn = 0;
+			c->ready = 0;
+		}
 		if (c->ended)
 			return 0;
 		now = now_ns(CLOCK_MONOTONIC);
@@ -750,51 +1068,74 @@ static void attach_cgroup(struct tt_collector *c)
 	struct bpf_link *eg, *in;
 
 	if (tt_probe_cgroup2(path, sizeof(path))) {
-		logf_(c, 0, "no cgroup v2 mount: unconnected UDP sockets are reported per socket, not per peer");
+		logf_(c, 0, "no cgroup v2 mount: UDP bytes are not counted");
 		return;
 	}
 	c->cgroup_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->cgroup_fd < 0) {
-		logf_(c, 0, "open %s: %s: UDP per-peer split disabled", path, strerror(errno));
+		logf_(c, 0, "open %s: %s: UDP bytes are not counted", path, strerror(errno));
 		return;
 	}
 	eg = bpf_program__attach_cgroup(c->skel->progs.tt_skb_egress, c->cgroup_fd);
 	in = eg ? bpf_program__attach_cgroup(c->skel->progs.tt_skb_ingress, c->cgroup_fd) : NULL;
 	if (!eg || !in) {
-		logf_(c, 0, "cgroup_skb attach on %s: %s: UDP per-peer split disabled", path,
-		      strerror(errno));
+		logf_(c, 0, "cgroup_skb attach on %s: %s (needs CAP_NET_ADMIN): UDP bytes are not counted",
+		      path, strerror(errno));
 		bpf_link__destroy(eg);
 		return;
 	}
 	c->links[c->nlinks++] = eg;
 	c->links[c->nlinks++] = in;
-	c->udp_peers = 1;
+	c->udp_counted = 1;
+}
+
+/* Whether the kernel's BTF knows tracepoint tp (what tp_btf attaches by). */
+static int has_btf_tracepoint(const struct btf *vmlinux, const char *tp)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 }
 
 /*
- * Attach an iterator and walk it once (start-up discovery: its program enters
- * each socket as partial). The link is returned to keep, or NULL after a
- * warning when the kernel refused.
+ * Tracepoints the kernel may lack are probed before load and left out
+ * (set_autoload false) instead of failing the whole object; what they would
+ * have counted stays at zero, said once.
  */
-static struct bpf_link *start_iter(struct tt_collector *c, struct bpf_program *p)
+static void probe_optional(struct tt_collector *c)
 {
-	struct bpf_link *l = bpf_program__attach_iter(p, NULL);
-	int err = l ? walk(l) : -errno;
+	static const struct {
+		const char *tp;
+		const char *what;
+	} opt[] = {
+		{ "tcp_send_reset", "resets sent" },
+		{ "tcp_receive_reset", "resets received" },
+		{ "tcp_retransmit_skb", "retransmit events (tcp_sock totals still count)" },
+	};
+	struct bpf_program *progs[] = { c->skel->progs.tt_send_reset,
+					c->skel->progs.tt_receive_reset,
+					c->skel->progs.tt_retransmit };
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	size_t i;
 
-	if (err) {
-		logf_(c, 0, "%s: %s: connections open before the start may be missed",
-		      bpf_program__name(p), strerror(-err));
-		bpf_link__destroy(l);
-		return NULL;
+	if (!vmlinux)
+		return; /* the load will say what is wrong */
+	for (i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+		if (has_btf_tracepoint(vmlinux, opt[i].tp))
+			continue;
+		bpf_program__set_autoload(progs[i], false);
+		logf_(c, 0, "kernel has no tracepoint %s: %s are not counted", opt[i].tp,
+		      opt[i].what);
 	}
-	return l;
+	btf__free(vmlinux);
 }
 
 int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **out, char *why,
 		      size_t why_len)
 {
 	struct tt_collector *c;
-	struct bpf_program *core[4], *extra[3];
+	struct bpf_program *core[2], *extra[3];
 	int err, i;
 
 	*out = NULL;
@@ -806,13 +1147,20 @@ int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **o
 		return err;
 
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->index = tt_idmap_new())) {
+	if (!c || !(c->index = tt_idmap_new()) || !(c->uindex = tt_idmap_new()) ||
+	    !(c->nsnames = tt_idmap_new()) || !(c->wbuf = malloc(WALK_BUF))) {
+		if (c) {
+			tt_idmap_free(c->index);
+			tt_idmap_free(c->uindex);
+			tt_idmap_free(c->nsnames);
+		}
 		free(c);
 		snprintf(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
 	c->opts = *o;
 	c->cgroup_fd = -1;
+	c->self_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	c->src.next = collector_next;
 	c->src.errmsg = collector_errmsg;
 	g_log = o->log;
@@ -826,9 +1174,10 @@ int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **o
 		goto fail;
 	}
 	bpf_map__set_max_entries(c->skel->maps.socks, o->socks_max);
-	bpf_map__set_max_entries(c->skel->maps.peers, o->peers_max);
+	bpf_map__set_max_entries(c->skel->maps.flows, o->peers_max);
 	bpf_map__set_max_entries(c->skel->maps.events, o->ringbuf_bytes);
 	c->skel->rodata->rb_wake_bytes = o->ringbuf_bytes / 8;
+	probe_optional(c);
 	err = capture_bpf__load(c->skel);
 	if (err) {
 		snprintf(why, why_len, "loading BPF programs: %s (run with --verbose for the verifier log)",
@@ -837,19 +1186,18 @@ int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **o
 		goto fail;
 	}
 
-	/* counting first, discovery second: nothing falls between the two */
-	core[0] = c->skel->progs.tt_send;
-	core[1] = c->skel->progs.tt_recv;
-	core[2] = c->skel->progs.tt_state;
-	core[3] = c->skel->progs.tt_destroy;
+	/* lifecycle first, discovery second: nothing falls between the two */
+	core[0] = c->skel->progs.tt_state;
+	core[1] = c->skel->progs.tt_destroy;
 	extra[0] = c->skel->progs.tt_send_reset;
 	extra[1] = c->skel->progs.tt_receive_reset;
 	extra[2] = c->skel->progs.tt_retransmit;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 2; i++)
 		if ((err = attach_tp(c, core[i], 1, why, why_len)))
 			goto fail;
 	for (i = 0; i < 3; i++)
-		attach_tp(c, extra[i], 0, why, why_len);
+		if (bpf_program__autoload(extra[i]))
+			attach_tp(c, extra[i], 0, why, why_len);
 	attach_cgroup(c);
 
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_kevent, c, NULL);
@@ -858,11 +1206,46 @@ int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **o
 		snprintf(why, why_len, "ring buffer: %s", strerror(-err));
 		goto fail;
 	}
-	c->tcp_walk = start_iter(c, c->skel->progs.tt_iter_tcp);
-	bpf_link__destroy(start_iter(c, c->skel->progs.tt_iter_udp));
-
+	c->files_walk = bpf_program__attach_iter(c->skel->progs.tt_iter_files, NULL);
+	c->tcp_walk = bpf_program__attach_iter(c->skel->progs.tt_iter_tcp, NULL);
+	c->udp_walk = bpf_program__attach_iter(c->skel->progs.tt_iter_udp, NULL);
+	if (!c->files_walk || !c->tcp_walk || !c->udp_walk) {
+		err = -errno;
+		snprintf(why, why_len, "socket iterators (iter/task_file, iter/tcp, iter/udp): %s",
+			 strerror(-err));
+		err = -ENOTSUP;
+		goto fail;
+	}
+	/*
+	 * Start-up: cookies for every connection already there, in our namespace
+	 * and then in each namespace where a process holds one without, and a
+	 * walk that meets them all (partial: their counts start now). What it
+	 * queues goes out with the first tick.
+	 */
 	c->mono_to_wall = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)now_ns(CLOCK_MONOTONIC);
 	c->tick_start_ns = now_ns(CLOCK_MONOTONIC);
+	c->tickno = 1;
+	c->starting = 1;
+	c->skel->bss->walk_mode = TT_WALK_DISCOVER;
+	err = walk(c, c->tcp_walk, NULL, 0);
+	c->skel->bss->walk_mode = TT_WALK_TICK;
+	if (!err)
+		err = walk(c, c->udp_walk, NULL, 0);
+	if (!err && c->self_netns >= 0) {
+		err = walk(c, c->files_walk, on_file_discover, 0);
+		discover(c);
+	}
+	if (!err)
+		err = walk(c, c->files_walk, on_file, c->tick_start_ns);
+	if (!err)
+		err = walk(c, c->tcp_walk, on_orphan, c->tick_start_ns);
+	if (err) {
+		snprintf(why, why_len, "socket walk: %s", strerror(-err));
+		err = -ENOTSUP;
+		goto fail;
+	}
+	apply_holders(c, c->tick_start_ns);
+	c->starting = 0;
 	c->deadline_ns = c->tick_start_ns + o->interval_ns;
 	*out = c;
 	return 0;
@@ -883,7 +1266,7 @@ int64_t tt_collector_mono_to_wall(const struct tt_collector *c)
 
 int tt_collector_udp_peers(const struct tt_collector *c)
 {
-	return c->udp_peers;
+	return c->udp_counted;
 }
 
 void tt_collector_close(struct tt_collector *c)
@@ -893,14 +1276,22 @@ void tt_collector_close(struct tt_collector *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
+	bpf_link__destroy(c->files_walk);
 	bpf_link__destroy(c->tcp_walk);
+	bpf_link__destroy(c->udp_walk);
 	for (i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
 	if (c->cgroup_fd >= 0)
 		close(c->cgroup_fd);
+	if (c->self_netns >= 0)
+		close(c->self_netns);
 	capture_bpf__destroy(c->skel);
 	tt_idmap_free(c->index);
+	tt_idmap_free(c->uindex);
+	tt_idmap_free(c->nsnames);
 	free(c->cs);
+	free(c->us);
 	free(c->q);
+	free(c->wbuf);
 	free(c);
 }

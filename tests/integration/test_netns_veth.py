@@ -82,7 +82,7 @@ def main(t):
             label = "IPv%d UDP %s client" % (fam, kind)
             t.check_conn(rows, label, "udp", f, f["sent"], f["recv"], pid=ures[fam]["pid"],
                          comm=ucli_name, netns=host, family=fam, udp_peer=f["unconnected"],
-                         dgrams=(f["dgrams_out"], f["dgrams_in"]), closed=False)
+                         dgrams=(f["dgrams_out"], f["dgrams_in"]), closed=None)
             p = peers.get((h.norm_addr(f["laddr"]), f["lport"]))
             if not t.check(p, "%s: the server never heard from it" % label):
                 continue
@@ -90,7 +90,7 @@ def main(t):
             t.check_conn(rows, "IPv%d UDP server peer (%s client, in netns)" % (fam, kind), "udp",
                          p, p["sent"], p["recv"], pid=usres["pid"], comm=usrv_name, netns=inner,
                          family=fam, udp_peer=True, dgrams=(p["dgrams_out"], p["dgrams_in"]),
-                         closed=False)
+                         closed=None)
     # the unconnected server sockets are shown through their peers only
     for port in uports:
         alone = [r for r in rows if r["proto"] == "udp" and r["lport"] == port and

@@ -52,7 +52,9 @@ def main(t):
             if wire == "udp":
                 other = "server" if end == "client" else "client"
                 kw["dgrams"] = (r[end + "_dgrams_out"], r[other + "_dgrams_out"])
-                kw["closed"] = False
+                # UDP ends close when their socket does, at a tick boundary: after
+                # the generator closed them, either state is right
+                kw["closed"] = None
                 kw["udp_peer"] = proto == "udpu" and end == "server"
             else:
                 kw["closed"] = True

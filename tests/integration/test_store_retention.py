@@ -90,7 +90,7 @@ def by_size(t, top):
     what = "--segment-size 64K --retain-size 256K"
     limit, seg_size = 256 * 1024, 64 * 1024
     store = os.path.join(top, "size")
-    gen = ts.GenProc(t, "churn", ["--conns", 300, "--active", 30, "--reopen", 15])
+    gen = ts.GenProc(t, "churn", ["--conns", 300, "--active", 100, "--reopen", 15])
 
     first = ts.StoreRecorder(t, store)
     first.start()
