@@ -5,11 +5,13 @@ nftables in a namespace drops every TCP segment to one port, so a host-side
 nonblocking connect() over IPv4 and over IPv6 stays in SYN-SENT. After 1.5 s
 the generator close()s it, long before the kernel's own SYN retries would end
 (TCP_SYNCNT 6, ~2 minutes). The connection was never established: its closed
-row says close_reason "failed" (not "normal"), no row or state event of it
+row says close_reason "failed" (not "normal") and error ETIMEDOUT (the
+kernel had no reason of its own: nothing answered), no row or state event of it
 ever shows an established state, no bytes either way, as many packets out as
 nft dropped SYNs, the generator's pid and comm, and a lifetime at least as
 long as the generator held the pending connect.
 """
+import errno
 import os
 
 import ttharness as h
@@ -59,6 +61,8 @@ table inet ttblack {
         if not row:
             continue
         t.eq("%s: close_reason" % label, row.get("close_reason"), "failed")
+        # nft drops silently: the kernel has no reason of its own, so the timeout
+        t.eq("%s: error (ETIMEDOUT)" % label, row.get("error"), errno.ETIMEDOUT)
         rs = h.conn_rows(rows, "tcp", c["laddr"], c["lport"], c["raddr"], c["rport"])
         t.eq("%s: states of its rows beyond SYN-SENT and CLOSE" % label,
              sorted({x["state"] for x in rs} - NOT_ESTABLISHED), [])
@@ -71,6 +75,8 @@ table inet ttblack {
         closes = [e for e in evs if e["event"] == "close"]
         t.eq("%s: close events' close_reason" % label, [e.get("close_reason") for e in closes],
              ["failed"])
+        t.eq("%s: close events' error" % label, [e.get("error") for e in closes],
+             [errno.ETIMEDOUT])
         t.eq("%s: packets_out (SYNs nft dropped)" % label, row["packets_out"], syns[fam])
         t.eq("%s: resets sent/received" % label, (row["resets_sent"], row["resets_received"]),
              (0, 0))
