@@ -76,7 +76,14 @@ static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_ev
 	struct rp_run *r = ctx;
 	const struct tt_ev_conn *c;
 
-	if (!r->events || (r->recording && rec->id != r->recording) || !in_window(r, rec, ev->ts_ns))
+	if ((r->recording && rec->id != r->recording) || !in_window(r, rec, ev->ts_ns))
+		return 0;
+	if (ev->type == TT_EV_LOSS) { /* as the recorder's stream: asked or not */
+		if (r->q->fmt == TT_GRID_JSON && !(ev->flags & TT_EVF_KEYFRAME))
+			tt_event_json(&r->out, ev, NULL, rec->mono_to_wall_ns);
+		return 0;
+	}
+	if (!r->events)
 		return 0;
 	c = tt_agg_conn(agg, ev->sample.id);
 	if (c && tt_filter_match(&r->q->filter, c))
@@ -101,7 +108,7 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	if (r->q->fmt == TT_GRID_JSON) {
 		for (i = 0; i < t->n; i++)
 			if (tt_filter_match_row(&r->q->filter, &t->rows[i]))
-				tt_row_json(&r->out, &t->rows[i], t->ts_ns, rec->mono_to_wall_ns);
+				tt_row_json(&r->out, &t->rows[i], t, rec->mono_to_wall_ns);
 	} else {
 		struct tt_view_opts vo = { .sort = r->sort,
 					   .top = r->top,

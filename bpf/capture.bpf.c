@@ -312,10 +312,17 @@ int BPF_PROG(tt_state, struct sock *sk, int oldstate, int newstate)
 	k->old_state = oldstate;
 	k->new_state = newstate;
 	k->snap.state = newstate;
-	/* connect(), close() and shutdown() run in the caller's context: whoever
+	/*
+	 * connect(), close() and shutdown() run in the caller's context: whoever
 	 * calls them holds the socket (a connection accepted and closed between
-	 * two walks is named by its close) */
-	if (newstate == TCP_SYN_SENT || newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) {
+	 * two walks is named by its close). A move to CLOSE without an error from
+	 * ESTABLISHED, CLOSE_WAIT or SYN_SENT is close() too (unread data, SO_LINGER
+	 * 0, a connect given up): the softirq paths there (reset, timeout) set sk_err.
+	 */
+	if (newstate == TCP_SYN_SENT || newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK ||
+	    (newstate == TCP_CLOSE && !k->sk_err &&
+	     (oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
+	      oldstate == TCP_SYN_SENT))) {
 		__u64 pid_tgid = bpf_get_current_pid_tgid();
 
 		k->snap.pid = (__u32)pid_tgid;

@@ -154,11 +154,15 @@ static const char *close_reason_name(unsigned r)
 	return r < sizeof(why) / sizeof(why[0]) ? why[r] : "?";
 }
 
-void tt_row_json(struct tt_buf *b, const struct tt_row *r, uint64_t ts_ns,
+void tt_row_json(struct tt_buf *b, const struct tt_row *r, const struct tt_table *t,
 		 int64_t mono_to_wall_ns)
 {
+	uint64_t ts_ns = t->ts_ns;
+
 	tt_buf_add(b, "{", 1);
 	json_ts(b, "ts", ts_ns, mono_to_wall_ns);
+	/* the measured tick: rate * tick_us / 1e6 gives the tick's bytes back */
+	tt_buf_printf(b, ",\"tick_us\":%" PRIu64, (t->ts_ns - t->start_ns) / 1000);
 	json_conn(b, &r->conn);
 	tt_buf_printf(b, ",\"state\":\"%s\",", tt_tcp_state_name(r->tot.state));
 	tt_buf_printf(b,
@@ -186,6 +190,17 @@ void tt_row_json(struct tt_buf *b, const struct tt_row *r, uint64_t ts_ns,
 void tt_event_json(struct tt_buf *b, const struct tt_event *ev, const struct tt_ev_conn *conn,
 		   int64_t mono_to_wall_ns)
 {
+	if (ev->type == TT_EV_LOSS) {
+		if (!ev->loss.ring_drops && !ev->loss.socks_full && !ev->loss.peers_full)
+			return;
+		tt_buf_printf(b, "{\"event\":\"loss\",");
+		json_ts(b, "ts", ev->ts_ns, mono_to_wall_ns);
+		tt_buf_printf(b,
+			      ",\"ring_drops\":%" PRIu64 ",\"socks_full\":%" PRIu64
+			      ",\"peers_full\":%" PRIu64 "}\n",
+			      ev->loss.ring_drops, ev->loss.socks_full, ev->loss.peers_full);
+		return;
+	}
 	if (ev->type != TT_EV_STATE && ev->type != TT_EV_RESET && ev->type != TT_EV_CLOSE)
 		return;
 	tt_buf_printf(b, "{\"event\":\"%s\",", tt_event_type_name(ev->type));

@@ -79,7 +79,7 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 	if (o->output == REC_OUT_JSON) {
 		for (i = 0; i < t->n; i++)
 			if (tt_filter_match(&o->filter, &t->rows[i].conn))
-				tt_row_json(b, &t->rows[i], t->ts_ns, m2w);
+				tt_row_json(b, &t->rows[i], t, m2w);
 	} else {
 		struct tt_view_opts vo = {
 			.sort = o->sort,
@@ -208,6 +208,7 @@ int main(int argc, char **argv)
 	co.udp_idle_ns = o.udp_idle_ns;
 	co.socks_max = o.socks_max;
 	co.peers_max = o.peers_max;
+	co.ringbuf_bytes = o.ring_bytes;
 	co.stop = &stop;
 	co.log = log_stderr;
 	co.log_ctx = &o.verbose;
@@ -243,7 +244,10 @@ int main(int argc, char **argv)
 		if (err == 0) {
 			/* events print after being applied: a CLOSE's connection
 			 * is still known until the tick that reports it */
-			if (o.events) {
+			if (ev.type == TT_EV_LOSS && o.output == REC_OUT_JSON) {
+				/* a stream whose numbers are short says so, asked or not */
+				tt_event_json(&out, &ev, NULL, tt_collector_mono_to_wall(col));
+			} else if (o.events) {
 				const struct tt_ev_conn *c = tt_agg_conn(agg, ev.sample.id);
 
 				if (c && tt_filter_match(&o.filter, c))

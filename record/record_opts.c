@@ -26,6 +26,7 @@ enum {
 	OPT_SEG_SIZE,
 	OPT_RETAIN_AGE,
 	OPT_RETAIN_SIZE,
+	OPT_RING_SIZE,
 	OPT_BUCKET,
 	OPT_GROUP,
 };
@@ -53,6 +54,7 @@ static const struct option long_opts[] = {
 	{ "segment-size", required_argument, NULL, OPT_SEG_SIZE },
 	{ "retain-age", required_argument, NULL, OPT_RETAIN_AGE },
 	{ "retain-size", required_argument, NULL, OPT_RETAIN_SIZE },
+	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
 	{ "bucket", required_argument, NULL, OPT_BUCKET },
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -102,6 +104,7 @@ const char *rec_opts_usage(void)
 	       "Limits:\n"
 	       "      --max-sockets N    in-kernel socket table size (default 65536)\n"
 	       "      --max-peers N      in-kernel UDP peer table size (default 16384)\n"
+	       "      --ring-size SIZE   lifecycle ring buffer, a power of two from 4K (default 4M)\n"
 	       "  -v, --verbose          libbpf and feature messages on stderr\n"
 	       "  -h, --help             this text\n"
 	       "  -V, --version          version\n"
@@ -145,6 +148,7 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 	o->udp_idle_ns = 5000000000ull;
 	o->socks_max = 65536;
 	o->peers_max = 16384;
+	o->ring_bytes = 4u << 20;
 	o->sort = TT_SORT_RATE;
 	o->flush_ns = 5000000000ull;
 	o->segment_ns = 3600000000000ull;
@@ -280,6 +284,19 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 					 opt_name(ch), optarg);
 				return 2;
 			}
+			break;
+		}
+		case OPT_RING_SIZE: {
+			uint64_t v;
+
+			/* the kernel wants a power of two and a whole number of pages */
+			if (tt_parse_size(optarg, &v) || v < 4096 || v > (1ull << 30) || (v & (v - 1))) {
+				snprintf(msg, msg_len,
+					 "--ring-size: '%s' is not a power of two from 4K to 1G (e.g. 64K, 4M)",
+					 optarg);
+				return 2;
+			}
+			o->ring_bytes = (uint32_t)v;
 			break;
 		}
 		case OPT_SEG_SIZE:

@@ -25,6 +25,7 @@ struct rec_opts {
 	uint64_t udp_idle_ns;
 	uint32_t socks_max;
 	uint32_t peers_max;
+	uint32_t ring_bytes; /* lifecycle ring buffer, a power of two >= 4K */
 	enum rec_output output;
 	enum tt_sort_key sort;
 	unsigned top; /* 0 = all that fit */

@@ -21,12 +21,15 @@ Stdlib only: it runs with Debian's /usr/bin/python3, inside network namespaces
 import argparse
 import ctypes
 import errno
+import fcntl
 import json
 import os
 import select
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -912,6 +915,664 @@ def tcp_churn(a):
          t_end=time.time(), clients=clients, servers=servers, errors=errors)
 
 
+# --- TCP edge cases: both ends in this process --------------------------------
+
+GEN_NAME = ""  # --name: every thread that does I/O takes it
+SIOCINQ = 0x541B  # FIONREAD: bytes queued on a socket, not yet read
+PR_SET_PDEATHSIG = 1
+TCPI_OPT_SYN_DATA = 32  # tcp_info.tcpi_options: the SYN carried data that was acked
+
+
+def set_pdeathsig(sig=9):
+    """Die with the parent (a forked or spawned helper must not outlive the test)."""
+    _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def wait_fd(fd, events, what, timeout=IO_TIMEOUT):
+    p = select.poll()
+    p.register(fd, events)
+    if not p.poll(timeout * 1000):
+        raise TimeoutError(errno.ETIMEDOUT, "%s: nothing within %.0fs" % (what, timeout))
+
+
+def both(*fns):
+    """Run fns at the same time, one thread each (the two ends of a connection)."""
+    errs = []
+
+    def wrap(fn):
+        set_comm(GEN_NAME)
+        try:
+            fn()
+        except BaseException as e:  # re-raised in the caller
+            errs.append(e)
+
+    threads = [threading.Thread(target=wrap, args=(fn,)) for fn in fns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(IO_TIMEOUT * 3)
+        if t.is_alive():
+            die("a connection end is stuck after %.0fs" % (IO_TIMEOUT * 3))
+    if errs:
+        raise errs[0]
+
+
+def listener(fastopen=0):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.bind(("127.0.0.1", 0))
+    if fastopen:
+        ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, fastopen)
+    ls.listen(8)
+    ls.settimeout(IO_TIMEOUT)
+    return ls
+
+
+def lo_pair():
+    """A connected loopback pair: (client, server), both with the I/O timeout."""
+    ls = listener()
+    c = socket.create_connection(ls.getsockname(), timeout=IO_TIMEOUT)
+    s, _ = ls.accept()
+    s.settimeout(IO_TIMEOUT)
+    ls.close()
+    return c, s
+
+
+def inq(sock):
+    buf = bytearray(4)
+    fcntl.ioctl(sock.fileno(), SIOCINQ, buf)
+    return struct.unpack("i", buf)[0]
+
+
+def end_rec(tup, counted):
+    rec = dict(tup)
+    rec.update(sent=counted.sent, recv=counted.recv)
+    return rec
+
+
+def edge_conn(case, c, s):
+    """Run case on the pair (client c, server s); its record, tuples taken while connected."""
+    ct, st = tuple_of(c), tuple_of(s)
+    cc, sc = Counted(c), Counted(s)
+    extra = EDGE_CASES[case](c, s, cc, sc)
+    rec = {"case": case, "client": end_rec(ct, cc), "server": end_rec(st, sc)}
+    rec.update(extra or {})
+    return rec
+
+
+def edge_unread(c, s, cc, sc):
+    """The server reads 30,000 of the 100,000 sent, then closes (the kernel resets)."""
+    out, read = 100000, 30000
+    got = {}
+
+    def client():
+        cc.send_all(filler(out, 1))
+        try:
+            cc.recv_until_eof()
+        except ConnectionResetError:
+            got["client_reset"] = True
+        c.close()
+
+    def server():
+        sc.recv_exact(read)
+        # close only once the rest has arrived, unread: the client really wrote it all
+        deadline = time.monotonic() + IO_TIMEOUT
+        while inq(s) < out - read:
+            if time.monotonic() > deadline:
+                raise TimeoutError(errno.ETIMEDOUT, "unread: %d of %d bytes queued" %
+                                   (inq(s), out - read))
+            time.sleep(0.01)
+        got["server_unread"] = inq(s)
+        s.close()
+
+    both(client, server)
+    return got
+
+
+def edge_shutwr(c, s, cc, sc):
+    """The client writes, shutdown(SHUT_WR), reads the reply to EOF."""
+    def client():
+        cc.send_all(filler(123457, 2))
+        c.shutdown(socket.SHUT_WR)
+        cc.recv_until_eof()
+        c.close()
+
+    def server():
+        sc.recv_until_eof()
+        sc.send_all(filler(54321, 3))
+        s.close()
+
+    both(client, server)
+
+
+def edge_abort(who):
+    """Traffic both ways, everything read, then `who` closes with SO_LINGER {1, 0}."""
+    def run(c, s, cc, sc):
+        read_all = threading.Event()
+        got = {}
+
+        def end(sock, counted, me):
+            if me == who:
+                if not read_all.wait(IO_TIMEOUT):
+                    raise TimeoutError(errno.ETIMEDOUT, "the peer did not read everything")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                try:
+                    counted.recv_until_eof()
+                except ConnectionResetError:
+                    got[me + "_got_reset"] = True
+            sock.close()
+
+        def client():
+            cc.send_all(filler(70001, 4))
+            cc.recv_exact(9973)
+            read_all.set()
+            end(c, cc, "client")
+
+        def server():
+            sc.recv_exact(70001)
+            sc.send_all(filler(9973, 5))
+            end(s, sc, "server")
+
+        both(client, server)
+        return got
+    return run
+
+
+def edge_sendfile(c, s, cc, sc):
+    """The client sends a 1,000,000-byte file with sendfile()."""
+    size = 1000000
+    with tempfile.TemporaryFile() as f:
+        f.write(filler(size, 6))
+        f.flush()
+
+        def client():
+            off = 0
+            while off < size:
+                wait_fd(c.fileno(), select.POLLOUT, "sendfile")
+                try:
+                    n = os.sendfile(c.fileno(), f.fileno(), off, size - off)
+                except BlockingIOError:
+                    continue
+                if n == 0:
+                    raise OSError(errno.EIO, "sendfile: 0 at offset %d of %d" % (off, size))
+                off += n
+                cc.sent += n
+            c.shutdown(socket.SHUT_WR)
+            cc.recv_until_eof()
+            c.close()
+
+        def server():
+            sc.recv_until_eof()
+            s.close()
+
+        both(client, server)
+
+
+def edge_splice(c, s, cc, sc):
+    """3,000,000 bytes through pipes: the client splices pipe -> socket, the server
+    splices socket -> pipe and drains the pipe."""
+    size, flags = 3000000, os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+
+    def client():
+        pr, pw = os.pipe()
+        try:
+            left = size
+            while left:
+                k = min(left, 32768)  # an empty pipe takes it whole
+                if os.write(pw, filler(k, 7)) != k:
+                    raise OSError(errno.EIO, "short write into the pipe")
+                while k:
+                    wait_fd(c.fileno(), select.POLLOUT, "splice to the socket")
+                    try:
+                        n = os.splice(pr, c.fileno(), k, flags=flags)
+                    except BlockingIOError:
+                        continue
+                    k -= n
+                    left -= n
+                    cc.sent += n
+        finally:
+            os.close(pr)
+            os.close(pw)
+        c.shutdown(socket.SHUT_WR)
+        cc.recv_until_eof()
+        c.close()
+
+    def server():
+        pr, pw = os.pipe()
+        try:
+            while True:
+                wait_fd(s.fileno(), select.POLLIN, "splice from the socket")
+                try:
+                    n = os.splice(s.fileno(), pw, 65536, flags=flags)
+                except BlockingIOError:
+                    continue
+                if n == 0:
+                    break  # EOF
+                sc.recv += n
+                while n:  # the pipe is empty again before the next splice
+                    n -= len(os.read(pr, n))
+        finally:
+            os.close(pr)
+            os.close(pw)
+        s.close()
+
+    both(client, server)
+
+
+EDGE_CASES = {
+    "unread": edge_unread,
+    "shutwr": edge_shutwr,
+    "abort-client": edge_abort("client"),
+    "abort-server": edge_abort("server"),
+    "sendfile": edge_sendfile,
+    "splice": edge_splice,
+}
+
+
+def tcp_info_options(sock):
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)[5]
+
+
+def edge_fastopen(n):
+    """n connections to one TCP_FASTOPEN listener, each opened by sendto(MSG_FASTOPEN):
+    the first gets a cookie (unless one is cached), the next carry data on the SYN.
+    Needs net.ipv4.tcp_fastopen with client and server bits (3)."""
+    ls = listener(fastopen=16)
+    tv = struct.pack("ll", int(IO_TIMEOUT), 0)
+    recs = []
+    for i in range(n):
+        out, inn = 20011 + i, 7919 + i
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # blocking, so sendto waits for the handshake: SO_SNDTIMEO bounds that wait
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+        cc = Counted(c)
+        ends = {}
+
+        def client():
+            data = filler(out, 8)
+            k = c.sendto(data, socket.MSG_FASTOPEN, ls.getsockname())
+            cc.sent += k
+            ends["client"] = tuple_of(c)
+            ends["syn_sent"] = k
+            cc.send_all(data[k:])
+            cc.recv_exact(inn)
+            ends["client_options"] = tcp_info_options(c)
+            c.close()
+
+        def server():
+            s, _ = ls.accept()
+            s.settimeout(IO_TIMEOUT)
+            ends["server"] = tuple_of(s)
+            sc = Counted(s)
+            ends["sc"] = sc
+            sc.recv_exact(out)
+            ends["server_options"] = tcp_info_options(s)
+            sc.send_all(filler(inn, 9))
+            sc.recv_until_eof()
+            s.close()
+
+        both(client, server)
+        sc = ends["sc"]
+        recs.append({"case": "fastopen-%d" % (i + 1),
+                     "client": end_rec(ends["client"], cc), "server": end_rec(ends["server"], sc),
+                     "syn_data": bool(ends["client_options"] & TCPI_OPT_SYN_DATA),
+                     "server_syn_data": bool(ends["server_options"] & TCPI_OPT_SYN_DATA),
+                     "first_sendto": ends["syn_sent"]})
+    ls.close()
+    return recs
+
+
+def tcp_edge(a):
+    """One loopback connection per --case, one after the other, both ends here.
+
+    Each record has the client's and the server's 4-tuple and exactly what each
+    end handed to send/sendfile/splice and got back from recv/splice.
+    """
+    emit("ready", pid=os.getpid())
+    conns = []
+    for case in a.case:
+        if case == "fastopen":
+            conns += edge_fastopen(2)
+            continue
+        c, s = lo_pair()
+        conns.append(edge_conn(case, c, s))
+    emit("result", pid=os.getpid(), conns=conns)
+
+
+def parse_burst(spec):
+    f = [int(x) for x in spec.split(":")]
+    if len(f) != 3 or f[0] < 1 or f[2] < 1:
+        raise argparse.ArgumentTypeError("OUT:IN:SLICES, OUT and SLICES at least 1")
+    return f
+
+
+def wait_go(what):
+    r, _, _ = select.select([sys.stdin], [], [], IO_TIMEOUT * 2)
+    if not r or not sys.stdin.readline():
+        die("%s: nobody said go" % what)
+
+
+def tcp_bursts(a):
+    """One long-lived loopback connection, both ends here, traffic in bursts.
+
+    Burst k: the client sends OUT (in SLICES parts, --gap-ms apart) and the
+    server answers IN once it has it all. After each burst: a "burst" line with
+    the totals so far, then wait for a line on stdin. Then close.
+    """
+    c, s = lo_pair()
+    cc, sc = Counted(c), Counted(s)
+    ct, st = tuple_of(c), tuple_of(s)
+    emit("ready", pid=os.getpid(), client=ct, server=st)
+    for k, (out, inn, slices) in enumerate(a.burst):
+        data = filler(out, k)
+        step = -(-out // slices)
+
+        def client():
+            for j in range(slices):
+                cc.send_all(data[j * step:(j + 1) * step])
+                if j + 1 < slices:
+                    time.sleep(a.gap_ms / 1000.0)
+            cc.recv_exact(inn)
+
+        def server():
+            sc.recv_exact(out)
+            sc.send_all(filler(inn, k + 1))
+
+        both(client, server)
+        emit("burst", index=k, client=end_rec(ct, cc), server=end_rec(st, sc))
+        wait_go("tcp-bursts")
+    c.close()
+    sc.recv_until_eof()
+    s.close()
+    emit("result", pid=os.getpid(), client=end_rec(ct, cc), server=end_rec(st, sc))
+
+
+# --- who holds a socket ------------------------------------------------------
+
+
+def proc_comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().rstrip("\n")
+
+
+def read_line_fd(fd, what, timeout=IO_TIMEOUT):
+    """One line from a pipe; b"" at EOF."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        wait_fd(fd, select.POLLIN, what, timeout)
+        b = os.read(fd, 1)
+        if not b:
+            return buf
+        buf += b
+    return buf
+
+
+def reap(pid, timeout=IO_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while True:
+        p, status = os.waitpid(pid, os.WNOHANG)
+        if p:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            die("child %d still running after %.0fs" % (pid, timeout))
+        time.sleep(0.02)
+
+
+def child_main(fn):
+    """In a forked child: run fn, never return into the parent's code."""
+    try:
+        set_pdeathsig()
+        fn()
+    except BaseException as e:
+        sys.stderr.write("ttgen child %d: %r\n" % (os.getpid(), e))
+        sys.stderr.flush()
+        os._exit(1)
+    os._exit(0)
+
+
+def hold(a):
+    """A connection whose socket changes hands; both ends in this family of processes.
+
+    --how pass: this process uses the client end, then passes it over a unix
+      socket (SCM_RIGHTS) to a new process (comm --name2) and closes its copy;
+      the receiver moves --out/--in bytes and holds it.
+    --how fork: this process uses it, forks; the child (comm --name2) keeps only
+      the client end, this process only the server end; the child moves bytes.
+    --how exec: a forked child (comm --name2) connects and moves bytes, then
+      execs /bin/sleep with the socket inherited (comm "sleep").
+    --how thread: one thread (comm --name3) connects, another (comm --name2)
+      moves the bytes; the process's comm (its main thread's) stays --name.
+    Lines: "before" (who holds the client end now), wait for stdin, "moved"
+    (who holds it after), wait for stdin, close, "result". The server end stays
+    in this process throughout. holder_comm is read from /proc/PID/comm.
+    """
+    me = os.getpid()
+    x, y = a.out, a.inn
+    pre = 4099  # bytes each way this process moves before a pass or fork
+    pre_c = pre_s = None
+    if a.how == "exec":
+        ls = listener()
+        r1, w1 = os.pipe()  # child -> parent
+        r2, w2 = os.pipe()  # parent -> child
+        pid = os.fork()
+        if pid == 0:
+            def child():
+                set_comm(a.name2)
+                os.close(r1)
+                os.close(w2)
+                c = socket.create_connection(ls.getsockname(), timeout=IO_TIMEOUT)
+                ls.close()
+                cc = Counted(c)
+                cc.send_all(filler(x, 1))
+                cc.recv_exact(y)
+                os.write(w1, json.dumps({"client": tuple_of(c), "sent": cc.sent,
+                                         "recv": cc.recv}).encode() + b"\n")
+                if read_line_fd(r2, "exec: wait for the word") != b"exec\n":
+                    raise OSError(errno.EPIPE, "exec: the parent went away")
+                # the socket stays open across exec; stdin/stdout must not
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 0)
+                os.dup2(null, 1)
+                os.set_inheritable(c.fileno(), True)
+                os.execv("/bin/sleep", ["sleep", "%d" % int(IO_TIMEOUT * 4)])
+            child_main(child)
+        os.close(w1)
+        os.close(r2)
+        s, _ = ls.accept()
+        ls.close()
+        s.settimeout(IO_TIMEOUT)
+        sc = Counted(s)
+        sc.recv_exact(x)
+        sc.send_all(filler(y, 2))
+        m = json.loads(read_line_fd(r1, "exec: child's counts") or b"null")
+        if not m:
+            die("exec: the child died before reporting")
+        emit("before", pid=me, holder_pid=pid, holder_comm=proc_comm(pid), client=m["client"],
+             server=tuple_of(s))
+        wait_go("hold exec")
+        os.write(w2, b"exec\n")
+        # the pipe's write end is close-on-exec: EOF means the exec is under way
+        if read_line_fd(r1, "exec: wait for the exec") != b"":
+            die("exec: unexpected line from the child")
+        deadline = time.monotonic() + IO_TIMEOUT
+        while proc_comm(pid) != "sleep":
+            if time.monotonic() > deadline:
+                die("exec: comm of %d still %r" % (pid, proc_comm(pid)))
+            time.sleep(0.01)
+        emit("moved", pid=me, holder_pid=pid, holder_comm=proc_comm(pid))
+        wait_go("hold exec")
+        os.kill(pid, 15)  # the kernel closes the socket as sleep dies
+        rc = reap(pid)
+        sc.recv_until_eof()
+        s.close()
+        emit("result", pid=me, holder_pid=pid, holder_rc=rc,
+             client=dict(m["client"], sent=m["sent"], recv=m["recv"]),
+             server=end_rec(tuple_of_rec(m["client"]), sc))
+        return
+
+    if a.how == "thread":
+        ls = listener()
+        box = {}
+
+        def connect():
+            set_comm(a.name3)
+            box["c"] = socket.create_connection(ls.getsockname(), timeout=IO_TIMEOUT)
+            box["tid"] = threading.get_native_id()
+
+        t1 = threading.Thread(target=connect)
+        t1.start()
+        s, _ = ls.accept()
+        t1.join(IO_TIMEOUT)
+        ls.close()
+        if "c" not in box:
+            die("thread: connect did not finish")
+        c = box["c"]
+        s.settimeout(IO_TIMEOUT)
+    else:
+        c, s = lo_pair()
+    cc, sc = Counted(c), Counted(s)
+    ct, st = tuple_of(c), tuple_of(s)
+    if a.how != "thread":
+        pump(cc, sc, pre, 3)
+        pump(sc, cc, pre, 4)
+        pre_c = (cc.sent, cc.recv)
+    emit("before", pid=me, holder_pid=me, holder_comm=proc_comm(me), client=ct, server=st)
+    wait_go("hold %s" % a.how)
+
+    if a.how == "thread":
+        def io():
+            set_comm(a.name2)
+            cc.send_all(filler(x, 1))
+            sc.recv_exact(x)
+            sc.send_all(filler(y, 2))
+            cc.recv_exact(y)
+            box["io_tid"] = threading.get_native_id()
+
+        t2 = threading.Thread(target=io)
+        t2.start()
+        t2.join(IO_TIMEOUT * 2)
+        if "io_tid" not in box:
+            die("thread: the I/O thread did not finish")
+        emit("moved", pid=me, holder_pid=me, holder_comm=proc_comm(me),
+             connect_tid=box["tid"], io_tid=box["io_tid"])
+        wait_go("hold thread")
+        c.close()
+        sc.recv_until_eof()
+        s.close()
+        emit("result", pid=me, holder_pid=me, client=end_rec(ct, cc), server=end_rec(st, sc))
+        return
+
+    # pass or fork: someone else takes the client end and moves x out, y in
+    if a.how == "pass":
+        u0, u1 = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--name", a.name2,
+                                  "fd-recv", "--unix", str(u1.fileno()), "--out", str(x),
+                                  "--in", str(y)],
+                                 pass_fds=[u1.fileno()], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL)
+        u1.close()
+        u0.settimeout(IO_TIMEOUT)
+        socket.send_fds(u0, [b"F"], [c.fileno()])
+        c.close()  # the receiver's copy is the only one now
+        hpid = child.pid
+        r_fd = u0.fileno()
+
+        def say_close():
+            u0.sendall(b"close\n")
+    else:
+        r1, w1 = os.pipe()
+        r2, w2 = os.pipe()
+        hpid = os.fork()
+        if hpid == 0:
+            def child():
+                set_comm(a.name2)
+                s.close()
+                os.close(r1)
+                os.close(w2)
+                c2 = Counted(c)
+                c2.send_all(filler(x, 1))
+                c2.recv_exact(y)
+                os.write(w1, json.dumps({"sent": c2.sent, "recv": c2.recv,
+                                         "pid": os.getpid()}).encode() + b"\n")
+                if read_line_fd(r2, "fork: wait for the word") != b"close\n":
+                    raise OSError(errno.EPIPE, "fork: the parent went away")
+                c.close()
+                os.write(w1, b"closed\n")
+            child_main(child)
+        c.close()
+        os.close(w1)
+        os.close(r2)
+        r_fd = r1
+
+        def say_close():
+            os.write(w2, b"close\n")
+    sc.recv_exact(x)
+    sc.send_all(filler(y, 2))
+    m = json.loads(read_line_fd(r_fd, "%s: the holder's counts" % a.how) or b"null")
+    if not m:
+        die("%s: the new holder died before reporting" % a.how)
+    emit("moved", pid=me, holder_pid=hpid, holder_comm=proc_comm(hpid))
+    wait_go("hold %s" % a.how)
+    say_close()
+    if read_line_fd(r_fd, "%s: the holder closes" % a.how) != b"closed\n":
+        die("%s: the holder did not say it closed" % a.how)
+    sc.recv_until_eof()
+    s.close()
+    rc = child.wait(IO_TIMEOUT) if a.how == "pass" else reap(hpid)
+    emit("result", pid=me, holder_pid=hpid, holder_rc=rc,
+         client=dict(ct, sent=pre_c[0] + m["sent"], recv=pre_c[1] + m["recv"]),
+         server=end_rec(st, sc))
+
+
+def tuple_of_rec(t):
+    """The other end's 4-tuple."""
+    return {"laddr": t["raddr"], "lport": t["rport"], "raddr": t["laddr"], "rport": t["lport"]}
+
+
+def fd_recv(a):
+    """hold --how pass, the receiving process: take a socket from the unix socket
+    on fd --unix, move --out/--in bytes, report, close it when told."""
+    set_pdeathsig()
+    u = socket.socket(fileno=a.unix)
+    u.settimeout(IO_TIMEOUT)
+    _, fds, _, _ = socket.recv_fds(u, 16, 1)
+    if len(fds) != 1:
+        die("fd-recv: got %d descriptors" % len(fds))
+    c = socket.socket(fileno=fds[0])
+    c.settimeout(IO_TIMEOUT)
+    cc = Counted(c)
+    cc.send_all(filler(a.out, 1))
+    cc.recv_exact(a.inn)
+    u.sendall(json.dumps({"sent": cc.sent, "recv": cc.recv, "pid": os.getpid()}).encode() + b"\n")
+    if read_line_fd(u.fileno(), "fd-recv: wait for the word") != b"close\n":
+        die("fd-recv: the sender went away")
+    c.close()
+    u.sendall(b"closed\n")
+
+
+def tcp_abandon(a):
+    """A nonblocking connect() given up by the application: close() after --wait-ms
+    while the SYNs still go unanswered."""
+    emit("ready", pid=os.getpid())
+    s = socket.socket(family_of(a.host), socket.SOCK_STREAM)
+    s.setblocking(False)
+    rec = {"t_open": time.monotonic()}
+    err = s.connect_ex((a.host, a.port))
+    if err != errno.EINPROGRESS:
+        die("tcp-abandon: connect gave %s at once" % errno.errorcode.get(err, err))
+    la = s.getsockname()
+    rec.update(laddr=la[0], lport=la[1], raddr=a.host, rport=a.port)
+    _, w, _ = select.select([], [s], [], a.wait_ms / 1000.0)
+    if w:
+        die("tcp-abandon: the connect ended before the abandon: SO_ERROR %d" %
+            s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+    rec["pending"] = True
+    rec["t_close"] = time.monotonic()
+    s.close()
+    emit("result", pid=os.getpid(), tid=threading.get_native_id(), conns=[rec])
+
+
 def main():
     p = argparse.ArgumentParser(prog="ttgen")
     p.add_argument("--name", default="", help="process name (comm), at most 15 bytes")
@@ -1022,7 +1683,40 @@ def main():
     q.add_argument("--reply", type=int, default=30)
     q.set_defaults(fn=tcp_churn)
 
+    q = sub.add_parser("tcp-edge")
+    q.add_argument("--case", action="append", required=True,
+                   choices=sorted(EDGE_CASES) + ["fastopen"])
+    q.set_defaults(fn=tcp_edge)
+
+    q = sub.add_parser("tcp-bursts")
+    q.add_argument("--burst", type=parse_burst, action="append", required=True,
+                   help="OUT:IN:SLICES, one per burst")
+    q.add_argument("--gap-ms", type=int, default=100, help="pause between slices")
+    q.set_defaults(fn=tcp_bursts)
+
+    q = sub.add_parser("hold")
+    q.add_argument("--how", choices=("pass", "fork", "exec", "thread"), required=True)
+    q.add_argument("--name2", required=True, help="comm of the new holder (or I/O thread)")
+    q.add_argument("--name3", default="", help="thread: comm of the connecting thread")
+    q.add_argument("--out", type=int, default=5000, help="bytes the new holder sends")
+    q.add_argument("--in", dest="inn", type=int, default=3000, help="and reads")
+    q.set_defaults(fn=hold)
+
+    q = sub.add_parser("fd-recv")
+    q.add_argument("--unix", type=int, required=True)
+    q.add_argument("--out", type=int, required=True)
+    q.add_argument("--in", dest="inn", type=int, required=True)
+    q.set_defaults(fn=fd_recv)
+
+    q = sub.add_parser("tcp-abandon")
+    q.add_argument("--host", required=True)
+    q.add_argument("--port", type=int, required=True)
+    q.add_argument("--wait-ms", type=int, default=1500)
+    q.set_defaults(fn=tcp_abandon)
+
     a = p.parse_args()
+    global GEN_NAME
+    GEN_NAME = a.name
     set_comm(a.name)
     try:
         canary = []

@@ -479,6 +479,19 @@ class Recorder:
         have = len(self.ticks())
         return self.wait_for(lambda rows: len({r["ts"] for r in rows}) >= have + n, timeout)
 
+    def mark(self, timeout=10.0):
+        """A tick ts M such that every tick with ts > M was sampled after this call.
+
+        Waits for a tick newer than any printed so far (it may have been sampled
+        just before the call) and returns its ts: the ticks after it began after
+        it was printed, so after the call.
+        """
+        seen = self.ticks()
+        last = seen[-1] if seen else 0
+        if not self.wait_for(lambda rows: any(r["ts"] > last for r in rows), timeout):
+            raise Failed("tcptop-record printed no tick within %.0fs" % timeout)
+        return max(self.ticks())
+
     def stop(self, timeout=15.0, sig=signal.SIGINT):
         """Signal it (SIGINT), wait for the last tick and the exit; check exit 0. All rows."""
         if self.proc.poll() is None:
