@@ -16,7 +16,8 @@ recorder must still get every connection right:
   close snapshot was lost, never invented);
 - no row of the generator's process or of its listener's port is something
   the generator did not make;
-- the loss lines (`{"event": "loss", ...}`, cumulative `ring_drops`) never go
+- the loss lines (`{"event": "loss", "ts": ..., "ring_drops": N, "socks_full":
+  N, "peers_full": N}`, cumulative counts) carry all three and never go
   down, and if some connection never appeared at all, ring_drops > 0: a miss
   is never silent. If no drop happened the test says so and still holds the
   recorder to all of the above.
@@ -32,6 +33,7 @@ import ttharness as h
 
 COUNT = 3000
 GRACE_TICKS = 3  # the closed row is in one of the first 3 ticks ending after the churn
+LOSS_KEYS = ("ring_drops", "socks_full", "peers_full")  # cumulative, never go down
 
 
 def refused(t, size):
@@ -135,10 +137,14 @@ def main(t):
 
     losses = [x for x in lines if x.get("event") == "loss"]
     for x in losses:
-        t.check(isinstance(x.get("ring_drops"), int),
-                "loss line without an integer ring_drops: %r" % x)
+        for k in LOSS_KEYS:
+            t.check(isinstance(x.get(k), int) and x[k] >= 0,
+                    "loss line without a count %s: %r" % (k, x))
+        t.check(isinstance(x.get("ts"), (int, float)), "loss line without a ts: %r" % x)
+    for k in LOSS_KEYS:
+        counts = [x.get(k) or 0 for x in losses]
+        t.check(counts == sorted(counts), "%s went down: %r" % (k, counts[:20]))
     drops = [x.get("ring_drops") or 0 for x in losses]
-    t.check(drops == sorted(drops), "ring_drops went down: %r" % drops[:20])
     ring = max(drops) if drops else 0
     if appeared < len(ends):
         t.check(ring > 0, "%d of %d ends never appeared, yet no loss line reports a ring drop "
