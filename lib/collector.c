@@ -362,9 +362,15 @@ static struct cstate *tcp_state(struct tt_collector *c, const struct tt_snap *v,
 
 	conn_from_snap(&ci, v->cookie, v);
 	if (s) {
-		/* a closed socket has given its port back: keep what we know */
-		if (!ci.lport && s->conn.lport)
-			return s;
+		/* a socket moving to CLOSE has given its port back: keep the tuple
+		 * we know, take the rest (the process closing it) */
+		if (!ci.lport && s->conn.lport) {
+			memcpy(ci.laddr, s->conn.laddr, 16);
+			memcpy(ci.raddr, s->conn.raddr, 16);
+			ci.lport = s->conn.lport;
+			ci.rport = s->conn.rport;
+			ci.family = s->conn.family;
+		}
 		ci.open_ns = s->conn.open_ns;
 		ci.flags = s->conn.flags;
 		if (!ci.pid) { /* snapshots in softirq know no process */
