@@ -67,7 +67,7 @@ BUILD_DIR (or \$TCPTOP_BUILD) holds record/tcptop-record and
 tests/bench/bench_floor (default: build/ in the repository).
 
 Needs root, sockperf, iperf3, bpftrace, bpftool, jq, taskset, unshare.
-Default run: about 17 minutes.
+Default run: about 20 minutes.
 EOF
 }
 
@@ -160,6 +160,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "$PROG: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE # stdout gone (e.g. piped into head): still clean up
 
 free_port() {
 	local p

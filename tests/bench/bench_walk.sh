@@ -165,6 +165,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "$PROG: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE # stdout gone (e.g. piped into head): still clean up
 
 # Start the holders of a case; 0 once every one has printed "ready".
 start_case() { # case
