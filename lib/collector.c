@@ -123,6 +123,7 @@ struct tt_collector {
 	struct tt_ev_loss loss;
 	int loss_sent;
 	char err[256];
+	char limits[512]; /* what this recording cannot see, "; "-separated */
 };
 
 static tt_log_fn g_log; /* libbpf's print hook is process-wide */
@@ -154,6 +155,22 @@ static void logf_(struct tt_collector *c, int level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	c->opts.log(level, msg, c->opts.log_ctx);
+}
+
+/* Note a capability or hook the capture runs without: warned now, stored with the recording. */
+static void limit(struct tt_collector *c, const char *fmt, ...)
+{
+	size_t n = strlen(c->limits);
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	logf_(c, 0, "%s", msg);
+	if (strstr(c->limits, msg))
+		return;
+	snprintf(c->limits + n, sizeof(c->limits) - n, "%s%s", n ? "; " : "", msg);
 }
 
 static uint64_t now_ns(clockid_t clk)
@@ -911,8 +928,9 @@ static void discover(struct tt_collector *c)
 		if (fd < 0)
 			continue;
 		if (setns(fd, CLONE_NEWNET)) {
-			logf_(c, 0, "setns %s: %s: its connections open before the start stay unseen",
-			      path, strerror(errno));
+			limit(c, "setns into other namespaces: %s (needs CAP_SYS_ADMIN): their "
+				 "connections open before the start are found only when they change state",
+			      strerror(errno));
 			close(fd);
 			continue;
 		}
@@ -1057,7 +1075,7 @@ static int attach_tp(struct tt_collector *c, struct bpf_program *p, int required
 		int err = -errno;
 
 		if (!required) {
-			logf_(c, 0, "%s: attach failed (%s); its counters stay at zero",
+			limit(c, "%s: attach failed (%s); its counters stay at zero",
 			      bpf_program__name(p), strerror(-err));
 			return 0;
 		}
@@ -1074,19 +1092,19 @@ static void attach_cgroup(struct tt_collector *c)
 	struct bpf_link *eg, *in;
 
 	if (tt_probe_cgroup2(path, sizeof(path))) {
-		logf_(c, 0, "no cgroup v2 mount: UDP bytes are not counted");
+		limit(c, "no cgroup v2 mount: UDP is not counted");
 		return;
 	}
 	c->cgroup_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->cgroup_fd < 0) {
-		logf_(c, 0, "open %s: %s: UDP bytes are not counted", path, strerror(errno));
+		limit(c, "open %s: %s: UDP is not counted", path, strerror(errno));
 		return;
 	}
 	eg = bpf_program__attach_cgroup(c->skel->progs.tt_skb_egress, c->cgroup_fd);
 	in = eg ? bpf_program__attach_cgroup(c->skel->progs.tt_skb_ingress, c->cgroup_fd) : NULL;
 	if (!eg || !in) {
-		logf_(c, 0, "cgroup_skb attach on %s: %s (needs CAP_NET_ADMIN): UDP bytes are not counted",
-		      path, strerror(errno));
+		limit(c, "cgroup_skb attach on %s: %s (needs CAP_NET_ADMIN): UDP is not counted", path,
+		      strerror(errno));
 		bpf_link__destroy(eg);
 		return;
 	}
@@ -1131,8 +1149,7 @@ static void probe_optional(struct tt_collector *c)
 		if (has_btf_tracepoint(vmlinux, opt[i].tp))
 			continue;
 		bpf_program__set_autoload(progs[i], false);
-		logf_(c, 0, "kernel has no tracepoint %s: %s are not counted", opt[i].tp,
-		      opt[i].what);
+		limit(c, "kernel has no tracepoint %s: %s are not counted", opt[i].tp, opt[i].what);
 	}
 	btf__free(vmlinux);
 }
@@ -1268,6 +1285,11 @@ struct tt_source *tt_collector_source(struct tt_collector *c)
 int64_t tt_collector_mono_to_wall(const struct tt_collector *c)
 {
 	return c->mono_to_wall;
+}
+
+const char *tt_collector_limits(const struct tt_collector *c)
+{
+	return c->limits;
 }
 
 int tt_collector_udp_peers(const struct tt_collector *c)
