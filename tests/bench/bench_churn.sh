@@ -64,13 +64,6 @@ Needs root, jq, mkfifo. Default run: about 40 minutes (21 rounds of three
 EOF
 }
 
-die_usage() {
-	echo "$PROG: $1" >&2
-	echo "Try '$0 --help'." >&2
-	exit 2
-}
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-in_range() { is_uint "$1" && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 
 while [ $# -gt 0 ]; do
 	case $1 in

@@ -16,6 +16,15 @@ BL_T0=$(date +%s)
 bl_elapsed() { echo $(($(date +%s) - BL_T0)); }
 bl_warn() { echo "$PROG: $*" >&2; }
 
+# Option parsing helpers of the scripts' own command lines.
+die_usage() {
+	echo "$PROG: $1" >&2
+	echo "Try '$0 --help'." >&2
+	exit 2
+}
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+in_range() { is_uint "$1" && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+
 bl_need_root() { # what-for
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "$PROG: needs root ($1); skipped" >&2

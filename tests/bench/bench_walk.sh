@@ -70,13 +70,6 @@ when RLIMIT_NOFILE cannot be raised (no CAP_SYS_RESOURCE).
 EOF
 }
 
-die_usage() {
-	echo "$PROG: $1" >&2
-	echo "Try '$0 --help'." >&2
-	exit 2
-}
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-in_range() { is_uint "$1" && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
