@@ -50,7 +50,8 @@ struct cstate {
 	struct tt_counters base; /* TCP partial: kernel totals at first sight;
 				  * UDP: totals of kernel entries already deleted */
 	uint64_t cookie; /* the socket; for a flow, its socket */
-	uint64_t last_change_ns; /* when bytes or packets last moved */
+	uint64_t last_change_ns; /* when bytes or packets last moved (as seen at a tick) */
+	uint64_t last_dgram_ns; /* UDP: the kernel's time of the flow's last datagram */
 	uint64_t seen_tick; /* last tick a walk (or, for a flow, the map) had it */
 	uint64_t conn_tick; /* tick whose queue holds this id's CONN at conn_q */
 	size_t conn_q;
@@ -792,6 +793,8 @@ static void on_flow(struct tt_collector *c, const struct tt_flow_key *k,
 		}
 	}
 	s->seen_tick = c->tickno;
+	if (fv->last_ns > s->last_dgram_ns)
+		s->last_dgram_ns = fv->last_ns;
 	counters_from_flow(fv, &s->base, &nc);
 	emit_sample(c, s, &nc, ts);
 }
@@ -857,7 +860,10 @@ static void end_udp(struct tt_collector *c, uint64_t ts)
 				continue;
 			}
 		}
-		emit_close(c, s, &nc, NULL, gone ? TT_CLOSE_NORMAL : TT_CLOSE_IDLE, ts);
+		/* a flow ends at its last datagram: the timeout or the tick that
+		 * noticed is not part of its life (its open_ns is its first one) */
+		emit_close(c, s, &nc, NULL, gone ? TT_CLOSE_NORMAL : TT_CLOSE_IDLE,
+			   s->last_dgram_ns && s->last_dgram_ns <= ts ? s->last_dgram_ns : ts);
 	}
 	for (i = c->nus; i-- > 0;) {
 		if (c->us[i].seen_tick == c->tickno)
