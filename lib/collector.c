@@ -168,9 +168,9 @@ static void limit(struct tt_collector *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	logf_(c, 0, "%s", msg);
 	if (strstr(c->limits, msg))
-		return;
+		return; /* said once */
+	logf_(c, 0, "%s", msg);
 	snprintf(c->limits + n, sizeof(c->limits) - n, "%s%s", n ? "; " : "", msg);
 }
 
