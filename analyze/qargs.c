@@ -202,10 +202,13 @@ int qargs_scan(struct qargs *a, uint64_t from_ns, uint64_t to_ns, const struct t
 	       void *ctx, struct tt_scan_stats *st)
 {
 	struct tt_scan_cb c = *cb;
+	struct tt_scan_stats local = { 0 };
 	struct progress prog;
 	char why[512], warn[512] = "";
 	int i, err = 0;
 
+	if (!st)
+		st = &local;
 	progress_init(&prog);
 	c.on_progress = on_progress;
 	c.progress_ctx = &prog;
@@ -222,6 +225,10 @@ int qargs_scan(struct qargs *a, uint64_t from_ns, uint64_t to_ns, const struct t
 	}
 	if (warn[0])
 		cmd_err("%s: warning: %s; the rest is answered", a->cmd, warn);
+	if (st->lost.ring_drops || st->lost.socks_full || st->lost.peers_full)
+		cmd_err("%s: warning: the recorder lost %" PRIu64 " lifecycle records and left %" PRIu64
+			" sockets and %" PRIu64 " UDP flows uncounted here: some numbers are short",
+			a->cmd, st->lost.ring_drops, st->lost.socks_full, st->lost.peers_full);
 	return 0;
 }
 

@@ -274,6 +274,17 @@ static __always_inline struct tt_kevent *reserve(__u32 type, struct sock *sk, __
 	return k;
 }
 
+/* The current task into a snapshot: only where it is known to hold the socket. */
+static __always_inline void set_task(struct tt_snap *s)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	s->pid = (__u32)pid_tgid;
+	s->tgid = pid_tgid >> 32;
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+	s->flags |= TT_SNF_TASK;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_state, struct sock *sk, int oldstate, int newstate)
 {
@@ -307,6 +318,8 @@ int BPF_PROG(tt_state, struct sock *sk, int oldstate, int newstate)
 	k = reserve(TT_KEV_STATE, sk, cookie, e);
 	if (e && (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK))
 		e->flags |= TT_SKF_FIN_OUT;
+	if (e && newstate == TCP_CLOSE && sk->sk_socket)
+		e->flags |= TT_SKF_HELD_CLOSE;
 	if (!k)
 		return 0;
 	k->old_state = oldstate;
@@ -323,12 +336,7 @@ int BPF_PROG(tt_state, struct sock *sk, int oldstate, int newstate)
 	    (newstate == TCP_CLOSE && !k->sk_err &&
 	     (oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
 	      oldstate == TCP_SYN_SENT))) {
-		__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-		k->snap.pid = (__u32)pid_tgid;
-		k->snap.tgid = pid_tgid >> 32;
-		bpf_get_current_comm(k->snap.comm, sizeof(k->snap.comm));
-		k->snap.flags |= TT_SNF_TASK;
+		set_task(&k->snap);
 	}
 	submit(k);
 	return 0;
@@ -345,8 +353,11 @@ int BPF_PROG(tt_destroy, struct sock *sk)
 	if (!e)
 		return 0;
 	k = reserve(TT_KEV_DESTROY, sk, cookie, e);
-	if (k)
+	if (k) {
+		if (e->flags & TT_SKF_HELD_CLOSE) /* the last holder's close() */
+			set_task(&k->snap);
 		submit(k);
+	}
 	/*
 	 * After the record: a reader that finds the entry gone and no record has
 	 * lost it (counted), never raced it. The entry goes even then, so a lost

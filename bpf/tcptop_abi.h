@@ -35,6 +35,8 @@ _Static_assert(sizeof(struct tt_tuple) == 40, "tt_tuple layout");
 #define TT_SKF_OPEN_SEEN 0x01 /* we saw its connect or its birth as a child: counts from open */
 #define TT_SKF_ACTIVE 0x02 /* opened by connect(): its SYN is in write_seq */
 #define TT_SKF_FIN_OUT 0x04 /* the application shut down sending: a FIN is in write_seq */
+#define TT_SKF_HELD_CLOSE 0x08 /* reached CLOSE while a file still held it: its destroy
+				   * comes from the holder's close(), in its context */
 
 /*
  * Per-TCP-socket state kept by the kernel side, map `socks`, key = socket

@@ -50,7 +50,8 @@ struct cstate {
 	struct tt_counters base; /* TCP partial: kernel totals at first sight;
 				  * UDP: totals of kernel entries already deleted */
 	uint64_t cookie; /* the socket; for a flow, its socket */
-	uint64_t last_change_ns; /* when bytes or packets last moved */
+	uint64_t last_change_ns; /* when bytes or packets last moved (as seen at a tick) */
+	uint64_t last_dgram_ns; /* UDP: the kernel's time of the flow's last datagram */
 	uint64_t seen_tick; /* last tick a walk (or, for a flow, the map) had it */
 	uint64_t conn_tick; /* tick whose queue holds this id's CONN at conn_q */
 	size_t conn_q;
@@ -123,6 +124,7 @@ struct tt_collector {
 	struct tt_ev_loss loss;
 	int loss_sent;
 	char err[256];
+	char limits[512]; /* what this recording cannot see, "; "-separated */
 };
 
 static tt_log_fn g_log; /* libbpf's print hook is process-wide */
@@ -154,6 +156,22 @@ static void logf_(struct tt_collector *c, int level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	c->opts.log(level, msg, c->opts.log_ctx);
+}
+
+/* Note a capability or hook the capture runs without: warned now, stored with the recording. */
+static void limit(struct tt_collector *c, const char *fmt, ...)
+{
+	size_t n = strlen(c->limits);
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (strstr(c->limits, msg))
+		return; /* said once */
+	logf_(c, 0, "%s", msg);
+	snprintf(c->limits + n, sizeof(c->limits) - n, "%s%s", n ? "; " : "", msg);
 }
 
 static uint64_t now_ns(clockid_t clk)
@@ -362,9 +380,15 @@ static struct cstate *tcp_state(struct tt_collector *c, const struct tt_snap *v,
 
 	conn_from_snap(&ci, v->cookie, v);
 	if (s) {
-		/* a closed socket has given its port back: keep what we know */
-		if (!ci.lport && s->conn.lport)
-			return s;
+		/* a socket moving to CLOSE has given its port back: keep the tuple
+		 * we know, take the rest (the process closing it) */
+		if (!ci.lport && s->conn.lport) {
+			memcpy(ci.laddr, s->conn.laddr, 16);
+			memcpy(ci.raddr, s->conn.raddr, 16);
+			ci.lport = s->conn.lport;
+			ci.rport = s->conn.rport;
+			ci.family = s->conn.family;
+		}
 		ci.open_ns = s->conn.open_ns;
 		ci.flags = s->conn.flags;
 		if (!ci.pid) { /* snapshots in softirq know no process */
@@ -769,6 +793,8 @@ static void on_flow(struct tt_collector *c, const struct tt_flow_key *k,
 		}
 	}
 	s->seen_tick = c->tickno;
+	if (fv->last_ns > s->last_dgram_ns)
+		s->last_dgram_ns = fv->last_ns;
 	counters_from_flow(fv, &s->base, &nc);
 	emit_sample(c, s, &nc, ts);
 }
@@ -834,7 +860,10 @@ static void end_udp(struct tt_collector *c, uint64_t ts)
 				continue;
 			}
 		}
-		emit_close(c, s, &nc, NULL, gone ? TT_CLOSE_NORMAL : TT_CLOSE_IDLE, ts);
+		/* a flow ends at its last datagram: the timeout or the tick that
+		 * noticed is not part of its life (its open_ns is its first one) */
+		emit_close(c, s, &nc, NULL, gone ? TT_CLOSE_NORMAL : TT_CLOSE_IDLE,
+			   s->last_dgram_ns && s->last_dgram_ns <= ts ? s->last_dgram_ns : ts);
 	}
 	for (i = c->nus; i-- > 0;) {
 		if (c->us[i].seen_tick == c->tickno)
@@ -905,8 +934,9 @@ static void discover(struct tt_collector *c)
 		if (fd < 0)
 			continue;
 		if (setns(fd, CLONE_NEWNET)) {
-			logf_(c, 0, "setns %s: %s: its connections open before the start stay unseen",
-			      path, strerror(errno));
+			limit(c, "setns into other namespaces: %s (needs CAP_SYS_ADMIN): their "
+				 "connections open before the start are found only when they change state",
+			      strerror(errno));
 			close(fd);
 			continue;
 		}
@@ -1051,7 +1081,7 @@ static int attach_tp(struct tt_collector *c, struct bpf_program *p, int required
 		int err = -errno;
 
 		if (!required) {
-			logf_(c, 0, "%s: attach failed (%s); its counters stay at zero",
+			limit(c, "%s: attach failed (%s); its counters stay at zero",
 			      bpf_program__name(p), strerror(-err));
 			return 0;
 		}
@@ -1068,19 +1098,19 @@ static void attach_cgroup(struct tt_collector *c)
 	struct bpf_link *eg, *in;
 
 	if (tt_probe_cgroup2(path, sizeof(path))) {
-		logf_(c, 0, "no cgroup v2 mount: UDP bytes are not counted");
+		limit(c, "no cgroup v2 mount: UDP is not counted");
 		return;
 	}
 	c->cgroup_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->cgroup_fd < 0) {
-		logf_(c, 0, "open %s: %s: UDP bytes are not counted", path, strerror(errno));
+		limit(c, "open %s: %s: UDP is not counted", path, strerror(errno));
 		return;
 	}
 	eg = bpf_program__attach_cgroup(c->skel->progs.tt_skb_egress, c->cgroup_fd);
 	in = eg ? bpf_program__attach_cgroup(c->skel->progs.tt_skb_ingress, c->cgroup_fd) : NULL;
 	if (!eg || !in) {
-		logf_(c, 0, "cgroup_skb attach on %s: %s (needs CAP_NET_ADMIN): UDP bytes are not counted",
-		      path, strerror(errno));
+		limit(c, "cgroup_skb attach on %s: %s (needs CAP_NET_ADMIN): UDP is not counted", path,
+		      strerror(errno));
 		bpf_link__destroy(eg);
 		return;
 	}
@@ -1125,8 +1155,7 @@ static void probe_optional(struct tt_collector *c)
 		if (has_btf_tracepoint(vmlinux, opt[i].tp))
 			continue;
 		bpf_program__set_autoload(progs[i], false);
-		logf_(c, 0, "kernel has no tracepoint %s: %s are not counted", opt[i].tp,
-		      opt[i].what);
+		limit(c, "kernel has no tracepoint %s: %s are not counted", opt[i].tp, opt[i].what);
 	}
 	btf__free(vmlinux);
 }
@@ -1262,6 +1291,11 @@ struct tt_source *tt_collector_source(struct tt_collector *c)
 int64_t tt_collector_mono_to_wall(const struct tt_collector *c)
 {
 	return c->mono_to_wall;
+}
+
+const char *tt_collector_limits(const struct tt_collector *c)
+{
+	return c->limits;
 }
 
 int tt_collector_udp_peers(const struct tt_collector *c)

@@ -48,7 +48,14 @@ struct tt_source *tt_collector_source(struct tt_collector *c);
 /* Wall-clock time (ns since the epoch) of CLOCK_MONOTONIC 0, measured at open. */
 int64_t tt_collector_mono_to_wall(const struct tt_collector *c);
 
-/* Whether unconnected UDP sockets are split per peer (cgroup_skb attached). */
+/*
+ * What this capture runs without (a missing capability, hook or mount), as one
+ * line of "; "-separated reasons, "" when nothing; owned by the collector.
+ * Each was also passed to the log callback when it was found.
+ */
+const char *tt_collector_limits(const struct tt_collector *c);
+
+/* Whether UDP is counted (cgroup_skb attached). */
 int tt_collector_udp_peers(const struct tt_collector *c);
 
 /* Detach and free; NULL is a no-op. */

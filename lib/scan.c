@@ -45,7 +45,8 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 	struct tt_agg *agg = tt_agg_new();
 	struct tt_source *src;
 	struct tt_event ev;
-	int err;
+	struct tt_ev_loss base = { 0 }, last = { 0 };
+	int have_base = 0, err;
 
 	if (!agg) {
 		snprintf(why, why_len, "out of memory");
@@ -63,6 +64,15 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 		if (err < 0) {
 			snprintf(why, why_len, "out of memory");
 			break;
+		}
+		if (err == 0 && ev.type == TT_EV_LOSS) {
+			/* the first block's keyframe is the baseline: what was lost
+			 * before the blocks read is not this answer's loss */
+			if (!have_base) {
+				base = ev.loss;
+				have_base = 1;
+			}
+			last = ev.loss;
 		}
 		if (err == 0) {
 			if (cb->on_event && (err = cb->on_event(ctx, rec, &ev, agg)))
@@ -84,6 +94,11 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 	stats->blocks_read += rs->blocks_read;
 	stats->blocks_damaged += rs->blocks_damaged;
 	stats->events += rs->events;
+	if (have_base) {
+		stats->lost.ring_drops += last.ring_drops - base.ring_drops;
+		stats->lost.socks_full += last.socks_full - base.socks_full;
+		stats->lost.peers_full += last.peers_full - base.peers_full;
+	}
 	if (tt_replay_warning(rp) && warn_len)
 		snprintf(warn, warn_len, "%s: recording %" PRId64 ": %s (%" PRIu64
 			 " damaged blocks skipped)",

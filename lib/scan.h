@@ -45,6 +45,8 @@ struct tt_scan_stats {
 	uint64_t blocks_damaged; /* selected but unreadable: skipped */
 	uint64_t events;
 	uint64_t ticks;
+	struct tt_ev_loss lost; /* the recorder's losses during the blocks read, summed
+				 * over recordings: numbers in the answer may be short */
 };
 
 /*

@@ -145,6 +145,9 @@ static int open_writer(const struct rec_opts *o, struct tt_collector *col, int a
 	}
 	tt_probe_host(&host);
 	join_args(argc, argv, &args);
+	/* a recording that saw less says so where its options are kept */
+	if (*tt_collector_limits(col))
+		tt_buf_printf(&args, " [capture limits: %s]", tt_collector_limits(col));
 	wo.flush_ns = o->flush_ns;
 	wo.segment_ns = o->segment_ns;
 	wo.segment_bytes = o->segment_bytes;

@@ -5,7 +5,9 @@ Recorder with --udp-idle 600ms. A client with a connected socket and an
 unconnected one talks to an unconnected server socket, then stays silent with
 its sockets open. Every flow (the two client sockets, the server's two peer
 rows) must be closed once with close_reason "idle", the exact bytes of that
-first phase and a lifetime of at least the idle time. Then the client talks
+first phase, and a life from its first to its last datagram: the idle time
+that ended it is not part of it (the closing tick comes at least that long
+after close_ts). Then the client talks
 again on the same sockets: each flow shows up again as a new, open row that
 counts only the second phase, to the byte.
 """
@@ -71,6 +73,8 @@ def main(t):
         closed = [r for r in rs if r["closed"]]
         # age counts from the flow's first datagram, not from the tick that first saw it
         for r in rs:
+            if r["closed"]:
+                continue  # a closed row's age is its lifetime, checked below
             t_ans = a["t_answered"] if not closed or r["ts"] <= closed[0]["ts"] else b["t_answered"]
             t.ge("%s: age_ms at ts %.3f (%s)" % (label, r["ts"], "closed" if r["closed"] else "open"),
                  r["age_ms"], int((r["ts"] - t_ans) * 1000) - AGE_SLACK_MS)
@@ -80,7 +84,17 @@ def main(t):
             t.eq("%s: close_reason" % label, c.get("close_reason"), "idle")
             t.eq("%s: bytes out/in when closed idle" % label, (c["bytes_out"], c["bytes_in"]),
                  (sent1, recv1))
-            t.ge("%s: lifetime_ms" % label, c.get("lifetime_ms"), IDLE_MS)
+            slack = AGE_SLACK_MS / 1000.0
+            t.ge("%s: close_ts, not before the first answer" % label, c["close_ts"],
+                 a["t_answered"] - slack)
+            t.le("%s: close_ts, not after the last datagram" % label, c["close_ts"],
+                 a["t_done"] + slack)
+            t.le("%s: lifetime_ms vs close_ts - open_ts" % label,
+                 abs(c["lifetime_ms"] - (c["close_ts"] - c["open_ts"]) * 1000), AGE_SLACK_MS)
+            t.eq("%s: age_ms of the closed row (its lifetime)" % label, c["age_ms"],
+                 c["lifetime_ms"])
+            t.ge("%s: the idle close came after --udp-idle of silence" % label, c["ts"],
+                 c["close_ts"] + IDLE_MS / 1000.0 - slack)
             after = [r for r in rs if r["ts"] > c["ts"]]
             t.check(all(r["ts"] > c["ts"] for r in conn_rows(second, tp)),
                     "%s: second-phase rows before the idle close" % label)

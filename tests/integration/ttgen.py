@@ -389,7 +389,7 @@ def udp_client(a):
                     die("udp-client: no answer from %s:%d after 6 tries" % dst)
             la = s.getsockname()
             rec.update(laddr=la[0], lport=la[1], raddr=a.host, rport=a.port,
-                       tid=threading.get_native_id())
+                       tid=threading.get_native_id(), t_done=time.time())
             recs.append(rec)
 
     run_flows()
