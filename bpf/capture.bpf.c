@@ -130,6 +130,13 @@ static __always_inline void fill_tuple(struct sock *sk, struct tt_tuple *t)
 		t->family = (is_v4mapped(t->daddr) && is_v4mapped(t->saddr)) ? 4 : 6;
 	}
 	t->sport = sk->__sk_common.skc_num;
+	if (!t->sport) { /* a socket moving to CLOSE has put its port back: the
+			  * source port of its packets is still in inet_sport */
+		struct inet_sock *inet =
+			bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct inet_sock));
+
+		t->sport = bpf_ntohs(inet->inet_sport);
+	}
 	t->dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	t->proto = sk->sk_protocol;
 }
@@ -499,6 +506,7 @@ static __always_inline void account_udp(struct __sk_buff *skb, int out)
 	segs = skb->gso_segs ? skb->gso_segs : 1;
 	key.port = bpf_ntohs(out ? uh.dest : uh.source);
 	lport = bpf_ntohs(out ? uh.source : uh.dest);
+	key.lport = lport;
 	key.cookie = bpf_get_socket_cookie(skb);
 	now = bpf_ktime_get_ns();
 

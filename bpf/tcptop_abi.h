@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define TT_ABI_VERSION 2
+#define TT_ABI_VERSION 3
 #define TT_COMM_LEN 16
 
 /* Addresses are always 16 bytes: IPv4 is stored v4-mapped (::ffff:a.b.c.d), so a
@@ -107,7 +107,8 @@ struct tt_flow_key {
 	__u64 cookie; /* the socket */
 	__u8 addr[16]; /* the remote peer, v4-mapped for IPv4 */
 	__u16 port; /* remote port, host order */
-	__u16 pad[3];
+	__u16 lport; /* local port: a socket that disconnects may send from a new one */
+	__u16 pad[2];
 };
 _Static_assert(sizeof(struct tt_flow_key) == 32, "tt_flow_key layout");
 

@@ -420,7 +420,12 @@ static struct cstate *tcp_state(struct tt_collector *c, const struct tt_snap *v,
 
 static enum tt_close_reason close_reason(const struct cstate *s, const struct tt_kevent *k)
 {
-	if (s->syn_failed || (s->active && !s->ever_established))
+	/* a connection whose state changes were lost (ring buffer full) shows it
+	 * was established by what it carried: data in, or more than a SYN-ACK or a
+	 * RST (what a refused connect receives) */
+	int carried = s->last.bytes_in || s->last.packets_in >= 2;
+
+	if (s->syn_failed || (s->active && !s->ever_established && !carried))
 		return TT_CLOSE_FAILED; /* a connect that never connected, for whatever reason */
 	if (s->from_open && !s->ever_established && (s->close_err || k->sk_err))
 		return TT_CLOSE_FAILED;
@@ -451,6 +456,7 @@ static void emit_close(struct tt_collector *c, struct cstate *s, const struct tt
 	struct tt_event ev = { .ts_ns = ts, .type = TT_EV_CLOSE };
 	struct tt_kevent none = { 0 };
 
+	s->last = *nc; /* the final totals decide the reason too */
 	ev.close.id = s->conn.id;
 	ev.close.c = *nc;
 	ev.close.reason = why >= 0 ? (uint8_t)why : close_reason(s, k ? k : &none);
@@ -587,7 +593,8 @@ static uint64_t flow_id(const struct tt_flow_key *k);
 static void udp_connected_row(struct tt_collector *c, const struct usock *u,
 			      const struct tt_snap *v, uint64_t ts)
 {
-	struct tt_flow_key k = { .cookie = v->cookie, .port = v->tuple.dport };
+	struct tt_flow_key k = { .cookie = v->cookie, .port = v->tuple.dport,
+				 .lport = v->tuple.sport };
 	struct cstate *s;
 	uint64_t id;
 
@@ -852,6 +859,7 @@ static void end_udp(struct tt_collector *c, uint64_t ts)
 			continue;
 		memcpy(k.addr, s->conn.raddr, 16);
 		k.port = s->conn.rport;
+		k.lport = s->conn.lport;
 		if (!bpf_map_lookup_and_delete_elem(fd, &k, &fv)) {
 			counters_from_flow(&fv, &s->base, &nc);
 			if (moved(&nc, &s->last)) {
