@@ -158,10 +158,6 @@ static __always_inline __u64 sk_cgroup(struct sock *sk)
 	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 }
 
-static __always_inline __u32 sk_ino(struct sock *sk)
-{
-	return BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
-}
 
 /*
  * The bytes the application wrote and read, from the kernel's counters
@@ -224,10 +220,15 @@ static __always_inline void snap_fill(struct sock *sk, __u64 cookie, const struc
 
 	s->cookie = cookie;
 	fill_tuple(sk, &s->tuple);
-	s->cgroup_id = sk_cgroup(sk);
-	s->netns = sk_netns(sk);
-	s->netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
-	s->ino = sk_ino(sk);
+	if (e && e->netns) { /* kept at the entry's birth: no pointer chase per tick */
+		s->cgroup_id = e->cgroup_id;
+		s->netns = e->netns;
+		s->netns_cookie = e->netns_cookie;
+	} else {
+		s->cgroup_id = sk_cgroup(sk);
+		s->netns = sk_netns(sk);
+		s->netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
+	}
 	if (e) {
 		skf = e->flags;
 		s->first_ns = e->first_ns;
@@ -243,10 +244,15 @@ static __always_inline void snap_fill(struct sock *sk, __u64 cookie, const struc
 		s->state = s->tuple.dport ? TCP_ESTABLISHED : TCP_CLOSE;
 }
 
-static __always_inline struct tt_sk *sk_entry_create(__u64 cookie, __u8 flags)
+static __always_inline struct tt_sk *sk_entry_create(struct sock *sk, __u64 cookie, __u8 flags)
 {
 	struct tt_sk nv = { .first_ns = bpf_ktime_get_ns(), .flags = flags };
-	long err = bpf_map_update_elem(&socks, &cookie, &nv, BPF_NOEXIST);
+	long err;
+
+	nv.cgroup_id = sk_cgroup(sk);
+	nv.netns = sk_netns(sk);
+	nv.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
+	err = bpf_map_update_elem(&socks, &cookie, &nv, BPF_NOEXIST);
 
 	if (err == -E2BIG || err == -ENOMEM) {
 		health_inc(TT_H_SOCKS_FULL);
@@ -309,17 +315,17 @@ int BPF_PROG(tt_state, struct sock *sk, int oldstate, int newstate)
 		 * one with data): its entry says it counts from open; it is reported
 		 * from its next change, the accept (SYN_RECV -> ESTABLISHED) */
 		if (newstate == TCP_SYN_RECV)
-			sk_entry_create(cookie, TT_SKF_OPEN_SEEN);
+			sk_entry_create(sk, cookie, TT_SKF_OPEN_SEEN);
 		return 0;
 	}
 	e = bpf_map_lookup_elem(&socks, &cookie);
 	if (!e) {
 		if (newstate == TCP_SYN_SENT) /* connect() */
-			e = sk_entry_create(cookie, TT_SKF_OPEN_SEEN | TT_SKF_ACTIVE);
+			e = sk_entry_create(sk, cookie, TT_SKF_OPEN_SEEN | TT_SKF_ACTIVE);
 		else if (oldstate == TCP_SYN_RECV) /* a child whose birth we missed */
-			e = sk_entry_create(cookie, TT_SKF_OPEN_SEEN);
+			e = sk_entry_create(sk, cookie, TT_SKF_OPEN_SEEN);
 		else /* a socket that was there before us, or a map-full retry */
-			e = sk_entry_create(cookie, 0);
+			e = sk_entry_create(sk, cookie, 0);
 	}
 	/* the snapshot is taken in the old state: the FIN of the new one is not queued yet */
 	k = reserve(TT_KEV_STATE, sk, cookie, e);
@@ -394,7 +400,7 @@ static __always_inline struct tt_sk *softirq_entry(struct sock *sk, __u64 cookie
 
 	if (e || st == TCP_CLOSE || st == TCP_LISTEN)
 		return e;
-	return sk_entry_create(cookie, 0);
+	return sk_entry_create(sk, cookie, 0);
 }
 
 static __always_inline void on_reset(struct sock *sk, __u8 dir)
@@ -639,7 +645,7 @@ int tt_iter_tcp(struct bpf_iter__tcp *ctx)
 	e = bpf_map_lookup_elem(&socks, &cookie);
 	if (walk_mode == TT_WALK_DISCOVER) {
 		if (!e && sk->__sk_common.skc_state != TCP_CLOSE)
-			sk_entry_create(cookie, 0);
+			sk_entry_create(sk, cookie, 0);
 		return 0;
 	}
 	sock = sk->sk_socket;

@@ -46,13 +46,16 @@ _Static_assert(sizeof(struct tt_tuple) == 40, "tt_tuple layout");
  */
 struct tt_sk {
 	__u64 first_ns; /* CLOCK_MONOTONIC when the entry was created */
+	__u64 cgroup_id; /* identity, kept so the per-tick walk need not chase */
+	__u64 netns_cookie; /* pointers for it: a socket's namespace and cgroup */
+	__u32 netns; /* never change */
 	__u32 rst_sent;
 	__u32 rst_recv;
 	__u32 retrans_events; /* successful tcp_retransmit_skb calls */
 	__u8 flags; /* TT_SKF_* */
-	__u8 pad[3];
+	__u8 pad[7];
 };
-_Static_assert(sizeof(struct tt_sk) == 24, "tt_sk layout");
+_Static_assert(sizeof(struct tt_sk) == 48, "tt_sk layout");
 
 /* tt_snap.flags */
 #define TT_SNF_HELD 0x01 /* from the task_file walk: pid/tgid/comm hold the socket */
@@ -87,7 +90,7 @@ struct tt_snap {
 	__u32 pid; /* see flags: holder, connecting task, or 0 */
 	__u32 tgid;
 	__u32 netns; /* network namespace inode */
-	__u32 ino; /* socket inode, 0 for a socket no file refers to */
+	__u32 pad3;
 	__u8 state; /* TCP state (linux/tcp_states.h numbering); UDP: 1 connected, 7 not */
 	__u8 flags; /* TT_SNF_* */
 	__u8 sk_flags; /* tt_sk.flags */

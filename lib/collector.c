@@ -40,6 +40,9 @@
 #define FLOW_ID_BIT (1ull << 63)
 #define GONE_TICKS 2 /* walks in a row a TCP socket is missing before it is closed */
 #define DISCOVER_EVERY 10 /* ticks between two discovery walks of one namespace */
+#define ORPHANS_EVERY 5 /* ticks between two walks of our namespace's orphans: they move
+			 * no application bytes, their hooks report their ends, and
+			 * iter/tcp costs as much again as the task_file walk */
 #define MAX_NETNS 1024 /* namespaces remembered for discovery */
 #define WALK_BUF (64 * 1024)
 
@@ -380,9 +383,10 @@ static struct cstate *tcp_state(struct tt_collector *c, const struct tt_snap *v,
 
 	conn_from_snap(&ci, v->cookie, v);
 	if (s) {
-		/* a socket moving to CLOSE has given its port back: keep the tuple
-		 * we know, take the rest (the process closing it) */
-		if (!ci.lport && s->conn.lport) {
+		/* a socket moving to CLOSE has given its port back, tcp_disconnect()
+		 * clears the remote one: keep the tuple we know, take the rest (the
+		 * process closing it) */
+		if (s->conn.lport && s->conn.rport && (!ci.lport || !ci.rport)) {
 			memcpy(ci.laddr, s->conn.laddr, 16);
 			memcpy(ci.raddr, s->conn.raddr, 16);
 			ci.lport = s->conn.lport;
@@ -1002,7 +1006,7 @@ static int collect(struct tt_collector *c, uint64_t ts)
 
 	ring_buffer__consume(c->rb);
 	err = walk(c, c->files_walk, on_file, ts);
-	if (!err && c->tcp_walk)
+	if (!err && c->tickno % ORPHANS_EVERY == 0)
 		err = walk(c, c->tcp_walk, on_orphan, ts);
 	if (err) {
 		snprintf(c->err, sizeof(c->err), "socket walk: %s", strerror(-err));
