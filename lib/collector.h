@@ -31,7 +31,7 @@ struct tt_collector_opts {
 	void *log_ctx;
 };
 
-/* Defaults: 1 s ticks, 5 s UDP idle, 65536 sockets, 16384 peers, 4 MiB ring. */
+/* Defaults: 1 s ticks, 5 s UDP idle, 65536 sockets, 16384 peers, 32 MiB ring. */
 void tt_collector_opts_default(struct tt_collector_opts *o);
 
 /*

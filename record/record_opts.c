@@ -104,7 +104,7 @@ const char *rec_opts_usage(void)
 	       "Limits:\n"
 	       "      --max-sockets N    in-kernel socket table size (default 65536)\n"
 	       "      --max-peers N      in-kernel UDP peer table size (default 16384)\n"
-	       "      --ring-size SIZE   lifecycle ring buffer, a power of two from 4K (default 4M)\n"
+	       "      --ring-size SIZE   lifecycle ring buffer, a power of two from 4K (default 32M)\n"
 	       "  -v, --verbose          libbpf and feature messages on stderr\n"
 	       "  -h, --help             this text\n"
 	       "  -V, --version          version\n"
@@ -148,7 +148,7 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 	o->udp_idle_ns = 5000000000ull;
 	o->socks_max = 65536;
 	o->peers_max = 16384;
-	o->ring_bytes = 4u << 20;
+	o->ring_bytes = 32u << 20;
 	o->sort = TT_SORT_RATE;
 	o->flush_ns = 5000000000ull;
 	o->segment_ns = 3600000000000ull;
