@@ -9,7 +9,8 @@
  *   iter/task_file   every open file of every task, in every network
  *                    namespace: each TCP/UDP socket with the process holding it
  *   iter/tcp         sockets of our namespace no process holds (orphans after
- *                    close()); at start, cookies for the sockets already there
+ *                    close()), every 5th tick; at start, cookies for the
+ *                    sockets already there
  *   tp_btf hooks     state changes, resets, retransmits, destroy: snapshots on
  *                    the ring buffer, so a connection born and gone between two
  *                    ticks is exact too
@@ -620,7 +621,7 @@ int tt_iter_files(struct bpf_iter__task_file *ctx)
 /*
  * iter/tcp walks the caller's network namespace. At start (TT_WALK_DISCOVER)
  * it assigns every connection a cookie and an entry, so the first task_file
- * walk knows them all; on ticks it reports only what no process holds.
+ * walk knows them all; on the ticks it runs it reports only what no process holds.
  */
 SEC("iter/tcp")
 int tt_iter_tcp(struct bpf_iter__tcp *ctx)
