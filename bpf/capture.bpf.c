@@ -196,6 +196,15 @@ static __always_inline void snap_tcp(struct sock *sk, struct tt_snap *s, __u8 sk
 		s->flags |= TT_SNF_ZEROED;
 		return;
 	}
+	/*
+	 * connect() moves to SYN_SENT before it picks the initial sequence
+	 * number and only then sets snd_una to it (tcp_connect_init): an
+	 * unlocked walk can see write_seq = ISN with snd_una = 0, a random
+	 * 32-bit "written". Nothing is written or read before the handshake
+	 * (fast-open data is counted once the SYN is acknowledged).
+	 */
+	if (st == TCP_SYN_SENT)
+		return;
 	written = tp->bytes_acked + (__u32)(tp->write_seq - tp->snd_una);
 	if ((skf & TT_SKF_ACTIVE) && written)
 		written--;
