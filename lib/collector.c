@@ -262,14 +262,18 @@ static void raw_tcp(const struct tt_snap *v, struct tt_counters *o)
 }
 
 /*
- * Totals of a TCP connection from a snapshot. They never go backwards: a
- * snapshot taken after tcp_disconnect() zeroed the kernel's counters (or one
- * older than what was already reported) keeps the last totals.
+ * Totals of a TCP connection from a snapshot. A lifecycle hook's snapshot is
+ * taken under the socket's lock: exact, it is taken as it is. A walk reads
+ * without the lock, and an ACK processed between the kernel's update of
+ * bytes_acked and of snd_una (or bytes_received and rcv_nxt) can make one
+ * reading high by that segment; walk readings therefore never lower what was
+ * reported, and the close (a hook) has the last word. A snapshot taken after
+ * tcp_disconnect() zeroed the kernel's counters keeps the last totals.
  */
-static void counters_from_snap(const struct cstate *s, const struct tt_snap *v,
+static void counters_from_snap(const struct cstate *s, const struct tt_snap *v, int exact,
 			       struct tt_counters *o)
 {
-	uint64_t rt;
+	uint64_t rt, bin, bout;
 
 	*o = s->last;
 	o->state = v->state;
@@ -277,8 +281,10 @@ static void counters_from_snap(const struct cstate *s, const struct tt_snap *v,
 	o->rst_recv = v->rst_recv > s->last.rst_recv ? v->rst_recv : s->last.rst_recv;
 	if (v->flags & TT_SNF_ZEROED)
 		return;
-	o->bytes_in = max64(s->last.bytes_in, sat_sub(v->bytes_in, s->base.bytes_in));
-	o->bytes_out = max64(s->last.bytes_out, sat_sub(v->bytes_out, s->base.bytes_out));
+	bin = sat_sub(v->bytes_in, s->base.bytes_in);
+	bout = sat_sub(v->bytes_out, s->base.bytes_out);
+	o->bytes_in = exact ? bin : max64(s->last.bytes_in, bin);
+	o->bytes_out = exact ? bout : max64(s->last.bytes_out, bout);
 	o->packets_in = max64(s->last.packets_in, sat_sub(v->segs_in, s->base.packets_in));
 	o->packets_out = max64(s->last.packets_out, sat_sub(v->segs_out, s->base.packets_out));
 	rt = sat_sub(v->total_retrans, s->base.retrans);
@@ -487,7 +493,7 @@ static int on_kevent(void *ctx, void *data, size_t size)
 		return 0;
 	if (k->sk_err_soft)
 		s->soft_err = (uint16_t)k->sk_err_soft;
-	counters_from_snap(s, &k->snap, &nc);
+	counters_from_snap(s, &k->snap, 1, &nc);
 	switch (k->type) {
 	case TT_KEV_STATE:
 		if (k->new_state == TT_TCP_ESTABLISHED)
@@ -684,7 +690,7 @@ static void on_file(struct tt_collector *c, const struct tt_snap *v, uint64_t ts
 	holder_candidate(s, v);
 	s->seen_tick = c->tickno;
 	s->gone = 0;
-	counters_from_snap(s, v, &nc);
+	counters_from_snap(s, v, 0, &nc);
 	emit_sample(c, s, &nc, ts);
 }
 
@@ -705,7 +711,7 @@ static void on_orphan(struct tt_collector *c, const struct tt_snap *v, uint64_t 
 		return;
 	s->seen_tick = c->tickno;
 	s->gone = 0;
-	counters_from_snap(s, v, &nc);
+	counters_from_snap(s, v, 0, &nc);
 	emit_sample(c, s, &nc, ts);
 }
 
