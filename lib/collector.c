@@ -1048,8 +1048,15 @@ static int collector_next(struct tt_source *src, struct tt_event *ev)
 			/* handing a tick out can take a while (a store's fsync): keep
 			 * the ring drained meanwhile; what arrives goes after the TICK,
 			 * into the next tick */
-			if (!(c->qhead % DRAIN_EVERY) && ring_buffer__consume(c->rb) < 0 && !c->qerr)
-				c->qerr = -EIO;
+			if (!(c->qhead % DRAIN_EVERY) && !c->qerr) {
+				int n = ring_buffer__consume(c->rb);
+
+				if (n < 0) {
+					snprintf(c->err, sizeof(c->err), "ring buffer: %s",
+						 strerror(-n));
+					c->qerr = n;
+				}
+			}
 			*ev = c->q[c->qhead++];
 			return 1;
 		}
