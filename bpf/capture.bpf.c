@@ -257,7 +257,13 @@ static __always_inline void snap_fill(struct sock *sk, __u64 cookie, const struc
 static __always_inline struct tt_sk *sk_entry_create(struct sock *sk, __u64 cookie, __u8 flags)
 {
 	struct tt_sk nv = { .first_ns = bpf_ktime_get_ns(), .flags = flags };
+	__u8 st = sk->__sk_common.skc_state;
 	long err;
+
+	/* met after its FIN went out (a socket from before us, shut down or
+	 * closing): the FIN stays in write_seq when it moves on to CLOSE */
+	if (st == TCP_FIN_WAIT1 || st == TCP_FIN_WAIT2 || st == TCP_CLOSING || st == TCP_LAST_ACK)
+		nv.flags |= TT_SKF_FIN_OUT;
 
 	nv.cgroup_id = sk_cgroup(sk);
 	nv.netns = sk_netns(sk);
