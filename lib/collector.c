@@ -105,6 +105,7 @@ struct tt_collector {
 	struct cstate *cs;
 	size_t ncs, cap_cs;
 	struct tt_idmap *nsnames; /* netns cookie -> netns inode, from the walks */
+	uint64_t last_netns_cookie; /* the last one put into nsnames */
 	struct tt_idmap *uindex; /* cookie -> slot in us */
 	struct usock *us;
 	size_t nus, cap_us;
@@ -314,15 +315,20 @@ static int moved(const struct tt_counters *a, const struct tt_counters *b)
 	       a->packets_in != b->packets_in || a->packets_out != b->packets_out;
 }
 
+static void endpoints_from_tuple(struct tt_ev_conn *ci, const struct tt_tuple *t)
+{
+	memcpy(ci->laddr, t->saddr, 16);
+	memcpy(ci->raddr, t->daddr, 16);
+	ci->lport = t->sport;
+	ci->rport = t->dport;
+	ci->family = t->family;
+}
+
 static void conn_from_snap(struct tt_ev_conn *ci, uint64_t id, const struct tt_snap *v)
 {
 	memset(ci, 0, sizeof(*ci));
 	ci->id = id;
-	memcpy(ci->laddr, v->tuple.saddr, 16);
-	memcpy(ci->raddr, v->tuple.daddr, 16);
-	ci->lport = v->tuple.sport;
-	ci->rport = v->tuple.dport;
-	ci->family = v->tuple.family;
+	endpoints_from_tuple(ci, &v->tuple);
 	ci->proto = v->tuple.proto;
 	ci->flags = (v->sk_flags & TT_SKF_OPEN_SEEN) ? 0 : TT_CF_PARTIAL;
 	if (v->flags & (TT_SNF_HELD | TT_SNF_TASK)) {
@@ -624,54 +630,55 @@ static void udp_connected_row(struct tt_collector *c, const struct usock *u,
 	emit_conn(c, s, ts);
 }
 
+/* The UDP socket of a walk record: the holder its flows are shown with. */
+static void usock_seen(struct tt_collector *c, const struct tt_snap *v, uint64_t ts)
+{
+	struct usock *u;
+	uint32_t slot;
+
+	if (tt_idmap_get(c->uindex, v->cookie, &slot)) {
+		u = &c->us[slot];
+		if (u->seen_tick == c->tickno)
+			return; /* held by several: the first of the walk is shown */
+	} else {
+		if (tt_grow((void **)&c->us, &c->cap_us, c->nus + 1, sizeof(*c->us)) ||
+		    tt_idmap_put(c->uindex, v->cookie, (uint32_t)c->nus)) {
+			c->qerr = -ENOMEM;
+			return;
+		}
+		u = &c->us[c->nus++];
+		memset(u, 0, sizeof(*u));
+		u->cookie = v->cookie;
+	}
+	u->tgid = v->tgid;
+	memcpy(u->comm, v->comm, TT_COMM_MAX);
+	u->seen_tick = c->tickno;
+	u->netns = v->netns;
+	u->cgroup = v->cgroup_id;
+	if (c->starting) {
+		u->partial = 1;
+		if (v->tuple.dport)
+			udp_connected_row(c, u, v, ts);
+	}
+}
+
 static void on_file(struct tt_collector *c, const struct tt_snap *v, uint64_t ts)
 {
 	struct tt_counters nc;
 	struct cstate *s;
 
-	if (v->netns_cookie)
+	/* netns cookie -> inode, to name UDP flows no walk met; the records of
+	 * one process mostly share a namespace, so only a change is stored */
+	if (v->netns_cookie && v->netns_cookie != c->last_netns_cookie) {
 		tt_idmap_put(c->nsnames, v->netns_cookie, v->netns);
-
-	if (v->tuple.proto == IPPROTO_UDP) {
-		struct usock *u;
-		uint32_t slot;
-
-		if (!v->cookie) {
-			if (c->starting)
-				want_netns(c, v->netns, v->tgid);
-			return;
-		}
-
-		if (tt_idmap_get(c->uindex, v->cookie, &slot)) {
-			u = &c->us[slot];
-		} else {
-			if (tt_grow((void **)&c->us, &c->cap_us, c->nus + 1, sizeof(*c->us)) ||
-			    tt_idmap_put(c->uindex, v->cookie, (uint32_t)c->nus)) {
-				c->qerr = -ENOMEM;
-				return;
-			}
-			u = &c->us[c->nus++];
-			memset(u, 0, sizeof(*u));
-			u->cookie = v->cookie;
-		}
-		if (u->seen_tick != c->tickno || u->tgid != v->tgid) {
-			if (u->seen_tick == c->tickno && u->tgid) /* keep this tick's first */
-				return;
-			u->tgid = v->tgid;
-			memcpy(u->comm, v->comm, TT_COMM_MAX);
-		}
-		u->seen_tick = c->tickno;
-		u->netns = v->netns;
-		u->cgroup = v->cgroup_id;
-		if (c->starting) {
-			u->partial = 1;
-			if (v->tuple.dport)
-				udp_connected_row(c, u, v, ts);
-		}
+		c->last_netns_cookie = v->netns_cookie;
+	}
+	if (!v->cookie) { /* TCP from before us (the walk skips such UDP sockets) */
+		want_netns(c, v->netns, v->tgid);
 		return;
 	}
-	if (!v->cookie) {
-		want_netns(c, v->netns, v->tgid);
+	if (v->tuple.proto == IPPROTO_UDP) {
+		usock_seen(c, v, ts);
 		return;
 	}
 	s = cs_find(c, v->cookie);
@@ -680,11 +687,7 @@ static void on_file(struct tt_collector *c, const struct tt_snap *v, uint64_t ts
 		if (!s)
 			return;
 	} else if (!s->conn.lport && v->tuple.sport) { /* connect() has picked its port */
-		memcpy(s->conn.laddr, v->tuple.saddr, 16);
-		memcpy(s->conn.raddr, v->tuple.daddr, 16);
-		s->conn.lport = v->tuple.sport;
-		s->conn.rport = v->tuple.dport;
-		s->conn.family = v->tuple.family;
+		endpoints_from_tuple(&s->conn, &v->tuple);
 		emit_conn(c, s, ts);
 	}
 	holder_candidate(s, v);
