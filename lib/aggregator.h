@@ -103,6 +103,18 @@ static inline uint64_t tt_row_age_ns(const struct tt_row *r, uint64_t now_ns)
 	return end > r->open_ns ? end - r->open_ns : 0;
 }
 
+/*
+ * Whether r did something in its tick: moved data, was retransmitted or reset,
+ * opened or closed. Reports and the index count a connection only in such
+ * ticks: an idle one adds nothing to any sum, average or lifetime, so a
+ * summary over many ticks needs no row for the idle ones.
+ */
+static inline int tt_row_active(const struct tt_row *r)
+{
+	return r->d_bytes_in || r->d_bytes_out || r->d_packets_in || r->d_packets_out ||
+	       r->d_retrans || r->d_resets || (r->flags & (TT_ROW_NEW | TT_ROW_CLOSED));
+}
+
 /* Sort keys for tt_rows_sort; all sort descending, ties broken by id. */
 enum tt_sort_key {
 	TT_SORT_RATE = 0, /* rate in + out */

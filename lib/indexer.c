@@ -10,12 +10,13 @@
  * Drains are two-phase so that a failed transaction loses nothing: every change
  * is stamped with the generation it happened in, a drain reports what changed
  * after the last stored generation, and it counts as stored (closed lifetimes
- * freed, finished buckets dropped) only when the next drain begins, unless
+ * freed, finished pieces dropped) only when the next drain begins, unless
  * tt_indexer_rewind said otherwise in between.
  *
- * Workload: tt_indexer_add once per tick, O(rows); tt_indexer_drain once per
- * block, O(lifetimes). Capacity is reserved before a table is accounted, so the
- * steady state allocates nothing and a drain never fails.
+ * Workload: tt_indexer_add once per tick, O(rows), and only active rows do
+ * more than a comparison; tt_indexer_drain once per block, O(lifetimes).
+ * Capacity is reserved before a table is accounted, so the steady state
+ * allocates nothing and a drain never fails.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,28 +26,30 @@
 #include "indexer.h"
 #include "mem.h"
 
+#define NRES 2 /* minor and major rollups */
+
 struct life {
 	struct tt_ix_conn s; /* the summary, as drained */
-	struct tt_ix_bucket cur; /* the bucket of its latest tick (conn_key unused) */
+	struct tt_ix_piece cur[NRES]; /* the part of its latest active tick, per length */
 	uint64_t gen; /* generation of the last change to s */
-	uint64_t cur_gen; /* generation of the last change to cur once it had traffic */
+	uint64_t cur_gen[NRES]; /* generation of the last change to cur */
+	uint64_t rowid_gen; /* drain that handed out s.rowid */
 	uint64_t seen_tick; /* ix->ticks of the last table it was in */
 	uint32_t out; /* its index in the drain being built */
 	uint8_t used; /* slot holds a lifetime */
 	uint8_t gone; /* closed or vanished: it will not change again */
-	uint8_t has_cur; /* cur holds a bucket */
-	uint8_t cur_active; /* cur saw traffic: it gets a row */
+	uint8_t has_cur[NRES]; /* cur holds a part */
 };
 
-/* A bucket its connection has moved past, not yet stored. */
+/* A part its connection has moved past, not yet stored. */
 struct done {
 	uint32_t slot;
 	uint64_t gen;
-	struct tt_ix_bucket b;
+	struct tt_ix_piece p;
 };
 
 struct tt_indexer {
-	uint64_t bucket_ns;
+	uint64_t res_ns[NRES];
 	int64_t m2w;
 	struct tt_idmap *map; /* connection id -> slot of its latest lifetime */
 	struct life *lives;
@@ -62,15 +65,29 @@ struct tt_indexer {
 	uint64_t pending; /* generation of the drain not yet known stored; 0: none */
 	uint64_t ticks; /* tables accounted */
 	struct tt_ix_conn *oc; /* the last drain's output */
-	size_t oc_cap;
-	struct tt_ix_bucket *ob;
-	size_t ob_cap;
+	uint32_t *oslot; /* slot of each oc entry */
+	size_t oc_cap, oslot_cap;
+	struct tt_ix_piece *op;
+	size_t op_cap;
 };
 
-struct tt_indexer *tt_indexer_new(uint64_t bucket_ns, int64_t mono_to_wall_ns)
+int tt_indexer_minor_ok(uint64_t minor_ns)
 {
-	struct tt_indexer *ix = calloc(1, sizeof(*ix));
+	uint64_t hour = TT_IX_RES_MAJOR * 1000000000ull;
 
+	return minor_ns && minor_ns <= hour && minor_ns % 1000000000ull == 0 &&
+	       hour % minor_ns == 0;
+}
+
+struct tt_indexer *tt_indexer_new(uint64_t minor_ns, int64_t mono_to_wall_ns)
+{
+	struct tt_indexer *ix;
+
+	if (!minor_ns)
+		minor_ns = TT_IX_RES_MINOR * 1000000000ull;
+	if (!tt_indexer_minor_ok(minor_ns))
+		return NULL;
+	ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return NULL;
 	ix->map = tt_idmap_new();
@@ -78,7 +95,8 @@ struct tt_indexer *tt_indexer_new(uint64_t bucket_ns, int64_t mono_to_wall_ns)
 		free(ix);
 		return NULL;
 	}
-	ix->bucket_ns = bucket_ns ? bucket_ns : TT_IX_BUCKET_NS_DEFAULT;
+	ix->res_ns[0] = minor_ns;
+	ix->res_ns[1] = TT_IX_RES_MAJOR * 1000000000ull;
 	ix->m2w = mono_to_wall_ns;
 	ix->gen = 1;
 	return ix;
@@ -93,13 +111,14 @@ void tt_indexer_free(struct tt_indexer *ix)
 	free(ix->freel);
 	free(ix->done);
 	free(ix->oc);
-	free(ix->ob);
+	free(ix->oslot);
+	free(ix->op);
 	free(ix);
 }
 
-uint64_t tt_indexer_bucket_ns(const struct tt_indexer *ix)
+uint64_t tt_indexer_minor_ns(const struct tt_indexer *ix)
 {
-	return ix->bucket_ns;
+	return ix->res_ns[0];
 }
 
 /* Unsigned wrap-around makes a negative offset work too. */
@@ -109,19 +128,20 @@ static uint64_t wall(const struct tt_indexer *ix, uint64_t mono)
 }
 
 /*
- * Room for a table of n rows: each row can start a lifetime and finish a
- * bucket, and a drain can report every lifetime and every bucket.
+ * Room for a table of n rows: each row can start a lifetime and finish a part
+ * of each length, and a drain can report every lifetime and every part.
  */
 static int reserve(struct tt_indexer *ix, size_t n)
 {
-	size_t lives = ix->nlives + n, done = ix->ndone + n;
+	size_t lives = ix->nlives + n, done = ix->ndone + NRES * n;
 	int err;
 
 	if ((err = tt_grow((void **)&ix->lives, &ix->lives_cap, lives, sizeof(*ix->lives))) ||
 	    (err = tt_grow((void **)&ix->freel, &ix->free_cap, lives, sizeof(*ix->freel))) ||
 	    (err = tt_grow((void **)&ix->done, &ix->done_cap, done, sizeof(*ix->done))) ||
 	    (err = tt_grow((void **)&ix->oc, &ix->oc_cap, lives, sizeof(*ix->oc))) ||
-	    (err = tt_grow((void **)&ix->ob, &ix->ob_cap, done + lives, sizeof(*ix->ob))))
+	    (err = tt_grow((void **)&ix->oslot, &ix->oslot_cap, lives, sizeof(*ix->oslot))) ||
+	    (err = tt_grow((void **)&ix->op, &ix->op_cap, done + NRES * lives, sizeof(*ix->op))))
 		return err;
 	return 0;
 }
@@ -170,34 +190,98 @@ static void free_life(struct tt_indexer *ix, uint32_t i)
 	ix->nused--;
 }
 
-/* Move a lifetime into the bucket starting at bstart, keeping the old one if unstored. */
-static void enter_bucket(struct tt_indexer *ix, struct life *l, uint32_t slot, uint64_t bstart)
+static int same_owner(const struct tt_ix_piece *p, const struct tt_ev_conn *c)
 {
-	if (l->has_cur && l->cur.t_start_ns == bstart)
-		return;
-	if (l->has_cur && l->cur_active && l->cur_gen > ix->committed) {
+	return p->tgid == c->tgid && p->cgroup == c->cgroup &&
+	       !memcmp(p->comm, c->comm, TT_COMM_MAX);
+}
+
+/* The part of length k that an active tick ending at now (Unix ns) of c goes into. */
+static struct tt_ix_piece *enter_part(struct tt_indexer *ix, struct life *l, uint32_t slot,
+				      int k, uint64_t now, const struct tt_ev_conn *c)
+{
+	/* a tick covers (start, end]: one ending on a boundary is in the period before */
+	uint64_t t = now ? (now - 1) - (now - 1) % ix->res_ns[k] : 0;
+	struct tt_ix_piece *p = &l->cur[k];
+	uint32_t part = 0;
+
+	if (l->has_cur[k] && p->t_s * 1000000000ull == t) {
+		if (same_owner(p, c))
+			return p;
+		part = p->part + 1;
+	}
+	if (l->has_cur[k] && l->cur_gen[k] > ix->committed) {
 		struct done *d = &ix->done[ix->ndone++];
 
 		d->slot = slot;
-		d->gen = l->cur_gen;
-		d->b = l->cur;
+		d->gen = l->cur_gen[k];
+		d->p = *p;
 	}
-	memset(&l->cur, 0, sizeof(l->cur));
-	l->cur.t_start_ns = bstart;
-	l->has_cur = 1;
-	l->cur_active = 0;
+	memset(p, 0, sizeof(*p));
+	p->res_s = (uint32_t)(ix->res_ns[k] / 1000000000ull);
+	p->t_s = t / 1000000000ull;
+	p->part = part;
+	p->tgid = c->tgid;
+	memcpy(p->comm, c->comm, TT_COMM_MAX);
+	p->cgroup = c->cgroup;
+	l->has_cur[k] = 1;
+	return p;
+}
+
+static void add_to_part(struct tt_ix_piece *p, const struct tt_row *r, uint64_t now,
+			uint64_t age)
+{
+	uint32_t rtt = r->tot.srtt_us;
+
+	if (!p->ticks++)
+		p->first_ns = now;
+	p->last_ns = now;
+	p->age_ns = age;
+	p->state = r->tot.state;
+	if (r->flags & TT_ROW_CLOSED)
+		p->closed = 1;
+	p->bytes_in += r->d_bytes_in;
+	p->bytes_out += r->d_bytes_out;
+	p->packets_in += r->d_packets_in;
+	p->packets_out += r->d_packets_out;
+	p->retrans += r->d_retrans;
+	p->resets += r->d_resets;
+	if (r->rate_in > p->peak_rate_in)
+		p->peak_rate_in = r->rate_in;
+	if (r->rate_out > p->peak_rate_out)
+		p->peak_rate_out = r->rate_out;
+	if (rtt) {
+		if (!p->rtt_n || rtt < p->rtt_min_us)
+			p->rtt_min_us = rtt;
+		if (rtt > p->rtt_max_us)
+			p->rtt_max_us = rtt;
+		p->rtt_sum_us += rtt;
+		p->rtt_n++;
+	}
 }
 
 static void account(struct tt_indexer *ix, struct life *l, uint32_t slot, const struct tt_row *r,
-		    uint64_t now, uint64_t bstart)
+		    uint64_t now, uint64_t tick_mono)
 {
 	struct tt_ix_conn *s = &l->s;
-	struct tt_ix_bucket *b = &l->cur;
 	uint32_t rtt = r->tot.srtt_us;
+	int k;
 
-	s->conn = r->conn;
-	if (!s->first_seen_ns)
+	l->seen_tick = ix->ticks;
+	if (!s->first_seen_ns) {
+		/* first met idle (a replay from a keyframe): nothing to report until it acts */
 		s->first_seen_ns = now;
+		s->conn = r->conn;
+	}
+	if (!tt_row_active(r)) {
+		/* an idle tick changes nothing but perhaps who holds the socket */
+		if (memcmp(&s->conn, &r->conn, sizeof(s->conn))) {
+			s->conn = r->conn;
+			l->gen = ix->gen;
+		}
+		return;
+	}
+	s->conn = r->conn;
 	s->last_seen_ns = now;
 	s->tot = r->tot;
 	if (r->rate_in > s->peak_rate_in)
@@ -221,36 +305,16 @@ static void account(struct tt_indexer *ix, struct life *l, uint32_t slot, const 
 	}
 	l->gone = s->closed;
 	l->gen = ix->gen;
-	l->seen_tick = ix->ticks;
-
-	/* a tick's deltas go to the bucket that holds its end */
-	enter_bucket(ix, l, slot, bstart);
-	b->bytes_in += r->d_bytes_in;
-	b->bytes_out += r->d_bytes_out;
-	b->packets_in += r->d_packets_in;
-	b->packets_out += r->d_packets_out;
-	b->retrans += r->d_retrans;
-	if (rtt) {
-		b->rtt_sum_us += rtt;
-		b->rtt_n++;
+	for (k = 0; k < NRES; k++) {
+		add_to_part(enter_part(ix, l, slot, k, now, &r->conn), r, now,
+			    tt_row_age_ns(r, tick_mono));
+		l->cur_gen[k] = ix->gen;
 	}
-	/* an idle connection costs no bucket rows */
-	if (r->d_bytes_in || r->d_bytes_out || r->d_packets_in || r->d_packets_out || r->d_retrans)
-		l->cur_active = 1;
-	else if (!rtt)
-		return; /* the bucket did not change */
-	if (l->cur_active)
-		l->cur_gen = ix->gen;
 }
 
 int tt_indexer_add(struct tt_indexer *ix, const struct tt_table *t)
 {
 	uint64_t now = wall(ix, t->ts_ns);
-	/*
-	 * A tick covers (start, end]: one that ends exactly on a bucket boundary
-	 * happened in the bucket before it.
-	 */
-	uint64_t bstart = now ? (now - 1) - (now - 1) % ix->bucket_ns : 0;
 	size_t i;
 	int err;
 
@@ -270,7 +334,7 @@ int tt_indexer_add(struct tt_indexer *ix, const struct tt_table *t)
 			if (err)
 				return err;
 		}
-		account(ix, &ix->lives[slot], slot, r, now, bstart);
+		account(ix, &ix->lives[slot], slot, r, now, t->ts_ns);
 	}
 	/*
 	 * Every live connection is in every table, so one missing from this one
@@ -298,7 +362,7 @@ static void commit(struct tt_indexer *ix)
 	for (i = 0; i < ix->nlives; i++) {
 		struct life *l = &ix->lives[i];
 
-		/* cur_gen <= gen, so its last bucket is stored as well */
+		/* cur_gen <= gen, so its last parts are stored as well */
 		if (l->used && l->gone && l->gen <= ix->committed)
 			free_life(ix, (uint32_t)i);
 	}
@@ -308,20 +372,20 @@ static void commit(struct tt_indexer *ix)
 	ix->ndone = n;
 }
 
-static void out_bucket(struct tt_indexer *ix, size_t *nob, const struct tt_ix_bucket *b,
-		       uint32_t out)
+static void out_piece(struct tt_indexer *ix, size_t *nop, const struct tt_ix_piece *p,
+		      uint32_t out)
 {
-	struct tt_ix_bucket *o = &ix->ob[(*nob)++];
+	struct tt_ix_piece *o = &ix->op[(*nop)++];
 
-	*o = *b;
+	*o = *p;
 	o->conn_key = out;
-	o->rtt_avg_us = b->rtt_n ? (uint32_t)(b->rtt_sum_us / b->rtt_n) : 0;
 }
 
 void tt_indexer_drain(struct tt_indexer *ix, const struct tt_ix_conn **conns, size_t *nconns,
-		      const struct tt_ix_bucket **buckets, size_t *nbuckets)
+		      const struct tt_ix_piece **pieces, size_t *npieces)
 {
-	size_t i, noc = 0, nob = 0;
+	size_t i, noc = 0, nop = 0;
+	int k;
 
 	commit(ix);
 	for (i = 0; i < ix->nlives; i++) {
@@ -330,25 +394,47 @@ void tt_indexer_drain(struct tt_indexer *ix, const struct tt_ix_conn **conns, si
 		if (!l->used || l->gen <= ix->committed)
 			continue;
 		l->out = (uint32_t)noc;
+		ix->oslot[noc] = (uint32_t)i;
 		ix->oc[noc++] = l->s;
 	}
-	/* a bucket changed after the last store only if its lifetime did too */
+	/* a part changed after the last store only if its lifetime did too */
 	for (i = 0; i < ix->ndone; i++)
-		out_bucket(ix, &nob, &ix->done[i].b, ix->lives[ix->done[i].slot].out);
+		out_piece(ix, &nop, &ix->done[i].p, ix->lives[ix->done[i].slot].out);
 	for (i = 0; i < ix->nlives; i++) {
 		struct life *l = &ix->lives[i];
 
-		if (l->used && l->has_cur && l->cur_active && l->cur_gen > ix->committed)
-			out_bucket(ix, &nob, &l->cur, l->out);
+		for (k = 0; k < NRES; k++)
+			if (l->used && l->has_cur[k] && l->cur_gen[k] > ix->committed)
+				out_piece(ix, &nop, &l->cur[k], l->out);
 	}
 	ix->pending = ix->gen++;
 	*conns = ix->oc;
 	*nconns = noc;
-	*buckets = ix->ob;
-	*nbuckets = nob;
+	*pieces = ix->op;
+	*npieces = nop;
+}
+
+void tt_indexer_stored(struct tt_indexer *ix, size_t i, int64_t rowid)
+{
+	struct life *l = &ix->lives[ix->oslot[i]];
+
+	if (l->s.rowid == rowid)
+		return;
+	l->s.rowid = rowid;
+	l->rowid_gen = ix->pending;
 }
 
 void tt_indexer_rewind(struct tt_indexer *ix)
 {
+	size_t i;
+
+	if (!ix->pending)
+		return;
+	/* rows inserted by the failed transaction do not exist */
+	for (i = 0; i < ix->nlives; i++)
+		if (ix->lives[i].used && ix->lives[i].rowid_gen == ix->pending) {
+			ix->lives[i].s.rowid = 0;
+			ix->lives[i].rowid_gen = 0;
+		}
 	ix->pending = 0;
 }

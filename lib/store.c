@@ -10,6 +10,7 @@
  * schema/embed.cmake into schema_sql.h: the tools need no files at run time.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -50,13 +51,16 @@ enum {
 	Q_SEG_REC,
 	Q_SEG_BLOCK,
 	Q_BLOCK,
-	Q_CONN,
-	Q_BUCKET,
+	Q_CONN_INS,
+	Q_CONN_UPD,
+	Q_PROC_GET,
+	Q_PROC_PUT,
+	Q_PIECE,
 	Q_SEG_BYTES,
 	Q_RET_LIST,
 	Q_RET_SEG,
 	Q_RET_CONNS,
-	Q_RET_BUCKETS,
+	Q_RET_ROLLUPS,
 	Q_RET_REC,
 	Q_MAX
 };
@@ -67,7 +71,7 @@ static const char *const q_sql[Q_MAX] = {
 	[Q_REC_BEGIN] = "INSERT INTO recordings (id, host, kernel, boot_id, start_ns, options, "
 			"tool_version, mono_to_wall_ns) VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_REC_END] = "UPDATE recordings SET end_ns = ?2, clean_stop = ?3 WHERE id = ?1",
-	[Q_REC_BUCKET] = "UPDATE recordings SET bucket_ns = ?2 WHERE id = ?1",
+	[Q_REC_BUCKET] = "UPDATE recordings SET bucket_ns = ?2, rollup_ns = ?2 WHERE id = ?1",
 	[Q_SEG_BEGIN] = "INSERT INTO segments (recording_id, seq, file, created_ns) "
 			"VALUES (?1, ?2, ?3, ?4)",
 	[Q_SEG_SEAL] = "UPDATE segments SET sealed = 1 WHERE id = ?1",
@@ -78,40 +82,36 @@ static const char *const q_sql[Q_MAX] = {
 	[Q_BLOCK] = "INSERT INTO blocks (segment_id, offset, length, raw_length, t_start_ns, "
 		    "t_end_ns, events, checksum, ring_drops, socks_full, peers_full) "
 		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	/* the indexer's summary is complete each time: an upsert overwrites */
-	[Q_CONN] = "INSERT INTO connections (recording_id, conn_id, family, proto, laddr, lport, "
-		   "raddr, rport, pid, tid, comm, cgroup, netns, partial, udp_peer, open_ns, "
-		   "close_ns, first_seen_ns, last_seen_ns, state, close_reason, close_errno, "
-		   "bytes_in, bytes_out, packets_in, packets_out, peak_rate_in, peak_rate_out, "
-		   "rtt_min_us, rtt_avg_us, rtt_max_us, rtt_samples, retrans, resets_sent, "
-		   "resets_recv, reset_events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-		   "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
-		   "?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36) "
-		   "ON CONFLICT (recording_id, conn_id, open_ns) DO UPDATE SET "
-		   "family = excluded.family, proto = excluded.proto, laddr = excluded.laddr, "
-		   "lport = excluded.lport, raddr = excluded.raddr, rport = excluded.rport, "
-		   "pid = excluded.pid, tid = excluded.tid, comm = excluded.comm, "
-		   "cgroup = excluded.cgroup, netns = excluded.netns, partial = excluded.partial, "
-		   "udp_peer = excluded.udp_peer, close_ns = excluded.close_ns, "
-		   "first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-		   "last_seen_ns = excluded.last_seen_ns, state = excluded.state, "
-		   "close_reason = excluded.close_reason, close_errno = excluded.close_errno, "
-		   "bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out, "
-		   "packets_in = excluded.packets_in, packets_out = excluded.packets_out, "
-		   "peak_rate_in = excluded.peak_rate_in, peak_rate_out = excluded.peak_rate_out, "
-		   "rtt_min_us = excluded.rtt_min_us, rtt_avg_us = excluded.rtt_avg_us, "
-		   "rtt_max_us = excluded.rtt_max_us, rtt_samples = excluded.rtt_samples, "
-		   "retrans = excluded.retrans, resets_sent = excluded.resets_sent, "
-		   "resets_recv = excluded.resets_recv, reset_events = excluded.reset_events "
-		   "RETURNING id",
-	[Q_BUCKET] = "INSERT INTO buckets (connection_id, t_start_ns, bytes_in, bytes_out, "
-		     "packets_in, packets_out, retrans, rtt_avg_us, rtt_samples) "
-		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-		     "ON CONFLICT (connection_id, t_start_ns) DO UPDATE SET "
-		     "bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out, "
-		     "packets_in = excluded.packets_in, packets_out = excluded.packets_out, "
-		     "retrans = excluded.retrans, rtt_avg_us = excluded.rtt_avg_us, "
-		     "rtt_samples = excluded.rtt_samples",
+	/* the indexer's summary is complete each time: an update overwrites */
+#define CONN_COLS                                                                                  \
+	"recording_id, conn_id, family, proto, laddr, lport, raddr, rport, process_id, tid, "     \
+	"cgroup, netns, flags, open_ns, close_ns, first_seen_ns, last_seen_ns, state, "           \
+	"close_reason, close_errno, bytes_in, bytes_out, packets_in, packets_out, peak_rate_in, " \
+	"peak_rate_out, rtt_min_us, rtt_avg_us, rtt_max_us, rtt_samples, retrans, resets_sent, "  \
+	"resets_recv, reset_events"
+	[Q_CONN_INS] = "INSERT INTO conns (" CONN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+		       "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+		       "?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)",
+	[Q_CONN_UPD] = "UPDATE conns SET (" CONN_COLS ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		       "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
+		       "?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34) WHERE id = ?35",
+	[Q_PROC_GET] = "SELECT id FROM processes WHERE pid = ?1 AND comm = ?2",
+	[Q_PROC_PUT] = "INSERT INTO processes (pid, comm) VALUES (?1, ?2)",
+	[Q_PIECE] = "INSERT INTO rollups (res, t, conn, part, process_id, cgroup, ticks, first_ns, "
+		    "last_ns, age_ns, state, closed, bytes_in, bytes_out, packets_in, packets_out, "
+		    "retrans, resets, peak_rate_in, peak_rate_out, rtt_sum_us, rtt_n, rtt_min_us, "
+		    "rtt_max_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+		    "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) "
+		    "ON CONFLICT (res, t, conn, part) DO UPDATE SET process_id = excluded.process_id, "
+		    "cgroup = excluded.cgroup, ticks = excluded.ticks, first_ns = excluded.first_ns, "
+		    "last_ns = excluded.last_ns, age_ns = excluded.age_ns, state = excluded.state, "
+		    "closed = excluded.closed, bytes_in = excluded.bytes_in, "
+		    "bytes_out = excluded.bytes_out, packets_in = excluded.packets_in, "
+		    "packets_out = excluded.packets_out, retrans = excluded.retrans, "
+		    "resets = excluded.resets, peak_rate_in = excluded.peak_rate_in, "
+		    "peak_rate_out = excluded.peak_rate_out, rtt_sum_us = excluded.rtt_sum_us, "
+		    "rtt_n = excluded.rtt_n, rtt_min_us = excluded.rtt_min_us, "
+		    "rtt_max_us = excluded.rtt_max_us",
 	[Q_SEG_BYTES] = "SELECT coalesce(sum(bytes), 0) FROM segments",
 	[Q_RET_LIST] = "SELECT id, recording_id, file, bytes, coalesce(t_end_ns, created_ns) "
 		       "FROM segments WHERE sealed = 1 AND id <> ?1 "
@@ -121,17 +121,25 @@ static const char *const q_sql[Q_MAX] = {
 	 * What the recording still has on disk starts with its oldest segment;
 	 * summaries that end before that describe data that is gone.
 	 */
-	[Q_RET_CONNS] = "DELETE FROM connections WHERE recording_id = ?1 AND last_seen_ns < "
+	[Q_RET_CONNS] = "DELETE FROM conns WHERE recording_id = ?1 AND last_seen_ns < "
 			"(SELECT min(coalesce(t_start_ns, created_ns)) FROM segments "
-			"WHERE recording_id = ?1)",
-	[Q_RET_BUCKETS] = "DELETE FROM buckets WHERE t_start_ns <= "
+			"WHERE recording_id = ?1) AND (close_ns IS NOT NULL OR "
+			"(SELECT end_ns FROM recordings WHERE id = ?1) IS NOT NULL)",
+	[Q_RET_ROLLUPS] = "DELETE FROM rollups WHERE (t + res) * 1000000000 <= "
 			  "(SELECT min(coalesce(t_start_ns, created_ns)) FROM segments "
-			  "WHERE recording_id = ?1) - (SELECT bucket_ns FROM recordings "
-			  "WHERE id = ?1) AND connection_id IN "
-			  "(SELECT id FROM connections WHERE recording_id = ?1)",
-	/* connections and buckets go with it (ON DELETE CASCADE) */
+			  "WHERE recording_id = ?1) AND conn IN "
+			  "(SELECT id FROM conns WHERE recording_id = ?1)",
+	/* conns and rollups go with it (ON DELETE CASCADE) */
 	[Q_RET_REC] = "DELETE FROM recordings WHERE id = ?1 AND NOT EXISTS "
 		      "(SELECT 1 FROM segments WHERE recording_id = ?1)",
+};
+
+/* A processes row, cached: most rows of a block name a process met before. */
+#define PROC_CACHE 256
+struct proc_slot {
+	int64_t id; /* 0: empty */
+	uint32_t pid;
+	char comm[TT_COMM_MAX];
 };
 
 struct tt_store {
@@ -146,8 +154,9 @@ struct tt_store {
 	int64_t seg_rec;
 	int64_t bucket_rec; /* recording whose bucket_ns was last set from an indexer */
 	struct tt_ev_loss loss; /* last losses written, for blocks that bring none */
-	int64_t *rowids; /* connections.id of each drained lifetime */
+	int64_t *rowids; /* conns.id of each drained lifetime */
 	size_t rowids_cap;
+	struct proc_slot procs[PROC_CACHE]; /* processes rows met lately */
 	char err[512];
 };
 
@@ -308,6 +317,8 @@ static int commit(struct tt_store *s)
 /* Undo a failed transaction; the first error is what gets reported. */
 static void rollback(struct tt_store *s)
 {
+	/* processes rows the transaction added are gone with it */
+	memset(s->procs, 0, sizeof(s->procs));
 	if (sqlite3_get_autocommit(s->db))
 		return; /* SQLite rolled back already */
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -421,6 +432,24 @@ static int migration_sql(int version, const char **name, const char **sql)
 }
 
 /*
+ * tt_addr_code(text), for migration 0002: an address as 0001 stored it
+ * ('10.0.0.1', '::1', '*') as 0002 does (integer, text, NULL).
+ */
+static void addr_code_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *t = (const char *)sqlite3_value_text(argv[0]);
+	struct in_addr a4;
+
+	(void)argc;
+	if (!t || !strcmp(t, "*"))
+		sqlite3_result_null(ctx);
+	else if (inet_pton(AF_INET, t, &a4) == 1)
+		sqlite3_result_int64(ctx, ntohl(a4.s_addr));
+	else
+		sqlite3_result_value(ctx, argv[0]);
+}
+
+/*
  * Bring the schema from s->version to what this build knows, all in one
  * transaction, so an index is at its old version or the new one, never in
  * between. Foreign keys are off meanwhile (SQLite cannot switch them inside a
@@ -437,6 +466,11 @@ static int migrate(struct tt_store *s)
 	if ((err = exec(s, "PRAGMA foreign_keys = OFF", "disabling foreign keys")) ||
 	    (err = exec(s, "BEGIN IMMEDIATE", "starting the migration")))
 		return err;
+	if (sqlite3_create_function(s->db, "tt_addr_code", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+				    NULL, addr_code_fn, NULL, NULL) != SQLITE_OK) {
+		err = fail(s, -ENOMEM, "%s/index.db: out of memory", s->dir);
+		goto fail;
+	}
 	for (v = s->version + 1; v <= target; v++) {
 		if (migration_sql(v, &name, &sql)) {
 			err = fail(s, -ENOENT, "%s/index.db: no migration to schema %d", s->dir, v);
@@ -460,9 +494,11 @@ static int migrate(struct tt_store *s)
 	    (err = exec(s, "COMMIT", "committing the migration")))
 		goto fail;
 	s->version = target;
+	sqlite3_create_function(s->db, "tt_addr_code", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
 	return 0;
 fail:
 	rollback(s);
+	sqlite3_create_function(s->db, "tt_addr_code", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
 	return err;
 }
 
@@ -537,7 +573,12 @@ static int open_db(struct tt_store *s, int file_mode)
 			    ", newer than this tcptop (" TT_VERSION ") knows (%d): use a newer tcptop",
 			    s->dir, v, known_version());
 	if (s->mode == TT_STORE_READ) {
-		if (v < known_version())
+		/*
+		 * Readers read every released schema as it is (what they query
+		 * exists in each, or they ask tt_store_schema_version), so a
+		 * store stays readable where it cannot be written.
+		 */
+		if (v < 1)
 			return fail(s, -EPROTO,
 				    "%s/index.db has schema version %" PRId64
 				    ", older than this tcptop reads (%d): opening the store for "
@@ -894,122 +935,211 @@ static int put_block(struct tt_store *s, int64_t seg_id, const struct tt_block_i
 	return run(s, q, "updating a segment");
 }
 
-static const char *close_reason_name(unsigned r)
+/*
+ * An address as schema 2 stores it: IPv4 as an integer, IPv6 as text as ss
+ * prints it, the wildcard as NULL.
+ */
+static void bind_addr(sqlite3_stmt *q, int col, const uint8_t a[16], unsigned family)
 {
-	static const char *const names[] = { "normal", "failed", "reset", "idle" };
+	static const uint8_t zero[16];
+	char buf[64];
 
-	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+	if (family == 4) {
+		uint32_t v = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 |
+			     a[15];
+
+		if (v)
+			sqlite3_bind_int64(q, col, v);
+	} else if (memcmp(a, zero, 16)) {
+		sqlite3_bind_text(q, col, tt_fmt_addr(buf, sizeof(buf), a, family), -1,
+				  SQLITE_TRANSIENT);
+	}
 }
 
-static int put_conn(struct tt_store *s, int64_t rec, const struct tt_ix_conn *c, int64_t *rowid)
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
 {
-	const struct tt_ev_conn *k = &c->conn;
-	char la[64], ra[64];
+	const unsigned char *c = p;
+
+	while (n--)
+		h = (h ^ *c++) * 0x100000001b3ull;
+	return h;
+}
+
+/* processes.id of (pid, comm), added if new. */
+static int process_id(struct tt_store *s, uint32_t pid, const char *comm, int64_t *id)
+{
+	size_t len = strnlen(comm, TT_COMM_MAX);
+	uint64_t h = fnv(comm, len, fnv(&pid, sizeof(pid), 0xcbf29ce484222325ull));
+	struct proc_slot *c = &s->procs[h % PROC_CACHE];
 	sqlite3_stmt *q;
 	int rc, err;
 
-	if (!(q = stmt(s, Q_CONN)))
+	if (c->id && c->pid == pid && !strncmp(c->comm, comm, TT_COMM_MAX)) {
+		*id = c->id;
+		return 0;
+	}
+	if (!(q = stmt(s, Q_PROC_GET)))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, pid);
+	sqlite3_bind_text(q, 2, comm, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	*id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+	err = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "looking up a process");
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (err)
+		return err;
+	if (!*id) {
+		if (!(q = stmt(s, Q_PROC_PUT)))
+			return -EIO;
+		sqlite3_bind_int64(q, 1, pid);
+		sqlite3_bind_text(q, 2, comm, (int)len, SQLITE_STATIC);
+		if ((err = run(s, q, "storing a process")))
+			return err;
+		*id = sqlite3_last_insert_rowid(s->db);
+	}
+	c->id = *id;
+	c->pid = pid;
+	memset(c->comm, 0, sizeof(c->comm));
+	memcpy(c->comm, comm, len);
+	return 0;
+}
+
+/* Insert the lifetime, or update its row; *rowid is its conns.id either way. */
+static int put_conn(struct tt_store *s, int64_t rec, const struct tt_ix_conn *c, int64_t *rowid)
+{
+	const struct tt_ev_conn *k = &c->conn;
+	int64_t proc;
+	sqlite3_stmt *q;
+	int err, upd = c->rowid > 0;
+
+	if ((err = process_id(s, k->tgid, k->comm, &proc)))
+		return err;
+again:
+	if (!(q = stmt(s, upd ? Q_CONN_UPD : Q_CONN_INS)))
 		return -EIO;
 	sqlite3_bind_int64(q, 1, rec);
 	/* a UDP peer flow's id has bit 63 set: it reads as negative in SQL */
 	sqlite3_bind_int64(q, 2, (int64_t)k->id);
 	sqlite3_bind_int(q, 3, k->family);
-	sqlite3_bind_text(q, 4, tt_proto_name(k->proto), -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 5, tt_fmt_addr(la, sizeof(la), k->laddr, k->family), -1,
-			  SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, k->proto);
+	bind_addr(q, 5, k->laddr, k->family);
 	sqlite3_bind_int(q, 6, k->lport);
-	sqlite3_bind_text(q, 7, tt_fmt_addr(ra, sizeof(ra), k->raddr, k->family), -1,
-			  SQLITE_STATIC);
+	bind_addr(q, 7, k->raddr, k->family);
 	sqlite3_bind_int(q, 8, k->rport);
-	sqlite3_bind_int64(q, 9, k->tgid);
+	sqlite3_bind_int64(q, 9, proc);
 	sqlite3_bind_int64(q, 10, k->pid);
-	sqlite3_bind_text(q, 11, k->comm, (int)strnlen(k->comm, sizeof(k->comm)), SQLITE_STATIC);
-	sqlite3_bind_int64(q, 12, (int64_t)k->cgroup);
-	sqlite3_bind_int64(q, 13, k->netns);
-	sqlite3_bind_int(q, 14, !!(k->flags & TT_CF_PARTIAL));
-	sqlite3_bind_int(q, 15, !!(k->flags & TT_CF_UDP_PEER));
-	sqlite3_bind_int64(q, 16, (int64_t)c->open_ns);
+	sqlite3_bind_int64(q, 11, (int64_t)k->cgroup);
+	sqlite3_bind_int64(q, 12, k->netns);
+	sqlite3_bind_int(q, 13, (k->flags & TT_CF_PARTIAL ? 1 : 0) | (k->flags & TT_CF_UDP_PEER ? 2 : 0));
+	sqlite3_bind_int64(q, 14, (int64_t)c->open_ns);
 	if (c->closed)
-		sqlite3_bind_int64(q, 17, (int64_t)c->close_ns);
-	sqlite3_bind_int64(q, 18, (int64_t)c->first_seen_ns);
-	sqlite3_bind_int64(q, 19, (int64_t)c->last_seen_ns);
-	sqlite3_bind_text(q, 20, tt_tcp_state_name(c->tot.state), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 15, (int64_t)c->close_ns);
+	sqlite3_bind_int64(q, 16, (int64_t)c->first_seen_ns);
+	/* never active yet (a connection idle since the start): first seen */
+	sqlite3_bind_int64(q, 17, (int64_t)(c->last_seen_ns ? c->last_seen_ns : c->first_seen_ns));
+	sqlite3_bind_int(q, 18, c->tot.state);
 	if (c->closed) {
-		sqlite3_bind_text(q, 21, close_reason_name(c->close_reason), -1, SQLITE_STATIC);
-		sqlite3_bind_int(q, 22, c->err);
+		sqlite3_bind_int(q, 19, c->close_reason);
+		sqlite3_bind_int(q, 20, c->err);
 	}
-	sqlite3_bind_int64(q, 23, (int64_t)c->tot.bytes_in);
-	sqlite3_bind_int64(q, 24, (int64_t)c->tot.bytes_out);
-	sqlite3_bind_int64(q, 25, (int64_t)c->tot.packets_in);
-	sqlite3_bind_int64(q, 26, (int64_t)c->tot.packets_out);
-	sqlite3_bind_double(q, 27, c->peak_rate_in);
-	sqlite3_bind_double(q, 28, c->peak_rate_out);
+	sqlite3_bind_int64(q, 21, (int64_t)c->tot.bytes_in);
+	sqlite3_bind_int64(q, 22, (int64_t)c->tot.bytes_out);
+	sqlite3_bind_int64(q, 23, (int64_t)c->tot.packets_in);
+	sqlite3_bind_int64(q, 24, (int64_t)c->tot.packets_out);
+	sqlite3_bind_double(q, 25, c->peak_rate_in);
+	sqlite3_bind_double(q, 26, c->peak_rate_out);
 	if (c->rtt_n) {
-		sqlite3_bind_int64(q, 29, c->rtt_min_us);
-		sqlite3_bind_int64(q, 30, (int64_t)(c->rtt_sum_us / c->rtt_n));
-		sqlite3_bind_int64(q, 31, c->rtt_max_us);
+		sqlite3_bind_int64(q, 27, c->rtt_min_us);
+		sqlite3_bind_int64(q, 28, (int64_t)(c->rtt_sum_us / c->rtt_n));
+		sqlite3_bind_int64(q, 29, c->rtt_max_us);
 	}
-	sqlite3_bind_int64(q, 32, c->rtt_n);
-	sqlite3_bind_int64(q, 33, c->tot.retrans);
-	sqlite3_bind_int64(q, 34, c->tot.rst_sent);
-	sqlite3_bind_int64(q, 35, c->tot.rst_recv);
-	sqlite3_bind_int64(q, 36, c->resets);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		*rowid = sqlite3_column_int64(q, 0);
-		rc = sqlite3_step(q);
+	sqlite3_bind_int64(q, 30, c->rtt_n);
+	sqlite3_bind_int64(q, 31, c->tot.retrans);
+	sqlite3_bind_int64(q, 32, c->tot.rst_sent);
+	sqlite3_bind_int64(q, 33, c->tot.rst_recv);
+	sqlite3_bind_int64(q, 34, c->resets);
+	if (upd)
+		sqlite3_bind_int64(q, 35, c->rowid);
+	if ((err = run(s, q, "storing a connection")))
+		return err;
+	if (upd && !sqlite3_changes(s->db)) {
+		/* the row went meanwhile (retention): it comes back whole */
+		upd = 0;
+		goto again;
 	}
-	err = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "storing a connection");
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return err;
+	*rowid = upd ? c->rowid : sqlite3_last_insert_rowid(s->db);
+	return 0;
 }
 
-static int put_bucket(struct tt_store *s, int64_t conn_rowid, const struct tt_ix_bucket *b)
+static int put_piece(struct tt_store *s, int64_t conn_rowid, const struct tt_ix_piece *p)
 {
+	int64_t proc;
 	sqlite3_stmt *q;
+	int err;
 
-	if (!(q = stmt(s, Q_BUCKET)))
+	if ((err = process_id(s, p->tgid, p->comm, &proc)))
+		return err;
+	if (!(q = stmt(s, Q_PIECE)))
 		return -EIO;
-	sqlite3_bind_int64(q, 1, conn_rowid);
-	sqlite3_bind_int64(q, 2, (int64_t)b->t_start_ns);
-	sqlite3_bind_int64(q, 3, (int64_t)b->bytes_in);
-	sqlite3_bind_int64(q, 4, (int64_t)b->bytes_out);
-	sqlite3_bind_int64(q, 5, (int64_t)b->packets_in);
-	sqlite3_bind_int64(q, 6, (int64_t)b->packets_out);
-	sqlite3_bind_int64(q, 7, b->retrans);
-	if (b->rtt_n)
-		sqlite3_bind_int64(q, 8, b->rtt_avg_us);
-	sqlite3_bind_int64(q, 9, b->rtt_n);
-	return run(s, q, "storing a bucket");
+	sqlite3_bind_int64(q, 1, p->res_s);
+	sqlite3_bind_int64(q, 2, (int64_t)p->t_s);
+	sqlite3_bind_int64(q, 3, conn_rowid);
+	sqlite3_bind_int64(q, 4, p->part);
+	sqlite3_bind_int64(q, 5, proc);
+	sqlite3_bind_int64(q, 6, (int64_t)p->cgroup);
+	sqlite3_bind_int64(q, 7, p->ticks);
+	/* offsets from the period's start: a few bytes instead of eight */
+	sqlite3_bind_int64(q, 8, (int64_t)(p->first_ns - p->t_s * 1000000000ull));
+	sqlite3_bind_int64(q, 9, (int64_t)(p->last_ns - p->t_s * 1000000000ull));
+	sqlite3_bind_int64(q, 10, (int64_t)p->age_ns);
+	sqlite3_bind_int(q, 11, p->state);
+	sqlite3_bind_int(q, 12, p->closed);
+	sqlite3_bind_int64(q, 13, (int64_t)p->bytes_in);
+	sqlite3_bind_int64(q, 14, (int64_t)p->bytes_out);
+	sqlite3_bind_int64(q, 15, (int64_t)p->packets_in);
+	sqlite3_bind_int64(q, 16, (int64_t)p->packets_out);
+	sqlite3_bind_int64(q, 17, p->retrans);
+	sqlite3_bind_int64(q, 18, p->resets);
+	sqlite3_bind_double(q, 19, p->peak_rate_in);
+	sqlite3_bind_double(q, 20, p->peak_rate_out);
+	sqlite3_bind_int64(q, 21, (int64_t)p->rtt_sum_us);
+	sqlite3_bind_int64(q, 22, p->rtt_n);
+	if (p->rtt_n) {
+		sqlite3_bind_int64(q, 23, p->rtt_min_us);
+		sqlite3_bind_int64(q, 24, p->rtt_max_us);
+	}
+	return run(s, q, "storing a rollup");
 }
 
 static int put_index(struct tt_store *s, int64_t rec, struct tt_indexer *ix)
 {
 	const struct tt_ix_conn *conns;
-	const struct tt_ix_bucket *buckets;
-	size_t nc, nb, i;
+	const struct tt_ix_piece *pieces;
+	size_t nc, np, i;
 	sqlite3_stmt *q;
 	int err;
 
 	if (s->bucket_rec != rec) {
-		/* buckets are read against their recording's length */
+		/* rollups are read against their recording's minor length */
 		if (!(q = stmt(s, Q_REC_BUCKET)))
 			return -EIO;
 		sqlite3_bind_int64(q, 1, rec);
-		sqlite3_bind_int64(q, 2, (int64_t)tt_indexer_bucket_ns(ix));
-		if ((err = run(s, q, "setting the bucket length")))
+		sqlite3_bind_int64(q, 2, (int64_t)tt_indexer_minor_ns(ix));
+		if ((err = run(s, q, "setting the rollup length")))
 			return err;
 	}
-	tt_indexer_drain(ix, &conns, &nc, &buckets, &nb);
+	tt_indexer_drain(ix, &conns, &nc, &pieces, &np);
 	err = tt_grow((void **)&s->rowids, &s->rowids_cap, nc, sizeof(*s->rowids));
 	if (err)
 		return fail(s, err, "%s: index: out of memory", s->dir);
-	for (i = 0; i < nc; i++)
+	for (i = 0; i < nc; i++) {
 		if ((err = put_conn(s, rec, &conns[i], &s->rowids[i])))
 			return err;
-	for (i = 0; i < nb; i++)
-		if ((err = put_bucket(s, s->rowids[buckets[i].conn_key], &buckets[i])))
+		tt_indexer_stored(ix, i, s->rowids[i]);
+	}
+	for (i = 0; i < np; i++)
+		if ((err = put_piece(s, s->rowids[pieces[i].conn_key], &pieces[i])))
 			return err;
 	return 0;
 }
@@ -1127,7 +1257,7 @@ static int remove_segment(struct tt_store *s, const struct victim *v)
 	if ((err = begin(s)))
 		return err;
 	if ((err = run_id(s, Q_RET_SEG, v->id, "deleting a segment")) ||
-	    (err = run_id(s, Q_RET_BUCKETS, v->rec, "deleting old buckets")) ||
+	    (err = run_id(s, Q_RET_ROLLUPS, v->rec, "deleting old rollups")) ||
 	    (err = run_id(s, Q_RET_CONNS, v->rec, "deleting old connections")) ||
 	    (err = run_id(s, Q_RET_REC, v->rec, "deleting an empty recording")) ||
 	    (err = commit(s))) {

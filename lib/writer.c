@@ -44,7 +44,7 @@ void tt_writer_opts_default(struct tt_writer_opts *o)
 	o->flush_ns = 5000000000ull;
 	o->segment_ns = 3600000000000ull;
 	o->segment_bytes = 256ull << 20;
-	o->bucket_ns = 10000000000ull;
+	o->bucket_ns = 60000000000ull;
 }
 
 static uint64_t wall_ns(void)
@@ -158,6 +158,11 @@ int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char 
 	}
 	w->meta.mono_to_wall_ns = o->rec.mono_to_wall_ns;
 	parse_boot_id(o->rec.boot_id, &w->meta.boot_id_hi, &w->meta.boot_id_lo);
+	if (o->bucket_ns && !tt_indexer_minor_ok(o->bucket_ns)) {
+		err = -EINVAL;
+		snprintf(why, why_len, "rollup length: not a whole number of seconds dividing an hour");
+		goto fail;
+	}
 	w->ix = tt_indexer_new(o->bucket_ns, o->rec.mono_to_wall_ns);
 	if (!w->ix) {
 		err = -ENOMEM;

@@ -30,7 +30,7 @@ struct tt_writer_opts {
 	uint64_t segment_bytes; /* or this big (0: never) */
 	uint64_t retain_ns; /* delete segments older than this (0: keep) */
 	uint64_t retain_bytes; /* keep the store under this many segment bytes (0: no cap) */
-	uint64_t bucket_ns; /* index time buckets (10 s) */
+	uint64_t bucket_ns; /* minor rollup length (1 min): tt_indexer_minor_ok */
 	struct tt_recording_info rec; /* host, kernel, boot id, options, version, times */
 };
 

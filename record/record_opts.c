@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "indexer.h"
 #include "record_opts.h"
 #include "timeparse.h"
 
@@ -93,7 +94,7 @@ const char *rec_opts_usage(void)
 	       "      --segment-size SIZE     or after SIZE bytes (256M)\n"
 	       "      --retain-age DUR   delete segments older than DUR while recording\n"
 	       "      --retain-size SIZE keep the segments under SIZE in total\n"
-	       "      --bucket DUR       per-connection time buckets in the index (10s)\n"
+	       "      --bucket DUR       per-connection rollups in the index (1m; divides 1h)\n"
 	       "      --group NAME       let group NAME read the store (0750/0640); it is\n"
 	       "                         private (0700/0600) otherwise\n"
 	       "Filters (combine; they apply to what is shown, the store gets everything):\n"
@@ -153,7 +154,7 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 	o->flush_ns = 5000000000ull;
 	o->segment_ns = 3600000000000ull;
 	o->segment_bytes = 256ull << 20;
-	o->bucket_ns = 10000000000ull;
+	o->bucket_ns = 60000000000ull;
 	tt_filter_init(&o->filter);
 
 	optind = 1;
@@ -282,6 +283,11 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			if (tt_parse_duration(optarg, dst) || *dst < 100000000ull) {
 				snprintf(msg, msg_len, "--%s: '%s' is not a duration of at least 100ms",
 					 opt_name(ch), optarg);
+				return 2;
+			}
+			if (ch == OPT_BUCKET && !tt_indexer_minor_ok(*dst)) {
+				snprintf(msg, msg_len, "--bucket: '%s' is not a whole number of seconds "
+					 "that divides an hour (1s, 10s, 1m, 5m ...)", optarg);
 				return 2;
 			}
 			break;
