@@ -76,6 +76,16 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	return tt_top_add(top, t, rec->mono_to_wall_ns, rec->host ? rec->host : "", &r->q->filter);
 }
 
+static int on_piece(void *ctx, const struct tt_scan_rec *rec, const struct tt_piece *p)
+{
+	struct top_run *r = ctx;
+	struct tt_top *top = top_for(r, p->sum.last_ns);
+
+	if (!top)
+		return -ENOMEM;
+	return tt_top_add_piece(top, p, rec->host ? rec->host : "", &r->q->filter);
+}
+
 /* One table: header line (tables only), then the ranked groups. */
 static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, unsigned n,
 		     uint64_t from, uint64_t to, const char *title, struct tt_buf *out)
@@ -129,7 +139,7 @@ int cmd_top(int argc, char **argv)
 	char why[512];
 	enum tt_metric by = TT_BY_BYTES;
 	unsigned n = 10;
-	int i, rc = 1, err;
+	int i, rc = 1, err, no_rollups = 0;
 	size_t k;
 
 	qargs_init(&q, "top");
@@ -141,15 +151,23 @@ int cmd_top(int argc, char **argv)
 
 		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
 			printf("Usage: tcptop-analyze top [-n N] [--by METRIC] [--group-by KEYS]\n"
-			       "                          [--per-interval DUR] [OPTIONS] DIR...\n"
+			       "                          [--per-interval DUR] [--no-rollups] [OPTIONS] DIR...\n"
 			       "Top-N of a window. METRIC: bytes (default), tx, rx, rate (peak per-tick),\n"
 			       "packets, rtt, retrans, duration, conns. KEYS, comma-separated: conn\n"
 			       "(default), pid, process, remote-host, remote-net/N, remote-port,\n"
 			       "local-port, cgroup, host. Several DIRs are merged, with a host column.\n"
 			       "Rates: RX/s and TX/s are the window's bytes over its length; PEAK is the\n"
-			       "highest per-tick rate. A tick counts when it ends inside the window.\n\n%s",
+			       "highest per-tick rate of one connection. A connection counts in the ticks\n"
+			       "in which it was active (moved data, retransmitted, reset, opened, closed)\n"
+			       "that end inside the window. Whole minutes and hours are read from the\n"
+			       "index's rollups, the same numbers as their ticks; --no-rollups replays\n"
+			       "every tick instead.\n\n%s",
 			       qargs_help);
 			return 0;
+		}
+		if (!strcmp(o, "--no-rollups")) {
+			no_rollups = 1;
+			continue;
 		}
 		if (!strcmp(o, "-n") || !strcmp(o, "--by") || !strcmp(o, "--group-by") ||
 		    !strcmp(o, "--per-interval")) {
@@ -192,6 +210,13 @@ int cmd_top(int argc, char **argv)
 	if ((rc = qargs_open(&q)))
 		goto out;
 	rc = 1;
+	/*
+	 * Whole rollup periods come from the index's rollups, which answer exactly
+	 * what their ticks would, unless the question needs single ticks: a state
+	 * filter (a tick's state), a thread id (rollups keep processes), intervals.
+	 */
+	if (!r.interval_ns && q.filter.state < 0 && !q.filter.pid && !no_rollups)
+		cb.on_piece = on_piece;
 	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
 		goto out;
 	if (!r.interval_ns) {

@@ -26,7 +26,7 @@ const char qargs_help[] =
 	"Output:\n"
 	"  --format table|csv|json    aligned table (default), CSV, JSON lines\n"
 	"  --utc                      times in UTC (default: local time)\n"
-	"  --stats                    blocks and events read, on stderr\n";
+	"  --stats                    blocks, events and rollup pieces read, on stderr\n";
 
 void qargs_init(struct qargs *a, const char *cmd)
 {
@@ -239,9 +239,9 @@ void qargs_print_stats(const struct qargs *a, const struct tt_scan_stats *st)
 	fprintf(stderr,
 		"stats: recordings %" PRIu64 ", blocks read %" PRIu64 " of %" PRIu64
 		" (selected %" PRIu64 ", damaged %" PRIu64 "), events %" PRIu64 ", ticks %" PRIu64
-		"\n",
+		", rollup pieces %" PRIu64 "\n",
 		st->recordings, st->blocks_read, st->blocks_total, st->blocks_selected,
-		st->blocks_damaged, st->events, st->ticks);
+		st->blocks_damaged, st->events, st->ticks, st->pieces);
 }
 
 int qargs_flush(struct tt_buf *b)

@@ -274,79 +274,157 @@ static struct slot *find_or_add(struct tt_top *t, const unsigned char *key, size
 	return s;
 }
 
+/*
+ * What one connection adds to its group: one active tick of a table, or a
+ * rollup piece (several active ticks of one period). Everything a group holds
+ * is a sum, a maximum, or the last value, so both give the same group.
+ */
+struct contrib {
+	const struct tt_row *r; /* identity, open_ns, state and close (for make_key too) */
+	uint64_t first_ns, last_ns; /* Unix ns of its first and last tick */
+	uint64_t age_ns; /* at the last */
+	uint64_t bytes_in, bytes_out, packets_in, packets_out, retrans, resets;
+	double peak_in, peak_out;
+	uint64_t rtt_sum_us, rtt_n;
+	uint32_t rtt_max_us;
+};
+
+/*
+ * Distinct lifetimes per group: a lifetime is counted once in each group it
+ * went to, whatever the order of its ticks. The set holds a 64-bit mix of
+ * (lifetime, group); two pairs meeting on one value would undercount by one.
+ */
+static uint64_t life_in_group(const struct tt_row *r, size_t slot)
+{
+	uint64_t h = (r->conn.id * 0x9E3779B97F4A7C15ull) ^ r->open_ns;
+
+	h ^= (uint64_t)(slot + 1) * 0xC2B2AE3D27D4EB4Full;
+	h ^= h >> 29;
+	return h * 0xBF58476D1CE4E5B9ull;
+}
+
+static int add_contrib(struct tt_top *t, const struct contrib *c, const char *host,
+		       const struct tt_filter *f)
+{
+	const struct tt_row *r = c->r;
+	unsigned char key[KEY_MAX];
+	struct slot *s;
+	struct tt_group *g;
+	uint64_t life;
+	uint32_t seen;
+	int err = 0;
+	size_t klen;
+
+	if (f && !tt_filter_match_row(f, r))
+		return 0;
+	klen = make_key(&t->by, r, host ? host : "", key, NULL);
+	s = find_or_add(t, key, klen, r, host, &err);
+	if (!s)
+		return err;
+	g = &s->g;
+	life = life_in_group(r, (size_t)(s - t->slots));
+	if (!tt_idmap_get(t->lives, life, &seen)) {
+		g->conns++;
+		if ((err = tt_idmap_put(t->lives, life, 1)))
+			return err;
+	}
+	if (!g->first_ns || c->first_ns < g->first_ns)
+		g->first_ns = c->first_ns;
+	if (c->last_ns > g->last_ns)
+		g->last_ns = c->last_ns;
+	if (t->by.keys[0] == TT_G_CONN && t->by.n == 1)
+		g->conn = r->conn; /* the owner may have become known */
+	g->bytes_in += c->bytes_in;
+	g->bytes_out += c->bytes_out;
+	g->packets_in += c->packets_in;
+	g->packets_out += c->packets_out;
+	g->retrans += c->retrans;
+	g->resets += c->resets;
+	if (c->peak_in > g->peak_rate_in)
+		g->peak_rate_in = c->peak_in;
+	if (c->peak_out > g->peak_rate_out)
+		g->peak_rate_out = c->peak_out;
+	g->rtt_sum_us += c->rtt_sum_us;
+	g->rtt_n += c->rtt_n;
+	if (c->rtt_max_us > g->rtt_max_us)
+		g->rtt_max_us = c->rtt_max_us;
+	if (c->age_ns > g->duration_ns)
+		g->duration_ns = c->age_ns;
+	g->state = r->tot.state;
+	if (r->flags & TT_ROW_CLOSED) {
+		g->closed = 1;
+		g->close_reason = r->close_reason;
+		g->err = r->err;
+	}
+	return 0;
+}
+
 int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const char *host,
 	       const struct tt_filter *f)
 {
 	uint64_t ts = (uint64_t)((int64_t)tab->ts_ns + m2w);
 	size_t i;
+	int err;
 
 	for (i = 0; i < tab->n; i++) {
 		const struct tt_row *r = &tab->rows[i];
-		unsigned char key[KEY_MAX];
-		uint64_t life = (r->conn.id * 0x9E3779B97F4A7C15ull) ^ r->open_ns;
-		uint64_t dur = tt_row_age_ns(r, tab->ts_ns);
-		struct slot *s;
-		uint32_t seen;
-		int err = 0;
-		size_t klen;
-		struct tt_group *g;
+		uint32_t rtt = r->tot.srtt_us;
+		struct contrib c = {
+			.r = r,
+			.first_ns = ts,
+			.last_ns = ts,
+			.age_ns = tt_row_age_ns(r, tab->ts_ns),
+			.bytes_in = r->d_bytes_in,
+			.bytes_out = r->d_bytes_out,
+			.packets_in = r->d_packets_in,
+			.packets_out = r->d_packets_out,
+			.retrans = r->d_retrans,
+			.resets = r->d_resets,
+			.peak_in = r->rate_in,
+			.peak_out = r->rate_out,
+			.rtt_sum_us = rtt,
+			.rtt_n = rtt ? 1 : 0,
+			.rtt_max_us = rtt,
+		};
 
-		if (f && !tt_filter_match_row(f, r))
+		if (!tt_row_active(r))
 			continue;
-		klen = make_key(&t->by, r, host ? host : "", key, NULL);
-		/* the group this lifetime went to last time, if its key still matches */
-		s = NULL;
-		if (tt_idmap_get(t->lives, life, &seen) && seen && seen <= t->n &&
-		    t->slots[seen - 1].klen == klen && !memcmp(t->slots[seen - 1].key, key, klen))
-			s = &t->slots[seen - 1];
-		if (!s)
-			s = find_or_add(t, key, klen, r, host, &err);
-		if (!s)
+		if ((err = add_contrib(t, &c, host, f)))
 			return err;
-		g = &s->g;
-		/* distinct lifetimes: count a connection once per group */
-		if (!tt_idmap_get(t->lives, life, &seen) || seen != (uint32_t)(s - t->slots) + 1) {
-			g->conns++;
-			if ((err = tt_idmap_put(t->lives, life, (uint32_t)(s - t->slots) + 1)))
-				return err;
-		}
-		if (!g->first_ns)
-			g->first_ns = ts;
-		g->last_ns = ts;
-		if (t->by.keys[0] == TT_G_CONN && t->by.n == 1)
-			g->conn = r->conn; /* the owner may have become known */
-		g->bytes_in += r->d_bytes_in;
-		g->bytes_out += r->d_bytes_out;
-		g->packets_in += r->d_packets_in;
-		g->packets_out += r->d_packets_out;
-		g->retrans += r->d_retrans;
-		g->resets += r->d_resets;
-		if (g->tick_ts != tab->ts_ns) {
-			g->tick_ts = tab->ts_ns;
-			g->tick_in = g->tick_out = 0;
-		}
-		g->tick_in += r->rate_in;
-		g->tick_out += r->rate_out;
-		if (g->tick_in > g->peak_rate_in)
-			g->peak_rate_in = g->tick_in;
-		if (g->tick_out > g->peak_rate_out)
-			g->peak_rate_out = g->tick_out;
-		if (r->tot.srtt_us) {
-			g->rtt_sum_us += r->tot.srtt_us;
-			g->rtt_n++;
-			if (r->tot.srtt_us > g->rtt_max_us)
-				g->rtt_max_us = r->tot.srtt_us;
-		}
-		if (dur > g->duration_ns)
-			g->duration_ns = dur;
-		g->state = r->tot.state;
-		if (r->flags & TT_ROW_CLOSED) {
-			g->closed = 1;
-			g->close_reason = r->close_reason;
-			g->err = r->err;
-		}
 	}
 	return 0;
+}
+
+int tt_top_add_piece(struct tt_top *t, const struct tt_piece *p, const char *host,
+		     const struct tt_filter *f)
+{
+	const struct tt_ix_piece *s = &p->sum;
+	struct tt_row r = { .conn = p->conn, .open_ns = p->conn.open_ns };
+	struct contrib c = {
+		.r = &r,
+		.first_ns = s->first_ns,
+		.last_ns = s->last_ns,
+		.age_ns = s->age_ns,
+		.bytes_in = s->bytes_in,
+		.bytes_out = s->bytes_out,
+		.packets_in = s->packets_in,
+		.packets_out = s->packets_out,
+		.retrans = s->retrans,
+		.resets = s->resets,
+		.peak_in = s->peak_rate_in,
+		.peak_out = s->peak_rate_out,
+		.rtt_sum_us = s->rtt_sum_us,
+		.rtt_n = s->rtt_n,
+		.rtt_max_us = s->rtt_max_us,
+	};
+
+	r.tot.state = s->state;
+	if (s->closed) {
+		r.flags = TT_ROW_CLOSED;
+		r.close_reason = p->close_reason;
+		r.err = p->err;
+	}
+	return add_contrib(t, &c, host, f);
 }
 
 const struct tt_group *tt_top_lookup(const struct tt_top *t, const struct tt_group *g)

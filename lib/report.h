@@ -3,12 +3,17 @@
  * it ends inside the window); groups come out, ranked by a metric. Grouping
  * keys combine (process,remote-port). Pure: no I/O, no clock.
  *
- * What a group holds, over the ticks it was fed:
+ * A connection counts only in the ticks in which it was active (tt_row_active:
+ * it moved data, was retransmitted or reset, opened or closed). What a group
+ * holds, over those ticks of its connections:
  *   bytes/packets in and out, retransmits, resets: sums of the ticks' deltas;
- *   peak rates: the highest per-tick sum over the group's rows (bytes/s);
- *   rtt: average and maximum of the smoothed RTT over row-ticks that had one;
- *   conns: distinct connection lifetimes; duration: the longest lifetime so far.
- * The window's average rate is bytes / window length, computed when ranking.
+ *   peak rates: the highest per-tick rate of one of its connections (bytes/s);
+ *   rtt: average and maximum of the smoothed RTT over the ticks that had one;
+ *   conns: distinct connection lifetimes; duration: the longest age at a tick.
+ * All are sums, maxima or last values, so a group built from the index's
+ * rollups (tt_top_add_piece, a period's active ticks summed) is the group the
+ * ticks themselves build. The window's average rate is bytes / window length,
+ * computed when ranking.
  */
 #ifndef TT_REPORT_H
 #define TT_REPORT_H
@@ -19,6 +24,7 @@
 #include "aggregator.h"
 #include "filter.h"
 #include "grid.h"
+#include "indexer.h"
 
 enum tt_group_key {
 	TT_G_CONN = 0, /* one connection lifetime */
@@ -76,9 +82,6 @@ struct tt_group {
 	uint8_t closed; /* conn: closed within the window */
 	uint8_t close_reason;
 	uint16_t err;
-	/* internal: the tick being summed for the peak */
-	uint64_t tick_ts;
-	double tick_in, tick_out;
 };
 
 struct tt_top;
@@ -96,6 +99,13 @@ void tt_top_reset(struct tt_top *t);
  */
 int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const char *host,
 	       const struct tt_filter *f);
+
+/*
+ * Account one piece: the same as the active ticks it sums, passed to
+ * tt_top_add one by one, would do. 0 or -ENOMEM.
+ */
+int tt_top_add_piece(struct tt_top *t, const struct tt_piece *p, const char *host,
+		     const struct tt_filter *f);
 
 /*
  * The groups ranked by by, descending, ties by key. *out points into t, valid

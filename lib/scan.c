@@ -1,6 +1,7 @@
 /*
  * scan.c: see scan.h.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -34,10 +35,26 @@ int tt_scan_span(struct tt_store *st, uint64_t *start_ns, uint64_t *end_ns)
 	return err;
 }
 
+/*
+ * Replay rec's blocks over [from_ns, to_ns]. With edge, only what ends in
+ * (edge->lo, edge->hi] reaches the callbacks, and losses are left to the
+ * caller (it counts them for the whole window at once).
+ */
+struct edge {
+	uint64_t lo, hi; /* Unix ns */
+};
+
+static int in_edge(const struct edge *e, const struct tt_scan_rec *rec, uint64_t mono)
+{
+	uint64_t ts = (uint64_t)((int64_t)mono + rec->mono_to_wall_ns);
+
+	return !e || (ts > e->lo && ts <= e->hi);
+}
+
 static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, uint64_t from_ns,
-			  uint64_t to_ns, const struct tt_scan_cb *cb, void *ctx,
-			  struct tt_scan_stats *stats, char *warn, size_t warn_len, char *why,
-			  size_t why_len)
+			  uint64_t to_ns, const struct edge *edge, const struct tt_scan_cb *cb,
+			  void *ctx, struct tt_scan_stats *stats, char *warn, size_t warn_len,
+			  char *why, size_t why_len)
 {
 	struct tt_replay_opts ro = { .recording_id = rec->id, .from_ns = from_ns, .to_ns = to_ns };
 	const struct tt_replay_stats *rs;
@@ -57,7 +74,7 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 		goto out;
 	rs = tt_replay_stats(rp);
 	src = tt_replay_source(rp);
-	if (cb->on_recording && (err = cb->on_recording(ctx, rec)))
+	if (!edge && cb->on_recording && (err = cb->on_recording(ctx, rec)))
 		goto out;
 	while ((err = tt_source_next(src, &ev)) > 0) {
 		err = tt_agg_feed(agg, &ev);
@@ -75,8 +92,13 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 			last = ev.loss;
 		}
 		if (err == 0) {
-			if (cb->on_event && (err = cb->on_event(ctx, rec, &ev, agg)))
+			if (cb->on_event && in_edge(edge, rec, ev.ts_ns) &&
+			    (err = cb->on_event(ctx, rec, &ev, agg)))
 				break;
+			continue;
+		}
+		if (!in_edge(edge, rec, ev.ts_ns)) {
+			err = 0;
 			continue;
 		}
 		stats->ticks++;
@@ -94,7 +116,7 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 	stats->blocks_read += rs->blocks_read;
 	stats->blocks_damaged += rs->blocks_damaged;
 	stats->events += rs->events;
-	if (have_base) {
+	if (have_base && !edge) {
 		stats->lost.ring_drops += last.ring_drops - base.ring_drops;
 		stats->lost.socks_full += last.socks_full - base.socks_full;
 		stats->lost.peers_full += last.peers_full - base.peers_full;
@@ -109,6 +131,203 @@ out:
 	return err;
 }
 
+/* ---- rollups ----------------------------------------------------------------- */
+
+/* An address as schema 2 stores it (integer, text, NULL) into 16 bytes, v4-mapped. */
+static void column_addr(sqlite3_stmt *q, int col, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	if (sqlite3_column_type(q, col) == SQLITE_INTEGER) {
+		uint32_t v = (uint32_t)sqlite3_column_int64(q, col);
+
+		a[10] = a[11] = 0xff;
+		a[12] = (uint8_t)(v >> 24);
+		a[13] = (uint8_t)(v >> 16);
+		a[14] = (uint8_t)(v >> 8);
+		a[15] = (uint8_t)v;
+	} else if (sqlite3_column_type(q, col) == SQLITE_TEXT) {
+		const char *t = (const char *)sqlite3_column_text(q, col);
+
+		if (t && inet_pton(AF_INET6, t, a) != 1)
+			memset(a, 0, 16);
+	}
+}
+
+/* Pieces of length res_s of rec with t in [t0, t1) (Unix s), in time order. */
+static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint64_t res_s,
+		       uint64_t t0, uint64_t t1, const struct tt_scan_cb *cb, void *ctx,
+		       struct tt_scan_stats *stats, char *why, size_t why_len)
+{
+	sqlite3 *db = tt_store_db(st);
+	sqlite3_stmt *q = NULL;
+	int rc, err = 0;
+
+	if (t0 >= t1)
+		return 0;
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT o.t, o.part, o.ticks, o.first_ns, o.last_ns, o.age_ns, o.state, o.closed,"
+		    " o.bytes_in, o.bytes_out, o.packets_in, o.packets_out, o.retrans, o.resets,"
+		    " o.peak_rate_in, o.peak_rate_out, o.rtt_sum_us, o.rtt_n, o.rtt_min_us,"
+		    " o.rtt_max_us, o.cgroup, p.pid, p.comm, c.conn_id, c.family, c.proto, c.laddr,"
+		    " c.lport, c.raddr, c.rport, c.tid, c.netns, c.flags, c.open_ns, c.close_reason,"
+		    " c.close_errno FROM rollups o JOIN conns c ON c.id = o.conn"
+		    " JOIN processes p ON p.id = o.process_id"
+		    " WHERE o.res = ?1 AND o.t >= ?2 AND o.t < ?3 AND c.recording_id = ?4"
+		    " ORDER BY o.t, o.conn, o.part",
+		    -1, &q, NULL)) {
+		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(q, 1, (int64_t)res_s);
+	sqlite3_bind_int64(q, 2, (int64_t)t0);
+	sqlite3_bind_int64(q, 3, (int64_t)t1);
+	sqlite3_bind_int64(q, 4, rec->id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct tt_piece p;
+		struct tt_ix_piece *x = &p.sum;
+		struct tt_ev_conn *c = &p.conn;
+		const char *comm;
+		uint64_t t_ns;
+		int flags;
+
+		memset(&p, 0, sizeof(p));
+		x->res_s = (uint32_t)res_s;
+		x->t_s = (uint64_t)sqlite3_column_int64(q, 0);
+		t_ns = x->t_s * 1000000000ull;
+		x->part = (uint32_t)sqlite3_column_int64(q, 1);
+		x->ticks = (uint32_t)sqlite3_column_int64(q, 2);
+		x->first_ns = t_ns + (uint64_t)sqlite3_column_int64(q, 3);
+		x->last_ns = t_ns + (uint64_t)sqlite3_column_int64(q, 4);
+		x->age_ns = (uint64_t)sqlite3_column_int64(q, 5);
+		x->state = (uint8_t)sqlite3_column_int(q, 6);
+		x->closed = (uint8_t)sqlite3_column_int(q, 7);
+		x->bytes_in = (uint64_t)sqlite3_column_int64(q, 8);
+		x->bytes_out = (uint64_t)sqlite3_column_int64(q, 9);
+		x->packets_in = (uint64_t)sqlite3_column_int64(q, 10);
+		x->packets_out = (uint64_t)sqlite3_column_int64(q, 11);
+		x->retrans = (uint32_t)sqlite3_column_int64(q, 12);
+		x->resets = (uint32_t)sqlite3_column_int64(q, 13);
+		x->peak_rate_in = sqlite3_column_double(q, 14);
+		x->peak_rate_out = sqlite3_column_double(q, 15);
+		x->rtt_sum_us = (uint64_t)sqlite3_column_int64(q, 16);
+		x->rtt_n = (uint32_t)sqlite3_column_int64(q, 17);
+		x->rtt_min_us = (uint32_t)sqlite3_column_int64(q, 18);
+		x->rtt_max_us = (uint32_t)sqlite3_column_int64(q, 19);
+		c->cgroup = (uint64_t)sqlite3_column_int64(q, 20);
+		c->tgid = (uint32_t)sqlite3_column_int64(q, 21);
+		comm = (const char *)sqlite3_column_text(q, 22);
+		if (comm) /* comm need not end in a NUL */
+			memcpy(c->comm, comm, strnlen(comm, TT_COMM_MAX));
+		c->id = (uint64_t)sqlite3_column_int64(q, 23);
+		c->family = (uint8_t)sqlite3_column_int(q, 24);
+		c->proto = (uint8_t)sqlite3_column_int(q, 25);
+		column_addr(q, 26, c->laddr);
+		c->lport = (uint16_t)sqlite3_column_int(q, 27);
+		column_addr(q, 28, c->raddr);
+		c->rport = (uint16_t)sqlite3_column_int(q, 29);
+		c->pid = (uint32_t)sqlite3_column_int64(q, 30);
+		c->netns = (uint32_t)sqlite3_column_int64(q, 31);
+		flags = sqlite3_column_int(q, 32);
+		c->flags = (uint8_t)((flags & 1 ? TT_CF_PARTIAL : 0) | (flags & 2 ? TT_CF_UDP_PEER : 0));
+		/* the tables carry CLOCK_MONOTONIC */
+		c->open_ns = (uint64_t)(sqlite3_column_int64(q, 33) - rec->mono_to_wall_ns);
+		p.close_reason = (uint8_t)sqlite3_column_int(q, 34);
+		p.err = (uint16_t)sqlite3_column_int(q, 35);
+		stats->pieces++;
+		if ((err = cb->on_piece(ctx, rec, &p)))
+			break;
+	}
+	if (!err && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
+		err = -EIO;
+	}
+	sqlite3_finalize(q);
+	return err;
+}
+
+/* The recorder's cumulative losses at the last block of rec ending at or before ts. */
+static void losses_at(struct tt_store *st, int64_t rec, uint64_t ts, struct tt_ev_loss *l)
+{
+	sqlite3_stmt *q = NULL;
+
+	memset(l, 0, sizeof(*l));
+	if (sqlite3_prepare_v2(tt_store_db(st),
+			       "SELECT b.ring_drops, b.socks_full, b.peers_full FROM blocks b JOIN"
+			       " segments s ON s.id = b.segment_id WHERE s.recording_id = ?1 AND"
+			       " b.t_end_ns <= ?2 ORDER BY b.t_end_ns DESC LIMIT 1",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, rec);
+		sqlite3_bind_int64(q, 2, (int64_t)ts);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			l->ring_drops = (uint64_t)sqlite3_column_int64(q, 0);
+			l->socks_full = (uint64_t)sqlite3_column_int64(q, 1);
+			l->peers_full = (uint64_t)sqlite3_column_int64(q, 2);
+		}
+	}
+	sqlite3_finalize(q);
+}
+
+static uint64_t round_up(uint64_t v, uint64_t m)
+{
+	return v % m ? v - v % m + m : v;
+}
+
+/*
+ * The window (from_ns, to_ns] of rec as: the ticks ending in its partial first
+ * minor period, the pieces of the whole periods (hours where whole hours fit,
+ * minor periods around them), the ticks ending in its partial last period.
+ * *done stays 0 when the window holds no whole minor period (the caller replays).
+ */
+static int scan_rolled(struct tt_store *st, const struct tt_scan_rec *rec, uint64_t from_ns,
+		       uint64_t to_ns, const struct tt_scan_cb *cb, void *ctx,
+		       struct tt_scan_stats *stats, char *warn, size_t warn_len, char *why,
+		       size_t why_len, int *done)
+{
+	const uint64_t s = 1000000000ull, p1 = rec->rollup_ns, p2 = TT_IX_RES_MAJOR * s;
+	/* past the recording, nothing ends: the last period needs no edge */
+	uint64_t to = to_ns && to_ns < rec->end_ns ? to_ns : round_up(rec->end_ns + 1, p1);
+	uint64_t a1 = round_up(from_ns, p1), b1 = to - to % p1, a2, b2;
+	struct tt_ev_loss l0, l1;
+	struct edge e;
+	int err;
+
+	if (a1 >= b1)
+		return 0;
+	*done = 1;
+	if (cb->on_recording && (err = cb->on_recording(ctx, rec)))
+		return err;
+	e = (struct edge){ from_ns, a1 };
+	if (a1 > from_ns && (err = scan_recording(st, rec, from_ns, a1, &e, cb, ctx, stats, warn,
+						  warn_len, why, why_len)))
+		return err;
+	a2 = round_up(a1, p2);
+	b2 = b1 - b1 % p2;
+	if (a2 < b2) {
+		if ((err = scan_pieces(st, rec, p1 / s, a1 / s, a2 / s, cb, ctx, stats, why,
+				       why_len)) ||
+		    (err = scan_pieces(st, rec, p2 / s, a2 / s, b2 / s, cb, ctx, stats, why,
+				       why_len)) ||
+		    (err = scan_pieces(st, rec, p1 / s, b2 / s, b1 / s, cb, ctx, stats, why,
+				       why_len)))
+			return err;
+	} else if ((err = scan_pieces(st, rec, p1 / s, a1 / s, b1 / s, cb, ctx, stats, why,
+				      why_len))) {
+		return err;
+	}
+	e = (struct edge){ b1, to_ns ? to_ns : UINT64_MAX };
+	if (to > b1 && (err = scan_recording(st, rec, b1, to_ns, &e, cb, ctx, stats, warn,
+					     warn_len, why, why_len)))
+		return err;
+	/* losses over the window, from the blocks' running totals */
+	losses_at(st, rec->id, from_ns, &l0);
+	losses_at(st, rec->id, to_ns ? to_ns : UINT64_MAX >> 1, &l1);
+	stats->lost.ring_drops += l1.ring_drops - l0.ring_drops;
+	stats->lost.socks_full += l1.socks_full - l0.socks_full;
+	stats->lost.peers_full += l1.peers_full - l0.peers_full;
+	return 0;
+}
+
 int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct tt_scan_cb *cb,
 	    void *ctx, struct tt_scan_stats *stats, char *warn, size_t warn_len, char *why,
 	    size_t why_len)
@@ -121,8 +340,12 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 		stats = &local;
 	why[0] = '\0';
 	if (sqlite3_prepare_v2(tt_store_db(st),
+			       tt_store_schema_version(st) >= 2 ?
 			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       " FROM recordings r WHERE r.start_ns <= ?2 AND " REC_END_SQL " >= ?1"
+			       ", r.rollup_ns FROM recordings r WHERE r.start_ns <= ?2 AND " REC_END_SQL
+			       " >= ?1 ORDER BY r.start_ns, r.id" :
+			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
+			       ", 0 FROM recordings r WHERE r.start_ns <= ?2 AND " REC_END_SQL " >= ?1"
 			       " ORDER BY r.start_ns, r.id",
 			       -1, &q, NULL)) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st),
@@ -139,11 +362,17 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 			.mono_to_wall_ns = sqlite3_column_int64(q, 2),
 			.start_ns = (uint64_t)sqlite3_column_int64(q, 3),
 			.end_ns = (uint64_t)sqlite3_column_int64(q, 4),
+			.rollup_ns = (uint64_t)sqlite3_column_int64(q, 5),
 		};
+		int done = 0;
 
 		stats->recordings++;
-		err = scan_recording(st, &rec, from_ns, to_ns, cb, ctx, stats, warn, warn_len, why,
-				     why_len);
+		if (cb->on_piece && rec.rollup_ns)
+			err = scan_rolled(st, &rec, from_ns, to_ns, cb, ctx, stats, warn, warn_len,
+					  why, why_len, &done);
+		if (!err && !done)
+			err = scan_recording(st, &rec, from_ns, to_ns, NULL, cb, ctx, stats, warn,
+					     warn_len, why, why_len);
 	}
 	sqlite3_finalize(q);
 	return err;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "aggregator.h"
+#include "indexer.h"
 #include "store.h"
 
 /* The recording being scanned. */
@@ -21,6 +22,7 @@ struct tt_scan_rec {
 	int64_t mono_to_wall_ns; /* CLOCK_MONOTONIC -> Unix ns */
 	uint64_t start_ns; /* Unix ns */
 	uint64_t end_ns; /* Unix ns; for a recording that died, its last block's end */
+	uint64_t rollup_ns; /* its minor rollup length; 0: it has no rollups */
 };
 
 struct tt_scan_cb {
@@ -35,6 +37,16 @@ struct tt_scan_cb {
 	/* Blocks read so far of those selected, after each tick. May be NULL. */
 	void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
 	void *progress_ctx; /* on_progress's ctx; NULL: the scan's ctx */
+	/*
+	 * Rollup pieces (lib/indexer.h). May be NULL. When set, the whole rollup
+	 * periods inside the window of a recording that has rollups come as
+	 * pieces, in time order, instead of as tables: on_table and on_event then
+	 * only get what ends in the window's partial first and last period (before
+	 * and after the pieces). For callers whose answer is built from sums,
+	 * maxima and last values of active ticks (lib/report.h), which is the same
+	 * either way, and much cheaper over hours.
+	 */
+	int (*on_piece)(void *ctx, const struct tt_scan_rec *rec, const struct tt_piece *p);
 };
 
 struct tt_scan_stats {
@@ -45,6 +57,7 @@ struct tt_scan_stats {
 	uint64_t blocks_damaged; /* selected but unreadable: skipped */
 	uint64_t events;
 	uint64_t ticks;
+	uint64_t pieces; /* rollup pieces read instead of ticks */
 	struct tt_ev_loss lost; /* the recorder's losses during the blocks read, summed
 				 * over recordings: numbers in the answer may be short */
 };
