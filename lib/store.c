@@ -61,6 +61,7 @@ enum {
 	Q_RET_SEG,
 	Q_RET_CONNS,
 	Q_RET_ROLLUPS,
+	Q_RET_REC_ROLLUPS,
 	Q_RET_REC,
 	Q_MAX
 };
@@ -129,7 +130,11 @@ static const char *const q_sql[Q_MAX] = {
 			  "(SELECT min(coalesce(t_start_ns, created_ns)) FROM segments "
 			  "WHERE recording_id = ?1) AND conn IN "
 			  "(SELECT id FROM conns WHERE recording_id = ?1)",
-	/* conns and rollups go with it (ON DELETE CASCADE) */
+	/* rollups have no foreign key: a recording that goes takes them along */
+	[Q_RET_REC_ROLLUPS] = "DELETE FROM rollups WHERE conn IN (SELECT id FROM conns WHERE "
+			      "recording_id = ?1) AND NOT EXISTS (SELECT 1 FROM segments WHERE "
+			      "recording_id = ?1)",
+	/* its conns go with it (ON DELETE CASCADE) */
 	[Q_RET_REC] = "DELETE FROM recordings WHERE id = ?1 AND NOT EXISTS "
 		      "(SELECT 1 FROM segments WHERE recording_id = ?1)",
 };
@@ -1259,6 +1264,7 @@ static int remove_segment(struct tt_store *s, const struct victim *v)
 	if ((err = run_id(s, Q_RET_SEG, v->id, "deleting a segment")) ||
 	    (err = run_id(s, Q_RET_ROLLUPS, v->rec, "deleting old rollups")) ||
 	    (err = run_id(s, Q_RET_CONNS, v->rec, "deleting old connections")) ||
+	    (err = run_id(s, Q_RET_REC_ROLLUPS, v->rec, "deleting an empty recording's rollups")) ||
 	    (err = run_id(s, Q_RET_REC, v->rec, "deleting an empty recording")) ||
 	    (err = commit(s))) {
 		rollback(s);

@@ -77,7 +77,7 @@ CREATE INDEX conns_last ON conns(recording_id, last_seen_ns);
 CREATE TABLE rollups (
 	res INTEGER NOT NULL,
 	t INTEGER NOT NULL,
-	conn INTEGER NOT NULL REFERENCES conns(id) ON DELETE CASCADE,
+	conn INTEGER NOT NULL,                   -- conns.id; deleted by time (see below)
 	part INTEGER NOT NULL,
 	process_id INTEGER NOT NULL REFERENCES processes(id),
 	cgroup INTEGER NOT NULL,
@@ -101,7 +101,9 @@ CREATE TABLE rollups (
 	rtt_max_us INTEGER,
 	PRIMARY KEY (res, t, conn, part)
 ) WITHOUT ROWID;
-CREATE INDEX rollups_conn ON rollups(conn);
+-- No foreign key and no index on conn: an index would cost a sixth of the
+-- table, and rows leave by time (retention deletes the periods before the
+-- oldest segment, a whole recording's rows with it), never one connection's.
 
 -- ---- the old tables' rows, moved --------------------------------------------
 
