@@ -25,9 +25,9 @@
 #     page_size as a reader sees it, WAL included) sampled after the first
 #     block and just before the stop, per hour. These are the issue 9 targets.
 #   - nfdump beside it on the same traffic, in the same run (--no-nfdump to
-#     skip): softflowd on lo (NetFlow v9, -t maxlife=60: a record per flow
-#     and direction at least every 60 s) exporting to nfcapd (1.7: -w DIR,
-#     uncompressed). Its bytes are given for everything nfcapd wrote and for
+#     skip): softflowd on lo (NetFlow v9, -t maxlife=60 -t expint=1: a record
+#     per flow and direction at least every 60 s) exporting to nfcapd (1.7:
+#     -w DIR -B 4194304, uncompressed). Its bytes are given for everything nfcapd wrote and for
 #     the generator's flows alone (nfdump -R DIR 'port P' -w, uncompressed and
 #     with -y, nfdump's LZ4 block compression, the same as nfcapd -y), per
 #     hour and per connection; and the CPU of `nfdump -R DIR -s dstip/bytes
@@ -721,14 +721,16 @@ for w in "${WL[@]}"; do
 done
 
 log "== ALL-IN: the store directory after a clean stop (segments + index.db + WAL + shm + other) =="
-printf '%-8s %6s %11s %10s %10s %8s %8s %9s %8s %8s %8s %9s %9s\n' workload rec_s allin segments \
-	"index+wal" MB/h st_MB/h B/live_ct B/act_ct st_B/act conns B/conn st_B/conn
+printf '%-8s %6s %11s %10s %10s %8s %8s %9s %8s %8s %8s %9s %9s %6s\n' workload rec_s allin segments \
+	"index+wal" MB/h st_MB/h B/live_ct B/act_ct st_B/act conns B/conn st_B/conn own%
 for w in "${WL[@]}"; do
 	[ "${R[$w,ok]}" = 1 ] || continue
-	printf '%-8s %6s %11s %10s %10s %8s %8s %9s %8s %8s %8s %9s %9s\n' "$w" "${R[$w,rec_s]}" \
+	printf '%-8s %6s %11s %10s %10s %8s %8s %9s %8s %8s %8s %9s %9s %6s\n' "$w" "${R[$w,rec_s]}" \
 		"${R[$w,allin]}" "${R[$w,allin_seg]}" "${R[$w,allin_idx]}" "${R[$w,allin_mb_h]}" \
 		"${R[$w,steady_allin_mb_h]}" "${R[$w,allin_b_live]}" "${R[$w,allin_b_act]}" \
-		"${R[$w,steady_allin_b_act]}" "${R[$w,conns]}" "${R[$w,allin_b_conn]}" "${R[$w,steady_allin_b_conn]}"
+		"${R[$w,steady_allin_b_act]}" "${R[$w,conns]}" "${R[$w,allin_b_conn]}" "${R[$w,steady_allin_b_conn]}" \
+		"$(awk -v o="${R[$w,own_live_ticks]}" -v a="${R[$w,live_ticks]}" 'BEGIN {
+			if (a + 0 == 0) print "NA"; else printf "%.1f\n", 100 * o / a }')"
 done
 log "  allin: every file of the store after SIGINT (index+wal: index.db, -wal, -shm; other files"
 log "  such as LOCK are in allin only); MB/h: allin x 3600 / recorded seconds, i.e. the run"
@@ -739,7 +741,10 @@ log "  WAL included) from the end of the first block to the stop, per hour; B/li
 log "  allin per live / active connection-tick of the whole store (neighbours' connections in both);"
 log "  st_B/act: the steady rate per active connection-tick; conns: the generator's loopback"
 log "  connections in the store (its socket rows / 2: a loopback connection is both ends);"
-log "  B/conn: allin per such connection, st_B/conn: the steady rate per connection opened."
+log "  B/conn: allin per such connection, st_B/conn: the steady rate per connection opened;"
+log "  own%: the generator's share of the store's live connection-ticks. All-in cannot be split:"
+log "  other processes' connections (a shared machine) are in it, so below ~95 % it overstates"
+log "  the workload's cost; rerun on a quiet machine."
 log ""
 if [ "$NFDUMP" = 1 ]; then
 	log "== nfdump beside it: softflowd -i lo -v 9 -t maxlife=$NF_MAXLIFE -> nfcapd -w DIR (1.7, uncompressed), same traffic =="
