@@ -694,7 +694,13 @@ for w in "${WL[@]}"; do
 	R[$w,steady_allin_b_act]=$(awk -v r="${R[$w,steady_allin_bps]}" -v a="${R[$w,steady_active_ticks]}" \
 		-v t="${R[$w,steady_ticks]}" -v ts="$TICK_S" 'BEGIN {
 		if (r == "NA" || a + 0 == 0 || t + 0 == 0) print "NA"; else printf "%.2f\n", r * ts / (a / t) }')
-	R[$w,conns]=$(awk -v c="${R[$w,own_conns]}" 'BEGIN { printf "%d\n", c / 2 }')
+	# loopback connections: what the generator opened, over the recorded span for
+	# churn (the store's socket rows / 2 overcount: a socket met by the iterator
+	# and then by its owner can hold two ids)
+	R[$w,conns]=$(awk -v d="${R[$w,gen_done]:-}" -v s="${R[$w,rec_s]}" -v w="$w" 'BEGIN {
+		n = split(d, f, " "); for (i = 1; i <= n; i++) { split(f[i], kv, "="); g[kv[1]] = kv[2] }
+		if (g["opened"] == "" || g["seconds"] + 0 == 0) { print "NA"; exit }
+		if (w ~ /^churn/) printf "%d\n", g["opened"] * s / g["seconds"]; else print g["opened"] }')
 	R[$w,allin_b_conn]=$(b_per "${R[$w,allin]}" "${R[$w,conns]}")
 	R[$w,steady_allin_b_conn]=$(awk -v r="${R[$w,steady_allin_bps]}" -v c="${R[$w,conns]}" -v s="${R[$w,rec_s]}" 'BEGIN {
 		if (r == "NA" || c + 0 == 0) print "NA"; else printf "%.1f\n", r / (c / s) }')
@@ -740,7 +746,7 @@ log "  st_MB/h: the steady rate, the logical store (segments + index pages as a 
 log "  WAL included) from the end of the first block to the stop, per hour; B/live_ct, B/act_ct:"
 log "  allin per live / active connection-tick of the whole store (neighbours' connections in both);"
 log "  st_B/act: the steady rate per active connection-tick; conns: the generator's loopback"
-log "  connections in the store (its socket rows / 2: a loopback connection is both ends);"
+log "  connections (both ends each), for churn those it opened during the recorded seconds;"
 log "  B/conn: allin per such connection, st_B/conn: the steady rate per connection opened;"
 log "  own%: the generator's share of the store's live connection-ticks. All-in cannot be split:"
 log "  other processes' connections (a shared machine) are in it, so below ~95 % it overstates"
