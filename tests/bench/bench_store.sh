@@ -3,16 +3,37 @@
 #
 # bench_store.sh: how big is a store, and what does recording cost the recorder?
 #
-# Three loopback TCP workloads, each for a fixed time into its own fresh store,
+# Loopback TCP workloads, each for a fixed time into its own fresh store,
 # with tcptop-record at its default settings (-i 1s, --flush 5s):
-#   bulk   4 connections streaming, 8 MiB/s each (throttled, not saturating)
-#   idle   1,000 connections held open, 100 bytes each every 10 s at random
-#          phases: about 10 % of them move data in any tick
-#   churn  300 short connections per second: connect, write 300 bytes, close
+#   persist  1,000 connections held open, 100 bytes each every second
+#   idle     1,000 connections held open, 100 bytes each every 10 s at random
+#            phases: about 10 % of them move data in any tick
+#   churn    300 short connections per second: connect, write 300 bytes, close
+#   churn3k  the same at 3,000 connections per second
+#   bulk     4 connections streaming, 8 MiB/s each (throttled, not saturating;
+#            not run by default)
 # The traffic comes from tests/bench/bench_store_gen.c (one process, one epoll
 # loop), started before the recorder so the recording is the steady state.
 #
 # For each workload it reports:
+#   - ALL-IN: what the store directory holds after the recorder's clean stop
+#     (SIGINT): segments + index.db + index.db-wal + index.db-shm + any other
+#     file; per recorded hour (the run extrapolated linearly: start-up and
+#     stop included, so a short run overstates it), per live and per active
+#     connection-tick, per loopback connection (both ends). Also a steady
+#     rate: the store's logical size (segments + index.db's page_count x
+#     page_size as a reader sees it, WAL included) sampled after the first
+#     block and just before the stop, per hour. These are the issue 9 targets.
+#   - nfdump beside it on the same traffic, in the same run (--no-nfdump to
+#     skip): softflowd on lo (NetFlow v9, -t maxlife=60 -t expint=1: a record
+#     per flow and direction at least every 60 s) exporting to nfcapd (1.7:
+#     -w DIR -B 4194304, uncompressed). Its bytes are given for everything nfcapd wrote and for
+#     the generator's flows alone (nfdump -R DIR 'port P' -w, uncompressed and
+#     with -y, nfdump's LZ4 block compression, the same as nfcapd -y), per
+#     hour and per connection; and the CPU of `nfdump -R DIR -s dstip/bytes
+#     -n 10` next to `tcptop-analyze top --group-by remote-host -n 10` on the
+#     same recording. softflowd and nfdump are installed with apt-get if
+#     missing (Debian: nfdump, softflowd);
 #   - connection-ticks: the recorded tick tables replayed through the
 #     recorder's own aggregator (tests/bench/bench_store_scan.c): "live" sums,
 #     over ticks, the connections alive in that tick (closed ones count in the
@@ -45,17 +66,18 @@
 # ran, 1 on a runtime failure, 2 on bad usage, 77 when not root or a tool is
 # missing. Everything started is stopped on exit.
 #
-# Usage: tests/bench/bench_store.sh [-t SECONDS] [-w bulk,idle,churn] [--build DIR]
-#            [--format json|text] [--keep DIR] [--idle-conns N] [--churn-rate N]
-#            [--bulk-rate BYTES_PER_S]
+# Usage: tests/bench/bench_store.sh [-t SECONDS] [-w persist,idle,churn,churn3k,bulk]
+#            [--build DIR] [--format json|text] [--keep DIR] [--idle-conns N]
+#            [--churn-rate N] [--churn-fast-rate N] [--bulk-rate BYTES_PER_S]
+#            [--no-nfdump] [--no-install]
 set -u
 
 PROG=bench_store
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
-TIME=60
-WORKLOADS=bulk,idle,churn
+TIME=90
+WORKLOADS=persist,idle,churn,churn3k
 BUILD=${TCPTOP_BUILD:-}
 FORMAT=json
 KEEP=
@@ -63,6 +85,10 @@ IDLE_CONNS=1000
 IDLE_SIZE=100
 IDLE_PERIOD=10
 CHURN_RATE=300
+CHURN_FAST_RATE=3000
+NFDUMP=1
+INSTALL=1
+NF_MAXLIFE=60 # softflowd -t maxlife: the issue's "nfdump, 60 s records"
 CHURN_SIZE=300
 BULK_CONNS=4
 BULK_RATE=8388608
@@ -72,12 +98,15 @@ FLUSH_S=5 # and its default --flush
 usage() {
 	cat <<EOF
 Usage: $0 [options]
-Record three loopback workloads (bulk, idle, churn) with tcptop-record at its
-default settings, each into a fresh store, and report store size per
-connection-tick, compression, and the recorder's CPU.
+Record loopback workloads with tcptop-record at its default settings, each
+into a fresh store, with softflowd -> nfcapd recording the same traffic, and
+report all-in store size (segments + index.db + WAL) per hour, per
+connection-tick and per connection next to nfdump's, compression, and the
+recorder's CPU.
 
   -t, --time S          seconds recorded per workload (default $TIME, 15..600)
-  -w, --workloads LIST  comma-separated subset of bulk,idle,churn (default all)
+  -w, --workloads LIST  comma-separated subset of persist,idle,churn,churn3k,bulk
+                        (default $WORKLOADS)
       --build DIR       build directory with record/tcptop-record,
                         analyze/tcptop-analyze and lib/libtt_core.a (default:
                         \$TCPTOP_BUILD, then build-bstore/, build-rel/, build/)
@@ -86,10 +115,14 @@ connection-tick, compression, and the recorder's CPU.
       --keep DIR        keep the stores under DIR (must not exist)
       --idle-conns N    connections of the idle workload (default $IDLE_CONNS)
       --churn-rate N    connections per second of the churn workload (default $CHURN_RATE)
+      --churn-fast-rate N  connections per second of churn3k (default $CHURN_FAST_RATE)
+      --no-nfdump       do not run softflowd -> nfcapd beside the recorder
+      --no-install      do not apt-get install nfdump/softflowd when missing (skip them)
       --bulk-rate B     bytes per second per bulk connection (default $BULK_RATE)
   -h, --help            this text
 
-Needs root, cc, jq, sqlite3 (exit 77 without). About 3 x (TIME + 10) seconds.
+Needs root, cc, jq, sqlite3, python3 (exit 77 without). About (TIME + 15) seconds
+per workload.
 EOF
 }
 
@@ -111,6 +144,9 @@ while [ $# -gt 0 ]; do
 	--keep) [ $# -ge 2 ] || die_usage "$1 needs a value"; KEEP=$2; shift 2 ;;
 	--idle-conns) [ $# -ge 2 ] || die_usage "$1 needs a value"; IDLE_CONNS=$2; shift 2 ;;
 	--churn-rate) [ $# -ge 2 ] || die_usage "$1 needs a value"; CHURN_RATE=$2; shift 2 ;;
+	--churn-fast-rate) [ $# -ge 2 ] || die_usage "$1 needs a value"; CHURN_FAST_RATE=$2; shift 2 ;;
+	--no-nfdump) NFDUMP=0; shift ;;
+	--no-install) INSTALL=0; shift ;;
 	--bulk-rate) [ $# -ge 2 ] || die_usage "$1 needs a value"; BULK_RATE=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) die_usage "unknown option '$1'" ;;
@@ -118,15 +154,16 @@ while [ $# -gt 0 ]; do
 done
 in_range "$TIME" 15 600 || die_usage "--time: want 15..600, got '$TIME'"
 in_range "$IDLE_CONNS" 1 8000 || die_usage "--idle-conns: want 1..8000, got '$IDLE_CONNS'"
-in_range "$CHURN_RATE" 1 2000 || die_usage "--churn-rate: want 1..2000, got '$CHURN_RATE'"
+in_range "$CHURN_RATE" 1 20000 || die_usage "--churn-rate: want 1..20000, got '$CHURN_RATE'"
+in_range "$CHURN_FAST_RATE" 1 20000 || die_usage "--churn-fast-rate: want 1..20000, got '$CHURN_FAST_RATE'"
 in_range "$BULK_RATE" 1024 1073741824 || die_usage "--bulk-rate: want 1024..1073741824, got '$BULK_RATE'"
 case $FORMAT in json | text) ;; *) die_usage "--format: want json or text, got '$FORMAT'" ;; esac
 WL=()
 IFS=, read -r -a _wl <<<"$WORKLOADS"
 for w in "${_wl[@]}"; do
 	case $w in
-	bulk | idle | churn) WL+=("$w") ;;
-	*) die_usage "--workloads: '$w' is not bulk, idle or churn" ;;
+	persist | idle | churn | churn3k | bulk) WL+=("$w") ;;
+	*) die_usage "--workloads: '$w' is not persist, idle, churn, churn3k or bulk" ;;
 	esac
 done
 [ ${#WL[@]} -gt 0 ] || die_usage "--workloads: empty"
@@ -139,11 +176,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 77
 fi
 missing=
-for t in cc jq sqlite3 awk; do
+for t in cc jq sqlite3 awk python3; do
 	command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
 done
 if [ -n "$missing" ]; then
-	echo "$PROG: missing tool(s):$missing (Debian: apt-get install gcc jq sqlite3 gawk); skipped" >&2
+	echo "$PROG: missing tool(s):$missing (Debian: apt-get install gcc jq sqlite3 gawk python3); skipped" >&2
 	exit 77
 fi
 if [ -z "$BUILD" ]; then
@@ -163,6 +200,27 @@ if [ -z "$BUILD" ] || [ ! -x "$RECORD" ] || [ ! -x "$ANALYZE" ] || [ ! -f "$BUIL
 	exit 77
 fi
 
+# nfdump beside it: softflowd (pcap on lo) -> nfcapd. Debian 12 ships nfdump
+# 1.7.1 (nfcapd -w DIR, -y for LZ4) and softflowd 1.1.0.
+NF_NOTE=
+if [ "$NFDUMP" = 1 ]; then
+	if ! command -v nfcapd >/dev/null || ! command -v nfdump >/dev/null ||
+		! command -v softflowd >/dev/null || ! command -v softflowctl >/dev/null; then
+		if [ "$INSTALL" = 1 ] && command -v apt-get >/dev/null; then
+			echo "$PROG: installing nfdump and softflowd (apt-get)" >&2
+			{ DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nfdump softflowd ||
+				{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+					--no-install-recommends nfdump softflowd; }; } >/dev/null 2>&1
+		fi
+	fi
+	if ! command -v nfcapd >/dev/null || ! command -v softflowd >/dev/null ||
+		! command -v softflowctl >/dev/null; then
+		NF_NOTE="nfdump/softflowd not installed (apt-get install nfdump softflowd): not measured"
+		echo "$PROG: $NF_NOTE" >&2
+		NFDUMP=0
+	fi
+fi
+
 # 1,000 idle connections are 2,000 descriptors in the generator (both ends).
 NOFILE_NEED=$((2 * IDLE_CONNS + 4096 + 64))
 if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$NOFILE_NEED" ]; then
@@ -176,8 +234,11 @@ if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$NOFILE_NEED" ]; t
 fi
 
 TMP=$(mktemp -d /tmp/tt-bstore.XXXXXX) || exit 1
+NFBASE=${KEEP:-$TMP} # softflowd/nfcapd's directories, kept with --keep
 REC_PID=
 GEN_PID=
+SF_PID=
+NF_PID=
 T0=$(date +%s)
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -199,8 +260,12 @@ stop_pid() { # pid [signal]: ask, wait up to 10 s, then KILL. Only pids we start
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	stop_pid "$REC_PID"
+	stop_pid "$SF_PID" TERM
+	stop_pid "$NF_PID" TERM
 	stop_pid "$GEN_PID"
 	REC_PID=
+	SF_PID=
+	NF_PID=
 	GEN_PID=
 	rm -rf "$TMP"
 }
@@ -242,6 +307,145 @@ now_s() { date +%s.%N; }
 fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN {
 	if (a == "NA" || b == "NA" || b + 0 == 0) print "NA"; else printf f "\n", a / b }'; }
 
+# The store directory after a stop: "total segments index other" bytes, where
+# index is index.db with its -wal, -shm (and -journal) and other is any other
+# file (LOCK, or whatever the format adds).
+allin() { # dir
+	python3 - "$1" <<'EOF'
+import os, sys
+seg = idx = other = 0
+for e in os.scandir(sys.argv[1]):
+    if not e.is_file(follow_symlinks=False):
+        continue
+    n = e.stat().st_size
+    if e.name.endswith(".tts"):
+        seg += n
+    elif e.name.startswith("index.db"):
+        idx += n
+    else:
+        other += n
+print(seg + idx + other, seg, idx, other)
+EOF
+}
+
+# A live store's logical size: segments + the index as a reader sees it
+# (page_count x page_size: the WAL's committed pages included, the WAL file's
+# slack not), and the WAL file's size. Prints "logical wal_file" or "NA NA".
+# The read transaction is a moment long: it delays a checkpoint, nothing else.
+logical() { # dir
+	python3 - "$1" 2>/dev/null <<'EOF' || echo "NA NA"
+import os, sqlite3, sys
+d = sys.argv[1]
+seg = sum(e.stat().st_size for e in os.scandir(d) if e.name.endswith(".tts"))
+db = sqlite3.connect("file:%s/index.db?mode=ro" % d, uri=True, timeout=5)
+pc = db.execute("PRAGMA page_count").fetchone()[0]
+ps = db.execute("PRAGMA page_size").fetchone()[0]
+db.close()
+try:
+    wal = os.stat(os.path.join(d, "index.db-wal")).st_size
+except OSError:
+    wal = 0
+print(seg + pc * ps, wal)
+EOF
+}
+
+# CPU seconds (user + system, wait4's rusage) of a command: the median of N
+# runs after a warm-up, stdout and stderr discarded; NA if it fails.
+cpu_median() { # n cmd...
+	python3 - "$@" 2>/dev/null <<'EOF' || echo NA
+import os, statistics, sys
+n, cmd = int(sys.argv[1]), sys.argv[2:]
+v = []
+for i in range(n + 1):
+    pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=[
+        (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)])
+    _, st, ru = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(st) != 0:
+        sys.exit(1)
+    if i:
+        v.append(ru.ru_utime + ru.ru_stime)
+print("%.4f" % statistics.median(v))
+EOF
+}
+
+free_udp_port() {
+	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# softflowd -> nfcapd on the loopback, every flow of lo (softflowd 1.1.0 on lo
+# captures nothing once a pcap filter is given, so the generator's flows are
+# picked out afterwards with nfdump's filter). 0 when both run.
+nf_start() { # workload
+	local w=$1 port d=$NFBASE/nf-$1
+	mkdir -p "$d/flows" || return 1
+	port=$(free_udp_port) || return 1
+	# -B: the shutdown's burst of datagrams overflows the default socket buffer
+	nfcapd -w "$d/flows" -p "$port" -b 127.0.0.1 -B 4194304 -P "$d/nfcapd.pid" >"$d/nfcapd.log" 2>&1 &
+	NF_PID=$!
+	sleep 0.3
+	# expint=1: each flow is exported when it reaches maxlife (or its TCP timeout),
+	# not in one burst a minute
+	softflowd -d -i lo -n "127.0.0.1:$port" -v 9 -t maxlife=$NF_MAXLIFE -t expint=1 -m 65536 \
+		-p "$d/softflowd.pid" -c "$d/softflowd.ctl" >"$d/softflowd.log" 2>&1 &
+	SF_PID=$!
+	for _ in $(seq 50); do
+		[ -S "$d/softflowd.ctl" ] && break
+		sleep 0.1
+	done
+	if ! kill -0 "$NF_PID" 2>/dev/null || ! kill -0 "$SF_PID" 2>/dev/null || [ ! -S "$d/softflowd.ctl" ]; then
+		warn "$w: softflowd/nfcapd did not start: $(tail -n2 "$d/softflowd.log" "$d/nfcapd.log" | tr '\n' ' ')"
+		stop_pid "$SF_PID" TERM
+		stop_pid "$NF_PID" TERM
+		SF_PID=
+		NF_PID=
+		return 1
+	fi
+	return 0
+}
+
+# softflowd: statistics, then a graceful shutdown (every open flow expired and
+# exported); nfcapd: SIGTERM, which closes and renames its file.
+nf_stop() { # workload
+	local d=$NFBASE/nf-$1
+	[ -n "$SF_PID" ] || return 0
+	softflowctl -c "$d/softflowd.ctl" statistics >"$d/softflowd.stats" 2>&1
+	softflowctl -c "$d/softflowd.ctl" shutdown >/dev/null 2>&1
+	for _ in $(seq 50); do
+		kill -0 "$SF_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	stop_pid "$SF_PID" TERM
+	SF_PID=
+	sleep 1 # the last datagrams
+	stop_pid "$NF_PID" TERM
+	NF_PID=
+}
+
+# What nfcapd wrote: all of it, and the generator's flows alone written again
+# by nfdump uncompressed and with LZ4 (-y, the block compression nfcapd -y
+# uses); records, those received between the end of the first block and the
+# stop (the steady rate), softflowd's losses, and the CPU of a top-10 query.
+nf_eval() { # workload
+	local w=$1 d=$NFBASE/nf-$1 f
+	f=$d/flows
+	R[$w,nf_files]=$(find "$f" -maxdepth 1 -type f | wc -l)
+	R[$w,nf_bytes]=$(find "$f" -maxdepth 1 -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	R[$w,nf_records]=$(nfdump -R "$f" -I 2>/dev/null | awk '$1 == "Flows:" { s += $2 } END { print s + 0 }')
+	if nfdump -R "$f" -w "$d/own.nf" "port ${R[$w,port]}" >/dev/null 2>"$d/nfdump.err" &&
+		nfdump -R "$f" -y -w "$d/own.lz4" "port ${R[$w,port]}" >/dev/null 2>>"$d/nfdump.err"; then
+		R[$w,nf_own_bytes]=$(stat -c %s "$d/own.nf")
+		R[$w,nf_own_lz4_bytes]=$(stat -c %s "$d/own.lz4")
+		R[$w,nf_own_records]=$(nfdump -r "$d/own.nf" -I 2>/dev/null | awk '$1 == "Flows:" { print $2 }')
+	else
+		warn "$w: nfdump could not split out the generator's flows: $(head -n2 "$d/nfdump.err" | tr '\n' ' ')"
+	fi
+	R[$w,sf_pcap_drops]=$(awk -F': ' '/dropped by libpcap/ { print $2 }' "$d/softflowd.stats")
+	R[$w,nf_seq_errors]=$(sed -n "s/.*Sequence Errors: \([0-9]*\).*/\1/p" "$d/nfcapd.log" | tail -n1)
+	R[$w,sf_forced]=$(sed -n 's/^Flows expired: [0-9]* (\([0-9]*\) forced).*/\1/p' "$d/softflowd.stats")
+	R[$w,q_nfdump]=$(cpu_median 3 nfdump -R "$f" -s dstip/bytes -n 10)
+}
+
 count_links() { # pid -> BPF links it holds
 	local n=0 f
 	for f in /proc/"$1"/fd/*; do
@@ -253,15 +457,19 @@ count_links() { # pid -> BPF links it holds
 gen_args() {
 	case $1 in
 	bulk) echo "bulk -n $BULK_CONNS -r $BULK_RATE" ;;
+	persist) echo "idle -n $IDLE_CONNS -s $IDLE_SIZE -P 1" ;;
 	idle) echo "idle -n $IDLE_CONNS -s $IDLE_SIZE -P $IDLE_PERIOD" ;;
 	churn) echo "churn -r $CHURN_RATE -s $CHURN_SIZE" ;;
+	churn3k) echo "churn -r $CHURN_FAST_RATE -s $CHURN_SIZE" ;;
 	esac
 }
 wl_desc() {
 	case $1 in
 	bulk) echo "$BULK_CONNS TCP connections streaming $((BULK_RATE / 1048576)) MiB/s each (64 KiB writes)" ;;
+	persist) echo "$IDLE_CONNS TCP connections, $IDLE_SIZE bytes each every second" ;;
 	idle) echo "$IDLE_CONNS TCP connections, $IDLE_SIZE bytes each every ${IDLE_PERIOD} s at random phases" ;;
 	churn) echo "$CHURN_RATE TCP connections/s, each: connect, write $CHURN_SIZE bytes, close" ;;
+	churn3k) echo "$CHURN_FAST_RATE TCP connections/s, each: connect, write $CHURN_SIZE bytes, close" ;;
 	esac
 }
 
@@ -273,7 +481,7 @@ run_workload() {
 	local w=$1
 	local store=$TMP/store-$w out=$TMP/gen-$w.out
 	local t_start t_warm t_end c_warm c_end g0 g1 m0 m1 age ok info sq scan i k
-	local rows own ict brows line kv
+	local rows own ict brows line kv port l0 l1 wal1 a
 	[ -n "$KEEP" ] && store=$KEEP/$w
 
 	# shellcheck disable=SC2046 # word splitting of the arguments is wanted
@@ -291,7 +499,14 @@ run_workload() {
 		GEN_PID=
 		return 1
 	fi
+	port=$(sed -n 's/^ready port=\([0-9]*\).*/\1/p' "$out" | head -n1)
+	R[$w,port]=$port
 	sleep 1 # let it settle into its rhythm
+
+	R[$w,nf]=0
+	if [ "$NFDUMP" = 1 ] && nf_start "$w"; then
+		R[$w,nf]=1
+	fi
 
 	"$RECORD" -o "$store" -f "$FORMAT" >/dev/null 2>"$TMP/rec-$w.err" &
 	REC_PID=$!
@@ -307,6 +522,7 @@ run_workload() {
 	if [ "$ok" -ne 1 ]; then
 		warn "$w: tcptop-record did not start: $(tail -n2 "$TMP/rec-$w.err" | tr '\n' ' ')"
 		stop_pid "$REC_PID"
+		nf_stop "$w"
 		stop_pid "$GEN_PID"
 		REC_PID=
 		GEN_PID=
@@ -320,23 +536,40 @@ run_workload() {
 	sleep $((FLUSH_S + 1))
 	t_warm=$(now_s)
 	c_warm=$(cpu_ticks "$REC_PID")
+	read -r l0 _ <<<"$(logical "$store")"
 	sleep "$(awk -v t="$TIME" -v a="$t_start" -v b="$(now_s)" 'BEGIN { d = t - (b - a); printf "%.3f\n", (d > 0 ? d : 0) }')"
 	t_end=$(now_s)
 	c_end=$(cpu_ticks "$REC_PID")
 	age=$(proc_age_ticks "$REC_PID")
 	g1=$(cpu_ticks "$GEN_PID")
 	read -r -a m1 <<<"$(machine)"
+	read -r l1 wal1 <<<"$(logical "$store")"
 	R[$w,load]=$(cut -d' ' -f1-3 /proc/loadavg)
+	# the store's growth between the end of the first block and the stop, per hour
+	R[$w,live_wal_bytes]=$wal1
+	R[$w,steady_allin_mb_h]=$(awk -v a="$l0" -v b="$l1" -v t0="$t_warm" -v t1="$t_end" 'BEGIN {
+		if (a == "NA" || b == "NA" || t1 <= t0) print "NA"; else printf "%.2f\n", (b - a) / 1e6 * 3600 / (t1 - t0) }')
+	R[$w,steady_allin_bps]=$(awk -v a="$l0" -v b="$l1" -v t0="$t_warm" -v t1="$t_end" 'BEGIN {
+		if (a == "NA" || b == "NA" || t1 <= t0) print "NA"; else printf "%.1f\n", (b - a) / (t1 - t0) }')
 
 	stop_pid "$REC_PID"
 	R[$w,rec_rc]=$?
 	REC_PID=
+	[ "${R[$w,nf]}" = 1 ] && nf_stop "$w"
 	stop_pid "$GEN_PID"
 	GEN_PID=
 	R[$w,gen_done]=$(grep '^done' "$out" | cut -d' ' -f2-)
 	if grep -q . "$TMP/rec-$w.err"; then
 		R[$w,rec_err]=$(head -n3 "$TMP/rec-$w.err" | tr '\n' ' ')
 	fi
+
+	read -r a R[$w,allin_seg] R[$w,allin_idx] R[$w,allin_other] <<<"$(allin "$store")"
+	R[$w,allin]=$a
+	R[$w,rec_t0]=$t_start
+	R[$w,rec_warm]=$t_warm
+	R[$w,rec_end]=$t_end
+	[ "${R[$w,nf]}" = 1 ] && nf_eval "$w"
+	R[$w,q_tcptop]=$(cpu_median 3 "$ANALYZE" top --group-by remote-host -n 10 "$store")
 
 	info=$("$ANALYZE" info --format json "$store" 2>"$TMP/info-$w.err")
 	if [ -z "$info" ]; then
@@ -380,7 +613,7 @@ run_workload() {
 		return 1
 	fi
 	for k in ticks live_ticks active_ticks own_live_ticks own_active_ticks own_conns max_live \
-		steady_bytes steady_live_ticks steady_active_ticks steady_own_live_ticks \
+		steady_bytes steady_ticks steady_live_ticks steady_active_ticks steady_own_live_ticks \
 		steady_own_active_ticks sample_no_traffic; do
 		R[$w,$k]=$(grep -o "\b$k=[0-9]*" <<<"$scan" | head -n1 | cut -d= -f2)
 	done
@@ -450,6 +683,116 @@ done
 b_per() { fdiv "$1" "$2" %.2f; }
 log ""
 log "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); total $(elapsed) s"
+log ""
+# per-unit figures of the all-in store and of nfdump, into R[w,...]
+for w in "${WL[@]}"; do
+	[ "${R[$w,ok]}" = 1 ] || continue
+	R[$w,allin_mb_h]=$(awk -v a="${R[$w,allin]}" -v s="${R[$w,rec_s]}" 'BEGIN { printf "%.2f\n", a / 1e6 * 3600 / s }')
+	R[$w,allin_b_live]=$(b_per "${R[$w,allin]}" "${R[$w,live_ticks]}")
+	R[$w,allin_b_act]=$(b_per "${R[$w,allin]}" "${R[$w,active_ticks]}")
+	# steady: growth per second over active connection-ticks per tick after the first block
+	R[$w,steady_allin_b_act]=$(awk -v r="${R[$w,steady_allin_bps]}" -v a="${R[$w,steady_active_ticks]}" \
+		-v t="${R[$w,steady_ticks]}" -v ts="$TICK_S" 'BEGIN {
+		if (r == "NA" || a + 0 == 0 || t + 0 == 0) print "NA"; else printf "%.2f\n", r * ts / (a / t) }')
+	# loopback connections: what the generator opened, over the recorded span for
+	# churn (the store's socket rows / 2 overcount: a socket met by the iterator
+	# and then by its owner can hold two ids)
+	R[$w,conns]=$(awk -v d="${R[$w,gen_done]:-}" -v s="${R[$w,rec_s]}" -v w="$w" 'BEGIN {
+		n = split(d, f, " "); for (i = 1; i <= n; i++) { split(f[i], kv, "="); g[kv[1]] = kv[2] }
+		if (g["opened"] == "" || g["seconds"] + 0 == 0) { print "NA"; exit }
+		if (w ~ /^churn/) printf "%d\n", g["opened"] * s / g["seconds"]; else print g["opened"] }')
+	R[$w,allin_b_conn]=$(b_per "${R[$w,allin]}" "${R[$w,conns]}")
+	R[$w,steady_allin_b_conn]=$(awk -v r="${R[$w,steady_allin_bps]}" -v c="${R[$w,conns]}" -v s="${R[$w,rec_s]}" 'BEGIN {
+		if (r == "NA" || c + 0 == 0) print "NA"; else printf "%.1f\n", r / (c / s) }')
+	[ "${R[$w,nf]}" = 1 ] || continue
+	R[$w,nf_mb_h]=$(awk -v a="${R[$w,nf_bytes]}" -v s="${R[$w,rec_s]}" 'BEGIN { printf "%.2f\n", a / 1e6 * 3600 / s }')
+	R[$w,nf_own_mb_h]=$(awk -v a="${R[$w,nf_own_bytes]:-NA}" -v s="${R[$w,rec_s]}" 'BEGIN {
+		if (a == "NA") print "NA"; else printf "%.2f\n", a / 1e6 * 3600 / s }')
+	R[$w,nf_own_lz4_mb_h]=$(awk -v a="${R[$w,nf_own_lz4_bytes]:-NA}" -v s="${R[$w,rec_s]}" 'BEGIN {
+		if (a == "NA") print "NA"; else printf "%.2f\n", a / 1e6 * 3600 / s }')
+	R[$w,nf_b_rec]=$(b_per "${R[$w,nf_own_bytes]:-NA}" "${R[$w,nf_own_records]:-NA}")
+	R[$w,nf_lz4_b_rec]=$(b_per "${R[$w,nf_own_lz4_bytes]:-NA}" "${R[$w,nf_own_records]:-NA}")
+	# held connections: a steady hour holds one record per direction and maxlife
+	case $w in
+	persist | idle) a=$IDLE_CONNS ;;
+	bulk) a=$BULK_CONNS ;;
+	*) a=0 ;;
+	esac
+	R[$w,nf_steady_mb_h]=$(awk -v n="$a" -v b="${R[$w,nf_b_rec]}" -v m="$NF_MAXLIFE" 'BEGIN {
+		if (n == 0 || b == "NA") print "NA"; else printf "%.2f\n", 2 * n * 3600 / m * b / 1e6 }')
+	# a connection is two flow records (one per direction) unless maxlife split it
+	R[$w,nf_conns]=$(awk -v r="${R[$w,nf_own_records]:-0}" 'BEGIN { printf "%d\n", r / 2 }')
+	R[$w,nf_b_conn]=$(b_per "${R[$w,nf_own_bytes]:-NA}" "${R[$w,nf_conns]}")
+	R[$w,nf_lz4_b_conn]=$(b_per "${R[$w,nf_own_lz4_bytes]:-NA}" "${R[$w,nf_conns]}")
+done
+
+log "== ALL-IN: the store directory after a clean stop (segments + index.db + WAL + shm + other) =="
+printf '%-8s %6s %11s %10s %10s %8s %8s %9s %8s %8s %8s %9s %9s %6s\n' workload rec_s allin segments \
+	"index+wal" MB/h st_MB/h B/live_ct B/act_ct st_B/act conns B/conn st_B/conn own%
+for w in "${WL[@]}"; do
+	[ "${R[$w,ok]}" = 1 ] || continue
+	printf '%-8s %6s %11s %10s %10s %8s %8s %9s %8s %8s %8s %9s %9s %6s\n' "$w" "${R[$w,rec_s]}" \
+		"${R[$w,allin]}" "${R[$w,allin_seg]}" "${R[$w,allin_idx]}" "${R[$w,allin_mb_h]}" \
+		"${R[$w,steady_allin_mb_h]}" "${R[$w,allin_b_live]}" "${R[$w,allin_b_act]}" \
+		"${R[$w,steady_allin_b_act]}" "${R[$w,conns]}" "${R[$w,allin_b_conn]}" "${R[$w,steady_allin_b_conn]}" \
+		"$(awk -v o="${R[$w,own_live_ticks]}" -v a="${R[$w,live_ticks]}" 'BEGIN {
+			if (a + 0 == 0) print "NA"; else printf "%.1f\n", 100 * o / a }')"
+done
+log "  allin: every file of the store after SIGINT (index+wal: index.db, -wal, -shm; other files"
+log "  such as LOCK are in allin only); MB/h: allin x 3600 / recorded seconds, i.e. the run"
+log "  extrapolated linearly, start-up (the first block announces every connection) and the index's"
+log "  fixed pages included: it overstates an hour, the more so the shorter the run;"
+log "  st_MB/h: the steady rate, the logical store (segments + index pages as a reader sees them,"
+log "  WAL included) from the end of the first block to the stop, per hour; B/live_ct, B/act_ct:"
+log "  allin per live / active connection-tick of the whole store (neighbours' connections in both);"
+log "  st_B/act: the steady rate per active connection-tick; conns: the generator's loopback"
+log "  connections (both ends each), for churn those it opened during the recorded seconds;"
+log "  B/conn: allin per such connection, st_B/conn: the steady rate per connection opened;"
+log "  own%: the generator's share of the store's live connection-ticks. All-in cannot be split:"
+log "  other processes' connections (a shared machine) are in it, so below ~95 % it overstates"
+log "  the workload's cost; rerun on a quiet machine."
+log ""
+if [ "$NFDUMP" = 1 ]; then
+	log "== nfdump beside it: softflowd -i lo -v 9 -t maxlife=$NF_MAXLIFE -> nfcapd -w DIR (1.7, uncompressed), same traffic =="
+	printf '%-8s %9s %10s %8s %10s %9s %8s %8s %8s %8s %8s %8s %8s %7s\n' workload records \
+		nfcapd_B own_recs own_B own_lz4_B MB/h lz4_MB/h 60s_MB/h B/rec B/conn lz4B/con conns drops
+	for w in "${WL[@]}"; do
+		[ "${R[$w,ok]}" = 1 ] && [ "${R[$w,nf]}" = 1 ] || continue
+		printf '%-8s %9s %10s %8s %10s %9s %8s %8s %8s %8s %8s %8s %8s %7s\n' "$w" "${R[$w,nf_records]}" \
+			"${R[$w,nf_bytes]}" "${R[$w,nf_own_records]:-NA}" "${R[$w,nf_own_bytes]:-NA}" \
+			"${R[$w,nf_own_lz4_bytes]:-NA}" "${R[$w,nf_own_mb_h]}" "${R[$w,nf_own_lz4_mb_h]}" \
+			"${R[$w,nf_steady_mb_h]}" "${R[$w,nf_b_rec]}" "${R[$w,nf_b_conn]}" "${R[$w,nf_lz4_b_conn]}" \
+			"${R[$w,nf_conns]}" "${R[$w,sf_pcap_drops]:-NA}+${R[$w,nf_seq_errors]:-NA}"
+	done
+	log "  records, nfcapd_B: every flow of lo that nfcapd wrote (other processes' loopback traffic"
+	log "  too); own_*: the generator's flows alone (nfdump -R DIR 'port P' -w FILE, and with -y: LZ4,"
+	log "  the block compression of nfcapd -y); MB/h, lz4_MB/h: own bytes x 3600 / the recorder's"
+	log "  recorded seconds (softflowd ran from just before the recorder to just after, and its"
+	log "  shutdown exported every open flow: a persistent flow's last, partial, record is in);"
+	log "  60s_MB/h (held connections only): what a steady hour of them holds, one record per"
+	log "  direction per $NF_MAXLIFE s (maxlife), x B/rec: a model, since a short run cannot show it"
+	log "  (a record leaves softflowd $NF_MAXLIFE s after its flow began); conns: own records / 2 (a"
+	log "  record per direction); drops: softflowd's pcap drops + nfcapd's sequence errors (lost"
+	log "  export datagrams): nonzero means records are missing."
+	log ""
+fi
+log "== Against the targets of issue 9 (all-in; tcptop | nfdump own flows raw / LZ4) =="
+for w in "${WL[@]}"; do
+	[ "${R[$w,ok]}" = 1 ] || continue
+	nfp() { [ "${R[$w,nf]}" = 1 ] && printf ' | nfdump %s / %s' "$1" "$2"; }
+	case $w in
+	persist) log "  persist, <= 14 MB per hour: ${R[$w,allin_mb_h]} (steady ${R[$w,steady_allin_mb_h]})$(nfp "${R[$w,nf_own_mb_h]:-NA}" "${R[$w,nf_own_lz4_mb_h]:-NA}") MB/h$([ "${R[$w,nf]}" = 1 ] && echo " (a steady hour of 60 s records: ${R[$w,nf_steady_mb_h]})")" ;;
+	idle) log "  idle, <= 8 B per active connection-tick: ${R[$w,allin_b_act]} (steady ${R[$w,steady_allin_b_act]}); MB/h ${R[$w,allin_mb_h]}$(nfp "${R[$w,nf_own_mb_h]:-NA}" "${R[$w,nf_own_lz4_mb_h]:-NA}") MB/h" ;;
+	churn | churn3k) log "  $w, <= 120 B per loopback connection: ${R[$w,allin_b_conn]} (steady ${R[$w,steady_allin_b_conn]})$(nfp "${R[$w,nf_b_conn]:-NA}" "${R[$w,nf_lz4_b_conn]:-NA}") B per connection" ;;
+	bulk) log "  bulk (no target): ${R[$w,allin_mb_h]} MB/h$(nfp "${R[$w,nf_own_mb_h]:-NA}" "${R[$w,nf_own_lz4_mb_h]:-NA}") MB/h" ;;
+	esac
+done
+log "  top-10 remote hosts over the recording, CPU s (median of 3): tcptop-analyze top --group-by remote-host -n 10 | nfdump -R DIR -s dstip/bytes -n 10"
+for w in "${WL[@]}"; do
+	[ "${R[$w,ok]}" = 1 ] || continue
+	log "    $w: ${R[$w,q_tcptop]}$([ "${R[$w,nf]}" = 1 ] && printf ' | %s' "${R[$w,q_nfdump]}")"
+done
+[ -n "$NF_NOTE" ] && log "  $NF_NOTE"
 log ""
 log "== Store size: the workload's own connections (bytes per connection-tick) =="
 log "   (its stream re-encoded alone, exactly as tcptop-record writes it: other processes'"
@@ -584,6 +927,25 @@ for w in "${WL[@]}"; do
 		"rec_cpu_s_per_hour=${R[$w,rec_cpu_s_per_h]} gen_cpu_pct=${R[$w,gen_pct]}" \
 		"machine_busy_pct=${R[$w,machine_pct]} other_cores=${R[$w,other_cores]}" \
 		"ring_drops=${R[$w,ring_drops]} socks_full=${R[$w,socks_full]}"
+	echo "RESULT_ALLIN workload=$w recorded_s=${R[$w,rec_s]} allin_bytes=${R[$w,allin]}" \
+		"allin_segment_bytes=${R[$w,allin_seg]} allin_index_bytes=${R[$w,allin_idx]}" \
+		"allin_other_bytes=${R[$w,allin_other]} allin_mb_per_hour=${R[$w,allin_mb_h]}" \
+		"steady_allin_mb_per_hour=${R[$w,steady_allin_mb_h]} allin_b_per_live_tick=${R[$w,allin_b_live]}" \
+		"allin_b_per_active_tick=${R[$w,allin_b_act]} steady_allin_b_per_active_tick=${R[$w,steady_allin_b_act]}" \
+		"conns=${R[$w,conns]} allin_b_per_conn=${R[$w,allin_b_conn]} steady_allin_b_per_conn=${R[$w,steady_allin_b_conn]}" \
+		"live_wal_bytes=${R[$w,live_wal_bytes]} top_cpu_s=${R[$w,q_tcptop]}"
+	if [ "${R[$w,nf]}" = 1 ]; then
+		echo "RESULT_NFDUMP workload=$w maxlife_s=$NF_MAXLIFE records=${R[$w,nf_records]} files=${R[$w,nf_files]}" \
+			"bytes=${R[$w,nf_bytes]} mb_per_hour=${R[$w,nf_mb_h]} own_records=${R[$w,nf_own_records]:-NA}" \
+			"own_bytes=${R[$w,nf_own_bytes]:-NA} own_lz4_bytes=${R[$w,nf_own_lz4_bytes]:-NA}" \
+			"own_mb_per_hour=${R[$w,nf_own_mb_h]} own_lz4_mb_per_hour=${R[$w,nf_own_lz4_mb_h]}" \
+			"steady_model_own_mb_per_hour=${R[$w,nf_steady_mb_h]} own_b_per_record=${R[$w,nf_b_rec]}" \
+			"own_lz4_b_per_record=${R[$w,nf_lz4_b_rec]} own_conns=${R[$w,nf_conns]}" \
+			"own_b_per_conn=${R[$w,nf_b_conn]} own_lz4_b_per_conn=${R[$w,nf_lz4_b_conn]}" \
+			"pcap_drops=${R[$w,sf_pcap_drops]:-NA} nfcapd_seq_errors=${R[$w,nf_seq_errors]:-NA}" \
+			"forced_expiries=${R[$w,sf_forced]:-NA}" \
+			"top_cpu_s=${R[$w,q_nfdump]}"
+	fi
 	echo "RESULT_GEN workload=$w ${R[$w,gen_done]:-}"
 	echo "RESULT_INDEX workload=$w ${R[$w,index_pages]:-}"
 done
