@@ -1257,18 +1257,28 @@ static int cut_wal(struct tt_store *s)
 	return sql_fail(s, rc, "checkpointing");
 }
 
-/* Return the index's free pages to the file system: they leave the file at the checkpoint. */
-static int give_back(struct tt_store *s)
+static int free_pages(struct tt_store *s, int64_t *n)
 {
-	int64_t free_pages = 0;
+	return query_int(s, "PRAGMA freelist_count", n, "counting free pages");
+}
+
+/*
+ * Return the pages that retention freed to the file system: they leave the
+ * file at the checkpoint. Only those: the few pages every block frees and
+ * takes again as it rewrites rows stay, since giving them back would only
+ * make the next block grow the file (and the WAL) by as much again.
+ */
+static int give_back(struct tt_store *s, int64_t before)
+{
+	int64_t now = 0;
+	char sql[64];
 	int err;
 
-	if ((err = query_int(s, "PRAGMA freelist_count", &free_pages, "counting free pages")))
+	if ((err = free_pages(s, &now)) || now <= before)
 		return err;
 	/* without auto_vacuum (an index that could not be converted) this is a no-op */
-	if (free_pages && (err = exec(s, "PRAGMA incremental_vacuum", "vacuuming")))
-		return err;
-	return 0;
+	snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%" PRId64 ")", now - before);
+	return exec(s, sql, "vacuuming");
 }
 
 static int delete_rows(struct tt_store *s, const struct victim *v)
@@ -1370,6 +1380,7 @@ int tt_store_retain(struct tt_store *s, const struct tt_retain_opts *o, struct t
 {
 	struct victim *v = NULL;
 	uint64_t dir = 0;
+	int64_t free0 = 0;
 	size_t n = 0, i = 0;
 	int err;
 
@@ -1387,7 +1398,7 @@ int tt_store_retain(struct tt_store *s, const struct tt_retain_opts *o, struct t
 	if (o->max_bytes && ((err = cut_wal(s)) || (err = tt_store_dir_bytes(s, &dir))))
 		return err;
 	r->peak_bytes = dir;
-	if ((err = list_sealed(s, o->keep_seg_id, &v, &n)))
+	if ((err = free_pages(s, &free0)) || (err = list_sealed(s, o->keep_seg_id, &v, &n)))
 		return err;
 	for (;;) {
 		unsigned before = r->removed;
@@ -1414,7 +1425,7 @@ int tt_store_retain(struct tt_store *s, const struct tt_retain_opts *o, struct t
 		}
 		if (r->removed == before && !r->orphans && !o->max_bytes)
 			break;
-		if ((err = give_back(s)))
+		if ((err = give_back(s, free0)))
 			goto out;
 		note_peak(s, r);
 		if ((err = cut_wal(s)))

@@ -37,6 +37,7 @@ struct tt_writer {
 	uint64_t dir_rest;
 	uint64_t headroom;
 	int measured; /* headroom is a measurement, not the first guess */
+	unsigned too_small; /* passes in a row that found the limit too small */
 	int warned_small; /* the size limit is below what the store needs: said once */
 	char err[512];
 	char warn[1024]; /* not yet taken by tt_writer_take_warning */
@@ -220,12 +221,23 @@ int tt_writer_event(struct tt_writer *w, const struct tt_event *ev)
 	return err;
 }
 
-/* Until a flush has been measured, the headroom is a guess: an eighth of the limit. */
-static void grew(struct tt_writer *w, uint64_t by)
+/*
+ * The headroom follows the largest growth, and decays by a quarter per flush
+ * toward the latest one: a recording's first block (a new row for every
+ * connection) or a burst of sockets must not cost room for the rest of the
+ * run. Until a flush has been measured it is a guess: an eighth of the limit.
+ */
+static void grew(struct tt_writer *w, uint64_t by, int new_flush)
 {
-	if (!w->measured || by > w->headroom)
+	if (!w->measured) {
 		w->headroom = by;
-	w->measured = 1;
+		w->measured = 1;
+		return;
+	}
+	if (new_flush && w->headroom > by)
+		w->headroom -= (w->headroom - by) / 4;
+	if (by > w->headroom)
+		w->headroom = by;
 }
 
 /*
@@ -260,10 +272,18 @@ static int retain(struct tt_writer *w, int force)
 	if (!n)
 		return 0;
 	if (w->dir_rest && rr.peak_bytes > w->dir_rest)
-		grew(w, rr.peak_bytes - w->dir_rest);
+		grew(w, rr.peak_bytes - w->dir_rest, 0);
 	w->dir_rest = rr.dir_bytes;
-	/* nothing left to remove, and the next flush may take it over the limit */
-	if (rr.dir_bytes + w->headroom > n && !rr.sealed_left && !w->warned_small) {
+	/*
+	 * Nothing left to remove, and the next flush may take the directory over
+	 * the limit: said once, when it has lasted eight passes (a recording's
+	 * first blocks pass, a size too small stays).
+	 */
+	if (rr.dir_bytes + w->headroom > n && !rr.sealed_left)
+		w->too_small++;
+	else
+		w->too_small = 0;
+	if (w->too_small >= 8 && !w->warned_small) {
 		w->warned_small = 1;
 		snprintf(w->warn, sizeof(w->warn),
 			 "%s: the retention size (%" PRIu64 " KiB) is too small to hold the index and "
@@ -282,8 +302,7 @@ static void note_flush(struct tt_writer *w)
 
 	if (!w->o.retain_bytes || !w->dir_rest || tt_store_dir_bytes(w->st, &now))
 		return;
-	if (now > w->dir_rest)
-		grew(w, now - w->dir_rest);
+	grew(w, now > w->dir_rest ? now - w->dir_rest : 0, 1);
 }
 
 /*

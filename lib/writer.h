@@ -5,9 +5,10 @@
  * transaction), each block opened by a keyframe, segments rolled by time and
  * size, old segments removed by age and by the size of the whole directory
  * (segments, index.db, its WAL and shared memory): after every flush the
- * directory is brought under retain_bytes minus a headroom, the most one flush
- * and its retention pass have grown it so far, so that it stays under
- * retain_bytes at every moment unless a flush grows it more than any before.
+ * directory is brought under retain_bytes minus a headroom (the largest growth
+ * of one flush and its retention pass, decaying by a quarter per flush toward
+ * the latest), so that it stays under retain_bytes at every moment unless a
+ * flush grows it by more than that (a recording's first block can).
  *
  * Durability: a block is on disk before the index names it; SIGKILL loses at
  * most the block being built. Every run writes new segment files (O_EXCL), so
