@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -62,7 +64,9 @@ enum {
 	Q_RET_CONNS,
 	Q_RET_ROLLUPS,
 	Q_RET_REC_ROLLUPS,
+	Q_RET_PROCS,
 	Q_RET_REC,
+	Q_RET_ORPHAN,
 	Q_MAX
 };
 
@@ -119,13 +123,20 @@ static const char *const q_sql[Q_MAX] = {
 		       "ORDER BY coalesce(t_start_ns, created_ns), id",
 	[Q_RET_SEG] = "DELETE FROM segments WHERE id = ?1",
 	/*
+	 * Every table-specific deletion of retention is one of the Q_RET_*
+	 * statements below, run in this order in the transaction that deletes a
+	 * segment (?1 is the segment's recording): the rest of the retention
+	 * code knows only segments and recordings.
+	 *
 	 * What the recording still has on disk starts with its oldest segment;
-	 * summaries that end before that describe data that is gone.
+	 * summaries that end before that describe data that is gone. A
+	 * connection still open is never one of them: every remaining segment
+	 * restates it in its keyframes, however long it has been idle.
 	 */
-	[Q_RET_CONNS] = "DELETE FROM conns WHERE recording_id = ?1 AND last_seen_ns < "
+	[Q_RET_CONNS] = "DELETE FROM conns WHERE recording_id = ?1 AND close_ns IS NOT NULL "
+			"AND max(close_ns, last_seen_ns) < "
 			"(SELECT min(coalesce(t_start_ns, created_ns)) FROM segments "
-			"WHERE recording_id = ?1) AND (close_ns IS NOT NULL OR "
-			"(SELECT end_ns FROM recordings WHERE id = ?1) IS NOT NULL)",
+			"WHERE recording_id = ?1)",
 	[Q_RET_ROLLUPS] = "DELETE FROM rollups WHERE (t + res) * 1000000000 <= "
 			  "(SELECT min(coalesce(t_start_ns, created_ns)) FROM segments "
 			  "WHERE recording_id = ?1) AND conn IN "
@@ -134,9 +145,27 @@ static const char *const q_sql[Q_MAX] = {
 	[Q_RET_REC_ROLLUPS] = "DELETE FROM rollups WHERE conn IN (SELECT id FROM conns WHERE "
 			      "recording_id = ?1) AND NOT EXISTS (SELECT 1 FROM segments WHERE "
 			      "recording_id = ?1)",
+	/*
+	 * Processes no row names any more, once a recording went (rows of a
+	 * live recording keep theirs).
+	 */
+	[Q_RET_PROCS] = "DELETE FROM processes WHERE NOT EXISTS (SELECT 1 FROM recordings WHERE "
+			"id = ?1) AND id NOT IN (SELECT process_id FROM conns) AND id NOT IN "
+			"(SELECT process_id FROM rollups)",
 	/* its conns go with it (ON DELETE CASCADE) */
 	[Q_RET_REC] = "DELETE FROM recordings WHERE id = ?1 AND NOT EXISTS "
 		      "(SELECT 1 FROM segments WHERE recording_id = ?1)",
+	/*
+	 * A segment file (?1, of recording ?2, sequence ?3) that the index does
+	 * not name and that retention had removed the rows of when it died:
+	 * older than every segment the index keeps of its recording, or of a
+	 * recording older than every recording the index keeps. A file made by
+	 * a run that died before naming it is its recording's newest, never that.
+	 */
+	[Q_RET_ORPHAN] = "SELECT NOT EXISTS (SELECT 1 FROM segments WHERE file = ?1) AND "
+			 "CASE WHEN EXISTS (SELECT 1 FROM recordings WHERE id = ?2) "
+			 "THEN ?3 < (SELECT min(seq) FROM segments WHERE recording_id = ?2) "
+			 "ELSE ?2 < (SELECT min(id) FROM recordings) END",
 };
 
 /* A processes row, cached: most rows of a block name a process met before. */
@@ -162,7 +191,9 @@ struct tt_store {
 	int64_t *rowids; /* conns.id of each drained lifetime */
 	size_t rowids_cap;
 	struct proc_slot procs[PROC_CACHE]; /* processes rows met lately */
+	int swept; /* retention looked for files left by an interrupted pass */
 	char err[512];
+	char warn[640]; /* from open; see tt_store_warning */
 };
 
 /* Tests only: see tt_store_test_schema. */
@@ -508,6 +539,8 @@ fail:
 }
 
 /* SQLite answers with the mode it ended up in, which is not WAL where WAL cannot work. */
+static int cut_wal(struct tt_store *s);
+
 static int set_wal(struct tt_store *s)
 {
 	const char *mode;
@@ -531,6 +564,53 @@ static int set_wal(struct tt_store *s)
 		return fail(s, -ENOTSUP, "%s/index.db: the file system does not support "
 			    "SQLite's WAL mode (shared memory)", s->dir);
 	return 0;
+}
+
+/*
+ * An index made before incremental vacuum (auto_vacuum NONE) keeps the pages
+ * that retention frees: SQLite reuses them but the file never shrinks.
+ * Converting it takes a VACUUM, once: SQLite builds a copy in a temporary
+ * file (SQLITE_TMPDIR, /var/tmp or /tmp, perhaps this file system) and
+ * writes it back through the WAL, so it needs room for two copies. It is one
+ * transaction: a crash leaves the old index, and the next open tries again.
+ * Without the room, or if it fails, the index stays as it is, with a warning.
+ */
+static int convert_vacuum(struct tt_store *s)
+{
+	int64_t mode = 0, pages = 0, page_size = 0;
+	struct statvfs vfs;
+	uint64_t need, avail;
+	int err;
+
+	if ((err = query_int(s, "PRAGMA auto_vacuum", &mode, "reading auto_vacuum")))
+		return err;
+	if (mode == 2) /* INCREMENTAL */
+		return 0;
+	if ((err = query_int(s, "PRAGMA page_count", &pages, "reading the page count")) ||
+	    (err = query_int(s, "PRAGMA page_size", &page_size, "reading the page size")))
+		return err;
+	need = 2 * (uint64_t)pages * (uint64_t)page_size + (1u << 20);
+	if (statvfs(s->dir, &vfs) < 0)
+		return fail(s, -errno, "%s: %s", s->dir, strerror(errno));
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail < need) {
+		snprintf(s->warn, sizeof(s->warn),
+			 "%s/index.db: not converted to incremental vacuum (needs %" PRIu64
+			 " MiB free, %" PRIu64 " MiB are): space that retention frees in the index "
+			 "is reused but not given back", s->dir, need >> 20, avail >> 20);
+		return 0;
+	}
+	if ((err = exec(s, "PRAGMA auto_vacuum = INCREMENTAL", "setting auto_vacuum")))
+		return err;
+	if (exec(s, "VACUUM", "converting to incremental vacuum")) {
+		snprintf(s->warn, sizeof(s->warn),
+			 "%.500s: space that retention frees in the index is reused but not given back",
+			 s->err);
+		s->err[0] = 0;
+		return 0;
+	}
+	/* the copy went through the WAL: give its room back now */
+	return cut_wal(s);
 }
 
 static int open_db(struct tt_store *s, int file_mode)
@@ -592,6 +672,13 @@ static int open_db(struct tt_store *s, int file_mode)
 		return exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys");
 	}
 
+	/*
+	 * A new index gives freed pages back (incremental vacuum, run after
+	 * retention). SQLite takes the setting only before the first page is
+	 * written, which switching to WAL already does.
+	 */
+	if (v == 0 && (err = exec(s, "PRAGMA auto_vacuum = INCREMENTAL", "setting auto_vacuum")))
+		return err;
 	/* WAL: readers never block the recorder; NORMAL is crash-safe with WAL */
 	if ((err = set_wal(s)) || (err = exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous")))
 		return err;
@@ -605,6 +692,8 @@ static int open_db(struct tt_store *s, int file_mode)
 	    (err = exec(s, "PRAGMA journal_size_limit = 0", "limiting the WAL")))
 		return err;
 	if (s->version < known_version() && (err = migrate(s)))
+		return err;
+	if ((err = convert_vacuum(s)))
 		return err;
 	return exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys");
 }
@@ -688,6 +777,11 @@ int tt_store_share_with_group(const char *dir, const char *group, char *why, siz
 const char *tt_store_errmsg(const struct tt_store *s)
 {
 	return s->err[0] ? s->err : "no error";
+}
+
+const char *tt_store_warning(const struct tt_store *s)
+{
+	return s->warn[0] ? s->warn : NULL;
 }
 
 const char *tt_store_dir(const struct tt_store *s)
@@ -1180,7 +1274,6 @@ int tt_store_block(struct tt_store *s, int64_t seg_id, const struct tt_block_inf
 struct victim {
 	int64_t id;
 	int64_t rec;
-	uint64_t bytes;
 	uint64_t t_end_ns;
 	char *file;
 };
@@ -1213,7 +1306,6 @@ static int list_sealed(struct tt_store *s, int64_t keep_seg_id, struct victim **
 			break;
 		v[*n].id = sqlite3_column_int64(q, 0);
 		v[*n].rec = sqlite3_column_int64(q, 1);
-		v[*n].bytes = (uint64_t)sqlite3_column_int64(q, 3);
 		v[*n].t_end_ns = (uint64_t)sqlite3_column_int64(q, 4);
 		v[*n].file = strdup(file ? file : "");
 		if (!v[*n].file) {
@@ -1239,26 +1331,99 @@ static int list_sealed(struct tt_store *s, int64_t keep_seg_id, struct victim **
 
 static int run_id(struct tt_store *s, int which, int64_t id, const char *what)
 {
-	sqlite3_stmt *q = stmt(s, which);
+	sqlite3_stmt *q;
 
-	if (!q)
+	if (!q_sql[which])
+		return 0; /* nothing of the kind in this schema */
+	if (!(q = stmt(s, which)))
 		return -EIO;
 	sqlite3_bind_int64(q, 1, id);
 	return run(s, q, what);
 }
 
-/*
- * The file first: should we die between the two, the row names a missing file
- * (verify reports it, the next retention finishes the job), never the reverse.
- */
-static int remove_segment(struct tt_store *s, const struct victim *v)
+/* What a file takes: its size, or the space allocated to it if that is more. */
+static uint64_t file_bytes(const struct stat *st)
 {
-	char path[4096];
+	uint64_t alloc = (uint64_t)st->st_blocks * 512;
+
+	return alloc > (uint64_t)st->st_size ? alloc : (uint64_t)st->st_size;
+}
+
+int tt_store_dir_bytes(struct tt_store *s, uint64_t *bytes)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	*bytes = 0;
+	d = opendir(s->dir);
+	if (!d)
+		return fail(s, -errno, "%s: %s", s->dir, strerror(errno));
+	while ((de = readdir(d))) {
+		/* a file removed meanwhile is simply not counted */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		*bytes += file_bytes(&st);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Note the directory's size now as a candidate for the pass's peak. */
+static void note_peak(struct tt_store *s, struct tt_retain_result *r)
+{
+	uint64_t now;
+
+	if (!tt_store_dir_bytes(s, &now) && now > r->peak_bytes)
+		r->peak_bytes = now;
+}
+
+/*
+ * Give the WAL's space back: checkpoint everything and truncate it to zero.
+ * Never waits: a reader holding an old snapshot makes it a partial checkpoint
+ * (SQLITE_BUSY), and the next pass tries again.
+ */
+static int cut_wal(struct tt_store *s)
+{
+	int rc;
+
+	sqlite3_busy_timeout(s->db, 0);
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(s->db, 5000);
+	if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return 0;
+	return sql_fail(s, rc, "checkpointing");
+}
+
+static int free_pages(struct tt_store *s, int64_t *n)
+{
+	return query_int(s, "PRAGMA freelist_count", n, "counting free pages");
+}
+
+/*
+ * Return the pages that retention freed to the file system: they leave the
+ * file at the checkpoint. Only those: the few pages every block frees and
+ * takes again as it rewrites rows stay, since giving them back would only
+ * make the next block grow the file (and the WAL) by as much again.
+ */
+static int give_back(struct tt_store *s, int64_t before)
+{
+	int64_t now = 0;
+	char sql[64];
 	int err;
 
-	snprintf(path, sizeof(path), "%s/%s", s->dir, v->file);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return fail(s, -errno, "%s: removing: %s", path, strerror(errno));
+	if ((err = free_pages(s, &now)) || now <= before)
+		return err;
+	/* without auto_vacuum (an index that could not be converted) this is a no-op */
+	snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%" PRId64 ")", now - before);
+	return exec(s, sql, "vacuuming");
+}
+
+static int delete_rows(struct tt_store *s, const struct victim *v)
+{
+	int err;
+
 	if ((err = begin(s)))
 		return err;
 	if ((err = run_id(s, Q_RET_SEG, v->id, "deleting a segment")) ||
@@ -1266,43 +1431,160 @@ static int remove_segment(struct tt_store *s, const struct victim *v)
 	    (err = run_id(s, Q_RET_CONNS, v->rec, "deleting old connections")) ||
 	    (err = run_id(s, Q_RET_REC_ROLLUPS, v->rec, "deleting an empty recording's rollups")) ||
 	    (err = run_id(s, Q_RET_REC, v->rec, "deleting an empty recording")) ||
+	    (err = run_id(s, Q_RET_PROCS, v->rec, "deleting unused processes")) ||
 	    (err = commit(s))) {
 		rollback(s);
 		return err;
 	}
+	/* the cache may name processes that just went */
+	memset(s->procs, 0, sizeof(s->procs));
+	return 0;
+}
+
+/*
+ * The rows first, then the file: should we die between the two, the file is
+ * one the index does not name (verify: a warning; the next pass removes it),
+ * never a row naming a missing file (verify: a problem). Only when the disk is
+ * so full that even the deletion cannot be logged does the file go first.
+ */
+static int remove_segment(struct tt_store *s, const struct victim *v,
+			  struct tt_retain_result *r)
+{
+	char path[4096];
+	int err, unlinked = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, v->file);
+	err = delete_rows(s, v);
+	if (err == -ENOSPC) {
+		cut_wal(s);
+		err = delete_rows(s, v);
+	}
+	if (err == -ENOSPC) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return fail(s, -errno, "%s: removing: %s", path, strerror(errno));
+		unlinked = 1;
+		err = delete_rows(s, v);
+	}
+	if (err)
+		return err;
+	note_peak(s, r);
+	if (!unlinked && unlink(path) < 0 && errno != ENOENT)
+		return fail(s, -errno, "%s: removing: %s", path, strerror(errno));
 	if (v->id == s->seg_id)
 		s->seg_id = -1;
 	return 0;
 }
 
-int tt_store_retain(struct tt_store *s, uint64_t now_ns, uint64_t max_age_ns, uint64_t max_bytes,
-		    int64_t keep_seg_id, unsigned *removed)
+/* Segment files an interrupted pass left behind (see Q_RET_ORPHAN). */
+static int sweep_orphans(struct tt_store *s, struct tt_retain_result *r)
+{
+	sqlite3_stmt *q = stmt(s, Q_RET_ORPHAN);
+	char path[4096];
+	struct dirent *de;
+	int rc, err = 0;
+	DIR *d;
+
+	if (!q)
+		return -EIO;
+	d = opendir(s->dir);
+	if (!d)
+		return fail(s, -errno, "%s: %s", s->dir, strerror(errno));
+	while (!err && (de = readdir(d))) {
+		unsigned rec, seq;
+		int end = 0, orphan = 0;
+
+		if (sscanf(de->d_name, "r%6u-s%6u.tts%n", &rec, &seq, &end) != 2 ||
+		    de->d_name[end] || end != 19)
+			continue;
+		sqlite3_bind_text(q, 1, de->d_name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, rec);
+		sqlite3_bind_int64(q, 3, seq);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW)
+			orphan = sqlite3_column_int(q, 0);
+		else
+			err = sql_fail(s, rc, "looking for left-over segment files");
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		if (!orphan)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name);
+		if (unlink(path) < 0 && errno != ENOENT)
+			err = fail(s, -errno, "%s: removing: %s", path, strerror(errno));
+		else
+			r->orphans++;
+	}
+	closedir(d);
+	return err;
+}
+
+int tt_store_retain(struct tt_store *s, const struct tt_retain_opts *o, struct tt_retain_result *r)
 {
 	struct victim *v = NULL;
-	uint64_t total = 0;
-	size_t n, i;
+	uint64_t dir = 0;
+	int64_t free0 = 0;
+	size_t n = 0, i = 0;
 	int err;
 
-	*removed = 0;
+	memset(r, 0, sizeof(*r));
 	if ((err = writable(s)))
 		return err;
-	if (!max_age_ns && !max_bytes)
+	if (!o->max_age_ns && !o->max_bytes && !o->force)
 		return 0;
-	if ((err = tt_store_segment_bytes(s, &total)) ||
-	    (err = list_sealed(s, keep_seg_id, &v, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		int too_old = max_age_ns && now_ns > v[i].t_end_ns &&
-			      now_ns - v[i].t_end_ns > max_age_ns;
-		int too_big = max_bytes && total > max_bytes;
-
-		if (!too_old && !too_big)
-			break;
-		if ((err = remove_segment(s, &v[i])))
-			break;
-		total -= v[i].bytes < total ? v[i].bytes : total;
-		(*removed)++;
+	if (!s->swept) {
+		if ((err = sweep_orphans(s, r)))
+			return err;
+		s->swept = 1;
 	}
+	/* what the WAL holds is on its way into index.db: count it there, once */
+	if (o->max_bytes && ((err = cut_wal(s)) || (err = tt_store_dir_bytes(s, &dir))))
+		return err;
+	r->peak_bytes = dir;
+	if ((err = free_pages(s, &free0)) || (err = list_sealed(s, o->keep_seg_id, &v, &n)))
+		return err;
+	for (;;) {
+		unsigned before = r->removed;
+
+		for (; i < n; i++) {
+			int too_old = o->max_age_ns && o->now_ns > v[i].t_end_ns &&
+				      o->now_ns - v[i].t_end_ns > o->max_age_ns;
+			int too_big = o->max_bytes && dir > o->max_bytes;
+			int forced = o->force && !r->removed;
+			char path[4096];
+			struct stat st;
+			uint64_t size = 0;
+
+			if (!too_old && !too_big && !forced)
+				break;
+			snprintf(path, sizeof(path), "%s/%s", s->dir, v[i].file);
+			if (stat(path, &st) == 0)
+				size = file_bytes(&st);
+			if ((err = remove_segment(s, &v[i], r)))
+				goto out;
+			/* the index shrinks too, but only the vacuum below says by how much */
+			dir -= size < dir ? size : dir;
+			r->removed++;
+		}
+		if (r->removed == before && !r->orphans && !o->max_bytes)
+			break;
+		if ((err = give_back(s, free0)))
+			goto out;
+		note_peak(s, r);
+		if ((err = cut_wal(s)))
+			goto out;
+		if (!o->max_bytes || (err = tt_store_dir_bytes(s, &dir)))
+			break;
+		/* files larger than their stat said, or an index that grew: go on */
+		if (dir <= o->max_bytes || i == n || r->removed == before)
+			break;
+	}
+out:
+	r->sealed_left = (unsigned)(n - i);
+	if (!err && !o->max_bytes)
+		err = tt_store_dir_bytes(s, &dir);
+	r->dir_bytes = dir;
+	if (dir > r->peak_bytes)
+		r->peak_bytes = dir;
 	free_victims(v, n);
 	return err;
 }

@@ -129,21 +129,57 @@ int tt_store_block(struct tt_store *s, int64_t seg_id, const struct tt_block_inf
 
 /* ---- retention ------------------------------------------------------------ */
 
+struct tt_retain_opts {
+	uint64_t now_ns; /* Unix ns */
+	uint64_t max_age_ns; /* remove segments whose last block ended longer ago (0: none) */
+	uint64_t max_bytes; /* bring the whole directory (tt_store_dir_bytes) to at most this
+			     * (0: no size limit) */
+	int64_t keep_seg_id; /* the segment being written: never removed */
+	int force; /* remove at least the oldest sealed segment, limits or not (a full disk) */
+};
+
+struct tt_retain_result {
+	unsigned removed; /* segments removed */
+	unsigned orphans; /* segment files removed that the index no longer named */
+	unsigned sealed_left; /* sealed segments still there (other than keep_seg_id) */
+	uint64_t dir_bytes; /* the directory after the pass */
+	uint64_t peak_bytes; /* the most the directory held at any step of the pass */
+};
+
 /*
- * Delete the oldest sealed segments (files and their index rows, in that order:
- * rows go only once the file is gone) until the store is younger than max_age_ns
- * (0: no age limit) and smaller than max_bytes (0: no size limit), never the
- * segment being written (keep_seg_id). A segment is too old when its last block
- * ended more than max_age_ns before now_ns. With a segment go its blocks, and the
- * summaries of its recording that end before the recording's oldest remaining
- * segment starts (connections last seen, and buckets that end, before it); a
- * recording left without segments goes entirely. Number removed in *removed.
+ * One retention pass. Removes the oldest sealed segments, never keep_seg_id,
+ * while one is older than max_age_ns or the directory is larger than
+ * max_bytes. For each, oldest first: its rows in one transaction (the
+ * segment, its blocks, and the summaries of its recording that describe only
+ * removed time: closed connections that closed and were last seen before the
+ * recording's oldest remaining segment starts, time buckets that end before
+ * it, a recording left without segments with everything of it), then the
+ * file. A crash between the two leaves a file the index no longer names
+ * (verify: a warning); the first pass of a store handle removes such files
+ * where they are older than everything the index keeps of their recording.
+ * Then the freed pages go back to the file system (incremental vacuum) and
+ * the WAL is cut to nothing (checkpoint TRUNCATE, skipped while a reader
+ * holds it). With max_bytes, the WAL is cut first, before the directory is
+ * measured. 0 or a negative errno; r is filled either way.
  */
-int tt_store_retain(struct tt_store *s, uint64_t now_ns, uint64_t max_age_ns, uint64_t max_bytes,
-		    int64_t keep_seg_id, unsigned *removed);
+int tt_store_retain(struct tt_store *s, const struct tt_retain_opts *o, struct tt_retain_result *r);
+
+/*
+ * Bytes of every regular file in the store directory (segments, index.db and
+ * its -wal and -shm, LOCK, anything else): for each, the larger of its size
+ * and the space allocated to it. 0 or a negative errno.
+ */
+int tt_store_dir_bytes(struct tt_store *s, uint64_t *bytes);
 
 /* Total bytes of segment files the index knows about. */
 int tt_store_segment_bytes(struct tt_store *s, uint64_t *bytes);
+
+/*
+ * A warning from tt_store_open for a writer, or NULL: the index could not be
+ * converted to incremental vacuum (not enough room for its copy), so space
+ * freed by retention is reused by the index but not given back.
+ */
+const char *tt_store_warning(const struct tt_store *s);
 
 /* ---- tests only ----------------------------------------------------------- */
 

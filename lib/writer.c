@@ -32,8 +32,16 @@ struct tt_writer {
 	uint32_t block_events; /* events of the block beyond its keyframe */
 	struct tt_ev_loss loss; /* latest LOSS in the stream */
 	struct tt_seg_meta meta;
+	/* --retain-size: the directory after the last pass, and the most it grew
+	 * from there through one flush and the pass after it */
+	uint64_t dir_rest;
+	uint64_t headroom;
+	int measured; /* headroom is a measurement, not the first guess */
+	unsigned too_small; /* passes in a row that found the limit too small */
+	int warned_small; /* the size limit is below what the store needs: said once */
 	char err[512];
-	char warn[1024];
+	char warn[1024]; /* not yet taken by tt_writer_take_warning */
+	char taken[1024]; /* the last one taken */
 };
 
 void tt_writer_opts_default(struct tt_writer_opts *o)
@@ -77,6 +85,8 @@ static void parse_boot_id(const char *s, uint64_t *hi, uint64_t *lo)
 		nib++;
 	}
 }
+
+static int retain(struct tt_writer *w, int force);
 
 static int new_segment(struct tt_writer *w)
 {
@@ -146,10 +156,16 @@ int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char 
 		return -ENOMEM;
 	}
 	w->o = *o;
+	/* retention removes whole sealed segments: let there be a few under the limit */
+	if (o->retain_bytes && (!o->segment_bytes || o->segment_bytes > o->retain_bytes / 4))
+		w->o.segment_bytes = o->retain_bytes / 4 > 4096 ? o->retain_bytes / 4 : 4096;
+	w->headroom = o->retain_bytes / 8;
 	err = tt_store_open(o->dir, TT_STORE_WRITE, o->dir_mode, o->file_mode, &w->st, why,
 			    why_len);
 	if (err)
 		goto fail;
+	if (tt_store_warning(w->st))
+		snprintf(w->warn, sizeof(w->warn), "%s", tt_store_warning(w->st));
 	tt_store_each_unsealed(w->st, adopt_one, w);
 	err = tt_store_recording_begin(w->st, &o->rec, &w->rec_id);
 	if (err) {
@@ -170,6 +186,9 @@ int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char 
 		goto fail;
 	}
 	err = new_segment(w);
+	/* a store already over the limits is brought under them before recording */
+	if (!err)
+		err = retain(w, 0);
 	if (err) {
 		snprintf(why, why_len, "%s", w->err);
 		goto fail;
@@ -184,9 +203,13 @@ fail:
 	return err;
 }
 
-const char *tt_writer_warning(const struct tt_writer *w)
+const char *tt_writer_take_warning(struct tt_writer *w)
 {
-	return w->warn[0] ? w->warn : NULL;
+	if (!w->warn[0])
+		return NULL;
+	memcpy(w->taken, w->warn, sizeof(w->taken));
+	w->warn[0] = 0;
+	return w->taken;
 }
 
 int tt_writer_event(struct tt_writer *w, const struct tt_event *ev)
@@ -203,18 +226,88 @@ int tt_writer_event(struct tt_writer *w, const struct tt_event *ev)
 	return err;
 }
 
-static int retain(struct tt_writer *w)
+/*
+ * The headroom follows the largest growth, and decays by a quarter per flush
+ * toward the latest one: a recording's first block (a new row for every
+ * connection) or a burst of sockets must not cost room for the rest of the
+ * run. Until a flush has been measured it is a guess: an eighth of the limit.
+ */
+static void grew(struct tt_writer *w, uint64_t by, int new_flush)
 {
-	unsigned removed = 0;
+	if (!w->measured) {
+		w->headroom = by;
+		w->measured = 1;
+		return;
+	}
+	if (new_flush && w->headroom > by)
+		w->headroom -= (w->headroom - by) / 4;
+	if (by > w->headroom)
+		w->headroom = by;
+}
+
+/*
+ * One retention pass. With a size limit the pass aims below it by the
+ * headroom: the most the directory has grown from the end of one pass through
+ * the next flush (the frame, the index transaction in the WAL, the index's
+ * growth) and the pass itself (the WAL of its deletions and vacuum), so that
+ * the next flush ends under the limit too. force: the disk is full, remove the
+ * oldest sealed segment whatever the limits say.
+ */
+static int retain(struct tt_writer *w, int force)
+{
+	struct tt_retain_opts ro = {
+		.now_ns = wall_ns(),
+		.max_age_ns = w->o.retain_ns,
+		.keep_seg_id = w->seg_id,
+		.force = force,
+	};
+	struct tt_retain_result rr;
+	uint64_t n = w->o.retain_bytes;
 	int err;
 
-	if (!w->o.retain_ns && !w->o.retain_bytes)
+	if (!w->o.retain_ns && !n)
 		return 0;
-	err = tt_store_retain(w->st, wall_ns(), w->o.retain_ns, w->o.retain_bytes, w->seg_id,
-			      &removed);
-	if (err)
+	if (n)
+		ro.max_bytes = n > w->headroom ? n - w->headroom : 1;
+	err = tt_store_retain(w->st, &ro, &rr);
+	if (err) {
 		snprintf(w->err, sizeof(w->err), "retention: %s", tt_store_errmsg(w->st));
-	return err;
+		return err;
+	}
+	if (!n)
+		return 0;
+	if (w->dir_rest && rr.peak_bytes > w->dir_rest)
+		grew(w, rr.peak_bytes - w->dir_rest, 0);
+	w->dir_rest = rr.dir_bytes;
+	/*
+	 * Nothing left to remove, and the next flush may take the directory over
+	 * the limit: said once, when it has lasted eight passes (a recording's
+	 * first blocks pass, a size too small stays).
+	 */
+	if (rr.dir_bytes + w->headroom > n && !rr.sealed_left)
+		w->too_small++;
+	else
+		w->too_small = 0;
+	if (w->too_small >= 8 && !w->warned_small) {
+		w->warned_small = 1;
+		snprintf(w->warn, sizeof(w->warn),
+			 "%s: the retention size (%" PRIu64 " KiB) is too small to hold the index and "
+			 "the segment being written (%" PRIu64 " KiB now) and what a block adds while "
+			 "it is written (%" PRIu64 " KiB): the directory will go over it; every older "
+			 "segment is removed as soon as it is sealed",
+			 w->o.dir, n >> 10, rr.dir_bytes >> 10, w->headroom >> 10);
+	}
+	return 0;
+}
+
+/* The growth of the directory since the last pass, as the flush just left it. */
+static void note_flush(struct tt_writer *w)
+{
+	uint64_t now;
+
+	if (!w->o.retain_bytes || !w->dir_rest || tt_store_dir_bytes(w->st, &now))
+		return;
+	grew(w, now > w->dir_rest ? now - w->dir_rest : 0, 1);
 }
 
 /*
@@ -240,7 +333,7 @@ static int flush_block(struct tt_writer *w)
 
 	if (err == -ENOSPC && retention) {
 		/* the block stays pending after a failed write: free room, retry once */
-		if (!retain(w))
+		if (!retain(w, 1))
 			err = tt_segw_flush(w->seg, 1, &bi);
 	}
 	if (err == -ENODATA)
@@ -256,7 +349,7 @@ static int flush_block(struct tt_writer *w)
 		 * failed transaction left nothing behind and the indexer rewound,
 		 * so after retention has freed room the same block goes in again.
 		 */
-		if (!retain(w))
+		if (!retain(w, 1))
 			err = tt_store_block(w->st, w->seg_id, &bi, w->o.rec.mono_to_wall_ns,
 					     &w->loss, w->ix);
 	}
@@ -266,6 +359,7 @@ static int flush_block(struct tt_writer *w)
 	}
 	w->blocks++;
 	w->block_events = 0;
+	note_flush(w);
 	return 0;
 }
 
@@ -306,7 +400,7 @@ int tt_writer_tick(struct tt_writer *w, const struct tt_agg *agg, const struct t
 		w->block_start_ns = t->start_ns;
 	if (t->ts_ns - w->block_start_ns < w->o.flush_ns)
 		return 0;
-	if ((err = flush_block(w)) || (err = roll_if_due(w, t->ts_ns)) || (err = retain(w)))
+	if ((err = flush_block(w)) || (err = roll_if_due(w, t->ts_ns)) || (err = retain(w, 0)))
 		return no_space(w, err);
 	w->block_start_ns = t->ts_ns;
 	if (!w->seg_start_ns)

@@ -3,7 +3,12 @@
  * aggregator's tables and keeps a store: events into segment blocks, blocks
  * flushed every flush_ns right after a tick (fdatasync, then one index
  * transaction), each block opened by a keyframe, segments rolled by time and
- * size, old segments removed by age and size.
+ * size, old segments removed by age and by the size of the whole directory
+ * (segments, index.db, its WAL and shared memory): after every flush the
+ * directory is brought under retain_bytes minus a headroom (the largest growth
+ * of one flush and its retention pass, decaying by a quarter per flush toward
+ * the latest), so that it stays under retain_bytes at every moment unless a
+ * flush grows it by more than that (a recording's first block can).
  *
  * Durability: a block is on disk before the index names it; SIGKILL loses at
  * most the block being built. Every run writes new segment files (O_EXCL), so
@@ -29,7 +34,8 @@ struct tt_writer_opts {
 	uint64_t segment_ns; /* roll a segment after this long (0: never) */
 	uint64_t segment_bytes; /* or this big (0: never) */
 	uint64_t retain_ns; /* delete segments older than this (0: keep) */
-	uint64_t retain_bytes; /* keep the store under this many segment bytes (0: no cap) */
+	uint64_t retain_bytes; /* keep the whole directory under this many bytes (0: no cap);
+				* caps segment_bytes at a quarter of it */
 	uint64_t bucket_ns; /* minor rollup length (1 min): tt_indexer_minor_ok */
 	struct tt_recording_info rec; /* host, kernel, boot id, options, version, times */
 };
@@ -46,15 +52,21 @@ void tt_writer_opts_default(struct tt_writer_opts *o);
 int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char *why,
 		   size_t why_len);
 
-/* A warning from open (e.g. a torn segment found), or NULL. */
-const char *tt_writer_warning(const struct tt_writer *w);
+/*
+ * A warning not taken yet, or NULL: from open (a torn segment found, an index
+ * that could not be converted to incremental vacuum) or from a tick (the
+ * retention size cannot hold the index and the segment being written; said
+ * once per run). Each is returned once; the string lives until the next call.
+ */
+const char *tt_writer_take_warning(struct tt_writer *w);
 
 /* Append one event of the stream. 0 or a negative errno. */
 int tt_writer_event(struct tt_writer *w, const struct tt_event *ev);
 
 /*
  * After the aggregator consumed a TICK: account the table in the index and, if
- * the block is flush_ns old, flush it, roll and retain as configured, and open
+ * the block is flush_ns old, flush it, roll and retain as configured (see
+ * tt_store_retain; a warning may follow, see tt_writer_take_warning), and open
  * the next block with agg's keyframe. 0 or a negative errno (-ENOSPC: the disk
  * is full even after retention; the store is consistent up to the last block).
  */

@@ -173,6 +173,7 @@ int main(int argc, char **argv)
 	struct tt_agg *agg = NULL;
 	struct tt_writer *wr = NULL;
 	const char *failed = NULL; /* message of the stage that stopped the loop */
+	const char *warn;
 	struct tt_source *src;
 	struct rec_opts o;
 	struct tt_buf out = { 0 };
@@ -226,8 +227,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, PROG ": %s\n", why);
 			goto out;
 		}
-		if (tt_writer_warning(wr))
-			fprintf(stderr, PROG ": warning: %s\n", tt_writer_warning(wr));
+		if ((warn = tt_writer_take_warning(wr)))
+			fprintf(stderr, PROG ": warning: %s\n", warn);
 	}
 	agg = tt_agg_new();
 	if (!agg) {
@@ -262,6 +263,8 @@ int main(int argc, char **argv)
 			failed = tt_writer_errmsg(wr);
 			break;
 		}
+		if (wr && (warn = tt_writer_take_warning(wr)))
+			fprintf(stderr, PROG ": warning: %s\n", warn);
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
 				  &scratch, &scratch_cap);
 		tt_buf_reset(&out);

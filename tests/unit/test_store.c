@@ -717,11 +717,36 @@ static void fill_recording(struct tt_store *s, const char *dir, int64_t rec, uin
 	tt_indexer_free(ix);
 }
 
+static int retain(struct tt_store *s, uint64_t now, uint64_t max_age, uint64_t max_bytes,
+		  int64_t keep, unsigned *removed)
+{
+	struct tt_retain_opts o = {
+		.now_ns = now, .max_age_ns = max_age, .max_bytes = max_bytes, .keep_seg_id = keep
+	};
+	struct tt_retain_result r;
+	int err = tt_store_retain(s, &o, &r);
+
+	*removed = r.removed;
+	return err;
+}
+
+/* What a file counts for in the directory's size (see tt_store_dir_bytes). */
+static uint64_t counted_bytes(const char *dir, const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_blocks * 512 > (uint64_t)st.st_size ? (uint64_t)st.st_blocks * 512 :
+								     (uint64_t)st.st_size;
+}
+
 static void test_retain_by_size(void **state)
 {
 	struct fx *f = *state;
 	struct tt_store *s = open_w(f->dir);
-	uint64_t t0 = 1000 * SEC, cut;
+	uint64_t t0 = 1000 * SEC, cut, dir, one, after;
 	int64_t rec, seg[5];
 	unsigned removed;
 	uint64_t bytes;
@@ -732,15 +757,21 @@ static void test_retain_by_size(void **state)
 	assert_int_equal(tt_store_segment_bytes(s, &bytes), 0);
 	assert_int_equal(bytes, 5 * SEG_BYTES);
 
-	/* nothing to do */
-	assert_int_equal(tt_store_retain(s, M2W + t0, 0, 0, seg[4], &removed), 0);
+	/* nothing to do; the second pass cuts the WAL back to nothing */
+	assert_int_equal(retain(s, M2W + t0, 0, 0, seg[4], &removed), 0);
 	assert_int_equal(removed, 0);
-	assert_int_equal(tt_store_retain(s, M2W + t0, 0, 5 * SEG_BYTES, seg[4], &removed), 0);
+	assert_int_equal(retain(s, M2W + t0, 0, 1ull << 40, seg[4], &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(tt_store_dir_bytes(s, &dir), 0);
+	assert_int_equal(retain(s, M2W + t0, 0, dir, seg[4], &removed), 0);
 	assert_int_equal(removed, 0);
 
-	/* 5000 bytes under 2500: the three oldest go */
-	assert_int_equal(tt_store_retain(s, M2W + t0, 0, 2500, seg[4], &removed), 0);
+	/* the whole directory counts: two and a half segments less than it is */
+	one = counted_bytes(f->dir, "r000001-s000000.tts");
+	assert_int_equal(retain(s, M2W + t0, 0, dir - 2 * one - one / 2, seg[4], &removed), 0);
 	assert_int_equal(removed, 3);
+	assert_int_equal(tt_store_dir_bytes(s, &after), 0);
+	assert_true(after <= dir - 3 * one);
 	assert_false(file_exists(f->dir, "r000001-s000000.tts"));
 	assert_false(file_exists(f->dir, "r000001-s000001.tts"));
 	assert_false(file_exists(f->dir, "r000001-s000002.tts"));
@@ -772,7 +803,7 @@ static void test_retain_by_size(void **state)
 	assert_int_equal(q_int(db, "PRAGMA foreign_key_check"), -1);
 
 	/* the segment being written is never removed, however small the cap */
-	assert_int_equal(tt_store_retain(s, M2W + t0, 0, 1, seg[4], &removed), 0);
+	assert_int_equal(retain(s, M2W + t0, 0, 1, seg[4], &removed), 0);
 	assert_int_equal(removed, 1);
 	assert_true(file_exists(f->dir, "r000001-s000004.tts"));
 	assert_int_equal(q_int(db, "SELECT count(*) FROM segments"), 1);
@@ -796,17 +827,17 @@ static void test_retain_by_age(void **state)
 	 * Segment i's block ends at t0 + i min + 50 s and now is t0 + 5 min, so
 	 * the segments ended 250, 190, 130, 70 and 10 s ago.
 	 */
-	assert_int_equal(tt_store_retain(s, now, 200 * SEC, 0, seg[4], &removed), 0);
+	assert_int_equal(retain(s, now, 200 * SEC, 0, seg[4], &removed), 0);
 	assert_int_equal(removed, 1);
 	assert_false(file_exists(f->dir, "r000001-s000000.tts"));
 	assert_true(file_exists(f->dir, "r000001-s000001.tts"));
-	assert_int_equal(tt_store_retain(s, now, 120 * SEC, 0, seg[4], &removed), 0);
+	assert_int_equal(retain(s, now, 120 * SEC, 0, seg[4], &removed), 0);
 	assert_int_equal(removed, 2);
 	assert_false(file_exists(f->dir, "r000001-s000002.tts"));
 	assert_true(file_exists(f->dir, "r000001-s000003.tts"));
 	assert_int_equal(q_int(db, "SELECT min(seq) FROM segments"), 3);
 	/* keep_seg_id holds even for a sealed segment */
-	assert_int_equal(tt_store_retain(s, now + 3600 * SEC, 1, 0, seg[4], &removed), 0);
+	assert_int_equal(retain(s, now + 3600 * SEC, 1, 0, seg[4], &removed), 0);
 	assert_int_equal(removed, 1);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM segments"), 1);
 	assert_true(file_exists(f->dir, "r000001-s000004.tts"));
@@ -832,7 +863,7 @@ static void test_retain_whole_recording(void **state)
 	snprintf(path, sizeof(path), "%s/r%06" PRId64 "-s000001.tts", f->dir, rec1);
 	assert_int_equal(unlink(path), 0);
 
-	assert_int_equal(tt_store_retain(s, M2W + 2200 * SEC, 0, 1500, seg2[1], &removed), 0);
+	assert_int_equal(retain(s, M2W + 2200 * SEC, 0, 1, seg2[1], &removed), 0);
 	assert_int_equal(removed, 4);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM recordings"), 1);
 	assert_int_equal(q_int(db, "SELECT id FROM recordings"), rec2);
@@ -845,6 +876,163 @@ static void test_retain_whole_recording(void **state)
 	assert_true(q_int(db, "SELECT count(*) FROM connections WHERE recording_id = %" PRId64,
 			  rec2) >= 2);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM segments"), 1);
+	tt_store_close(s);
+}
+
+/*
+ * Rows of removed time go, rows still referenced stay: an open connection
+ * whatever its last_seen_ns (idle, or a schema where last_seen is the last
+ * active tick), a closed one whose close is inside what is left.
+ */
+static void test_retain_keeps_open_connections(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	uint64_t t0 = 1000 * SEC, old = M2W + t0 + 10 * SEC, cut;
+	int64_t rec, seg[4];
+	unsigned removed;
+	sqlite3 *db = db_of(s);
+	const char *ins = "INSERT INTO conns (recording_id, conn_id, family, proto, laddr, "
+			  "lport, raddr, rport, process_id, tid, cgroup, netns, flags, "
+			  "open_ns, close_ns, first_seen_ns, last_seen_ns, state, bytes_in, "
+			  "bytes_out, packets_in, packets_out, peak_rate_in, peak_rate_out, "
+			  "rtt_samples, retrans, resets_sent, resets_recv, reset_events) VALUES "
+			  "(%lld, %d, 4, 6, 16843009, 1, 33686018, 2, 1, 1, 0, 0, 0, "
+			  "%llu, %s, %llu, %llu, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)";
+	char sql[1024], close_ns[32];
+
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	fill_recording(s, f->dir, rec, t0, 4, 1, seg);
+	cut = M2W + t0 + 2 * SEG_SPAN; /* the oldest remaining segment after removing two */
+	assert_int_equal(sqlite3_exec(db, "INSERT OR IGNORE INTO processes (id, pid, comm) "
+					  "VALUES (1, 1, 'x')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	/* 901: open and idle since t0; 902: closed before the cut; 903: closed after it */
+	snprintf(sql, sizeof(sql), ins, (long long)rec, 901, (unsigned long long)old, "NULL",
+		 (unsigned long long)old, (unsigned long long)old);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(close_ns, sizeof(close_ns), "%llu", (unsigned long long)(cut - SEC));
+	snprintf(sql, sizeof(sql), ins, (long long)rec, 902, (unsigned long long)old, close_ns,
+		 (unsigned long long)old, (unsigned long long)(cut - SEC));
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(close_ns, sizeof(close_ns), "%llu", (unsigned long long)(cut + SEC));
+	snprintf(sql, sizeof(sql), ins, (long long)rec, 903, (unsigned long long)old, close_ns,
+		 (unsigned long long)old, (unsigned long long)old);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+
+	assert_int_equal(retain(s, M2W + t0 + 4 * SEG_SPAN, 100 * SEC, 0, seg[3], &removed), 0);
+	assert_int_equal(removed, 2);
+	assert_int_equal(q_int(db, "SELECT min(coalesce(t_start_ns, created_ns)) FROM segments"),
+			 (int64_t)cut);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE conn_id = 901"), 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE conn_id = 902"), 0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE conn_id = 903"), 1);
+	tt_store_close(s);
+}
+
+/*
+ * A new index is made with auto_vacuum INCREMENTAL; one made without is
+ * converted when a writer opens it; pages freed by retention leave the file;
+ * the WAL is cut back to nothing.
+ */
+static void test_retain_gives_space_back(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	int64_t rec, seg[8], pages_full;
+	unsigned removed;
+	char path[256], wal[256];
+	struct stat st;
+	sqlite3 *raw;
+	int i;
+
+	assert_int_equal(q_int(db_of(s), "PRAGMA auto_vacuum"), 2);
+	tt_store_close(s);
+	/* as a build before incremental vacuum made it */
+	snprintf(path, sizeof(path), "%s/index.db", f->dir);
+	snprintf(wal, sizeof(wal), "%s/index.db-wal", f->dir);
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "PRAGMA auto_vacuum = NONE; VACUUM", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(q_int(raw, "PRAGMA auto_vacuum"), 0);
+	sqlite3_close(raw);
+
+	s = open_w(f->dir);
+	assert_null(tt_store_warning(s));
+	assert_int_equal(q_int(db_of(s), "PRAGMA auto_vacuum"), 2);
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	fill_recording(s, f->dir, rec, 1000 * SEC, 8, 1, seg);
+	assert_int_equal(sqlite3_exec(db_of(s), "INSERT OR IGNORE INTO processes (id, pid, comm) "
+						"VALUES (1, 1, 'filler')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	/* many closed connections of the first segment's time: pages to free */
+	for (i = 0; i < 3000; i++) {
+		char sql[768];
+
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO conns (recording_id, conn_id, family, proto, laddr, "
+			 "lport, raddr, rport, process_id, tid, cgroup, netns, flags, "
+			 "open_ns, close_ns, first_seen_ns, last_seen_ns, state, bytes_in, "
+			 "bytes_out, packets_in, packets_out, peak_rate_in, peak_rate_out, "
+			 "rtt_samples, retrans, resets_sent, resets_recv, reset_events) VALUES "
+			 "(%lld, %d, 4, 6, 167772161, 1, 167772162, 2, 1, 1, 0, 0, "
+			 "0, %llu, %llu, %llu, %llu, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)",
+			 (long long)rec, 5000 + i, M2W + 1000 * SEC + 1, M2W + 1000 * SEC + 2,
+			 M2W + 1000 * SEC + 1, M2W + 1000 * SEC + 2);
+		assert_int_equal(sqlite3_exec(db_of(s), sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	pages_full = q_int(db_of(s), "PRAGMA page_count");
+	assert_int_equal(retain(s, M2W + 9000 * SEC, 0, 1, seg[7], &removed), 0);
+	assert_int_equal(removed, 7);
+	assert_int_equal(q_int(db_of(s), "PRAGMA freelist_count"), 0);
+	assert_true(q_int(db_of(s), "PRAGMA page_count") < pages_full / 2);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size <= q_int(db_of(s), "PRAGMA page_count") *
+					  q_int(db_of(s), "PRAGMA page_size"));
+	assert_true(stat(wal, &st) < 0 || st.st_size == 0);
+	tt_store_close(s);
+}
+
+/*
+ * A pass that died between its transaction and the unlink left a file the
+ * index does not name: the next handle's first pass removes it. A file made
+ * by a run that died before naming it (its recording's newest) stays.
+ */
+static void test_retain_sweeps_left_overs(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	int64_t rec1, rec2, seg1[3], seg2[3];
+	unsigned removed;
+
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec1), 0);
+	fill_recording(s, f->dir, rec1, 1000 * SEC, 3, 0, seg1);
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec2), 0);
+	fill_recording(s, f->dir, rec2, 2000 * SEC, 3, 1, seg2);
+	/* retention of rec1 whole and rec2's first segment, as if it died before the unlinks */
+	assert_int_equal(sqlite3_exec(db_of(s), "DELETE FROM segments WHERE recording_id = 1 OR "
+						"(recording_id = 2 AND seq = 0); "
+						"DELETE FROM recordings WHERE id = 1",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	tt_store_close(s);
+	make_file(f->dir, "r000002-s000003.tts", 64); /* died before naming it */
+	make_file(f->dir, "r000003-s000000.tts", 64); /* a later recording's: not retention's */
+	make_file(f->dir, "notes.tts", 10);
+
+	s = open_w(f->dir);
+	assert_int_equal(retain(s, M2W + 3000 * SEC, 0, 1ull << 40, seg2[2], &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_false(file_exists(f->dir, "r000001-s000000.tts"));
+	assert_false(file_exists(f->dir, "r000001-s000002.tts"));
+	assert_false(file_exists(f->dir, "r000002-s000000.tts"));
+	assert_true(file_exists(f->dir, "r000002-s000001.tts"));
+	assert_true(file_exists(f->dir, "r000002-s000002.tts"));
+	assert_true(file_exists(f->dir, "r000002-s000003.tts"));
+	assert_true(file_exists(f->dir, "r000003-s000000.tts"));
+	assert_true(file_exists(f->dir, "notes.tts"));
 	tt_store_close(s);
 }
 
@@ -1198,6 +1386,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retain_by_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_by_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_whole_recording, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retain_keeps_open_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retain_gives_space_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retain_sweeps_left_overs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fresh_index_has_current_schema, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
