@@ -251,10 +251,13 @@ static struct tt_block_info block_at(uint64_t off, uint32_t len, uint64_t t0, ui
 {
 	struct tt_block_info bi = { .offset = off, .length = len, .raw_len = len * 4,
 				    .t_start = t0, .t_end = t1, .n_events = 77,
-				    .checksum = 0xdeadbeef };
+				    .checksum = 0xdeadbeef, .keyframe = 1 };
 
 	return bi;
 }
+
+/* the last migration in schema/ */
+#define SCHEMA_NOW 2
 
 #define ID_A 0x1001ull
 #define ID_B 0x1002ull
@@ -331,7 +334,7 @@ static void test_write_read_back(void **state)
 
 	/* a reader, once the writer is gone: the WAL was checkpointed */
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), 0);
-	assert_int_equal(tt_store_schema_version(s), 1);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	assert_string_equal(tt_store_dir(s), f->dir);
 	db = db_of(s);
 
@@ -878,7 +881,7 @@ static void test_fresh_index_has_current_schema(void **state)
 	struct tt_store *s = open_w(f->dir);
 	char buf[32];
 
-	assert_int_equal(tt_store_schema_version(s), 1);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	assert_string_equal(q_text(db_of(s), buf, sizeof(buf), "PRAGMA journal_mode"), "wal");
 	assert_int_equal(q_int(db_of(s), "PRAGMA foreign_keys"), 1);
 	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
@@ -886,10 +889,10 @@ static void test_fresh_index_has_current_schema(void **state)
 					 "'connections', 'buckets')"),
 			 5);
 	tt_store_close(s);
-	assert_int_equal(user_version(f->dir), 1);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW);
 	/* opening again applies nothing */
 	s = open_w(f->dir);
-	assert_int_equal(tt_store_schema_version(s), 1);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	tt_store_close(s);
 }
 
@@ -912,17 +915,21 @@ static void test_migration(void **state)
 	assert_int_equal(user_version(f->dir), 1);
 
 	/* a migration that fails half way leaves the index as it was */
-	tt_store_test_schema(0, "CREATE TABLE half_done (x);\nSELECT * FROM no_such_table;\n");
+	tt_store_test_schema(1, "CREATE TABLE half_done (x);\nSELECT * FROM no_such_table;\n");
 	assert_int_not_equal(
 		tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)), 0);
 	assert_null(s);
 	assert_non_null(strstr(why, "migrating to schema 2"));
 	assert_int_equal(user_version(f->dir), 1);
 
-	/* a reader of a newer build does not migrate: it says how */
-	tt_store_test_schema(0, mig2);
-	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -EPROTO);
-	assert_non_null(strstr(why, "older"));
+	/* a reader of a newer build does not migrate: it reads the index as it is */
+	tt_store_test_schema(1, mig2);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), 0);
+	assert_int_equal(tt_store_schema_version(s), 1);
+	assert_int_equal(tt_store_has_keyframe_column(s), 0);
+	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM blocks"), 2);
+	tt_store_close(s);
+	assert_int_equal(user_version(f->dir), 1);
 
 	/* the writer of a newer build migrates and keeps everything */
 	s = open_w(f->dir);
@@ -942,7 +949,7 @@ static void test_migration(void **state)
 	assert_int_equal(user_version(f->dir), 2);
 
 	/* and this build, which knows only 1, refuses the newer index without touching it */
-	tt_store_test_schema(0, NULL);
+	tt_store_test_schema(1, NULL);
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -EPROTO);
 	assert_non_null(strstr(why, "newer"));
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)),
@@ -950,8 +957,41 @@ static void test_migration(void **state)
 	assert_null(s);
 	assert_int_equal(user_version(f->dir), 2);
 	/* refusing released the lock */
-	tt_store_test_schema(0, mig2);
+	tt_store_test_schema(1, mig2);
 	s = open_w(f->dir);
+	tt_store_close(s);
+}
+
+/* 0002: blocks.keyframe, 1 for every block an older index holds; written as given. */
+static void test_keyframe_column(void **state)
+{
+	struct fx *f = *state;
+	struct tt_block_info bi;
+	struct tt_store *s;
+	uint64_t a, b;
+	int64_t seg;
+
+	tt_store_test_schema(1, NULL);
+	s = open_w(f->dir);
+	write_recording(s, &seg, &a, &b);
+	assert_int_equal(tt_store_has_keyframe_column(s), 0);
+	tt_store_close(s);
+	tt_store_test_schema(0, NULL);
+	s = open_w(f->dir);
+	assert_true(tt_store_schema_version(s) >= 2);
+	assert_int_equal(tt_store_has_keyframe_column(s), 1);
+	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM blocks WHERE keyframe = 1"), 2);
+	assert_int_equal(tt_store_segment_begin(s, 1, 1, "r000001-s000001.tts", M2W, &seg), 0);
+	bi = block_at(64, 100, 110 * SEC, 115 * SEC);
+	bi.keyframe = 1;
+	assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, NULL), 0);
+	bi = block_at(164, 100, 115 * SEC, 120 * SEC);
+	bi.keyframe = 0;
+	assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, NULL), 0);
+	assert_int_equal(q_int(db_of(s), "SELECT group_concat(keyframe, '') FROM (SELECT keyframe "
+					 "FROM blocks WHERE segment_id = %" PRId64 " ORDER BY offset)",
+			       seg),
+			 10);
 	tt_store_close(s);
 }
 
@@ -1121,6 +1161,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fresh_index_has_current_schema, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyframe_column, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_far_future_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_block_is_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_cost, setup, teardown),
