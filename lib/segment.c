@@ -363,9 +363,9 @@ uint32_t tt_segw_pending(const struct tt_segw *w)
 	return w->n_events;
 }
 
-void tt_segw_mark_delta(struct tt_segw *w)
+void tt_segw_set_delta(struct tt_segw *w, int delta)
 {
-	w->delta = 1;
+	w->delta = !!delta;
 }
 
 uint64_t tt_segw_size(const struct tt_segw *w)

@@ -69,14 +69,14 @@ int tt_segw_append(struct tt_segw *w, const struct tt_event *ev);
 uint32_t tt_segw_pending(const struct tt_segw *w);
 
 /*
- * Mark the block being built as a delta block: it does not open with a
+ * delta 1: the block being built is a delta block: it does not open with a
  * keyframe, so a reader needs the blocks before it back to the last keyframe
  * block. Its frame gets the DELTA flag (a required flag: a 1.0 reader skips
  * the frame as one it cannot read instead of misreading it). Blocks are
- * keyframe blocks unless marked; the mark ends with the flush that writes the
- * block (a failed flush keeps it with the block).
+ * keyframe blocks unless set so; the setting ends with the flush that writes
+ * the block (a failed flush keeps it with the block).
  */
-void tt_segw_mark_delta(struct tt_segw *w);
+void tt_segw_set_delta(struct tt_segw *w, int delta);
 
 /*
  * Compress the block being built and append it as one frame; with sync, fdatasync

@@ -1529,7 +1529,7 @@ static void test_delta_blocks_flagged(void **state)
 		ev.tick.start_ns = ev.ts_ns - SEC;
 		assert_int_equal(tt_segw_append(w, &ev), 0);
 		if (i == 1)
-			tt_segw_mark_delta(w);
+			tt_segw_set_delta(w, 1);
 		assert_int_equal(tt_segw_flush(w, 0, &info), 0);
 		assert_int_equal(info.keyframe, i != 1);
 		got[i] = info;
