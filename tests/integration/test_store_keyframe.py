@@ -12,6 +12,8 @@ reopened every second) and a steady trickle of new connections.
   store answers when its index says that only the recording's first block is
   a keyframe block, which makes every query warm up from the recording's
   start: a full replay, cut to the window by the same code;
+- extract of a window that starts between keyframes makes a store whose first
+  block is a keyframe block, that verifies and answers top for the window;
 - reindex restores blocks.keyframe as the recorder wrote it;
 - a --keyframe that is not a multiple of --flush is a usage error (exit 2).
 """
@@ -100,6 +102,19 @@ def main(t):
             t.check(a[k] == b[k], "window %d (%s .. %s) %s: sparse keyframes differ from a full "
                     "replay:\n%s\nvs\n%s" % (i, frm, to, k, a[k][:2000], b[k][:2000]))
         t.check(a["top"].strip() != "" or i, "top answers something")
+
+    # extract a window that starts between keyframes: the copy opens with one
+    frm = rng.randrange(t0, t1)
+    to = min(t1, frm + 3 * NS)
+    small = os.path.join(twin, "small")
+    p = ts.analyze(t, "extract", "--from", "@%.9f" % (frm / NS), "--to", "@%.9f" % (to / NS),
+                   "-o", small, store)
+    t.eq("extract exit (stderr %r)" % p.stderr, p.returncode, 0)
+    first = ts.query(small, "SELECT keyframe FROM blocks ORDER BY id LIMIT 1")
+    t.eq("the extract's first block is a keyframe block", first, [{"keyframe": 1}])
+    ts.verify(t, small, "extracted")
+    t.eq("the extract answers its window as the store does",
+         answers(t, small, frm, to)["top"], answers(t, store, frm, to)["top"])
 
     p = ts.analyze(t, "top", "--stats", "--from", "@%.9f" % ((t0 + t1) / 2 / NS), store)
     t.check("warm-up blocks" in p.stderr, "--stats counts warm-up blocks: %r" % p.stderr)
