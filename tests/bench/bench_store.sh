@@ -47,7 +47,7 @@
 #
 # Usage: tests/bench/bench_store.sh [-t SECONDS] [-w bulk,idle,churn] [--build DIR]
 #            [--format json|text] [--keep DIR] [--idle-conns N] [--churn-rate N]
-#            [--bulk-rate BYTES_PER_S]
+#            [--bulk-rate BYTES_PER_S] [--keyframe DUR]
 set -u
 
 PROG=bench_store
@@ -68,6 +68,7 @@ BULK_CONNS=4
 BULK_RATE=8388608
 TICK_S=1 # the recorder's default -i; connection-ticks assume it
 FLUSH_S=5 # and its default --flush
+KEYFRAME= # --keyframe for the recorder; empty: its default (60s)
 
 usage() {
 	cat <<EOF
@@ -87,6 +88,7 @@ connection-tick, compression, and the recorder's CPU.
       --idle-conns N    connections of the idle workload (default $IDLE_CONNS)
       --churn-rate N    connections per second of the churn workload (default $CHURN_RATE)
       --bulk-rate B     bytes per second per bulk connection (default $BULK_RATE)
+      --keyframe DUR    the recorder's --keyframe (default: the recorder's, 60s)
   -h, --help            this text
 
 Needs root, cc, jq, sqlite3 (exit 77 without). About 3 x (TIME + 10) seconds.
@@ -112,6 +114,7 @@ while [ $# -gt 0 ]; do
 	--idle-conns) [ $# -ge 2 ] || die_usage "$1 needs a value"; IDLE_CONNS=$2; shift 2 ;;
 	--churn-rate) [ $# -ge 2 ] || die_usage "$1 needs a value"; CHURN_RATE=$2; shift 2 ;;
 	--bulk-rate) [ $# -ge 2 ] || die_usage "$1 needs a value"; BULK_RATE=$2; shift 2 ;;
+	--keyframe) [ $# -ge 2 ] || die_usage "$1 needs a value"; KEYFRAME=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) die_usage "unknown option '$1'" ;;
 	esac
@@ -293,7 +296,8 @@ run_workload() {
 	fi
 	sleep 1 # let it settle into its rhythm
 
-	"$RECORD" -o "$store" -f "$FORMAT" >/dev/null 2>"$TMP/rec-$w.err" &
+	"$RECORD" -o "$store" -f "$FORMAT" ${KEYFRAME:+--keyframe "$KEYFRAME"} >/dev/null \
+		2>"$TMP/rec-$w.err" &
 	REC_PID=$!
 	ok=0
 	for _ in $(seq 200); do
