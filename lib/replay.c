@@ -187,9 +187,19 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 	}
 }
 
-/* "SELECT seq, offset ... LIMIT 1" into *seq, *off: 1 found, 0 none, -EIO. */
+/* One block row: its place, time span and kind. */
+struct brow {
+	int64_t seg_id, seq, offset;
+	int64_t t_start, t_end;
+	int keyframe;
+};
+
+/*
+ * The first row of "SELECT b.segment_id, s.seq, b.offset, b.t_start_ns,
+ * b.t_end_ns, keyframe ..." with ?1..?3 bound: 1 found, 0 none, -EIO.
+ */
 static int find_block(sqlite3 *db, const char *sql, int64_t rec, int64_t a, int64_t b,
-		      int64_t *seq, int64_t *off)
+		      struct brow *out)
 {
 	sqlite3_stmt *q = NULL;
 	int rc;
@@ -201,72 +211,102 @@ static int find_block(sqlite3 *db, const char *sql, int64_t rec, int64_t a, int6
 	sqlite3_bind_int64(q, 3, b);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
-		*seq = sqlite3_column_int64(q, 0);
-		*off = sqlite3_column_int64(q, 1);
+		out->seg_id = sqlite3_column_int64(q, 0);
+		out->seq = sqlite3_column_int64(q, 1);
+		out->offset = sqlite3_column_int64(q, 2);
+		out->t_start = sqlite3_column_int64(q, 3);
+		out->t_end = sqlite3_column_int64(q, 4);
+		out->keyframe = sqlite3_column_int(q, 5) != 0;
 	}
 	sqlite3_finalize(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-/* Append the rows of q (segment_id, offset, keyframe) to r->blks. */
-static int add_blocks(struct tt_replay *r, sqlite3_stmt *q)
+static int add_block(struct tt_replay *r, int64_t seg_id, int64_t offset, int keyframe)
+{
+	if (tt_grow((void **)&r->blks, &r->cap, r->n + 1, sizeof(*r->blks)))
+		return -ENOMEM;
+	r->blks[r->n].seg_id = seg_id;
+	r->blks[r->n].offset = (uint64_t)offset;
+	r->blks[r->n].keyframe = keyframe;
+	r->n++;
+	return 0;
+}
+
+/*
+ * Append the rows of q (segment_id, offset, keyframe, t_end_ns, seq) to
+ * r->blks; the last one's place and end into *last (untouched without rows).
+ */
+static int add_blocks(struct tt_replay *r, sqlite3_stmt *q, struct brow *last)
 {
 	int rc;
 
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (tt_grow((void **)&r->blks, &r->cap, r->n + 1, sizeof(*r->blks)))
+		if (add_block(r, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+			      sqlite3_column_int(q, 2) != 0))
 			return -ENOMEM;
-		r->blks[r->n].seg_id = sqlite3_column_int64(q, 0);
-		r->blks[r->n].offset = (uint64_t)sqlite3_column_int64(q, 1);
-		r->blks[r->n].keyframe = sqlite3_column_int(q, 2) != 0;
-		r->n++;
+		last->offset = sqlite3_column_int64(q, 1);
+		last->t_end = sqlite3_column_int64(q, 3);
+		last->seq = sqlite3_column_int64(q, 4);
 	}
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 #define BLK_FROM " FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = ?1"
+#define BLK_ROW(kf) "SELECT b.segment_id, s.seq, b.offset, b.t_start_ns, b.t_end_ns, " kf BLK_FROM
+#define BLK_LIST(kf) "SELECT b.segment_id, b.offset, " kf ", b.t_end_ns, s.seq" BLK_FROM
 
 /*
- * The blocks to read: the window's (those overlapping it: a minute of a day
- * reads a minute's blocks) and, before them, the warm-up back to the last
- * keyframe block. An index without blocks.keyframe (schema 1) has a keyframe
- * in every block: no warm-up.
+ * The blocks to read: the window's and, before them, the warm-up back to the
+ * last keyframe block. An index without blocks.keyframe (schema 1) has a
+ * keyframe in every block: no warm-up.
+ *
+ * The window's blocks are those whose span overlaps it (a minute of a day
+ * reads a minute's blocks). A block's span starts where the block before it
+ * ended, at the tick after which it was cut: a keyframe block's first events
+ * are stamped there, but a delta block's first event may come up to a tick
+ * later, so for a delta block t_start_ns is not where its span starts. Hence
+ * the window's first block is the first one that ends at or after its start,
+ * whatever its t_start_ns, and a delta block right after the last one that
+ * starts by the window's end is in the window too when that one ended by it:
+ * the same blocks as when every block opened with a keyframe.
  */
 static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
 {
 	sqlite3 *db = tt_store_db(r->st);
 	int has_kf = tt_store_has_keyframe_column(r->st);
 	int64_t to = o->to_ns ? (int64_t)o->to_ns : INT64_MAX;
-	int64_t f_seq, f_off, k_seq, k_off;
+	struct brow f, k, nx, last;
 	sqlite3_stmt *q = NULL;
+	char sql[512];
 	int rc;
 
-	rc = find_block(db, "SELECT s.seq, b.offset" BLK_FROM " AND b.t_end_ns >= ?2 AND "
-			    "b.t_start_ns <= ?3 ORDER BY s.seq, b.offset LIMIT 1",
-			o->recording_id, (int64_t)o->from_ns, to, &f_seq, &f_off);
+	snprintf(sql, sizeof(sql), "%s AND b.t_end_ns >= ?2 ORDER BY s.seq, b.offset LIMIT 1",
+		 has_kf ? BLK_ROW("b.keyframe") : BLK_ROW("1"));
+	rc = find_block(db, sql, o->recording_id, (int64_t)o->from_ns, 0, &f); /* no ?3 */
 	if (rc <= 0)
 		return rc;
-	if (has_kf) {
-		rc = find_block(db, "SELECT s.seq, b.offset" BLK_FROM " AND b.keyframe AND "
-				    "(s.seq, b.offset) <= (?2, ?3) ORDER BY s.seq DESC, "
-				    "b.offset DESC LIMIT 1",
-				o->recording_id, f_seq, f_off, &k_seq, &k_off);
+	if (f.t_start > to && f.keyframe)
+		return 0; /* the window falls before it, between two recordings' blocks */
+	if (has_kf && !f.keyframe) {
+		rc = find_block(db, BLK_ROW("b.keyframe") " AND b.keyframe AND (s.seq, b.offset) <= "
+					"(?2, ?3) ORDER BY s.seq DESC, b.offset DESC LIMIT 1",
+				o->recording_id, f.seq, f.offset, &k);
 		if (rc < 0)
 			return rc;
 		/* none (the index lost it): the window's delta blocks wait for one */
-		if (rc > 0 && (k_seq != f_seq || k_off != f_off)) {
-			if (sqlite3_prepare_v2(db, "SELECT b.segment_id, b.offset, b.keyframe" BLK_FROM
-						   " AND (s.seq, b.offset) >= (?2, ?3) AND "
-						   "(s.seq, b.offset) < (?4, ?5) ORDER BY s.seq, "
-						   "b.offset",
+		if (rc > 0) {
+			if (sqlite3_prepare_v2(db, BLK_LIST("b.keyframe") " AND (s.seq, b.offset) >= "
+						   "(?2, ?3) AND (s.seq, b.offset) < (?4, ?5) "
+						   "ORDER BY s.seq, b.offset",
 					       -1, &q, NULL))
 				return -EIO;
 			sqlite3_bind_int64(q, 1, o->recording_id);
-			sqlite3_bind_int64(q, 2, k_seq);
-			sqlite3_bind_int64(q, 3, k_off);
-			sqlite3_bind_int64(q, 4, f_seq);
-			sqlite3_bind_int64(q, 5, f_off);
-			rc = add_blocks(r, q);
+			sqlite3_bind_int64(q, 2, k.seq);
+			sqlite3_bind_int64(q, 3, k.offset);
+			sqlite3_bind_int64(q, 4, f.seq);
+			sqlite3_bind_int64(q, 5, f.offset);
+			rc = add_blocks(r, q, &last);
 			sqlite3_finalize(q);
 			q = NULL;
 			if (rc)
@@ -274,21 +314,28 @@ static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
 		}
 	}
 	r->first = r->n;
-	if (sqlite3_prepare_v2(db, has_kf ? "SELECT b.segment_id, b.offset, b.keyframe" BLK_FROM
-					    " AND (s.seq, b.offset) >= (?2, ?3) AND "
-					    "b.t_start_ns <= ?4 ORDER BY s.seq, b.offset"
-					  : "SELECT b.segment_id, b.offset, 1" BLK_FROM
-					    " AND (s.seq, b.offset) >= (?2, ?3) AND "
-					    "b.t_start_ns <= ?4 ORDER BY s.seq, b.offset",
-			       -1, &q, NULL))
+	if (f.t_start > to) /* a delta block whose span starts before the window ends */
+		return add_block(r, f.seg_id, f.offset, f.keyframe);
+	snprintf(sql, sizeof(sql), "%s AND (s.seq, b.offset) >= (?2, ?3) AND b.t_start_ns <= ?4 "
+		 "ORDER BY s.seq, b.offset", has_kf ? BLK_LIST("b.keyframe") : BLK_LIST("1"));
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL))
 		return -EIO;
 	sqlite3_bind_int64(q, 1, o->recording_id);
-	sqlite3_bind_int64(q, 2, f_seq);
-	sqlite3_bind_int64(q, 3, f_off);
+	sqlite3_bind_int64(q, 2, f.seq);
+	sqlite3_bind_int64(q, 3, f.offset);
 	sqlite3_bind_int64(q, 4, to);
-	rc = add_blocks(r, q);
+	last = f; /* f has t_start <= to: the query returns it at least */
+	rc = add_blocks(r, q, &last);
 	sqlite3_finalize(q);
-	return rc;
+	if (rc || !has_kf || last.t_end > to)
+		return rc;
+	/* the next block: a delta block's span starts where the last one ended */
+	rc = find_block(db, BLK_ROW("b.keyframe") " AND (s.seq, b.offset) > (?2, ?3) ORDER BY s.seq, "
+				"b.offset LIMIT 1",
+			o->recording_id, last.seq, last.offset, &nx);
+	if (rc <= 0 || nx.keyframe)
+		return rc;
+	return add_block(r, nx.seg_id, nx.offset, 0);
 }
 
 int tt_replay_open(struct tt_store *st, const struct tt_replay_opts *o, struct tt_replay **out,

@@ -640,16 +640,29 @@ static void test_sparse_answers_as_dense(void **state)
 	assert_true(q_int(f->sparse, "SELECT sum(length) FROM blocks") <
 		    q_int(f->dense, "SELECT sum(length) FROM blocks"));
 
-	for (w = 0; w < 80; w++) {
+	for (w = 0; w < 120; w++) {
 		struct capture a = { 0 }, b = { 0 };
 		struct tt_scan_stats sa, sb;
 		uint64_t from, to;
 		size_t i;
 
-		if (w == 0)
+		if (w == 0) {
 			from = to = 0;
-		else
+		} else if (w % 3 == 0) {
+			/*
+			 * Inside the gap between a block's last tick and the next
+			 * block's first event: a delta block's span starts at the
+			 * tick, before its first event, as a keyframe block's does.
+			 */
+			char sql[160];
+
+			snprintf(sql, sizeof(sql), "SELECT t_end_ns FROM blocks ORDER BY t_end_ns "
+				 "LIMIT 1 OFFSET %u", (unsigned)(rnd(&g) % 79));
+			from = (uint64_t)q_int(f->dense, sql) + 1 + rnd(&g) % 1000;
+			to = from + rnd(&g) % 500000;
+		} else {
 			random_window(&g, &from, &to);
+		}
 		sa = scan(f->sparse, from, to, &a, NULL, 0);
 		sb = scan(f->dense, from, to, &b, NULL, 0);
 		/*
