@@ -97,7 +97,10 @@ def by_size(t, top):
     time.sleep(1.0)
     t.eq("size: first recording (no limits): exit status", first.stop(), 0)
 
-    rec = ts.StoreRecorder(t, store, extra=["--segment-size", "64K", "--retain-size", "256K"])
+    # a keyframe in every block, as before sparse keyframes: enough bytes to roll
+    # and remove several segments within RUN_S on a busy machine too
+    rec = ts.StoreRecorder(t, store, extra=["--segment-size", "64K", "--retain-size", "256K",
+                                            "--keyframe", "200ms"])
     rec.start()
     samples, seen, blocks, stop = [], {}, [0], threading.Event()
     th = threading.Thread(target=sampler, args=(store, stop, samples, seen, blocks), daemon=True)
