@@ -277,7 +277,8 @@ int cmd_events(int argc, char **argv)
 	rc = 1;
 	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
 		goto out;
-	qsort(r.items, r.n, sizeof(*r.items), cmp_items);
+	if (r.n) /* an empty window has no items at all: qsort wants an array */
+		qsort(r.items, r.n, sizeof(*r.items), cmp_items);
 	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
 	if (!g)
 		goto oom;

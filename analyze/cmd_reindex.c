@@ -2,7 +2,11 @@
  * reindex DIR: rebuild index.db from the segment files alone. Every intact
  * block is read in order and its events go through the recorder's aggregator
  * and indexer again, so the rebuilt index says what the recorder's did (and
- * adopts blocks a crash left unindexed). Recording metadata the segments do
+ * adopts blocks a crash left unindexed). Whether a block opens with a keyframe
+ * (blocks.keyframe) is the frame header's DELTA flag (docs/FORMAT.md). After a
+ * damaged block, the delta blocks up to the next keyframe block are indexed but
+ * not summarised: their events continue a state that is lost, as readers skip
+ * them too. Recording metadata the segments do
  * not carry (host, kernel, options, clean stop) is taken from the old index
  * when it can still be read. The new index is built beside the old one and
  * renamed over it at the end: an interrupted reindex changes nothing. The
@@ -123,7 +127,8 @@ struct rebuild {
 	struct tt_agg *agg;
 	struct tt_indexer *ix;
 	struct tt_ev_loss loss;
-	uint64_t blocks, damaged, events;
+	int synced; /* the aggregator holds the whole state: delta blocks can be summarised */
+	uint64_t blocks, damaged, unsynced, events;
 };
 
 /* One segment: every intact block, through the aggregator and indexer, into the index. */
@@ -147,14 +152,21 @@ static int rebuild_segment(struct rebuild *rb, int64_t rec_id, struct seg *sg)
 
 		if (rc < 0) {
 			rb->damaged++;
+			rb->synced = 0;
 			cmd_err("reindex: warning: %s: %s; that block is left out", sg->name,
 				tt_segr_errmsg(r));
 			continue;
 		}
+		if (bi.keyframe)
+			rb->synced = 1;
+		else if (!rb->synced)
+			rb->unsynced++;
 		while ((rc = tt_segr_next_event(r, &ev)) > 0) {
 			rb->events++;
 			if (ev.type == TT_EV_LOSS)
-				rb->loss = ev.loss;
+				rb->loss = ev.loss; /* cumulative: true whatever came before */
+			if (!rb->synced)
+				continue;
 			rc = tt_agg_feed(rb->agg, &ev);
 			if (rc < 0 || (rc == 1 && tt_indexer_add(rb->ix, tt_agg_table(rb->agg)))) {
 				err = -ENOMEM;
@@ -163,6 +175,7 @@ static int rebuild_segment(struct rebuild *rb, int64_t rec_id, struct seg *sg)
 		}
 		if (!err && rc < 0) {
 			rb->damaged++;
+			rb->synced = 0;
 			cmd_err("reindex: warning: %s: %s; the rest of that block is left out",
 				sg->name, tt_segr_errmsg(r));
 		}
@@ -232,6 +245,7 @@ int cmd_reindex(int argc, char **argv)
 		rb.agg = tt_agg_new();
 		rb.ix = tt_indexer_new(0, ri.mono_to_wall_ns);
 		memset(&rb.loss, 0, sizeof(rb.loss));
+		rb.synced = 0; /* the recording's first block is a keyframe block */
 		err = !rb.agg || !rb.ix ? -ENOMEM : tt_store_recording_begin(rb.st, &ri, &rec_id);
 		if (err && err != -ENOMEM)
 			cmd_err("reindex: %s", tt_store_errmsg(rb.st));
@@ -256,6 +270,10 @@ int cmd_reindex(int argc, char **argv)
 	printf("%s: index rebuilt from %zu segments: %" PRIu64 " blocks, %" PRIu64
 	       " events; %" PRIu64 " damaged blocks and %u unreadable files left out\n",
 	       rb.dir, nseg, rb.blocks, rb.events, rb.damaged, bad);
+	if (rb.unsynced)
+		printf("%s: %" PRIu64 " blocks after the damage, up to the next keyframe, indexed "
+		       "but not summarised\n",
+		       rb.dir, rb.unsynced);
 	rc = 0;
 out:
 	tt_store_close(rb.st);

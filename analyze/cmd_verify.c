@@ -2,8 +2,10 @@
  * verify DIR: every frame of every segment read and checksummed, and the index
  * compared with what the segments hold. Problems (exit 1): an indexed block
  * that is damaged, missing or different on disk; a segment file the index
- * names that is gone. Warnings (exit 0): a torn tail after an unclean stop that
- * the index never named, frames or files the index does not know yet.
+ * names that is gone, a block whose keyframe flag differs from the index's.
+ * Warnings (exit 0): a torn tail after an unclean stop that the index never
+ * named, frames or files the index does not know yet, a segment whose first
+ * block is not a keyframe block (its blocks need the segment before it).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +24,7 @@ struct frame {
 	uint64_t offset;
 	uint32_t length;
 	uint32_t checksum;
+	int keyframe;
 	int intact;
 	int indexed;
 };
@@ -71,6 +74,7 @@ static int scan(const char *path, struct frame **frames, size_t *n, size_t *cap,
 		(*frames)[*n] = (struct frame){ .offset = bi.offset,
 						.length = bi.length,
 						.checksum = bi.checksum,
+						.keyframe = (int)bi.keyframe,
 						.intact = rc > 0 };
 		if (rc < 0)
 			snprintf(why, why_len, "%s", tt_segr_errmsg(r));
@@ -95,9 +99,17 @@ static void verify_segment(struct tt_store *st, int64_t seg_id, const char *file
 		return;
 	}
 	rep->frames += n;
+	if (n && (*frames)[0].intact && !(*frames)[0].keyframe)
+		note(rep, 0, file, "first block (offset %" PRIu64 ") is not a keyframe block: "
+		     "its blocks can only be read after the segment before it",
+		     (*frames)[0].offset);
+	/* a schema 1 index has no keyframe column: every block of it is one */
 	if (sqlite3_prepare_v2(db,
-			       "SELECT offset, length, checksum FROM blocks WHERE segment_id = ?1 "
-			       "ORDER BY offset",
+			       tt_store_has_keyframe_column(st)
+				       ? "SELECT offset, length, checksum, keyframe FROM blocks "
+					 "WHERE segment_id = ?1 ORDER BY offset"
+				       : "SELECT offset, length, checksum, 1 FROM blocks "
+					 "WHERE segment_id = ?1 ORDER BY offset",
 			       -1, &q, NULL)) {
 		note(rep, 1, file, "index: %s", sqlite3_errmsg(db));
 		return;
@@ -107,6 +119,7 @@ static void verify_segment(struct tt_store *st, int64_t seg_id, const char *file
 		uint64_t off = (uint64_t)sqlite3_column_int64(q, 0);
 		uint32_t len = (uint32_t)sqlite3_column_int64(q, 1);
 		uint32_t sum = (uint32_t)sqlite3_column_int64(q, 2);
+		int kf = sqlite3_column_int(q, 3) != 0;
 		struct frame *f = NULL;
 
 		for (i = 0; i < n; i++)
@@ -118,6 +131,8 @@ static void verify_segment(struct tt_store *st, int64_t seg_id, const char *file
 			note(rep, 1, file, "indexed block at offset %" PRIu64 ": damaged (checksum or decoding failed)", off);
 		else if (f->length != len || f->checksum != sum)
 			note(rep, 1, file, "indexed block at offset %" PRIu64 ": length or checksum differs from the index", off);
+		else if (f->keyframe != kf)
+			note(rep, 1, file, "indexed block at offset %" PRIu64 ": the index says it %s a keyframe, the frame says the opposite", off, kf ? "opens with" : "has no");
 		if (f)
 			f->indexed = 1;
 		if (off + len > last_indexed_end)

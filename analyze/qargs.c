@@ -238,10 +238,12 @@ void qargs_print_stats(const struct qargs *a, const struct tt_scan_stats *st)
 		return;
 	fprintf(stderr,
 		"stats: recordings %" PRIu64 ", blocks read %" PRIu64 " of %" PRIu64
-		" (selected %" PRIu64 ", damaged %" PRIu64 "), events %" PRIu64 ", ticks %" PRIu64
+		" (selected %" PRIu64 ", damaged %" PRIu64 ", skipped after damage %" PRIu64
+		"), warm-up blocks %" PRIu64 ", events %" PRIu64 ", ticks %" PRIu64
 		", rollup pieces %" PRIu64 "\n",
 		st->recordings, st->blocks_read, st->blocks_total, st->blocks_selected,
-		st->blocks_damaged, st->events, st->ticks, st->pieces);
+		st->blocks_damaged, st->blocks_unsynced, st->blocks_warmup, st->events, st->ticks,
+		st->pieces);
 }
 
 int qargs_flush(struct tt_buf *b)

@@ -1,5 +1,13 @@
 /*
  * replay.c: see replay.h.
+ *
+ * The blocks to read are two runs of one recording, in file order: the
+ * warm-up, from the last keyframe block at or before the window's first block
+ * up to that block, and the window's blocks. Warm-up events go into a private
+ * aggregator only; at the window's first block, if it is a delta block, that
+ * aggregator's keyframe is handed out first (what the recorder would have
+ * written there when every block had one), then the block's own events. So
+ * whoever consumes the replay sees the same stream as before sparse keyframes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -8,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator.h"
 #include "mem.h"
 #include "replay.h"
 #include "segment.h"
@@ -15,6 +24,7 @@
 struct blk {
 	int64_t seg_id;
 	uint64_t offset;
+	int keyframe; /* a reader can start here */
 };
 
 struct tt_replay {
@@ -22,9 +32,15 @@ struct tt_replay {
 	struct tt_store *st;
 	struct blk *blks;
 	size_t n, cap, next; /* blocks to read, and the next one */
+	size_t first; /* blks[first] is the window's first block: warm-up before it */
 	struct tt_segr *r; /* reader of the current segment */
 	int64_t r_seg; /* its segment id */
 	int in_block; /* a block is loaded and has events left */
+	int in_warmup; /* that block is a warm-up block: events to warm only */
+	int synced; /* the state so far is whole: a delta block can be read */
+	struct tt_agg *warm; /* the warm-up's aggregator; NULL when there is none */
+	struct tt_event *kf; /* the synthesised keyframe, handed out before the window */
+	size_t kf_n, kf_cap, kf_next;
 	int64_t m2w;
 	struct tt_replay_stats stats;
 	char err[512];
@@ -62,6 +78,42 @@ static int open_segment(struct tt_replay *r, int64_t seg_id)
 	return err;
 }
 
+/* A block lost (damaged, or its file): the delta blocks after it wait for a keyframe. */
+static void lost_block(struct tt_replay *r)
+{
+	r->stats.blocks_damaged++;
+	r->synced = 0;
+}
+
+static int collect_keyframe(const struct tt_event *ev, void *ctx)
+{
+	struct tt_replay *r = ctx;
+
+	if (tt_grow((void **)&r->kf, &r->kf_cap, r->kf_n + 1, sizeof(*r->kf)))
+		return -ENOMEM;
+	r->kf[r->kf_n++] = *ev;
+	return 0;
+}
+
+/*
+ * The window starts at a delta block and the warm-up brought the state to its
+ * start: restate that state as the keyframe the block would have opened with,
+ * at the ts of the tick that ended the block before (where the recorder put it).
+ */
+static int synthesise_keyframe(struct tt_replay *r, const struct tt_block_info *bi)
+{
+	const struct tt_table *t = tt_agg_table(r->warm);
+	int err;
+
+	r->kf_n = r->kf_next = 0;
+	err = tt_agg_keyframe(r->warm, t->seq ? t->ts_ns : bi->t_start, collect_keyframe, r);
+	tt_agg_free(r->warm);
+	r->warm = NULL;
+	if (err)
+		snprintf(r->err, sizeof(r->err), "out of memory");
+	return err;
+}
+
 static int replay_next(struct tt_source *s, struct tt_event *ev)
 {
 	struct tt_replay *r = (struct tt_replay *)s;
@@ -69,10 +121,22 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 	for (;;) {
 		struct tt_block_info bi;
 		const struct blk *b;
-		int rc;
+		int rc, warmup;
 
+		if (r->kf_next < r->kf_n) {
+			*ev = r->kf[r->kf_next++];
+			r->stats.events++;
+			return 1;
+		}
 		if (r->in_block) {
 			rc = tt_segr_next_event(r->r, ev);
+			if (rc > 0 && r->in_warmup) {
+				if (tt_agg_feed(r->warm, ev) < 0) {
+					snprintf(r->err, sizeof(r->err), "out of memory");
+					return -ENOMEM;
+				}
+				continue;
+			}
 			if (rc > 0) {
 				r->stats.events++;
 				return 1;
@@ -80,26 +144,198 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 			r->in_block = 0;
 			if (rc < 0) {
 				/* the rest of this block is lost; the next keyframe resyncs */
-				r->stats.blocks_damaged++;
+				lost_block(r);
 				snprintf(r->warn, sizeof(r->warn), "%s", tt_segr_errmsg(r->r));
 			}
 		}
 		if (r->next >= r->n)
 			return 0;
+		warmup = r->next < r->first;
 		b = &r->blks[r->next++];
+		if (!b->keyframe && !r->synced) {
+			/* intact, maybe, but its events continue a state we lost */
+			if (!warmup)
+				r->stats.blocks_unsynced++;
+			continue;
+		}
 		if ((!r->r || r->r_seg != b->seg_id) && open_segment(r, b->seg_id)) {
-			r->stats.blocks_damaged++;
+			lost_block(r);
 			continue;
 		}
 		rc = tt_segr_load_block(r->r, b->offset, &bi);
 		if (rc <= 0) {
-			r->stats.blocks_damaged++;
+			lost_block(r);
 			snprintf(r->warn, sizeof(r->warn), "%s", tt_segr_errmsg(r->r));
 			continue;
 		}
-		r->stats.blocks_read++;
+		r->synced = 1;
 		r->in_block = 1;
+		r->in_warmup = warmup;
+		if (warmup) {
+			r->stats.blocks_warmup++;
+			continue;
+		}
+		r->stats.blocks_read++;
+		if (r->warm && !b->keyframe) {
+			rc = synthesise_keyframe(r, &bi);
+			if (rc)
+				return rc;
+		}
+		/* once in the window, the stream carries the state itself */
+		tt_agg_free(r->warm);
+		r->warm = NULL;
 	}
+}
+
+/* One block row: its place, time span and kind. */
+struct brow {
+	int64_t seg_id, seq, offset;
+	int64_t t_start, t_end;
+	int keyframe;
+};
+
+/*
+ * The first row of "SELECT b.segment_id, s.seq, b.offset, b.t_start_ns,
+ * b.t_end_ns, keyframe ..." with ?1..?3 bound: 1 found, 0 none, -EIO.
+ */
+static int find_block(sqlite3 *db, const char *sql, int64_t rec, int64_t a, int64_t b,
+		      struct brow *out)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, rec);
+	sqlite3_bind_int64(q, 2, a);
+	sqlite3_bind_int64(q, 3, b);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		out->seg_id = sqlite3_column_int64(q, 0);
+		out->seq = sqlite3_column_int64(q, 1);
+		out->offset = sqlite3_column_int64(q, 2);
+		out->t_start = sqlite3_column_int64(q, 3);
+		out->t_end = sqlite3_column_int64(q, 4);
+		out->keyframe = sqlite3_column_int(q, 5) != 0;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int add_block(struct tt_replay *r, int64_t seg_id, int64_t offset, int keyframe)
+{
+	if (tt_grow((void **)&r->blks, &r->cap, r->n + 1, sizeof(*r->blks)))
+		return -ENOMEM;
+	r->blks[r->n].seg_id = seg_id;
+	r->blks[r->n].offset = (uint64_t)offset;
+	r->blks[r->n].keyframe = keyframe;
+	r->n++;
+	return 0;
+}
+
+/*
+ * Append the rows of q (segment_id, offset, keyframe, t_end_ns, seq) to
+ * r->blks; the last one's place and end into *last (untouched without rows).
+ */
+static int add_blocks(struct tt_replay *r, sqlite3_stmt *q, struct brow *last)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (add_block(r, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+			      sqlite3_column_int(q, 2) != 0))
+			return -ENOMEM;
+		last->offset = sqlite3_column_int64(q, 1);
+		last->t_end = sqlite3_column_int64(q, 3);
+		last->seq = sqlite3_column_int64(q, 4);
+	}
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+#define BLK_FROM " FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = ?1"
+#define BLK_ROW(kf) "SELECT b.segment_id, s.seq, b.offset, b.t_start_ns, b.t_end_ns, " kf BLK_FROM
+#define BLK_LIST(kf) "SELECT b.segment_id, b.offset, " kf ", b.t_end_ns, s.seq" BLK_FROM
+
+/*
+ * The blocks to read: the window's and, before them, the warm-up back to the
+ * last keyframe block. An index without blocks.keyframe (schema 1) has a
+ * keyframe in every block: no warm-up.
+ *
+ * The window's blocks are those whose span overlaps it (a minute of a day
+ * reads a minute's blocks). A block's span starts where the block before it
+ * ended, at the tick after which it was cut: a keyframe block's first events
+ * are stamped there, but a delta block's first event may come up to a tick
+ * later, so for a delta block t_start_ns is not where its span starts. Hence
+ * the window's first block is the first one that ends at or after its start,
+ * whatever its t_start_ns, and a delta block right after the last one that
+ * starts by the window's end is in the window too when that one ended by it:
+ * the same blocks as when every block opened with a keyframe.
+ */
+static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
+{
+	sqlite3 *db = tt_store_db(r->st);
+	int has_kf = tt_store_has_keyframe_column(r->st);
+	int64_t to = o->to_ns ? (int64_t)o->to_ns : INT64_MAX;
+	struct brow f, k, nx, last;
+	sqlite3_stmt *q = NULL;
+	char sql[512];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s AND b.t_end_ns >= ?2 ORDER BY s.seq, b.offset LIMIT 1",
+		 has_kf ? BLK_ROW("b.keyframe") : BLK_ROW("1"));
+	rc = find_block(db, sql, o->recording_id, (int64_t)o->from_ns, 0, &f); /* no ?3 */
+	if (rc <= 0)
+		return rc;
+	if (f.t_start > to && f.keyframe)
+		return 0; /* the window falls before it, between two recordings' blocks */
+	if (has_kf && !f.keyframe) {
+		rc = find_block(db, BLK_ROW("b.keyframe") " AND b.keyframe AND (s.seq, b.offset) <= "
+					"(?2, ?3) ORDER BY s.seq DESC, b.offset DESC LIMIT 1",
+				o->recording_id, f.seq, f.offset, &k);
+		if (rc < 0)
+			return rc;
+		/* none (the index lost it): the window's delta blocks wait for one */
+		if (rc > 0) {
+			if (sqlite3_prepare_v2(db, BLK_LIST("b.keyframe") " AND (s.seq, b.offset) >= "
+						   "(?2, ?3) AND (s.seq, b.offset) < (?4, ?5) "
+						   "ORDER BY s.seq, b.offset",
+					       -1, &q, NULL))
+				return -EIO;
+			sqlite3_bind_int64(q, 1, o->recording_id);
+			sqlite3_bind_int64(q, 2, k.seq);
+			sqlite3_bind_int64(q, 3, k.offset);
+			sqlite3_bind_int64(q, 4, f.seq);
+			sqlite3_bind_int64(q, 5, f.offset);
+			rc = add_blocks(r, q, &last);
+			sqlite3_finalize(q);
+			q = NULL;
+			if (rc)
+				return rc;
+		}
+	}
+	r->first = r->n;
+	if (f.t_start > to) /* a delta block whose span starts before the window ends */
+		return add_block(r, f.seg_id, f.offset, f.keyframe);
+	snprintf(sql, sizeof(sql), "%s AND (s.seq, b.offset) >= (?2, ?3) AND b.t_start_ns <= ?4 "
+		 "ORDER BY s.seq, b.offset", has_kf ? BLK_LIST("b.keyframe") : BLK_LIST("1"));
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, o->recording_id);
+	sqlite3_bind_int64(q, 2, f.seq);
+	sqlite3_bind_int64(q, 3, f.offset);
+	sqlite3_bind_int64(q, 4, to);
+	last = f; /* f has t_start <= to: the query returns it at least */
+	rc = add_blocks(r, q, &last);
+	sqlite3_finalize(q);
+	if (rc || !has_kf || last.t_end > to)
+		return rc;
+	/* the next block: a delta block's span starts where the last one ended */
+	rc = find_block(db, BLK_ROW("b.keyframe") " AND (s.seq, b.offset) > (?2, ?3) ORDER BY s.seq, "
+				"b.offset LIMIT 1",
+			o->recording_id, last.seq, last.offset, &nx);
+	if (rc <= 0 || nx.keyframe)
+		return rc;
+	return add_block(r, nx.seg_id, nx.offset, 0);
 }
 
 int tt_replay_open(struct tt_store *st, const struct tt_replay_opts *o, struct tt_replay **out,
@@ -136,30 +372,22 @@ int tt_replay_open(struct tt_store *st, const struct tt_replay_opts *o, struct t
 	sqlite3_finalize(q);
 	q = NULL;
 
-	/* the window picks the blocks: a minute of a day reads a minute's blocks */
-	if (sqlite3_prepare_v2(db,
-			       "SELECT b.segment_id, b.offset FROM blocks b JOIN segments s ON"
-			       " s.id = b.segment_id WHERE s.recording_id = ?1 AND b.t_end_ns >= ?2"
-			       " AND b.t_start_ns <= ?3 ORDER BY s.seq, b.offset",
-			       -1, &q, NULL)) {
-		err = -EIO;
-		goto dberr;
+	err = select_blocks(r, o);
+	if (err == -ENOMEM) {
+		snprintf(why, why_len, "out of memory");
+		goto fail;
 	}
-	sqlite3_bind_int64(q, 1, o->recording_id);
-	sqlite3_bind_int64(q, 2, (int64_t)o->from_ns);
-	sqlite3_bind_int64(q, 3, o->to_ns ? (int64_t)o->to_ns : INT64_MAX);
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (tt_grow((void **)&r->blks, &r->cap, r->n + 1, sizeof(*r->blks))) {
+	if (err)
+		goto dberr;
+	r->stats.blocks_selected = r->n - r->first;
+	if (r->first) {
+		r->warm = tt_agg_new();
+		if (!r->warm) {
 			snprintf(why, why_len, "out of memory");
 			err = -ENOMEM;
 			goto fail;
 		}
-		r->blks[r->n].seg_id = sqlite3_column_int64(q, 0);
-		r->blks[r->n].offset = (uint64_t)sqlite3_column_int64(q, 1);
-		r->n++;
 	}
-	sqlite3_finalize(q);
-	r->stats.blocks_selected = r->n;
 	*out = r;
 	return 0;
 dberr:
@@ -195,6 +423,8 @@ void tt_replay_close(struct tt_replay *r)
 	if (!r)
 		return;
 	tt_segr_close(r->r);
+	tt_agg_free(r->warm);
+	free(r->kf);
 	free(r->blks);
 	free(r);
 }

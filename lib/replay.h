@@ -3,10 +3,18 @@
  * stored: window -> blocks (from the index) -> segment reader -> events.
  * Implements tt_source, so the aggregator behind it is the recorder's own.
  *
- * The first block read opens with a keyframe, so a replay can start anywhere;
- * later keyframes change nothing for a reader that is already in step. A block
- * that is damaged or missing is skipped (counted in the stats); the next
- * block's keyframe brings the state back, and the traffic of the gap is
+ * The stream is the one every block's own keyframe would give: reading starts
+ * at the last keyframe block at or before the window (within the recording);
+ * the blocks before the window's first one (the warm-up) only build the state,
+ * which is handed out as a keyframe (TT_EVF_KEYFRAME events at the ts of the
+ * tick before the window's first block) unless that block has one itself. So a
+ * fresh aggregator behind the replay builds the same tables as one that saw the
+ * whole recording (less seq and last_active_ns, which a keyframe does not
+ * carry), and consumers see the keyframe events they always saw. Later
+ * keyframes change nothing for a reader that is already in step. A block that
+ * is damaged or missing is skipped (counted in the stats), and so are the delta
+ * blocks after it, whose events continue a state that is lost, up to the next
+ * keyframe block, which brings the state back: the traffic of the gap is
  * reported by no tick rather than by a wrong one.
  */
 #ifndef TT_REPLAY_H
@@ -29,9 +37,12 @@ struct tt_replay_opts {
 struct tt_replay_stats {
 	uint64_t blocks_total; /* blocks of the recording in the index */
 	uint64_t blocks_selected; /* overlapping the window */
-	uint64_t blocks_read; /* read and decoded */
-	uint64_t blocks_damaged; /* selected but unreadable: skipped */
-	uint64_t events; /* events returned */
+	uint64_t blocks_read; /* of those, read and decoded */
+	uint64_t blocks_warmup; /* read before the window to build its starting state */
+	uint64_t blocks_damaged; /* unreadable (selected or warm-up): skipped */
+	uint64_t blocks_unsynced; /* selected delta blocks skipped after damage, waiting
+				   * for a keyframe block */
+	uint64_t events; /* events returned (a synthesised keyframe's included) */
 };
 
 /*

@@ -114,17 +114,28 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 	stats->blocks_total += rs->blocks_total;
 	stats->blocks_selected += rs->blocks_selected;
 	stats->blocks_read += rs->blocks_read;
+	stats->blocks_warmup += rs->blocks_warmup;
 	stats->blocks_damaged += rs->blocks_damaged;
+	stats->blocks_unsynced += rs->blocks_unsynced;
 	stats->events += rs->events;
 	if (have_base && !edge) {
 		stats->lost.ring_drops += last.ring_drops - base.ring_drops;
 		stats->lost.socks_full += last.socks_full - base.socks_full;
 		stats->lost.peers_full += last.peers_full - base.peers_full;
 	}
-	if (tt_replay_warning(rp) && warn_len)
-		snprintf(warn, warn_len, "%s: recording %" PRId64 ": %s (%" PRIu64
-			 " damaged blocks skipped)",
-			 rec->dir, rec->id, tt_replay_warning(rp), rs->blocks_damaged);
+	if (tt_replay_warning(rp) && warn_len) {
+		int n = snprintf(warn, warn_len, "%s: recording %" PRId64 ": %s (%" PRIu64
+				 " damaged blocks skipped",
+				 rec->dir, rec->id, tt_replay_warning(rp), rs->blocks_damaged);
+
+		if (n >= 0 && (size_t)n < warn_len && rs->blocks_unsynced)
+			snprintf(warn + n, warn_len - (size_t)n,
+				 ", and %" PRIu64 " intact blocks after the damage, up to the next "
+				 "keyframe)",
+				 rs->blocks_unsynced);
+		else if (n >= 0 && (size_t)n < warn_len)
+			snprintf(warn + n, warn_len - (size_t)n, ")");
+	}
 out:
 	tt_replay_close(rp);
 	tt_agg_free(agg);

@@ -1,8 +1,8 @@
 /*
  * scan.h: the analyzer's one loop. For every recording of a store that
  * overlaps a window: replay its blocks (only those the window needs, picked by
- * the index) through a fresh aggregator, and hand each event and each tick's
- * table to the caller. Commands differ only in what they do with the tables.
+ * the index, from the last keyframe before it: lib/replay.h) through a fresh
+ * aggregator, and hand each event and each tick's table to the caller. Commands differ only in what they do with the tables.
  */
 #ifndef TT_SCAN_H
 #define TT_SCAN_H
@@ -54,7 +54,11 @@ struct tt_scan_stats {
 	uint64_t blocks_total; /* of those recordings */
 	uint64_t blocks_selected; /* overlapping the window: the ones read */
 	uint64_t blocks_read;
-	uint64_t blocks_damaged; /* selected but unreadable: skipped */
+	uint64_t blocks_warmup; /* read before the window, to the aggregator only: the
+				 * state at its start (from the last keyframe block) */
+	uint64_t blocks_damaged; /* unreadable: skipped */
+	uint64_t blocks_unsynced; /* intact delta blocks skipped after damage, until the
+				   * next keyframe block */
 	uint64_t events;
 	uint64_t ticks;
 	uint64_t pieces; /* rollup pieces read instead of ticks */

@@ -30,7 +30,7 @@
 /* ---- format constants (docs/FORMAT.md) ------------------------------------ */
 
 static const uint8_t seg_magic[8] = {0x89, 'T', 'T', 'S', 'E', 'G', '\r', '\n'};
-#define SEG_MINOR	 0    /* this writer's minor version; readers accept any minor */
+#define SEG_MINOR	 1    /* this writer's minor version; readers accept any minor */
 #define SEG_HDR_LEN	 64   /* as written by version 1.0 */
 #define SEG_HDR_MAX	 4096 /* a reader refuses longer headers */
 #define SEG_RFLAGS_KNOWN 0x00 /* required header flags this reader knows (bits 0-7) */
@@ -38,7 +38,8 @@ static const uint8_t seg_magic[8] = {0x89, 'T', 'T', 'S', 'E', 'G', '\r', '\n'};
 #define FRAME_MAGIC	   0x425454f7u /* bytes f7 54 54 42 */
 #define FRAME_HDR_LEN	   48
 #define FRAME_HDR_MAX	   1024
-#define FRAME_RFLAGS_KNOWN 0x00 /* required frame flags this reader knows (bits 0-7) */
+#define FRAME_F_DELTA	   0x0001 /* 1.1: the block continues the previous one's state */
+#define FRAME_RFLAGS_KNOWN 0x01	  /* required frame flags this reader knows (bits 0-7) */
 
 #define RAW_CAP (64u << 20) /* a block's encoded events, before compression */
 #define IDS_CAP (1u << 20)  /* distinct connection ids in one block */
@@ -267,6 +268,7 @@ struct tt_segw {
 	size_t frame_cap;
 	uint64_t t_start, t_end; /* first and last ts of the block */
 	uint32_t n_events;
+	int delta; /* the block being built opens without a keyframe (FRAME_F_DELTA) */
 	char err[256];
 };
 
@@ -359,6 +361,11 @@ fail:
 uint32_t tt_segw_pending(const struct tt_segw *w)
 {
 	return w->n_events;
+}
+
+void tt_segw_set_delta(struct tt_segw *w, int delta)
+{
+	w->delta = !!delta;
 }
 
 uint64_t tt_segw_size(const struct tt_segw *w)
@@ -601,16 +608,17 @@ static void block_reset(struct tt_segw *w)
 	w->raw_len = 0;
 	w->n_events = 0;
 	w->t_start = w->t_end = 0;
+	w->delta = 0;
 }
 
-static void frame_header_encode(uint8_t *h, uint32_t payload_len, uint32_t raw_len,
-				uint32_t n_events, uint32_t payload_crc, uint64_t t_start,
-				uint64_t t_end)
+static void frame_header_encode(uint8_t *h, unsigned flags, uint32_t payload_len,
+				uint32_t raw_len, uint32_t n_events, uint32_t payload_crc,
+				uint64_t t_start, uint64_t t_end)
 {
 	memset(h, 0, FRAME_HDR_LEN);
 	put32(h, FRAME_MAGIC);
 	put16(h + 4, FRAME_HDR_LEN);
-	put16(h + 6, 0); /* flags */
+	put16(h + 6, (uint16_t)flags);
 	put32(h + 8, payload_len);
 	put32(h + 12, raw_len);
 	put32(h + 16, n_events);
@@ -644,7 +652,8 @@ int tt_segw_flush(struct tt_segw *w, int sync, struct tt_block_info *info)
 		return -EIO;
 	}
 	pcrc = (uint32_t)crc32(0, w->frame + FRAME_HDR_LEN, (uInt)clen);
-	frame_header_encode(w->frame, (uint32_t)clen, (uint32_t)w->raw_len, w->n_events, pcrc,
+	frame_header_encode(w->frame, w->delta ? FRAME_F_DELTA : 0, (uint32_t)clen,
+			    (uint32_t)w->raw_len, w->n_events, pcrc,
 			    w->t_start, w->t_end);
 
 	err = write_all(w->fd, w->frame, FRAME_HDR_LEN + clen, w->size);
@@ -671,6 +680,7 @@ int tt_segw_flush(struct tt_segw *w, int sync, struct tt_block_info *info)
 		info->t_end = w->t_end;
 		info->n_events = w->n_events;
 		info->checksum = pcrc;
+		info->keyframe = !w->delta;
 	}
 	w->size += FRAME_HDR_LEN + clen;
 	block_reset(w);
@@ -942,6 +952,8 @@ static enum frame_res load_frame(struct tt_segr *r, uint64_t off, struct tt_bloc
 	info->checksum = pcrc;
 	info->t_start = get64(h + 24);
 	info->t_end = get64(h + 32);
+	/* a 1.0 file never sets the flag: every block of it opens with a keyframe */
+	info->keyframe = !(hflags & FRAME_F_DELTA);
 	*next = off + flen;
 
 	if (hflags & 0xff & ~FRAME_RFLAGS_KNOWN) {

@@ -1,9 +1,11 @@
 /*
  * segment.h: the segment codec. A segment is an append-only file: a header,
  * then zstd frames, one per block. A block covers a few seconds of the event
- * stream and opens with keyframe events (TT_EVF_KEYFRAME: the whole connection
- * table), so a reader can start at any block. The byte layout is specified in
- * docs/FORMAT.md; this header is the API.
+ * stream. A keyframe block opens with keyframe events (TT_EVF_KEYFRAME: the
+ * whole connection table), or starts a recording, so a reader can start there;
+ * a delta block (format 1.1, flagged in its frame header) carries only its own
+ * events and continues the state of the blocks before it. The byte layout is
+ * specified in docs/FORMAT.md; this header is the API.
  *
  * Workload: the recorder appends every event once and flushes a block every
  * few seconds; readers scan headers (verify, reindex) or seek to the blocks
@@ -42,6 +44,8 @@ struct tt_block_info {
 	uint64_t t_end;	  /* last event's ts_ns */
 	uint32_t n_events;
 	uint32_t checksum; /* of the frame's payload as stored (docs/FORMAT.md) */
+	uint32_t keyframe; /* 1: a reader can start here (no DELTA flag: every 1.0 block);
+			    * 0: the block needs the state of the blocks before it */
 };
 
 struct tt_segw;
@@ -63,6 +67,16 @@ int tt_segw_append(struct tt_segw *w, const struct tt_event *ev);
 
 /* Events in the block being built. */
 uint32_t tt_segw_pending(const struct tt_segw *w);
+
+/*
+ * delta 1: the block being built is a delta block: it does not open with a
+ * keyframe, so a reader needs the blocks before it back to the last keyframe
+ * block. Its frame gets the DELTA flag (a required flag: a 1.0 reader skips
+ * the frame as one it cannot read instead of misreading it). Blocks are
+ * keyframe blocks unless set so; the setting ends with the flush that writes
+ * the block (a failed flush keeps it with the block).
+ */
+void tt_segw_set_delta(struct tt_segw *w, int delta);
 
 /*
  * Compress the block being built and append it as one frame; with sync, fdatasync

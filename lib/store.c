@@ -58,6 +58,7 @@ enum {
 	Q_PROC_GET,
 	Q_PROC_PUT,
 	Q_PIECE,
+	Q_BLOCK_V1,
 	Q_SEG_BYTES,
 	Q_RET_LIST,
 	Q_RET_SEG,
@@ -85,8 +86,12 @@ static const char *const q_sql[Q_MAX] = {
 			"t_end_ns = max(coalesce(t_end_ns, ?3), ?3), bytes = max(bytes, ?4), "
 			"blocks = blocks + 1 WHERE id = ?1",
 	[Q_BLOCK] = "INSERT INTO blocks (segment_id, offset, length, raw_length, t_start_ns, "
-		    "t_end_ns, events, checksum, ring_drops, socks_full, peers_full) "
-		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		    "t_end_ns, events, checksum, ring_drops, socks_full, peers_full, keyframe) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	/* an index without blocks.keyframe: only tests build one, as an older build did */
+	[Q_BLOCK_V1] = "INSERT INTO blocks (segment_id, offset, length, raw_length, t_start_ns, "
+		       "t_end_ns, events, checksum, ring_drops, socks_full, peers_full) "
+		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	/* the indexer's summary is complete each time: an update overwrites */
 #define CONN_COLS                                                                                  \
 	"recording_id, conn_id, family, proto, laddr, lport, raddr, rport, process_id, tid, "     \
@@ -183,6 +188,7 @@ struct tt_store {
 	const char *db_name; /* "index.db", or "index.db.rebuild" while reindexing */
 	int lock_fd; /* DIR/LOCK, flock()ed; -1 for readers */
 	int version; /* PRAGMA user_version */
+	int has_keyframe; /* blocks.keyframe exists (schema 2 on) */
 	sqlite3_stmt *q[Q_MAX];
 	int64_t seg_id; /* the last segment tt_store_block saw, and its recording */
 	int64_t seg_rec;
@@ -538,6 +544,18 @@ fail:
 	return err;
 }
 
+/* Schema 1 has no blocks.keyframe (every block of it is a keyframe block). */
+static int find_keyframe_column(struct tt_store *s)
+{
+	int64_t n;
+	int err = query_int(s, "SELECT count(*) FROM pragma_table_info('blocks') WHERE name = "
+			       "'keyframe'",
+			    &n, "reading the blocks table's columns");
+
+	s->has_keyframe = !err && n > 0;
+	return err;
+}
+
 /* SQLite answers with the mode it ended up in, which is not WAL where WAL cannot work. */
 static int cut_wal(struct tt_store *s);
 
@@ -666,9 +684,11 @@ static int open_db(struct tt_store *s, int file_mode)
 		if (v < 1)
 			return fail(s, -EPROTO,
 				    "%s/index.db has schema version %" PRId64
-				    ", older than this tcptop reads (%d): opening the store for "
+				    ", older than this tcptop reads (1): opening the store for "
 				    "writing (tcptop-record) migrates it",
-				    s->dir, v, known_version());
+				    s->dir, v);
+		if ((err = find_keyframe_column(s)))
+			return err;
 		return exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys");
 	}
 
@@ -693,7 +713,7 @@ static int open_db(struct tt_store *s, int file_mode)
 		return err;
 	if (s->version < known_version() && (err = migrate(s)))
 		return err;
-	if ((err = convert_vacuum(s)))
+	if ((err = convert_vacuum(s)) || (err = find_keyframe_column(s)))
 		return err;
 	return exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys");
 }
@@ -792,6 +812,11 @@ const char *tt_store_dir(const struct tt_store *s)
 int tt_store_schema_version(const struct tt_store *s)
 {
 	return s->version;
+}
+
+int tt_store_has_keyframe_column(const struct tt_store *s)
+{
+	return s->has_keyframe;
 }
 
 void *tt_store_db(struct tt_store *s)
@@ -1009,7 +1034,7 @@ static int put_block(struct tt_store *s, int64_t seg_id, const struct tt_block_i
 	sqlite3_stmt *q;
 	int err;
 
-	if (!(q = stmt(s, Q_BLOCK)))
+	if (!(q = stmt(s, s->has_keyframe ? Q_BLOCK : Q_BLOCK_V1)))
 		return -EIO;
 	sqlite3_bind_int64(q, 1, seg_id);
 	sqlite3_bind_int64(q, 2, (int64_t)bi->offset);
@@ -1022,6 +1047,8 @@ static int put_block(struct tt_store *s, int64_t seg_id, const struct tt_block_i
 	sqlite3_bind_int64(q, 9, (int64_t)loss->ring_drops);
 	sqlite3_bind_int64(q, 10, (int64_t)loss->socks_full);
 	sqlite3_bind_int64(q, 11, (int64_t)loss->peers_full);
+	if (s->has_keyframe)
+		sqlite3_bind_int(q, 12, bi->keyframe ? 1 : 0);
 	if ((err = run(s, q, "adding a block")))
 		return err;
 

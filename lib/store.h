@@ -43,8 +43,9 @@ enum tt_store_mode {
  * without waiting (-EBUSY and a message naming the holder's pid if another
  * writer has it), create or migrate index.db (file_mode, e.g. 0600). READ: the
  * index must exist and its schema must not be newer than this build knows
- * (-EPROTO otherwise); -ENOENT / -ENOTDIR with a message for a directory that
- * is not a store. On failure *out is NULL and why holds the message.
+ * (-EPROTO otherwise); an older one is read as it is, never migrated (readers
+ * check for what later versions added, see tt_store_schema_version); -ENOENT /
+ * -ENOTDIR with a message for a directory that is not a store. On failure *out is NULL and why holds the message.
  */
 int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int file_mode,
 		  struct tt_store **out, char *why, size_t why_len);
@@ -66,6 +67,12 @@ const char *tt_store_dir(const struct tt_store *s);
 
 /* Schema version of index.db (PRAGMA user_version). */
 int tt_store_schema_version(const struct tt_store *s);
+
+/*
+ * 1 if index.db has blocks.keyframe (schema 2 on), 0 for an older index read
+ * as it is: every block of it opens with a keyframe.
+ */
+int tt_store_has_keyframe_column(const struct tt_store *s);
 
 /* The raw SQLite handle, for read-only queries by the analyzer (sqlite3 *). */
 void *tt_store_db(struct tt_store *s);

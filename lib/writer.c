@@ -28,6 +28,7 @@ struct tt_writer {
 	uint32_t seg_seq;
 	uint64_t seg_start_ns; /* CLOCK_MONOTONIC of the segment's first tick, 0 before */
 	uint64_t block_start_ns; /* same for the block being built */
+	uint64_t kf_start_ns; /* same for the last keyframe block */
 	uint64_t blocks;
 	uint32_t block_events; /* events of the block beyond its keyframe */
 	struct tt_ev_loss loss; /* latest LOSS in the stream */
@@ -50,6 +51,7 @@ void tt_writer_opts_default(struct tt_writer_opts *o)
 	o->dir_mode = 0700;
 	o->file_mode = 0600;
 	o->flush_ns = 5000000000ull;
+	o->keyframe_ns = 60000000000ull;
 	o->segment_ns = 3600000000000ull;
 	o->segment_bytes = 256ull << 20;
 	o->bucket_ns = 60000000000ull;
@@ -397,15 +399,27 @@ int tt_writer_tick(struct tt_writer *w, const struct tt_agg *agg, const struct t
 	if (!w->seg_start_ns)
 		w->seg_start_ns = t->start_ns;
 	if (!w->block_start_ns)
-		w->block_start_ns = t->start_ns;
+		w->block_start_ns = w->kf_start_ns = t->start_ns; /* a recording's first block */
 	if (t->ts_ns - w->block_start_ns < w->o.flush_ns)
 		return 0;
 	if ((err = flush_block(w)) || (err = roll_if_due(w, t->ts_ns)) || (err = retain(w, 0)))
 		return no_space(w, err);
 	w->block_start_ns = t->ts_ns;
+	/*
+	 * A new segment opens with a keyframe: retention deletes the oldest
+	 * segments whole, and the oldest left must be readable alone. Otherwise
+	 * one is due keyframe_ns after the last; half a block of slack, so that a
+	 * tick that ends a hair early does not put it a whole block later.
+	 */
+	if (w->seg_start_ns &&
+	    t->ts_ns - w->kf_start_ns + w->o.flush_ns / 2 < w->o.keyframe_ns) {
+		tt_segw_set_delta(w->seg, 1);
+		return 0;
+	}
 	if (!w->seg_start_ns)
 		w->seg_start_ns = t->ts_ns;
-	/* every block opens with the whole table: a reader can start here */
+	w->kf_start_ns = t->ts_ns;
+	/* the whole table: a reader can start here */
 	return tt_agg_keyframe(agg, t->ts_ns, append_keyframe, w);
 }
 

@@ -2,13 +2,14 @@
  * writer.h: the recorder's persistence. Takes the event stream and the
  * aggregator's tables and keeps a store: events into segment blocks, blocks
  * flushed every flush_ns right after a tick (fdatasync, then one index
- * transaction), each block opened by a keyframe, segments rolled by time and
- * size, old segments removed by age and by the size of the whole directory
- * (segments, index.db, its WAL and shared memory): after every flush the
- * directory is brought under retain_bytes minus a headroom (the largest growth
- * of one flush and its retention pass, decaying by a quarter per flush toward
- * the latest), so that it stays under retain_bytes at every moment unless a
- * flush grows it by more than that (a recording's first block can).
+ * transaction), a block opened by a keyframe every keyframe_ns and at the start
+ * of every segment (the blocks between carry only their events), segments
+ * rolled by time and size, old segments removed by age and by the size of the
+ * whole directory (segments, index.db, its WAL and shared memory): after every
+ * flush the directory is brought under retain_bytes minus a headroom (the
+ * largest growth of one flush and its retention pass, decaying by a quarter per
+ * flush toward the latest), so that it stays under retain_bytes at every moment
+ * unless a flush grows it by more than that (a recording's first block can).
  *
  * Durability: a block is on disk before the index names it; SIGKILL loses at
  * most the block being built. Every run writes new segment files (O_EXCL), so
@@ -31,6 +32,8 @@ struct tt_writer_opts {
 	int dir_mode; /* 0700 by default: the store holds process names and addresses */
 	int file_mode; /* 0600 */
 	uint64_t flush_ns; /* block length (5 s) */
+	uint64_t keyframe_ns; /* a keyframe block this often (60 s; <= flush_ns: every block);
+			       * a multiple of flush_ns, or the next multiple is taken */
 	uint64_t segment_ns; /* roll a segment after this long (0: never) */
 	uint64_t segment_bytes; /* or this big (0: never) */
 	uint64_t retain_ns; /* delete segments older than this (0: keep) */
@@ -67,7 +70,9 @@ int tt_writer_event(struct tt_writer *w, const struct tt_event *ev);
  * After the aggregator consumed a TICK: account the table in the index and, if
  * the block is flush_ns old, flush it, roll and retain as configured (see
  * tt_store_retain; a warning may follow, see tt_writer_take_warning), and open
- * the next block with agg's keyframe. 0 or a negative errno (-ENOSPC: the disk
+ * the next block with agg's keyframe when one is due (keyframe_ns since the
+ * last, or a new segment); otherwise the next block is a delta block. 0 or a
+ * negative errno (-ENOSPC: the disk
  * is full even after retention; the store is consistent up to the last block).
  */
 int tt_writer_tick(struct tt_writer *w, const struct tt_agg *agg, const struct tt_table *t);

@@ -149,6 +149,7 @@ static int open_writer(const struct rec_opts *o, struct tt_collector *col, int a
 	if (*tt_collector_limits(col))
 		tt_buf_printf(&args, " [capture limits: %s]", tt_collector_limits(col));
 	wo.flush_ns = o->flush_ns;
+	wo.keyframe_ns = o->keyframe_ns;
 	wo.segment_ns = o->segment_ns;
 	wo.segment_bytes = o->segment_bytes;
 	wo.retain_ns = o->retain_ns;

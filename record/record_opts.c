@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "indexer.h"
 #include "record_opts.h"
 #include "timeparse.h"
@@ -23,6 +24,7 @@ enum {
 	OPT_EVENTS,
 	OPT_NO_STORE,
 	OPT_FLUSH,
+	OPT_KEYFRAME,
 	OPT_SEG_DURATION,
 	OPT_SEG_SIZE,
 	OPT_RETAIN_AGE,
@@ -51,6 +53,7 @@ static const struct option long_opts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "no-store", no_argument, NULL, OPT_NO_STORE },
 	{ "flush", required_argument, NULL, OPT_FLUSH },
+	{ "keyframe", required_argument, NULL, OPT_KEYFRAME },
 	{ "segment-duration", required_argument, NULL, OPT_SEG_DURATION },
 	{ "segment-size", required_argument, NULL, OPT_SEG_SIZE },
 	{ "retain-age", required_argument, NULL, OPT_RETAIN_AGE },
@@ -90,6 +93,10 @@ const char *rec_opts_usage(void)
 	       "                         an existing store gets a new recording appended\n"
 	       "      --no-store         show or stream only, write nothing\n"
 	       "      --flush DUR        block length: at most this much is lost on a crash (5s)\n"
+	       "      --keyframe DUR     restate every connection at the start of a block this\n"
+	       "                         often, a multiple of --flush (60s); a query reads\n"
+	       "                         from the last keyframe before its window: shorter\n"
+	       "                         reads less, longer stores less\n"
 	       "      --segment-duration DUR  roll segment files after DUR (1h)\n"
 	       "      --segment-size SIZE     or after SIZE bytes (256M)\n"
 	       "      --retain-age DUR   delete segments older than DUR while recording\n"
@@ -276,6 +283,12 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			}
 			o->group = optarg;
 			break;
+		case OPT_KEYFRAME:
+			if (tt_parse_duration(optarg, &o->keyframe_ns) || !o->keyframe_ns) {
+				snprintf(msg, msg_len, "--keyframe: '%s' is not a positive duration (e.g. 60s)", optarg);
+				return 2;
+			}
+			break;
 		case OPT_FLUSH:
 		case OPT_SEG_DURATION:
 		case OPT_RETAIN_AGE:
@@ -356,6 +369,17 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 	}
 	if (optind < argc) {
 		snprintf(msg, msg_len, "unexpected argument '%s' (see --help)", argv[optind]);
+		return 2;
+	}
+	if (!o->keyframe_ns) {
+		/* 60 s, or the first multiple of --flush after it */
+		o->keyframe_ns = (60000000000ull + o->flush_ns - 1) / o->flush_ns * o->flush_ns;
+	} else if (o->keyframe_ns % o->flush_ns) {
+		char kf[32], fl[32];
+
+		tt_fmt_duration(kf, sizeof(kf), o->keyframe_ns);
+		tt_fmt_duration(fl, sizeof(fl), o->flush_ns);
+		snprintf(msg, msg_len, "--keyframe: %s is not a multiple of --flush (%s)", kf, fl);
 		return 2;
 	}
 	return 0;

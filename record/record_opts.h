@@ -38,6 +38,7 @@ struct rec_opts {
 	/* the store (tcptop-record -o DIR) */
 	const char *store_dir; /* NULL with --no-store */
 	uint64_t flush_ns;
+	uint64_t keyframe_ns; /* a keyframe block this often: a multiple of flush_ns */
 	uint64_t segment_ns;
 	uint64_t segment_bytes;
 	uint64_t retain_ns;

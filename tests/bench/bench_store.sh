@@ -69,7 +69,7 @@
 # Usage: tests/bench/bench_store.sh [-t SECONDS] [-w persist,idle,churn,churn3k,bulk]
 #            [--build DIR] [--format json|text] [--keep DIR] [--idle-conns N]
 #            [--churn-rate N] [--churn-fast-rate N] [--bulk-rate BYTES_PER_S]
-#            [--no-nfdump] [--no-install]
+#            [--no-nfdump] [--no-install] [--keyframe DUR]
 set -u
 
 PROG=bench_store
@@ -94,6 +94,7 @@ BULK_CONNS=4
 BULK_RATE=8388608
 TICK_S=1 # the recorder's default -i; connection-ticks assume it
 FLUSH_S=5 # and its default --flush
+KEYFRAME= # --keyframe for the recorder; empty: its default (60s)
 
 usage() {
 	cat <<EOF
@@ -119,6 +120,7 @@ recorder's CPU.
       --no-nfdump       do not run softflowd -> nfcapd beside the recorder
       --no-install      do not apt-get install nfdump/softflowd when missing (skip them)
       --bulk-rate B     bytes per second per bulk connection (default $BULK_RATE)
+      --keyframe DUR    the recorder's --keyframe (default: the recorder's, 60s)
   -h, --help            this text
 
 Needs root, cc, jq, sqlite3, python3 (exit 77 without). About (TIME + 15) seconds
@@ -148,6 +150,7 @@ while [ $# -gt 0 ]; do
 	--no-nfdump) NFDUMP=0; shift ;;
 	--no-install) INSTALL=0; shift ;;
 	--bulk-rate) [ $# -ge 2 ] || die_usage "$1 needs a value"; BULK_RATE=$2; shift 2 ;;
+	--keyframe) [ $# -ge 2 ] || die_usage "$1 needs a value"; KEYFRAME=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) die_usage "unknown option '$1'" ;;
 	esac
@@ -508,7 +511,8 @@ run_workload() {
 		R[$w,nf]=1
 	fi
 
-	"$RECORD" -o "$store" -f "$FORMAT" >/dev/null 2>"$TMP/rec-$w.err" &
+	"$RECORD" -o "$store" -f "$FORMAT" ${KEYFRAME:+--keyframe "$KEYFRAME"} >/dev/null \
+		2>"$TMP/rec-$w.err" &
 	REC_PID=$!
 	ok=0
 	for _ in $(seq 200); do

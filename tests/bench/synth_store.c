@@ -31,7 +31,9 @@
  *
  * Usage: synth_store DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]
  *                        [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]
- * --flush is the recorder's: the length of a block (each opens with a keyframe).
+ *                        [--keyframe 60s]
+ * --flush and --keyframe are the recorder's: the length of a block, and how often
+ * one opens with a keyframe.
  * DIR must not exist (or be empty). Progress goes to stderr; the result to
  * stdout, ending with one "summary key=value ..." line for scripts.
  * Exit: 0 done, 1 runtime error, 2 bad usage.
@@ -163,6 +165,7 @@ struct opts {
 	double active;
 	uint64_t start_s;  /* Unix seconds of the recording's start */
 	uint64_t flush_ns; /* block length, as tcptop-record --flush */
+	uint64_t keyframe_ns; /* as tcptop-record --keyframe; 0: the writer's default (60 s) */
 };
 
 struct gen {
@@ -576,7 +579,8 @@ static int usage(const char *why)
 	if (why)
 		fprintf(stderr, PROG ": %s\n", why);
 	fprintf(stderr, "Usage: " PROG " DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]\n"
-			"                   [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]\n");
+			"                   [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]\n"
+			"                   [--keyframe 60s]\n");
 	return 2;
 }
 
@@ -634,6 +638,9 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->start_s = strtoull(v, &end, 10);
 			if (*end || errno || o->start_s < 1 || o->start_s > 4000000000ull)
 				return usage("--start: Unix seconds");
+		} else if (!strcmp(a, "--keyframe")) {
+			if (tt_parse_duration(v, &o->keyframe_ns) || !o->keyframe_ns)
+				return usage("--keyframe: a positive duration");
 		} else if (!strcmp(a, "--flush")) {
 			if (tt_parse_duration(v, &o->flush_ns) || o->flush_ns < NS / 10 ||
 			    o->flush_ns > 3600 * NS)
@@ -694,6 +701,8 @@ int main(int argc, char **argv)
 	tt_writer_opts_default(&wo);
 	wo.dir = g.o.dir;
 	wo.flush_ns = g.o.flush_ns;
+	if (g.o.keyframe_ns)
+		wo.keyframe_ns = g.o.keyframe_ns;
 	wo.rec.host = "synth-web-1";
 	wo.rec.kernel = "6.1.0-synthetic";
 	wo.rec.boot_id = "5b0c8a3e-1f2d-4c6b-9a7e-0d3f2e1c4b5a";

@@ -26,6 +26,7 @@ CASES = {
     "proto_sctp": (["--proto", "sctp"], "sctp"),
     "port_too_big": (["--port", "70000"], "70000"),
     "stray_argument": (["-f", "json", "extra"], "extra"),
+    "keyframe_not_flush_multiple": (["--flush", "2s", "--keyframe", "3s"], "multiple of --flush"),
 }
 
 

@@ -154,8 +154,10 @@ def by_size(t, top):
     limit = (ipeak[0] * 5 // 4 + 512 * 1024 + 65535) // 65536 * 65536
     what = "--segment-size 64K --retain-size %dK" % (limit // 1024)
 
+    # a keyframe in every block, as before sparse keyframes: enough bytes to roll
+    # and remove several segments within the run on a busy machine too
     rec = ts.StoreRecorder(t, store, extra=["--segment-size", "64K", "--retain-size",
-                                            "%dK" % (limit // 1024)])
+                                            "%dK" % (limit // 1024), "--keyframe", "200ms"])
     rec.start()
     samples, times, stop = [], [], threading.Event()
     th = threading.Thread(target=sampler, args=(store, stop, samples, times), daemon=True)

@@ -1371,10 +1371,11 @@ static void test_hand_encoded_block_per_format_doc(void **state)
 	n += hand_frame(f + n, sizeof(f) - n, hand_block, sizeof(hand_block), 56, 0x0100, 10, 1000,
 			2003);
 	/* a frame that needs a feature this reader lacks: skipped, reported */
+	n += hand_frame(f + n, sizeof(f) - n, hand_block, sizeof(hand_block), 48, 0x0002, 10, 1000,
+			2003);
+	/* 1.1's DELTA (required bit 0): known, the block continues the one before */
 	n += hand_frame(f + n, sizeof(f) - n, hand_block, sizeof(hand_block), 48, 0x0001, 10, 1000,
 			2003);
-	n +=
-	    hand_frame(f + n, sizeof(f) - n, hand_block, sizeof(hand_block), 48, 0, 10, 1000, 2003);
 	spill(path, f, n);
 
 	r = open_r(path);
@@ -1389,6 +1390,7 @@ static void test_hand_encoded_block_per_format_doc(void **state)
 	assert_int_equal(info.offset, 72);
 	assert_int_equal(info.n_events, 10);
 	assert_int_equal(info.raw_len, sizeof(hand_block));
+	assert_int_equal(info.keyframe, 1);
 	for (i = 0; i < HAND_EVENTS; i++) {
 		assert_int_equal(tt_segr_next_event(r, &got), 1);
 		assert_event_equal(&got, &want[i]);
@@ -1397,6 +1399,7 @@ static void test_hand_encoded_block_per_format_doc(void **state)
 	assert_int_equal(tt_segr_next_block(r, &info), -EBADMSG);
 	assert_non_null(strstr(tt_segr_errmsg(r), "unsupported"));
 	assert_int_equal(tt_segr_next_block(r, &info), 1);
+	assert_int_equal(info.keyframe, 0);
 	for (i = 0; i < HAND_EVENTS; i++) {
 		assert_int_equal(tt_segr_next_event(r, &got), 1);
 		assert_event_equal(&got, &want[i]);
@@ -1426,7 +1429,7 @@ static void test_hand_encoded_block_per_format_doc(void **state)
 		assert_int_equal(info.raw_len, e);
 		file = slurp(wpath, &len);
 		/* the file header, byte by byte */
-		assert_memory_equal(file, "\x89TTSEG\r\n\x01\x00\x00\x00\x40\x00\x00\x00", 16);
+		assert_memory_equal(file, "\x89TTSEG\r\n\x01\x00\x01\x00\x40\x00\x00\x00", 16);
 		assert_int_equal(file[16], 42);
 		assert_int_equal(file[56], 7);
 		assert_int_equal(*(uint32_t *)(file + 60), (uint32_t)crc32(0, file, 60));
@@ -1507,6 +1510,47 @@ static void test_version_rules(void **state)
 }
 
 /* ---- writer behaviour ---------------------------------------------------------- */
+
+/* A delta block's frame carries the DELTA flag; keyframe blocks, the default, do not. */
+static void test_delta_blocks_flagged(void **state)
+{
+	const char *path = tpath("delta.tts");
+	struct tt_segw *w = create_w(path);
+	struct tt_block_info info, got[3];
+	struct tt_event ev = { .ts_ns = 5 * SEC, .type = TT_EV_TICK };
+	struct tt_segr *r;
+	uint8_t *file;
+	size_t len;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		ev.ts_ns += SEC;
+		ev.tick.start_ns = ev.ts_ns - SEC;
+		assert_int_equal(tt_segw_append(w, &ev), 0);
+		if (i == 1)
+			tt_segw_set_delta(w, 1);
+		assert_int_equal(tt_segw_flush(w, 0, &info), 0);
+		assert_int_equal(info.keyframe, i != 1);
+		got[i] = info;
+	}
+	tt_segw_close(w);
+	file = slurp(path, &len);
+	/* flags at frame offset 6: bit 0 required, DELTA */
+	assert_int_equal(file[got[0].offset + 6], 0);
+	assert_int_equal(file[got[1].offset + 6], 1);
+	assert_int_equal(file[got[2].offset + 6], 0);
+	free(file);
+	r = open_r(path);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(tt_segr_next_block(r, &info), 1);
+		assert_int_equal(info.offset, got[i].offset);
+		assert_int_equal(info.keyframe, i != 1);
+	}
+	assert_int_equal(tt_segr_load_block(r, got[1].offset, &info), 1);
+	assert_int_equal(info.keyframe, 0);
+	tt_segr_close(r);
+}
 
 static void test_writer_contract(void **state)
 {
@@ -1759,6 +1803,7 @@ int main(void)
 	    cmocka_unit_test(test_decoder_survives_mutated_blocks),
 	    cmocka_unit_test(test_hand_encoded_block_per_format_doc),
 	    cmocka_unit_test(test_version_rules),
+	    cmocka_unit_test(test_delta_blocks_flagged),
 	    cmocka_unit_test(test_writer_contract),
 	    cmocka_unit_test(test_flush_error_truncates_and_retries),
 	    cmocka_unit_test(test_size_synthetic_1000_connections),

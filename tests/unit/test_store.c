@@ -251,10 +251,13 @@ static struct tt_block_info block_at(uint64_t off, uint32_t len, uint64_t t0, ui
 {
 	struct tt_block_info bi = { .offset = off, .length = len, .raw_len = len * 4,
 				    .t_start = t0, .t_end = t1, .n_events = 77,
-				    .checksum = 0xdeadbeef };
+				    .checksum = 0xdeadbeef, .keyframe = 1 };
 
 	return bi;
 }
+
+/* the last migration in schema/ */
+#define SCHEMA_NOW 2
 
 #define ID_A 0x1001ull
 #define ID_B 0x1002ull
@@ -331,7 +334,7 @@ static void test_write_read_back(void **state)
 
 	/* a reader, once the writer is gone: the WAL was checkpointed */
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), 0);
-	assert_int_equal(tt_store_schema_version(s), 2);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	assert_string_equal(tt_store_dir(s), f->dir);
 	db = db_of(s);
 
@@ -1069,7 +1072,7 @@ static void test_fresh_index_has_current_schema(void **state)
 	struct tt_store *s = open_w(f->dir);
 	char buf[32];
 
-	assert_int_equal(tt_store_schema_version(s), 2);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	assert_string_equal(q_text(db_of(s), buf, sizeof(buf), "PRAGMA journal_mode"), "wal");
 	assert_int_equal(q_int(db_of(s), "PRAGMA foreign_keys"), 1);
 	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
@@ -1077,10 +1080,10 @@ static void test_fresh_index_has_current_schema(void **state)
 					 "'conns', 'processes', 'rollups')"),
 			 6);
 	tt_store_close(s);
-	assert_int_equal(user_version(f->dir), 2);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW);
 	/* opening again applies nothing */
 	s = open_w(f->dir);
-	assert_int_equal(tt_store_schema_version(s), 2);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	tt_store_close(s);
 }
 
@@ -1221,6 +1224,35 @@ static void test_migrate_v1_store(void **state)
 			 q_int(old, "SELECT count(*) FROM blocks"));
 	tt_store_close(s);
 	sqlite3_close(old);
+}
+
+/* 0002: blocks.keyframe, written as given. */
+static void test_keyframe_column(void **state)
+{
+	struct fx *f = *state;
+	struct tt_block_info bi;
+	struct tt_store *s;
+	uint64_t a, b;
+	int64_t seg;
+
+	/* (a schema-1 index's blocks all become keyframe blocks: test_migrate_v1_store) */
+	s = open_w(f->dir);
+	write_recording(s, &seg, &a, &b);
+	assert_true(tt_store_schema_version(s) >= 2);
+	assert_int_equal(tt_store_has_keyframe_column(s), 1);
+	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM blocks WHERE keyframe = 1"), 2);
+	assert_int_equal(tt_store_segment_begin(s, 1, 1, "r000001-s000001.tts", M2W, &seg), 0);
+	bi = block_at(64, 100, 110 * SEC, 115 * SEC);
+	bi.keyframe = 1;
+	assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, NULL), 0);
+	bi = block_at(164, 100, 115 * SEC, 120 * SEC);
+	bi.keyframe = 0;
+	assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, NULL), 0);
+	assert_int_equal(q_int(db_of(s), "SELECT group_concat(keyframe, '') FROM (SELECT keyframe "
+					 "FROM blocks WHERE segment_id = %" PRId64 " ORDER BY offset)",
+			       seg),
+			 10);
+	tt_store_close(s);
 }
 
 static void test_far_future_schema_refused(void **state)
@@ -1393,6 +1425,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v1_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyframe_column, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_far_future_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_block_is_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_cost, setup, teardown),
