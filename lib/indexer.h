@@ -9,7 +9,7 @@
  * change. For each connection lifetime it keeps a summary (identity, first
  * seen, last active, open and close, totals, peak per-tick rates, RTT
  * min/avg/max over active ticks, retransmits, resets); and rollups: for each
- * connection and period (TT_IX_RES_MINOR long, by default a minute, and an
+ * connection and period (TT_IX_RES_MINOR long, by default 5 minutes, and an
  * hour), what its active ticks in that period add up to, in the shape
  * lib/report.c needs to answer top over whole periods exactly as a replay of
  * the ticks would. A tick goes whole into the period that holds its end:
@@ -50,7 +50,7 @@ struct tt_ix_conn {
 };
 
 /* The two rollup lengths, in seconds: TT_IX_RES_MINOR is the default minor one. */
-#define TT_IX_RES_MINOR 60u
+#define TT_IX_RES_MINOR 300u
 #define TT_IX_RES_MAJOR 3600u
 
 /* One connection's active ticks in one part of one period: a rollups row. */

@@ -54,7 +54,7 @@ void tt_writer_opts_default(struct tt_writer_opts *o)
 	o->keyframe_ns = 60000000000ull;
 	o->segment_ns = 3600000000000ull;
 	o->segment_bytes = 256ull << 20;
-	o->bucket_ns = 60000000000ull;
+	o->bucket_ns = (uint64_t)TT_IX_RES_MINOR * 1000000000ull;
 }
 
 static uint64_t wall_ns(void)

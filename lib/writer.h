@@ -39,7 +39,7 @@ struct tt_writer_opts {
 	uint64_t retain_ns; /* delete segments older than this (0: keep) */
 	uint64_t retain_bytes; /* keep the whole directory under this many bytes (0: no cap);
 				* caps segment_bytes at a quarter of it */
-	uint64_t bucket_ns; /* minor rollup length (1 min): tt_indexer_minor_ok */
+	uint64_t bucket_ns; /* minor rollup length (5 min): tt_indexer_minor_ok */
 	struct tt_recording_info rec; /* host, kernel, boot id, options, version, times */
 };
 

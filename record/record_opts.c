@@ -105,7 +105,7 @@ const char *rec_opts_usage(void)
 	       "                         its WAL) under SIZE, deleting the oldest segments;\n"
 	       "                         caps --segment-size at SIZE/4; warns once if SIZE\n"
 	       "                         cannot hold the index and the current segment\n"
-	       "      --bucket DUR       per-connection rollups in the index (1m; divides 1h)\n"
+	       "      --bucket DUR       per-connection rollups in the index (5m; divides 1h)\n"
 	       "      --group NAME       let group NAME read the store (0750/0640); it is\n"
 	       "                         private (0700/0600) otherwise\n"
 	       "Filters (combine; they apply to what is shown, the store gets everything):\n"
@@ -165,7 +165,7 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 	o->flush_ns = 5000000000ull;
 	o->segment_ns = 3600000000000ull;
 	o->segment_bytes = 256ull << 20;
-	o->bucket_ns = 60000000000ull;
+	o->bucket_ns = (uint64_t)TT_IX_RES_MINOR * 1000000000ull;
 	tt_filter_init(&o->filter);
 
 	optind = 1;

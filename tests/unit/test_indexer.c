@@ -24,7 +24,7 @@
 /* Unix time at CLOCK_MONOTONIC 0, in s: a whole hour, so period edges are easy to name */
 #define M2W_S 1699999200ull
 #define M2W (M2W_S * SEC)
-#define MINOR_S TT_IX_RES_MINOR
+#define MINOR_S 60u /* the tests name minutes; tt_indexer_new(0) is TT_IX_RES_MINOR */
 #define MAJOR_S TT_IX_RES_MAJOR
 
 /* A table being built by hand; rows[] is the tt_table's storage. */
@@ -147,7 +147,7 @@ static void drain_nothing(struct tt_indexer *ix)
 
 static void test_totals_peaks_rtt(void **state)
 {
-	struct tt_indexer *ix = tt_indexer_new(0, (int64_t)M2W);
+	struct tt_indexer *ix = tt_indexer_new(MINOR_S * SEC, (int64_t)M2W);
 	static const uint64_t din[] = { 100, 5000, 0, 300, 2000 };
 	static const uint64_t dout[] = { 10, 20, 90000, 0, 5 };
 	static const uint32_t rtt[] = { 0, 800, 200, 0, 500 };
@@ -279,8 +279,8 @@ static void test_period_boundaries(void **state)
 		check_want(p, np, 0, &w10[i]);
 	tt_indexer_free(ix);
 
-	/* the default minute, and ticks ending on, and just after, an hour's end */
-	ix = tt_indexer_new(0, (int64_t)M2W);
+	/* minutes, and ticks ending on, and just after, an hour's end */
+	ix = tt_indexer_new(MINOR_S * SEC, (int64_t)M2W);
 	assert_non_null(ix);
 	memset(&tot, 0, sizeof(tot));
 	prev = 3599 * SEC;
@@ -364,7 +364,7 @@ static void test_piece_across_drains(void **state)
  */
 static void test_idle_ticks(void **state)
 {
-	struct tt_indexer *ix = tt_indexer_new(0, (int64_t)M2W);
+	struct tt_indexer *ix = tt_indexer_new(MINOR_S * SEC, (int64_t)M2W);
 	struct tt_counters t5 = { 0 };
 	const struct tt_ix_conn *c;
 	const struct tt_ix_piece *p;
@@ -489,7 +489,7 @@ static void test_idle_ticks(void **state)
  */
 static void test_idle_first_sight(void **state)
 {
-	struct tt_indexer *ix = tt_indexer_new(0, (int64_t)M2W);
+	struct tt_indexer *ix = tt_indexer_new(MINOR_S * SEC, (int64_t)M2W);
 	struct tt_counters t6 = { .bytes_in = 12345, .bytes_out = 678, .srtt_us = 250 };
 	struct tt_counters t8 = { .bytes_in = 1 };
 	const struct tt_ix_conn *c;
@@ -551,7 +551,7 @@ static void test_owner_parts(void **state)
 		{ 122, 42, 42, "curl", 7 }, /* cgroup only */
 		{ 123, 42, 42, "curl-x", 7 }, /* comm only */
 	};
-	struct tt_indexer *ix = tt_indexer_new(0, (int64_t)M2W);
+	struct tt_indexer *ix = tt_indexer_new(MINOR_S * SEC, (int64_t)M2W);
 	struct tt_counters tot = { 0 };
 	const struct tt_ix_conn *c;
 	const struct tt_ix_piece *p, *q;
@@ -1073,7 +1073,7 @@ static void test_minor_ok(void **state)
 	/* 0 asks for the default */
 	ix = tt_indexer_new(0, (int64_t)M2W);
 	assert_non_null(ix);
-	assert_int_equal(tt_indexer_minor_ns(ix), MINOR_S * SEC);
+	assert_int_equal(tt_indexer_minor_ns(ix), TT_IX_RES_MINOR * SEC);
 	tt_indexer_free(ix);
 
 	/*
