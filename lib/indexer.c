@@ -236,7 +236,9 @@ static void add_to_part(struct tt_ix_piece *p, const struct tt_row *r, uint64_t 
 	if (!p->ticks++)
 		p->first_ns = now;
 	p->last_ns = now;
-	p->age_ns = age;
+	/* not monotonic: a UDP flow closed as idle is as old as its last datagram */
+	if (age > p->age_ns)
+		p->age_ns = age;
 	p->state = r->tot.state;
 	if (r->flags & TT_ROW_CLOSED)
 		p->closed = 1;

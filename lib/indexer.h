@@ -65,7 +65,7 @@ struct tt_ix_piece {
 	uint32_t ticks; /* active ticks */
 	uint64_t first_ns; /* Unix ns of the first and last active tick's end */
 	uint64_t last_ns;
-	uint64_t age_ns; /* the connection's age at the last one (tt_row_age_ns) */
+	uint64_t age_ns; /* the connection's greatest age at one of them (tt_row_age_ns) */
 	uint8_t state; /* at the last one */
 	uint8_t closed; /* it closed in this part */
 	uint64_t bytes_in; /* sums of the ticks' deltas */

@@ -84,7 +84,7 @@ CREATE TABLE rollups (
 	ticks INTEGER NOT NULL,                  -- active ticks
 	first_ns INTEGER,                        -- first active tick's end - t * 1e9 (NULL: migrated)
 	last_ns INTEGER,                         -- last active tick's end - t * 1e9
-	age_ns INTEGER,                          -- the connection's age at its last active tick
+	age_ns INTEGER,                          -- the connection's greatest age at an active tick
 	state INTEGER NOT NULL,                  -- at the last active tick
 	closed INTEGER NOT NULL,                 -- 1: closed in this part
 	bytes_in INTEGER NOT NULL,

@@ -1209,9 +1209,10 @@ static void agg_add(struct agg *a, const struct tt_ix_piece *p)
 		a->first = p->first_ns;
 	if (!a->n || p->last_ns > a->last) {
 		a->last = p->last_ns;
-		a->age = p->age_ns;
 		a->state = p->state;
 	}
+	if (p->age_ns > a->age)
+		a->age = p->age_ns;
 	if (p->part > a->max_part)
 		a->max_part = p->part;
 	a->n++;
@@ -1554,7 +1555,8 @@ static void m_row(struct model *m, const struct tt_row *r, uint64_t now, uint32_
 		p->dirty = 1;
 		p->ticks++;
 		p->last = wend;
-		p->age = age;
+		if (age > p->age)
+			p->age = age;
 		p->state = r->tot.state;
 		if (r->flags & TT_ROW_CLOSED)
 			p->closed = 1;
@@ -1785,7 +1787,11 @@ static void random_run(uint64_t minor_s, uint64_t seed)
 			r->flags = new ? TT_ROW_NEW : 0;
 			if (!last && rnd(&s) % 10 == 0) {
 				r->flags |= TT_ROW_CLOSED;
-				r->close_ns = rnd(&s) % 2 ? 0 : now - rnd(&s) % len;
+				/* a UDP flow closed as idle is as old as its last datagram,
+				 * possibly younger than at an earlier tick */
+				r->close_ns = rnd(&s) % 2 ? 0 :
+					      rnd(&s) % 2 ? now - rnd(&s) % len :
+							    sl[i].open + rnd(&s) % (now - sl[i].open + 1);
 				r->close_reason = (uint8_t)(rnd(&s) % 4);
 				r->err = rnd(&s) % 2 ? 0 : 104;
 				sl[i].live = 0;
