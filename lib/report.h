@@ -77,7 +77,7 @@ struct tt_group {
 	uint64_t rtt_sum_us, rtt_n;
 	uint32_t rtt_max_us;
 	uint64_t duration_ns;
-	uint64_t first_ns, last_ns; /* Unix ns of the first and last tick it was in */
+	uint64_t first_ns, last_ns; /* Unix ns of the first and last tick it was active in */
 	uint8_t state; /* conn: last TCP state */
 	uint8_t closed; /* conn: closed within the window */
 	uint8_t close_reason;
