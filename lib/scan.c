@@ -111,7 +111,8 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 	}
 	if (err < 0 && !why[0])
 		snprintf(why, why_len, "%s", src->errmsg(src));
-	stats->blocks_total += rs->blocks_total;
+	if (!edge) /* scan_rolled counts the recording's blocks once */
+		stats->blocks_total += rs->blocks_total;
 	stats->blocks_selected += rs->blocks_selected;
 	stats->blocks_read += rs->blocks_read;
 	stats->blocks_warmup += rs->blocks_warmup;
@@ -279,6 +280,24 @@ static void losses_at(struct tt_store *st, int64_t rec, uint64_t ts, struct tt_e
 	sqlite3_finalize(q);
 }
 
+/* How many blocks the index holds of recording rec (0 if it cannot say). */
+static uint64_t blocks_of(struct tt_store *st, int64_t rec)
+{
+	sqlite3_stmt *q = NULL;
+	uint64_t n = 0;
+
+	if (sqlite3_prepare_v2(tt_store_db(st),
+			       "SELECT count(*) FROM blocks b JOIN segments s ON s.id = b.segment_id"
+			       " WHERE s.recording_id = ?1",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, rec);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			n = (uint64_t)sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	return n;
+}
+
 static uint64_t round_up(uint64_t v, uint64_t m)
 {
 	return v % m ? v - v % m + m : v;
@@ -306,6 +325,7 @@ static int scan_rolled(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 	if (a1 >= b1)
 		return 0;
 	*done = 1;
+	stats->blocks_total += blocks_of(st, rec->id);
 	if (cb->on_recording && (err = cb->on_recording(ctx, rec)))
 		return err;
 	e = (struct edge){ from_ns, a1 };
