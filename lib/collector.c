@@ -95,6 +95,7 @@ struct tt_collector {
 	struct bpf_link *tcp_walk; /* iter/tcp */
 	struct bpf_link *udp_walk; /* iter/udp, start-up discovery only */
 	int starting; /* the start-up walk: what it meets was there before us */
+	int no_discovery; /* privileges given up: no more walks in other namespaces */
 	int cgroup_fd;
 	int self_netns; /* our own namespace, to come back after a discovery walk */
 	int udp_counted; /* cgroup_skb attached */
@@ -944,6 +945,8 @@ static void discover(struct tt_collector *c)
 {
 	size_t i;
 
+	if (c->no_discovery)
+		return;
 	for (i = 0; i < c->nnetns; i++) {
 		char path[64];
 		int fd, err;
@@ -1330,6 +1333,13 @@ int64_t tt_collector_mono_to_wall(const struct tt_collector *c)
 const char *tt_collector_limits(const struct tt_collector *c)
 {
 	return c->limits;
+}
+
+void tt_collector_end_discovery(struct tt_collector *c)
+{
+	c->no_discovery = 1;
+	limit(c, "no discovery walks after the start (privileges given up): connections from "
+		 "before the start in a namespace first met later are found when they change state");
 }
 
 int tt_collector_udp_peers(const struct tt_collector *c)

@@ -14,6 +14,7 @@
 #include "aggregator.h"
 #include "buf.h"
 #include "collector.h"
+#include "privdrop.h"
 #include "probe.h"
 #include "store.h"
 #include "format.h"
@@ -179,6 +180,7 @@ int main(int argc, char **argv)
 	struct tt_row *scratch = NULL;
 	size_t scratch_cap = 0;
 	struct sigaction sa;
+	struct tt_priv_user user;
 	struct tt_event ev;
 	uint64_t first_ts = 0;
 	char why[512];
@@ -199,6 +201,10 @@ int main(int argc, char **argv)
 	}
 	if (o.output == REC_OUT_AUTO)
 		o.output = isatty(STDOUT_FILENO) ? REC_OUT_LIVE : REC_OUT_TEXT;
+	if (o.user && tt_priv_lookup(o.user, &user, why, sizeof(why))) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return 2;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
@@ -220,6 +226,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", why);
 		return (err == -EPERM || err == -ENOTSUP) ? 77 : 1;
 	}
+	if (o.user) {
+		/*
+		 * Loaded, attached, namespaces discovered: the rest is reading
+		 * through descriptors we hold (iterator links, maps, the ring),
+		 * which needs no capability (tests/integration/test_privdrop.py).
+		 * Only later discovery walks would (setns), so they end here.
+		 */
+		const uint64_t keep = 0;
+
+		if (o.store_dir && (err = tt_priv_prepare_dir(&user, o.store_dir, why, sizeof(why))))
+			goto fail_why;
+		tt_collector_end_discovery(col);
+		if ((err = tt_priv_drop(&user, keep, why, sizeof(why))))
+			goto fail_why;
+	}
+	/* opened by whoever runs from here on: the store belongs to --user */
 	if (o.store_dir) {
 		err = open_writer(&o, col, argc, argv, &wr, why, sizeof(why));
 		if (err) {
@@ -289,6 +311,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ret = 0;
+	goto out;
+fail_why:
+	fprintf(stderr, PROG ": %s\n", why);
 out:
 	tt_writer_free(wr);
 	tt_agg_free(agg);

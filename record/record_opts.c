@@ -29,6 +29,7 @@ enum {
 	OPT_RING_SIZE,
 	OPT_BUCKET,
 	OPT_GROUP,
+	OPT_USER,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +58,7 @@ static const struct option long_opts[] = {
 	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
 	{ "bucket", required_argument, NULL, OPT_BUCKET },
 	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -96,6 +98,8 @@ const char *rec_opts_usage(void)
 	       "      --bucket DUR       per-connection time buckets in the index (10s)\n"
 	       "      --group NAME       let group NAME read the store (0750/0640); it is\n"
 	       "                         private (0700/0600) otherwise\n"
+	       "      --user NAME        once attached, run as user NAME with no capability\n"
+	       "                         but those the per-tick work needs (see the man page)\n"
 	       "Filters (combine; they apply to what is shown, the store gets everything):\n"
 	       "      --pid PID          process or thread id\n"
 	       "      --comm GLOB        process name, shell glob (e.g. 'nginx*')\n"
@@ -270,6 +274,13 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 				return 2;
 			}
 			o->group = optarg;
+			break;
+		case OPT_USER:
+			if (!*optarg) {
+				snprintf(msg, msg_len, "--user: empty user name");
+				return 2;
+			}
+			o->user = optarg;
 			break;
 		case OPT_FLUSH:
 		case OPT_SEG_DURATION:

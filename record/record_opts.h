@@ -44,6 +44,7 @@ struct rec_opts {
 	uint64_t retain_bytes;
 	uint64_t bucket_ns;
 	const char *group; /* share the store with this group (0750/0640), NULL: private */
+	const char *user; /* --user: run as this user once attached, NULL: stay as started */
 };
 
 /* Parse argv into o (defaults first). 0 on success; 2 (usage) with msg set otherwise. */
