@@ -24,6 +24,9 @@ EXPECTED = {
     "share/doc/tcptop/architecture.md": False,
     "share/doc/tcptop/FORMAT.md": False,
     "share/doc/tcptop/SCHEMA.md": False,
+    "lib/systemd/system/tcptop-record.service": False,
+    "lib/sysusers.d/tcptop.conf": False,
+    "etc/default/tcptop": False,
 }
 # nothing of the tests or benchmarks may be installed
 FORBIDDEN = ("test_", "bench", "cmocka", "synth_store", "ttgen")
