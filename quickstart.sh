@@ -8,9 +8,10 @@ cd "$(dirname "$0")"
 
 # to build and run
 PKGS=(build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-      libsqlite3-dev libzstd-dev libcmocka-dev)
-# the tests also need real peers: namespaces, nftables, a terminal, a browser
-TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium)
+      libsqlite3-dev libzstd-dev libcmocka-dev scdoc)
+# the tests also need real peers: namespaces, nftables, a terminal, a browser;
+# and what packaging is checked with: systemd-analyze, man, passwd (useradd)
+TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium systemd man-db passwd)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 

@@ -27,6 +27,9 @@ EXPECTED = {
     "lib/systemd/system/tcptop-record.service": False,
     "lib/sysusers.d/tcptop.conf": False,
     "etc/default/tcptop": False,
+    "share/man/man8/tcptop-record.8": False,
+    "share/man/man1/tcptop-analyze.1": False,
+    "share/man/man5/tcptop-store.5": False,
 }
 # nothing of the tests or benchmarks may be installed
 FORBIDDEN = ("test_", "bench", "cmocka", "synth_store", "ttgen")

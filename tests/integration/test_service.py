@@ -96,8 +96,9 @@ def main(t):
     man = [os.path.join(d, "share", "man") for d, dirs, _ in os.walk(root) if "share" in dirs]
     man = [m for m in man if os.path.isdir(m)]
     env = dict(os.environ, MANPATH=":".join(man)) if man else os.environ
+    # Documentation=man:... is checked with man(1) against the installed pages
     p = subprocess.run(["systemd-analyze", "verify", "--root=" + root] +
-                       ([] if man else ["--man=no"]) + [unit],
+                       ([] if man and shutil.which("man") else ["--man=no"]) + [unit],
                        capture_output=True, text=True, env=env)
     t.eq("systemd-analyze verify: exit (output %r)" % (p.stdout + p.stderr), p.returncode, 0)
     t.eq("systemd-analyze verify: messages", (p.stdout + p.stderr).strip(), "")
