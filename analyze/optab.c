@@ -1,0 +1,151 @@
+/*
+ * optab.c: see optab.h.
+ */
+#include <string.h>
+
+#include "optab.h"
+
+#define COMMON                                                                                     \
+	{ "--from", 1 }, { "--to", 1 }, { "--last", 1 }, { "--proto", 1 }, { "--port", 1 },        \
+		{ "--pid", 1 }, { "--comm", 1 }, { "--host", 1 }, { "--state", 1 },                \
+		{ "--format", 1 }, { "--utc", 0 }, { "--stats", 0 }
+#define HELP { "-h", 0 }, { "--help", 0 }
+#define END { NULL, 0 }
+
+static const struct optab_opt o_info[] = { { "--utc", 0 }, { "--format", 1 }, HELP, END };
+static const struct optab_opt o_none[] = { HELP, END };
+static const struct optab_opt o_top[] = { { "-n", 1 }, { "--by", 1 }, { "--group-by", 1 },
+					  { "--per-interval", 1 }, COMMON, HELP, END };
+static const struct optab_opt o_events[] = { { "--type", 1 }, COMMON, HELP, END };
+static const struct optab_opt o_timeline[] = { { "--bucket", 1 }, COMMON, HELP, END };
+static const struct optab_opt o_diff[] = { { "--baseline", 1 }, { "--window", 1 },
+					   { "--group-by", 1 }, { "-n", 1 }, COMMON, HELP, END };
+static const struct optab_opt o_extract[] = { { "-o", 1 },    { "--output", 1 }, { "--from", 1 },
+					      { "--to", 1 },  { "--last", 1 },	 { "--utc", 0 },
+					      HELP,	      END };
+static const struct optab_opt o_replay[] = { { "--speed", 1 },	  { "--events", 0 },
+					     { "--recording", 1 }, { "--sort", 1 },
+					     { "-n", 1 },	  { "--top", 1 },
+					     { "--no-tty", 0 },	  COMMON,
+					     HELP,		  END };
+static const struct optab_opt o_report[] = { { "-o", 1 }, { "--output", 1 }, { "--force", 0 },
+					     { "-n", 1 }, { "--by", 1 },     COMMON,
+					     HELP,	  END };
+static const struct optab_opt o_sql[] = { { "--format", 1 },	 { "--no-header", 0 },
+					  { "--timeout", 1 },	 { "--max-rows", 1 },
+					  { "--max-memory", 1 }, HELP,
+					  END };
+
+static const struct {
+	const char *cmd;
+	const struct optab_opt *opts;
+	int common;
+} table[] = {
+	{ "info", o_info, 0 },	     { "verify", o_none, 0 },	{ "reindex", o_none, 0 },
+	{ "top", o_top, 1 },	     { "events", o_events, 1 }, { "timeline", o_timeline, 1 },
+	{ "report", o_report, 1 },   { "diff", o_diff, 1 },	{ "extract", o_extract, 0 },
+	{ "sql", o_sql, 0 },	     { "replay", o_replay, 1 },
+};
+
+const struct optab_opt *optab_find(const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!strcmp(table[i].cmd, cmd))
+			return table[i].opts;
+	return NULL;
+}
+
+int optab_common(const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!strcmp(table[i].cmd, cmd))
+			return table[i].common;
+	return 0;
+}
+
+/* Edit distance (insert, delete, substitute, swap two neighbours), capped at 32 characters. */
+static unsigned distance(const char *a, const char *b)
+{
+	unsigned d[33][33];
+	size_t la = strlen(a), lb = strlen(b), i, j;
+
+	if (la > 32 || lb > 32)
+		return 99;
+	for (i = 0; i <= la; i++)
+		d[i][0] = (unsigned)i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			unsigned v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+/* Close: a unique prefix of at least 3 characters, or a few edits for its length. */
+static const char *closest(const char *typed, const char *const *words, size_t n)
+{
+	const char *best = NULL, *pre = NULL;
+	unsigned bd = 99, limit = strlen(typed) <= 4 ? 1 : 2;
+	size_t i, npre = 0, lt = strlen(typed);
+
+	for (i = 0; i < n; i++) {
+		unsigned d = distance(typed, words[i]);
+
+		if (lt >= 3 && !strncmp(words[i], typed, lt)) {
+			pre = words[i];
+			npre++;
+		}
+		if (d < bd) {
+			bd = d;
+			best = words[i];
+		}
+	}
+	if (bd <= limit)
+		return best;
+	return npre == 1 ? pre : NULL;
+}
+
+const char *optab_closest(const char *typed, const char *const *words)
+{
+	size_t n = 0;
+
+	while (words[n])
+		n++;
+	return closest(typed, words, n);
+}
+
+const char *optab_suggest(const char *cmd, const char *typed)
+{
+	const struct optab_opt *o = optab_find(cmd);
+	const char *names[64];
+	size_t n = 0;
+
+	if (!o)
+		return NULL;
+	for (; o->name && n < 64; o++)
+		if (o->name[1] == '-') /* a long option: "-x" is too short to guess from */
+			names[n++] = o->name;
+	return closest(typed, names, n);
+}
+
+void optab_print(FILE *f, const char *cmd)
+{
+	const struct optab_opt *o = optab_find(cmd);
+
+	for (; o && o->name; o++)
+		fprintf(f, "%s%s\n", o->name, o->arg ? "=" : "");
+}
