@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "gitversion.h"
 #include "optab.h"
 
 static int cmd_help(int argc, char **argv);
@@ -275,7 +276,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-		printf(PROG " " TT_VERSION "\n");
+		printf(PROG " " TT_VERSION " (git " TT_GIT_COMMIT ")\n");
 		return 0;
 	}
 	c = find_cmd(argv[1]);

@@ -3,6 +3,7 @@
  * The loop is the pipeline of docs/architecture.md: source -> aggregator -> output.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "store.h"
 #include "format.h"
 #include "record_opts.h"
+#include "version.h"
 #include "view.h"
 #include "writer.h"
 
@@ -70,7 +72,7 @@ static void term_size(unsigned *cols, unsigned *rows)
 
 /* Append one tick to b according to the chosen output, and write b out. 0, or a negative errno. */
 static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64_t m2w,
-		       struct tt_buf *b, struct tt_row **scratch, size_t *cap)
+		       struct tt_buf *b, struct tt_row **scratch, size_t *cap, const char *title)
 {
 	size_t i;
 	int err;
@@ -88,7 +90,7 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 			.mono_to_wall_ns = m2w,
 			.utc = o->utc,
 			.filter = &o->filter,
-			.title = PROG,
+			.title = title,
 		};
 
 		if (o->output == REC_OUT_LIVE) {
@@ -109,6 +111,26 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 	if (b->err)
 		return b->err;
 	return write_all(STDOUT_FILENO, b->p ? b->p : "", b->len);
+}
+
+/*
+ * Where the recorder writes and how much it keeps, in one line: a recorder
+ * left running must never fill a disk by surprise.
+ */
+static void describe_store(const struct rec_opts *o, char *buf, size_t len)
+{
+	char abs[PATH_MAX], size[32], age[32];
+	const char *dir = realpath(o->store_dir, abs) ? abs : o->store_dir;
+
+	if (o->retain_bytes)
+		tt_fmt_bytes(size, sizeof(size), o->retain_bytes);
+	if (o->retain_ns)
+		tt_fmt_duration(age, sizeof(age), o->retain_ns);
+	if (snprintf(buf, len, "recording into %s, keeping %s%s%s%s", dir,
+		     o->retain_bytes ? "at most " : "all of it (--retain-size 0)",
+		     o->retain_bytes ? size : "", o->retain_ns ? ", nothing older than " : "",
+		     o->retain_ns ? age : "") >= (int)len)
+		memcpy(buf + len - 4, "...", 4); /* a path that long still says where */
 }
 
 static uint64_t wall_now(void)
@@ -183,7 +205,7 @@ int main(int argc, char **argv)
 	struct tt_priv_user user;
 	struct tt_event ev;
 	uint64_t first_ts = 0;
-	char why[512];
+	char why[512], desc[PATH_MAX + 128], title[PATH_MAX + 160] = PROG;
 	int err, ret = 1;
 
 	err = rec_opts_parse(argc, argv, &o, why, sizeof(why));
@@ -196,7 +218,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.version) {
-		printf(PROG " " TT_VERSION "\n");
+		rec_print_version(stdout, PROG);
 		return 0;
 	}
 	if (o.output == REC_OUT_AUTO)
@@ -250,6 +272,11 @@ int main(int argc, char **argv)
 		}
 		if (tt_writer_warning(wr))
 			fprintf(stderr, PROG ": warning: %s\n", tt_writer_warning(wr));
+		describe_store(&o, desc, sizeof(desc));
+		if (o.output == REC_OUT_LIVE)
+			snprintf(title, sizeof(title), PROG " [%s]", desc);
+		else
+			fprintf(stderr, PROG ": %s\n", desc);
 	}
 	agg = tt_agg_new();
 	if (!agg) {
@@ -285,7 +312,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
-				  &scratch, &scratch_cap);
+				  &scratch, &scratch_cap, title);
 		tt_buf_reset(&out);
 		if (err == -EPIPE) { /* reader went away: a normal end for a pipe */
 			err = 0;

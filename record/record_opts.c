@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "record_opts.h"
+#include "suggest.h"
 #include "timeparse.h"
 
 enum {
@@ -94,7 +95,8 @@ const char *rec_opts_usage(void)
 	       "      --segment-duration DUR  roll segment files after DUR (1h)\n"
 	       "      --segment-size SIZE     or after SIZE bytes (256M)\n"
 	       "      --retain-age DUR   delete segments older than DUR while recording\n"
-	       "      --retain-size SIZE keep the segments under SIZE in total\n"
+	       "      --retain-size SIZE keep the segments under SIZE in total (default 1G,\n"
+	       "                         0 = no limit)\n"
 	       "      --bucket DUR       per-connection time buckets in the index (10s)\n"
 	       "      --group NAME       let group NAME read the store (0750/0640); it is\n"
 	       "                         private (0700/0600) otherwise\n"
@@ -125,6 +127,28 @@ static const char *opt_name(int ch)
 		if (o->val == ch)
 			return o->name;
 	return "?";
+}
+
+/* "unknown option", with the long option it was most likely meant to be */
+static void unknown_option(const char *typed, char *msg, size_t msg_len)
+{
+	const char *names[sizeof(long_opts) / sizeof(long_opts[0])];
+	const char *sug = NULL;
+	char name[64];
+	size_t n = 0, len = strcspn(typed, "=");
+	const struct option *o;
+
+	if (typed[0] == '-' && typed[1] == '-' && len < sizeof(name)) {
+		for (o = long_opts; o->name; o++)
+			names[n++] = o->name;
+		memcpy(name, typed + 2, len - 2);
+		name[len - 2] = '\0';
+		sug = tt_suggest(name, names, n);
+	}
+	if (sug)
+		snprintf(msg, msg_len, "unknown option '%s' (did you mean --%s?)", typed, sug);
+	else
+		snprintf(msg, msg_len, "unknown option '%s' (see --help)", typed);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -158,6 +182,7 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 	o->segment_ns = 3600000000000ull;
 	o->segment_bytes = 256ull << 20;
 	o->bucket_ns = 10000000000ull;
+	o->retain_bytes = REC_DEFAULT_RETAIN_BYTES;
 	tt_filter_init(&o->filter);
 
 	optind = 1;
@@ -310,8 +335,13 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			o->ring_bytes = (uint32_t)v;
 			break;
 		}
-		case OPT_SEG_SIZE:
-		case OPT_RETAIN_SIZE: {
+		case OPT_RETAIN_SIZE:
+			if (!strcmp(optarg, "0")) { /* the one way to say "no limit" */
+				o->retain_bytes = 0;
+				break;
+			}
+			/* fall through */
+		case OPT_SEG_SIZE: {
 			uint64_t *dst = ch == OPT_SEG_SIZE ? &o->segment_bytes : &o->retain_bytes;
 
 			if (tt_parse_size(optarg, dst) || *dst < 4096) {
@@ -337,7 +367,7 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			snprintf(msg, msg_len, "option '%s' needs a value", argv[optind - 1]);
 			return 2;
 		default:
-			snprintf(msg, msg_len, "unknown option '%s' (see --help)", argv[optind - 1]);
+			unknown_option(argv[optind - 1], msg, msg_len);
 			return 2;
 		}
 	}
