@@ -30,6 +30,9 @@ EXPECTED = {
     "share/man/man8/tcptop-record.8": False,
     "share/man/man1/tcptop-analyze.1": False,
     "share/man/man5/tcptop-store.5": False,
+    "share/bash-completion/completions/tcptop-record": False,
+    "share/bash-completion/completions/tcptop-analyze": False,
+    "share/zsh/vendor-completions/_tcptop": False,
 }
 # nothing of the tests or benchmarks may be installed
 FORBIDDEN = ("test_", "bench", "cmocka", "synth_store", "ttgen")
