@@ -11,7 +11,8 @@ PKGS=(build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev 
       libsqlite3-dev libzstd-dev libcmocka-dev scdoc)
 # the tests also need real peers: namespaces, nftables, a terminal, a browser;
 # and what packaging is checked with: systemd-analyze, man, passwd (useradd), zsh
-TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium systemd man-db passwd zsh)
+TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium systemd man-db passwd zsh
+           python3-prometheus-client)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 

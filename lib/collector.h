@@ -64,6 +64,16 @@ const char *tt_collector_limits(const struct tt_collector *c);
  */
 void tt_collector_end_discovery(struct tt_collector *c);
 
+/* What the recorder's health metrics need to know of the capture. */
+struct tt_collector_health {
+	uint64_t tcp_tracked; /* TCP connections followed: one socket-table entry each */
+	uint64_t socks_max; /* the socket table's size */
+	uint64_t flows; /* UDP peer-table entries at the last read */
+	uint64_t flows_max;
+};
+
+void tt_collector_health(const struct tt_collector *c, struct tt_collector_health *h);
+
 /* Whether UDP is counted (cgroup_skb attached). */
 int tt_collector_udp_peers(const struct tt_collector *c);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "probe.h"
 #include "store.h"
 #include "format.h"
+#include "metrics.h"
 #include "record_opts.h"
 #include "version.h"
 #include "view.h"
@@ -141,6 +143,46 @@ static uint64_t wall_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* After a tick: the health file, if asked for. A failure is said once and never stops recording. */
+static void write_metrics(const struct rec_opts *o, struct tt_collector *col, struct tt_writer *wr,
+			  const struct tt_table *t, struct rec_metrics *m)
+{
+	static int said;
+	struct tt_collector_health h;
+	char why[512];
+	uint64_t blocks = wr ? tt_writer_blocks(wr) : 0;
+
+	m->ticks++;
+	m->connections = t->n;
+	tt_collector_health(col, &h);
+	m->tcp_tracked = h.tcp_tracked;
+	m->socks_max = h.socks_max;
+	m->flows = h.flows;
+	m->flows_max = h.flows_max;
+	m->cpu_seconds = cpu_seconds();
+	m->have_store = wr != NULL;
+	if (wr && (blocks != m->blocks || m->ticks == 1)) {
+		if (blocks != m->blocks)
+			m->last_flush = (double)wall_now() / 1e9;
+		m->blocks = blocks;
+		m->store_bytes = rec_dir_bytes(o->store_dir);
+	}
+	if (rec_metrics_write(o->metrics_file, m, why, sizeof(why)) && !said) {
+		fprintf(stderr, PROG ": warning: %s (recording goes on)\n", why);
+		said = 1;
+	}
+}
+
 /* The command line as one string, for the recording's metadata. */
 static void join_args(int argc, char **argv, struct tt_buf *b)
 {
@@ -203,6 +245,7 @@ int main(int argc, char **argv)
 	size_t scratch_cap = 0;
 	struct sigaction sa;
 	struct tt_priv_user user;
+	struct rec_metrics metrics = { 0 };
 	struct tt_event ev;
 	uint64_t first_ts = 0;
 	char why[512], desc[PATH_MAX + 128], title[PATH_MAX + 160] = PROG;
@@ -278,6 +321,7 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, PROG ": %s\n", desc);
 	}
+	metrics.start_time = (double)wall_now() / 1e9;
 	agg = tt_agg_new();
 	if (!agg) {
 		fprintf(stderr, PROG ": out of memory\n");
@@ -293,6 +337,11 @@ int main(int argc, char **argv)
 		err = tt_agg_feed(agg, &ev);
 		if (err < 0)
 			break;
+		if (ev.type == TT_EV_LOSS) {
+			metrics.ring_drops = ev.loss.ring_drops;
+			metrics.socks_full = ev.loss.socks_full;
+			metrics.peers_full = ev.loss.peers_full;
+		}
 		if (err == 0) {
 			/* events print after being applied: a CLOSE's connection
 			 * is still known until the tick that reports it */
@@ -311,6 +360,8 @@ int main(int argc, char **argv)
 			failed = tt_writer_errmsg(wr);
 			break;
 		}
+		if (o.metrics_file)
+			write_metrics(&o, col, wr, tt_agg_table(agg), &metrics);
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
 				  &scratch, &scratch_cap, title);
 		tt_buf_reset(&out);

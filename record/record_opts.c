@@ -31,6 +31,7 @@ enum {
 	OPT_BUCKET,
 	OPT_GROUP,
 	OPT_USER,
+	OPT_METRICS,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +61,7 @@ static const struct option long_opts[] = {
 	{ "bucket", required_argument, NULL, OPT_BUCKET },
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "user", required_argument, NULL, OPT_USER },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -102,6 +104,8 @@ const char *rec_opts_usage(void)
 	       "                         private (0700/0600) otherwise\n"
 	       "      --user NAME        once attached, run as user NAME with no capability\n"
 	       "                         but those the per-tick work needs (see the man page)\n"
+	       "      --metrics-file PATH  the recorder's health in OpenMetrics, replaced each\n"
+	       "                         tick (node_exporter's textfile collector)\n"
 	       "Filters (combine; they apply to what is shown, the store gets everything):\n"
 	       "      --pid PID          process or thread id\n"
 	       "      --comm GLOB        process name, shell glob (e.g. 'nginx*')\n"
@@ -299,6 +303,13 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 				return 2;
 			}
 			o->group = optarg;
+			break;
+		case OPT_METRICS:
+			if (!*optarg) {
+				snprintf(msg, msg_len, "--metrics-file: empty path");
+				return 2;
+			}
+			o->metrics_file = optarg;
 			break;
 		case OPT_USER:
 			if (!*optarg) {

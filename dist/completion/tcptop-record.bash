@@ -2,7 +2,7 @@
 
 _tcptop_record_opts="--live --format --quiet --sort --top --events --utc --interval --duration
 	--udp-idle --output --no-store --flush --segment-duration --segment-size --retain-age
-	--retain-size --bucket --group --user --pid --comm --port --proto --max-sockets --max-peers
+	--retain-size --bucket --group --user --metrics-file --pid --comm --port --proto --max-sockets --max-peers
 	--ring-size --verbose --help --version -l -f -q -s -n -i -d -o -v -h -V"
 
 _tcptop_record()
@@ -23,6 +23,8 @@ _tcptop_record()
 		COMPREPLY=($(compgen -g -- "$cur")); return ;;
 	--user)
 		COMPREPLY=($(compgen -u -- "$cur")); return ;;
+	--metrics-file)
+		COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
 	--retain-size | --segment-size | --ring-size)
 		COMPREPLY=($(compgen -W "64M 256M 1G 2G 10G 0" -- "$cur")); return ;;
 	-i | --interval | -d | --duration | --udp-idle | --flush | --segment-duration | \
