@@ -2,6 +2,7 @@
  * tcptop-analyze: questions about a recording, one subcommand each.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -125,41 +126,102 @@ static int cmd_help(int argc, char **argv)
 }
 
 /*
- * The arguments of a command, seen through its option table: which are
- * positional (*npos), and an unknown option that is close to a known one
- * (its error, with the suggestion, printed here: 2). Anything else is left
- * to the command's own parser.
+ * getopt_long over the command's option table, so that --opt=value, -n5,
+ * unique prefixes of long options and "--" mean what they mean to
+ * tcptop-record. The command gets its arguments back in one spelling: each
+ * option by its full name with its value as the next argument, then the
+ * positional ones, after "--" when one of them starts with '-' (sql's
+ * statement may). *out (argc + 1 spare slots) is freed by the caller; *npos
+ * counts the positional arguments, "--" not included. 0, or 2 after printing
+ * a usage error.
  */
-static int scan_args(const char *cmd, int argc, char **argv, int *npos)
+static int normalize(const char *cmd, int argc, char **argv, char ***out, int *outc, int *npos)
 {
-	const struct optab_opt *tab = optab_find(cmd), *o;
-	int i;
+	const struct optab_opt *tab = optab_find(cmd), *t;
+	struct option lo[64];
+	char shorts[64] = ":";
+	char **nv;
+	int n = 0, nl = 0, ns = 1, ch, li, i, dash = 0;
 
-	*npos = 0;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--")) {
-			*npos += argc - i - 1;
-			break;
-		}
-		if (a[0] != '-' || !a[1]) {
-			(*npos)++;
-			continue;
-		}
-		for (o = tab; o && o->name && strcmp(o->name, a); o++)
-			;
-		if (o && o->name) {
-			i += o->arg;
-			continue;
-		}
-		if (a[1] == '-' && optab_suggest(cmd, a)) {
-			cmd_err("%s: unknown option '%s' (did you mean %s?)", cmd, a,
-				optab_suggest(cmd, a));
-			return 2;
+	nv = calloc((size_t)argc * 2 + 3, sizeof(*nv));
+	if (!nv) {
+		cmd_err("out of memory");
+		return 1;
+	}
+	for (t = tab; t && t->name && nl < 63 && ns < 60; t++) {
+		if (t->name[1] == '-') {
+			lo[nl].name = t->name + 2;
+			lo[nl].has_arg = t->arg ? required_argument : no_argument;
+			lo[nl].flag = NULL;
+			lo[nl].val = 256 + (int)(t - tab);
+			nl++;
+		} else {
+			shorts[ns++] = t->name[1];
+			if (t->arg)
+				shorts[ns++] = ':';
 		}
 	}
+	memset(&lo[nl], 0, sizeof(lo[nl]));
+	shorts[ns] = '\0';
+
+	nv[n++] = argv[0];
+	optind = 0; /* a fresh scan, permuting: options may follow the stores */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shorts, lo, &li)) != -1) {
+		const char *typed = argv[optind - 1];
+
+		if (ch == '?' || ch == ':') {
+			char name[64];
+			const char *sug;
+			size_t len = strcspn(typed, "=");
+			int amb = 0;
+
+			if (ch == ':') {
+				cmd_err("%s: option '%s' needs a value", cmd, typed);
+				goto usage;
+			}
+			if (typed[0] != '-' || typed[1] != '-' || len >= sizeof(name)) {
+				cmd_err("%s: unknown option '-%c' (see %s --help)", cmd, optopt, cmd);
+				goto usage;
+			}
+			memcpy(name, typed, len);
+			name[len] = '\0';
+			for (t = tab; t->name; t++)
+				amb += !strncmp(t->name, name, len) && t->name[1] == '-';
+			if (amb > 1) {
+				cmd_err("%s: option '%s' is ambiguous (see %s --help)", cmd, name, cmd);
+				goto usage;
+			}
+			sug = optab_suggest(cmd, name);
+			if (sug)
+				cmd_err("%s: unknown option '%s' (did you mean %s?)", cmd, name, sug);
+			else
+				cmd_err("%s: unknown option '%s' (see %s --help)", cmd, name, cmd);
+			goto usage;
+		}
+		if (ch >= 256) {
+			t = &tab[ch - 256];
+		} else {
+			for (t = tab; t->name && t->name[1] != ch; t++)
+				;
+		}
+		nv[n++] = (char *)t->name;
+		if (t->arg)
+			nv[n++] = optarg;
+	}
+	*npos = argc - optind;
+	for (i = optind; i < argc; i++)
+		dash |= argv[i][0] == '-' && argv[i][1];
+	if (dash)
+		nv[n++] = "--";
+	for (i = optind; i < argc; i++)
+		nv[n++] = argv[i];
+	*out = nv;
+	*outc = n;
 	return 0;
+usage:
+	free(nv);
+	return 2;
 }
 
 static int is_dir(const char *path)
@@ -200,41 +262,32 @@ static int unreadable_store(const char *cmd, const char *dir)
 	return 1;
 }
 
-/* Run cmd over argv, after the checks above; the default store put in when no DIR is given. */
+/* Run cmd over its arguments in one spelling, the default store put in when no DIR is given. */
 static int run(const struct cmd *c, int argc, char **argv)
 {
-	int npos, need = !strcmp(c->name, "sql") ? 2 : 1, err, i, seen = 0;
+	int need = !strcmp(c->name, "sql") ? 2 : 1, err, i, n, npos, p0;
 	const char *store = NULL, *from = NULL;
-	char **nargv;
+	char **nv;
 
-	if ((err = scan_args(c->name, argc, argv, &npos)))
+	if ((err = normalize(c->name, argc, argv, &nv, &n, &npos)))
 		return err;
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return c->fn(argc, argv);
+	p0 = n - npos; /* the first positional argument (or "--" before it) */
+	if (p0 > 0 && !strcmp(nv[p0 - 1], "--"))
+		p0--;
+	for (i = 1; i < p0; i++)
+		if (!strcmp(nv[i], "-h") || !strcmp(nv[i], "--help"))
+			goto call;
 	if (npos >= need) {
-		/* the positional arguments that are stores: all of them, but sql's statement */
-		for (i = 1; i < argc; i++) {
-			const struct optab_opt *o = optab_find(c->name);
-
-			if (!strcmp(argv[i], "--"))
-				break;
-			if (argv[i][0] == '-' && argv[i][1]) {
-				for (; o && o->name && strcmp(o->name, argv[i]); o++)
-					;
-				if (o && o->name)
-					i += o->arg;
-				continue;
+		/* the positional arguments that are stores: all, but sql's statement */
+		for (i = n - npos; i < n - (need == 2 ? npos - 1 : 0); i++)
+			if (unreadable_store(c->name, nv[i])) {
+				err = 1;
+				goto out;
 			}
-			if (need == 2 && seen++)
-				break;
-			if (unreadable_store(c->name, argv[i]))
-				return 1;
-		}
-		return c->fn(argc, argv);
+		goto call;
 	}
 	if (npos != need - 1)
-		return c->fn(argc, argv);
+		goto call;
 	if ((store = getenv("TCPTOP_STORE")) && *store)
 		from = "TCPTOP_STORE";
 	else if (is_dir(SERVICE_STORE))
@@ -244,22 +297,28 @@ static int run(const struct cmd *c, int argc, char **argv)
 	if (!from) {
 		cmd_err("%s: which store? Give DIR, or set TCPTOP_STORE (there is no " SERVICE_STORE
 			" and no ./" DEFAULT_STORE ")", c->name);
-		return 2;
+		err = 2;
+		goto out;
 	}
-	if (unreadable_store(c->name, store))
-		return 1;
+	if (unreadable_store(c->name, store)) {
+		err = 1;
+		goto out;
+	}
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, PROG ": reading %s (%s)\n", store, from);
-	nargv = calloc((size_t)argc + 2, sizeof(*nargv));
-	if (!nargv) {
-		cmd_err("out of memory");
-		return 1;
+	/* before the positional ones (and their "--"): the store comes first */
+	memmove(nv + p0 + 1, nv + p0, (size_t)(n - p0) * sizeof(*nv));
+	nv[p0] = (char *)store;
+	n++;
+	if (p0 + 1 < n && !strcmp(nv[p0 + 1], "--")) {
+		/* "--" STORE ...: the store must not look like what "--" protects */
+		nv[p0] = "--";
+		nv[p0 + 1] = (char *)store;
 	}
-	nargv[0] = argv[0];
-	nargv[1] = (char *)store;
-	memcpy(nargv + 2, argv + 1, (size_t)(argc - 1) * sizeof(*nargv));
-	err = c->fn(argc + 1, nargv);
-	free(nargv);
+call:
+	err = c->fn(n, nv);
+out:
+	free(nv);
 	return err;
 }
 

@@ -2,7 +2,11 @@
 """tcptop-analyze at first contact: it finds the store, helps, and guesses typos.
 
 - `help` prints the usage; `help CMD` prints exactly what `CMD --help` does.
-- A mistyped command or option gets one line with "did you mean", exit 2.
+- A mistyped command or option gets one line with "did you mean", exit 2;
+  an ambiguous prefix or a missing value one line too.
+- Options in one spelling, as tcptop-record takes them: --opt=value, -n5,
+  unique prefixes, options after the store, "--" before positional
+  arguments: the same answer as the plain spelling.
 - The option table (`help --options CMD`) is what each command's --help
   lists, option for option (the man page, completion and this front door are
   checked against it).
@@ -62,11 +66,28 @@ def main():
                        (["timelien"], "did you mean timeline?"),
                        (["top", "--lats", "5m"], "top: unknown option '--lats' (did you mean --last?)"),
                        (["top", "--group-bu", "pid"], "(did you mean --group-by?)"),
-                       (["sql", "--max-row", "5"], "(did you mean --max-rows?)"),
+                       (["sql", "--max-rwos", "5"], "(did you mean --max-rows?)"),
+                       (["top", "--p", "1"], "top: option '--p' is ambiguous"),
+                       (["top", "--last"], "top: option '--last' needs a value"),
                        (["help", "evnets"], "did you mean events?")):
         p = run([an] + argv)
         check(p.returncode == 2 and p.stderr.count("\n") == 1 and want in p.stderr,
               "%r: exit %d, stderr %r, want %r" % (argv, p.returncode, p.stderr, want))
+
+    # one spelling for all: --opt=value, -n5, unique prefixes, options after
+    # the store, "--" before positional arguments, as tcptop-record takes them
+    st = os.path.abspath(a.store)
+    want = run([an, "top", "--format", "json", "-n", "5", st])
+    check(want.returncode == 0 and want.stdout.count("\n") == 5, "top -n 5: %r" % want.stderr)
+    for argv in (["top", "--format=json", "-n5", st], ["top", st, "--form=json", "-n", "5"],
+                 ["top", "--format", "json", "-n5", "--", st]):
+        p = run([an] + argv)
+        check(p.returncode == 0 and p.stdout == want.stdout,
+              "%r: exit %d, same as --format json -n 5: %s" % (argv, p.returncode,
+                                                               p.stdout == want.stdout))
+    p = run([an, "sql", "--format=csv", st, "--", "-- a comment first\nSELECT 6*7"])
+    check(p.returncode == 0 and p.stdout.strip().endswith("42"), "sql after --: %r %r" %
+          (p.stdout, p.stderr))
 
     with tempfile.TemporaryDirectory(prefix="tt-first.") as tmp:
         os.chmod(tmp, 0o755)
