@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to a running recorder or a full test run.
-#   sudo ./quickstart.sh record [tcptop-record options]   set up, build, record (live view)
-#   sudo ./quickstart.sh test                              set up, build with ASan+UBSan, run every test
-#   sudo ./quickstart.sh setup                             packages to build and run only
+# As root (or with sudo):
+#   ./quickstart.sh record [tcptop-record options]   set up, build, record (live view)
+#   ./quickstart.sh test                              set up, build with ASan+UBSan, run every test
+#   ./quickstart.sh package                           set up, build build-deb/tcptop_VERSION_ARCH.deb
+#   ./quickstart.sh setup                             packages to build and run only
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # to build and run
 PKGS=(build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-      libsqlite3-dev libzstd-dev libcmocka-dev)
-# the tests also need real peers: namespaces, nftables, a terminal, a browser
-TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium)
+      libsqlite3-dev libzstd-dev libcmocka-dev scdoc)
+# the tests also need real peers: namespaces, nftables, a terminal, a browser;
+# and what packaging is checked with: systemd-analyze, man, passwd (useradd), zsh, a
+# Prometheus parser, debootstrap (a fresh Debian 12 for the .deb)
+TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium systemd man-db passwd zsh
+           python3-prometheus-client debootstrap)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 
@@ -51,7 +56,14 @@ test)
 	cd build-test
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure "$@" ;;
+package)
+	setup "${PKGS[@]}"
+	# the paths a packager uses (debhelper's), no tests
+	build build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+		-DCMAKE_INSTALL_SYSCONFDIR=/etc -DBUILD_TESTING=OFF >/dev/null
+	(cd build-deb && rm -f ./*.deb && cpack -G DEB >/dev/null 2>&1)
+	ls "$PWD"/build-deb/*.deb ;;
 *)
-	echo "usage: $0 record [OPTIONS] | test [CTEST OPTIONS] | setup" >&2
+	echo "usage: $0 record [OPTIONS] | test [CTEST OPTIONS] | package | setup" >&2
 	exit 2 ;;
 esac

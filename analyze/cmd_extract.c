@@ -189,7 +189,7 @@ int cmd_extract(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf("Usage: tcptop-analyze extract [--from TIME] [--to TIME | --last DUR]\n"
-			       "                              -o SMALLDIR DIR\n"
+			       "                              [--utc] -o|--output SMALLDIR DIR\n"
 			       "Write the window as a new, self-contained store SMALLDIR (missing or\n"
 			       "empty), cut at the source's block boundaries (a few seconds each side).\n");
 			return 0;

@@ -157,7 +157,7 @@ int cmd_replay(int argc, char **argv)
 
 		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
 			printf("Usage: tcptop-analyze replay [--speed X|max] [--events] [--recording N]\n"
-			       "                             [--sort KEY] [-n N] [--no-tty] [OPTIONS] DIR\n"
+			       "                             [--sort KEY] [-n|--top N] [--no-tty] [OPTIONS] DIR\n"
 			       "The recording tick by tick as the recorder showed it, paced at --speed\n"
 			       "(0.25 .. 120, 1 = real time, max = no pauses). On a terminal a full\n"
 			       "screen with keys: space pause, + - speed, left/right step a tick,\n"

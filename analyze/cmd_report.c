@@ -471,10 +471,10 @@ static const char help[] =
 	"connections' rates, RTT and lifetimes, new connections and resets, and the top-N\n"
 	"tables by connection, process and remote host: the numbers `top` gives for the\n"
 	"same window.\n"
-	"  -o FILE       write here (- for stdout); an existing FILE needs --force\n"
-	"  -n N          rows per table (default 10)\n"
-	"  --by METRIC   rank by bytes (default), tx, rx, rate, packets, rtt, retrans,\n"
-	"                duration, conns\n\n";
+	"  -o, --output FILE  write here (- for stdout); an existing FILE needs --force\n"
+	"  -n N               rows per table (default 10)\n"
+	"  --by METRIC        rank by bytes (default), tx, rx, rate, packets, rtt, retrans,\n"
+	"                     duration, conns\n\n";
 
 struct rp_opts {
 	const char *path; /* -o */

@@ -159,8 +159,8 @@ int cmd_top(int argc, char **argv)
 			       "Rates: RX/s and TX/s are the window's bytes over its length; PEAK is the\n"
 			       "highest per-tick rate of one connection. A connection counts in the ticks\n"
 			       "in which it was active (moved data, retransmitted, reset, opened, closed)\n"
-			       "that end inside the window. Whole rollup periods (5 minutes unless\n"
-			       "recorded with another --bucket) and hours are read from the index's\n"
+			       "that end inside the window. Whole rollup periods (5 minutes unless the\n"
+			       "recording chose another length) and hours are read from the index's\n"
 			       "rollups, the same numbers as their ticks; --no-rollups replays every\n"
 			       "tick instead.\n\n%s",
 			       qargs_help);

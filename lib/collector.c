@@ -95,6 +95,7 @@ struct tt_collector {
 	struct bpf_link *tcp_walk; /* iter/tcp */
 	struct bpf_link *udp_walk; /* iter/udp, start-up discovery only */
 	int starting; /* the start-up walk: what it meets was there before us */
+	int no_discovery; /* privileges given up: no more walks in other namespaces */
 	int cgroup_fd;
 	int self_netns; /* our own namespace, to come back after a discovery walk */
 	int udp_counted; /* cgroup_skb attached */
@@ -128,6 +129,7 @@ struct tt_collector {
 	int ended;
 	struct tt_ev_loss loss;
 	int loss_sent;
+	uint64_t flows_read; /* UDP peer entries of the last read */
 	char err[256];
 	char limits[512]; /* what this recording cannot see, "; "-separated */
 };
@@ -830,11 +832,13 @@ static int read_flows(struct tt_collector *c, uint64_t ts)
 	struct tt_flow_key token;
 	int first = 1;
 
+	c->flows_read = 0;
 	for (;;) {
 		__u32 n = BATCH, i;
 		int err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys, vals, &n,
 					       &bo);
 
+		c->flows_read += n;
 		for (i = 0; i < n; i++)
 			on_flow(c, &keys[i], &vals[i], ts);
 		if (err)
@@ -944,6 +948,8 @@ static void discover(struct tt_collector *c)
 {
 	size_t i;
 
+	if (c->no_discovery)
+		return;
 	for (i = 0; i < c->nnetns; i++) {
 		char path[64];
 		int fd, err;
@@ -1330,6 +1336,26 @@ int64_t tt_collector_mono_to_wall(const struct tt_collector *c)
 const char *tt_collector_limits(const struct tt_collector *c)
 {
 	return c->limits;
+}
+
+void tt_collector_end_discovery(struct tt_collector *c)
+{
+	c->no_discovery = 1;
+	limit(c, "no discovery walks after the start (privileges given up): connections from "
+		 "before the start in a namespace first met later are found when they change state");
+}
+
+void tt_collector_health(const struct tt_collector *c, struct tt_collector_health *h)
+{
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < c->ncs; i++)
+		if (!c->cs[i].is_flow)
+			h->tcp_tracked++;
+	h->socks_max = c->opts.socks_max;
+	h->flows = c->flows_read;
+	h->flows_max = c->opts.peers_max;
 }
 
 int tt_collector_udp_peers(const struct tt_collector *c)

@@ -55,6 +55,25 @@ int64_t tt_collector_mono_to_wall(const struct tt_collector *c);
  */
 const char *tt_collector_limits(const struct tt_collector *c);
 
+/*
+ * The caller is about to give up its privileges: from now on no walk steps
+ * into another namespace (that needs CAP_SYS_ADMIN, and CAP_SYS_PTRACE to
+ * open another user's /proc/PID/ns/net). Everything else a tick does works on
+ * file descriptors opened at start and needs no capability. Recorded as a
+ * capture limit.
+ */
+void tt_collector_end_discovery(struct tt_collector *c);
+
+/* What the recorder's health metrics need to know of the capture. */
+struct tt_collector_health {
+	uint64_t tcp_tracked; /* TCP connections followed: one socket-table entry each */
+	uint64_t socks_max; /* the socket table's size */
+	uint64_t flows; /* UDP peer-table entries at the last read */
+	uint64_t flows_max;
+};
+
+void tt_collector_health(const struct tt_collector *c, struct tt_collector_health *h);
+
 /* Whether UDP is counted (cgroup_skb attached). */
 int tt_collector_udp_peers(const struct tt_collector *c);
 

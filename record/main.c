@@ -3,21 +3,26 @@
  * The loop is the pipeline of docs/architecture.md: source -> aggregator -> output.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "aggregator.h"
 #include "buf.h"
 #include "collector.h"
+#include "privdrop.h"
 #include "probe.h"
 #include "store.h"
 #include "format.h"
+#include "metrics.h"
 #include "record_opts.h"
+#include "version.h"
 #include "view.h"
 #include "writer.h"
 
@@ -69,7 +74,7 @@ static void term_size(unsigned *cols, unsigned *rows)
 
 /* Append one tick to b according to the chosen output, and write b out. 0, or a negative errno. */
 static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64_t m2w,
-		       struct tt_buf *b, struct tt_row **scratch, size_t *cap)
+		       struct tt_buf *b, struct tt_row **scratch, size_t *cap, const char *title)
 {
 	size_t i;
 	int err;
@@ -87,7 +92,7 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 			.mono_to_wall_ns = m2w,
 			.utc = o->utc,
 			.filter = &o->filter,
-			.title = PROG,
+			.title = title,
 		};
 
 		if (o->output == REC_OUT_LIVE) {
@@ -110,12 +115,72 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 	return write_all(STDOUT_FILENO, b->p ? b->p : "", b->len);
 }
 
+/*
+ * Where the recorder writes and how much it keeps, in one line: a recorder
+ * left running must never fill a disk by surprise.
+ */
+static void describe_store(const struct rec_opts *o, char *buf, size_t len)
+{
+	char abs[PATH_MAX], size[32], age[32];
+	const char *dir = realpath(o->store_dir, abs) ? abs : o->store_dir;
+
+	if (o->retain_bytes)
+		tt_fmt_bytes(size, sizeof(size), o->retain_bytes);
+	if (o->retain_ns)
+		tt_fmt_duration(age, sizeof(age), o->retain_ns);
+	if (snprintf(buf, len, "recording into %s, keeping %s%s%s%s", dir,
+		     o->retain_bytes ? "at most " : "all of it (--retain-size 0)",
+		     o->retain_bytes ? size : "", o->retain_ns ? ", nothing older than " : "",
+		     o->retain_ns ? age : "") >= (int)len)
+		memcpy(buf + len - 4, "...", 4); /* a path that long still says where */
+}
+
 static uint64_t wall_now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* After a tick: the health file, if asked for. A failure is said once and never stops recording. */
+static void write_metrics(const struct rec_opts *o, struct tt_collector *col, struct tt_writer *wr,
+			  const struct tt_table *t, struct rec_metrics *m)
+{
+	static int said;
+	struct tt_collector_health h;
+	char why[512];
+	uint64_t blocks = wr ? tt_writer_blocks(wr) : 0;
+
+	m->ticks++;
+	m->connections = t->n;
+	tt_collector_health(col, &h);
+	m->tcp_tracked = h.tcp_tracked;
+	m->socks_max = h.socks_max;
+	m->flows = h.flows;
+	m->flows_max = h.flows_max;
+	m->cpu_seconds = cpu_seconds();
+	m->have_store = wr != NULL;
+	if (wr && (blocks != m->blocks || m->ticks == 1)) {
+		if (blocks != m->blocks)
+			m->last_flush = (double)wall_now() / 1e9;
+		m->blocks = blocks;
+		m->store_bytes = rec_dir_bytes(o->store_dir);
+	}
+	if (rec_metrics_write(o->metrics_file, m, why, sizeof(why)) && !said) {
+		fprintf(stderr, PROG ": warning: %s (recording goes on)\n", why);
+		said = 1;
+	}
 }
 
 /* The command line as one string, for the recording's metadata. */
@@ -181,9 +246,11 @@ int main(int argc, char **argv)
 	struct tt_row *scratch = NULL;
 	size_t scratch_cap = 0;
 	struct sigaction sa;
+	struct tt_priv_user user;
+	struct rec_metrics metrics = { 0 };
 	struct tt_event ev;
 	uint64_t first_ts = 0;
-	char why[512];
+	char why[512], desc[PATH_MAX + 128], title[PATH_MAX + 160] = PROG;
 	int err, ret = 1;
 
 	err = rec_opts_parse(argc, argv, &o, why, sizeof(why));
@@ -196,11 +263,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.version) {
-		printf(PROG " " TT_VERSION "\n");
+		rec_print_version(stdout, PROG);
 		return 0;
 	}
 	if (o.output == REC_OUT_AUTO)
 		o.output = isatty(STDOUT_FILENO) ? REC_OUT_LIVE : REC_OUT_TEXT;
+	if (o.user && tt_priv_lookup(o.user, &user, why, sizeof(why))) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return 2;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
@@ -222,6 +293,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", why);
 		return (err == -EPERM || err == -ENOTSUP) ? 77 : 1;
 	}
+	if (o.user) {
+		/*
+		 * Loaded, attached, namespaces discovered: the rest is reading
+		 * through descriptors we hold (iterator links, maps, the ring),
+		 * which needs no capability (tests/integration/test_privdrop.py).
+		 * Only later discovery walks would (setns), so they end here.
+		 */
+		const uint64_t keep = 0;
+
+		if (o.store_dir && (err = tt_priv_prepare_dir(&user, o.store_dir, why, sizeof(why))))
+			goto fail_why;
+		tt_collector_end_discovery(col);
+		if ((err = tt_priv_drop(&user, keep, why, sizeof(why))))
+			goto fail_why;
+	}
+	/* opened by whoever runs from here on: the store belongs to --user */
 	if (o.store_dir) {
 		err = open_writer(&o, col, argc, argv, &wr, why, sizeof(why));
 		if (err) {
@@ -230,7 +317,13 @@ int main(int argc, char **argv)
 		}
 		if ((warn = tt_writer_take_warning(wr)))
 			fprintf(stderr, PROG ": warning: %s\n", warn);
+		describe_store(&o, desc, sizeof(desc));
+		if (o.output == REC_OUT_LIVE)
+			snprintf(title, sizeof(title), PROG " [%s]", desc);
+		else
+			fprintf(stderr, PROG ": %s\n", desc);
 	}
+	metrics.start_time = (double)wall_now() / 1e9;
 	agg = tt_agg_new();
 	if (!agg) {
 		fprintf(stderr, PROG ": out of memory\n");
@@ -246,6 +339,11 @@ int main(int argc, char **argv)
 		err = tt_agg_feed(agg, &ev);
 		if (err < 0)
 			break;
+		if (ev.type == TT_EV_LOSS) {
+			metrics.ring_drops = ev.loss.ring_drops;
+			metrics.socks_full = ev.loss.socks_full;
+			metrics.peers_full = ev.loss.peers_full;
+		}
 		if (err == 0) {
 			/* events print after being applied: a CLOSE's connection
 			 * is still known until the tick that reports it */
@@ -266,8 +364,10 @@ int main(int argc, char **argv)
 		}
 		if (wr && (warn = tt_writer_take_warning(wr)))
 			fprintf(stderr, PROG ": warning: %s\n", warn);
+		if (o.metrics_file)
+			write_metrics(&o, col, wr, tt_agg_table(agg), &metrics);
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
-				  &scratch, &scratch_cap);
+				  &scratch, &scratch_cap, title);
 		tt_buf_reset(&out);
 		if (err == -EPIPE) { /* reader went away: a normal end for a pipe */
 			err = 0;
@@ -293,6 +393,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ret = 0;
+	goto out;
+fail_why:
+	fprintf(stderr, PROG ": %s\n", why);
 out:
 	tt_writer_free(wr);
 	tt_agg_free(agg);

@@ -10,6 +10,7 @@
 #include "format.h"
 #include "indexer.h"
 #include "record_opts.h"
+#include "suggest.h"
 #include "timeparse.h"
 
 enum {
@@ -32,6 +33,8 @@ enum {
 	OPT_RING_SIZE,
 	OPT_BUCKET,
 	OPT_GROUP,
+	OPT_USER,
+	OPT_METRICS,
 };
 
 static const struct option long_opts[] = {
@@ -61,6 +64,8 @@ static const struct option long_opts[] = {
 	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
 	{ "bucket", required_argument, NULL, OPT_BUCKET },
 	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -105,9 +110,14 @@ const char *rec_opts_usage(void)
 	       "                         its WAL) under SIZE, deleting the oldest segments;\n"
 	       "                         caps --segment-size at SIZE/4; warns once if SIZE\n"
 	       "                         cannot hold the index and the current segment\n"
+	       "                         (default 1G, 0 = no limit)\n"
 	       "      --bucket DUR       per-connection rollups in the index (5m; divides 1h)\n"
 	       "      --group NAME       let group NAME read the store (0750/0640); it is\n"
 	       "                         private (0700/0600) otherwise\n"
+	       "      --user NAME        once attached, run as user NAME with no capability\n"
+	       "                         but those the per-tick work needs (see the man page)\n"
+	       "      --metrics-file PATH  the recorder's health in OpenMetrics, replaced each\n"
+	       "                         tick (node_exporter's textfile collector)\n"
 	       "Filters (combine; they apply to what is shown, the store gets everything):\n"
 	       "      --pid PID          process or thread id\n"
 	       "      --comm GLOB        process name, shell glob (e.g. 'nginx*')\n"
@@ -133,6 +143,28 @@ static const char *opt_name(int ch)
 		if (o->val == ch)
 			return o->name;
 	return "?";
+}
+
+/* "unknown option", with the long option it was most likely meant to be */
+static void unknown_option(const char *typed, char *msg, size_t msg_len)
+{
+	const char *names[sizeof(long_opts) / sizeof(long_opts[0])];
+	const char *sug = NULL;
+	char name[64];
+	size_t n = 0, len = strcspn(typed, "=");
+	const struct option *o;
+
+	if (typed[0] == '-' && typed[1] == '-' && len < sizeof(name)) {
+		for (o = long_opts; o->name; o++)
+			names[n++] = o->name;
+		memcpy(name, typed + 2, len - 2);
+		name[len - 2] = '\0';
+		sug = tt_suggest(name, names, n);
+	}
+	if (sug)
+		snprintf(msg, msg_len, "unknown option '%s' (did you mean --%s?)", typed, sug);
+	else
+		snprintf(msg, msg_len, "unknown option '%s' (see --help)", typed);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -166,6 +198,7 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 	o->segment_ns = 3600000000000ull;
 	o->segment_bytes = 256ull << 20;
 	o->bucket_ns = (uint64_t)TT_IX_RES_MINOR * 1000000000ull;
+	o->retain_bytes = REC_DEFAULT_RETAIN_BYTES;
 	tt_filter_init(&o->filter);
 
 	optind = 1;
@@ -289,6 +322,20 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 				return 2;
 			}
 			break;
+		case OPT_METRICS:
+			if (!*optarg) {
+				snprintf(msg, msg_len, "--metrics-file: empty path");
+				return 2;
+			}
+			o->metrics_file = optarg;
+			break;
+		case OPT_USER:
+			if (!*optarg) {
+				snprintf(msg, msg_len, "--user: empty user name");
+				return 2;
+			}
+			o->user = optarg;
+			break;
 		case OPT_FLUSH:
 		case OPT_SEG_DURATION:
 		case OPT_RETAIN_AGE:
@@ -322,8 +369,13 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			o->ring_bytes = (uint32_t)v;
 			break;
 		}
-		case OPT_SEG_SIZE:
-		case OPT_RETAIN_SIZE: {
+		case OPT_RETAIN_SIZE:
+			if (!strcmp(optarg, "0")) { /* the one way to say "no limit" */
+				o->retain_bytes = 0;
+				break;
+			}
+			/* fall through */
+		case OPT_SEG_SIZE: {
 			uint64_t *dst = ch == OPT_SEG_SIZE ? &o->segment_bytes : &o->retain_bytes;
 
 			if (tt_parse_size(optarg, dst) || *dst < 4096) {
@@ -349,7 +401,7 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			snprintf(msg, msg_len, "option '%s' needs a value", argv[optind - 1]);
 			return 2;
 		default:
-			snprintf(msg, msg_len, "unknown option '%s' (see --help)", argv[optind - 1]);
+			unknown_option(argv[optind - 1], msg, msg_len);
 			return 2;
 		}
 	}

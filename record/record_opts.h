@@ -19,6 +19,9 @@ enum rec_output {
 	REC_OUT_NONE, /* record only: a service writes nothing to stdout */
 };
 
+/* Every store is bounded unless told otherwise (--retain-size 0): a recorder left running fills no disk. */
+#define REC_DEFAULT_RETAIN_BYTES (1ull << 30)
+
 struct rec_opts {
 	uint64_t interval_ns;
 	uint64_t duration_ns; /* 0 = until a signal */
@@ -42,9 +45,11 @@ struct rec_opts {
 	uint64_t segment_ns;
 	uint64_t segment_bytes;
 	uint64_t retain_ns;
-	uint64_t retain_bytes;
+	uint64_t retain_bytes; /* 0: no size limit */
 	uint64_t bucket_ns;
 	const char *group; /* share the store with this group (0750/0640), NULL: private */
+	const char *metrics_file; /* --metrics-file: health in OpenMetrics each tick, NULL: none */
+	const char *user; /* --user: run as this user once attached, NULL: stay as started */
 };
 
 /* Parse argv into o (defaults first). 0 on success; 2 (usage) with msg set otherwise. */

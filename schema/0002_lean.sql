@@ -177,15 +177,15 @@ SELECT c.id, c.recording_id, c.conn_id, c.family,
 FROM conns c JOIN processes p ON p.id = c.process_id;
 
 -- one row per part: a connection whose owner changed within a period has
--- a row per owner there (sums are right either way); no GROUP BY, so that a
--- condition on t_start_ns becomes a range of the rollups' primary key
+-- a row per owner there (sums are right either way); no GROUP BY, so that
+-- SQLite reads it as a join, in one pass over the rollups
 CREATE VIEW buckets AS
 SELECT o.conn AS connection_id, o.t * 1000000000 AS t_start_ns,
 	o.bytes_in, o.bytes_out, o.packets_in, o.packets_out, o.retrans,
 	CAST(o.rtt_sum_us / nullif(o.rtt_n, 0) AS INTEGER) AS rtt_avg_us,
 	o.rtt_n AS rtt_samples
-FROM recordings r JOIN rollups o ON o.res = r.bucket_ns / 1000000000
-WHERE o.conn IN (SELECT c.id FROM conns c WHERE c.recording_id = r.id);
+FROM rollups o JOIN conns c ON c.id = o.conn JOIN recordings r ON r.id = c.recording_id
+WHERE o.res * 1000000000 = r.bucket_ns;
 
 -- ---- views for people writing SQL by hand, as in 0001 -----------------------
 

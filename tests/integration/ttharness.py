@@ -34,6 +34,8 @@ import traceback
 SKIP_RC = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 TTGEN = os.path.join(HERE, "ttgen.py")
+# every recorder with a store says once where it records and what it keeps
+START_LINE = re.compile(r"^tcptop-record: recording into .*, keeping ")
 NS_PREFIX = "ttint"  # namespaces: ttint<pid><tag>; veth ends: tt<pid><tag>h / n
 
 
@@ -446,7 +448,12 @@ class Recorder:
             self.stderr.append(line.decode("utf-8", "replace"))
 
     def stderr_text(self):
-        return "".join(self.stderr)
+        """stderr, without the line a recorder with a store starts with (where, what it keeps)."""
+        return "".join(l for l in self.stderr if not START_LINE.match(l))
+
+    def start_line(self):
+        """That line, or None."""
+        return next((l.rstrip("\n") for l in self.stderr if START_LINE.match(l)), None)
 
     def snapshot(self):
         with self.cond:

@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -44,6 +45,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SELF = os.path.abspath(__file__)
+# the line a recorder with a store starts with (as in ttharness)
+START_LINE = re.compile(r"^tcptop-record: recording into .*, keeping ")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
 
@@ -313,7 +316,11 @@ class StoreRecorder:
             self.stderr.append(line.decode("utf-8", "replace"))
 
     def stderr_text(self):
-        return "".join(self.stderr)
+        """stderr, without the line the recorder starts with (where, what it keeps)."""
+        return "".join(l for l in self.stderr if not START_LINE.match(l))
+
+    def start_line(self):
+        return next((l.rstrip("\n") for l in self.stderr if START_LINE.match(l)), None)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
