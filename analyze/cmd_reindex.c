@@ -37,7 +37,7 @@ struct oldrec {
 	int64_t id;
 	char host[128], kernel[128], boot_id[64], options[1024], version[32];
 	uint64_t start_ns, end_ns;
-	int clean, found;
+	int clean, found, has_end;
 };
 
 static int cmp_seg(const void *pa, const void *pb)
@@ -62,7 +62,7 @@ static void old_recording(const char *dir, int64_t id, struct oldrec *o)
 		return;
 	if (!sqlite3_prepare_v2(tt_store_db(st),
 				"SELECT host, kernel, boot_id, options, tool_version, start_ns, "
-				"coalesce(end_ns, 0), clean_stop FROM recordings WHERE id = ?1",
+				"end_ns, clean_stop FROM recordings WHERE id = ?1",
 				-1, &q, NULL)) {
 		sqlite3_bind_int64(q, 1, id);
 		if (sqlite3_step(q) == SQLITE_ROW) {
@@ -72,6 +72,8 @@ static void old_recording(const char *dir, int64_t id, struct oldrec *o)
 			snprintf(o->options, sizeof(o->options), "%s", sqlite3_column_text(q, 3));
 			snprintf(o->version, sizeof(o->version), "%s", sqlite3_column_text(q, 4));
 			o->start_ns = (uint64_t)sqlite3_column_int64(q, 5);
+			/* NULL: the recording died; its end is its last block's, not 0 */
+			o->has_end = sqlite3_column_type(q, 6) != SQLITE_NULL;
 			o->end_ns = (uint64_t)sqlite3_column_int64(q, 6);
 			o->clean = sqlite3_column_int(q, 7);
 			o->found = 1;
@@ -251,7 +253,7 @@ int cmd_reindex(int argc, char **argv)
 			cmd_err("reindex: %s", tt_store_errmsg(rb.st));
 		for (; !err && i < j; i++)
 			err = rebuild_segment(&rb, rec_id, &segs[i]);
-		if (!err && o.found) /* an unknown end is left open, as a crash leaves it */
+		if (!err && o.found && o.has_end) /* an unknown end stays open, as a crash left it */
 			err = tt_store_recording_end(rb.st, rec_id, o.end_ns, o.clean);
 		tt_agg_free(rb.agg);
 		tt_indexer_free(rb.ix);

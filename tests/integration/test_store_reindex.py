@@ -7,7 +7,9 @@ A store is recorded with real traffic (a generator that knows its bytes).
 - with index.db deleted, reindex still answers top with the generator's bytes;
 - while a recorder holds the store, reindex refuses at once, changing nothing;
 - after a SIGKILL, reindex adopts the blocks the index had not named yet, and
-  verify passes.
+  verify passes; the killed recording keeps an unknown end (not 0, which hid
+  it from every query) and top after the reindex lists every connection it
+  listed before, with at least as many bytes.
 """
 import json
 import os
@@ -49,6 +51,18 @@ def top(ana, store, strip_rates=False):
                 r.pop(k, None)
         out.append(json.dumps(r, sort_keys=True))
     return p.returncode, sorted(out)
+
+
+def top_bytes(ana, store):
+    """bytes_in + bytes_out of every connection top lists over the whole store."""
+    p = subprocess.run([ana, "top", "-n", "100000", "--format", "json", store],
+                       capture_output=True, text=True, timeout=60)
+    out = {}
+    for line in p.stdout.splitlines():
+        r = json.loads(line)
+        k = (r["proto"], r["laddr"], r["lport"], r["raddr"], r["rport"], r["pid"])
+        out[k] = out.get(k, 0) + r["bytes_in"] + r["bytes_out"]
+    return out
 
 
 def main(t):
@@ -109,8 +123,19 @@ def main(t):
     live.wait(10)
     blocks_before = sum(1 for _ in sqlite3.connect("file:%s/index.db?mode=ro" % store,
                                                    uri=True).execute("SELECT 1 FROM blocks"))
+    top_before = top_bytes(ana, store)
     p = subprocess.run([ana, "reindex", store], capture_output=True, text=True, timeout=120)
     t.eq("reindex after SIGKILL (stderr %r)" % p.stderr, p.returncode, 0)
+    # a repair never makes an answer smaller: the crashed recording stays visible
+    ends = sqlite3.connect("file:%s/index.db?mode=ro" % store, uri=True).execute(
+        "SELECT id, end_ns FROM recordings ORDER BY id").fetchall()
+    t.check(ends and ends[-1][1] is None,
+            "the killed recording's end stays unknown (NULL), not 0: %r" % ends)
+    top_after = top_bytes(ana, store)
+    t.check(len(top_before) > 0, "top answered before the reindex")
+    for k, v in top_before.items():
+        t.check(top_after.get(k, -1) >= v, "after reindex, %s moved %s bytes, before %d" %
+                (k, top_after.get(k), v))
     blocks_after = sum(1 for _ in sqlite3.connect("file:%s/index.db?mode=ro" % store,
                                                   uri=True).execute("SELECT 1 FROM blocks"))
     t.check(blocks_after >= blocks_before, "reindex keeps every indexed block (%d -> %d)" %
