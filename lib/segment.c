@@ -767,6 +767,7 @@ int tt_segr_openf(const char *path, unsigned flags, struct tt_segr **out, char *
 {
 	uint8_t h[SEG_HDR_MAX];
 	struct tt_segr *r;
+	struct stat st;
 	unsigned major, minor, hlen, hflags;
 	char damage[160] = "";
 	int err;
@@ -777,10 +778,16 @@ int tt_segr_openf(const char *path, unsigned flags, struct tt_segr **out, char *
 		seterr(why, why_len, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put where a segment belongs must not hang the open */
+	r->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (r->fd < 0) {
 		err = -errno;
 		seterr(why, why_len, "%s: %s", path, strerror(-err));
+		goto fail;
+	}
+	if (fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		seterr(why, why_len, "%s: not a regular file", path);
 		goto fail;
 	}
 	r->dctx = ZSTD_createDCtx();

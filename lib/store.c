@@ -403,12 +403,18 @@ static int make_dir(struct tt_store *s, int mode)
 static int create_file(struct tt_store *s, const char *path, int mode, int *created)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+	struct stat st;
 
 	*created = fd >= 0;
 	if (fd < 0 && errno == EEXIST)
-		fd = open(path, O_RDWR | O_CLOEXEC);
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return fail(s, -errno, "%s: %s", path, strerror(errno));
+	/* a FIFO or a device where the store keeps a file: SQLite would hang on it */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(s, -EINVAL, "%s: not a regular file", path);
+	}
 	if (*created && fchmod(fd, (mode_t)mode) < 0) {
 		int err = -errno;
 
@@ -654,6 +660,8 @@ static int open_db(struct tt_store *s, int file_mode)
 		if (errno == ENOENT)
 			return fail(s, -ENOENT, "%s is not a tcptop store (no index.db)", s->dir);
 		return fail(s, -errno, "%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		return fail(s, -EINVAL, "%s: not a regular file", path);
 	}
 
 	rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
