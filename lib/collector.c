@@ -740,13 +740,7 @@ static void apply_holders(struct tt_collector *c, uint64_t ts)
 static uint64_t flow_id(const struct tt_flow_key *k)
 {
 	/* FNV-1a over the key; 63 bits of hash, bit 63 marks a flow */
-	const unsigned char *p = (const unsigned char *)k;
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
-
-	for (i = 0; i < offsetof(struct tt_flow_key, pad); i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h | FLOW_ID_BIT;
+	return tt_fnv1a(k, offsetof(struct tt_flow_key, pad), TT_FNV1A_INIT) | FLOW_ID_BIT;
 }
 
 static const unsigned char v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };

@@ -156,3 +156,12 @@ size_t tt_idmap_count(const struct tt_idmap *m)
 {
 	return m->count;
 }
+
+uint64_t tt_fnv1a(const void *p, size_t n, uint64_t h)
+{
+	const unsigned char *c = p;
+
+	while (n--)
+		h = (h ^ *c++) * 0x100000001b3ull;
+	return h;
+}

@@ -30,4 +30,8 @@ int tt_idmap_del(struct tt_idmap *m, uint64_t id);
 /* Number of ids in the map. */
 size_t tt_idmap_count(const struct tt_idmap *m);
 
+/* FNV-1a of n bytes at p, continuing from h (TT_FNV1A_INIT to start): ids from keys. */
+#define TT_FNV1A_INIT 0xcbf29ce484222325ull
+uint64_t tt_fnv1a(const void *p, size_t n, uint64_t h);
+
 #endif /* TT_IDMAP_H */

@@ -15,7 +15,7 @@
 #define CAP_PERFMON 38
 #define CAP_BPF 39
 
-static int effective_caps(uint64_t *caps)
+int tt_probe_effective_caps(uint64_t *caps)
 {
 	char line[256];
 	FILE *f = fopen("/proc/self/status", "r");
@@ -37,7 +37,7 @@ int tt_probe_privileges(char *why, size_t len)
 	uint64_t caps = 0;
 	int has_bpf, has_perfmon, has_sys;
 
-	if (effective_caps(&caps)) {
+	if (tt_probe_effective_caps(&caps)) {
 		snprintf(why, len, "cannot read capabilities from /proc/self/status");
 		return -EPERM;
 	}

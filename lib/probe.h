@@ -6,6 +6,7 @@
 #define TT_PROBE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * 0 when the process may load and attach the programs (root, or CAP_BPF and
@@ -13,6 +14,9 @@
  * missing written to why.
  */
 int tt_probe_privileges(char *why, size_t len);
+
+/* This process's effective capabilities (CapEff of /proc/self/status); 0 or a negative errno. */
+int tt_probe_effective_caps(uint64_t *caps);
 
 /*
  * 0 when the kernel has what the capture cannot do without (BTF for CO-RE and

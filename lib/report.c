@@ -240,19 +240,10 @@ static size_t make_key(const struct tt_groupby *by, const struct tt_row *r, cons
 	return len;
 }
 
-static uint64_t fnv(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (n--)
-		h = (h ^ *p++) * 0x100000001b3ull;
-	return h;
-}
-
 static struct slot *find_or_add(struct tt_top *t, const unsigned char *key, size_t klen,
 				const struct tt_row *r, const char *host, int *err)
 {
-	uint64_t h = fnv(key, klen);
+	uint64_t h = tt_fnv1a(key, klen, TT_FNV1A_INIT);
 	uint32_t idx;
 	struct slot *s;
 
@@ -430,7 +421,7 @@ int tt_top_add_piece(struct tt_top *t, const struct tt_piece *p, const char *hos
 const struct tt_group *tt_top_lookup(const struct tt_top *t, const struct tt_group *g)
 {
 	const struct slot *o = (const struct slot *)g; /* g is the first member of its slot */
-	uint64_t h = fnv(o->key, o->klen);
+	uint64_t h = tt_fnv1a(o->key, o->klen, TT_FNV1A_INIT);
 	uint32_t idx;
 
 	while (tt_idmap_get(t->index, h, &idx)) {

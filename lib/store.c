@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "format.h"
+#include "idmap.h"
 #include "mem.h"
 #include "store.h"
 
@@ -1090,20 +1091,11 @@ static void bind_addr(sqlite3_stmt *q, int col, const uint8_t a[16], unsigned fa
 	}
 }
 
-static uint64_t fnv(const void *p, size_t n, uint64_t h)
-{
-	const unsigned char *c = p;
-
-	while (n--)
-		h = (h ^ *c++) * 0x100000001b3ull;
-	return h;
-}
-
 /* processes.id of (pid, comm), added if new. */
 static int process_id(struct tt_store *s, uint32_t pid, const char *comm, int64_t *id)
 {
 	size_t len = strnlen(comm, TT_COMM_MAX);
-	uint64_t h = fnv(comm, len, fnv(&pid, sizeof(pid), 0xcbf29ce484222325ull));
+	uint64_t h = tt_fnv1a(comm, len, tt_fnv1a(&pid, sizeof(pid), TT_FNV1A_INIT));
 	struct proc_slot *c = &s->procs[h % PROC_CACHE];
 	sqlite3_stmt *q;
 	int rc, err;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "privdrop.h"
+#include "probe.h"
 
 int tt_priv_lookup(const char *name, struct tt_priv_user *u, char *why, size_t why_len)
 {
@@ -70,23 +71,6 @@ static int capset_mask(uint64_t eff, uint64_t perm)
 	return (int)syscall(SYS_capset, &h, d);
 }
 
-static int read_status_caps(uint64_t *eff)
-{
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "r");
-	int found = 0;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %" SCNx64, eff) == 1) {
-			found = 1;
-			break;
-		}
-	fclose(f);
-	return found ? 0 : -ENOENT;
-}
-
 int tt_priv_drop(const struct tt_priv_user *u, uint64_t keep, char *why, size_t why_len)
 {
 	uint64_t eff = 0;
@@ -122,7 +106,7 @@ int tt_priv_drop(const struct tt_priv_user *u, uint64_t keep, char *why, size_t 
 			 u->name);
 		return -EPERM;
 	}
-	if ((err = read_status_caps(&eff)) || (eff & ~keep)) {
+	if ((err = tt_probe_effective_caps(&eff)) || (eff & ~keep)) {
 		snprintf(why, why_len, "--user %s: capabilities %#" PRIx64 " remain after the drop",
 			 u->name, eff);
 		return -EPERM;
