@@ -24,6 +24,12 @@ static uint64_t file_size(const char *dir, const char *name)
 	return stat(path, &st) ? 0 : (uint64_t)st.st_size;
 }
 
+/* A time as a store holds it (Unix ns in (0, TT_TIME_MAX]); info says when one is not. */
+static int bad_ns(int64_t v)
+{
+	return v <= 0 || v > TT_TIME_MAX;
+}
+
 static int print_recordings(sqlite3 *db, int utc, int json)
 {
 	sqlite3_stmt *q;
@@ -45,6 +51,12 @@ static int print_recordings(sqlite3 *db, int utc, int json)
 		int clean = sqlite3_column_int(q, 5);
 		char a[64], b[64], d[32];
 
+		if (bad_ns(start) || (end && (bad_ns(end) || end < start)))
+			cmd_err("info: warning: index: recordings row %" PRId64 ": start_ns %" PRId64
+				" / end %" PRId64 " is not a time span (the index is damaged: verify, "
+				"reindex)",
+				(int64_t)sqlite3_column_int64(q, 0), start, end);
+
 		if (json) {
 			struct tt_buf jb = { 0 };
 
@@ -62,7 +74,8 @@ static int print_recordings(sqlite3 *db, int utc, int json)
 			printf("  #%-3" PRId64 " %s  %s  %s -> %s (%s)%s\n", (int64_t)sqlite3_column_int64(q, 0),
 			       host, kernel, tt_fmt_time(a, sizeof(a), (uint64_t)start, utc, TT_TIME_ZONE),
 			       end ? tt_fmt_time(b, sizeof(b), (uint64_t)end, utc, TT_TIME_ZONE) : "?",
-			       end > start ? tt_fmt_duration(d, sizeof(d), (uint64_t)(end - start)) : "-",
+			       end > start ? tt_fmt_duration(d, sizeof(d), (uint64_t)end - (uint64_t)start)
+					   : "-",
 			       clean ? "" : "  UNCLEAN STOP (crash or kill: the last block may be lost)");
 		}
 		n++;
@@ -154,6 +167,9 @@ int cmd_info(int argc, char **argv)
 	pfull = sqlite3_column_int64(q, 10);
 	sqlite3_finalize(q);
 	q = NULL;
+	if (nblocks && (bad_ns(t0) || bad_ns(t1) || t1 < t0))
+		cmd_err("info: warning: index: blocks: span %" PRId64 " .. %" PRId64
+			" is not a time span (the index is damaged: verify, reindex)", t0, t1);
 
 	if (!sqlite3_prepare_v2(db, "SELECT file FROM segments", -1, &q, NULL))
 		while (sqlite3_step(q) == SQLITE_ROW)
@@ -191,7 +207,7 @@ int cmd_info(int argc, char **argv)
 	if (nblocks)
 		printf("span         %s -> %s (%s)\n", tt_fmt_time(a, sizeof(a), (uint64_t)t0, utc, TT_TIME_ZONE),
 		       tt_fmt_time(b, sizeof(b), (uint64_t)t1, utc, TT_TIME_ZONE),
-		       tt_fmt_duration(s1, sizeof(s1), (uint64_t)(t1 - t0)));
+		       tt_fmt_duration(s1, sizeof(s1), (uint64_t)t1 - (uint64_t)t0));
 	else
 		printf("span         (no blocks yet)\n");
 	printf("segments     %" PRId64 " (%" PRId64 " sealed), %" PRId64 " blocks\n", nseg,
@@ -209,6 +225,7 @@ int cmd_info(int argc, char **argv)
 dberr:
 	cmd_err("info: %s: index: %s", dir, sqlite3_errmsg(db));
 out:
+	sqlite3_finalize(q); /* a statement left open keeps the handle from closing */
 	tt_store_close(st);
 	return rc;
 }

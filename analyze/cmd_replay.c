@@ -54,7 +54,7 @@ static void pace(double speed, uint64_t gap_ns)
  * recording's start time (the capture attaches just before the store opens). */
 static int in_window(const struct rp_run *r, const struct tt_scan_rec *rec, uint64_t mono)
 {
-	uint64_t ts = (uint64_t)((int64_t)mono + rec->mono_to_wall_ns);
+	uint64_t ts = tt_wall_ns(mono, rec->mono_to_wall_ns);
 
 	if (!r->q->from && !r->q->to && !r->q->last)
 		return 1;

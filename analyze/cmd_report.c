@@ -365,9 +365,9 @@ static int pass2_table(struct rp_run *r, const struct tt_scan_rec *rec, const st
 				c->rtt_n[k]++;
 			}
 			if (!c->open_ns)
-				c->open_ns = (uint64_t)((int64_t)row->open_ns + m2w);
+				c->open_ns = tt_wall_ns(row->open_ns, m2w);
 			if ((row->flags & TT_ROW_CLOSED) && row->close_ns)
-				c->close_ns = (uint64_t)((int64_t)row->close_ns + m2w);
+				c->close_ns = tt_wall_ns(row->close_ns, m2w);
 			break;
 		}
 	}
@@ -378,7 +378,7 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 		    const struct tt_agg *agg)
 {
 	struct rp_run *r = ctx;
-	uint64_t ts = (uint64_t)((int64_t)t->ts_ns + rec->mono_to_wall_ns);
+	uint64_t ts = tt_wall_ns(t->ts_ns, rec->mono_to_wall_ns);
 
 	(void)agg;
 	if (ts <= r->q->from_ns) {

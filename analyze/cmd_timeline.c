@@ -36,7 +36,7 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 		    const struct tt_agg *agg)
 {
 	struct tl_run *r = ctx;
-	uint64_t ts = (uint64_t)((int64_t)t->ts_ns + rec->mono_to_wall_ns);
+	uint64_t ts = tt_wall_ns(t->ts_ns, rec->mono_to_wall_ns);
 	uint32_t conns = 0, active = 0;
 	struct bucket *b;
 	size_t i, k;

@@ -145,12 +145,19 @@ int qargs_open(struct qargs *a)
 	}
 	for (i = 0; i < a->ndirs; i++) {
 		uint64_t s, e;
+		int err;
 
 		if (tt_store_open(a->dirs[i], TT_STORE_READ, 0, 0, &a->stores[i], why, sizeof(why))) {
 			cmd_err("%s: %s", a->cmd, why);
 			return 1;
 		}
-		if (tt_scan_span(a->stores[i], &s, &e))
+		err = tt_scan_span(a->stores[i], &s, &e);
+		if (err == -EBADMSG) {
+			cmd_err("%s: %s: index: recordings: a start_ns is not a time (the index is "
+				"damaged: verify, then reindex)", a->cmd, a->dirs[i]);
+			return 1;
+		}
+		if (err)
 			continue;
 		if (!a->span_start_ns || s < a->span_start_ns)
 			a->span_start_ns = s;

@@ -153,7 +153,7 @@ static int cursor_seek(struct cursor *c, uint64_t target)
 		return err;
 	c->m2w = tt_replay_mono_to_wall(c->rp);
 	while ((err = cursor_next(c)) > 0)
-		if ((uint64_t)((int64_t)c->t->ts_ns + c->m2w) >= target)
+		if (tt_wall_ns(c->t->ts_ns, c->m2w) >= target)
 			return 1;
 	return err;
 }
@@ -248,7 +248,7 @@ static int submit(struct cursor *c, struct ui *u)
 /* One key. Returns 1 to quit, <0 on a replay error, 0 otherwise. */
 static int key(struct cursor *c, struct ui *u, const unsigned char *k, size_t n)
 {
-	uint64_t now_wall = c->t ? (uint64_t)((int64_t)c->t->ts_ns + c->m2w) : c->rec_start;
+	uint64_t now_wall = c->t ? tt_wall_ns(c->t->ts_ns, c->m2w) : c->rec_start;
 	int err = 0;
 
 	if (u->prompt[0]) {
@@ -270,7 +270,7 @@ static int key(struct cursor *c, struct ui *u, const unsigned char *k, size_t n)
 		if (k[2] == 'C') /* right: one tick forward */
 			err = c->at_end ? 0 : cursor_next(c);
 		else if (k[2] == 'D' && c->t) /* left: the tick that ended where this one began */
-			err = cursor_seek(c, (uint64_t)((int64_t)c->t->start_ns + c->m2w));
+			err = cursor_seek(c, tt_wall_ns(c->t->start_ns, c->m2w));
 		return err < 0 ? err : 0;
 	}
 	switch (k[0]) {

@@ -140,4 +140,20 @@ int tt_tcp_state_parse(const char *name);
 #define TT_TCP_CLOSE 7
 #define TT_TCP_LISTEN 10
 
+/*
+ * Times a reader accepts from a store (Unix ns, and |mono_to_wall_ns|): up to
+ * 2^62 ns (year 2116), so sums and differences of two of them never overflow
+ * an int64. Anything else in an index row is a lie (docs/SCHEMA.md).
+ */
+#define TT_TIME_MAX (1ll << 62)
+
+/*
+ * CLOCK_MONOTONIC ns + mono_to_wall_ns = Unix ns, in unsigned arithmetic: a
+ * time read from a file may be anything, and wraps instead of overflowing.
+ */
+static inline uint64_t tt_wall_ns(uint64_t mono_ns, int64_t m2w)
+{
+	return mono_ns + (uint64_t)m2w;
+}
+
 #endif /* TT_EVENT_H */

@@ -123,7 +123,7 @@ void tt_json_str(struct tt_buf *b, const char *s)
 
 static void json_ts(struct tt_buf *b, const char *key, uint64_t mono_ns, int64_t m2w)
 {
-	int64_t wall = (int64_t)mono_ns + m2w;
+	int64_t wall = (int64_t)tt_wall_ns(mono_ns, m2w);
 
 	tt_buf_printf(b, "\"%s\":%" PRId64 ".%03" PRId64, key, wall / 1000000000,
 		      (wall % 1000000000) / 1000000);

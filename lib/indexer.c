@@ -124,7 +124,7 @@ uint64_t tt_indexer_minor_ns(const struct tt_indexer *ix)
 /* Unsigned wrap-around makes a negative offset work too. */
 static uint64_t wall(const struct tt_indexer *ix, uint64_t mono)
 {
-	return mono + (uint64_t)ix->m2w;
+	return tt_wall_ns(mono, ix->m2w);
 }
 
 /*

@@ -21,16 +21,18 @@
 #include "replay.h"
 #include "segment.h"
 
-struct blk {
-	int64_t seg_id;
-	uint64_t offset;
-	int keyframe; /* a reader can start here */
+/* One block row: its place, time span and kind, and what else the frame can confirm. */
+struct brow {
+	int64_t seg_id, seq, offset;
+	int64_t t_start, t_end; /* Unix ns */
+	int keyframe;
+	int64_t id, events, length, checksum;
 };
 
 struct tt_replay {
 	struct tt_source src; /* first: tt_source* <-> tt_replay* */
 	struct tt_store *st;
-	struct blk *blks;
+	struct brow *blks;
 	size_t n, cap, next; /* blocks to read, and the next one */
 	size_t first; /* blks[first] is the window's first block: warm-up before it */
 	struct tt_segr *r; /* reader of the current segment */
@@ -67,7 +69,7 @@ static int open_segment(struct tt_replay *r, int64_t seg_id)
 	if (sqlite3_prepare_v2(db, "SELECT file FROM segments WHERE id = ?1", -1, &q, NULL))
 		return -EIO;
 	sqlite3_bind_int64(q, 1, seg_id);
-	if (sqlite3_step(q) == SQLITE_ROW) {
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT) {
 		snprintf(path, sizeof(path), "%s/%s", tt_store_dir(r->st),
 			 (const char *)sqlite3_column_text(q, 0));
 		err = tt_segr_open(path, &r->r, why, sizeof(why));
@@ -76,6 +78,38 @@ static int open_segment(struct tt_replay *r, int64_t seg_id)
 	}
 	sqlite3_finalize(q);
 	return err;
+}
+
+/*
+ * The frame found where the index row says: the index is only a cache of the
+ * segments, so where the two disagree the frame is read and the row reported
+ * (the window's blocks were picked by the row's times, so the answer may be off).
+ */
+static void check_row(struct tt_replay *r, const struct brow *b, const struct tt_block_info *bi)
+{
+	const char *what = NULL;
+
+	if ((uint64_t)b->offset != bi->offset)
+		what = "offset";
+	else if ((uint64_t)b->t_start != tt_wall_ns(bi->t_start, r->m2w))
+		what = "t_start_ns";
+	else if ((uint64_t)b->t_end != tt_wall_ns(bi->t_end, r->m2w))
+		what = "t_end_ns";
+	else if ((uint64_t)b->events != bi->n_events)
+		what = "events";
+	else if ((uint64_t)b->length != bi->length)
+		what = "length";
+	else if ((uint64_t)b->checksum != bi->checksum)
+		what = "checksum";
+	else if (b->keyframe != (int)bi->keyframe)
+		what = "keyframe";
+	if (!what)
+		return;
+	r->stats.blocks_mismatch++;
+	snprintf(r->warn, sizeof(r->warn),
+		 "index: blocks row %" PRId64 ": %s differs from its frame in the segment (the "
+		 "frame is read; run verify, then reindex)",
+		 b->id, what);
 }
 
 /* A block lost (damaged, or its file): the delta blocks after it wait for a keyframe. */
@@ -120,7 +154,7 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 
 	for (;;) {
 		struct tt_block_info bi;
-		const struct blk *b;
+		const struct brow *b;
 		int rc, warmup;
 
 		if (r->kf_next < r->kf_n) {
@@ -162,10 +196,17 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 			lost_block(r);
 			continue;
 		}
-		rc = tt_segr_load_block(r->r, b->offset, &bi);
+		rc = tt_segr_load_block(r->r, (uint64_t)b->offset, &bi);
 		if (rc <= 0) {
 			lost_block(r);
 			snprintf(r->warn, sizeof(r->warn), "%s", tt_segr_errmsg(r->r));
+			continue;
+		}
+		check_row(r, b, &bi);
+		if (!bi.keyframe && !r->synced) {
+			/* the row said keyframe, the frame says otherwise */
+			if (!warmup)
+				r->stats.blocks_unsynced++;
 			continue;
 		}
 		r->synced = 1;
@@ -187,17 +228,21 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 	}
 }
 
-/* One block row: its place, time span and kind. */
-struct brow {
-	int64_t seg_id, seq, offset;
-	int64_t t_start, t_end;
-	int keyframe;
-};
+static void read_brow(sqlite3_stmt *q, struct brow *out)
+{
+	out->seg_id = sqlite3_column_int64(q, 0);
+	out->seq = sqlite3_column_int64(q, 1);
+	out->offset = sqlite3_column_int64(q, 2);
+	out->t_start = sqlite3_column_int64(q, 3);
+	out->t_end = sqlite3_column_int64(q, 4);
+	out->keyframe = sqlite3_column_int(q, 5) != 0;
+	out->id = sqlite3_column_int64(q, 6);
+	out->events = sqlite3_column_int64(q, 7);
+	out->length = sqlite3_column_int64(q, 8);
+	out->checksum = sqlite3_column_int64(q, 9);
+}
 
-/*
- * The first row of "SELECT b.segment_id, s.seq, b.offset, b.t_start_ns,
- * b.t_end_ns, keyframe ..." with ?1..?3 bound: 1 found, 0 none, -EIO.
- */
+/* The first row of BLK_ROW(...) ... with ?1..?3 bound: 1 found, 0 none, -EIO. */
 static int find_block(sqlite3 *db, const char *sql, int64_t rec, int64_t a, int64_t b,
 		      struct brow *out)
 {
@@ -210,51 +255,38 @@ static int find_block(sqlite3 *db, const char *sql, int64_t rec, int64_t a, int6
 	sqlite3_bind_int64(q, 2, a);
 	sqlite3_bind_int64(q, 3, b);
 	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		out->seg_id = sqlite3_column_int64(q, 0);
-		out->seq = sqlite3_column_int64(q, 1);
-		out->offset = sqlite3_column_int64(q, 2);
-		out->t_start = sqlite3_column_int64(q, 3);
-		out->t_end = sqlite3_column_int64(q, 4);
-		out->keyframe = sqlite3_column_int(q, 5) != 0;
-	}
+	if (rc == SQLITE_ROW)
+		read_brow(q, out);
 	sqlite3_finalize(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-static int add_block(struct tt_replay *r, int64_t seg_id, int64_t offset, int keyframe)
+static int add_block(struct tt_replay *r, const struct brow *b)
 {
 	if (tt_grow((void **)&r->blks, &r->cap, r->n + 1, sizeof(*r->blks)))
 		return -ENOMEM;
-	r->blks[r->n].seg_id = seg_id;
-	r->blks[r->n].offset = (uint64_t)offset;
-	r->blks[r->n].keyframe = keyframe;
-	r->n++;
+	r->blks[r->n++] = *b;
 	return 0;
 }
 
-/*
- * Append the rows of q (segment_id, offset, keyframe, t_end_ns, seq) to
- * r->blks; the last one's place and end into *last (untouched without rows).
- */
+/* Append the rows of q (BLK_ROW) to r->blks; the last one into *last (untouched without rows). */
 static int add_blocks(struct tt_replay *r, sqlite3_stmt *q, struct brow *last)
 {
 	int rc;
 
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (add_block(r, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
-			      sqlite3_column_int(q, 2) != 0))
+		read_brow(q, last);
+		if (add_block(r, last))
 			return -ENOMEM;
-		last->offset = sqlite3_column_int64(q, 1);
-		last->t_end = sqlite3_column_int64(q, 3);
-		last->seq = sqlite3_column_int64(q, 4);
 	}
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 #define BLK_FROM " FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = ?1"
-#define BLK_ROW(kf) "SELECT b.segment_id, s.seq, b.offset, b.t_start_ns, b.t_end_ns, " kf BLK_FROM
-#define BLK_LIST(kf) "SELECT b.segment_id, b.offset, " kf ", b.t_end_ns, s.seq" BLK_FROM
+#define BLK_ROW(kf)                                                                              \
+	"SELECT b.segment_id, s.seq, b.offset, b.t_start_ns, b.t_end_ns, " kf ", b.id, b.events,"  \
+	" b.length, b.checksum" BLK_FROM
+#define BLK_LIST(kf) BLK_ROW(kf)
 
 /*
  * The blocks to read: the window's and, before them, the warm-up back to the
@@ -315,7 +347,7 @@ static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
 	}
 	r->first = r->n;
 	if (f.t_start > to) /* a delta block whose span starts before the window ends */
-		return add_block(r, f.seg_id, f.offset, f.keyframe);
+		return add_block(r, &f);
 	snprintf(sql, sizeof(sql), "%s AND (s.seq, b.offset) >= (?2, ?3) AND b.t_start_ns <= ?4 "
 		 "ORDER BY s.seq, b.offset", has_kf ? BLK_LIST("b.keyframe") : BLK_LIST("1"));
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL))
@@ -335,7 +367,7 @@ static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
 			o->recording_id, last.seq, last.offset, &nx);
 	if (rc <= 0 || nx.keyframe)
 		return rc;
-	return add_block(r, nx.seg_id, nx.offset, 0);
+	return add_block(r, &nx);
 }
 
 int tt_replay_open(struct tt_store *st, const struct tt_replay_opts *o, struct tt_replay **out,

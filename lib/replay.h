@@ -43,6 +43,7 @@ struct tt_replay_stats {
 	uint64_t blocks_unsynced; /* selected delta blocks skipped after damage, waiting
 				   * for a keyframe block */
 	uint64_t events; /* events returned (a synthesised keyframe's included) */
+	uint64_t blocks_mismatch; /* read, but their index row disagrees with the frame */
 };
 
 /*

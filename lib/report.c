@@ -353,7 +353,7 @@ static int add_contrib(struct tt_top *t, const struct contrib *c, const char *ho
 int tt_top_add(struct tt_top *t, const struct tt_table *tab, int64_t m2w, const char *host,
 	       const struct tt_filter *f)
 {
-	uint64_t ts = (uint64_t)((int64_t)tab->ts_ns + m2w);
+	uint64_t ts = tt_wall_ns(tab->ts_ns, m2w);
 	size_t i;
 	int err;
 

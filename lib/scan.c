@@ -12,10 +12,54 @@
 #include "replay.h"
 #include "scan.h"
 
-/* A recording's end: its end_ns, or for one that died, its last block's end. */
+/* A time as the index should hold it: an integer in (0, TT_TIME_MAX]. */
+#define VALID_NS(x) "(typeof(" x ") = 'integer' AND " x " > 0 AND " x " <= 4611686018427387904)"
+
+/*
+ * A recording's end: the later of its end_ns and its last block's end (only
+ * times after its start count), for one that died its last block's end, for
+ * one without blocks its start. The blocks are what the segments hold: an
+ * end_ns before them is not believed.
+ */
 #define REC_END_SQL                                                                              \
-	"coalesce(r.end_ns, (SELECT max(b.t_end_ns) FROM blocks b JOIN segments s ON"            \
-	" s.id = b.segment_id WHERE s.recording_id = r.id), r.start_ns)"
+	"max(coalesce(CASE WHEN " VALID_NS("r.end_ns") " AND r.end_ns >= r.start_ns THEN"        \
+	" r.end_ns END, r.start_ns), coalesce((SELECT max(b.t_end_ns) FROM blocks b JOIN"        \
+	" segments s ON s.id = b.segment_id WHERE s.recording_id = r.id AND"                      \
+	" " VALID_NS("b.t_end_ns") " AND b.t_end_ns >= r.start_ns), r.start_ns))"
+
+/* Whether a recordings row can be read; "" or why not, in why. */
+static int rec_invalid(const struct tt_scan_rec *rec, sqlite3_stmt *q, int col_start, char *why,
+		       size_t why_len)
+{
+	const char *what = NULL;
+	int64_t v = 0;
+
+	if (sqlite3_column_type(q, col_start) != SQLITE_INTEGER || (int64_t)rec->start_ns <= 0 ||
+	    (int64_t)rec->start_ns > TT_TIME_MAX) {
+		what = "start_ns";
+		v = (int64_t)rec->start_ns;
+	} else if (sqlite3_column_type(q, 2) != SQLITE_INTEGER ||
+		   rec->mono_to_wall_ns < -TT_TIME_MAX || rec->mono_to_wall_ns > TT_TIME_MAX) {
+		what = "mono_to_wall_ns";
+		v = rec->mono_to_wall_ns;
+	} else if (rec->rollup_ns && ((int64_t)rec->rollup_ns < 0 ||
+				      rec->rollup_ns % 1000000000ull ||
+				      (TT_IX_RES_MAJOR * 1000000000ull) % rec->rollup_ns)) {
+		/* the periods must tile the hour, as the recorder's --bucket does */
+		what = "rollup_ns";
+		v = (int64_t)rec->rollup_ns;
+	}
+	if (!what)
+		return 0;
+	if (sqlite3_column_type(q, what[0] == 's' ? col_start : what[0] == 'm' ? 2 : 5) ==
+	    SQLITE_INTEGER)
+		snprintf(why, why_len, "%s: index: recordings row %" PRId64 ": %s %" PRId64
+			 " is out of range", rec->dir, rec->id, what, v);
+	else
+		snprintf(why, why_len, "%s: index: recordings row %" PRId64 ": %s is not an integer",
+			 rec->dir, rec->id, what);
+	return 1;
+}
 
 int tt_scan_span(struct tt_store *st, uint64_t *start_ns, uint64_t *end_ns)
 {
@@ -23,10 +67,14 @@ int tt_scan_span(struct tt_store *st, uint64_t *start_ns, uint64_t *end_ns)
 	int err = -ENODATA;
 
 	if (sqlite3_prepare_v2(tt_store_db(st),
-			       "SELECT min(r.start_ns), max(" REC_END_SQL ") FROM recordings r", -1,
-			       &q, NULL))
+			       "SELECT min(r.start_ns), max(" REC_END_SQL "), min(" VALID_NS("r.start_ns")
+			       ") FROM recordings r", -1, &q, NULL))
 		return -EIO;
-	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		err = -EIO;
+	} else if (sqlite3_column_type(q, 2) != SQLITE_NULL && !sqlite3_column_int(q, 2)) {
+		err = -EBADMSG; /* a start that is not a time: no span can be told */
+	} else if (sqlite3_column_type(q, 0) != SQLITE_NULL) {
 		*start_ns = (uint64_t)sqlite3_column_int64(q, 0);
 		*end_ns = (uint64_t)sqlite3_column_int64(q, 1);
 		err = 0;
@@ -46,7 +94,7 @@ struct edge {
 
 static int in_edge(const struct edge *e, const struct tt_scan_rec *rec, uint64_t mono)
 {
-	uint64_t ts = (uint64_t)((int64_t)mono + rec->mono_to_wall_ns);
+	uint64_t ts = tt_wall_ns(mono, rec->mono_to_wall_ns);
 
 	return !e || (ts > e->lo && ts <= e->hi);
 }
@@ -129,7 +177,10 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 				 " damaged blocks skipped",
 				 rec->dir, rec->id, tt_replay_warning(rp), rs->blocks_damaged);
 
-		if (n >= 0 && (size_t)n < warn_len && rs->blocks_unsynced)
+		if (!rs->blocks_damaged && !rs->blocks_unsynced)
+			snprintf(warn, warn_len, "%s: recording %" PRId64 ": %s", rec->dir, rec->id,
+				 tt_replay_warning(rp));
+		else if (n >= 0 && (size_t)n < warn_len && rs->blocks_unsynced)
 			snprintf(warn + n, warn_len - (size_t)n,
 				 ", and %" PRIu64 " intact blocks after the damage, up to the next "
 				 "keyframe)",
@@ -165,6 +216,53 @@ static void column_addr(sqlite3_stmt *q, int col, uint8_t a[16])
 	}
 }
 
+/*
+ * Whether a rollups row (and its conns row) of scan_pieces can be read: counts
+ * are not negative, offsets within the period, times times. "" or why not.
+ */
+static int piece_invalid(struct tt_store *st, sqlite3_stmt *q, uint64_t res_s, char *why,
+			 size_t why_len)
+{
+	/* columns that must be integers >= 0 (NULL allowed for the ones that may be) */
+	static const struct {
+		int col, null_ok;
+		int64_t max;
+		const char *name;
+	} chk[] = {
+		{ 0, 0, TT_TIME_MAX / 1000000000, "t" }, { 2, 0, INT64_MAX, "ticks" },
+		{ 3, 1, 0, "first_ns" },		  { 4, 1, 0, "last_ns" },
+		{ 5, 1, TT_TIME_MAX, "age_ns" },	  { 8, 0, INT64_MAX, "bytes_in" },
+		{ 9, 0, INT64_MAX, "bytes_out" },	  { 10, 0, INT64_MAX, "packets_in" },
+		{ 11, 0, INT64_MAX, "packets_out" },	  { 12, 0, UINT32_MAX, "retrans" },
+		{ 13, 0, UINT32_MAX, "resets" },	  { 16, 0, INT64_MAX, "rtt_sum_us" },
+		{ 17, 0, UINT32_MAX, "rtt_n" },	  { 18, 1, UINT32_MAX, "rtt_min_us" },
+		{ 19, 1, UINT32_MAX, "rtt_max_us" },	  { 33, 0, TT_TIME_MAX, "open_ns" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(chk) / sizeof(chk[0]); i++) {
+		int type = sqlite3_column_type(q, chk[i].col);
+		int64_t v = sqlite3_column_int64(q, chk[i].col);
+		int64_t max = chk[i].max ? chk[i].max : (int64_t)res_s * 1000000000;
+
+		if (type == SQLITE_NULL && chk[i].null_ok)
+			continue;
+		if (type == SQLITE_INTEGER && v >= (chk[i].col == 33 ? 1 : 0) && v <= max)
+			continue;
+		if (chk[i].col == 33)
+			snprintf(why, why_len, "%s: index: conns row %" PRId64 ": open_ns is not a time",
+				 tt_store_dir(st), (int64_t)sqlite3_column_int64(q, 36));
+		else
+			snprintf(why, why_len, "%s: index: rollups row (res %" PRIu64 ", t %" PRId64
+				 ", conn %" PRId64 ", part %" PRId64 "): %s is out of range",
+				 tt_store_dir(st), res_s, (int64_t)sqlite3_column_int64(q, 0),
+				 (int64_t)sqlite3_column_int64(q, 36),
+				 (int64_t)sqlite3_column_int64(q, 1), chk[i].name);
+		return 1;
+	}
+	return 0;
+}
+
 /* Pieces of length res_s of rec with t in [t0, t1) (Unix s), in time order. */
 static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint64_t res_s,
 		       uint64_t t0, uint64_t t1, const struct tt_scan_cb *cb, void *ctx,
@@ -183,7 +281,7 @@ static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 		    " o.peak_rate_in, o.peak_rate_out, o.rtt_sum_us, o.rtt_n, o.rtt_min_us,"
 		    " o.rtt_max_us, o.cgroup, p.pid, p.comm, c.conn_id, c.family, c.proto, c.laddr,"
 		    " c.lport, c.raddr, c.rport, c.tid, c.netns, c.flags, c.open_ns, c.close_reason,"
-		    " c.close_errno FROM rollups o JOIN conns c ON c.id = o.conn"
+		    " c.close_errno, o.conn FROM rollups o JOIN conns c ON c.id = o.conn"
 		    " JOIN processes p ON p.id = o.process_id"
 		    " WHERE o.res = ?1 AND o.t >= ?2 AND o.t < ?3 AND c.recording_id = ?4"
 		    " ORDER BY o.t, o.conn, o.part",
@@ -203,6 +301,10 @@ static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 		uint64_t t_ns;
 		int flags;
 
+		if (piece_invalid(st, q, res_s, why, why_len)) {
+			err = -EBADMSG;
+			break;
+		}
 		memset(&p, 0, sizeof(p));
 		x->res_s = (uint32_t)res_s;
 		x->t_s = (uint64_t)sqlite3_column_int64(q, 0);
@@ -243,7 +345,7 @@ static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 		flags = sqlite3_column_int(q, 32);
 		c->flags = (uint8_t)((flags & 1 ? TT_CF_PARTIAL : 0) | (flags & 2 ? TT_CF_UDP_PEER : 0));
 		/* the tables carry CLOCK_MONOTONIC */
-		c->open_ns = (uint64_t)(sqlite3_column_int64(q, 33) - rec->mono_to_wall_ns);
+		c->open_ns = (uint64_t)sqlite3_column_int64(q, 33) - (uint64_t)rec->mono_to_wall_ns;
 		p.close_reason = (uint8_t)sqlite3_column_int(q, 34);
 		p.err = (uint16_t)sqlite3_column_int(q, 35);
 		stats->pieces++;
@@ -370,21 +472,18 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 	if (!stats)
 		stats = &local;
 	why[0] = '\0';
+	/* every row, checked here: a filter in SQL would skip a damaged one silently */
 	if (sqlite3_prepare_v2(tt_store_db(st),
 			       tt_store_schema_version(st) >= 2 ?
 			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", r.rollup_ns FROM recordings r WHERE r.start_ns <= ?2 AND " REC_END_SQL
-			       " >= ?1 ORDER BY r.start_ns, r.id" :
+			       ", r.rollup_ns FROM recordings r ORDER BY r.start_ns, r.id" :
 			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", 0 FROM recordings r WHERE r.start_ns <= ?2 AND " REC_END_SQL " >= ?1"
-			       " ORDER BY r.start_ns, r.id",
+			       ", 0 FROM recordings r ORDER BY r.start_ns, r.id",
 			       -1, &q, NULL)) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st),
 			 sqlite3_errmsg(tt_store_db(st)));
 		return -EIO;
 	}
-	sqlite3_bind_int64(q, 1, (int64_t)from_ns);
-	sqlite3_bind_int64(q, 2, to_ns ? (int64_t)to_ns : INT64_MAX);
 	while (!err && sqlite3_step(q) == SQLITE_ROW) {
 		struct tt_scan_rec rec = {
 			.dir = tt_store_dir(st),
@@ -397,6 +496,12 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 		};
 		int done = 0;
 
+		if (rec_invalid(&rec, q, 3, why, why_len)) {
+			err = -EBADMSG;
+			break;
+		}
+		if (rec.start_ns > (to_ns ? to_ns : UINT64_MAX) || rec.end_ns < from_ns)
+			continue;
 		stats->recordings++;
 		if (cb->on_piece && rec.rollup_ns)
 			err = scan_rolled(st, &rec, from_ns, to_ns, cb, ctx, stats, warn, warn_len,

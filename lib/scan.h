@@ -76,7 +76,10 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 	    void *ctx, struct tt_scan_stats *stats, char *warn, size_t warn_len, char *why,
 	    size_t why_len);
 
-/* The store's first start and last end (Unix ns); 0, or -ENODATA for an empty store. */
+/*
+ * The store's first start and last end (Unix ns); 0, or -ENODATA for an empty
+ * store, -EBADMSG when a recordings row's start_ns is not a time (a damaged index).
+ */
 int tt_scan_span(struct tt_store *st, uint64_t *start_ns, uint64_t *end_ns);
 
 #endif /* TT_SCAN_H */

@@ -17,7 +17,7 @@ static void header(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 	char when[64], rin[32], rout[32], bin[32], bout[32];
 
 	/* milliseconds: ticks can be shorter than a second, and a replay steps by ticks */
-	tt_fmt_time(when, sizeof(when), (uint64_t)((int64_t)t->ts_ns + o->mono_to_wall_ns), o->utc,
+	tt_fmt_time(when, sizeof(when), tt_wall_ns(t->ts_ns, o->mono_to_wall_ns), o->utc,
 		    TT_TIME_MS | TT_TIME_ZONE);
 	tt_buf_printf(b, "%s  %s  ", o->title ? o->title : "tcptop", when);
 	if (!o->hide_seq)

@@ -31,7 +31,9 @@
  *
  * Usage: synth_store DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]
  *                        [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]
- *                        [--keyframe 60s]
+ *                        [--keyframe 60s] [--retrans 0.01]
+ * --retrans: the chance that an active tick of a TCP connection retransmits
+ * (tests/cli/test_events_stream.py wants every one to: many event rows).
  * --flush and --keyframe are the recorder's: the length of a block, and how often
  * one opens with a keyframe.
  * DIR must not exist (or be empty). Progress goes to stderr; the result to
@@ -320,6 +322,8 @@ static enum kind pick_kind(void)
 	return (enum kind)k;
 }
 
+static double retrans_p = 0.01; /* --retrans */
+
 /* Grow the counters as an active tick would. */
 static void traffic(struct sconn *s)
 {
@@ -342,7 +346,7 @@ static void traffic(struct sconn *s)
 		s->c.packets_out += out / 1448 + 1 + rnd_below(2);
 		s->c.srtt_us = (uint32_t)(s->base_rtt_us * (0.85 + 0.3 * rnd01())) + 1;
 		s->c.rttvar_us = s->c.srtt_us / 4 + (uint32_t)rnd_below(s->c.srtt_us / 8 + 1);
-		if (rnd01() < 0.01)
+		if (rnd01() < retrans_p)
 			s->c.retrans += 1 + (uint32_t)rnd_below(3);
 	} else {
 		s->c.packets_in += 1;
@@ -511,7 +515,8 @@ static int one_tick(struct gen *g, uint64_t start, uint64_t end, uint64_t rec_en
 		s->fresh = 1;
 	}
 	/* a handshake's ESTABLISHED can come after a close in the same tick: order by time */
-	qsort(g->pend, g->npend, sizeof(*g->pend), cmp_pev);
+	if (g->npend) /* qsort wants an array */
+		qsort(g->pend, g->npend, sizeof(*g->pend), cmp_pev);
 	for (k = 0; k < g->npend; k++)
 		if ((err = feed(g, &g->pend[k].ev)))
 			return err;
@@ -580,7 +585,7 @@ static int usage(const char *why)
 		fprintf(stderr, PROG ": %s\n", why);
 	fprintf(stderr, "Usage: " PROG " DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]\n"
 			"                   [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]\n"
-			"                   [--keyframe 60s]\n");
+			"                   [--keyframe 60s] [--retrans 0.01]\n");
 	return 2;
 }
 
@@ -630,6 +635,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->seed = strtoull(v, &end, 0);
 			if (*end || errno)
 				return usage("--seed: a number");
+		} else if (!strcmp(a, "--retrans")) {
+			retrans_p = strtod(v, &end);
+			if (*end || !(retrans_p >= 0 && retrans_p <= 1))
+				return usage("--retrans: a fraction from 0 to 1");
 		} else if (!strcmp(a, "--active")) {
 			o->active = strtod(v, &end);
 			if (*end || !(o->active >= 0 && o->active <= 1))
