@@ -2,6 +2,14 @@
  * events DIR...: what happened to connections in a window, in time order:
  * connects, accepts, closes (with why), resets, retransmits (per tick), other
  * TCP state changes, and the recorder's own losses.
+ *
+ * Rows are printed as the scan goes, not gathered first: a busy window has
+ * millions of them, more than one output buffer (TT_BUF_MAX) holds. The scan
+ * hands out a recording's events in time order but for a tick's worth (a
+ * lifecycle event reaches the stream with the tick after its kernel time): so
+ * rows wait one tick, sorted, and go out in chunks of CHUNK rows (a table is
+ * aligned per chunk). Several stores are merged by time, so then every row
+ * waits for the end.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,13 +48,21 @@ struct item {
 	int has_bytes;
 };
 
+#define CHUNK 4096 /* rows rendered and written at once */
+
 struct ev_run {
 	struct qargs *q;
 	unsigned kinds; /* bit per enum ev_kind */
-	struct item *items;
+	struct item *items; /* waiting to be printed */
 	size_t n, cap;
 	struct tt_ev_loss loss; /* last loss seen in the recording */
 	int oom;
+	int stream; /* print as the scan goes (one store) */
+	uint64_t prev_tick; /* Unix ns of the tick before the last: rows up to it are final */
+	struct tt_grid *g; /* rows of the chunk being printed */
+	struct tt_grid_opts go;
+	struct tt_buf out;
+	int failed; /* output failed, the error printed */
 };
 
 static const char *errno_name(unsigned e)
@@ -94,20 +110,99 @@ static struct item *add(struct ev_run *r, uint64_t ts, enum ev_kind k, const str
 	return it;
 }
 
+static int cmp_items(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	return (int)a->kind - (int)b->kind;
+}
+
+/* Render the chunk and write it. 0, or -EIO after printing the error. */
+static int print_chunk(struct ev_run *r)
+{
+	int err = tt_grid_render(r->g, &r->go, &r->out);
+
+	if (err) {
+		cmd_err("events: out of memory");
+		r->failed = 1;
+		return -EIO;
+	}
+	tt_grid_clear(r->g);
+	r->go.header = 0; /* once, at the top */
+	if (qargs_flush(&r->out)) {
+		r->failed = 1;
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Print the waiting rows up to ts (all of them: UINT64_MAX), in time order. The
+ * rest wait. 0, or -EIO after printing the error.
+ */
+static int emit(struct ev_run *r, uint64_t upto)
+{
+	size_t k, n;
+
+	if (!r->n) /* an empty list has no array at all: qsort wants one */
+		return 0;
+	qsort(r->items, r->n, sizeof(*r->items), cmp_items);
+	for (n = 0; n < r->n && r->items[n].ts <= upto; n++) {
+		const struct item *it = &r->items[n];
+		const struct tt_ev_conn *c = &it->conn;
+		char a[64], comm[TT_COMM_MAX + 1];
+
+		if (tt_grid_add_row(r->g)) {
+			cmd_err("events: out of memory");
+			r->failed = 1;
+			return -EIO;
+		}
+		memcpy(comm, c->comm, TT_COMM_MAX);
+		comm[TT_COMM_MAX] = '\0';
+		tt_grid_uint(r->g, 0, it->ts);
+		tt_grid_str(r->g, 1, it->host);
+		tt_grid_str(r->g, 2, kind_names[it->kind]);
+		if (c->proto) {
+			tt_grid_str(r->g, 3, tt_proto_name(c->proto));
+			tt_grid_str(r->g, 4, tt_fmt_addr(a, sizeof(a), c->laddr, c->family));
+			tt_grid_uint(r->g, 5, c->lport);
+			tt_grid_str(r->g, 6, tt_fmt_addr(a, sizeof(a), c->raddr, c->family));
+			tt_grid_uint(r->g, 7, c->rport);
+			tt_grid_uint(r->g, 8, c->tgid);
+			tt_grid_str(r->g, 9, comm[0] ? comm : "?");
+		}
+		tt_grid_str(r->g, 10, it->detail);
+		if (it->has_bytes) {
+			tt_grid_uint(r->g, 11, it->bytes_in);
+			tt_grid_uint(r->g, 12, it->bytes_out);
+		}
+		if (tt_grid_rows(r->g) >= CHUNK && print_chunk(r))
+			return -EIO;
+	}
+	for (k = n; k < r->n; k++)
+		r->items[k - n] = r->items[k];
+	r->n -= n;
+	return 0;
+}
+
 static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 {
 	struct ev_run *r = ctx;
 
 	(void)rec;
 	memset(&r->loss, 0, sizeof(r->loss));
-	return 0;
+	r->prev_tick = 0;
+	/* recordings of a store follow each other: the last one's rows are final */
+	return r->stream ? emit(r, UINT64_MAX) : 0;
 }
 
 static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
 		    const struct tt_agg *agg)
 {
 	struct ev_run *r = ctx;
-	uint64_t ts = (uint64_t)((int64_t)ev->ts_ns + rec->mono_to_wall_ns);
+	uint64_t ts = tt_wall_ns(ev->ts_ns, rec->mono_to_wall_ns);
 	const struct tt_ev_conn *c;
 	struct item *it = NULL;
 
@@ -176,7 +271,7 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 		    const struct tt_agg *agg)
 {
 	struct ev_run *r = ctx;
-	uint64_t ts = (uint64_t)((int64_t)t->ts_ns + rec->mono_to_wall_ns);
+	uint64_t ts = tt_wall_ns(t->ts_ns, rec->mono_to_wall_ns);
 	size_t i;
 
 	(void)agg;
@@ -190,17 +285,13 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 			snprintf(it->detail, sizeof(it->detail), "%u segments this tick (%u in all)",
 				 row->d_retrans, row->tot.retrans);
 	}
-	return r->oom ? -ENOMEM : 0;
-}
-
-
-static int cmp_items(const void *pa, const void *pb)
-{
-	const struct item *a = pa, *b = pb;
-
-	if (a->ts != b->ts)
-		return a->ts < b->ts ? -1 : 1;
-	return (int)a->kind - (int)b->kind;
+	if (r->oom)
+		return -ENOMEM;
+	/* what the tick before this one held is complete now */
+	if (r->stream && r->prev_tick && emit(r, r->prev_tick))
+		return -EIO;
+	r->prev_tick = ts;
+	return 0;
 }
 
 static int parse_kinds(const char *s, unsigned *kinds)
@@ -238,14 +329,10 @@ int cmd_events(int argc, char **argv)
 	};
 	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
 				 .on_table = on_table };
-	struct tt_grid_opts go = { .header = 1 };
 	struct tt_scan_stats st = { 0 };
-	struct tt_buf out = { 0 };
-	struct tt_grid *g = NULL;
 	struct ev_run r;
 	struct qargs q;
 	int i, rc = 1;
-	size_t k;
 
 	qargs_init(&q, "events");
 	memset(&r, 0, sizeof(r));
@@ -275,55 +362,26 @@ int cmd_events(int argc, char **argv)
 	if ((rc = qargs_open(&q)))
 		goto out;
 	rc = 1;
-	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
+	r.g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
+	if (!r.g) {
+		cmd_err("events: out of memory");
 		goto out;
-	if (r.n) /* an empty window has no items at all: qsort wants an array */
-		qsort(r.items, r.n, sizeof(*r.items), cmp_items);
-	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
-	if (!g)
-		goto oom;
-	for (k = 0; k < r.n; k++) {
-		const struct item *it = &r.items[k];
-		const struct tt_ev_conn *c = &it->conn;
-		char a[64], comm[TT_COMM_MAX + 1];
-
-		if (tt_grid_add_row(g))
-			goto oom;
-		memcpy(comm, c->comm, TT_COMM_MAX);
-		comm[TT_COMM_MAX] = '\0';
-		tt_grid_uint(g, 0, it->ts);
-		tt_grid_str(g, 1, it->host);
-		tt_grid_str(g, 2, kind_names[it->kind]);
-		if (c->proto) {
-			tt_grid_str(g, 3, tt_proto_name(c->proto));
-			tt_grid_str(g, 4, tt_fmt_addr(a, sizeof(a), c->laddr, c->family));
-			tt_grid_uint(g, 5, c->lport);
-			tt_grid_str(g, 6, tt_fmt_addr(a, sizeof(a), c->raddr, c->family));
-			tt_grid_uint(g, 7, c->rport);
-			tt_grid_uint(g, 8, c->tgid);
-			tt_grid_str(g, 9, comm[0] ? comm : "?");
-		}
-		tt_grid_str(g, 10, it->detail);
-		if (it->has_bytes) {
-			tt_grid_uint(g, 11, it->bytes_in);
-			tt_grid_uint(g, 12, it->bytes_out);
-		}
 	}
-	go.fmt = q.fmt;
-	go.utc = q.utc;
-	if (tt_grid_render(g, &go, &out))
-		goto oom;
-	if (qargs_flush(&out))
+	r.go.header = 1;
+	r.go.fmt = q.fmt;
+	r.go.utc = q.utc;
+	r.stream = q.ndirs == 1;
+	/* a failed output printed its error: qargs_scan prints nothing more for -EIO */
+	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st) || r.failed)
+		goto out;
+	if (emit(&r, UINT64_MAX) || print_chunk(&r))
 		goto out;
 	qargs_print_stats(&q, &st);
 	rc = 0;
-	goto out;
-oom:
-	cmd_err("events: out of memory");
 out:
-	tt_grid_free(g);
+	tt_grid_free(r.g);
 	free(r.items);
-	tt_buf_free(&out);
+	tt_buf_free(&r.out);
 	qargs_close(&q);
 	return rc;
 }
