@@ -190,6 +190,11 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 			/* intact, maybe, but its events continue a state we lost */
 			if (!warmup)
 				r->stats.blocks_unsynced++;
+			if (!r->warn[0]) /* no damage to blame: the index lost a keyframe */
+				snprintf(r->warn, sizeof(r->warn),
+					 "index: blocks row %" PRId64 ": a delta block with no keyframe "
+					 "block before it in the index",
+					 b->id);
 			continue;
 		}
 		if ((!r->r || r->r_seg != b->seg_id) && open_segment(r, b->seg_id)) {
@@ -282,7 +287,14 @@ static int add_blocks(struct tt_replay *r, sqlite3_stmt *q, struct brow *last)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-#define BLK_FROM " FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = ?1"
+/* A block row a reader can place: an offset, and times in (0, TT_TIME_MAX], in order. */
+#define BLK_VALID                                                                                \
+	"(typeof(b.offset) = 'integer' AND b.offset >= 0 AND typeof(s.seq) = 'integer' AND"       \
+	" typeof(b.t_start_ns) = 'integer' AND typeof(b.t_end_ns) = 'integer' AND"                \
+	" b.t_start_ns > 0 AND b.t_end_ns >= b.t_start_ns AND b.t_end_ns <= 4611686018427387904)"
+#define BLK_FROM                                                                                 \
+	" FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = ?1 AND "     \
+	BLK_VALID
 #define BLK_ROW(kf)                                                                              \
 	"SELECT b.segment_id, s.seq, b.offset, b.t_start_ns, b.t_end_ns, " kf ", b.id, b.events,"  \
 	" b.length, b.checksum" BLK_FROM
@@ -310,7 +322,7 @@ static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
 	int64_t to = o->to_ns ? (int64_t)o->to_ns : INT64_MAX;
 	struct brow f, k, nx, last;
 	sqlite3_stmt *q = NULL;
-	char sql[512];
+	char sql[2048];
 	int rc;
 
 	snprintf(sql, sizeof(sql), "%s AND b.t_end_ns >= ?2 ORDER BY s.seq, b.offset LIMIT 1",
@@ -401,6 +413,29 @@ int tt_replay_open(struct tt_store *st, const struct tt_replay_opts *o, struct t
 	}
 	r->m2w = sqlite3_column_int64(q, 0);
 	r->stats.blocks_total = (uint64_t)sqlite3_column_int64(q, 1);
+	sqlite3_finalize(q);
+	q = NULL;
+
+	/*
+	 * Rows that cannot be placed are left out of the selection (they would
+	 * pick or order blocks wrongly) and reported: what they held is lost to
+	 * this answer, and the answer says so.
+	 */
+	if (sqlite3_prepare_v2(db, "SELECT min(b.id), count(*) FROM blocks b JOIN segments s ON"
+				   " s.id = b.segment_id WHERE s.recording_id = ?1 AND NOT " BLK_VALID,
+			       -1, &q, NULL)) {
+		err = -EIO;
+		goto dberr;
+	}
+	sqlite3_bind_int64(q, 1, o->recording_id);
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 1) > 0) {
+		r->stats.blocks_damaged += (uint64_t)sqlite3_column_int64(q, 1);
+		snprintf(r->warn, sizeof(r->warn),
+			 "index: blocks row %" PRId64 "%s: offset or times out of range, not read "
+			 "(run verify, then reindex)",
+			 (int64_t)sqlite3_column_int64(q, 0),
+			 sqlite3_column_int64(q, 1) > 1 ? " and others" : "");
+	}
 	sqlite3_finalize(q);
 	q = NULL;
 

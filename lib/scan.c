@@ -472,6 +472,22 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 	if (!stats)
 		stats = &local;
 	why[0] = '\0';
+	/* rows the recordings cannot reach: what they hold would be left out silently */
+	if (sqlite3_prepare_v2(tt_store_db(st),
+			       "SELECT 'segments', id, recording_id FROM segments WHERE recording_id"
+			       " NOT IN (SELECT id FROM recordings) UNION ALL SELECT 'blocks', id,"
+			       " segment_id FROM blocks WHERE segment_id NOT IN (SELECT id FROM"
+			       " segments) LIMIT 1",
+			       -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW && warn_len)
+		snprintf(warn, warn_len, "%s: index: %s row %" PRId64 " names %s %" PRId64
+			 ", which is not there: its blocks are not read (run verify, then reindex)",
+			 tt_store_dir(st), (const char *)sqlite3_column_text(q, 0),
+			 (int64_t)sqlite3_column_int64(q, 1),
+			 sqlite3_column_text(q, 0)[0] == 's' ? "recording" : "segment",
+			 (int64_t)sqlite3_column_int64(q, 2));
+	sqlite3_finalize(q);
+	q = NULL;
 	/* every row, checked here: a filter in SQL would skip a damaged one silently */
 	if (sqlite3_prepare_v2(tt_store_db(st),
 			       tt_store_schema_version(st) >= 2 ?
