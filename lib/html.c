@@ -320,10 +320,13 @@ static void time_axis(struct tt_buf *b, const struct frame *f, int utc)
 	multi_day = strcmp(fmt_when(d0, sizeof(d0), f->t0, utc, "%Y-%m-%d"),
 			   fmt_when(d1, sizeof(d1), f->t1, utc, "%Y-%m-%d")) != 0;
 	tt_buf_printf(b, "<g class=\"axis x\">");
-	t = (uint64_t)((((int64_t)f->t0 + off) / (int64_t)step + 1) * (int64_t)step - off);
+	/* in unsigned arithmetic: a window's times may be anything up to 2554 */
+	t = off >= 0 ? f->t0 + (uint64_t)off
+		     : (f->t0 > (uint64_t)-off ? f->t0 - (uint64_t)-off : 0);
+	t = (t / step + 1) * step - (uint64_t)off;
 	if (t - step >= f->t0 && t >= step)
 		t -= step;
-	for (; t <= f->t1; t += step) {
+	for (; t <= f->t1 && t >= f->t0; t += step) { /* t < t0: it wrapped */
 		double x = fx(f, t);
 		time_t s = (time_t)(t / NS);
 
