@@ -3,6 +3,7 @@
 # As root (or with sudo):
 #   ./quickstart.sh record [tcptop-record options]   set up, build, record (live view)
 #   ./quickstart.sh test                              set up, build with ASan+UBSan, run every test
+#                                                     (and the fuzz targets, built with clang, briefly)
 #   ./quickstart.sh package                           set up, build build-deb/tcptop_VERSION_ARCH.deb
 #   ./quickstart.sh setup                             packages to build and run only
 set -euo pipefail
@@ -53,9 +54,16 @@ test)
 	# test runs against the sanitized build: ASan+UBSan abort on the first error.
 	build build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	build build-test -DCMAKE_BUILD_TYPE=Debug -DTT_SANITIZE=ON >/dev/null
-	cd build-test
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --output-on-failure "$@" ;;
+	# the libFuzzer targets need clang: a build of their own, only they in it
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTT_SANITIZE=ON \
+		-DTT_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j"$(nproc)" --target fuzz >/dev/null
+	rc=0
+	(cd build-test && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure "$@") || rc=$?
+	# a bounded smoke run of each target (tests/fuzz/README.md), label fuzz
+	(cd build-fuzz && ctest --output-on-failure -L fuzz) || rc=$?
+	exit $rc ;;
 package)
 	setup "${PKGS[@]}"
 	# the paths a packager uses (debhelper's), no tests
