@@ -153,8 +153,8 @@ int qargs_open(struct qargs *a)
 		}
 		err = tt_scan_span(a->stores[i], &s, &e);
 		if (err == -EBADMSG) {
-			cmd_err("%s: %s: index: recordings: a start_ns is not a time (the index is "
-				"damaged: verify, then reindex)", a->cmd, a->dirs[i]);
+			cmd_err("%s: %s: index: recordings: a start_ns is not a time, or not one of its "
+				"blocks (the index is damaged: verify, then reindex)", a->cmd, a->dirs[i]);
 			return 1;
 		}
 		if (err)

@@ -27,7 +27,17 @@
 	" segments s ON s.id = b.segment_id WHERE s.recording_id = r.id AND"                      \
 	" " VALID_NS("b.t_end_ns") " AND b.t_end_ns >= r.start_ns), r.start_ns))"
 
-/* Whether a recordings row can be read; "" or why not, in why. */
+/*
+ * A recording's start_ns is believed when it is a time and no more than a day
+ * before its first block (a recorder writes its first block within a flush, at
+ * most an hour): a start decades early would stretch every window over them.
+ */
+#define REC_START_OK                                                                             \
+	"(" VALID_NS("r.start_ns") " AND r.start_ns >= coalesce((SELECT min(b.t_start_ns) FROM"   \
+	" blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = r.id AND"         \
+	" " VALID_NS("b.t_start_ns") "), r.start_ns) - 86400000000000)"
+
+/* Whether a recordings row can be read (column 6: REC_START_OK); "" or why not, in why. */
 static int rec_invalid(const struct tt_scan_rec *rec, sqlite3_stmt *q, int col_start, char *why,
 		       size_t why_len)
 {
@@ -49,6 +59,12 @@ static int rec_invalid(const struct tt_scan_rec *rec, sqlite3_stmt *q, int col_s
 		what = "rollup_ns";
 		v = (int64_t)rec->rollup_ns;
 	}
+	if (!what && !sqlite3_column_int(q, 6)) {
+		snprintf(why, why_len, "%s: index: recordings row %" PRId64 ": start_ns %" PRId64
+			 " is more than a day before its first block", rec->dir, rec->id,
+			 (int64_t)rec->start_ns);
+		return 1;
+	}
 	if (!what)
 		return 0;
 	if (sqlite3_column_type(q, what[0] == 's' ? col_start : what[0] == 'm' ? 2 : 5) ==
@@ -67,8 +83,9 @@ int tt_scan_span(struct tt_store *st, uint64_t *start_ns, uint64_t *end_ns)
 	int err = -ENODATA;
 
 	if (sqlite3_prepare_v2(tt_store_db(st),
-			       "SELECT min(r.start_ns), max(" REC_END_SQL "), min(" VALID_NS("r.start_ns")
-			       ") FROM recordings r", -1, &q, NULL))
+			       "SELECT min(r.start_ns), max(" REC_END_SQL "), min(" REC_START_OK
+			       ") FROM recordings r",
+			       -1, &q, NULL))
 		return -EIO;
 	if (sqlite3_step(q) != SQLITE_ROW) {
 		err = -EIO;
@@ -492,9 +509,9 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 	if (sqlite3_prepare_v2(tt_store_db(st),
 			       tt_store_schema_version(st) >= 2 ?
 			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", r.rollup_ns FROM recordings r ORDER BY r.start_ns, r.id" :
+			       ", r.rollup_ns, " REC_START_OK " FROM recordings r ORDER BY r.start_ns, r.id" :
 			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", 0 FROM recordings r ORDER BY r.start_ns, r.id",
+			       ", 0, " REC_START_OK " FROM recordings r ORDER BY r.start_ns, r.id",
 			       -1, &q, NULL)) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st),
 			 sqlite3_errmsg(tt_store_db(st)));

@@ -5,7 +5,8 @@ tests/bench/synth_store writes a small store (12 minutes, 24 blocks, rollups of
 5 minutes, no kernel needed). Each edit sets one numeric column of one row of
 recordings, segments, blocks, conns or rollups (or of every row) to a boundary
 value (0, -1, INT64_MIN, INT64_MAX, 2^62, a large negative, NULL, text) in a
-copy of it; then every command that reads the store runs on the copy, with a
+copy of it, and a few edits set two columns at once (start_ns = INT64_MIN with
+end_ns = -1 made report spin for minutes); then every command that reads the store runs on the copy, with a
 timeout, and the outcome is classified against the answer of the intact store:
 
   error      exit 1 and one line `tcptop-analyze: ...` on stderr
@@ -142,6 +143,13 @@ def edits(src, quick):
                 for label, where in rows:
                     out.append((t, col, v, label, where))
     db.close()
+    # several columns at once: report spun for minutes on the first one
+    for t, sets in (("recordings", "start_ns = %d, end_ns = -1" % I64_MIN),
+                    ("recordings", "start_ns = %d, end_ns = %d" % (I64_MAX, I64_MIN)),
+                    ("recordings", "start_ns = 1, end_ns = %d" % I64_MAX),
+                    ("blocks", "t_start_ns = %d, t_end_ns = %d" % (I64_MAX, I64_MIN)),
+                    ("conns", "open_ns = %d, close_ns = %d" % (I64_MIN, I64_MAX))):
+        out.append((t, sets, "", "all", "1"))
     return out
 
 
@@ -150,7 +158,10 @@ def apply(dst, e):
     db = sqlite3.connect(os.path.join(dst, "index.db"))
     try:
         db.execute("PRAGMA foreign_keys=OFF")
-        db.execute("UPDATE %s SET %s = ? WHERE %s" % (t, col, where), (v,))
+        if "=" in col:  # a SET clause of its own
+            db.execute("UPDATE %s SET %s WHERE %s" % (t, col, where))
+        else:
+            db.execute("UPDATE %s SET %s = ? WHERE %s" % (t, col, where), (v,))
         db.commit()
         ok = True
     except sqlite3.DatabaseError:
