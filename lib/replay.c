@@ -287,11 +287,7 @@ static int add_blocks(struct tt_replay *r, sqlite3_stmt *q, struct brow *last)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-/* A block row a reader can place: an offset, and times in (0, TT_TIME_MAX], in order. */
-#define BLK_VALID                                                                                \
-	"(typeof(b.offset) = 'integer' AND b.offset >= 0 AND typeof(s.seq) = 'integer' AND"       \
-	" typeof(b.t_start_ns) = 'integer' AND typeof(b.t_end_ns) = 'integer' AND"                \
-	" b.t_start_ns > 0 AND b.t_end_ns >= b.t_start_ns AND b.t_end_ns <= 4611686018427387904)"
+#define BLK_VALID TT_REPLAY_BLOCK_OK
 #define BLK_FROM                                                                                 \
 	" FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = ?1 AND "     \
 	BLK_VALID

@@ -15,27 +15,33 @@
 /* A time as the index should hold it: an integer in (0, TT_TIME_MAX]. */
 #define VALID_NS(x) "(typeof(" x ") = 'integer' AND " x " > 0 AND " x " <= 4611686018427387904)"
 
+/* The recording's blocks a reader believes (lib/replay.h), as a FROM ... WHERE clause. */
+#define REC_BLOCKS                                                                               \
+	" FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = r.id AND "   \
+	TT_REPLAY_BLOCK_OK
+
 /*
  * A recording's end: the later of its end_ns and its last block's end (only
  * times after its start count), for one that died its last block's end, for
  * one without blocks its start. The blocks are what the segments hold: an
- * end_ns before them is not believed.
+ * end_ns before them, or more than a day after them, is not believed.
  */
 #define REC_END_SQL                                                                              \
-	"max(coalesce(CASE WHEN " VALID_NS("r.end_ns") " AND r.end_ns >= r.start_ns THEN"        \
-	" r.end_ns END, r.start_ns), coalesce((SELECT max(b.t_end_ns) FROM blocks b JOIN"        \
-	" segments s ON s.id = b.segment_id WHERE s.recording_id = r.id AND"                      \
-	" " VALID_NS("b.t_end_ns") " AND b.t_end_ns >= r.start_ns), r.start_ns))"
+	"max(coalesce(CASE WHEN " VALID_NS("r.end_ns") " AND r.end_ns >= r.start_ns AND"          \
+	" r.end_ns <= coalesce((SELECT max(b.t_end_ns)" REC_BLOCKS "), r.end_ns) +"               \
+	" 86400000000000 THEN r.end_ns END, r.start_ns), coalesce((SELECT max(b.t_end_ns)"        \
+	REC_BLOCKS " AND b.t_end_ns >= r.start_ns), r.start_ns))"
 
 /*
- * A recording's start_ns is believed when it is a time and no more than a day
+ * A recording's start_ns is believed when it is a time, no more than a day
  * before its first block (a recorder writes its first block within a flush, at
- * most an hour): a start decades early would stretch every window over them.
+ * most an hour: a start decades early would stretch every window over them),
+ * and not after it (by more than a minute of clock slack).
  */
 #define REC_START_OK                                                                             \
-	"(" VALID_NS("r.start_ns") " AND r.start_ns >= coalesce((SELECT min(b.t_start_ns) FROM"   \
-	" blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = r.id AND"         \
-	" " VALID_NS("b.t_start_ns") "), r.start_ns) - 86400000000000)"
+	"(" VALID_NS("r.start_ns") " AND r.start_ns BETWEEN coalesce((SELECT min(b.t_start_ns)"    \
+	REC_BLOCKS "), r.start_ns) - 86400000000000 AND coalesce((SELECT min(b.t_start_ns)"         \
+	REC_BLOCKS "), r.start_ns) + 60000000000)"
 
 /* Whether a recordings row can be read (column 6: REC_START_OK); "" or why not, in why. */
 static int rec_invalid(const struct tt_scan_rec *rec, sqlite3_stmt *q, int col_start, char *why,
@@ -61,7 +67,7 @@ static int rec_invalid(const struct tt_scan_rec *rec, sqlite3_stmt *q, int col_s
 	}
 	if (!what && !sqlite3_column_int(q, 6)) {
 		snprintf(why, why_len, "%s: index: recordings row %" PRId64 ": start_ns %" PRId64
-			 " is more than a day before its first block", rec->dir, rec->id,
+			 " is not within a day before its first block", rec->dir, rec->id,
 			 (int64_t)rec->start_ns);
 		return 1;
 	}
