@@ -59,6 +59,39 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
  */
 int tt_store_share_with_group(const char *dir, const char *group, char *why, size_t why_len);
 
+/* ---- segment file names ---------------------------------------------------- */
+
+/*
+ * The one place segment files are named: recording rec (>= 0), sequence seq
+ * gives "r%06d-s%06u.tts" (more digits when the numbers need them). The store
+ * accepts no other name for a segment: retention removes, readers open and
+ * reindex indexes only the names tt_store_segment_name_parse accepts, so an
+ * index row or a file named "../victim" is never followed.
+ */
+#define TT_SEG_NAME_MAX 48 /* bytes, with the NUL, of the longest name */
+
+/* name[len] = the name; 0, or -ENAMETOOLONG / -EINVAL (rec < 0). */
+int tt_store_segment_name(char *name, size_t len, int64_t rec, uint32_t seq);
+
+/*
+ * 1 if name is exactly what tt_store_segment_name makes for some rec and seq
+ * (returned through rec and seq, which may be NULL), 0 otherwise.
+ */
+int tt_store_segment_name_parse(const char *name, int64_t *rec, uint32_t *seq);
+
+/*
+ * path[len] = DIR/file for a segment file named in the index, after checking
+ * file is a segment name (-EINVAL and tt_store_errmsg naming it otherwise).
+ * Open the result with O_NOFOLLOW (tt_segr_open does).
+ */
+int tt_store_segment_path(struct tt_store *s, const char *file, char *path, size_t len);
+
+/*
+ * out[len] = "file:" + path percent-encoded, as SQLite's URI file names want,
+ * with "?immutable=1" if immutable. 0 or -ENAMETOOLONG.
+ */
+int tt_store_sqlite_uri(char *out, size_t len, const char *path, int immutable);
+
 /* Last failure, one line, never NULL. */
 const char *tt_store_errmsg(const struct tt_store *s);
 

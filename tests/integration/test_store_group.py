@@ -5,14 +5,25 @@ Under umask 000, `tcptop-record -o DIR --group G` must leave DIR setgid, owned
 by group G, mode 2750, and every file in it (LOCK, index.db and its WAL files,
 segments) group G with mode 0640: readable by the group, by nobody else. An
 unknown group is one error line and exit 1, with no store left behind.
+
+And the group can read it: a real non-root member of G (a user made for the
+test if none exists) runs `top` and `verify` and gets exactly what root gets,
+with nothing written into the store, after a clean stop, after a SIGKILL of
+the recorder (the -wal and -shm are left), and after root ran `reindex`
+(which keeps index.db 0640 and group G).
 """
 import grp
 import os
+import pwd
 import stat
 import subprocess
 import tempfile
+import time
 
 import ttharness as h
+import ttstore as ts
+
+READER = "ttgrpreader"
 
 
 def main(t):
@@ -51,6 +62,58 @@ def main(t):
             "unknown group: one line naming it: %r" % bad.stderr)
     t.check(not os.path.exists(os.path.join(base, "nogroup")),
             "unknown group: no store left behind")
+
+    os.chmod(base, 0o755)  # the member must reach the stores
+    member = _member(t, group)
+    _read_as_member(t, member, store, "after a clean stop")
+
+    killed = os.path.join(base, "killed")
+    rec = ts.StoreRecorder(t, killed, extra=("--group", group), umask=0)
+    rec.start()
+    time.sleep(0.8)
+    rec.sigkill()
+    t.check(os.path.exists(os.path.join(killed, "index.db-wal")),
+            "after a SIGKILL the -wal is left: %r" % sorted(os.listdir(killed)))
+    _read_as_member(t, member, killed, "after a SIGKILL")
+
+    r = ts.analyze(t, "reindex", store)
+    t.eq("reindex exit (stderr %r)" % r.stderr, r.returncode, 0)
+    for f in os.listdir(store):
+        fs = os.stat(os.path.join(store, f))
+        t.eq("after reindex: %s mode" % f, oct(stat.S_IMODE(fs.st_mode)), oct(0o640))
+        t.eq("after reindex: %s group" % f, fs.st_gid, gid)
+    _read_as_member(t, member, store, "after reindex")
+
+
+def _member(t, group):
+    """A non-root user in group: READER, made for the test if missing."""
+    try:
+        pw = pwd.getpwnam(READER)
+    except KeyError:
+        subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", "-G", group, READER],
+                       check=True, capture_output=True)
+        t.cleanup(lambda: subprocess.run(["userdel", READER], capture_output=True))
+        pw = pwd.getpwnam(READER)
+    if READER not in grp.getgrnam(group).gr_mem:
+        subprocess.run(["usermod", "-a", "-G", group, READER], check=True, capture_output=True)
+    return pw
+
+
+def _read_as_member(t, member, store, what):
+    before = {f: os.stat(os.path.join(store, f)).st_mtime_ns for f in os.listdir(store)}
+    for cmd in (["top", "-n", "1000"], ["verify"]):
+        mine = subprocess.run(["setpriv", "--reuid=%d" % member.pw_uid,
+                               "--regid=%d" % member.pw_gid, "--init-groups", "--",
+                               ts.analyzer(t)] + cmd + [store],
+                              capture_output=True, text=True, timeout=60)
+        t.eq("%s: member's %s exit (stderr %r)" % (what, cmd[0], mine.stderr), mine.returncode, 0)
+        t.check(not ts.sanitizer_report(mine.stderr), "%s: sanitizer report" % what)
+        if cmd[0] == "top":
+            t.check(mine.stdout.count("\n") > 1, "%s: top has rows: %r" % (what, mine.stdout))
+            after = {f: os.stat(os.path.join(store, f)).st_mtime_ns for f in os.listdir(store)}
+            t.eq("%s: the member's read wrote nothing" % what, after, before)
+            roots = ts.analyze(t, *(cmd + [store]))
+            t.eq("%s: member's top equals root's" % what, mine.stdout, roots.stdout)
 
 
 def _has(g):
