@@ -217,15 +217,38 @@ static int beside(const char *dst, char *tmp, size_t len)
 }
 
 /*
- * Remove what an extract killed while writing tmp left (files only: a store
- * has no subdirectory), unless a live one holds it. 0, or 1 after a message.
+ * Remove every file of the directory fd (a store has no subdirectory), then
+ * the directory tmp itself. How many files, or a negative errno.
+ */
+static int remove_copy(int fd, const char *tmp)
+{
+	struct dirent *de;
+	int err = 0, n = 0;
+	DIR *d = fdopendir(dup(fd));
+
+	if (!d)
+		return -errno;
+	while (!err && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0)
+			err = -errno;
+		n++;
+	}
+	closedir(d);
+	if (!err && rmdir(tmp) < 0)
+		err = -errno;
+	return err ? err : n;
+}
+
+/*
+ * Remove what an extract killed while writing tmp left, unless a live one
+ * holds it. 0, or 1 after a message.
  */
 static int clear_leftover(const char *tmp)
 {
-	struct dirent *de;
 	struct stat st;
-	int fd, err = 0, n = 0;
-	DIR *d;
+	int fd, n;
 
 	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
@@ -242,25 +265,11 @@ static int clear_leftover(const char *tmp)
 		close(fd);
 		return 1;
 	}
-	if (!(d = fdopendir(dup(fd)))) {
-		cmd_err("extract: %s: %s", tmp, strerror(errno));
-		close(fd);
-		return 1;
-	}
-	while (!err && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(fd, de->d_name, 0) < 0)
-			err = errno;
-		n++;
-	}
-	closedir(d);
-	if (!err && rmdir(tmp) < 0)
-		err = errno;
+	n = remove_copy(fd, tmp);
 	close(fd);
-	if (err) {
+	if (n < 0) {
 		cmd_err("extract: %s: removing what an interrupted extract left: %s", tmp,
-			strerror(err));
+			strerror(-n));
 		return 1;
 	}
 	cmd_err("extract: warning: removed %s, %d files an interrupted extract left", tmp, n);
@@ -289,19 +298,12 @@ static int make_tmp(const char *tmp)
 /* An extract that fails removes its partial copy: nothing half-made stays behind. */
 static void drop_tmp(const char *tmp)
 {
-	struct dirent *de;
 	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d;
 
-	if (fd < 0)
-		return;
-	if ((d = fdopendir(dup(fd)))) {
-		while ((de = readdir(d)))
-			unlinkat(fd, de->d_name, 0);
-		closedir(d);
+	if (fd >= 0) {
+		remove_copy(fd, tmp);
+		close(fd);
 	}
-	close(fd);
-	rmdir(tmp);
 }
 
 /* The complete copy becomes dst (missing, or an empty directory that rename replaces). */

@@ -187,6 +187,7 @@ struct tt_store {
 	char *dir; /* as given to open */
 	int dfd; /* the directory, opened once: every file in it is opened relative to it */
 	int64_t gid; /* >= 0: the group files this store creates get (reindex keeps index.db's) */
+	int file_mode; /* of the files it creates: see tt_store_file_mode */
 	enum tt_store_mode mode; /* TT_STORE_REBUILD opens as a writer of db_name */
 	const char *db_name; /* "index.db", or "index.db.rebuild" while reindexing */
 	int lock_fd; /* DIR/LOCK, flock()ed; -1 for readers */
@@ -890,9 +891,15 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 	s->bucket_rec = -1;
 
 	if (mode == TT_STORE_WRITE) {
+		struct stat ist;
+
 		err = make_dir(s, dir_mode);
 		if (!err)
 			err = check_owner(s);
+		/* a store shared with its group (--group once) stays shared */
+		if (!err && fstatat(s->dfd, "index.db", &ist, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(ist.st_mode))
+			file_mode |= (int)(ist.st_mode & 0640);
 		if (!err)
 			err = take_lock(s, file_mode);
 	} else if (mode == TT_STORE_REBUILD) {
@@ -921,6 +928,7 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 	} else {
 		err = open_dir(s, -1);
 	}
+	s->file_mode = file_mode;
 	if (!err)
 		err = open_db(s, file_mode);
 	if (err) {
@@ -1024,6 +1032,11 @@ int tt_store_segment_path(struct tt_store *s, const char *file, char *path, size
 	if ((size_t)snprintf(path, len, "%s/%s", s->dir, file) >= len)
 		return fail(s, -ENAMETOOLONG, "%s/%s: path too long", s->dir, file);
 	return 0;
+}
+
+int tt_store_file_mode(const struct tt_store *s)
+{
+	return s->file_mode;
 }
 
 const char *tt_store_dir(const struct tt_store *s)

@@ -95,6 +95,14 @@ int tt_store_sqlite_uri(char *out, size_t len, const char *path, int immutable);
 /* Last failure, one line, never NULL. */
 const char *tt_store_errmsg(const struct tt_store *s);
 
+/*
+ * The mode a writer gives the files it creates in the store: file_mode as
+ * given to tt_store_open, widened to the group read bit of an existing
+ * index.db (a store once shared with --group stays readable by its group),
+ * and for REBUILD exactly index.db's mode.
+ */
+int tt_store_file_mode(const struct tt_store *s);
+
 /* The store's directory, as opened. */
 const char *tt_store_dir(const struct tt_store *s);
 

@@ -104,7 +104,8 @@ static int new_segment(struct tt_writer *w)
 	w->meta.recording_id = (uint64_t)w->rec_id;
 	w->meta.seq = w->seg_seq;
 	w->meta.created_wall_ns = wall_ns();
-	err = tt_segw_create(path, &w->meta, w->o.file_mode, &w->seg, why, sizeof(why));
+	err = tt_segw_create(path, &w->meta, tt_store_file_mode(w->st), &w->seg, why,
+			     sizeof(why));
 	if (err) {
 		snprintf(w->err, sizeof(w->err), "%s", why);
 		return err;

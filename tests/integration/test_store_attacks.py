@@ -51,6 +51,15 @@ def record(t, store, *extra):
     return p.returncode, p.stderr
 
 
+def recorded(t, store):
+    """A store of root's with one short recording in it."""
+    rec = ts.StoreRecorder(t, store)
+    rec.start()
+    time.sleep(0.6)
+    t.eq("recording %s: exit" % store, rec.stop(), 0)
+    return store
+
+
 class Victim:
     def __init__(self, t, top, name):
         self.t = t
@@ -102,11 +111,7 @@ def foreign_dirs(t, top, pub):
 
 def planted_links(t, top):
     """Root's own store, then a link where a file of it belongs."""
-    good = os.path.join(top, "good")
-    rec = ts.StoreRecorder(t, good)
-    rec.start()
-    time.sleep(0.6)
-    t.eq("recording the store to attack: exit", rec.stop(), 0)
+    good = recorded(t, os.path.join(top, "good"))
     for plant in ("LOCK", "index.db", "index.db-wal", "index.db-shm"):
         v = Victim(t, top, "victim-%s" % plant)
         store = os.path.join(top, "linked-%s" % plant)
@@ -129,11 +134,7 @@ def planted_links(t, top):
 
 
 def hostile_rows(t, top):
-    store = os.path.join(top, "retained")
-    rec = ts.StoreRecorder(t, store)
-    rec.start()
-    time.sleep(0.6)
-    t.eq("recording the store to retain: exit", rec.stop(), 0)
+    store = recorded(t, os.path.join(top, "retained"))
     v = Victim(t, top, "victim")  # top/victim = store/../victim
     db = sqlite3.connect(os.path.join(store, "index.db"))
     with db:
