@@ -197,10 +197,15 @@ int cmd_verify(int argc, char **argv)
 	/* segment files the index has never heard of */
 	d = opendir(argv[1]);
 	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
 		sqlite3_stmt *k = NULL;
 
-		if (!tt_store_segment_name_parse(de->d_name, NULL, NULL))
+		if (l < 5 || strcmp(de->d_name + l - 4, ".tts"))
 			continue;
+		if (!tt_store_segment_name_parse(de->d_name, NULL, NULL)) {
+			note(&rep, 0, de->d_name, "not a segment file name: every tool ignores it");
+			continue;
+		}
 		if (!sqlite3_prepare_v2(tt_store_db(st), "SELECT 1 FROM segments WHERE file = ?1",
 					-1, &k, NULL)) {
 			sqlite3_bind_text(k, 1, de->d_name, -1, SQLITE_STATIC);

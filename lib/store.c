@@ -188,6 +188,7 @@ struct tt_store {
 	int dfd; /* the directory, opened once: every file in it is opened relative to it */
 	int64_t gid; /* >= 0: the group files this store creates get (reindex keeps index.db's) */
 	int file_mode; /* of the files it creates: see tt_store_file_mode */
+	int opened; /* tt_store_open succeeded: a refused store is left as it was */
 	enum tt_store_mode mode; /* TT_STORE_REBUILD opens as a writer of db_name */
 	const char *db_name; /* "index.db", or "index.db.rebuild" while reindexing */
 	int lock_fd; /* DIR/LOCK, flock()ed; -1 for readers */
@@ -906,9 +907,8 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		static const char *const left[] = { "index.db.rebuild", "index.db.rebuild-wal",
 						     "index.db.rebuild-shm",
 						     "index.db.rebuild-journal" };
-		size_t i;
-
 		struct stat ist;
+		size_t i;
 
 		/* a rebuild left over from an interrupted reindex is rebuilt anew */
 		err = open_dir(s, -1);
@@ -936,6 +936,7 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		tt_store_close(s);
 		return err;
 	}
+	s->opened = 1;
 	*out = s;
 	return 0;
 }
@@ -1080,7 +1081,7 @@ void tt_store_close(struct tt_store *s)
 		return;
 	for (i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(s->q[i]);
-	if (s->mode == TT_STORE_WRITE && s->db)
+	if (s->mode == TT_STORE_WRITE && s->opened && s->db)
 		to_rollback(s);
 	/* closing the last connection checkpoints the WAL; then others may write */
 	sqlite3_close(s->db);
