@@ -150,6 +150,8 @@ int qargs_open(struct qargs *a)
 			cmd_err("%s: %s", a->cmd, why);
 			return 1;
 		}
+		if (tt_store_warning(a->stores[i]))
+			cmd_err("%s: warning: %s", a->cmd, tt_store_warning(a->stores[i]));
 		if (tt_scan_span(a->stores[i], &s, &e))
 			continue;
 		if (!a->span_start_ns || s < a->span_start_ns)

@@ -189,6 +189,7 @@ struct tt_store {
 	int64_t gid; /* >= 0: the group files this store creates get (reindex keeps index.db's) */
 	int file_mode; /* of the files it creates: see tt_store_file_mode */
 	int opened; /* tt_store_open succeeded: a refused store is left as it was */
+	int immutable; /* a reader reading index.db alone (see read_immutable) */
 	enum tt_store_mode mode; /* TT_STORE_REBUILD opens as a writer of db_name */
 	const char *db_name; /* "index.db", or "index.db.rebuild" while reindexing */
 	int lock_fd; /* DIR/LOCK, flock()ed; -1 for readers */
@@ -735,13 +736,36 @@ int tt_store_sqlite_uri(char *out, size_t len, const char *path, int immutable)
 }
 
 /*
+ * Is any SQLite connection attached to the index? Each one holds a read lock
+ * on the "DMS" byte of -shm (offset 128, SQLite's os_unix.c) for as long as it
+ * is open; F_GETLK sees it without taking anything (our own are not shown).
+ */
+static int shm_attached(struct tt_store *s)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 128, .l_len = 1 };
+	char name[64];
+	int fd, held;
+
+	snprintf(name, sizeof(name), "%s-shm", s->db_name);
+	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* if we cannot tell, someone may be: do not read immutable */
+	held = fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}
+
+/*
  * A reader that cannot write the store directory cannot create index.db-wal
- * and -shm, which SQLite needs to read a WAL database. Without a -wal no
- * writer is connected (the writer keeps it until it closes), and the index is
- * whole in index.db: read it immutable then. A writer that closes cleanly
- * leaves the index in rollback mode (see tt_store_close), which any reader
- * opens read-only as it is; this is for the index a crash or a busy close
- * left in WAL mode. 1: open immutable.
+ * and -shm, which SQLite needs to read a WAL database, nor rebuild a -shm a
+ * killed writer left (SQLite then answers "locking protocol" when the -wal
+ * holds no frame but the -shm says it does). When the -wal holds no frame
+ * (absent, or shorter than its 32-byte header) and no connection is attached
+ * to the index, the index is whole in index.db: read it immutable then. A
+ * writer that closes cleanly leaves the index in rollback mode (see
+ * tt_store_close), which any reader opens read-only as it is; this is for an
+ * index a crash or a busy close left in WAL mode. 1: open immutable.
  */
 static int read_immutable(struct tt_store *s)
 {
@@ -749,8 +773,10 @@ static int read_immutable(struct tt_store *s)
 	struct stat st;
 	int fd, wal;
 
-	if (faccessat(s->dfd, ".", W_OK, AT_EACCESS) == 0 ||
-	    fstatat(s->dfd, "index.db-wal", &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (faccessat(s->dfd, ".", W_OK, AT_EACCESS) == 0)
+		return 0;
+	if (fstatat(s->dfd, "index.db-wal", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (st.st_size >= 32 || shm_attached(s)))
 		return 0;
 	fd = openat(s->dfd, s->db_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
@@ -762,6 +788,42 @@ static int read_immutable(struct tt_store *s)
 	return wal;
 }
 
+/* SQLite on path; immutable: as a URI with immutable=1 (s->immutable set). */
+static int connect_db(struct tt_store *s, const char *path, int flags, int immutable)
+{
+	char uri[4096 * 3 + 16];
+	int rc;
+
+	s->immutable = immutable;
+	if (immutable) {
+		if (tt_store_sqlite_uri(uri, sizeof(uri), path, 1))
+			return fail(s, -ENAMETOOLONG, "%s: path too long", path);
+		rc = sqlite3_open_v2(uri, &s->db, flags | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+				     NULL);
+	} else {
+		rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		if (!s->db)
+			return fail(s, -ENOMEM, "%s: out of memory", path);
+		return sql_fail(s, rc, "opening");
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* readers and the writer's checkpoints may meet: wait a little, not forever */
+	sqlite3_busy_timeout(s->db, 5000);
+	return 0;
+}
+
+/*
+ * A reader that failed to read the index through its -wal: could it be that
+ * it only lacks the right to rebuild the -shm a killed writer left? (It cannot
+ * write the directory, and no connection is attached.)
+ */
+static int cannot_recover(struct tt_store *s)
+{
+	return faccessat(s->dfd, ".", W_OK, AT_EACCESS) < 0 && !shm_attached(s);
+}
+
 static int open_db(struct tt_store *s, int file_mode)
 {
 	static const char *const side[] = { "", "-wal", "-shm", "-journal" };
@@ -770,7 +832,7 @@ static int open_db(struct tt_store *s, int file_mode)
 	struct stat st;
 	int64_t v;
 	size_t i;
-	int rc, err;
+	int err;
 
 	/*
 	 * SQLite opens the index and its side files by path and would follow a
@@ -799,26 +861,26 @@ static int open_db(struct tt_store *s, int file_mode)
 		return fail(s, -errno, "%s: %s", path, strerror(errno));
 	}
 	flags |= SQLITE_OPEN_NOFOLLOW;
-	if (s->mode == TT_STORE_READ && read_immutable(s)) {
-		char uri[sizeof(path) * 3 + 16];
-
-		if (tt_store_sqlite_uri(uri, sizeof(uri), path, 1))
-			return fail(s, -ENAMETOOLONG, "%s: path too long", path);
-		rc = sqlite3_open_v2(uri, &s->db, flags | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
-				     NULL);
-	} else {
-		rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	err = connect_db(s, path, flags, s->mode == TT_STORE_READ && read_immutable(s));
+	if (!err)
+		err = query_int(s, "PRAGMA user_version", &v, "reading the schema version");
+	if (err && s->mode == TT_STORE_READ && !s->immutable && cannot_recover(s)) {
+		/*
+		 * A killed writer's -wal and -shm that we may not rewrite: what
+		 * the last checkpoint left in index.db is all we can read.
+		 */
+		snprintf(s->warn, sizeof(s->warn),
+			 "%s: the index's -wal, left by a recorder that was killed, cannot be read "
+			 "without write access to the store (%.100s): read without it, the last few "
+			 "seconds indexed may be missing until the store's owner opens it",
+			 s->dir, s->err);
+		sqlite3_close(s->db);
+		s->db = NULL;
+		err = connect_db(s, path, flags, 1);
+		if (!err)
+			err = query_int(s, "PRAGMA user_version", &v,
+					"reading the schema version");
 	}
-	if (rc != SQLITE_OK) {
-		if (!s->db)
-			return fail(s, -ENOMEM, "%s: out of memory", path);
-		return sql_fail(s, rc, "opening");
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	/* readers and the writer's checkpoints may meet: wait a little, not forever */
-	sqlite3_busy_timeout(s->db, 5000);
-
-	err = query_int(s, "PRAGMA user_version", &v, "reading the schema version");
 	if (err)
 		return err;
 	s->version = (int)v;

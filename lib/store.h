@@ -223,9 +223,11 @@ int tt_store_dir_bytes(struct tt_store *s, uint64_t *bytes);
 int tt_store_segment_bytes(struct tt_store *s, uint64_t *bytes);
 
 /*
- * A warning from tt_store_open for a writer, or NULL: the index could not be
+ * A warning from tt_store_open, or NULL. A writer: the index could not be
  * converted to incremental vacuum (not enough room for its copy), so space
- * freed by retention is reused by the index but not given back.
+ * freed by retention is reused by the index but not given back. A reader: the
+ * -wal a killed recorder left could not be read without write access to the
+ * store, so the index was read without it.
  */
 const char *tt_store_warning(const struct tt_store *s);
 
