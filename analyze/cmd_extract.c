@@ -6,14 +6,23 @@
  * one. The cut is at block boundaries of the source (at most --flush wider on
  * each side): a block cannot be cut without losing the state its keyframe
  * carries. SMALLDIR must not exist yet or be empty: nothing is overwritten.
+ *
+ * The copy is written beside SMALLDIR, in .NAME.extract in the same parent
+ * directory, and renamed to SMALLDIR only when it is complete: a killed
+ * extract leaves no SMALLDIR that looks like a store, and the next extract to
+ * SMALLDIR removes what the killed one left (unless a live extract holds it:
+ * the partial directory is flock()ed while it is written).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "qargs.h"
@@ -22,7 +31,9 @@
 
 struct ex_run {
 	struct qargs *q;
-	const char *out_dir;
+	const char *out_dir; /* SMALLDIR, as given */
+	char tmp_dir[4096]; /* where the copy is written until it is complete */
+	uint64_t recordings; /* copied so far */
 	struct tt_writer *w;
 	int started; /* the first non-keyframe event of this recording was seen */
 	uint64_t end_ns; /* Unix ns the copy of the current recording ends at */
@@ -83,7 +94,7 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 		return -EIO;
 	}
 	tt_writer_opts_default(&wo);
-	wo.dir = r->out_dir;
+	wo.dir = r->tmp_dir;
 	wo.segment_ns = 0; /* one segment per recording: the copy is small */
 	wo.segment_bytes = 0;
 	wo.rec.host = host;
@@ -98,6 +109,7 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 		return -EIO;
 	}
 	r->started = 0;
+	r->recordings++;
 	/* the copy ends where the source does, or where the window does */
 	r->end_ns = rec->end_ns < r->q->to_ns ? rec->end_ns : r->q->to_ns;
 	return 0;
@@ -174,6 +186,149 @@ static int check_out_dir(const char *dir)
 	return 0;
 }
 
+/* dst's partial copy: PARENT/.NAME.extract beside dst. 0, or 1 after a message. */
+static int beside(const char *dst, char *tmp, size_t len)
+{
+	char d[4096];
+	size_t n = strlen(dst);
+	char *slash, *name;
+
+	if (n >= sizeof(d)) {
+		cmd_err("extract: -o %s: path too long", dst);
+		return 1;
+	}
+	memcpy(d, dst, n + 1);
+	while (n > 1 && d[n - 1] == '/')
+		d[--n] = '\0';
+	slash = strrchr(d, '/');
+	name = slash ? slash + 1 : d;
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+		cmd_err("extract: -o %s: name a new directory", dst);
+		return 1;
+	}
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(tmp, len, "%s%s.%s.extract", slash ? (*d ? d : "") : "",
+			     slash ? "/" : "", name) >= len) {
+		cmd_err("extract: -o %s: path too long", dst);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Remove every file of the directory fd (a store has no subdirectory), then
+ * the directory tmp itself. How many files, or a negative errno.
+ */
+static int remove_copy(int fd, const char *tmp)
+{
+	struct dirent *de;
+	int err = 0, n = 0;
+	DIR *d = fdopendir(dup(fd));
+
+	if (!d)
+		return -errno;
+	while (!err && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0)
+			err = -errno;
+		n++;
+	}
+	closedir(d);
+	if (!err && rmdir(tmp) < 0)
+		err = -errno;
+	return err ? err : n;
+}
+
+/*
+ * Remove what an extract killed while writing tmp left, unless a live one
+ * holds it. 0, or 1 after a message.
+ */
+static int clear_leftover(const char *tmp)
+{
+	struct stat st;
+	int fd, n;
+
+	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+		cmd_err("extract: %s: %s; remove it by hand", tmp,
+			fd < 0 ? strerror(errno) : "left by another user");
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		cmd_err("extract: %s: another extract is writing this copy", tmp);
+		close(fd);
+		return 1;
+	}
+	n = remove_copy(fd, tmp);
+	close(fd);
+	if (n < 0) {
+		cmd_err("extract: %s: removing what an interrupted extract left: %s", tmp,
+			strerror(-n));
+		return 1;
+	}
+	cmd_err("extract: warning: removed %s, %d files an interrupted extract left", tmp, n);
+	return 0;
+}
+
+/* The partial copy, made anew and locked: its fd (kept until the end), or -1 after a message. */
+static int make_tmp(const char *tmp)
+{
+	int fd;
+
+	if (mkdir(tmp, 0700) < 0) {
+		cmd_err("extract: %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		cmd_err("extract: %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* An extract that fails removes its partial copy: nothing half-made stays behind. */
+static void drop_tmp(const char *tmp)
+{
+	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0) {
+		remove_copy(fd, tmp);
+		close(fd);
+	}
+}
+
+/* The complete copy becomes dst (missing, or an empty directory that rename replaces). */
+static int put_in_place(const char *tmp, const char *dst)
+{
+	char parent[4096];
+	char *slash;
+	int fd;
+
+	if (rename(tmp, dst) < 0) {
+		cmd_err("extract: renaming %s to %s: %s", tmp, dst, strerror(errno));
+		return 1;
+	}
+	snprintf(parent, sizeof(parent), "%s", tmp);
+	slash = strrchr(parent, '/');
+	if (slash)
+		*slash = '\0';
+	fd = open(slash ? (*parent ? parent : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
 int cmd_extract(int argc, char **argv)
 {
 	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
@@ -181,7 +336,7 @@ int cmd_extract(int argc, char **argv)
 	struct tt_scan_stats st = { 0 };
 	struct ex_run r;
 	struct qargs q;
-	int i, rc = 1;
+	int i, rc = 1, lock_fd = -1;
 
 	qargs_init(&q, "extract");
 	memset(&r, 0, sizeof(r));
@@ -191,7 +346,8 @@ int cmd_extract(int argc, char **argv)
 			printf("Usage: tcptop-analyze extract [--from TIME] [--to TIME | --last DUR]\n"
 			       "                              [--utc] -o|--output SMALLDIR DIR\n"
 			       "Write the window as a new, self-contained store SMALLDIR (missing or\n"
-			       "empty), cut at the source's block boundaries (a few seconds each side).\n");
+			       "empty), cut at the source's block boundaries (a few seconds each side).\n"
+			       "It is written in .SMALLDIR.extract beside it and renamed when complete.\n");
 			return 0;
 		}
 		if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
@@ -220,18 +376,32 @@ int cmd_extract(int argc, char **argv)
 	}
 	if ((rc = qargs_open(&q)))
 		goto out;
-	if ((rc = check_out_dir(r.out_dir)))
+	if ((rc = check_out_dir(r.out_dir)) || (rc = beside(r.out_dir, r.tmp_dir,
+							       sizeof(r.tmp_dir))) ||
+	    (rc = clear_leftover(r.tmp_dir)))
 		goto out;
 	rc = 1;
+	if ((lock_fd = make_tmp(r.tmp_dir)) < 0)
+		goto out;
 	cur_store = q.stores[0];
 	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st) || close_writer(&r)) {
 		tt_writer_free(r.w);
+		drop_tmp(r.tmp_dir);
+		goto out;
+	}
+	/* nothing in the window: no store, as before */
+	if (!r.recordings)
+		drop_tmp(r.tmp_dir);
+	else if (put_in_place(r.tmp_dir, r.out_dir)) {
+		drop_tmp(r.tmp_dir);
 		goto out;
 	}
 	printf("%s: %" PRIu64 " recordings, %" PRIu64 " blocks read, %" PRIu64 " ticks written\n",
 	       r.out_dir, st.recordings, st.blocks_read, r.ticks);
 	rc = 0;
 out:
+	if (lock_fd >= 0)
+		close(lock_fd);
 	qargs_close(&q);
 	return rc;
 }

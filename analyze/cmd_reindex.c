@@ -101,6 +101,13 @@ static int list_segments(const char *dir, struct seg **out, size_t *n, unsigned 
 
 		if (l < 5 || strcmp(de->d_name + l - 4, ".tts") || l >= sizeof((*out)->name))
 			continue;
+		/* only names the store gives its segments (tt_store_segment_name) */
+		if (!tt_store_segment_name_parse(de->d_name, NULL, NULL)) {
+			cmd_err("reindex: warning: %s: not a segment file name; left out",
+				de->d_name);
+			(*bad)++;
+			continue;
+		}
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (tt_segr_open(path, &r, why, sizeof(why))) {
 			cmd_err("reindex: warning: %s: %s; left out", de->d_name, why);

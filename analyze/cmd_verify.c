@@ -93,7 +93,10 @@ static void verify_segment(struct tt_store *st, int64_t seg_id, const char *file
 	uint64_t last_indexed_end = 0;
 	size_t n = 0, i;
 
-	snprintf(path, sizeof(path), "%s/%s", tt_store_dir(st), file);
+	if (tt_store_segment_path(st, file, path, sizeof(path))) {
+		note(rep, 1, file, "%s", tt_store_errmsg(st));
+		return;
+	}
 	if (scan(path, frames, &n, cap, why, sizeof(why))) {
 		note(rep, 1, file, "%s", why);
 		return;
@@ -199,6 +202,10 @@ int cmd_verify(int argc, char **argv)
 
 		if (l < 5 || strcmp(de->d_name + l - 4, ".tts"))
 			continue;
+		if (!tt_store_segment_name_parse(de->d_name, NULL, NULL)) {
+			note(&rep, 0, de->d_name, "not a segment file name: every tool ignores it");
+			continue;
+		}
 		if (!sqlite3_prepare_v2(tt_store_db(st), "SELECT 1 FROM segments WHERE file = ?1",
 					-1, &k, NULL)) {
 			sqlite3_bind_text(k, 1, de->d_name, -1, SQLITE_STATIC);

@@ -151,6 +151,8 @@ int qargs_open(struct qargs *a)
 			cmd_err("%s: %s", a->cmd, why);
 			return 1;
 		}
+		if (tt_store_warning(a->stores[i]))
+			cmd_err("%s: warning: %s", a->cmd, tt_store_warning(a->stores[i]));
 		err = tt_scan_span(a->stores[i], &s, &e);
 		if (err == -EBADMSG) {
 			cmd_err("%s: %s: index: recordings: a start_ns is not a time, or not one of its "

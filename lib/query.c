@@ -22,6 +22,7 @@
 #include "format.h"
 #include "mem.h"
 #include "query.h"
+#include "store.h"
 
 struct qcell {
 	uint8_t type; /* enum tt_qval */
@@ -515,36 +516,6 @@ static int changed(const struct dbfile *f)
 	       st.st_ctim.tv_nsec != f->st.st_ctim.tv_nsec;
 }
 
-/* "file:" + the path percent-encoded, as SQLite's URI filenames want. */
-static int make_uri(char *out, size_t len, const char *path, int immutable)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-	const char *p;
-
-	n = (size_t)snprintf(out, len, "file:");
-	for (p = path; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (n + 4 >= len)
-			return -ENAMETOOLONG;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    strchr("/._-~", c)) {
-			out[n++] = (char)c;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[c >> 4];
-			out[n++] = hex[c & 15];
-		}
-	}
-	out[n] = '\0';
-	if (immutable && n + 13 >= len)
-		return -ENAMETOOLONG;
-	if (immutable)
-		memcpy(out + n, "?immutable=1", 13);
-	return 0;
-}
-
 /* ---- the connection ------------------------------------------------------- */
 
 static int lock_down(struct run *r, sqlite3 *db)
@@ -823,7 +794,7 @@ static int attempt(struct run *r, const struct dbfile *f, int immutable, const c
 
 	r->timed_out = r->saw_query = r->denied = 0;
 	r->deny[0] = '\0';
-	err = make_uri(uri, sizeof(uri), f->path, immutable);
+	err = tt_store_sqlite_uri(uri, sizeof(uri), f->path, immutable);
 	if (err)
 		return fail(r->why, r->why_len, err, "%s: path too long", r->shown);
 

@@ -70,10 +70,11 @@ static int open_segment(struct tt_replay *r, int64_t seg_id)
 		return -EIO;
 	sqlite3_bind_int64(q, 1, seg_id);
 	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT) {
-		snprintf(path, sizeof(path), "%s/%s", tt_store_dir(r->st),
-			 (const char *)sqlite3_column_text(q, 0));
-		err = tt_segr_open(path, &r->r, why, sizeof(why));
+		err = tt_store_segment_path(r->st, (const char *)sqlite3_column_text(q, 0), path,
+					    sizeof(path));
 		if (err)
+			snprintf(r->warn, sizeof(r->warn), "%s", tt_store_errmsg(r->st));
+		else if ((err = tt_segr_open(path, &r->r, why, sizeof(why))))
 			snprintf(r->warn, sizeof(r->warn), "%s", why);
 	}
 	sqlite3_finalize(q);

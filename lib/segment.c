@@ -779,7 +779,8 @@ int tt_segr_openf(const char *path, unsigned flags, struct tt_segr **out, char *
 		return -ENOMEM;
 	}
 	/* O_NONBLOCK: a FIFO put where a segment belongs must not hang the open */
-	r->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	/* O_NOFOLLOW: a symbolic link in a store is never followed */
+	r->fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (r->fd < 0) {
 		err = -errno;
 		seterr(why, why_len, "%s: %s", path, strerror(-err));

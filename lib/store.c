@@ -185,6 +185,11 @@ struct proc_slot {
 struct tt_store {
 	sqlite3 *db;
 	char *dir; /* as given to open */
+	int dfd; /* the directory, opened once: every file in it is opened relative to it */
+	int64_t gid; /* >= 0: the group files this store creates get (reindex keeps index.db's) */
+	int file_mode; /* of the files it creates: see tt_store_file_mode */
+	int opened; /* tt_store_open succeeded: a refused store is left as it was */
+	int immutable; /* a reader reading index.db alone (see read_immutable) */
 	enum tt_store_mode mode; /* TT_STORE_REBUILD opens as a writer of db_name */
 	const char *db_name; /* "index.db", or "index.db.rebuild" while reindexing */
 	int lock_fd; /* DIR/LOCK, flock()ed; -1 for readers */
@@ -376,63 +381,126 @@ static int writable(struct tt_store *s)
 
 /* ---- open ------------------------------------------------------------------ */
 
-/* Create DIR with exactly mode, or accept an existing directory. */
-static int make_dir(struct tt_store *s, int mode)
+/*
+ * Open DIR as s->dfd; with mode >= 0 (we just made it), set exactly that mode,
+ * which the umask may have narrowed.
+ */
+static int open_dir(struct tt_store *s, int mode)
 {
-	struct stat st;
-
-	if (mkdir(s->dir, (mode_t)mode) == 0) {
-		/* the umask may have narrowed it; the caller asked for mode */
-		if (chmod(s->dir, (mode_t)mode) < 0)
-			return fail(s, -errno, "%s: chmod: %s", s->dir, strerror(errno));
-		return 0;
-	}
-	if (errno != EEXIST)
-		return fail(s, -errno, "%s: creating the store: %s", s->dir, strerror(errno));
-	if (stat(s->dir, &st) < 0)
+	s->dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dfd < 0) {
+		if (errno == ENOTDIR)
+			return fail(s, -ENOTDIR, "%s is not a directory", s->dir);
 		return fail(s, -errno, "%s: %s", s->dir, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return fail(s, -ENOTDIR, "%s is not a directory", s->dir);
+	}
+	if (mode >= 0 && fchmod(s->dfd, (mode_t)mode) < 0)
+		return fail(s, -errno, "%s: chmod: %s", s->dir, strerror(errno));
 	return 0;
 }
 
 /*
- * Create path with exactly mode, if it does not exist: O_EXCL tells us we made
- * it, and fchmod undoes whatever the umask took away. Returns the fd (the
- * caller closes it) or a negative errno.
+ * Create DIR with exactly mode, or accept an existing directory; then open it
+ * (s->dfd). DIR itself may be a symbolic link (to a store on another disk):
+ * what counts is the directory it leads to, checked by check_owner.
  */
-static int create_file(struct tt_store *s, const char *path, int mode, int *created)
+static int make_dir(struct tt_store *s, int mode)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+	int created = mkdir(s->dir, (mode_t)mode) == 0;
+
+	if (!created && errno != EEXIST)
+		return fail(s, -errno, "%s: creating the store: %s", s->dir, strerror(errno));
+	return open_dir(s, created ? mode : -1);
+}
+
+/*
+ * A writer (the recorder runs as root) writes only into a directory that no
+ * one else controls: owned by its effective user and writable by nobody else.
+ * Anyone else who can create names in it can plant a LOCK or index.db symlink
+ * to a file of root's, or swap a segment for one.
+ */
+static int check_owner(struct tt_store *s)
+{
+	struct stat st;
+
+	if (fstat(s->dfd, &st) < 0)
+		return fail(s, -errno, "%s: %s", s->dir, strerror(errno));
+	if (st.st_uid != geteuid())
+		return fail(s, -EPERM,
+			    "%s: owned by uid %u, not by this user (uid %u): refusing to write a "
+			    "store another user controls",
+			    s->dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return fail(s, -EPERM,
+			    "%s: writable by %s (mode %04o): refusing to write a store others "
+			    "can plant files in (chmod go-w)",
+			    s->dir, st.st_mode & S_IWOTH ? "others" : "its group",
+			    (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/*
+ * Refuse name in the store if it is there and is not a regular file: a
+ * symbolic link (SQLite and open(2) would follow it to a file of someone
+ * else's) or a FIFO (SQLite would hang on it). 0 if it is absent or regular.
+ */
+static int check_regular(struct tt_store *s, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(s->dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return fail(s, -errno, "%s/%s: %s", s->dir, name, strerror(errno));
+	}
+	if (S_ISLNK(st.st_mode))
+		return fail(s, -ELOOP, "%s/%s: a symbolic link, refused", s->dir, name);
+	if (!S_ISREG(st.st_mode))
+		return fail(s, -EINVAL, "%s/%s: not a regular file", s->dir, name);
+	return 0;
+}
+
+/*
+ * Create name in the store with exactly mode, if it does not exist: O_EXCL
+ * tells us we made it, and fchmod undoes whatever the umask took away.
+ * Never follows a symbolic link. Returns the fd (the caller closes it) or a
+ * negative errno.
+ */
+static int create_file(struct tt_store *s, const char *name, int mode, int *created)
+{
+	int fd = openat(s->dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			(mode_t)mode);
 	struct stat st;
 
 	*created = fd >= 0;
 	if (fd < 0 && errno == EEXIST)
-		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		fd = openat(s->dfd, name, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP)
+		return fail(s, -ELOOP, "%s/%s: a symbolic link, refused", s->dir, name);
 	if (fd < 0)
-		return fail(s, -errno, "%s: %s", path, strerror(errno));
+		return fail(s, -errno, "%s/%s: %s", s->dir, name, strerror(errno));
 	/* a FIFO or a device where the store keeps a file: SQLite would hang on it */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(s, -EINVAL, "%s: not a regular file", path);
+		return fail(s, -EINVAL, "%s/%s: not a regular file", s->dir, name);
 	}
-	if (*created && fchmod(fd, (mode_t)mode) < 0) {
+	if (*created && ((s->gid >= 0 && st.st_gid != (gid_t)s->gid &&
+			  fchown(fd, (uid_t)-1, (gid_t)s->gid) < 0) ||
+			 fchmod(fd, (mode_t)mode) < 0)) {
 		int err = -errno;
 
 		close(fd);
-		return fail(s, err, "%s: chmod: %s", path, strerror(-err));
+		return fail(s, err, "%s/%s: chmod: %s", s->dir, name, strerror(-err));
 	}
 	return fd;
 }
 
 static int take_lock(struct tt_store *s, int file_mode)
 {
-	char path[4096], buf[32];
+	char buf[32];
 	int created, fd;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/LOCK", s->dir);
-	fd = create_file(s, path, file_mode, &created);
+	fd = create_file(s, "LOCK", file_mode, &created);
 	if (fd < 0)
 		return fd;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -441,7 +509,7 @@ static int take_lock(struct tt_store *s, int file_mode)
 
 		if (err != EWOULDBLOCK) {
 			close(fd);
-			return fail(s, -err, "%s: locking: %s", path, strerror(err));
+			return fail(s, -err, "%s/LOCK: locking: %s", s->dir, strerror(err));
 		}
 		n = pread(fd, buf, sizeof(buf) - 1, 0);
 		close(fd);
@@ -459,7 +527,7 @@ static int take_lock(struct tt_store *s, int file_mode)
 		int err = errno;
 
 		close(fd);
-		return fail(s, -err, "%s: %s", path, strerror(err));
+		return fail(s, -err, "%s/LOCK: %s", s->dir, strerror(err));
 	}
 	s->lock_fd = fd;
 	return 0;
@@ -638,34 +706,103 @@ static int convert_vacuum(struct tt_store *s)
 	return cut_wal(s);
 }
 
-static int open_db(struct tt_store *s, int file_mode)
+int tt_store_sqlite_uri(char *out, size_t len, const char *path, int immutable)
 {
-	int flags = s->mode == TT_STORE_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
-	char path[4096];
-	struct stat st;
-	int64_t v;
-	int rc, err;
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	const char *p;
 
-	snprintf(path, sizeof(path), "%s/%s", s->dir, s->db_name);
-	if (s->mode == TT_STORE_WRITE) {
-		int created, fd = create_file(s, path, file_mode, &created);
+	n = (size_t)snprintf(out, len, "file:");
+	for (p = path; *p; p++) {
+		unsigned char c = (unsigned char)*p;
 
-		/*
-		 * SQLite then gives index.db-wal and -shm the mode of index.db,
-		 * so none of the three is wider than file_mode.
-		 */
-		if (fd < 0)
-			return fd;
-		close(fd);
-	} else if (stat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return fail(s, -ENOENT, "%s is not a tcptop store (no index.db)", s->dir);
-		return fail(s, -errno, "%s: %s", path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		return fail(s, -EINVAL, "%s: not a regular file", path);
+		if (n + 4 >= len)
+			return -ENAMETOOLONG;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("/._-~", c)) {
+			out[n++] = (char)c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
 	}
+	out[n] = '\0';
+	if (immutable && n + 13 >= len)
+		return -ENAMETOOLONG;
+	if (immutable)
+		memcpy(out + n, "?immutable=1", 13);
+	return 0;
+}
 
-	rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+/*
+ * Is any SQLite connection attached to the index? Each one holds a read lock
+ * on the "DMS" byte of -shm (offset 128, SQLite's os_unix.c) for as long as it
+ * is open; F_GETLK sees it without taking anything (our own are not shown).
+ */
+static int shm_attached(struct tt_store *s)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 128, .l_len = 1 };
+	char name[64];
+	int fd, held;
+
+	snprintf(name, sizeof(name), "%s-shm", s->db_name);
+	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* if we cannot tell, someone may be: do not read immutable */
+	held = fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}
+
+/*
+ * A reader that cannot write the store directory cannot create index.db-wal
+ * and -shm, which SQLite needs to read a WAL database, nor rebuild a -shm a
+ * killed writer left (SQLite then answers "locking protocol" when the -wal
+ * holds no frame but the -shm says it does). When the -wal holds no frame
+ * (absent, or shorter than its 32-byte header) and no connection is attached
+ * to the index, the index is whole in index.db: read it immutable then. A
+ * writer that closes cleanly leaves the index in rollback mode (see
+ * tt_store_close), which any reader opens read-only as it is; this is for an
+ * index a crash or a busy close left in WAL mode. 1: open immutable.
+ */
+static int read_immutable(struct tt_store *s)
+{
+	unsigned char hdr[20];
+	struct stat st;
+	int fd, wal;
+
+	if (faccessat(s->dfd, ".", W_OK, AT_EACCESS) == 0)
+		return 0;
+	if (fstatat(s->dfd, "index.db-wal", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (st.st_size >= 32 || shm_attached(s)))
+		return 0;
+	fd = openat(s->dfd, s->db_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* file format bytes 18 and 19: 2 and 2 for WAL */
+	wal = pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) && hdr[18] == 2 &&
+	      hdr[19] == 2;
+	close(fd);
+	return wal;
+}
+
+/* SQLite on path; immutable: as a URI with immutable=1 (s->immutable set). */
+static int connect_db(struct tt_store *s, const char *path, int flags, int immutable)
+{
+	char uri[4096 * 3 + 16];
+	int rc;
+
+	s->immutable = immutable;
+	if (immutable) {
+		if (tt_store_sqlite_uri(uri, sizeof(uri), path, 1))
+			return fail(s, -ENAMETOOLONG, "%s: path too long", path);
+		rc = sqlite3_open_v2(uri, &s->db, flags | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+				     NULL);
+	} else {
+		rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	}
 	if (rc != SQLITE_OK) {
 		if (!s->db)
 			return fail(s, -ENOMEM, "%s: out of memory", path);
@@ -674,8 +811,76 @@ static int open_db(struct tt_store *s, int file_mode)
 	sqlite3_extended_result_codes(s->db, 1);
 	/* readers and the writer's checkpoints may meet: wait a little, not forever */
 	sqlite3_busy_timeout(s->db, 5000);
+	return 0;
+}
 
-	err = query_int(s, "PRAGMA user_version", &v, "reading the schema version");
+/*
+ * A reader that failed to read the index through its -wal: could it be that
+ * it only lacks the right to rebuild the -shm a killed writer left? (It cannot
+ * write the directory, and no connection is attached.)
+ */
+static int cannot_recover(struct tt_store *s)
+{
+	return faccessat(s->dfd, ".", W_OK, AT_EACCESS) < 0 && !shm_attached(s);
+}
+
+static int open_db(struct tt_store *s, int file_mode)
+{
+	static const char *const side[] = { "", "-wal", "-shm", "-journal" };
+	int flags = s->mode == TT_STORE_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	char path[4096], name[64];
+	struct stat st;
+	int64_t v;
+	size_t i;
+	int err;
+
+	/*
+	 * SQLite opens the index and its side files by path and would follow a
+	 * symbolic link planted in their place: none may be one. (A writer's
+	 * directory is writable by nobody else, so this stays true.)
+	 */
+	for (i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", s->db_name, side[i]);
+		if ((err = check_regular(s, name)))
+			return err;
+	}
+	snprintf(path, sizeof(path), "%s/%s", s->dir, s->db_name);
+	if (s->mode == TT_STORE_WRITE) {
+		int created, fd = create_file(s, s->db_name, file_mode, &created);
+
+		/*
+		 * SQLite then gives index.db-wal and -shm the mode of index.db,
+		 * so none of the three is wider than file_mode.
+		 */
+		if (fd < 0)
+			return fd;
+		close(fd);
+	} else if (fstatat(s->dfd, s->db_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return fail(s, -ENOENT, "%s is not a tcptop store (no index.db)", s->dir);
+		return fail(s, -errno, "%s: %s", path, strerror(errno));
+	}
+	flags |= SQLITE_OPEN_NOFOLLOW;
+	err = connect_db(s, path, flags, s->mode == TT_STORE_READ && read_immutable(s));
+	if (!err)
+		err = query_int(s, "PRAGMA user_version", &v, "reading the schema version");
+	if (err && s->mode == TT_STORE_READ && !s->immutable && cannot_recover(s)) {
+		/*
+		 * A killed writer's -wal and -shm that we may not rewrite: what
+		 * the last checkpoint left in index.db is all we can read.
+		 */
+		snprintf(s->warn, sizeof(s->warn),
+			 "%s: the index's -wal, left by a recorder that was killed, cannot be read "
+			 "without write access to the store (%.100s): read without it, the last few "
+			 "seconds indexed may be missing until the store's owner opens it",
+			 s->dir, s->err);
+		sqlite3_close(s->db);
+		s->db = NULL;
+		err = connect_db(s, path, flags, 1);
+		if (!err)
+			err = query_int(s, "PRAGMA user_version", &v,
+					"reading the schema version");
+	}
 	if (err)
 		return err;
 	s->version = (int)v;
@@ -731,7 +936,6 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		  struct tt_store **out, char *why, size_t why_len)
 {
 	struct tt_store *s;
-	struct stat st;
 	int err;
 
 	*out = NULL;
@@ -744,32 +948,49 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 	s->mode = mode == TT_STORE_REBUILD ? TT_STORE_WRITE : mode;
 	s->db_name = mode == TT_STORE_REBUILD ? "index.db.rebuild" : "index.db";
 	s->lock_fd = -1;
+	s->dfd = -1;
+	s->gid = -1;
 	s->seg_id = -1;
 	s->bucket_rec = -1;
 
 	if (mode == TT_STORE_WRITE) {
+		struct stat ist;
+
 		err = make_dir(s, dir_mode);
+		if (!err)
+			err = check_owner(s);
+		/* a store shared with its group (--group once) stays shared */
+		if (!err && fstatat(s->dfd, "index.db", &ist, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(ist.st_mode))
+			file_mode |= (int)(ist.st_mode & 0640);
 		if (!err)
 			err = take_lock(s, file_mode);
 	} else if (mode == TT_STORE_REBUILD) {
-		char path[4096];
+		static const char *const left[] = { "index.db.rebuild", "index.db.rebuild-wal",
+						     "index.db.rebuild-shm",
+						     "index.db.rebuild-journal" };
+		struct stat ist;
+		size_t i;
 
 		/* a rebuild left over from an interrupted reindex is rebuilt anew */
-		err = take_lock(s, file_mode);
-		snprintf(path, sizeof(path), "%s/index.db.rebuild", dir);
-		if (!err && unlink(path) < 0 && errno != ENOENT)
-			err = fail(s, -errno, "%s: %s", path, strerror(errno));
-		strncat(path, "-wal", sizeof(path) - strlen(path) - 1);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/index.db.rebuild-shm", dir);
-		unlink(path);
-	} else if (stat(dir, &st) < 0) {
-		err = fail(s, -errno, "%s: %s", dir, strerror(errno));
-	} else if (!S_ISDIR(st.st_mode)) {
-		err = fail(s, -ENOTDIR, "%s is not a directory", dir);
+		err = open_dir(s, -1);
+		if (!err)
+			err = check_owner(s);
+		/* the new index keeps the old one's mode and group (a --group store) */
+		if (!err && fstatat(s->dfd, "index.db", &ist, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(ist.st_mode)) {
+			file_mode = (int)(ist.st_mode & 0666);
+			s->gid = (int64_t)ist.st_gid;
+		}
+		if (!err)
+			err = take_lock(s, file_mode);
+		for (i = 0; !err && i < sizeof(left) / sizeof(left[0]); i++)
+			if (unlinkat(s->dfd, left[i], 0) < 0 && errno != ENOENT)
+				err = fail(s, -errno, "%s/%s: %s", dir, left[i], strerror(errno));
 	} else {
-		err = 0;
+		err = open_dir(s, -1);
 	}
+	s->file_mode = file_mode;
 	if (!err)
 		err = open_db(s, file_mode);
 	if (err) {
@@ -777,6 +998,7 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		tt_store_close(s);
 		return err;
 	}
+	s->opened = 1;
 	*out = s;
 	return 0;
 }
@@ -813,6 +1035,73 @@ const char *tt_store_warning(const struct tt_store *s)
 	return s->warn[0] ? s->warn : NULL;
 }
 
+int tt_store_segment_name(char *name, size_t len, int64_t rec, uint32_t seq)
+{
+	int n;
+
+	if (rec < 0)
+		return -EINVAL;
+	n = snprintf(name, len, "r%06" PRId64 "-s%06" PRIu32 ".tts", rec, seq);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Decimal digits at *p (at most max of them) into *v; how many there were. */
+static int digits(const char **p, int max, uint64_t *v)
+{
+	int n = 0;
+
+	for (*v = 0; **p >= '0' && **p <= '9'; (*p)++, n++) {
+		if (n == max)
+			return max + 1;
+		*v = *v * 10 + (uint64_t)(**p - '0');
+	}
+	return n;
+}
+
+int tt_store_segment_name_parse(const char *name, int64_t *rec, uint32_t *seq)
+{
+	char again[TT_SEG_NAME_MAX];
+	const char *p = name;
+	uint64_t r, q;
+	int n;
+
+	if (*p++ != 'r')
+		return 0;
+	n = digits(&p, 18, &r);
+	if (n < 6 || n > 18 || p[0] != '-' || p[1] != 's')
+		return 0;
+	p += 2;
+	n = digits(&p, 10, &q);
+	if (n < 6 || n > 10 || q > UINT32_MAX || strcmp(p, ".tts"))
+		return 0;
+	/* one spelling per segment: no extra leading zeros */
+	if (tt_store_segment_name(again, sizeof(again), (int64_t)r, (uint32_t)q) ||
+	    strcmp(again, name))
+		return 0;
+	if (rec)
+		*rec = (int64_t)r;
+	if (seq)
+		*seq = (uint32_t)q;
+	return 1;
+}
+
+int tt_store_segment_path(struct tt_store *s, const char *file, char *path, size_t len)
+{
+	if (!file || !tt_store_segment_name_parse(file, NULL, NULL))
+		return fail(s, -EINVAL,
+			    "%s/index.db names the segment file '%s', not a name the store gives "
+			    "its segments: refused",
+			    s->dir, file ? file : "(null)");
+	if ((size_t)snprintf(path, len, "%s/%s", s->dir, file) >= len)
+		return fail(s, -ENAMETOOLONG, "%s/%s: path too long", s->dir, file);
+	return 0;
+}
+
+int tt_store_file_mode(const struct tt_store *s)
+{
+	return s->file_mode;
+}
+
 const char *tt_store_dir(const struct tt_store *s)
 {
 	return s->dir;
@@ -833,6 +1122,19 @@ void *tt_store_db(struct tt_store *s)
 	return s->db;
 }
 
+/*
+ * A writer leaves the index in rollback mode (journal_mode DELETE): with no
+ * -wal and -shm needed, a reader that cannot write the directory (a --group
+ * member) opens it read-only as it is. Only if no reader is connected at this
+ * moment (otherwise it stays WAL: read_immutable). The next writer puts it
+ * back in WAL mode.
+ */
+static void to_rollback(struct tt_store *s)
+{
+	sqlite3_busy_timeout(s->db, 0);
+	sqlite3_exec(s->db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+}
+
 void tt_store_close(struct tt_store *s)
 {
 	int i;
@@ -841,10 +1143,14 @@ void tt_store_close(struct tt_store *s)
 		return;
 	for (i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(s->q[i]);
+	if (s->mode == TT_STORE_WRITE && s->opened && s->db)
+		to_rollback(s);
 	/* closing the last connection checkpoints the WAL; then others may write */
 	sqlite3_close(s->db);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	if (s->dfd >= 0)
+		close(s->dfd);
 	free(s->rowids);
 	free(s->dir);
 	free(s);
@@ -884,34 +1190,27 @@ int tt_store_each_unsealed(struct tt_store *s,
 
 int tt_store_rebuild_commit(struct tt_store *s)
 {
-	char from[4096], to[4096], wal[4100];
-	int i, fd;
+	int i;
 
 	for (i = 0; i < Q_MAX; i++) {
 		sqlite3_finalize(s->q[i]);
 		s->q[i] = NULL;
 	}
 	/* the last connection's close checkpoints and removes the rebuild's WAL */
+	to_rollback(s);
 	if (sqlite3_close(s->db) != SQLITE_OK)
 		return fail(s, -EIO, "%s/%s: %s", s->dir, s->db_name, sqlite3_errmsg(s->db));
 	s->db = NULL;
-	snprintf(from, sizeof(from), "%s/%s", s->dir, s->db_name);
-	snprintf(to, sizeof(to), "%s/index.db", s->dir);
 	/* the old index's WAL must go first: replayed into the new file it would
 	 * corrupt it; until the rename, readers see the old index without it */
-	snprintf(wal, sizeof(wal), "%s-wal", to);
-	if (unlink(wal) < 0 && errno != ENOENT)
-		return fail(s, -errno, "%s: %s", wal, strerror(errno));
-	snprintf(wal, sizeof(wal), "%s-shm", to);
-	if (unlink(wal) < 0 && errno != ENOENT)
-		return fail(s, -errno, "%s: %s", wal, strerror(errno));
-	if (rename(from, to) < 0)
-		return fail(s, -errno, "renaming %s to %s: %s", from, to, strerror(errno));
-	fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	if (unlinkat(s->dfd, "index.db-wal", 0) < 0 && errno != ENOENT)
+		return fail(s, -errno, "%s/index.db-wal: %s", s->dir, strerror(errno));
+	if (unlinkat(s->dfd, "index.db-shm", 0) < 0 && errno != ENOENT)
+		return fail(s, -errno, "%s/index.db-shm: %s", s->dir, strerror(errno));
+	if (renameat(s->dfd, s->db_name, s->dfd, "index.db") < 0)
+		return fail(s, -errno, "renaming %s/%s to index.db: %s", s->dir, s->db_name,
+			    strerror(errno));
+	fsync(s->dfd);
 	return 0;
 }
 
@@ -1368,6 +1667,19 @@ static int run_id(struct tt_store *s, int which, int64_t id, const char *what)
 	return run(s, q, what);
 }
 
+/* The store directory's entries, read through s->dfd; NULL and errno on failure. */
+static DIR *list_dir(struct tt_store *s)
+{
+	int fd = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	if (!(d = fdopendir(fd)))
+		close(fd);
+	return d;
+}
+
 /* What a file takes: its size, or the space allocated to it if that is more. */
 static uint64_t file_bytes(const struct stat *st)
 {
@@ -1383,8 +1695,7 @@ int tt_store_dir_bytes(struct tt_store *s, uint64_t *bytes)
 	DIR *d;
 
 	*bytes = 0;
-	d = opendir(s->dir);
-	if (!d)
+	if (!(d = list_dir(s)))
 		return fail(s, -errno, "%s: %s", s->dir, strerror(errno));
 	while ((de = readdir(d))) {
 		/* a file removed meanwhile is simply not counted */
@@ -1477,26 +1788,30 @@ static int delete_rows(struct tt_store *s, const struct victim *v)
 static int remove_segment(struct tt_store *s, const struct victim *v,
 			  struct tt_retain_result *r)
 {
-	char path[4096];
 	int err, unlinked = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", s->dir, v->file);
+	/* index.db names the file: only a name the store gives its segments is
+	 * removed, and only in the store (unlinkat never follows a link) */
+	if (!tt_store_segment_name_parse(v->file, NULL, NULL))
+		return fail(s, -EINVAL, "%s/index.db: segment %" PRId64 " names the file '%s', "
+			    "not a segment name: refusing to remove it", s->dir, v->id, v->file);
 	err = delete_rows(s, v);
 	if (err == -ENOSPC) {
 		cut_wal(s);
 		err = delete_rows(s, v);
 	}
 	if (err == -ENOSPC) {
-		if (unlink(path) < 0 && errno != ENOENT)
-			return fail(s, -errno, "%s: removing: %s", path, strerror(errno));
+		if (unlinkat(s->dfd, v->file, 0) < 0 && errno != ENOENT)
+			return fail(s, -errno, "%s/%s: removing: %s", s->dir, v->file,
+				    strerror(errno));
 		unlinked = 1;
 		err = delete_rows(s, v);
 	}
 	if (err)
 		return err;
 	note_peak(s, r);
-	if (!unlinked && unlink(path) < 0 && errno != ENOENT)
-		return fail(s, -errno, "%s: removing: %s", path, strerror(errno));
+	if (!unlinked && unlinkat(s->dfd, v->file, 0) < 0 && errno != ENOENT)
+		return fail(s, -errno, "%s/%s: removing: %s", s->dir, v->file, strerror(errno));
 	if (v->id == s->seg_id)
 		s->seg_id = -1;
 	return 0;
@@ -1506,22 +1821,20 @@ static int remove_segment(struct tt_store *s, const struct victim *v,
 static int sweep_orphans(struct tt_store *s, struct tt_retain_result *r)
 {
 	sqlite3_stmt *q = stmt(s, Q_RET_ORPHAN);
-	char path[4096];
 	struct dirent *de;
 	int rc, err = 0;
 	DIR *d;
 
 	if (!q)
 		return -EIO;
-	d = opendir(s->dir);
-	if (!d)
+	if (!(d = list_dir(s)))
 		return fail(s, -errno, "%s: %s", s->dir, strerror(errno));
 	while (!err && (de = readdir(d))) {
-		unsigned rec, seq;
-		int end = 0, orphan = 0;
+		int64_t rec;
+		uint32_t seq;
+		int orphan = 0;
 
-		if (sscanf(de->d_name, "r%6u-s%6u.tts%n", &rec, &seq, &end) != 2 ||
-		    de->d_name[end] || end != 19)
+		if (!tt_store_segment_name_parse(de->d_name, &rec, &seq))
 			continue;
 		sqlite3_bind_text(q, 1, de->d_name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 2, rec);
@@ -1535,9 +1848,9 @@ static int sweep_orphans(struct tt_store *s, struct tt_retain_result *r)
 		sqlite3_clear_bindings(q);
 		if (!orphan)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name);
-		if (unlink(path) < 0 && errno != ENOENT)
-			err = fail(s, -errno, "%s: removing: %s", path, strerror(errno));
+		if (unlinkat(s->dfd, de->d_name, 0) < 0 && errno != ENOENT)
+			err = fail(s, -errno, "%s/%s: removing: %s", s->dir, de->d_name,
+				   strerror(errno));
 		else
 			r->orphans++;
 	}
@@ -1577,14 +1890,12 @@ int tt_store_retain(struct tt_store *s, const struct tt_retain_opts *o, struct t
 				      o->now_ns - v[i].t_end_ns > o->max_age_ns;
 			int too_big = o->max_bytes && dir > o->max_bytes;
 			int forced = o->force && !r->removed;
-			char path[4096];
 			struct stat st;
 			uint64_t size = 0;
 
 			if (!too_old && !too_big && !forced)
 				break;
-			snprintf(path, sizeof(path), "%s/%s", s->dir, v[i].file);
-			if (stat(path, &st) == 0)
+			if (fstatat(s->dfd, v[i].file, &st, AT_SYMLINK_NOFOLLOW) == 0)
 				size = file_bytes(&st);
 			if ((err = remove_segment(s, &v[i], r)))
 				goto out;

@@ -59,8 +59,49 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
  */
 int tt_store_share_with_group(const char *dir, const char *group, char *why, size_t why_len);
 
+/* ---- segment file names ---------------------------------------------------- */
+
+/*
+ * The one place segment files are named: recording rec (>= 0), sequence seq
+ * gives "r%06d-s%06u.tts" (more digits when the numbers need them). The store
+ * accepts no other name for a segment: retention removes, readers open and
+ * reindex indexes only the names tt_store_segment_name_parse accepts, so an
+ * index row or a file named "../victim" is never followed.
+ */
+#define TT_SEG_NAME_MAX 48 /* bytes, with the NUL, of the longest name */
+
+/* name[len] = the name; 0, or -ENAMETOOLONG / -EINVAL (rec < 0). */
+int tt_store_segment_name(char *name, size_t len, int64_t rec, uint32_t seq);
+
+/*
+ * 1 if name is exactly what tt_store_segment_name makes for some rec and seq
+ * (returned through rec and seq, which may be NULL), 0 otherwise.
+ */
+int tt_store_segment_name_parse(const char *name, int64_t *rec, uint32_t *seq);
+
+/*
+ * path[len] = DIR/file for a segment file named in the index, after checking
+ * file is a segment name (-EINVAL and tt_store_errmsg naming it otherwise).
+ * Open the result with O_NOFOLLOW (tt_segr_open does).
+ */
+int tt_store_segment_path(struct tt_store *s, const char *file, char *path, size_t len);
+
+/*
+ * out[len] = "file:" + path percent-encoded, as SQLite's URI file names want,
+ * with "?immutable=1" if immutable. 0 or -ENAMETOOLONG.
+ */
+int tt_store_sqlite_uri(char *out, size_t len, const char *path, int immutable);
+
 /* Last failure, one line, never NULL. */
 const char *tt_store_errmsg(const struct tt_store *s);
+
+/*
+ * The mode a writer gives the files it creates in the store: file_mode as
+ * given to tt_store_open, widened to the group read bit of an existing
+ * index.db (a store once shared with --group stays readable by its group),
+ * and for REBUILD exactly index.db's mode.
+ */
+int tt_store_file_mode(const struct tt_store *s);
 
 /* The store's directory, as opened. */
 const char *tt_store_dir(const struct tt_store *s);
@@ -182,9 +223,11 @@ int tt_store_dir_bytes(struct tt_store *s, uint64_t *bytes);
 int tt_store_segment_bytes(struct tt_store *s, uint64_t *bytes);
 
 /*
- * A warning from tt_store_open for a writer, or NULL: the index could not be
+ * A warning from tt_store_open, or NULL. A writer: the index could not be
  * converted to incremental vacuum (not enough room for its copy), so space
- * freed by retention is reused by the index but not given back.
+ * freed by retention is reused by the index but not given back. A reader: the
+ * -wal a killed recorder left could not be read without write access to the
+ * store, so the index was read without it.
  */
 const char *tt_store_warning(const struct tt_store *s);
 

@@ -92,15 +92,20 @@ static int retain(struct tt_writer *w, int force);
 
 static int new_segment(struct tt_writer *w)
 {
-	char name[64], path[4096], why[256];
+	char name[TT_SEG_NAME_MAX], path[4096], why[256];
 	int err;
 
-	snprintf(name, sizeof(name), "r%06" PRId64 "-s%06u.tts", w->rec_id, w->seg_seq);
+	if ((err = tt_store_segment_name(name, sizeof(name), w->rec_id, w->seg_seq))) {
+		snprintf(w->err, sizeof(w->err), "%s: recording %" PRId64 ": no segment name",
+			 w->o.dir, w->rec_id);
+		return err;
+	}
 	snprintf(path, sizeof(path), "%s/%s", w->o.dir, name);
 	w->meta.recording_id = (uint64_t)w->rec_id;
 	w->meta.seq = w->seg_seq;
 	w->meta.created_wall_ns = wall_ns();
-	err = tt_segw_create(path, &w->meta, w->o.file_mode, &w->seg, why, sizeof(why));
+	err = tt_segw_create(path, &w->meta, tt_store_file_mode(w->st), &w->seg, why,
+			     sizeof(why));
 	if (err) {
 		snprintf(w->err, sizeof(w->err), "%s", why);
 		return err;
@@ -129,8 +134,8 @@ static int adopt_one(void *ctx, int64_t id, const char *file)
 	size_t used = strlen(w->warn);
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/%s", w->o.dir, file);
-	if (tt_segr_open(path, &r, why, sizeof(why)) == 0) {
+	if (tt_store_segment_path(w->st, file, path, sizeof(path)) == 0 &&
+	    tt_segr_open(path, &r, why, sizeof(why)) == 0) {
 		while ((rc = tt_segr_next_block(r, &bi)) != 0)
 			rc > 0 ? intact++ : damaged++;
 		tt_segr_close(r);

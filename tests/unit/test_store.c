@@ -1275,6 +1275,130 @@ static void test_far_future_schema_refused(void **state)
 /* ---- failures and cost ---------------------------------------------------------------------- */
 
 /* A block whose transaction fails stores nothing, and the next one stores what it lost. */
+/* The one spelling of a segment name; nothing else passes for one. */
+static void test_segment_names(void **state)
+{
+	static const char *const bad[] = {
+		"../victim", "r1-s1.tts", "r000001-s00001.tts", "r0000001-s000001.tts",
+		"r000001-s0000001.tts", "r000001-s000001.tts.x", "r000001-s000001.tt",
+		"/r000001-s000001.tts", "r000001-s000001", "R000001-S000001.tts",
+		"r-00001-s000001.tts", "r000001-s4294967296.tts", "", "r000001-s000001.tts/",
+	};
+	char name[TT_SEG_NAME_MAX];
+	int64_t rec;
+	uint32_t seq;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(tt_store_segment_name(name, sizeof(name), 1, 0), 0);
+	assert_string_equal(name, "r000001-s000000.tts");
+	assert_int_equal(tt_store_segment_name_parse(name, &rec, &seq), 1);
+	assert_true(rec == 1 && seq == 0);
+	assert_int_equal(tt_store_segment_name(name, sizeof(name), 12345678, 4294967295u), 0);
+	assert_string_equal(name, "r12345678-s4294967295.tts");
+	assert_int_equal(tt_store_segment_name_parse(name, &rec, &seq), 1);
+	assert_true(rec == 12345678 && seq == 4294967295u);
+	assert_int_equal(tt_store_segment_name(name, sizeof(name), INT64_MAX / 10, 7), 0);
+	assert_int_equal(tt_store_segment_name_parse(name, NULL, NULL), 1);
+	assert_int_equal(tt_store_segment_name(name, sizeof(name), -1, 0), -EINVAL);
+	assert_int_equal(tt_store_segment_name(name, 8, 1, 0), -ENAMETOOLONG);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tt_store_segment_name_parse(bad[i], NULL, NULL), 0);
+}
+
+/* A file outside the store, with contents the test checks are unchanged. */
+static void make_victim(const char *path)
+{
+	FILE *v = fopen(path, "w");
+
+	assert_non_null(v);
+	fputs("precious\n", v);
+	fclose(v);
+}
+
+static void victim_intact(const char *path)
+{
+	char buf[32] = "";
+	FILE *v = fopen(path, "r");
+
+	assert_non_null(v);
+	assert_non_null(fgets(buf, sizeof(buf), v));
+	fclose(v);
+	assert_string_equal(buf, "precious\n");
+}
+
+/*
+ * Symbolic links where the store keeps a file, a store others may write, a
+ * segment row naming ../victim: each refused with a message naming it, the
+ * victim untouched. (A store another user owns: tests/integration/
+ * test_store_attacks.py, which has root to make one.)
+ */
+static void test_hostile_directory(void **state)
+{
+	static const char *const links[] = { "LOCK", "index.db", "index.db-wal", "index.db-shm" };
+	struct fx *f = *state;
+	char victim[192], link[192], why[512];
+	struct tt_retain_opts ro = { .now_ns = 4000000000000000000ull, .max_age_ns = 1 };
+	struct tt_retain_result rr;
+	struct tt_store *s;
+	int64_t rec;
+	size_t i;
+
+	snprintf(victim, sizeof(victim), "%s/victim", f->tmp);
+	make_victim(victim);
+	s = open_w(f->dir);
+	tt_store_close(s);
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(link, sizeof(link), "%s/%s", f->dir, links[i]);
+		unlink(link);
+		assert_int_equal(symlink(victim, link), 0);
+		assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why,
+					       sizeof(why)),
+				 -ELOOP);
+		assert_non_null(strstr(why, links[i]));
+		assert_non_null(strstr(why, "symbolic link"));
+		if (i) {
+			assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why,
+						       sizeof(why)),
+					 -ELOOP);
+		}
+		victim_intact(victim);
+		unlink(link);
+		if (i == 1) { /* index.db was replaced: a fresh store */
+			s = open_w(f->dir);
+			tt_store_close(s);
+		}
+	}
+
+	/* writable by others, or by the group: refused */
+	assert_int_equal(chmod(f->dir, 01777), 0);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)),
+			 -EPERM);
+	assert_non_null(strstr(why, "writable by others"));
+	assert_int_equal(chmod(f->dir, 0770), 0);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)),
+			 -EPERM);
+	assert_non_null(strstr(why, "writable by its group"));
+	assert_int_equal(chmod(f->dir, 0700), 0);
+
+	/* retention of a row naming ../victim removes nothing outside the store */
+	s = open_w(f->dir);
+	assert_int_equal(tt_store_recording_begin(s, &(struct tt_recording_info){ .host = "h" },
+						  &rec),
+			 0);
+	assert_int_equal(sqlite3_exec(db_of(s),
+				      "INSERT INTO segments (recording_id, seq, file, created_ns, "
+				      "t_start_ns, t_end_ns, sealed) VALUES (1, 0, '../victim', 1, "
+				      "1, 1, 1)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(tt_store_retain(s, &ro, &rr), -EINVAL);
+	assert_non_null(strstr(tt_store_errmsg(s), "'../victim'"));
+	assert_int_equal(rr.removed, 0);
+	tt_store_close(s);
+	victim_intact(victim);
+}
+
 static void test_failed_block_is_retried(void **state)
 {
 	struct fx *f = *state;
@@ -1428,6 +1552,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keyframe_column, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_far_future_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_block_is_retried, setup, teardown),
+		cmocka_unit_test(test_segment_names),
+		cmocka_unit_test_setup_teardown(test_hostile_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_cost, setup, teardown),
 	};
 
