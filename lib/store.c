@@ -425,6 +425,55 @@ static int create_file(struct tt_store *s, const char *path, int mode, int *crea
 	return fd;
 }
 
+int tt_store_copy_mode_owner(const char *like, const char *path, char *why, size_t why_len)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(like, &st) < 0) {
+		snprintf(why, why_len, "%s: %s", like, strerror(errno));
+		return -errno;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	/* owner first: a chown may clear mode bits, the chmod sets them all */
+	if ((fchown(fd, st.st_uid, st.st_gid) < 0 && fchown(fd, (uid_t)-1, st.st_gid) < 0) ||
+	    fchmod(fd, st.st_mode & 07777) < 0) {
+		int err = -errno;
+
+		snprintf(why, why_len, "%s: giving it the mode and owner of %s: %s", path, like,
+			 strerror(-err));
+		close(fd);
+		return err;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * REBUILD: create index.db.rebuild (removed just before) with the mode and
+ * owner of the index.db it will replace, or file_mode when there is none.
+ */
+static int create_rebuild(struct tt_store *s, int file_mode)
+{
+	char path[4096], like[4096], why[512];
+	int created, err, fd;
+
+	snprintf(path, sizeof(path), "%s/index.db.rebuild", s->dir);
+	snprintf(like, sizeof(like), "%s/index.db", s->dir);
+	fd = create_file(s, path, file_mode, &created);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	if (access(like, F_OK) < 0)
+		return 0;
+	err = tt_store_copy_mode_owner(like, path, why, sizeof(why));
+	return err ? fail(s, err, "%s", why) : 0;
+}
+
 static int take_lock(struct tt_store *s, int file_mode)
 {
 	char path[4096], buf[32];
@@ -763,6 +812,9 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		unlink(path);
 		snprintf(path, sizeof(path), "%s/index.db.rebuild-shm", dir);
 		unlink(path);
+		/* before SQLite opens it: its -wal and -shm take its mode */
+		if (!err)
+			err = create_rebuild(s, file_mode);
 	} else if (stat(dir, &st) < 0) {
 		err = fail(s, -errno, "%s: %s", dir, strerror(errno));
 	} else if (!S_ISDIR(st.st_mode)) {
