@@ -522,19 +522,29 @@ struct segrow {
 	int64_t id, rec, seq, bytes, blocks;
 	int64_t t_start, t_end; /* INT64_MIN: NULL */
 	int64_t m2w; /* its recording's */
+	int rec_found; /* its recording row exists */
+	int64_t span_rec; /* whose span its frames count in: the file header's recording (the
+			   * row's when the header is damaged) */
+	/* from its indexed intact frames, Unix ns (INT64_MIN: none) */
+	int64_t first_end; /* the first one's end */
+	int64_t last_start; /* the latest start */
+	int64_t last_end; /* the latest end */
 	const char *file;
 };
 
 /* 0, or -ENOMEM (the pass cannot go on): everything else is a finding. */
-static int verify_segment(struct verify *v, const struct segrow *sr)
+static int verify_segment(struct verify *v, struct segrow *sr)
 {
 	char path[4096], what[384];
 	struct tt_seg_meta meta;
 	sqlite3_stmt *q = NULL;
 	int64_t nrows = 0, end = 0, t0 = INT64_MIN, t1 = INT64_MIN, last_end = 0;
+	int rows_bad = 0; /* a blocks row disagrees with the frames: reported as such */
 	int meta_ok, rc, has_kf = tt_store_has_keyframe_column(v->st);
 	size_t i;
 
+	sr->first_end = sr->last_start = sr->last_end = INT64_MIN;
+	sr->span_rec = sr->rec;
 	snprintf(path, sizeof(path), "%s/%s", tt_store_dir(v->st), sr->file);
 	snprintf(what, sizeof(what), "segments row %" PRId64 " (%s)", sr->id, sr->file);
 	if ((rc = read_frames(v, path, sr->file, &meta, &meta_ok))) {
@@ -545,15 +555,26 @@ static int verify_segment(struct verify *v, const struct segrow *sr)
 		return 0;
 	}
 	v->res->segments++;
-	if (meta_ok && ((int64_t)meta.recording_id != sr->rec || (int64_t)meta.seq != sr->seq))
-		vnote(v, TT_FINDING_PROBLEM, what,
-		      "recording %" PRId64 " segment %" PRId64 ", the file says recording %" PRIu64
-		      " segment %u",
-		      sr->rec, sr->seq, meta.recording_id, meta.seq);
-	if (meta_ok && meta.mono_to_wall_ns != sr->m2w)
-		vnote(v, TT_FINDING_PROBLEM, what,
-		      "its recording's mono_to_wall_ns %" PRId64 ", the file says %" PRId64, sr->m2w,
-		      meta.mono_to_wall_ns);
+	{
+		char diff[512] = "";
+
+		if (meta_ok && (int64_t)meta.recording_id != sr->rec)
+			differs(diff, sizeof(diff), "recording_id", sr->rec,
+				(int64_t)meta.recording_id);
+		if (meta_ok && (int64_t)meta.seq != sr->seq)
+			differs(diff, sizeof(diff), "seq", sr->seq, meta.seq);
+		if (meta_ok && sr->rec_found && meta.mono_to_wall_ns != sr->m2w)
+			differs(diff, sizeof(diff), "its recording's mono_to_wall_ns", sr->m2w,
+				meta.mono_to_wall_ns);
+		sr->span_rec = meta_ok ? (int64_t)meta.recording_id : sr->rec;
+		if (!sr->rec_found)
+			vnote(v, TT_FINDING_PROBLEM, what, "recording_id %" PRId64 ": no such "
+			      "recording%s%s", sr->rec, diff[0] ? "; " : "", diff);
+		else if (diff[0])
+			vnote(v, TT_FINDING_PROBLEM, what, "differs from the file header: %s", diff);
+	}
+	if (!sr->rec_found && meta_ok)
+		sr->m2w = meta.mono_to_wall_ns; /* the times are still checked */
 	if (v->nframes && v->frames[0].intact && !v->frames[0].bi.keyframe)
 		vnote(v, TT_FINDING_WARNING, sr->file,
 		      "first block (offset %" PRIu64 ") is not a keyframe block: its blocks can "
@@ -585,22 +606,29 @@ static int verify_segment(struct verify *v, const struct segrow *sr)
 		nrows++;
 		snprintf(brow, sizeof(brow), "blocks row %" PRId64 " (%s offset %" PRId64 ")", id,
 			 sr->file, off);
-		if (off >= 0 && len >= 0 && off + len > end)
-			end = off + len;
-		if (t0 == INT64_MIN)
-			t0 = ts;
-		if (t1 == INT64_MIN || te > t1)
-			t1 = te;
 		if (!f) {
 			vnote(v, TT_FINDING_PROBLEM, brow, "no frame starts there");
+			rows_bad = 1;
 			continue;
 		}
 		f->indexed = 1;
 		if (!f->intact) {
 			vnote(v, TT_FINDING_PROBLEM, brow,
 			      "the frame is damaged (checksum or decoding failed)");
+			rows_bad = 1;
 			continue;
 		}
+		/* what the segment row should sum up, from the frames */
+		if ((int64_t)(f->bi.offset + f->bi.length) > end)
+			end = (int64_t)(f->bi.offset + f->bi.length);
+		if (t0 == INT64_MIN)
+			t0 = (int64_t)(f->bi.t_start + (uint64_t)sr->m2w);
+		if (t1 == INT64_MIN || (int64_t)(f->bi.t_end + (uint64_t)sr->m2w) > t1)
+			t1 = (int64_t)(f->bi.t_end + (uint64_t)sr->m2w);
+		if (sr->first_end == INT64_MIN)
+			sr->first_end = (int64_t)(f->bi.t_end + (uint64_t)sr->m2w);
+		if ((int64_t)(f->bi.t_start + (uint64_t)sr->m2w) > sr->last_start)
+			sr->last_start = (int64_t)(f->bi.t_start + (uint64_t)sr->m2w);
 		if (len != f->bi.length)
 			differs(diff, sizeof(diff), "length", len, f->bi.length);
 		if (raw != f->bi.raw_len)
@@ -626,20 +654,22 @@ static int verify_segment(struct verify *v, const struct segrow *sr)
 		vnote(v, TT_FINDING_PROBLEM, what, "index: %s", sqlite3_errmsg(v->db));
 	sqlite3_finalize(q);
 
-	/* the segment row sums up its blocks rows (tt_store_block keeps it so) */
+	sr->last_end = t1;
+	/* the segment row sums up its blocks (tt_store_block keeps it so), as the frames say */
 	{
 		char diff[512] = "";
 
 		if (sr->blocks != nrows)
 			differs(diff, sizeof(diff), "blocks", sr->blocks, nrows);
-		if (sr->bytes != end)
+		if (!rows_bad && sr->bytes != end)
 			differs(diff, sizeof(diff), "bytes", sr->bytes, end);
-		if (nrows && sr->t_start != t0)
+		if (!rows_bad && nrows && sr->t_start != t0)
 			differs(diff, sizeof(diff), "t_start_ns", sr->t_start, t0);
-		if (nrows && sr->t_end != t1)
+		if (!rows_bad && nrows && sr->t_end != t1)
 			differs(diff, sizeof(diff), "t_end_ns", sr->t_end, t1);
 		if (diff[0])
-			vnote(v, TT_FINDING_PROBLEM, what, "differs from its blocks rows: %s", diff);
+			vnote(v, TT_FINDING_PROBLEM, what,
+			      "differs from its blocks and their frames: %s", diff);
 	}
 
 	for (i = 0; i < v->nframes; i++) {
@@ -669,74 +699,110 @@ static int64_t col_or(sqlite3_stmt *q, int col, int64_t dflt)
 	return sqlite3_column_type(q, col) == SQLITE_NULL ? dflt : sqlite3_column_int64(q, col);
 }
 
-/*
- * Recordings, conns and rollups against the blocks' spans. Each query returns
- * (row id, message) for every row that fails; a recording's block span is
- * that of its segments rows, which verify_segment checked against the frames.
- */
-static void verify_summaries(struct verify *v)
+/* Run q (bound already) and report each row it returns: (row id, message). */
+static void report_rows(struct verify *v, sqlite3_stmt *q, const char *table)
 {
-	static const struct {
-		const char *table;
-		const char *sql;
-	} checks[] = {
-		{ "recordings",
-		  "SELECT r.id, CASE WHEN r.start_ns > min(s.t_end_ns) THEN "
-		  "'start_ns ' || r.start_ns || ' is after its first block ended (' || "
-		  "min(s.t_end_ns) || ')' ELSE 'end_ns ' || r.end_ns || ' is before its last block "
-		  "started (' || max(b.t_start_ns) || ')' END FROM recordings r JOIN segments s ON "
-		  "s.recording_id = r.id LEFT JOIN blocks b ON b.segment_id = s.id GROUP BY r.id "
-		  "HAVING r.start_ns > min(s.t_end_ns) OR r.end_ns < max(b.t_start_ns)" },
-		{ "recordings",
-		  "SELECT id, 'end_ns ' || end_ns || ' is before start_ns ' || start_ns FROM "
-		  "recordings WHERE end_ns < start_ns" },
-		{ "conns",
-		  "SELECT c.id, 'recording_id ' || c.recording_id || ': no such recording' FROM "
-		  "conns c WHERE NOT EXISTS (SELECT 1 FROM recordings r WHERE r.id = "
-		  "c.recording_id)" },
-		{ "conns",
-		  "SELECT c.id, CASE WHEN c.first_seen_ns > c.last_seen_ns THEN 'first_seen_ns ' || "
-		  "c.first_seen_ns || ' is after last_seen_ns ' || c.last_seen_ns ELSE "
-		  "'last_seen_ns ' || c.last_seen_ns || ' is after its recording''s last block "
-		  "ended (' || m.e || ')' END FROM conns c JOIN (SELECT s.recording_id AS rec, "
-		  "max(s.t_end_ns) AS e FROM segments s GROUP BY s.recording_id) m ON m.rec = "
-		  "c.recording_id WHERE c.first_seen_ns > c.last_seen_ns OR c.last_seen_ns > m.e" },
-		{ "rollups",
-		  "SELECT o.res || ',' || o.t || ',' || o.conn || ',' || o.part, CASE WHEN "
-		  "o.first_ns > o.last_ns OR o.first_ns <= 0 OR o.last_ns > o.res * 1000000000 "
-		  "THEN 'first_ns ' || o.first_ns || ', last_ns ' || o.last_ns || ': not inside "
-		  "its period' ELSE 'ends at ' || (o.t * 1000000000 + o.last_ns) || ', after its "
-		  "recording''s last block ended (' || m.e || ')' END FROM rollups o JOIN conns c "
-		  "ON c.id = o.conn JOIN (SELECT s.recording_id AS rec, max(s.t_end_ns) AS e FROM "
-		  "segments s GROUP BY s.recording_id) m ON m.rec = c.recording_id WHERE "
-		  "o.first_ns IS NOT NULL AND (o.first_ns > o.last_ns OR o.first_ns <= 0 OR "
-		  "o.last_ns > o.res * 1000000000 OR o.t * 1000000000 + o.last_ns > m.e)" },
-	};
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "%s row %s", table,
+			 (const char *)sqlite3_column_text(q, 0));
+		vnote(v, TT_FINDING_PROBLEM, what, "%s", (const char *)sqlite3_column_text(q, 1));
+	}
+	if (rc != SQLITE_DONE)
+		vnote(v, TT_FINDING_PROBLEM, table, "index: %s", sqlite3_errmsg(v->db));
+}
+
+static sqlite3_stmt *prepare(struct verify *v, const char *table, const char *sql)
+{
+	sqlite3_stmt *q = NULL;
+
+	if (sqlite3_prepare_v2(v->db, sql, -1, &q, NULL)) {
+		vnote(v, TT_FINDING_PROBLEM, table, "index: %s", sqlite3_errmsg(v->db));
+		sqlite3_finalize(q);
+		return NULL;
+	}
+	return q;
+}
+
+/*
+ * Recordings, conns and rollups against the span of their recording's blocks
+ * as the frames say it (rows[] after verify_segment; a segment counts for the
+ * recording its file header names). Each disagreement names its row.
+ */
+static void verify_summaries(struct verify *v, const struct segrow *rows, size_t n)
+{
+	int lean = tt_store_schema_version(v->st) >= 2; /* conns and rollups: schema 2 */
+	sqlite3_stmt *rq, *q;
 	size_t i;
 
-	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-		sqlite3_stmt *q = NULL;
-		int rc;
+	if (!(rq = prepare(v, "recordings", "SELECT id, start_ns, end_ns FROM recordings")))
+		return;
+	while (sqlite3_step(rq) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(rq, 0), start = sqlite3_column_int64(rq, 1);
+		int64_t end = col_or(rq, 2, INT64_MAX);
+		int64_t first_end = INT64_MAX, last_start = INT64_MIN, last_end = INT64_MIN;
+		char what[64], diff[512] = "";
 
-		/* conns and rollups are schema 2: an older index is read as it is */
-		if (strcmp(checks[i].table, "recordings") && tt_store_schema_version(v->st) < 2)
-			continue;
-		if (sqlite3_prepare_v2(v->db, checks[i].sql, -1, &q, NULL)) {
-			vnote(v, TT_FINDING_PROBLEM, checks[i].table, "index: %s",
-			      sqlite3_errmsg(v->db));
-			continue;
+		for (i = 0; i < n; i++) {
+			if (rows[i].span_rec != id || rows[i].first_end == INT64_MIN)
+				continue;
+			if (rows[i].first_end < first_end)
+				first_end = rows[i].first_end;
+			if (rows[i].last_start > last_start)
+				last_start = rows[i].last_start;
+			if (rows[i].last_end > last_end)
+				last_end = rows[i].last_end;
 		}
-		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-			char what[128];
-
-			snprintf(what, sizeof(what), "%s row %s", checks[i].table,
-				 (const char *)sqlite3_column_text(q, 0));
-			vnote(v, TT_FINDING_PROBLEM, what, "%s",
-			      (const char *)sqlite3_column_text(q, 1));
+		snprintf(what, sizeof(what), "recordings row %" PRId64, id);
+		/* it started before its first tick ended and ended after its last block began */
+		if (last_end != INT64_MIN && start > first_end)
+			differs(diff, sizeof(diff), "start_ns after its first block ended", start,
+				first_end);
+		if (last_end != INT64_MIN && end != INT64_MAX && end < last_start)
+			differs(diff, sizeof(diff), "end_ns before its last block started", end,
+				last_start);
+		if (end != INT64_MAX && end < start)
+			differs(diff, sizeof(diff), "end_ns before start_ns", end, start);
+		if (diff[0])
+			vnote(v, TT_FINDING_PROBLEM, what, "%s", diff);
+		if (!lean || last_end == INT64_MIN)
+			continue;
+		q = prepare(v, "conns",
+			    "SELECT id, CASE WHEN first_seen_ns > last_seen_ns THEN 'first_seen_ns ' || "
+			    "first_seen_ns || ' is after last_seen_ns ' || last_seen_ns ELSE "
+			    "'last_seen_ns ' || last_seen_ns || ' is after its recording''s last block "
+			    "ended (' || ?2 || ')' END FROM conns WHERE recording_id = ?1 AND "
+			    "(first_seen_ns > last_seen_ns OR last_seen_ns > ?2)");
+		if (q) {
+			sqlite3_bind_int64(q, 1, id);
+			sqlite3_bind_int64(q, 2, last_end);
+			report_rows(v, q, "conns");
 		}
-		if (rc != SQLITE_DONE)
-			vnote(v, TT_FINDING_PROBLEM, checks[i].table, "index: %s",
-			      sqlite3_errmsg(v->db));
+		sqlite3_finalize(q);
+		q = prepare(v, "rollups",
+			    "SELECT o.res || ',' || o.t || ',' || o.conn || ',' || o.part, 'first_ns ' "
+			    "|| o.first_ns || ', last_ns ' || o.last_ns || ' of period ' || o.t || '+' "
+			    "|| o.res || ' s: not inside it, or after its recording''s last block ended "
+			    "(' || ?2 || ')' FROM rollups o JOIN conns c ON c.id = o.conn WHERE "
+			    "c.recording_id = ?1 AND o.first_ns IS NOT NULL AND (o.first_ns > "
+			    "o.last_ns OR o.first_ns <= 0 OR o.last_ns > o.res * 1000000000 OR "
+			    "o.t * 1000000000 + o.last_ns > ?2)");
+		if (q) {
+			sqlite3_bind_int64(q, 1, id);
+			sqlite3_bind_int64(q, 2, last_end);
+			report_rows(v, q, "rollups");
+		}
+		sqlite3_finalize(q);
+	}
+	sqlite3_finalize(rq);
+	if (lean && (q = prepare(v, "conns",
+				 "SELECT id, 'recording_id ' || recording_id || ': no such "
+				 "recording' FROM conns c WHERE NOT EXISTS (SELECT 1 FROM "
+				 "recordings r WHERE r.id = c.recording_id)"))) {
+		report_rows(v, q, "conns");
 		sqlite3_finalize(q);
 	}
 }
@@ -782,13 +848,7 @@ int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_veri
 		r->t_start = col_or(q, 6, INT64_MIN);
 		r->t_end = col_or(q, 7, INT64_MIN);
 		r->m2w = sqlite3_column_int64(q, 8);
-		if (sqlite3_column_type(q, 8) == SQLITE_NULL) {
-			char what[128];
-
-			snprintf(what, sizeof(what), "segments row %" PRId64, r->id);
-			vnote(&v, TT_FINDING_PROBLEM, what, "recording_id %" PRId64 ": no such "
-			      "recording", r->rec);
-		}
+		r->rec_found = sqlite3_column_type(q, 8) != SQLITE_NULL;
 	}
 	if (!err && rc != SQLITE_DONE) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(v.db));
@@ -800,7 +860,7 @@ int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_veri
 		progress(cb, i + 1, n);
 	}
 	if (!err)
-		verify_summaries(&v);
+		verify_summaries(&v, rows, n);
 
 	/* segment files the index has never heard of */
 	d = err ? NULL : opendir(tt_store_dir(st));
