@@ -536,7 +536,7 @@ struct segrow {
 static int verify_segment(struct verify *v, struct segrow *sr)
 {
 	char path[4096], what[384];
-	struct tt_seg_meta meta;
+	struct tt_seg_meta meta = { 0 };
 	sqlite3_stmt *q = NULL;
 	int64_t nrows = 0, end = 0, t0 = INT64_MIN, t1 = INT64_MIN, last_end = 0;
 	int rows_bad = 0; /* a blocks row disagrees with the frames: reported as such */
@@ -679,7 +679,7 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 			continue;
 		if (f->intact)
 			vnote(v, TT_FINDING_WARNING, sr->file,
-			      "block at offset %" PRIu64 " is not in the index (written just before a "
+			      "block at offset %" PRIu64 " is not in the index yet (written just before a "
 			      "crash or a stop: a recorder's next start or reindex adopts it)",
 			      f->bi.offset);
 		else if ((int64_t)f->bi.offset >= last_end)
