@@ -216,8 +216,21 @@ static int list_segments(const char *dir, struct tt_store *old, const struct tt_
 
 			old_recording(old, (int64_t)s->meta.recording_id, &o);
 			s->meta.mono_to_wall_ns = o.m2w;
+			s->header_ok = o.found ? -1 : 0;
 		}
 	}
+	/* nothing says when its events happened: left out rather than misdated */
+	for (i = j = 0; i < *n; i++) {
+		if ((*out)[i].header_ok) {
+			(*out)[j++] = (*out)[i];
+			continue;
+		}
+		finding(cb, TT_FINDING_WARNING, (*out)[i].name,
+			"damaged file header and no other record of its recording's clock; left out");
+		res->bad_headers--;
+		res->bad_files++;
+	}
+	*n = j;
 	return 0;
 }
 

@@ -131,7 +131,10 @@ static int adopt_one(void *ctx, int64_t id, const char *file)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", w->o.dir, file);
-	if (tt_segr_open(path, &r, why, sizeof(why)) == 0) {
+	/* a damaged file header is damage too, but its frames are still there */
+	if (tt_segr_openf(path, TT_SEGR_SALVAGE, &r, why, sizeof(why)) == 0) {
+		if (!tt_segr_meta(r))
+			damaged++;
 		while ((rc = tt_segr_next_block(r, &bi)) != 0)
 			rc > 0 ? intact++ : damaged++;
 		tt_segr_close(r);

@@ -1066,6 +1066,20 @@ static void test_adopt_unindexed_blocks(void **state)
 	tt_store_close(st);
 	assert_int_equal(n, 3);
 
+	/* while a recorder holds the store, it indexes its own blocks: nothing is touched */
+	{
+		struct tt_store *holder;
+
+		assert_int_equal(tt_store_open(dir2, TT_STORE_WRITE, 0700, 0600, &holder, why,
+					       sizeof(why)),
+				 0);
+		n = 0;
+		assert_int_equal(tt_repair_adopt(dir2, NULL, &n, NULL, why, sizeof(why)), -EBUSY);
+		assert_int_equal(n, 3);
+		tt_store_close(holder);
+		assert_int_equal(q_int(dir2, "SELECT count(*) FROM blocks"), 77);
+	}
+
 	/* the next recorder start */
 	tt_writer_opts_default(&wo);
 	wo.dir = dir2;
