@@ -809,6 +809,35 @@ static void verify_summaries(struct verify *v, const struct segrow *rows, size_t
 			report_rows(v, q, "rollups");
 		}
 		sqlite3_finalize(q);
+		/*
+		 * What a connection's rollups add up to is what its row says, when
+		 * none of its recording was removed (its segment 0 is there):
+		 * inactive ticks move nothing, so its hours sum up its totals, and
+		 * its minor periods sum up its hours.
+		 */
+		q = prepare(v, "conns",
+			    "SELECT c.id, 'bytes_in ' || c.bytes_in || ', bytes_out ' || c.bytes_out "
+			    "|| ', packets_in ' || c.packets_in || ', packets_out ' || c.packets_out "
+			    "|| '; its hour rollups add up to ' || h.bi || ', ' || h.bo || ', ' || "
+			    "h.pi || ', ' || h.po || ' and its minor ones to ' || m.bi || ', ' || "
+			    "m.bo || ', ' || m.pi || ', ' || m.po FROM conns c JOIN recordings r ON "
+			    "r.id = c.recording_id JOIN (SELECT conn, sum(bytes_in) AS bi, "
+			    "sum(bytes_out) AS bo, sum(packets_in) AS pi, sum(packets_out) AS po FROM "
+			    "rollups WHERE res = 3600 GROUP BY conn) h ON h.conn = c.id JOIN (SELECT "
+			    "o.conn, sum(o.bytes_in) AS bi, sum(o.bytes_out) AS bo, sum(o.packets_in) "
+			    "AS pi, sum(o.packets_out) AS po FROM rollups o JOIN conns k ON k.id = "
+			    "o.conn JOIN recordings x ON x.id = k.recording_id WHERE o.res * "
+			    "1000000000 = x.rollup_ns GROUP BY o.conn) m ON m.conn = c.id WHERE "
+			    "c.recording_id = ?1 AND r.rollup_ns > 0 AND EXISTS (SELECT 1 FROM "
+			    "segments s WHERE s.recording_id = ?1 AND s.seq = 0) AND (h.bi, h.bo, "
+			    "h.pi, h.po, m.bi, m.bo, m.pi, m.po) IS NOT (c.bytes_in, c.bytes_out, "
+			    "c.packets_in, c.packets_out, c.bytes_in, c.bytes_out, c.packets_in, "
+			    "c.packets_out)");
+		if (q) {
+			sqlite3_bind_int64(q, 1, id);
+			report_rows(v, q, "conns");
+		}
+		sqlite3_finalize(q);
 	}
 	sqlite3_finalize(rq);
 	if (lean && (q = prepare(v, "conns",
