@@ -58,7 +58,9 @@ struct tt_verify_result {
  * length, time span, event count, checksum, keyframe flag), segments (the
  * file's recording and sequence, span, size, block count), recordings (span
  * covering their blocks, clock mapping as in their segments), conns and
- * rollups (their recording exists, their times inside its span). Each
+ * rollups (their recording exists, their times inside its span; while none of
+ * the recording was removed, a connection's hour and minor rollups add up to
+ * its row's bytes and packets). Each
  * disagreement is one finding naming the row. Findings go to cb; counts add
  * into *res. 0 (whatever was found), or a negative errno when the pass itself
  * failed (the index cannot be read, no memory) with why.

@@ -1015,6 +1015,13 @@ static void test_verify_every_field(void **state)
 			{ "UPDATE conns SET recording_id = 99 WHERE id = 9", "conns row 9" },
 			{ "UPDATE rollups SET last_ns = res * 1000000000 + 1 WHERE (res, t, conn, part) "
 			  "= (SELECT res, t, conn, part FROM rollups LIMIT 1)", "rollups row " },
+			{ "UPDATE rollups SET bytes_out = bytes_out + 1 WHERE (res, t, conn, part) = "
+			  "(SELECT res, t, conn, part FROM rollups WHERE res = 3600 AND conn = 12)",
+			  "conns row 12" },
+			{ "UPDATE rollups SET packets_in = packets_in + 1024 WHERE (res, t, conn, part) = "
+			  "(SELECT res, t, conn, part FROM rollups WHERE res = 300 AND conn = 13 LIMIT 1)",
+			  "conns row 13" },
+			{ "UPDATE conns SET bytes_in = bytes_in + 1 WHERE id = 11", "conns row 11" },
 		};
 
 		for (k = 0; k < sizeof(edits) / sizeof(edits[0]); k++) {
