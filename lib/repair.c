@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aggregator.h"
 #include "indexer.h"
@@ -359,6 +360,20 @@ static int rebuild_recording(struct rebuild *rb, struct tt_store *old, const str
 	return err;
 }
 
+/* index.db.rebuild and its WAL and shared memory, as a failed rebuild left them. */
+static void remove_rebuild(const char *dir)
+{
+	static const char *const names[] = { "index.db.rebuild", "index.db.rebuild-wal",
+					      "index.db.rebuild-shm" };
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+}
+
 int tt_reindex(const char *dir, const struct tt_repair_cb *cb, struct tt_reindex_result *res,
 	       char *why, size_t why_len)
 {
@@ -369,7 +384,7 @@ int tt_reindex(const char *dir, const struct tt_repair_cb *cb, struct tt_reindex
 	size_t nseg = 0, i, j;
 	uint64_t done = 0;
 	char owhy[256];
-	int err;
+	int err, committed = 0;
 
 	if (!res)
 		res = &local;
@@ -400,8 +415,11 @@ int tt_reindex(const char *dir, const struct tt_repair_cb *cb, struct tt_reindex
 	old = NULL;
 	if (!err && (err = tt_store_rebuild_commit(rb.st)))
 		snprintf(why, why_len, "%s", tt_store_errmsg(rb.st));
+	committed = !err;
 out:
 	tt_store_close(old);
+	if (err && !committed) /* still holding the lock: nothing half-built stays behind */
+		remove_rebuild(dir);
 	tt_store_close(rb.st);
 	free(segs);
 	return err;
@@ -811,7 +829,10 @@ static void verify_summaries(struct verify *v, const struct segrow *rows, size_t
 		sqlite3_finalize(q);
 		/*
 		 * What a connection's rollups add up to is what its row says, when
-		 * none of its recording was removed (its segment 0 is there):
+		 * none of its recording was removed (its segment 0 is there) and
+		 * it opened inside it (an extract's stream starts with the totals
+		 * of connections opened before; a partial one counts from its first
+		 * sight, which a replay from a later keyframe would not know):
 		 * inactive ticks move nothing, so its hours sum up its totals, and
 		 * its minor periods sum up its hours.
 		 */
@@ -828,7 +849,8 @@ static void verify_summaries(struct verify *v, const struct segrow *rows, size_t
 			    "AS pi, sum(o.packets_out) AS po FROM rollups o JOIN conns k ON k.id = "
 			    "o.conn JOIN recordings x ON x.id = k.recording_id WHERE o.res * "
 			    "1000000000 = x.rollup_ns GROUP BY o.conn) m ON m.conn = c.id WHERE "
-			    "c.recording_id = ?1 AND r.rollup_ns > 0 AND EXISTS (SELECT 1 FROM "
+			    "c.recording_id = ?1 AND c.open_ns >= r.start_ns AND (c.flags & 1) = 0 "
+			    "AND r.rollup_ns > 0 AND EXISTS (SELECT 1 FROM "
 			    "segments s WHERE s.recording_id = ?1 AND s.seq = 0) AND (h.bi, h.bo, "
 			    "h.pi, h.po, m.bi, m.bo, m.pi, m.po) IS NOT (c.bytes_in, c.bytes_out, "
 			    "c.packets_in, c.packets_out, c.bytes_in, c.bytes_out, c.packets_in, "

@@ -471,6 +471,8 @@ static int create_rebuild(struct tt_store *s, int file_mode)
 	if (access(like, F_OK) < 0)
 		return 0;
 	err = tt_store_copy_mode_owner(like, path, why, sizeof(why));
+	if (err)
+		unlink(path); /* a rebuild that cannot be the store's is not started */
 	return err ? fail(s, err, "%s", why) : 0;
 }
 
@@ -808,10 +810,13 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		snprintf(path, sizeof(path), "%s/index.db.rebuild", dir);
 		if (!err && unlink(path) < 0 && errno != ENOENT)
 			err = fail(s, -errno, "%s: %s", path, strerror(errno));
+		/* only with the lock: without it, they may be a running reindex's */
 		strncat(path, "-wal", sizeof(path) - strlen(path) - 1);
-		unlink(path);
+		if (!err)
+			unlink(path);
 		snprintf(path, sizeof(path), "%s/index.db.rebuild-shm", dir);
-		unlink(path);
+		if (!err)
+			unlink(path);
 		/* before SQLite opens it: its -wal and -shm take its mode */
 		if (!err)
 			err = create_rebuild(s, file_mode);
