@@ -80,6 +80,7 @@ struct seg {
 struct oldrec {
 	char host[128], kernel[128], boot_id[64], options[1024], version[32];
 	uint64_t start_ns, end_ns;
+	uint64_t rollup_ns; /* its minor rollup length (schema 2; 0: none or unknown) */
 	int64_t m2w;
 	int clean, found, has_end;
 };
@@ -119,6 +120,16 @@ static void old_recording(struct tt_store *old, int64_t id, struct oldrec *o)
 			o->m2w = sqlite3_column_int64(q, 8);
 			o->found = 1;
 		}
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	/* the --bucket it was recorded with: its rollups keep their length */
+	if (o->found && tt_store_schema_version(old) >= 2 &&
+	    !sqlite3_prepare_v2(tt_store_db(old), "SELECT rollup_ns FROM recordings WHERE id = ?1",
+				-1, &q, NULL)) {
+		sqlite3_bind_int64(q, 1, id);
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0)
+			o->rollup_ns = (uint64_t)sqlite3_column_int64(q, 0);
 	}
 	sqlite3_finalize(q);
 }
@@ -335,7 +346,8 @@ static int rebuild_recording(struct rebuild *rb, struct tt_store *old, const str
 	ri.start_ns = o.found ? o.start_ns : segs[0].meta.created_wall_ns;
 	ri.mono_to_wall_ns = segs[0].meta.mono_to_wall_ns;
 	rb->agg = tt_agg_new();
-	rb->ix = tt_indexer_new(0, ri.mono_to_wall_ns);
+	rb->ix = tt_indexer_new(tt_indexer_minor_ok(o.rollup_ns) ? o.rollup_ns : 0,
+				ri.mono_to_wall_ns);
 	memset(&rb->loss, 0, sizeof(rb->loss));
 	rb->synced = 0; /* the recording's first block is a keyframe block */
 	if (!rb->agg || !rb->ix) {
@@ -556,7 +568,7 @@ struct segrow {
 	int rec_found; /* its recording row exists */
 	int64_t span_rec; /* whose span its frames count in: the file header's recording (the
 			   * row's when the header is damaged) */
-	/* from its indexed intact frames, Unix ns (INT64_MIN: none) */
+	/* from its intact frames, Unix ns (INT64_MIN: none) */
 	int64_t first_end; /* the first one's end */
 	int64_t last_start; /* the latest start */
 	int64_t last_end; /* the latest end */
@@ -656,10 +668,7 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 			t0 = (int64_t)(f->bi.t_start + (uint64_t)sr->m2w);
 		if (t1 == INT64_MIN || (int64_t)(f->bi.t_end + (uint64_t)sr->m2w) > t1)
 			t1 = (int64_t)(f->bi.t_end + (uint64_t)sr->m2w);
-		if (sr->first_end == INT64_MIN)
-			sr->first_end = (int64_t)(f->bi.t_end + (uint64_t)sr->m2w);
-		if ((int64_t)(f->bi.t_start + (uint64_t)sr->m2w) > sr->last_start)
-			sr->last_start = (int64_t)(f->bi.t_start + (uint64_t)sr->m2w);
+
 		if (len != f->bi.length)
 			differs(diff, sizeof(diff), "length", len, f->bi.length);
 		if (raw != f->bi.raw_len)
@@ -685,7 +694,21 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 		vnote(v, TT_FINDING_PROBLEM, what, "index: %s", sqlite3_errmsg(v->db));
 	sqlite3_finalize(q);
 
-	sr->last_end = t1;
+	/* the recording's span, as every intact frame says it, indexed or not */
+	for (i = 0; i < v->nframes; i++) {
+		const struct frame *f = &v->frames[i];
+		int64_t fs = (int64_t)(f->bi.t_start + (uint64_t)sr->m2w);
+		int64_t fe = (int64_t)(f->bi.t_end + (uint64_t)sr->m2w);
+
+		if (!f->intact)
+			continue;
+		if (sr->first_end == INT64_MIN)
+			sr->first_end = fe;
+		if (fs > sr->last_start)
+			sr->last_start = fs;
+		if (fe > sr->last_end)
+			sr->last_end = fe;
+	}
 	/* the segment row sums up its blocks (tt_store_block keeps it so), as the frames say */
 	{
 		char diff[512] = "";

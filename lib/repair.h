@@ -85,7 +85,7 @@ struct tt_reindex_result {
  * in order through the recorder's aggregator and indexer, so the new index
  * says what the recorder's did (blocks a crash left unindexed included).
  * Recording metadata the segments do not carry (host, kernel, options, end,
- * clean stop) comes from the old index when it can still be read; an end the
+ * clean stop, rollup length) comes from the old index when it can still be read; an end the
  * old index did not know (a crash) stays unknown. The new index is written
  * beside the old one (index.db.rebuild, a leftover of an interrupted reindex
  * removed first), gets the old one's mode and owner (tt_store_copy_mode_owner)

@@ -428,22 +428,27 @@ static int create_file(struct tt_store *s, const char *path, int mode, int *crea
 int tt_store_copy_mode_owner(const char *like, const char *path, char *why, size_t why_len)
 {
 	struct stat st;
-	int fd;
+	int fd, err;
 
-	if (stat(like, &st) < 0) {
-		snprintf(why, why_len, "%s: %s", like, strerror(errno));
-		return -errno;
+	if (lstat(like, &st) < 0) {
+		err = -errno;
+		snprintf(why, why_len, "%s: %s", like, strerror(-err));
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) { /* a symlink's mode is no file's to copy */
+		snprintf(why, why_len, "%s: not a regular file", like);
+		return -EINVAL;
 	}
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(why, why_len, "%s: %s", path, strerror(errno));
-		return -errno;
+		err = -errno;
+		snprintf(why, why_len, "%s: %s", path, strerror(-err));
+		return err;
 	}
 	/* owner first: a chown may clear mode bits, the chmod sets them all */
 	if ((fchown(fd, st.st_uid, st.st_gid) < 0 && fchown(fd, (uid_t)-1, st.st_gid) < 0) ||
 	    fchmod(fd, st.st_mode & 07777) < 0) {
-		int err = -errno;
-
+		err = -errno;
 		snprintf(why, why_len, "%s: giving it the mode and owner of %s: %s", path, like,
 			 strerror(-err));
 		close(fd);
@@ -455,11 +460,13 @@ int tt_store_copy_mode_owner(const char *like, const char *path, char *why, size
 
 /*
  * REBUILD: create index.db.rebuild (removed just before) with the mode and
- * owner of the index.db it will replace, or file_mode when there is none.
+ * owner of the index.db it will replace, or file_mode when there is no such
+ * regular file.
  */
 static int create_rebuild(struct tt_store *s, int file_mode)
 {
 	char path[4096], like[4096], why[512];
+	struct stat st;
 	int created, err, fd;
 
 	snprintf(path, sizeof(path), "%s/index.db.rebuild", s->dir);
@@ -468,7 +475,8 @@ static int create_rebuild(struct tt_store *s, int file_mode)
 	if (fd < 0)
 		return fd;
 	close(fd);
-	if (access(like, F_OK) < 0)
+	/* none, or no file to take after (a FIFO, a link: reindex replaces it) */
+	if (lstat(like, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
 	err = tt_store_copy_mode_owner(like, path, why, sizeof(why));
 	if (err)

@@ -89,8 +89,9 @@ int tt_store_rebuild_commit(struct tt_store *s);
  * Give path the permission bits, owner and group of like (the file it
  * replaces): reindex's new index.db keeps the store's mode and group (a
  * --group store stays readable by its group). The one place that copies them.
- * Without the right to give the owner, the group alone is given. 0, or a
- * negative errno with why.
+ * Without the right to give the owner, the group alone is given. like must be
+ * a regular file (not followed if a symlink: -EINVAL); path is not followed
+ * either. 0, or a negative errno with why.
  */
 int tt_store_copy_mode_owner(const char *like, const char *path, char *why, size_t why_len);
 
