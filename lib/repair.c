@@ -851,20 +851,22 @@ static void verify_summaries(struct verify *v, const struct segrow *rows, size_t
 		}
 		sqlite3_finalize(q);
 		/*
-		 * What a connection's rollups add up to is what its row says, when
-		 * none of its recording was removed (its segment 0 is there) and
-		 * it opened inside it (an extract's stream starts with the totals
-		 * of connections opened before; a partial one counts from its first
-		 * sight, which a replay from a later keyframe would not know):
-		 * inactive ticks move nothing, so its hours sum up its totals, and
-		 * its minor periods sum up its hours.
+		 * A connection's minor rollups add up to its hour rollups (the same
+		 * ticks), and those to at least its row's totals (inactive ticks
+		 * move nothing; a tick's delta is never negative, while a total
+		 * may come back down a little at close, when the kernel's exact
+		 * snapshot replaces a walk's reading), when none of its recording
+		 * was removed (its segment 0 is there) and it opened inside it (an
+		 * extract's stream starts with the totals of connections opened
+		 * before; a partial one counts from its first sight).
 		 */
 		q = prepare(v, "conns",
 			    "SELECT c.id, 'bytes_in ' || c.bytes_in || ', bytes_out ' || c.bytes_out "
 			    "|| ', packets_in ' || c.packets_in || ', packets_out ' || c.packets_out "
 			    "|| '; its hour rollups add up to ' || h.bi || ', ' || h.bo || ', ' || "
 			    "h.pi || ', ' || h.po || ' and its minor ones to ' || m.bi || ', ' || "
-			    "m.bo || ', ' || m.pi || ', ' || m.po FROM conns c JOIN recordings r ON "
+			    "m.bo || ', ' || m.pi || ', ' || m.po || ' (equal, and at least the "
+			    "row''s)' FROM conns c JOIN recordings r ON "
 			    "r.id = c.recording_id JOIN (SELECT conn, sum(bytes_in) AS bi, "
 			    "sum(bytes_out) AS bo, sum(packets_in) AS pi, sum(packets_out) AS po FROM "
 			    "rollups WHERE res = 3600 GROUP BY conn) h ON h.conn = c.id JOIN (SELECT "
@@ -874,10 +876,9 @@ static void verify_summaries(struct verify *v, const struct segrow *rows, size_t
 			    "1000000000 = x.rollup_ns GROUP BY o.conn) m ON m.conn = c.id WHERE "
 			    "c.recording_id = ?1 AND c.open_ns >= r.start_ns AND (c.flags & 1) = 0 "
 			    "AND r.rollup_ns > 0 AND EXISTS (SELECT 1 FROM "
-			    "segments s WHERE s.recording_id = ?1 AND s.seq = 0) AND (h.bi, h.bo, "
-			    "h.pi, h.po, m.bi, m.bo, m.pi, m.po) IS NOT (c.bytes_in, c.bytes_out, "
-			    "c.packets_in, c.packets_out, c.bytes_in, c.bytes_out, c.packets_in, "
-			    "c.packets_out)");
+			    "segments s WHERE s.recording_id = ?1 AND s.seq = 0) AND ((h.bi, h.bo, "
+			    "h.pi, h.po) IS NOT (m.bi, m.bo, m.pi, m.po) OR h.bi < c.bytes_in OR h.bo < "
+			    "c.bytes_out OR h.pi < c.packets_in OR h.po < c.packets_out)");
 		if (q) {
 			sqlite3_bind_int64(q, 1, id);
 			report_rows(v, q, "conns");

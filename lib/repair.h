@@ -59,8 +59,9 @@ struct tt_verify_result {
  * file's recording and sequence, span, size, block count), recordings (span
  * covering their blocks, clock mapping as in their segments), conns and
  * rollups (their recording exists, their times inside its span; while none of
- * the recording was removed, a connection's hour and minor rollups add up to
- * its row's bytes and packets). Each
+ * the recording was removed, a connection opened in it has minor rollups that
+ * add up to its hour rollups, and those to at least its row's bytes and
+ * packets). Each
  * disagreement is one finding naming the row. Findings go to cb; counts add
  * into *res. 0 (whatever was found), or a negative errno when the pass itself
  * failed (the index cannot be read, no memory) with why.
