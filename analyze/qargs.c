@@ -14,6 +14,7 @@
 #include "format.h"
 #include "progress.h"
 #include "qargs.h"
+#include "repair.h"
 #include "scan.h"
 #include "timeparse.h"
 
@@ -133,6 +134,43 @@ static uint64_t wall_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void adopt_finding(void *ctx, enum tt_finding_level level, const char *what,
+			  const char *msg)
+{
+	const struct qargs *a = ctx;
+
+	if (level != TT_FINDING_NOTE)
+		cmd_err("%s: warning: %s: %s", a->cmd, what, msg);
+}
+
+/*
+ * Blocks a recorder wrote but did not index before it died are adopted by the
+ * first reader that can write the store (the index is rebuilt to name them);
+ * one that cannot says how many its answer is missing. While a recorder holds
+ * the store, it indexes its own blocks: nothing to say.
+ */
+static void adopt(const struct qargs *a, const char *dir)
+{
+	struct tt_repair_cb cb = { .on_finding = adopt_finding, .ctx = (void *)a };
+	struct tt_reindex_result res;
+	uint64_t n = 0;
+	char why[512];
+	int err;
+
+	err = tt_repair_adopt(dir, &cb, &n, &res, why, sizeof(why));
+	if (!n || err == -EBUSY)
+		return;
+	if (err)
+		cmd_err("%s: warning: %s: %" PRIu64 " blocks not indexed (written before a recorder "
+			"stopped uncleanly) are not in this answer; run tcptop-analyze reindex %s as "
+			"a user who can write it (%s)",
+			a->cmd, dir, n, dir, why);
+	else
+		cmd_err("%s: %s: %" PRIu64 " blocks written before a recorder stopped uncleanly "
+			"but not indexed were adopted (the index was rebuilt from the segments)",
+			a->cmd, dir, n);
+}
+
 int qargs_open(struct qargs *a)
 {
 	struct tt_time_ctx tc = { .now_ns = wall_now(), .utc = a->utc };
@@ -147,6 +185,7 @@ int qargs_open(struct qargs *a)
 		uint64_t s, e;
 		int err;
 
+		adopt(a, a->dirs[i]);
 		if (tt_store_open(a->dirs[i], TT_STORE_READ, 0, 0, &a->stores[i], why, sizeof(why))) {
 			cmd_err("%s: %s", a->cmd, why);
 			return 1;
@@ -249,10 +288,14 @@ void qargs_print_stats(const struct qargs *a, const struct tt_scan_stats *st)
 		"stats: recordings %" PRIu64 ", blocks read %" PRIu64 " of %" PRIu64
 		" (selected %" PRIu64 ", damaged %" PRIu64 ", skipped after damage %" PRIu64
 		"), warm-up blocks %" PRIu64 ", events %" PRIu64 ", ticks %" PRIu64
-		", rollup pieces %" PRIu64 "\n",
+		", rollup pieces %" PRIu64 "%s",
 		st->recordings, st->blocks_read, st->blocks_total, st->blocks_selected,
 		st->blocks_damaged, st->blocks_unsynced, st->blocks_warmup, st->events, st->ticks,
-		st->pieces);
+		st->pieces, st->headers_damaged ? "" : "\n");
+	/* only when there are some: the line stays as it was for intact stores */
+	if (st->headers_damaged)
+		fprintf(stderr, ", damaged file headers %" PRIu64 " (their blocks read)\n",
+			st->headers_damaged);
 }
 
 int qargs_flush(struct tt_buf *b)

@@ -72,10 +72,16 @@ static int open_segment(struct tt_replay *r, int64_t seg_id)
 	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT) {
 		err = tt_store_segment_path(r->st, (const char *)sqlite3_column_text(q, 0), path,
 					    sizeof(path));
-		if (err)
+		if (err) {
 			snprintf(r->warn, sizeof(r->warn), "%s", tt_store_errmsg(r->st));
-		else if ((err = tt_segr_open(path, &r->r, why, sizeof(why))))
+		/* frames carry their own checksums: a damaged file header loses none of them */
+		} else if ((err = tt_segr_openf(path, TT_SEGR_SALVAGE, &r->r, why, sizeof(why)))) {
 			snprintf(r->warn, sizeof(r->warn), "%s", why);
+		} else if (!tt_segr_meta(r->r)) {
+			r->stats.headers_damaged++;
+			snprintf(r->warn, sizeof(r->warn), "%s (file header; its blocks read without it)",
+				 why);
+		}
 	}
 	sqlite3_finalize(q);
 	return err;

@@ -15,7 +15,9 @@
  * is damaged or missing is skipped (counted in the stats), and so are the delta
  * blocks after it, whose events continue a state that is lost, up to the next
  * keyframe block, which brings the state back: the traffic of the gap is
- * reported by no tick rather than by a wrong one.
+ * reported by no tick rather than by a wrong one. A segment whose 64-byte file
+ * header is damaged loses nothing: the index says where its frames are, and
+ * each frame has its own checksums; it is counted and warned about.
  */
 #ifndef TT_REPLAY_H
 #define TT_REPLAY_H
@@ -56,6 +58,8 @@ struct tt_replay_stats {
 				   * for a keyframe block */
 	uint64_t events; /* events returned (a synthesised keyframe's included) */
 	uint64_t blocks_mismatch; /* read, but their index row disagrees with the frame */
+	uint64_t headers_damaged; /* segment files opened whose file header is damaged: their
+				   * blocks are read all the same (docs/FORMAT.md) */
 };
 
 /*

@@ -190,6 +190,7 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 	stats->blocks_damaged += rs->blocks_damaged;
 	stats->blocks_unsynced += rs->blocks_unsynced;
 	stats->events += rs->events;
+	stats->headers_damaged += rs->headers_damaged;
 	if (have_base && !edge) {
 		stats->lost.ring_drops += last.ring_drops - base.ring_drops;
 		stats->lost.socks_full += last.socks_full - base.socks_full;

@@ -60,6 +60,8 @@ struct tt_scan_stats {
 	uint64_t blocks_unsynced; /* intact delta blocks skipped after damage, until the
 				   * next keyframe block */
 	uint64_t events;
+	uint64_t headers_damaged; /* segment files read whose file header is damaged (their
+				   * blocks read all the same) */
 	uint64_t ticks;
 	uint64_t pieces; /* rollup pieces read instead of ticks */
 	struct tt_ev_loss lost; /* the recorder's losses during the blocks read, summed

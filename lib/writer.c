@@ -3,8 +3,8 @@
  *
  * Order of durability, per block: frame written and fdatasync'ed, then the
  * index transaction. A crash between the two leaves a frame the index does not
- * name yet (verify reports it, reindex adopts it); never an index row pointing
- * at bytes that are not on disk.
+ * name yet (verify reports it; the next open, or a reader, adopts it: see
+ * adopt_unindexed); never an index row pointing at bytes that are not on disk.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "indexer.h"
+#include "repair.h"
 #include "segment.h"
 #include "writer.h"
 
@@ -134,8 +135,11 @@ static int adopt_one(void *ctx, int64_t id, const char *file)
 	size_t used = strlen(w->warn);
 	int rc;
 
+	/* a damaged file header is damage too, but its frames are still there */
 	if (tt_store_segment_path(w->st, file, path, sizeof(path)) == 0 &&
-	    tt_segr_open(path, &r, why, sizeof(why)) == 0) {
+	    tt_segr_openf(path, TT_SEGR_SALVAGE, &r, why, sizeof(why)) == 0) {
+		if (!tt_segr_meta(r))
+			damaged++;
 		while ((rc = tt_segr_next_block(r, &bi)) != 0)
 			rc > 0 ? intact++ : damaged++;
 		tt_segr_close(r);
@@ -149,6 +153,49 @@ static int adopt_one(void *ctx, int64_t id, const char *file)
 			 used ? "; " : "", file, intact);
 	tt_store_segment_seal(w->st, id);
 	return 0;
+}
+
+/* A finding of the adoption's rebuild (a damaged block, a damaged header), for the warning. */
+static void adopt_finding(void *ctx, enum tt_finding_level level, const char *what,
+			  const char *msg)
+{
+	struct tt_writer *w = ctx;
+	size_t used = strlen(w->warn);
+
+	if (level != TT_FINDING_NOTE && used < sizeof(w->warn) - 1)
+		snprintf(w->warn + used, sizeof(w->warn) - used, "%s%s: %s", used ? "; " : "", what,
+			 msg);
+}
+
+/*
+ * Blocks an earlier run wrote and fsynced but did not index before it died:
+ * the index is rebuilt from the segments so that it names them (lib/repair.h),
+ * before this run writes anything. Never fatal: a recorder that cannot adopt
+ * them still records, and says so.
+ */
+static void adopt_unindexed(struct tt_writer *w)
+{
+	struct tt_repair_cb cb = { .on_finding = adopt_finding, .ctx = w };
+	struct tt_reindex_result res;
+	uint64_t n = 0;
+	char why[512];
+	size_t used;
+	int err;
+
+	err = tt_repair_adopt(w->o.dir, &cb, &n, &res, why, sizeof(why));
+	used = strlen(w->warn);
+	if (!n || err == -EBUSY || used >= sizeof(w->warn) - 1)
+		return; /* -EBUSY: another recorder; the store's open says who */
+	if (err)
+		snprintf(w->warn + used, sizeof(w->warn) - used,
+			 "%s%" PRIu64 " blocks written before an unclean stop are not indexed and "
+			 "could not be adopted (%s): run tcptop-analyze reindex %s",
+			 used ? "; " : "", n, why, w->o.dir);
+	else
+		snprintf(w->warn + used, sizeof(w->warn) - used,
+			 "%s%" PRIu64 " blocks written before an unclean stop but not indexed were "
+			 "adopted (the index was rebuilt from the segments)",
+			 used ? "; " : "", n);
 }
 
 int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char *why,
@@ -167,12 +214,17 @@ int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char 
 	if (o->retain_bytes && (!o->segment_bytes || o->segment_bytes > o->retain_bytes / 4))
 		w->o.segment_bytes = o->retain_bytes / 4 > 4096 ? o->retain_bytes / 4 : 4096;
 	w->headroom = o->retain_bytes / 8;
+	adopt_unindexed(w);
 	err = tt_store_open(o->dir, TT_STORE_WRITE, o->dir_mode, o->file_mode, &w->st, why,
 			    why_len);
 	if (err)
 		goto fail;
-	if (tt_store_warning(w->st))
-		snprintf(w->warn, sizeof(w->warn), "%s", tt_store_warning(w->st));
+	if (tt_store_warning(w->st)) {
+		size_t used = strlen(w->warn);
+
+		snprintf(w->warn + used, sizeof(w->warn) - used, "%s%s", used ? "; " : "",
+			 tt_store_warning(w->st));
+	}
 	tt_store_each_unsealed(w->st, adopt_one, w);
 	err = tt_store_recording_begin(w->st, &o->rec, &w->rec_id);
 	if (err) {

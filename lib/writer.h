@@ -49,7 +49,9 @@ void tt_writer_opts_default(struct tt_writer_opts *o);
 /*
  * Open (or create) the store, take its lock, start a recording and its first
  * segment. Damage left by an earlier unclean stop is reported through
- * tt_writer_warning, never repaired by overwriting. On failure a negative errno
+ * tt_writer_warning, never repaired by overwriting. Blocks an earlier run wrote
+ * but did not index before it died are adopted first: the index is rebuilt
+ * from the segments (tt_repair_adopt), said in the warning. On failure a negative errno
  * and a one-line reason in why (-EBUSY: another recorder holds the store).
  */
 int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char *why,

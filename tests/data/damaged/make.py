@@ -33,6 +33,9 @@ DAMAGE = {
     "segment-missing": [1, 2, 3, 4, 5],
     # block 4's row says offset 2514, past the end of the 1,514-byte file
     "row-past-end": [4],
+    # one bit of the segment's 64-byte file header (its recording id): the
+    # frames carry their own checksums, so nothing is lost (issue 14 item 4)
+    "flip-file-header": [],
 }
 
 
@@ -78,6 +81,8 @@ def damage(name, d):
         os.unlink(seg)
     elif name == "row-past-end":
         sql(d, "UPDATE blocks SET offset = 2514 WHERE id = 4")
+    elif name == "flip-file-header":
+        flip(seg, 16, 1)
 
 
 def answer(ana, cwd, *args):
