@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "format.h"
 
 char *tt_fmt_bytes(char *buf, size_t len, uint64_t bytes)
@@ -107,18 +108,7 @@ const char *tt_proto_name(int proto)
 
 void tt_json_str(struct tt_buf *b, const char *s)
 {
-	tt_buf_add(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			tt_buf_printf(b, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f) /* comm is bytes, not UTF-8: escape */
-			tt_buf_printf(b, "\\u%04x", ch);
-		else
-			tt_buf_add(b, s, 1);
-	}
-	tt_buf_add(b, "\"", 1);
+	tt_esc_json(b, s, strlen(s));
 }
 
 static void json_ts(struct tt_buf *b, const char *key, uint64_t mono_ns, int64_t m2w)

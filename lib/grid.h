@@ -3,7 +3,8 @@
  * an aligned table with human units for people, CSV and JSON lines with raw
  * numbers for machines. Every analyzer command that prints rows prints a grid,
  * so they all look and parse alike; JSON and CSV keys are the recorder's names
- * wherever a field means the same thing.
+ * wherever a field means the same thing. Text cells go through escape.h: no
+ * control byte reaches a terminal, JSON carries the real characters.
  */
 #ifndef TT_GRID_H
 #define TT_GRID_H
@@ -57,6 +58,13 @@ void tt_grid_uint(struct tt_grid *g, size_t col, uint64_t v);
 void tt_grid_real(struct tt_grid *g, size_t col, double v);
 
 size_t tt_grid_rows(const struct tt_grid *g);
+
+/*
+ * --fields: print only the columns whose keys fields lists ("comm,bytes_in"),
+ * in that order, in every format (NULL: all, as added). 0, or -EINVAL with why
+ * naming the unknown field and listing the valid keys (-ENOMEM: no memory).
+ */
+int tt_grid_fields(struct tt_grid *g, const char *fields, char *why, size_t why_len);
 
 struct tt_grid_opts {
 	enum tt_grid_fmt fmt;

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 
+#include "escape.h"
 #include "filter.h"
 #include "format.h"
 #include "grid.h"
@@ -141,7 +142,46 @@ static void test_json_escaping(void **state)
 
 	(void)state;
 	tt_json_str(&b, "a\"b\\c\n\x01\xff");
-	assert_string_equal(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\\u00ff\"");
+	/* the control bytes as the real characters, the lone 0xff as the documented \xff */
+	assert_string_equal(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\\\\xff\"");
+	tt_buf_reset(&b);
+	/* UTF-8 is carried as it is: one character, not one escape per byte */
+	tt_json_str(&b, "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac");
+	assert_string_equal(b.p, "\"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\"");
+	tt_buf_reset(&b);
+	/* C1 (U+009B, CSI) and DEL are controls; an overlong form and a surrogate are not text */
+	tt_json_str(&b, "\xc2\x9b\x7f\xc0\xaf\xed\xa0\x80");
+	assert_string_equal(b.p, "\"\\u009b\\u007f\\\\xc0\\\\xaf\\\\xed\\\\xa0\\\\x80\"");
+	tt_buf_free(&b);
+}
+
+static void test_escape_text(void **state)
+{
+	static const char evil[] = "\x1b]0;PWNED\x07\x1b[2J";
+	struct tt_buf b = { 0 };
+	char out[32];
+
+	(void)state;
+	tt_esc_text(&b, evil, strlen(evil));
+	assert_string_equal(b.p, "\\x1b]0;PWNED\\x07\\x1b[2J");
+	tt_buf_reset(&b);
+	tt_esc_text(&b, "caf\xc3\xa9\xff\xc2\x9b", 8);
+	assert_string_equal(b.p, "caf\xc3\xa9\\xff\\xc2\\x9b");
+	tt_buf_reset(&b);
+	tt_esc_html(&b, "<a href='x'>&\x1b", 14);
+	assert_string_equal(b.p, "&lt;a href=&#39;x&#39;&gt;&amp;\\x1b");
+	tt_buf_reset(&b);
+	tt_esc_csv(&b, "a,\"b\"\n", 6);
+	assert_string_equal(b.p, "\"a,\"\"b\"\"\\x0a\"");
+	/* a fixed buffer is cut before a character or an escape that does not fit */
+	assert_string_equal(tt_esc_cstr(out, 6, "ab\x1b", 3), "ab");
+	assert_string_equal(tt_esc_cstr(out, 7, "ab\x1b", 3), "ab\\x1b");
+	assert_string_equal(tt_esc_cstr(out, 4, "a\xe6\x97\xa5", 4), "a");
+	assert_string_equal(tt_esc_cstr(out, 5, "a\xe6\x97\xa5", 4), "a\xe6\x97\xa5");
+	/* columns: CJK takes two, an escape four */
+	assert_int_equal(tt_esc_width("\xe6\x97\xa5\xe6\x9c\xac", 6), 4);
+	assert_int_equal(tt_esc_width("caf\xc3\xa9", 5), 4);
+	assert_int_equal(tt_esc_width("a\xff", 2), 5);
 	tt_buf_free(&b);
 }
 
@@ -235,6 +275,48 @@ static void test_grid_three_printings(void **state)
 				 "\"ts\":1764252300.123,\"rtt_us\":1250}\n"
 				 "{\"comm\":\"a \\\"b\\\", c\",\"bytes_in\":5,\"rate_in\":null,"
 				 "\"ts\":null,\"rtt_us\":null}\n");
+	tt_buf_reset(&b);
+
+	/* --fields: a choice and an order, in every format; an unknown key lists the valid ones */
+	char why[256];
+
+	assert_int_equal(tt_grid_fields(g, "bytes_in,comm", why, sizeof(why)), 0);
+	assert_int_equal(tt_grid_render(g, &o, &b), 0);
+	assert_string_equal(b.p, "{\"bytes_in\":1258291,\"comm\":\"nginx\"}\n"
+				 "{\"bytes_in\":5,\"comm\":\"a \\\"b\\\", c\"}\n");
+	tt_buf_reset(&b);
+	o.fmt = TT_GRID_CSV;
+	assert_int_equal(tt_grid_render(g, &o, &b), 0);
+	assert_string_equal(b.p, "bytes_in,comm\n1258291,nginx\n5,\"a \"\"b\"\", c\"\n");
+	assert_int_equal(tt_grid_fields(g, "comm,nope", why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "--fields: 'nope' is not a field here; the fields: "
+				 "comm,bytes_in,rate_in,ts,rtt_us");
+	tt_buf_free(&b);
+	tt_grid_free(g);
+}
+
+/* Wide characters and escapes are padded by the columns they take, not their bytes. */
+static void test_grid_aligns_text(void **state)
+{
+	static const struct tt_col cols[] = {
+		{ "comm", "COMM", TT_COL_STR },
+		{ "pid", "PID", TT_COL_UINT },
+	};
+	struct tt_grid *g = tt_grid_new(cols, 2);
+	struct tt_grid_opts o = { .fmt = TT_GRID_TABLE, .header = 1 };
+	struct tt_buf b = { 0 };
+
+	(void)state;
+	assert_int_equal(tt_grid_add_row(g), 0);
+	tt_grid_str(g, 0, "\xe6\x97\xa5\xe6\x9c\xac");
+	tt_grid_uint(g, 1, 1);
+	assert_int_equal(tt_grid_add_row(g), 0);
+	tt_grid_str(g, 0, "x\x1b");
+	tt_grid_uint(g, 1, 22);
+	assert_int_equal(tt_grid_render(g, &o, &b), 0);
+	assert_string_equal(b.p, "COMM   PID\n"
+				 "\xe6\x97\xa5\xe6\x9c\xac     1\n"
+				 "x\\x1b   22\n");
 	tt_buf_free(&b);
 	tt_grid_free(g);
 }
@@ -248,6 +330,8 @@ int main(void)
 		cmocka_unit_test(test_units),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_json_escaping),
+		cmocka_unit_test(test_escape_text),
+		cmocka_unit_test(test_grid_aligns_text),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_grid_three_printings),
 	};
