@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "escape.h"
 #include "format.h"
 #include "qargs.h"
 #include "report.h"
@@ -53,8 +54,12 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 	struct top_run *r = ctx;
 	size_t l = strlen(r->hosts);
 
-	if (rec->host && !strstr(r->hosts, rec->host) && l + strlen(rec->host) + 3 < sizeof(r->hosts)) {
-		snprintf(r->hosts + l, sizeof(r->hosts) - l, "%s%s", l ? ", " : "", rec->host);
+	char host[128];
+
+	/* the index is data: a host name prints escaped like any name (escape.h) */
+	tt_esc_cstr(host, sizeof(host), rec->host ? rec->host : "", rec->host ? strlen(rec->host) : 0);
+	if (rec->host && !strstr(r->hosts, host) && l + strlen(host) + 3 < sizeof(r->hosts)) {
+		snprintf(r->hosts + l, sizeof(r->hosts) - l, "%s%s", l ? ", " : "", host);
 		r->nhosts++;
 	}
 	return 0;
