@@ -241,7 +241,8 @@ static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 		c->pid = (uint32_t)sqlite3_column_int64(q, 30);
 		c->netns = (uint32_t)sqlite3_column_int64(q, 31);
 		flags = sqlite3_column_int(q, 32);
-		c->flags = (uint8_t)((flags & 1 ? TT_CF_PARTIAL : 0) | (flags & 2 ? TT_CF_UDP_PEER : 0));
+		c->flags = (uint8_t)((flags & 1 ? TT_CF_PARTIAL : 0) | (flags & 2 ? TT_CF_UDP_PEER : 0) |
+				     (flags & 4 ? TT_CF_ACTIVE : 0) | (flags & 8 ? TT_CF_PASSIVE : 0));
 		/* the tables carry CLOCK_MONOTONIC */
 		c->open_ns = (uint64_t)(sqlite3_column_int64(q, 33) - rec->mono_to_wall_ns);
 		p.close_reason = (uint8_t)sqlite3_column_int(q, 34);
