@@ -244,6 +244,8 @@ int cmd_events(int argc, char **argv)
 	struct tt_grid *g = NULL;
 	struct ev_run r;
 	struct qargs q;
+	const char *fields = NULL;
+	char why[1024];
 	int i, rc = 1;
 	size_t k;
 
@@ -256,7 +258,9 @@ int cmd_events(int argc, char **argv)
 			printf("Usage: tcptop-analyze events [--type KINDS] [OPTIONS] DIR...\n"
 			       "Connection events of a window in time order. KINDS, comma-separated:\n"
 			       "connect, accept, close, reset, retransmit (per tick), state, loss\n"
-			       "(default: all).\n\n%s",
+			       "(default: all). --fields KEYS: these columns in this order (ts, host,\n"
+			       "event, proto, laddr, lport, raddr, rport, pid, comm, detail, bytes_in,\n"
+			       "bytes_out).\n\n%s",
 			       qargs_help);
 			return 0;
 		}
@@ -269,19 +273,37 @@ int cmd_events(int argc, char **argv)
 			i++;
 			continue;
 		}
+		if (!strcmp(argv[i], "--fields")) {
+			if (i + 1 >= argc) {
+				cmd_err("events: option '--fields' needs a value");
+				return 2;
+			}
+			fields = argv[++i];
+			continue;
+		}
 		if (qargs_opt(&q, argc, argv, &i) == 2)
 			return 2;
+	}
+	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
+	if (!g)
+		goto oom;
+	if (tt_grid_fields(g, fields, why, sizeof(why))) {
+		cmd_err("events: %s", why);
+		rc = 2;
+		goto out;
 	}
 	if ((rc = qargs_open(&q)))
 		goto out;
 	rc = 1;
 	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
 		goto out;
-	if (r.n) /* an empty window has no items at all: qsort wants an array */
-		qsort(r.items, r.n, sizeof(*r.items), cmp_items);
-	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
-	if (!g)
-		goto oom;
+	if (!r.n) {
+		qargs_nothing(&q);
+		qargs_print_stats(&q, &st);
+		rc = 0;
+		goto out;
+	}
+	qsort(r.items, r.n, sizeof(*r.items), cmp_items);
 	for (k = 0; k < r.n; k++) {
 		const struct item *it = &r.items[k];
 		const struct tt_ev_conn *c = &it->conn;

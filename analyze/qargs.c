@@ -260,3 +260,13 @@ int qargs_flush(struct tt_buf *b)
 	tt_buf_reset(b);
 	return 0;
 }
+
+void qargs_nothing(const struct qargs *a)
+{
+	const struct tt_filter *f = &a->filter;
+	int filtered = f->proto || f->pid || f->port >= 0 || f->comm[0] || f->host_bits >= 0 ||
+		       f->state >= 0;
+
+	cmd_err("%s: %s in the window", a->cmd,
+		filtered ? "nothing matched the filter" : "nothing recorded");
+}

@@ -65,6 +65,13 @@ void qargs_print_stats(const struct qargs *a, const struct tt_scan_stats *st);
 struct tt_buf;
 int qargs_flush(struct tt_buf *b);
 
+/*
+ * An answer without a single row: one line on stderr, "nothing matched" (the
+ * filter) or "nothing recorded" (no filter) in the window, and no table: a
+ * zero-filled table would read as a measurement. The command exits 0.
+ */
+void qargs_nothing(const struct qargs *a);
+
 /* The --help lines for the shared options. */
 extern const char qargs_help[];
 

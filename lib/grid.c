@@ -176,11 +176,16 @@ static void human(char *buf, size_t len, const struct tt_col *col, const struct 
 	case TT_COL_BYTES:
 		tt_fmt_bytes(buf, len, c->u);
 		break;
-	case TT_COL_RATE:
-		tt_fmt_rate(buf, len, c->d);
+	case TT_COL_RATE: /* a difference of rates may be negative */
+		if (c->d < 0 && len > 1) {
+			buf[0] = '-';
+			tt_fmt_rate(buf + 1, len - 1, -c->d);
+		} else {
+			tt_fmt_rate(buf, len, c->d);
+		}
 		break;
 	case TT_COL_TIME:
-		tt_fmt_time(buf, len, c->u, utc, TT_TIME_MS);
+		tt_fmt_time(buf, len, c->u, utc, TT_TIME_MS | TT_TIME_ZONE); /* per cell: DST moves */
 		break;
 	case TT_COL_DURATION:
 		tt_fmt_duration(buf, len, c->u);

@@ -20,8 +20,8 @@ enum tt_col_type {
 	TT_COL_UINT, /* unsigned integer */
 	TT_COL_REAL, /* double, 1 decimal in tables */
 	TT_COL_BYTES, /* uint: "1.20 MiB" in tables, raw in CSV/JSON */
-	TT_COL_RATE, /* double bytes/s: "340 KiB/s" in tables, raw in CSV/JSON */
-	TT_COL_TIME, /* uint Unix ns: local or UTC time in tables, Unix seconds (ms) otherwise */
+	TT_COL_RATE, /* double bytes/s: "340 KiB/s" ("-1.2 MiB/s") in tables, raw in CSV/JSON */
+	TT_COL_TIME, /* uint Unix ns: local or UTC time with its zone in tables, Unix seconds (ms) otherwise */
 	TT_COL_DURATION, /* uint ns: "4m05s" in tables, seconds (ms) otherwise */
 	TT_COL_USEC, /* uint microseconds: "1.25ms" in tables, raw otherwise */
 };

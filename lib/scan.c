@@ -374,10 +374,10 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 	if (sqlite3_prepare_v2(tt_store_db(st),
 			       tt_store_schema_version(st) >= 2 ?
 			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", r.rollup_ns FROM recordings r WHERE r.start_ns <= ?2 AND " REC_END_SQL
+			       ", r.rollup_ns, r.boot_id FROM recordings r WHERE r.start_ns <= ?2 AND " REC_END_SQL
 			       " >= ?1 ORDER BY r.start_ns, r.id" :
 			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", 0 FROM recordings r WHERE r.start_ns <= ?2 AND " REC_END_SQL " >= ?1"
+			       ", 0, r.boot_id FROM recordings r WHERE r.start_ns <= ?2 AND " REC_END_SQL " >= ?1"
 			       " ORDER BY r.start_ns, r.id",
 			       -1, &q, NULL)) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st),
@@ -395,6 +395,7 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 			.start_ns = (uint64_t)sqlite3_column_int64(q, 3),
 			.end_ns = (uint64_t)sqlite3_column_int64(q, 4),
 			.rollup_ns = (uint64_t)sqlite3_column_int64(q, 5),
+			.boot_id = (const char *)sqlite3_column_text(q, 6),
 		};
 		int done = 0;
 

@@ -11,6 +11,10 @@ a terminal attack (`ESC ]0;PWNED BEL ESC [2J`: retitle and clear the screen).
   not UTF-8 as the documented \\xNN (python's "backslashreplace");
 - tables (top, events, sql, replay, tcptop-record --format text): no ESC or BEL
   byte anywhere in stdout, and the attack's name shown escaped.
+The café generator starts in a cgroup named like a docker container's:
+top --group-by cgroup shows its path and the container id next to the number.
+Each pair's two ends (one connect()ed, one accepted, both seen opening) group
+under the server's port with --group-by service-port, whichever port is lower.
 """
 import json
 import os
@@ -93,11 +97,19 @@ def main(t):
     t.cleanup(lambda: subprocess.run(["rm", "-rf", store]))
     ana = analyzer(t)
 
+    mnt = h.cgroup2_mount()
+    t.require(mnt, "a cgroup v2 hierarchy")
+    container = "%064x" % (0x7e57 * 10**40 + os.getpid())
+    cg_rel = "/ttnames-%d/docker-%s.scope" % (os.getpid(), container)
+    os.makedirs(mnt + cg_rel)
+    t.cleanup(lambda: [os.rmdir(mnt + p) for p in (cg_rel, os.path.dirname(cg_rel))])
+
     rec = t.recorder(interval="200ms", extra=["-o", store, "--flush", "1s"])
     rec.start()
     gens = [t.gen("pair", ["--proto", "tcp", "--before", "3000:300", "--after", "4000:400",
-                           "--hold", 300], "ttnames", pre=["--comm-hex", n.hex()])
-            for n in NAMES]
+                           "--hold", 300], "ttnames", pre=["--comm-hex", n.hex()],
+                  cgroup=mnt + cg_rel if i == 0 else None)
+            for i, n in enumerate(NAMES)]
     pids = {}
     for n, g in zip(NAMES, gens):
         pids[n] = g.expect("phase1")["pid"]
@@ -130,6 +142,20 @@ def main(t):
     t.check(b"\x1b" not in csv and b"\x01" not in csv and b"\xff" not in csv,
             "top --format csv: no control or invalid byte raw")
     t.check(b'"q""uote"' in csv, "top --format csv: a quote doubled in a quoted field")
+
+    for n, r in zip(NAMES, res):
+        server = r["server"]["lport"]
+        sp = json_lines(t, "service-port", run(t, [ana, "top", "--group-by", "service-port",
+                                                   "--pid", r["pid"], "--format", "json", store]))
+        t.eq("service-port of %r's pair (ports %d, %d)" % (n, server, r["client"]["lport"]),
+             [(x["service_port"], x["conns"]) for x in sp], [(server, 2)])
+
+    cg_id = os.stat(mnt + cg_rel).st_ino
+    cgs = {r["cgroup"]: r for r in json_lines(t, "top --group-by cgroup", run(
+        t, [ana, "top", "-n", 1000, "--group-by", "cgroup", "--format", "json", store]))}
+    if t.check(cg_id in cgs, "top --group-by cgroup: a row for cgroup %d" % cg_id):
+        t.eq("top --group-by cgroup: its path", cgs[cg_id]["cgroup_path"], cg_rel)
+        t.eq("top --group-by cgroup: its container", cgs[cg_id]["container"], container[:12])
 
     pid = ["--pid", pids[ATTACK]]
     for what, cmd in (("top", [ana, "top", "-n", 1000, store]),

@@ -7,16 +7,19 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <cmocka.h>
 
+#include "cgroup.h"
 #include "escape.h"
 #include "filter.h"
 #include "format.h"
 #include "grid.h"
 #include "idmap.h"
+#include "report.h"
 #include "timeparse.h"
 
 #define MODEL 5000
@@ -259,9 +262,9 @@ static void test_grid_three_printings(void **state)
 	/* rate, time and rtt stay null */
 
 	assert_int_equal(tt_grid_render(g, &o, &b), 0);
-	assert_string_equal(b.p, "COMM            RX       RX/s  TIME                        RTT\n"
-				 "nginx     1.20 MiB  340 KiB/s  2025-11-27 14:05:00.123  1.25ms\n"
-				 "a \"b\", c       5 B          -  -                             -\n");
+	assert_string_equal(b.p, "COMM            RX       RX/s  TIME                            RTT\n"
+				 "nginx     1.20 MiB  340 KiB/s  2025-11-27 14:05:00.123 UTC  1.25ms\n"
+				 "a \"b\", c       5 B          -  -                                 -\n");
 	tt_buf_reset(&b);
 	o.fmt = TT_GRID_CSV;
 	assert_int_equal(tt_grid_render(g, &o, &b), 0);
@@ -321,6 +324,67 @@ static void test_grid_aligns_text(void **state)
 	tt_grid_free(g);
 }
 
+/* remote-net/N names a v6 prefix as v6: ::1 under a /64 is ::/64, never "*" */
+static void test_prefixes(void **state)
+{
+	struct tt_groupby g;
+	uint8_t a[16] = { 0 };
+	char buf[64], why[128];
+
+	(void)state;
+	assert_int_equal(tt_groupby_parse("remote-net/24", &g, why, sizeof(why)), 0);
+	a[15] = 1;
+	tt_addr_mask(a, 64);
+	assert_string_equal(tt_groupby_fmt_net(buf, sizeof(buf), &g, a, 6), "::/64");
+	memset(a, 0, sizeof(a));
+	a[10] = a[11] = 0xff;
+	a[12] = 10, a[13] = 1, a[14] = 2, a[15] = 3;
+	tt_addr_mask(a, 96 + 24);
+	assert_string_equal(tt_groupby_fmt_net(buf, sizeof(buf), &g, a, 4), "10.1.2.0/24");
+	assert_int_equal(tt_groupby_parse("remote-net/48", &g, why, sizeof(why)), 0);
+	memset(a, 0, sizeof(a));
+	a[0] = 0x20, a[1] = 0x01, a[2] = 0x0d, a[3] = 0xb8;
+	assert_string_equal(tt_groupby_fmt_net(buf, sizeof(buf), &g, a, 6), "2001:db8::/48");
+}
+
+/* The listening side's port: known from the opening, else the port rule. */
+static void test_service_port(void **state)
+{
+	struct tt_ev_conn c = { .lport = 50000, .rport = 40000 };
+
+	(void)state;
+	c.flags = TT_CF_PASSIVE; /* accepted on 50000 */
+	assert_int_equal(tt_service_port(&c), 50000);
+	c.flags = TT_CF_ACTIVE; /* connected to 40000 */
+	assert_int_equal(tt_service_port(&c), 40000);
+	c.flags = TT_CF_PARTIAL; /* unknown: both ephemeral, the lower */
+	assert_int_equal(tt_service_port(&c), 40000);
+	c.lport = 443, c.rport = 1024; /* both below 32768: the lower */
+	assert_int_equal(tt_service_port(&c), 443);
+	c.lport = 51234, c.rport = 8080; /* only one below 32768 */
+	assert_int_equal(tt_service_port(&c), 8080);
+}
+
+static void test_container_ids(void **state)
+{
+	static const char id[] = "3d54921bd88f2f45a192146139ca3bd13d54921bd88f2f45a192146139ca3bd1";
+	char buf[16], path[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "/system.slice/docker-%s.scope", id);
+	assert_string_equal(tt_cgroup_container(path, buf, sizeof(buf)), "3d54921bd88f");
+	snprintf(path, sizeof(path), "/kubepods/burstable/pod1/cri-containerd-%s.scope", id);
+	assert_string_equal(tt_cgroup_container(path, buf, sizeof(buf)), "3d54921bd88f");
+	snprintf(path, sizeof(path), "/docker/%s", id);
+	assert_string_equal(tt_cgroup_container(path, buf, sizeof(buf)), "3d54921bd88f");
+	assert_null(tt_cgroup_container("/user.slice/user-1000.slice/session-2.scope", buf,
+					sizeof(buf)));
+	/* 32 hex digits (a systemd machine id) are not a container */
+	assert_null(tt_cgroup_container("/process_api/3d54921bd88f2f45a192146139ca3bd1", buf,
+					sizeof(buf)));
+	assert_null(tt_cgroup_container(NULL, buf, sizeof(buf)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +396,9 @@ int main(void)
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_escape_text),
 		cmocka_unit_test(test_grid_aligns_text),
+		cmocka_unit_test(test_prefixes),
+		cmocka_unit_test(test_service_port),
+		cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_grid_three_printings),
 	};
