@@ -274,8 +274,12 @@ static int render_table(const struct tt_grid *g, const struct tt_grid_opts *o, s
 
 	if (!w)
 		return -ENOMEM;
-	for (k = 0; k < n; k++)
-		w[k] = o->header ? strlen(g->cols[col_at(g, k)].title) : 0;
+	for (k = 0; k < n; k++) {
+		const char *t = g->cols[col_at(g, k)].title;
+
+		tt_esc_cstr(cellbuf, sizeof(cellbuf), t, strlen(t));
+		w[k] = o->header ? tt_esc_width(cellbuf, strlen(cellbuf)) : 0;
+	}
 	for (r = 0; r < g->nrows; r++)
 		for (k = 0; k < n; k++) {
 			c = col_at(g, k);
@@ -284,8 +288,11 @@ static int render_table(const struct tt_grid *g, const struct tt_grid_opts *o, s
 				w[k] = tt_esc_width(cellbuf, strlen(cellbuf));
 		}
 	if (o->header) {
-		for (k = 0; k < n; k++)
-			cell_out(b, g, w, k, col_at(g, k), g->cols[col_at(g, k)].title);
+		for (k = 0; k < n; k++) {
+			const char *t = g->cols[col_at(g, k)].title;
+
+			cell_out(b, g, w, k, col_at(g, k), tt_esc_cstr(cellbuf, sizeof(cellbuf), t, strlen(t)));
+		}
 		tt_buf_add(b, "\n", 1);
 	}
 	for (r = 0; r < g->nrows; r++) {
@@ -309,8 +316,11 @@ int tt_grid_render(const struct tt_grid *g, const struct tt_grid_opts *o, struct
 	if (o->fmt == TT_GRID_TABLE)
 		return render_table(g, o, b);
 	if (o->fmt == TT_GRID_CSV && o->header) {
-		for (k = 0; k < n; k++)
-			tt_buf_printf(b, "%s%s", k ? "," : "", g->cols[col_at(g, k)].key);
+		for (k = 0; k < n; k++) { /* sql's keys are the statement's column names: any text */
+			if (k)
+				tt_buf_add(b, ",", 1);
+			tt_esc_csv(b, g->cols[col_at(g, k)].key, strlen(g->cols[col_at(g, k)].key));
+		}
 		tt_buf_add(b, "\n", 1);
 	}
 	for (r = 0; r < g->nrows; r++) {
@@ -318,9 +328,12 @@ int tt_grid_render(const struct tt_grid *g, const struct tt_grid_opts *o, struct
 			tt_buf_add(b, "{", 1);
 		for (k = 0; k < n; k++) {
 			c = col_at(g, k);
-			if (o->fmt == TT_GRID_JSON)
-				tt_buf_printf(b, "%s\"%s\":", k ? "," : "", g->cols[c].key);
-			else if (k)
+			if (o->fmt == TT_GRID_JSON) {
+				if (k)
+					tt_buf_add(b, ",", 1);
+				tt_esc_json(b, g->cols[c].key, strlen(g->cols[c].key));
+				tt_buf_add(b, ":", 1);
+			} else if (k)
 				tt_buf_add(b, ",", 1);
 			raw(b, &g->cols[c], &g->cells[r * g->ncols + c], o->fmt == TT_GRID_JSON);
 		}
