@@ -15,6 +15,8 @@ its generator sent), for the output fixes of issue 10:
 - --group-by service-port: every TCP end of the generator's three connections
   is under the server's port (this store predates the direction flags: the
   port rule decides);
+- a host name from the index is data: set to a terminal attack, it reaches
+  no table raw (top, events, info, sql; the report's HTML escapes with the same code);
 - replay --format json: the per-tick *_delta keys add up to each closed
   connection's totals, equal to what the generator sent; replay into a pipe
   does not pace (no nanosleep under strace), --speed does.
@@ -26,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -190,6 +193,24 @@ def replay(ana, store, truth):
                   (c["lport"], x, x))
 
 
+def hostile_host(ana, tmp):
+    store = os.path.join(tmp, "hostile")
+    shutil.copytree(DATA, store)
+    db = sqlite3.connect(os.path.join(store, "index.db"))
+    db.execute("UPDATE recordings SET host = char(27) || ']0;PWNED' || char(7) || char(27) || '[2J'")
+    db.commit()
+    db.close()
+    for cmd in (["top"], ["top", "--group-by", "host"], ["events"], ["info"],
+                ["sql", "SELECT host FROM recordings"]):
+        extra = [cmd.pop()] if cmd[0] == "sql" else []
+        out = subprocess.run([ana] + cmd + [store] + extra, capture_output=True,
+                             timeout=60).stdout
+        check(out and b"\x1b" not in out and b"\x07" not in out,
+              "%s with a hostile host name: no ESC or BEL on the terminal: %r" %
+              (" ".join(cmd), out[:300]))
+        check(b"\\x1b]0;PWNED\\x07" in out, "%s: the host name shown escaped" % " ".join(cmd))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--analyzer", required=True)
@@ -207,6 +228,7 @@ def main():
         parts = [("fields", fields, ()), ("diff", diff, ()), ("zones", zones, ()),
                  ("buckets", buckets, (span,)), ("nothing", nothing, ()),
                  ("service_port", service_port, (truth,))]
+        parts.append(("hostile_host", lambda ana, _store: hostile_host(ana, tmp), ()))
         if shutil.which("strace"):
             parts.append(("replay", replay, (truth,)))
         else:
