@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "escape.h"
 #include "mem.h"
 #include "segment.h"
 #include "store.h"
@@ -40,13 +41,16 @@ static void note(struct report *r, int is_problem, const char *file, const char 
 
 static void note(struct report *r, int is_problem, const char *file, const char *fmt, ...)
 {
+	char name[1024];
 	va_list ap;
 
 	if (is_problem)
 		r->problems++;
 	else
 		r->warnings++;
-	printf("%s %s: ", is_problem ? "PROBLEM" : "warning", file);
+	/* a file name in a store is anybody's: never raw on a terminal */
+	printf("%s %s: ", is_problem ? "PROBLEM" : "warning",
+	       tt_esc_cstr(name, sizeof(name), file, strlen(file)));
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);

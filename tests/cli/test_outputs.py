@@ -16,7 +16,8 @@ its generator sent), for the output fixes of issue 10:
   is under the server's port (this store predates the direction flags: the
   port rule decides);
 - a host name from the index is data: set to a terminal attack, it reaches
-  no table raw (top, events, info, sql; the report's HTML escapes with the same code);
+  no table raw (top, events, info, sql; the report's HTML escapes with the same code),
+  nor does a file name in the store directory (verify);
 - replay --format json: the per-tick *_delta keys add up to each closed
   connection's totals, equal to what the generator sent; replay into a pipe
   does not pace (no nanosleep under strace), --speed does.
@@ -209,6 +210,13 @@ def hostile_host(ana, tmp):
               "%s with a hostile host name: no ESC or BEL on the terminal: %r" %
               (" ".join(cmd), out[:300]))
         check(b"\\x1b]0;PWNED\\x07" in out, "%s: the host name shown escaped" % " ".join(cmd))
+    # a file name in the store directory is anybody's too
+    evil = os.path.join(store, "r000001-s000009\x1b]0;PWNED\x07.tts")
+    shutil.copy(os.path.join(store, "r000001-s000000.tts"), evil)
+    p = subprocess.run([ana, "verify", store], capture_output=True, timeout=60)
+    out = p.stdout + p.stderr
+    check(b"PWNED" in out and b"\x1b" not in out and b"\x07" not in out,
+          "verify: a segment file named with escapes is reported escaped: %r" % out[:300])
 
 
 def main():
