@@ -15,7 +15,7 @@ PKGS=(build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev 
 # the tests also need real peers: namespaces, nftables, a terminal, a browser;
 # and what packaging is checked with: systemd-analyze, man, passwd (useradd), zsh, a
 # Prometheus parser, debootstrap (a fresh Debian 12 for the .deb)
-TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium systemd man-db passwd zsh
+TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium systemd man-db passwd zsh strace
            python3-prometheus-client debootstrap)
 
 die() { echo "quickstart: $*" >&2; exit 1; }

@@ -107,7 +107,7 @@ int cmd_diff(int argc, char **argv)
 		{ "change", "CHANGE", TT_COL_STR },
 		{ "rate_base", "RATE BEFORE", TT_COL_RATE },
 		{ "rate_window", "RATE NOW", TT_COL_RATE },
-		{ "rate_delta", "DELTA/s", TT_COL_REAL },
+		{ "rate_delta", "DELTA/s", TT_COL_RATE },
 		{ "bytes_base", "BYTES BEFORE", TT_COL_BYTES },
 		{ "bytes_window", "BYTES NOW", TT_COL_BYTES },
 		{ "conns_base", "CONNS BEFORE", TT_COL_UINT },
@@ -221,6 +221,11 @@ int cmd_diff(int argc, char **argv)
 		nch++;
 	}
 	qsort(ch, nch, sizeof(*ch), cmp_change);
+	if (!nch) {
+		qargs_nothing(&q, NULL, 0);
+		rc = 0;
+		goto out;
+	}
 
 	nk = tt_top_key_cols(&by, q.ndirs > 1, cols);
 	nc = nk;

@@ -63,6 +63,7 @@ struct ev_run {
 	struct tt_grid_opts go;
 	struct tt_buf out;
 	int failed; /* output failed, the error printed */
+	uint64_t rows; /* rows printed or waiting in g */
 };
 
 static const char *errno_name(unsigned e)
@@ -159,6 +160,7 @@ static int emit(struct ev_run *r, uint64_t upto)
 			r->failed = 1;
 			return -EIO;
 		}
+		r->rows++;
 		memcpy(comm, c->comm, TT_COMM_MAX);
 		comm[TT_COMM_MAX] = '\0';
 		tt_grid_uint(r->g, 0, it->ts);
@@ -332,6 +334,8 @@ int cmd_events(int argc, char **argv)
 	struct tt_scan_stats st = { 0 };
 	struct ev_run r;
 	struct qargs q;
+	const char *fields = NULL;
+	char why[1024];
 	int i, rc = 1;
 
 	qargs_init(&q, "events");
@@ -343,7 +347,9 @@ int cmd_events(int argc, char **argv)
 			printf("Usage: tcptop-analyze events [--type KINDS] [OPTIONS] DIR...\n"
 			       "Connection events of a window in time order. KINDS, comma-separated:\n"
 			       "connect, accept, close, reset, retransmit (per tick), state, loss\n"
-			       "(default: all).\n\n%s",
+			       "(default: all). --fields KEYS: these columns in this order (ts, host,\n"
+			       "event, proto, laddr, lport, raddr, rport, pid, comm, detail, bytes_in,\n"
+			       "bytes_out).\n\n%s",
 			       qargs_help);
 			return 0;
 		}
@@ -356,17 +362,30 @@ int cmd_events(int argc, char **argv)
 			i++;
 			continue;
 		}
+		if (!strcmp(argv[i], "--fields")) {
+			if (i + 1 >= argc) {
+				cmd_err("events: option '--fields' needs a value");
+				return 2;
+			}
+			fields = argv[++i];
+			continue;
+		}
 		if (qargs_opt(&q, argc, argv, &i) == 2)
 			return 2;
 	}
-	if ((rc = qargs_open(&q)))
-		goto out;
-	rc = 1;
 	r.g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
 	if (!r.g) {
 		cmd_err("events: out of memory");
 		goto out;
 	}
+	if (tt_grid_fields(r.g, fields, why, sizeof(why))) {
+		cmd_err("events: %s", why);
+		rc = 2;
+		goto out;
+	}
+	if ((rc = qargs_open(&q)))
+		goto out;
+	rc = 1;
 	r.go.header = 1;
 	r.go.fmt = q.fmt;
 	r.go.utc = q.utc;
@@ -374,7 +393,11 @@ int cmd_events(int argc, char **argv)
 	/* a failed output printed its error: qargs_scan prints nothing more for -EIO */
 	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st) || r.failed)
 		goto out;
-	if (emit(&r, UINT64_MAX) || print_chunk(&r))
+	if (emit(&r, UINT64_MAX))
+		goto out;
+	if (!r.rows)
+		qargs_nothing(&q, &st, r.kinds != (1u << K_MAX) - 1);
+	else if (print_chunk(&r))
 		goto out;
 	qargs_print_stats(&q, &st);
 	rc = 0;

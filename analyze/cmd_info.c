@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "escape.h"
 #include "format.h"
 #include "store.h"
 
@@ -49,7 +50,7 @@ static int print_recordings(sqlite3 *db, int utc, int json)
 		const char *host = (const char *)sqlite3_column_text(q, 1);
 		const char *kernel = (const char *)sqlite3_column_text(q, 2);
 		int clean = sqlite3_column_int(q, 5);
-		char a[64], b[64], d[32];
+		char a[64], b[64], d[32], h[260], k[260];
 
 		if (bad_ns(start) || (end && (bad_ns(end) || end < start)))
 			cmd_err("info: warning: index: recordings row %" PRId64 ": start_ns %" PRId64
@@ -72,7 +73,9 @@ static int print_recordings(sqlite3 *db, int utc, int json)
 			tt_buf_free(&jb);
 		} else {
 			printf("  #%-3" PRId64 " %s  %s  %s -> %s (%s)%s\n", (int64_t)sqlite3_column_int64(q, 0),
-			       host, kernel, tt_fmt_time(a, sizeof(a), (uint64_t)start, utc, TT_TIME_ZONE),
+			       tt_esc_cstr(h, sizeof(h), host ? host : "", host ? strlen(host) : 0),
+			       tt_esc_cstr(k, sizeof(k), kernel ? kernel : "", kernel ? strlen(kernel) : 0),
+			       tt_fmt_time(a, sizeof(a), (uint64_t)start, utc, TT_TIME_ZONE),
 			       end ? tt_fmt_time(b, sizeof(b), (uint64_t)end, utc, TT_TIME_ZONE) : "?",
 			       end > start ? tt_fmt_duration(d, sizeof(d), (uint64_t)end - (uint64_t)start)
 					   : "-",
@@ -200,7 +203,10 @@ int cmd_info(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	printf("store        %s (index schema v%d)\n", dir, tt_store_schema_version(st));
+	char edir[1024];
+
+	printf("store        %s (index schema v%d)\n", tt_esc_cstr(edir, sizeof(edir), dir, strlen(dir)),
+	       tt_store_schema_version(st));
 	printf("recordings\n");
 	if (print_recordings(db, utc, 0) < 0)
 		goto dberr;

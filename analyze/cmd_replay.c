@@ -150,7 +150,7 @@ int cmd_replay(int argc, char **argv)
 	qargs_init(&q, "replay");
 	memset(&r, 0, sizeof(r));
 	r.q = &q;
-	r.speed = 1.0;
+	r.speed = -1; /* not given: real time on a terminal, max into a pipe or a file */
 	for (i = 1; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end;
@@ -159,11 +159,13 @@ int cmd_replay(int argc, char **argv)
 			printf("Usage: tcptop-analyze replay [--speed X|max] [--events] [--recording N]\n"
 			       "                             [--sort KEY] [-n|--top N] [--no-tty] [OPTIONS] DIR\n"
 			       "The recording tick by tick as the recorder showed it, paced at --speed\n"
-			       "(0.25 .. 120, 1 = real time, max = no pauses). On a terminal a full\n"
+			       "(0.25 .. 120, 1 = real time, max = no pauses; the default is 1 on a\n"
+			       "terminal, max when stdout is not one). On a terminal a full\n"
 			       "screen with keys: space pause, + - speed, left/right step a tick,\n"
 			       "[ ] a minute, g go to a time, s sort, / filter, q quit. Otherwise (or\n"
 			       "with --no-tty) text tables, or JSON lines with --format json (the\n"
-			       "recorder's keys; --events adds state changes, resets and closes).\n\n%s",
+			       "recorder's keys, with per-tick *_delta keys; --events adds state\n"
+			       "changes, resets and closes).\n\n%s",
 			       qargs_help);
 			return 0;
 		}
@@ -220,6 +222,8 @@ int cmd_replay(int argc, char **argv)
 		if (qargs_opt(&q, argc, argv, &i) == 2)
 			return 2;
 	}
+	if (r.speed < 0)
+		r.speed = isatty(STDOUT_FILENO) ? 1.0 : 0;
 	if (q.ndirs > 1) {
 		cmd_err("replay: one store at a time");
 		return 2;

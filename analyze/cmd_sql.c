@@ -68,12 +68,14 @@ static void disarm_backstop(void)
 
 static const char usage[] =
 	"Usage: tcptop-analyze sql [--format table|csv|json] [--no-header] [--timeout DUR]\n"
-	"                          [--max-rows N] [--max-memory SIZE] DIR \"SELECT ...\"\n"
+	"                          [--max-rows N] [--max-memory SIZE] [--fields KEYS]\n"
+	"                          DIR \"SELECT ...\"\n"
 	"One read-only SQL statement on DIR/index.db (tables and views: docs/SCHEMA.md),\n"
 	"printed as an aligned table, CSV or JSON lines. Only queries run: SELECT, WITH,\n"
 	"VALUES, EXPLAIN and PRAGMA table_info & co.; no ATTACH, no writes, no other\n"
 	"PRAGMA, no load_extension(). Limits: --timeout (default 10s), --max-rows\n"
 	"(default 1000000), --max-memory (default 256M: SQLite's heap, and the result).\n"
+	"--fields KEYS: of the result's columns, these in this order (comma-separated).\n"
 	"An SQL text that starts with '-' goes after '--'.\n";
 
 /* An argument that starts with '-' but holds blanks is SQL (a leading comment), not an option. */
@@ -86,7 +88,7 @@ int cmd_sql(int argc, char **argv)
 {
 	struct tt_query_limits lim = { 0 };
 	struct tt_grid_opts go = { .fmt = TT_GRID_TABLE, .header = 1 };
-	const char *dir = NULL, *sql = NULL;
+	const char *dir = NULL, *sql = NULL, *fields = NULL;
 	struct tt_query *q = NULL;
 	struct tt_grid *g = NULL;
 	struct tt_buf out = { 0 };
@@ -123,7 +125,7 @@ int cmd_sql(int argc, char **argv)
 			continue;
 		}
 		if (strcmp(a, "--format") && strcmp(a, "--timeout") && strcmp(a, "--max-rows") &&
-		    strcmp(a, "--max-memory")) {
+		    strcmp(a, "--max-memory") && strcmp(a, "--fields")) {
 			cmd_err("sql: unknown option '%s' (see sql --help)", a);
 			return 2;
 		}
@@ -132,7 +134,9 @@ int cmd_sql(int argc, char **argv)
 			return 2;
 		}
 		i++;
-		if (!strcmp(a, "--format")) {
+		if (!strcmp(a, "--fields")) {
+			fields = v;
+		} else if (!strcmp(a, "--format")) {
 			if (tt_grid_fmt_parse(v, &go.fmt)) {
 				cmd_err("sql: --format: '%s' is not table, csv or json", v);
 				return 2;
@@ -194,6 +198,12 @@ int cmd_sql(int argc, char **argv)
 		goto out;
 	}
 	g = tt_query_grid(q);
+	/* the columns are the statement's: known only once it ran */
+	if (g && (err = tt_grid_fields(g, fields, why, sizeof(why)))) {
+		cmd_err("sql: %s", why);
+		rc = err == -EINVAL ? 2 : 1;
+		goto out;
+	}
 	if (!g || tt_grid_render(g, &go, &out)) {
 		cmd_err("sql: %s", g && out.err == -E2BIG ? "output larger than 64 MiB: add a LIMIT"
 							  : "out of memory");

@@ -2,7 +2,8 @@
  * timeline DIR...: the window cut into buckets (--bucket, default 10s), each
  * with the host's (or the filter's) bytes in and out, rates, connections,
  * new and closed connections, retransmits and resets. For plotting or reading.
- * A tick goes whole into the bucket its end falls in.
+ * A tick goes whole into the bucket its end falls in. Buckets start on the
+ * clock (tt_time_align): the first and last are cut to the window.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,8 +29,10 @@ struct bucket {
 struct tl_run {
 	struct qargs *q;
 	uint64_t bucket_ns;
+	uint64_t origin_ns; /* the clock boundary at or before the window's start */
 	struct bucket *b;
 	size_t nb;
+	uint64_t matched; /* rows that passed the filter */
 };
 
 static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
@@ -44,7 +47,7 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	(void)agg;
 	if (ts <= r->q->from_ns || ts > r->q->to_ns)
 		return 0;
-	k = (size_t)((ts - r->q->from_ns - 1) / r->bucket_ns);
+	k = (size_t)((ts - r->origin_ns - 1) / r->bucket_ns);
 	if (k >= r->nb)
 		return 0;
 	b = &r->b[k];
@@ -53,6 +56,7 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 
 		if (!tt_filter_match_row(&r->q->filter, row))
 			continue;
+		r->matched++;
 		conns++;
 		active += row->d_bytes_in || row->d_bytes_out;
 		b->bytes_in += row->d_bytes_in;
@@ -128,7 +132,8 @@ int cmd_timeline(int argc, char **argv)
 	if ((rc = qargs_open(&q)))
 		goto out;
 	rc = 1;
-	r.nb = (size_t)((q.to_ns - q.from_ns + r.bucket_ns - 1) / r.bucket_ns);
+	r.origin_ns = tt_time_align(q.from_ns, r.bucket_ns, q.utc);
+	r.nb = (size_t)((q.to_ns - r.origin_ns + r.bucket_ns - 1) / r.bucket_ns);
 	if (!r.nb)
 		r.nb = 1;
 	if (r.nb > 10000000) {
@@ -142,13 +147,21 @@ int cmd_timeline(int argc, char **argv)
 	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
 		goto out;
 	qargs_print_stats(&q, &st);
+	if (!r.matched) {
+		qargs_nothing(&q, &st, 0);
+		rc = 0;
+		goto out;
+	}
 	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
 	if (!g)
 		goto oom;
 	for (k = 0; k < r.nb; k++) {
 		const struct bucket *b = &r.b[k];
-		uint64_t start = q.from_ns + k * r.bucket_ns;
-		uint64_t end = start + r.bucket_ns < q.to_ns ? start + r.bucket_ns : q.to_ns;
+		/* on the clock; the first bucket starts at the window's start */
+		uint64_t start = k ? r.origin_ns + k * r.bucket_ns : q.from_ns;
+		uint64_t end = r.origin_ns + (k + 1) * r.bucket_ns < q.to_ns ?
+				       r.origin_ns + (k + 1) * r.bucket_ns :
+				       q.to_ns;
 		double secs = (double)(end - start) / 1e9;
 
 		if (tt_grid_add_row(g))

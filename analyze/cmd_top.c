@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "buf.h"
+#include "cgroup.h"
 #include "cmd.h"
+#include "escape.h"
 #include "format.h"
 #include "qargs.h"
 #include "report.h"
@@ -22,15 +24,54 @@ struct top_run {
 	struct qargs *q;
 	struct tt_groupby by;
 	uint64_t interval_ns; /* 0: one table for the window */
+	uint64_t origin_ns; /* intervals: the clock boundary at or before the window's start */
 	struct tt_top **tops; /* one per interval (or one) */
 	size_t ntops;
 	char hosts[256];
 	int nhosts;
+	const char *fields; /* --fields, or NULL */
+	int cg_foreign; /* a recording of another machine or boot: its cgroup ids mean nothing here */
 };
+
+/* Does the --fields list name key? (a column --fields asks for is always there) */
+static int lists(const char *fields, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p;
+
+	for (p = fields; p && (p = strstr(p, key)); p += n)
+		if ((p == fields || p[-1] == ',') && (!p[n] || p[n] == ','))
+			return 1;
+	return 0;
+}
+
+/* The grid of a table, with the columns --fields chose. NULL after printing the error. */
+static struct tt_grid *top_grid(const struct top_run *r, const struct tt_group *const *rows,
+				size_t nr, unsigned n, uint64_t window_ns, uint64_t from)
+{
+	int table = r->q->fmt == TT_GRID_TABLE;
+	struct tt_grid *g;
+	char why[1024];
+
+	/* machines get the interval as a column rather than a heading */
+	g = tt_top_grid(&r->by, rows, nr, n, window_ns,
+			r->nhosts > 1 || r->q->ndirs > 1 || lists(r->fields, "host"),
+			r->interval_ns && (!table || lists(r->fields, "interval_start")) ? from : 0);
+	if (!g) {
+		cmd_err("top: out of memory");
+		return NULL;
+	}
+	if (tt_grid_fields(g, r->fields, why, sizeof(why))) {
+		cmd_err("top: %s", why);
+		tt_grid_free(g);
+		return NULL;
+	}
+	return g;
+}
 
 static struct tt_top *top_for(struct top_run *r, uint64_t ts)
 {
-	size_t k = r->interval_ns ? (size_t)((ts - r->q->from_ns - 1) / r->interval_ns) : 0;
+	size_t k = r->interval_ns ? (size_t)((ts - r->origin_ns - 1) / r->interval_ns) : 0;
 
 	if (k >= r->ntops) {
 		size_t n = k + 1, i;
@@ -53,8 +94,15 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 	struct top_run *r = ctx;
 	size_t l = strlen(r->hosts);
 
-	if (rec->host && !strstr(r->hosts, rec->host) && l + strlen(rec->host) + 3 < sizeof(r->hosts)) {
-		snprintf(r->hosts + l, sizeof(r->hosts) - l, "%s%s", l ? ", " : "", rec->host);
+	if (!tt_cgroups_here(rec->boot_id))
+		r->cg_foreign = 1;
+
+	char host[128];
+
+	/* the index is data: a host name prints escaped like any name (escape.h) */
+	tt_esc_cstr(host, sizeof(host), rec->host ? rec->host : "", rec->host ? strlen(rec->host) : 0);
+	if (rec->host && !strstr(r->hosts, host) && l + strlen(host) + 3 < sizeof(r->hosts)) {
+		snprintf(r->hosts + l, sizeof(r->hosts) - l, "%s%s", l ? ", " : "", host);
 		r->nhosts++;
 	}
 	return 0;
@@ -108,18 +156,16 @@ static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, u
 	if (r->q->fmt == TT_GRID_TABLE) {
 		char a[64], b[64], d[32], bi[32], bo[32];
 
-		tt_buf_printf(out, "%s%s -> %s%s (%s)  host %s  groups %ld  in %s  out %s\n", title,
-			      tt_fmt_time(a, sizeof(a), from, r->q->utc, 0),
-			      tt_fmt_time(b, sizeof(b), to, r->q->utc, 0),
-			      r->q->utc ? " UTC" : "", tt_fmt_duration(d, sizeof(d), to - from),
+		tt_buf_printf(out, "%s%s -> %s (%s)  host %s  groups %ld  in %s  out %s\n", title,
+			      tt_fmt_time(a, sizeof(a), from, r->q->utc, TT_TIME_ZONE),
+			      tt_fmt_time(b, sizeof(b), to, r->q->utc, TT_TIME_ZONE),
+			      tt_fmt_duration(d, sizeof(d), to - from),
 			      r->hosts[0] ? r->hosts : "?", nr, tt_fmt_bytes(bi, sizeof(bi), in),
 			      tt_fmt_bytes(bo, sizeof(bo), o));
 	}
-	/* machines get the interval as a column rather than a heading */
-	g = tt_top_grid(&r->by, rows, (size_t)nr, n, to - from, r->nhosts > 1 || r->q->ndirs > 1,
-			r->interval_ns && r->q->fmt != TT_GRID_TABLE ? from : 0);
+	g = top_grid(r, rows, (size_t)nr, n, to - from, from);
 	if (!g)
-		return -ENOMEM;
+		return -EIO;
 	go.header = r->q->fmt != TT_GRID_CSV || !r->interval_ns || from == r->q->from_ns;
 	err = tt_grid_render(g, &go, out);
 	tt_grid_free(g);
@@ -135,6 +181,7 @@ int cmd_top(int argc, char **argv)
 	struct tt_scan_cb cb = { .on_recording = on_recording, .on_table = on_table };
 	struct tt_scan_stats st = { 0 };
 	struct tt_buf out = { 0 };
+	struct tt_cgroups *cg = NULL;
 	const char *group = "conn";
 	char why[512];
 	enum tt_metric by = TT_BY_BYTES;
@@ -151,18 +198,22 @@ int cmd_top(int argc, char **argv)
 
 		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
 			printf("Usage: tcptop-analyze top [-n N] [--by METRIC] [--group-by KEYS]\n"
-			       "                          [--per-interval DUR] [--no-rollups] [OPTIONS] DIR...\n"
+			       "                          [--per-interval DUR] [--no-rollups] [--fields KEYS]\n"
+			       "                          [OPTIONS] DIR...\n"
 			       "Top-N of a window. METRIC: bytes (default), tx, rx, rate (peak per-tick),\n"
 			       "packets, rtt, retrans, duration, conns. KEYS, comma-separated: conn\n"
 			       "(default), pid, process, remote-host, remote-net/N, remote-port,\n"
-			       "local-port, cgroup, host. Several DIRs are merged, with a host column.\n"
+			       "local-port, service-port (the listening side's port), cgroup (with its\n"
+			       "path and container id when recorded on this machine in this boot),\n"
+			       "host. Several DIRs are merged, with a host column.\n"
 			       "Rates: RX/s and TX/s are the window's bytes over its length; PEAK is the\n"
 			       "highest per-tick rate of one connection. A connection counts in the ticks\n"
 			       "in which it was active (moved data, retransmitted, reset, opened, closed)\n"
 			       "that end inside the window. Whole rollup periods (5 minutes unless the\n"
 			       "recording chose another length) and hours are read from the index's\n"
 			       "rollups, the same numbers as their ticks; --no-rollups replays every\n"
-			       "tick instead.\n\n%s",
+			       "tick instead. --fields KEYS: these columns in this order (the JSON keys;\n"
+			       "a wrong one lists those of the grouping).\n\n%s",
 			       qargs_help);
 			return 0;
 		}
@@ -171,7 +222,7 @@ int cmd_top(int argc, char **argv)
 			continue;
 		}
 		if (!strcmp(o, "-n") || !strcmp(o, "--by") || !strcmp(o, "--group-by") ||
-		    !strcmp(o, "--per-interval")) {
+		    !strcmp(o, "--per-interval") || !strcmp(o, "--fields")) {
 			if (!v) {
 				cmd_err("top: option '%s' needs a value", o);
 				return 2;
@@ -195,6 +246,8 @@ int cmd_top(int argc, char **argv)
 				by = (enum tt_metric)m;
 			} else if (!strcmp(o, "--group-by")) {
 				group = v;
+			} else if (!strcmp(o, "--fields")) {
+				r.fields = v;
 			} else if (tt_parse_duration(v, &r.interval_ns) || r.interval_ns < 1000000000ull) {
 				cmd_err("top: --per-interval: '%s' is not a duration of at least 1s", v);
 				return 2;
@@ -208,9 +261,20 @@ int cmd_top(int argc, char **argv)
 		cmd_err("top: %s", why);
 		return 2;
 	}
+	if (r.fields) { /* a field that is not there is a usage error, before any reading */
+		struct tt_grid *g;
+
+		r.nhosts = 2; /* the host column, and with intervals interval_start, are valid */
+		g = top_grid(&r, NULL, 0, 0, 1, 1);
+		r.nhosts = 0;
+		if (!g)
+			return 2;
+		tt_grid_free(g);
+	}
 	if ((rc = qargs_open(&q)))
 		goto out;
 	rc = 1;
+	r.origin_ns = tt_time_align(q.from_ns, r.interval_ns, q.utc);
 	/*
 	 * Whole rollup periods come from the index's rollups, which answer exactly
 	 * what their ticks would, unless the question needs single ticks: a state
@@ -220,13 +284,31 @@ int cmd_top(int argc, char **argv)
 		cb.on_piece = on_piece;
 	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
 		goto out;
+	for (k = 0; k < (size_t)r.by.n; k++)
+		if (r.by.keys[k] == TT_G_CGROUP && !r.cg_foreign && tt_cgroups_load(NULL, &cg))
+			cg = NULL; /* no hierarchy to read: the ids alone */
+	r.by.cgroups = cg;
+	for (k = 0; k < r.ntops; k++) {
+		const struct tt_group **rows;
+
+		if (r.tops[k] && tt_top_rank(r.tops[k], by, &rows) > 0)
+			break;
+	}
+	if (k == r.ntops) {
+		qargs_nothing(&q, &st, 0);
+		qargs_print_stats(&q, &st);
+		rc = 0;
+		goto out;
+	}
 	if (!r.interval_ns) {
 		err = print_top(&r, r.ntops ? r.tops[0] : NULL, by, n, q.from_ns, q.to_ns, "", &out);
 	} else {
 		err = 0;
-		for (k = 0; !err && k * r.interval_ns < q.to_ns - q.from_ns; k++) {
-			uint64_t f = q.from_ns + k * r.interval_ns;
-			uint64_t t = f + r.interval_ns < q.to_ns ? f + r.interval_ns : q.to_ns;
+		/* on the clock (PCP's -A); the first and last are cut to the window */
+		for (k = 0; !err && r.origin_ns + k * r.interval_ns < q.to_ns; k++) {
+			uint64_t f = k ? r.origin_ns + k * r.interval_ns : q.from_ns;
+			uint64_t e = r.origin_ns + (k + 1) * r.interval_ns;
+			uint64_t t = e < q.to_ns ? e : q.to_ns;
 
 			err = print_top(&r, k < r.ntops ? r.tops[k] : NULL, by, n, f, t, "interval ",
 					&out);
@@ -235,7 +317,8 @@ int cmd_top(int argc, char **argv)
 		}
 	}
 	if (err) {
-		cmd_err("top: out of memory");
+		if (err != -EIO)
+			cmd_err("top: out of memory");
 		goto out;
 	}
 	if (qargs_flush(&out))
@@ -246,6 +329,7 @@ out:
 	for (k = 0; k < r.ntops; k++)
 		tt_top_free(r.tops[k]);
 	free(r.tops);
+	tt_cgroups_free(cg);
 	tt_buf_free(&out);
 	qargs_close(&q);
 	return rc;

@@ -12,16 +12,22 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "escape.h"
 #include "repair.h"
 #include "store.h"
 
 static void print_finding(void *ctx, enum tt_finding_level level, const char *what,
 			  const char *msg)
 {
+	char ew[1024], em[2048];
+
 	(void)ctx;
 	if (level == TT_FINDING_NOTE)
 		return;
-	printf("%s %s: %s\n", level == TT_FINDING_PROBLEM ? "PROBLEM" : "warning", what, msg);
+	/* a file name in a store is anybody's: never raw on a terminal */
+	printf("%s %s: %s\n", level == TT_FINDING_PROBLEM ? "PROBLEM" : "warning",
+	       tt_esc_cstr(ew, sizeof(ew), what, strlen(what)),
+	       tt_esc_cstr(em, sizeof(em), msg, strlen(msg)));
 }
 
 int cmd_verify(int argc, char **argv)

@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cmd.h"
+#include "escape.h"
 #include "gitversion.h"
 #include "optab.h"
 
@@ -41,13 +43,17 @@ static const struct cmd cmds[] = {
 
 void cmd_err(const char *fmt, ...)
 {
+	char msg[2048];
+	struct tt_buf b = { 0 };
 	va_list ap;
 
-	fputs(PROG ": ", stderr);
+	/* a message may quote a store's data (a file name, a host): one line, nothing raw */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	tt_esc_text(&b, msg, strlen(msg));
+	fprintf(stderr, PROG ": %s\n", b.p ? b.p : "");
+	tt_buf_free(&b);
 }
 
 static void usage(FILE *f)

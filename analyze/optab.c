@@ -16,8 +16,9 @@
 static const struct optab_opt o_info[] = { { "--utc", 0 }, { "--format", 1 }, HELP, END };
 static const struct optab_opt o_none[] = { HELP, END };
 static const struct optab_opt o_top[] = { { "-n", 1 }, { "--by", 1 }, { "--group-by", 1 },
-					  { "--per-interval", 1 }, { "--no-rollups", 0 }, COMMON, HELP, END };
-static const struct optab_opt o_events[] = { { "--type", 1 }, COMMON, HELP, END };
+					  { "--per-interval", 1 }, { "--no-rollups", 0 }, { "--fields", 1 },
+					  COMMON, HELP, END };
+static const struct optab_opt o_events[] = { { "--type", 1 }, { "--fields", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_timeline[] = { { "--bucket", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_diff[] = { { "--baseline", 1 }, { "--window", 1 },
 					   { "--group-by", 1 }, { "-n", 1 }, COMMON, HELP, END };
@@ -34,8 +35,8 @@ static const struct optab_opt o_report[] = { { "-o", 1 }, { "--output", 1 }, { "
 					     HELP,	  END };
 static const struct optab_opt o_sql[] = { { "--format", 1 },	 { "--no-header", 0 },
 					  { "--timeout", 1 },	 { "--max-rows", 1 },
-					  { "--max-memory", 1 }, HELP,
-					  END };
+					  { "--max-memory", 1 }, { "--fields", 1 },
+					  HELP, END };
 
 static const struct {
 	const char *cmd;

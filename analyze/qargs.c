@@ -312,3 +312,18 @@ int qargs_flush(struct tt_buf *b)
 	tt_buf_reset(b);
 	return 0;
 }
+
+void qargs_nothing(const struct qargs *a, const struct tt_scan_stats *st, int filtered)
+{
+	const struct tt_filter *f = &a->filter;
+
+	filtered |= f->proto || f->pid || f->port >= 0 || f->comm[0] || f->host_bits >= 0 ||
+		    f->state >= 0;
+	if (filtered)
+		cmd_err("%s: nothing matched the filter in the window", a->cmd);
+	else if (st && (st->blocks_damaged || st->blocks_unsynced))
+		cmd_err("%s: nothing readable in the window: every block of it is damaged or "
+			"follows damage (warned above)", a->cmd);
+	else
+		cmd_err("%s: nothing recorded in the window", a->cmd);
+}

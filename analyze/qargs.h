@@ -65,6 +65,15 @@ void qargs_print_stats(const struct qargs *a, const struct tt_scan_stats *st);
 struct tt_buf;
 int qargs_flush(struct tt_buf *b);
 
+/*
+ * An answer without a single row: one line on stderr, "nothing matched" (the
+ * shared filter, or the command's own when filtered), "nothing readable" (st,
+ * may be NULL, counts skipped damage) or "nothing recorded" in the window, and
+ * no table: a zero-filled table would read as a measurement. The command exits 0.
+ */
+struct tt_scan_stats;
+void qargs_nothing(const struct qargs *a, const struct tt_scan_stats *st, int filtered);
+
 /* The --help lines for the shared options. */
 extern const char qargs_help[];
 

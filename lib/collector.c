@@ -332,7 +332,10 @@ static void conn_from_snap(struct tt_ev_conn *ci, uint64_t id, const struct tt_s
 	ci->id = id;
 	endpoints_from_tuple(ci, &v->tuple);
 	ci->proto = v->tuple.proto;
-	ci->flags = (v->sk_flags & TT_SKF_OPEN_SEEN) ? 0 : TT_CF_PARTIAL;
+	/* seen opening: which side listened is known (service-port groups by it) */
+	ci->flags = !(v->sk_flags & TT_SKF_OPEN_SEEN) ? TT_CF_PARTIAL :
+		    (v->sk_flags & TT_SKF_ACTIVE)     ? TT_CF_ACTIVE :
+							TT_CF_PASSIVE;
 	if (v->flags & (TT_SNF_HELD | TT_SNF_TASK)) {
 		/* the process: the walk knows who holds a socket, not which thread */
 		ci->pid = v->tgid;

@@ -28,6 +28,8 @@ enum tt_ev_type {
 /* tt_ev_conn.flags */
 #define TT_CF_PARTIAL 0x01 /* existed before the recorder: counts start at the start */
 #define TT_CF_UDP_PEER 0x02 /* one remote peer of an unconnected UDP socket */
+#define TT_CF_ACTIVE 0x04 /* TCP opened here by connect(): the remote port is the service's */
+#define TT_CF_PASSIVE 0x08 /* TCP accepted from a listener: the local port is the service's */
 
 /* tt_ev_close.reason */
 enum tt_close_reason {

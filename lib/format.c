@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "format.h"
 
 char *tt_fmt_bytes(char *buf, size_t len, uint64_t bytes)
@@ -107,18 +108,7 @@ const char *tt_proto_name(int proto)
 
 void tt_json_str(struct tt_buf *b, const char *s)
 {
-	tt_buf_add(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			tt_buf_printf(b, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f) /* comm is bytes, not UTF-8: escape */
-			tt_buf_printf(b, "\\u%04x", ch);
-		else
-			tt_buf_add(b, s, 1);
-	}
-	tt_buf_add(b, "\"", 1);
+	tt_esc_json(b, s, strlen(s));
 }
 
 static void json_ts(struct tt_buf *b, const char *key, uint64_t mono_ns, int64_t m2w)
@@ -173,6 +163,13 @@ void tt_row_json(struct tt_buf *b, const struct tt_row *r, const struct tt_table
 		      r->rate_in, r->rate_out, r->tot.srtt_us, r->tot.rttvar_us);
 	tt_buf_printf(b, "\"retransmits\":%u,\"resets_sent\":%u,\"resets_received\":%u,",
 		      r->tot.retrans, r->tot.rst_sent, r->tot.rst_recv);
+	/* what this tick added: the totals above are running counts */
+	tt_buf_printf(b,
+		      "\"bytes_in_delta\":%" PRIu64 ",\"bytes_out_delta\":%" PRIu64
+		      ",\"packets_in_delta\":%" PRIu64 ",\"packets_out_delta\":%" PRIu64
+		      ",\"retransmits_delta\":%u,\"resets_delta\":%u,",
+		      r->d_bytes_in, r->d_bytes_out, r->d_packets_in, r->d_packets_out, r->d_retrans,
+		      r->d_resets);
 	tt_buf_printf(b, "\"closed\":%s,\"age_ms\":%" PRIu64 ",",
 		      (r->flags & TT_ROW_CLOSED) ? "true" : "false",
 		      tt_row_age_ns(r, ts_ns) / 1000000);

@@ -37,7 +37,7 @@ char *tt_fmt_endpoint(char *buf, size_t len, const uint8_t addr[16], uint16_t po
 /* "tcp" / "udp" / "?" */
 const char *tt_proto_name(int proto);
 
-/* Append s as a JSON string (quoted, escaped). */
+/* Append the C string s as a JSON string: tt_esc_json (escape.h). */
 void tt_json_str(struct tt_buf *b, const char *s);
 
 /*

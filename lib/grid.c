@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "format.h"
 #include "grid.h"
 #include "mem.h"
@@ -25,6 +26,8 @@ struct cell {
 struct tt_grid {
 	struct tt_col *cols; /* a copy; the strings it points to are the caller's */
 	size_t ncols;
+	size_t *show; /* --fields: the columns printed, in order (NULL: all, as added) */
+	size_t nshow;
 	struct cell *cells;
 	size_t nrows, cap; /* cap in cells */
 	int err;
@@ -64,6 +67,7 @@ void tt_grid_free(struct tt_grid *g)
 	tt_grid_clear(g);
 	free(g->cells);
 	free(g->cols);
+	free(g->show);
 	free(g);
 }
 
@@ -157,8 +161,8 @@ static void human(char *buf, size_t len, const struct tt_col *col, const struct 
 		return;
 	}
 	switch (col->type) {
-	case TT_COL_STR:
-		snprintf(buf, len, "%s", c->s);
+	case TT_COL_STR: /* a cut at 255 bytes stays whole characters */
+		tt_esc_cstr(buf, len, c->s, strlen(c->s));
 		break;
 	case TT_COL_INT:
 		snprintf(buf, len, "%" PRId64, c->i);
@@ -172,11 +176,16 @@ static void human(char *buf, size_t len, const struct tt_col *col, const struct 
 	case TT_COL_BYTES:
 		tt_fmt_bytes(buf, len, c->u);
 		break;
-	case TT_COL_RATE:
-		tt_fmt_rate(buf, len, c->d);
+	case TT_COL_RATE: /* a difference of rates may be negative */
+		if (c->d < 0 && len > 1) {
+			buf[0] = '-';
+			tt_fmt_rate(buf + 1, len - 1, -c->d);
+		} else {
+			tt_fmt_rate(buf, len, c->d);
+		}
 		break;
 	case TT_COL_TIME:
-		tt_fmt_time(buf, len, c->u, utc, TT_TIME_MS);
+		tt_fmt_time(buf, len, c->u, utc, TT_TIME_MS | TT_TIME_ZONE); /* per cell: DST moves */
 		break;
 	case TT_COL_DURATION:
 		tt_fmt_duration(buf, len, c->u);
@@ -200,22 +209,10 @@ static void raw(struct tt_buf *b, const struct tt_col *col, const struct cell *c
 	}
 	switch (col->type) {
 	case TT_COL_STR:
-		if (json) {
-			tt_json_str(b, c->s);
-		} else if (strpbrk(c->s, ",\"\n\r")) {
-			const char *p;
-
-			tt_buf_add(b, "\"", 1);
-			for (p = c->s; *p; p++) {
-				if (*p == '"')
-					tt_buf_add(b, "\"\"", 2); /* RFC 4180: a quote doubles */
-				else
-					tt_buf_add(b, p, 1);
-			}
-			tt_buf_add(b, "\"", 1);
-		} else {
-			tt_buf_printf(b, "%s", c->s);
-		}
+		if (json)
+			tt_esc_json(b, c->s, strlen(c->s));
+		else
+			tt_esc_csv(b, c->s, strlen(c->s));
 		break;
 	case TT_COL_INT:
 		tt_buf_printf(b, "%" PRId64, c->i);
@@ -239,47 +236,70 @@ static void raw(struct tt_buf *b, const struct tt_col *col, const struct cell *c
 	}
 }
 
+/* The columns printed: --fields' choice, or all in the order they were added. */
+static size_t nshown(const struct tt_grid *g)
+{
+	return g->show ? g->nshow : g->ncols;
+}
+
+static size_t col_at(const struct tt_grid *g, size_t k)
+{
+	return g->show ? g->show[k] : k;
+}
+
 static int left_aligned(enum tt_col_type t)
 {
 	return t == TT_COL_STR || t == TT_COL_TIME;
 }
 
 /* Text and numbers line up on their own side; the last column has no trailing blanks. */
-static void cell_out(struct tt_buf *b, const struct tt_grid *g, const size_t *w, size_t c,
-		     const char *text)
+static void cell_out(struct tt_buf *b, const struct tt_grid *g, const size_t *w, size_t k,
+		     size_t c, const char *text)
 {
-	const char *sep = c ? "  " : "";
+	size_t tw = tt_esc_width(text, strlen(text)), pad = w[k] > tw ? w[k] - tw : 0;
 
+	if (k)
+		tt_buf_add(b, "  ", 2);
 	if (!left_aligned(g->cols[c].type))
-		tt_buf_printf(b, "%s%*s", sep, (int)w[c], text);
-	else
-		tt_buf_printf(b, "%s%-*s", sep, c + 1 < g->ncols ? (int)w[c] : 0, text);
+		tt_buf_printf(b, "%*s", (int)pad, "");
+	tt_buf_add(b, text, strlen(text));
+	if (left_aligned(g->cols[c].type) && k + 1 < nshown(g))
+		tt_buf_printf(b, "%*s", (int)pad, "");
 }
 
 static int render_table(const struct tt_grid *g, const struct tt_grid_opts *o, struct tt_buf *b)
 {
-	size_t *w = calloc(g->ncols, sizeof(*w)), r, c;
+	size_t n = nshown(g), *w = calloc(n ? n : 1, sizeof(*w)), r, k, c;
 	char cellbuf[256];
 
 	if (!w)
 		return -ENOMEM;
-	for (c = 0; c < g->ncols; c++)
-		w[c] = o->header ? strlen(g->cols[c].title) : 0;
+	for (k = 0; k < n; k++) {
+		const char *t = g->cols[col_at(g, k)].title;
+
+		tt_esc_cstr(cellbuf, sizeof(cellbuf), t, strlen(t));
+		w[k] = o->header ? tt_esc_width(cellbuf, strlen(cellbuf)) : 0;
+	}
 	for (r = 0; r < g->nrows; r++)
-		for (c = 0; c < g->ncols; c++) {
+		for (k = 0; k < n; k++) {
+			c = col_at(g, k);
 			human(cellbuf, sizeof(cellbuf), &g->cols[c], &g->cells[r * g->ncols + c], o->utc);
-			if (strlen(cellbuf) > w[c])
-				w[c] = strlen(cellbuf);
+			if (tt_esc_width(cellbuf, strlen(cellbuf)) > w[k])
+				w[k] = tt_esc_width(cellbuf, strlen(cellbuf));
 		}
 	if (o->header) {
-		for (c = 0; c < g->ncols; c++)
-			cell_out(b, g, w, c, g->cols[c].title);
+		for (k = 0; k < n; k++) {
+			const char *t = g->cols[col_at(g, k)].title;
+
+			cell_out(b, g, w, k, col_at(g, k), tt_esc_cstr(cellbuf, sizeof(cellbuf), t, strlen(t)));
+		}
 		tt_buf_add(b, "\n", 1);
 	}
 	for (r = 0; r < g->nrows; r++) {
-		for (c = 0; c < g->ncols; c++) {
+		for (k = 0; k < n; k++) {
+			c = col_at(g, k);
 			human(cellbuf, sizeof(cellbuf), &g->cols[c], &g->cells[r * g->ncols + c], o->utc);
-			cell_out(b, g, w, c, cellbuf);
+			cell_out(b, g, w, k, c, cellbuf);
 		}
 		tt_buf_add(b, "\n", 1);
 	}
@@ -289,28 +309,77 @@ static int render_table(const struct tt_grid *g, const struct tt_grid_opts *o, s
 
 int tt_grid_render(const struct tt_grid *g, const struct tt_grid_opts *o, struct tt_buf *b)
 {
-	size_t r, c;
+	size_t r, k, c, n = nshown(g);
 
 	if (g->err)
 		return g->err;
 	if (o->fmt == TT_GRID_TABLE)
 		return render_table(g, o, b);
 	if (o->fmt == TT_GRID_CSV && o->header) {
-		for (c = 0; c < g->ncols; c++)
-			tt_buf_printf(b, "%s%s", c ? "," : "", g->cols[c].key);
+		for (k = 0; k < n; k++) { /* sql's keys are the statement's column names: any text */
+			if (k)
+				tt_buf_add(b, ",", 1);
+			tt_esc_csv(b, g->cols[col_at(g, k)].key, strlen(g->cols[col_at(g, k)].key));
+		}
 		tt_buf_add(b, "\n", 1);
 	}
 	for (r = 0; r < g->nrows; r++) {
 		if (o->fmt == TT_GRID_JSON)
 			tt_buf_add(b, "{", 1);
-		for (c = 0; c < g->ncols; c++) {
-			if (o->fmt == TT_GRID_JSON)
-				tt_buf_printf(b, "%s\"%s\":", c ? "," : "", g->cols[c].key);
-			else if (c)
+		for (k = 0; k < n; k++) {
+			c = col_at(g, k);
+			if (o->fmt == TT_GRID_JSON) {
+				if (k)
+					tt_buf_add(b, ",", 1);
+				tt_esc_json(b, g->cols[c].key, strlen(g->cols[c].key));
+				tt_buf_add(b, ":", 1);
+			} else if (k)
 				tt_buf_add(b, ",", 1);
 			raw(b, &g->cols[c], &g->cells[r * g->ncols + c], o->fmt == TT_GRID_JSON);
 		}
 		tt_buf_add(b, o->fmt == TT_GRID_JSON ? "}\n" : "\n", o->fmt == TT_GRID_JSON ? 2 : 1);
 	}
 	return b->err;
+}
+
+int tt_grid_fields(struct tt_grid *g, const char *fields, char *why, size_t why_len)
+{
+	size_t n = 1, k = 0, c, len;
+	const char *p, *e;
+	size_t *show;
+
+	if (!fields)
+		return 0;
+	for (p = fields; *p; p++)
+		n += *p == ',';
+	show = calloc(n, sizeof(*show));
+	if (!show) {
+		snprintf(why, why_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (p = fields;; p = e + 1) {
+		e = strchr(p, ',');
+		len = e ? (size_t)(e - p) : strlen(p);
+		for (c = 0; c < g->ncols; c++)
+			if (strlen(g->cols[c].key) == len && !strncmp(g->cols[c].key, p, len))
+				break;
+		if (c == g->ncols) {
+			struct tt_buf m = { 0 };
+
+			tt_buf_printf(&m, "--fields: '%.*s' is not a field here; the fields: ", (int)len, p);
+			for (c = 0; c < g->ncols; c++)
+				tt_buf_printf(&m, "%s%s", c ? "," : "", g->cols[c].key);
+			snprintf(why, why_len, "%s", m.p ? m.p : "");
+			tt_buf_free(&m);
+			free(show);
+			return -EINVAL;
+		}
+		show[k++] = c;
+		if (!e)
+			break;
+	}
+	free(g->show);
+	g->show = show;
+	g->nshow = k;
+	return 0;
 }

@@ -3,7 +3,8 @@
  * an aligned table with human units for people, CSV and JSON lines with raw
  * numbers for machines. Every analyzer command that prints rows prints a grid,
  * so they all look and parse alike; JSON and CSV keys are the recorder's names
- * wherever a field means the same thing.
+ * wherever a field means the same thing. Text cells go through escape.h: no
+ * control byte reaches a terminal, JSON carries the real characters.
  */
 #ifndef TT_GRID_H
 #define TT_GRID_H
@@ -19,8 +20,8 @@ enum tt_col_type {
 	TT_COL_UINT, /* unsigned integer */
 	TT_COL_REAL, /* double, 1 decimal in tables */
 	TT_COL_BYTES, /* uint: "1.20 MiB" in tables, raw in CSV/JSON */
-	TT_COL_RATE, /* double bytes/s: "340 KiB/s" in tables, raw in CSV/JSON */
-	TT_COL_TIME, /* uint Unix ns: local or UTC time in tables, Unix seconds (ms) otherwise */
+	TT_COL_RATE, /* double bytes/s: "340 KiB/s" ("-1.2 MiB/s") in tables, raw in CSV/JSON */
+	TT_COL_TIME, /* uint Unix ns: local or UTC time with its zone in tables, Unix seconds (ms) otherwise */
 	TT_COL_DURATION, /* uint ns: "4m05s" in tables, seconds (ms) otherwise */
 	TT_COL_USEC, /* uint microseconds: "1.25ms" in tables, raw otherwise */
 };
@@ -57,6 +58,13 @@ void tt_grid_uint(struct tt_grid *g, size_t col, uint64_t v);
 void tt_grid_real(struct tt_grid *g, size_t col, double v);
 
 size_t tt_grid_rows(const struct tt_grid *g);
+
+/*
+ * --fields: print only the columns whose keys fields lists ("comm,bytes_in"),
+ * in that order, in every format (NULL: all, as added). 0, or -EINVAL with why
+ * naming the unknown field and listing the valid keys (-ENOMEM: no memory).
+ */
+int tt_grid_fields(struct tt_grid *g, const char *fields, char *why, size_t why_len);
 
 struct tt_grid_opts {
 	enum tt_grid_fmt fmt;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "format.h"
 #include "html.h"
 
@@ -36,78 +37,9 @@ static const char *const palette[TT_HTML_CONNS_MAX] = {
 
 /* ---- text ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	/* overlong forms, surrogates and code points past U+10FFFF are not text */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 void tt_html_text(struct tt_buf *b, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, run = 0, k;
-
-	while (i < n) {
-		unsigned char c = p[i];
-		const char *ent = NULL;
-
-		if (c == '&')
-			ent = "&amp;";
-		else if (c == '<')
-			ent = "&lt;";
-		else if (c == '>')
-			ent = "&gt;";
-		else if (c == '"')
-			ent = "&quot;";
-		else if (c == '\'')
-			ent = "&#39;";
-		if (c >= 0x20 && c < 0x7f && !ent) {
-			i++;
-			run++;
-			continue;
-		}
-		if (c >= 0x80 && (k = utf8_len(p + i, n - i))) {
-			i += k;
-			run += k;
-			continue;
-		}
-		tt_buf_add(b, s + i - run, run);
-		run = 0;
-		if (ent)
-			tt_buf_printf(b, "%s", ent);
-		else
-			tt_buf_printf(b, "\\x%02x", c);
-		i++;
-	}
-	tt_buf_add(b, s + i - run, run);
+	tt_esc_html(b, s, n);
 }
 
 static void text(struct tt_buf *b, const char *s)

@@ -92,7 +92,8 @@ int tt_html_report(const struct tt_html_report *r, struct tt_buf *out);
 /*
  * Append n bytes of s as HTML text, safe inside an element or a quoted
  * attribute: & < > " ' as entities; control bytes and bytes that are not valid
- * UTF-8 (a process name is whatever bytes the process set) as a visible "\xNN".
+ * UTF-8 (a process name is whatever bytes the process set) as a visible "\xNN":
+ * tt_esc_html, the policy of escape.h.
  */
 void tt_html_text(struct tt_buf *b, const char *s, size_t n);
 

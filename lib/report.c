@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "format.h"
 #include "idmap.h"
 #include "mem.h"
@@ -40,7 +41,19 @@ static const char *const key_names[TT_G_MAX] = {
 	[TT_G_CONN] = "conn",		[TT_G_PID] = "pid",	     [TT_G_PROCESS] = "process",
 	[TT_G_RHOST] = "remote-host",	[TT_G_RNET] = "remote-net", [TT_G_RPORT] = "remote-port",
 	[TT_G_LPORT] = "local-port",	[TT_G_CGROUP] = "cgroup",   [TT_G_HOST] = "host",
+	[TT_G_SPORT] = "service-port",
 };
+
+uint16_t tt_service_port(const struct tt_ev_conn *c)
+{
+	if (c->flags & TT_CF_PASSIVE)
+		return c->lport;
+	if (c->flags & TT_CF_ACTIVE)
+		return c->rport;
+	if ((c->lport < 32768) != (c->rport < 32768))
+		return c->lport < 32768 ? c->lport : c->rport;
+	return c->lport < c->rport ? c->lport : c->rport;
+}
 
 int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_len)
 {
@@ -63,7 +76,7 @@ int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_
 		if (found < 0) {
 			snprintf(why, why_len,
 				 "--group-by: '%s' is not conn, pid, process, remote-host, remote-net/N, "
-				 "remote-port, local-port, cgroup or host",
+				 "remote-port, local-port, service-port, cgroup or host",
 				 tok);
 			return -EINVAL;
 		}
@@ -157,6 +170,19 @@ static int rnet_bits(const struct tt_groupby *g, int family)
 	return g->net_bits > 32 ? g->net_bits : 64;
 }
 
+char *tt_groupby_fmt_net(char *buf, size_t len, const struct tt_groupby *g, const uint8_t addr[16],
+			 int family)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	/* a prefix is never "*": ::1 under a /64 is ::/64, and 10.0.0.0/0 is 0.0.0.0/0 */
+	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, family == 4 ? addr + 12 : addr, a,
+		       sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	snprintf(buf, len, "%s/%d", a, family == 4 ? rnet_bits(g, 4) - 96 : rnet_bits(g, 6));
+	return buf;
+}
+
 /* The key bytes and the displayed fields of the group a row belongs to. */
 static size_t make_key(const struct tt_groupby *by, const struct tt_row *r, const char *host,
 		       unsigned char *key, struct tt_group *shown)
@@ -223,6 +249,12 @@ static size_t make_key(const struct tt_groupby *by, const struct tt_row *r, cons
 			PUT(&c->lport, 2);
 			PUT(&c->proto, 1);
 			sh->conn.lport = c->lport;
+			sh->conn.proto = c->proto;
+			break;
+		case TT_G_SPORT:
+			sh->service_port = tt_service_port(c);
+			PUT(&sh->service_port, 2);
+			PUT(&c->proto, 1);
 			sh->conn.proto = c->proto;
 			break;
 		case TT_G_CGROUP:
@@ -540,8 +572,13 @@ size_t tt_top_key_cols(const struct tt_groupby *g, int host_col, struct tt_col *
 		case TT_G_LPORT:
 			cols[nc++] = (struct tt_col){ "lport", "LPORT", TT_COL_UINT };
 			break;
+		case TT_G_SPORT:
+			cols[nc++] = (struct tt_col){ "service_port", "SERVICE", TT_COL_UINT };
+			break;
 		case TT_G_CGROUP:
 			cols[nc++] = (struct tt_col){ "cgroup", "CGROUP", TT_COL_UINT };
+			cols[nc++] = (struct tt_col){ "cgroup_path", "CGROUP PATH", TT_COL_STR };
+			cols[nc++] = (struct tt_col){ "container", "CONTAINER", TT_COL_STR };
 			break;
 		case TT_G_HOST:
 			if (!host_col)
@@ -586,15 +623,15 @@ void tt_top_key_cells(struct tt_grid *grid, const struct tt_groupby *g, const st
 			tt_grid_str(grid, c, r->closed ? "CLOSED" : tt_tcp_state_name(r->state));
 		else if (!strcmp(key, "cgroup"))
 			tt_grid_uint(grid, c, cn->cgroup);
-		else if (!strcmp(key, "rnet")) {
-			size_t l;
-
-			tt_fmt_addr(a, sizeof(a), cn->raddr, cn->family);
-			l = strlen(a);
-			snprintf(a + l, sizeof(a) - l, "/%d",
-				 cn->family == 4 ? rnet_bits(g, 4) - 96 : rnet_bits(g, 6));
-			tt_grid_str(grid, c, a);
-		}
+		else if (!strcmp(key, "cgroup_path"))
+			tt_grid_str(grid, c, tt_cgroups_path(g->cgroups, cn->cgroup)); /* NULL: null */
+		else if (!strcmp(key, "container"))
+			tt_grid_str(grid, c, tt_cgroup_container(tt_cgroups_path(g->cgroups, cn->cgroup),
+								 a, sizeof(a)));
+		else if (!strcmp(key, "service_port"))
+			tt_grid_uint(grid, c, r->service_port);
+		else if (!strcmp(key, "rnet"))
+			tt_grid_str(grid, c, tt_groupby_fmt_net(a, sizeof(a), g, cn->raddr, cn->family));
 	}
 }
 

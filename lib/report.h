@@ -26,6 +26,8 @@
 #include "grid.h"
 #include "indexer.h"
 
+struct tt_cgroups;
+
 enum tt_group_key {
 	TT_G_CONN = 0, /* one connection lifetime */
 	TT_G_PID, /* process id (and its name) */
@@ -36,6 +38,7 @@ enum tt_group_key {
 	TT_G_LPORT,
 	TT_G_CGROUP,
 	TT_G_HOST, /* the recording host (several stores at once) */
+	TT_G_SPORT, /* the service's port: tt_service_port */
 	TT_G_MAX
 };
 
@@ -45,6 +48,7 @@ struct tt_groupby {
 	enum tt_group_key keys[TT_GROUP_KEYS_MAX];
 	int n;
 	int net_bits; /* remote-net/N: IPv4 prefix; IPv6 addresses fold to /64 unless N > 32 */
+	const struct tt_cgroups *cgroups; /* cgroup: ids to paths (cgroup.h); NULL: none known */
 };
 
 /* "conn", "process,remote-port", "remote-net/24" ... into g; 0, or -EINVAL with why. */
@@ -62,6 +66,19 @@ enum tt_metric {
 	TT_BY_CONNS,
 	TT_BY_MAX
 };
+
+/*
+ * The port of the side that listened: the local port of an accepted
+ * connection, the remote port of one opened by connect() (TT_CF_PASSIVE,
+ * TT_CF_ACTIVE). When the recorder did not see the opening (open before it, UDP,
+ * an older store): the port below 32768 (Linux's ephemeral ports start there)
+ * if only one is, else the lower one.
+ */
+uint16_t tt_service_port(const struct tt_ev_conn *c);
+
+/* remote-net/N as shown: "10.1.2.0/24", "2001:db8:1::/64", "::/64" into buf; returns buf. */
+char *tt_groupby_fmt_net(char *buf, size_t len, const struct tt_groupby *g, const uint8_t addr[16],
+			 int family);
 
 /* "bytes", "tx", ... ; -1 if unknown. */
 int tt_metric_parse(const char *s);
@@ -82,6 +99,7 @@ struct tt_group {
 	uint8_t closed; /* conn: closed within the window */
 	uint8_t close_reason;
 	uint16_t err;
+	uint16_t service_port; /* service-port: the key's port */
 };
 
 struct tt_top;

@@ -367,7 +367,8 @@ static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 		c->pid = (uint32_t)sqlite3_column_int64(q, 30);
 		c->netns = (uint32_t)sqlite3_column_int64(q, 31);
 		flags = sqlite3_column_int(q, 32);
-		c->flags = (uint8_t)((flags & 1 ? TT_CF_PARTIAL : 0) | (flags & 2 ? TT_CF_UDP_PEER : 0));
+		c->flags = (uint8_t)((flags & 1 ? TT_CF_PARTIAL : 0) | (flags & 2 ? TT_CF_UDP_PEER : 0) |
+				     (flags & 4 ? TT_CF_ACTIVE : 0) | (flags & 8 ? TT_CF_PASSIVE : 0));
 		/* the tables carry CLOCK_MONOTONIC */
 		c->open_ns = (uint64_t)sqlite3_column_int64(q, 33) - (uint64_t)rec->mono_to_wall_ns;
 		p.close_reason = (uint8_t)sqlite3_column_int(q, 34);
@@ -516,9 +517,9 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 	if (sqlite3_prepare_v2(tt_store_db(st),
 			       tt_store_schema_version(st) >= 2 ?
 			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", r.rollup_ns, " REC_START_OK " FROM recordings r ORDER BY r.start_ns, r.id" :
+			       ", r.rollup_ns, " REC_START_OK ", r.boot_id FROM recordings r ORDER BY r.start_ns, r.id" :
 			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", 0, " REC_START_OK " FROM recordings r ORDER BY r.start_ns, r.id",
+			       ", 0, " REC_START_OK ", r.boot_id FROM recordings r ORDER BY r.start_ns, r.id",
 			       -1, &q, NULL)) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st),
 			 sqlite3_errmsg(tt_store_db(st)));
@@ -533,6 +534,7 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 			.start_ns = (uint64_t)sqlite3_column_int64(q, 3),
 			.end_ns = (uint64_t)sqlite3_column_int64(q, 4),
 			.rollup_ns = (uint64_t)sqlite3_column_int64(q, 5),
+			.boot_id = (const char *)sqlite3_column_text(q, 7),
 		};
 		int done = 0;
 

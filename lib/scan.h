@@ -23,6 +23,7 @@ struct tt_scan_rec {
 	uint64_t start_ns; /* Unix ns */
 	uint64_t end_ns; /* Unix ns; for a recording that died, its last block's end */
 	uint64_t rollup_ns; /* its minor rollup length; 0: it has no rollups */
+	const char *boot_id; /* recordings.boot_id: which boot its cgroup ids belong to */
 };
 
 struct tt_scan_cb {

@@ -1456,7 +1456,8 @@ again:
 	sqlite3_bind_int64(q, 10, k->pid);
 	sqlite3_bind_int64(q, 11, (int64_t)k->cgroup);
 	sqlite3_bind_int64(q, 12, k->netns);
-	sqlite3_bind_int(q, 13, (k->flags & TT_CF_PARTIAL ? 1 : 0) | (k->flags & TT_CF_UDP_PEER ? 2 : 0));
+	sqlite3_bind_int(q, 13, (k->flags & TT_CF_PARTIAL ? 1 : 0) | (k->flags & TT_CF_UDP_PEER ? 2 : 0) |
+				(k->flags & TT_CF_ACTIVE ? 4 : 0) | (k->flags & TT_CF_PASSIVE ? 8 : 0));
 	sqlite3_bind_int64(q, 14, (int64_t)c->open_ns);
 	if (c->closed)
 		sqlite3_bind_int64(q, 15, (int64_t)c->close_ns);

@@ -497,3 +497,19 @@ int tt_parse_window(const char *from, const char *to, const char *last,
 	*to_ns = t;
 	return 0;
 }
+
+uint64_t tt_time_align(uint64_t unix_ns, uint64_t step_ns, int utc)
+{
+	time_t s = (time_t)(unix_ns / 1000000000ull);
+	struct tm tm;
+	int64_t off = 0, local;
+
+	if (!step_ns)
+		return unix_ns;
+	if (!utc && localtime_r(&s, &tm))
+		off = (int64_t)tm.tm_gmtoff * 1000000000;
+	local = (int64_t)unix_ns + off;
+	if (local < 0)
+		return unix_ns;
+	return (uint64_t)(local - local % (int64_t)step_ns - off);
+}

@@ -93,4 +93,12 @@ int tt_parse_window(const char *from, const char *to, const char *last,
 		    const struct tt_time_ctx *ctx, uint64_t *from_ns, uint64_t *to_ns, char *why,
 		    size_t why_len);
 
+/*
+ * The clock boundary at or before unix_ns for buckets of step_ns: a multiple of
+ * step_ns counted from midnight, 1970-01-01, local time (UTC with utc), so
+ * 1m buckets start on the minute, 1h on the hour and 1d at midnight (PCP's -A).
+ * step_ns 0: unix_ns.
+ */
+uint64_t tt_time_align(uint64_t unix_ns, uint64_t step_ns, int utc);
+
 #endif /* TT_TIMEPARSE_H */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "format.h"
 #include "mem.h"
 #include "view.h"
@@ -72,12 +73,12 @@ int tt_view_render(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 		      "RX/s", "TX/s", "RX", "TX", "RTT", "RETR", "AGE", "FLAGS");
 	for (i = 0; i < shown; i++) {
 		const struct tt_row *r = &(*scratch)[i];
-		char comm[TT_COMM_MAX + 1], l[64], rm[64], rin[32], rout[32], bin[32], bout[32],
+		char comm[4 * TT_COMM_MAX + 1], l[64], rm[64], rin[32], rout[32], bin[32], bout[32],
 			rtt[16], age[16];
 		size_t start = b->len;
 
-		memcpy(comm, r->conn.comm, TT_COMM_MAX);
-		comm[TT_COMM_MAX] = '\0';
+		/* a process names itself: never its bytes raw on a terminal (escape.h) */
+		tt_esc_cstr(comm, sizeof(comm), r->conn.comm, strnlen(r->conn.comm, TT_COMM_MAX));
 		tt_fmt_endpoint(l, sizeof(l), r->conn.laddr, r->conn.lport, r->conn.family);
 		tt_fmt_endpoint(rm, sizeof(rm), r->conn.raddr, r->conn.rport, r->conn.family);
 		if (r->tot.srtt_us)

@@ -32,7 +32,13 @@ _tcptop_analyze()
 		COMPREPLY=($(compgen -W "bytes tx rx rate packets rtt retrans duration conns" -- "$cur"))
 		return ;;
 	--group-by)
-		_tcptop_analyze_list "conn pid process remote-host remote-net/ remote-port local-port cgroup host"
+		_tcptop_analyze_list "conn pid process remote-host remote-net/ remote-port local-port service-port cgroup host"
+		return ;;
+	--fields)
+		case $cmd in
+		top) _tcptop_analyze_list "host proto laddr lport raddr rport pid comm state rnet service_port cgroup cgroup_path container interval_start conns bytes_in bytes_out rate_in rate_out peak_rate_in peak_rate_out packets_in packets_out rtt_us rtt_max_us retransmits resets duration" ;;
+		events) _tcptop_analyze_list "ts host event proto laddr lport raddr rport pid comm detail bytes_in bytes_out" ;;
+		esac
 		return ;;
 	--type)
 		_tcptop_analyze_list "connect accept close reset retransmit state loss"

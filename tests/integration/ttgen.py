@@ -43,9 +43,10 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def set_comm(name):
-    """comm is per thread: call it in every thread that does I/O."""
+    """comm is per thread: call it in every thread that does I/O (str, or bytes as they are)."""
     if name:
-        _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+        raw = name if isinstance(name, bytes) else name.encode()
+        _libc.prctl(PR_SET_NAME, ctypes.c_char_p(raw[:15]), 0, 0, 0)
 
 
 def emit(kind, **kw):
@@ -1576,6 +1577,8 @@ def tcp_abandon(a):
 def main():
     p = argparse.ArgumentParser(prog="ttgen")
     p.add_argument("--name", default="", help="process name (comm), at most 15 bytes")
+    p.add_argument("--comm-hex", default="",
+                   help="process name as hex bytes, any bytes (not UTF-8, control): overrides --name")
     p.add_argument("--wait-go", action="store_true",
                    help='print "waiting", start only after a line on stdin')
     p.add_argument("--canary-port", type=int, default=None,
@@ -1715,6 +1718,8 @@ def main():
     q.set_defaults(fn=tcp_abandon)
 
     a = p.parse_args()
+    if a.comm_hex:
+        a.name = bytes.fromhex(a.comm_hex)
     global GEN_NAME
     GEN_NAME = a.name
     set_comm(a.name)

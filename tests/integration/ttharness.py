@@ -93,14 +93,18 @@ def cgroup_id(pid):
         return None
 
 
-def _cgroup_id(pid):
-    mnt = None
+def cgroup2_mount():
+    """Where the cgroup v2 hierarchy is mounted, None if nowhere."""
     with open("/proc/mounts") as f:
         for line in f:
             parts = line.split()
             if parts[2] == "cgroup2":
-                mnt = parts[1]
-                break
+                return parts[1]
+    return None
+
+
+def _cgroup_id(pid):
+    mnt = cgroup2_mount()
     if not mnt:
         return None
     with open("/proc/%d/cgroup" % pid) as f:
@@ -178,9 +182,10 @@ class Test:
         self.recorders.append(r)
         return r
 
-    def gen(self, mode, args, name, netns=None, pre=()):
-        """A ttgen.py process; pre: options that go before the mode (--wait-go ...)."""
-        return Gen(self, mode, args, name, netns, pre)
+    def gen(self, mode, args, name, netns=None, pre=(), cgroup=None):
+        """A ttgen.py process; pre: options that go before the mode (--wait-go ...);
+        cgroup: a cgroup v2 directory it starts in (its sockets are born there)."""
+        return Gen(self, mode, args, name, netns, pre, cgroup)
 
     def netns(self, tag="a"):
         ns = NetNS(self, tag)
@@ -551,7 +556,7 @@ class Recorder:
 class Gen:
     """One ttgen.py process; its JSON lines arrive on a queue."""
 
-    def __init__(self, t, mode, args, name, netns=None, pre=()):
+    def __init__(self, t, mode, args, name, netns=None, pre=(), cgroup=None):
         self.t = t
         self.mode = mode
         self.name = name[:15]
@@ -559,6 +564,8 @@ class Gen:
         cmd += [mode] + [str(a) for a in args]
         if netns is not None:
             cmd = ["ip", "netns", "exec", netns.name] + cmd
+        if cgroup is not None:
+            cmd = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup] + cmd
         self.proc = subprocess.Popen(_pdeathsig("KILL") + cmd, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         t.cleanup(self.kill)

@@ -7,15 +7,19 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <cmocka.h>
 
+#include "cgroup.h"
+#include "escape.h"
 #include "filter.h"
 #include "format.h"
 #include "grid.h"
 #include "idmap.h"
+#include "report.h"
 #include "timeparse.h"
 
 #define MODEL 5000
@@ -141,7 +145,46 @@ static void test_json_escaping(void **state)
 
 	(void)state;
 	tt_json_str(&b, "a\"b\\c\n\x01\xff");
-	assert_string_equal(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\\u00ff\"");
+	/* the control bytes as the real characters, the lone 0xff as the documented \xff */
+	assert_string_equal(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\\\\xff\"");
+	tt_buf_reset(&b);
+	/* UTF-8 is carried as it is: one character, not one escape per byte */
+	tt_json_str(&b, "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac");
+	assert_string_equal(b.p, "\"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\"");
+	tt_buf_reset(&b);
+	/* C1 (U+009B, CSI) and DEL are controls; an overlong form and a surrogate are not text */
+	tt_json_str(&b, "\xc2\x9b\x7f\xc0\xaf\xed\xa0\x80");
+	assert_string_equal(b.p, "\"\\u009b\\u007f\\\\xc0\\\\xaf\\\\xed\\\\xa0\\\\x80\"");
+	tt_buf_free(&b);
+}
+
+static void test_escape_text(void **state)
+{
+	static const char evil[] = "\x1b]0;PWNED\x07\x1b[2J";
+	struct tt_buf b = { 0 };
+	char out[32];
+
+	(void)state;
+	tt_esc_text(&b, evil, strlen(evil));
+	assert_string_equal(b.p, "\\x1b]0;PWNED\\x07\\x1b[2J");
+	tt_buf_reset(&b);
+	tt_esc_text(&b, "caf\xc3\xa9\xff\xc2\x9b", 8);
+	assert_string_equal(b.p, "caf\xc3\xa9\\xff\\xc2\\x9b");
+	tt_buf_reset(&b);
+	tt_esc_html(&b, "<a href='x'>&\x1b", 14);
+	assert_string_equal(b.p, "&lt;a href=&#39;x&#39;&gt;&amp;\\x1b");
+	tt_buf_reset(&b);
+	tt_esc_csv(&b, "a,\"b\"\n", 6);
+	assert_string_equal(b.p, "\"a,\"\"b\"\"\\x0a\"");
+	/* a fixed buffer is cut before a character or an escape that does not fit */
+	assert_string_equal(tt_esc_cstr(out, 6, "ab\x1b", 3), "ab");
+	assert_string_equal(tt_esc_cstr(out, 7, "ab\x1b", 3), "ab\\x1b");
+	assert_string_equal(tt_esc_cstr(out, 4, "a\xe6\x97\xa5", 4), "a");
+	assert_string_equal(tt_esc_cstr(out, 5, "a\xe6\x97\xa5", 4), "a\xe6\x97\xa5");
+	/* columns: CJK takes two, an escape four */
+	assert_int_equal(tt_esc_width("\xe6\x97\xa5\xe6\x9c\xac", 6), 4);
+	assert_int_equal(tt_esc_width("caf\xc3\xa9", 5), 4);
+	assert_int_equal(tt_esc_width("a\xff", 2), 5);
 	tt_buf_free(&b);
 }
 
@@ -219,9 +262,9 @@ static void test_grid_three_printings(void **state)
 	/* rate, time and rtt stay null */
 
 	assert_int_equal(tt_grid_render(g, &o, &b), 0);
-	assert_string_equal(b.p, "COMM            RX       RX/s  TIME                        RTT\n"
-				 "nginx     1.20 MiB  340 KiB/s  2025-11-27 14:05:00.123  1.25ms\n"
-				 "a \"b\", c       5 B          -  -                             -\n");
+	assert_string_equal(b.p, "COMM            RX       RX/s  TIME                            RTT\n"
+				 "nginx     1.20 MiB  340 KiB/s  2025-11-27 14:05:00.123 UTC  1.25ms\n"
+				 "a \"b\", c       5 B          -  -                                 -\n");
 	tt_buf_reset(&b);
 	o.fmt = TT_GRID_CSV;
 	assert_int_equal(tt_grid_render(g, &o, &b), 0);
@@ -235,8 +278,111 @@ static void test_grid_three_printings(void **state)
 				 "\"ts\":1764252300.123,\"rtt_us\":1250}\n"
 				 "{\"comm\":\"a \\\"b\\\", c\",\"bytes_in\":5,\"rate_in\":null,"
 				 "\"ts\":null,\"rtt_us\":null}\n");
+	tt_buf_reset(&b);
+
+	/* --fields: a choice and an order, in every format; an unknown key lists the valid ones */
+	char why[256];
+
+	assert_int_equal(tt_grid_fields(g, "bytes_in,comm", why, sizeof(why)), 0);
+	assert_int_equal(tt_grid_render(g, &o, &b), 0);
+	assert_string_equal(b.p, "{\"bytes_in\":1258291,\"comm\":\"nginx\"}\n"
+				 "{\"bytes_in\":5,\"comm\":\"a \\\"b\\\", c\"}\n");
+	tt_buf_reset(&b);
+	o.fmt = TT_GRID_CSV;
+	assert_int_equal(tt_grid_render(g, &o, &b), 0);
+	assert_string_equal(b.p, "bytes_in,comm\n1258291,nginx\n5,\"a \"\"b\"\", c\"\n");
+	assert_int_equal(tt_grid_fields(g, "comm,nope", why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "--fields: 'nope' is not a field here; the fields: "
+				 "comm,bytes_in,rate_in,ts,rtt_us");
 	tt_buf_free(&b);
 	tt_grid_free(g);
+}
+
+/* Wide characters and escapes are padded by the columns they take, not their bytes. */
+static void test_grid_aligns_text(void **state)
+{
+	static const struct tt_col cols[] = {
+		{ "comm", "COMM", TT_COL_STR },
+		{ "pid", "PID", TT_COL_UINT },
+	};
+	struct tt_grid *g = tt_grid_new(cols, 2);
+	struct tt_grid_opts o = { .fmt = TT_GRID_TABLE, .header = 1 };
+	struct tt_buf b = { 0 };
+
+	(void)state;
+	assert_int_equal(tt_grid_add_row(g), 0);
+	tt_grid_str(g, 0, "\xe6\x97\xa5\xe6\x9c\xac");
+	tt_grid_uint(g, 1, 1);
+	assert_int_equal(tt_grid_add_row(g), 0);
+	tt_grid_str(g, 0, "x\x1b");
+	tt_grid_uint(g, 1, 22);
+	assert_int_equal(tt_grid_render(g, &o, &b), 0);
+	assert_string_equal(b.p, "COMM   PID\n"
+				 "\xe6\x97\xa5\xe6\x9c\xac     1\n"
+				 "x\\x1b   22\n");
+	tt_buf_free(&b);
+	tt_grid_free(g);
+}
+
+/* remote-net/N names a v6 prefix as v6: ::1 under a /64 is ::/64, never "*" */
+static void test_prefixes(void **state)
+{
+	struct tt_groupby g;
+	uint8_t a[16] = { 0 };
+	char buf[64], why[128];
+
+	(void)state;
+	assert_int_equal(tt_groupby_parse("remote-net/24", &g, why, sizeof(why)), 0);
+	a[15] = 1;
+	tt_addr_mask(a, 64);
+	assert_string_equal(tt_groupby_fmt_net(buf, sizeof(buf), &g, a, 6), "::/64");
+	memset(a, 0, sizeof(a));
+	a[10] = a[11] = 0xff;
+	a[12] = 10, a[13] = 1, a[14] = 2, a[15] = 3;
+	tt_addr_mask(a, 96 + 24);
+	assert_string_equal(tt_groupby_fmt_net(buf, sizeof(buf), &g, a, 4), "10.1.2.0/24");
+	assert_int_equal(tt_groupby_parse("remote-net/48", &g, why, sizeof(why)), 0);
+	memset(a, 0, sizeof(a));
+	a[0] = 0x20, a[1] = 0x01, a[2] = 0x0d, a[3] = 0xb8;
+	assert_string_equal(tt_groupby_fmt_net(buf, sizeof(buf), &g, a, 6), "2001:db8::/48");
+}
+
+/* The listening side's port: known from the opening, else the port rule. */
+static void test_service_port(void **state)
+{
+	struct tt_ev_conn c = { .lport = 50000, .rport = 40000 };
+
+	(void)state;
+	c.flags = TT_CF_PASSIVE; /* accepted on 50000 */
+	assert_int_equal(tt_service_port(&c), 50000);
+	c.flags = TT_CF_ACTIVE; /* connected to 40000 */
+	assert_int_equal(tt_service_port(&c), 40000);
+	c.flags = TT_CF_PARTIAL; /* unknown: both ephemeral, the lower */
+	assert_int_equal(tt_service_port(&c), 40000);
+	c.lport = 443, c.rport = 1024; /* both below 32768: the lower */
+	assert_int_equal(tt_service_port(&c), 443);
+	c.lport = 51234, c.rport = 8080; /* only one below 32768 */
+	assert_int_equal(tt_service_port(&c), 8080);
+}
+
+static void test_container_ids(void **state)
+{
+	static const char id[] = "3d54921bd88f2f45a192146139ca3bd13d54921bd88f2f45a192146139ca3bd1";
+	char buf[16], path[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "/system.slice/docker-%s.scope", id);
+	assert_string_equal(tt_cgroup_container(path, buf, sizeof(buf)), "3d54921bd88f");
+	snprintf(path, sizeof(path), "/kubepods/burstable/pod1/cri-containerd-%s.scope", id);
+	assert_string_equal(tt_cgroup_container(path, buf, sizeof(buf)), "3d54921bd88f");
+	snprintf(path, sizeof(path), "/docker/%s", id);
+	assert_string_equal(tt_cgroup_container(path, buf, sizeof(buf)), "3d54921bd88f");
+	assert_null(tt_cgroup_container("/user.slice/user-1000.slice/session-2.scope", buf,
+					sizeof(buf)));
+	/* 32 hex digits (a systemd machine id) are not a container */
+	assert_null(tt_cgroup_container("/process_api/3d54921bd88f2f45a192146139ca3bd1", buf,
+					sizeof(buf)));
+	assert_null(tt_cgroup_container(NULL, buf, sizeof(buf)));
 }
 
 int main(void)
@@ -248,6 +394,11 @@ int main(void)
 		cmocka_unit_test(test_units),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_json_escaping),
+		cmocka_unit_test(test_escape_text),
+		cmocka_unit_test(test_grid_aligns_text),
+		cmocka_unit_test(test_prefixes),
+		cmocka_unit_test(test_service_port),
+		cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_grid_three_printings),
 	};
