@@ -10,8 +10,9 @@
 #include "aggregator.h"
 #include "store.h"
 
-/* Play recording rec of st (its span [rec_start, rec_end], Unix ns) from from_ns. */
+/* Play recording rec of st (its span [rec_start, rec_end], Unix ns) from from_ns;
+ * where says what is replayed (the header's second line). */
 int replay_tty(struct tt_store *st, int64_t rec, uint64_t rec_start, uint64_t rec_end,
-	       uint64_t from_ns, double speed, enum tt_sort_key sort, int utc);
+	       uint64_t from_ns, double speed, enum tt_sort_key sort, int utc, const char *where);
 
 #endif /* TT_ANALYZE_REPLAY_TTY_H */
