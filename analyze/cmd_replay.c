@@ -161,9 +161,9 @@ int cmd_replay(int argc, char **argv)
 			printf("Usage: tcptop-analyze replay [--speed X|max] [--events] [--recording N]\n"
 			       "                             [--sort KEY] [-n|--top N] [--no-tty] [OPTIONS] DIR\n"
 			       "The recording tick by tick as the recorder showed it, paced at --speed\n"
-			       "(0.25 .. 120, 1 = real time, max = no pauses). On a terminal a full\n"
-			       "screen with keys: space pause, + - speed, left/right step a tick,\n"
-			       "[ ] a minute, g go to a time, s sort, / filter, q quit. Otherwise (or\n"
+			       "(0.25 .. 120, 1 = real time, max = no pauses). On a terminal the\n"
+			       "recorder's live view and keys (? lists them), and + - speed,\n"
+			       "left/right step a tick, [ ] a minute, g go to a time. Otherwise (or\n"
 			       "with --no-tty) text tables, or JSON lines with --format json (the\n"
 			       "recorder's keys; --events adds state changes, resets and closes).\n\n%s",
 			       qargs_help);
@@ -254,7 +254,7 @@ int cmd_replay(int argc, char **argv)
 			 q.dirs[0], r.first.id, r.first_host[0] ? r.first_host : "?", t0, t1);
 		rc = replay_tty(q.stores[0], r.first.id, r.first.start_ns, r.first.end_ns,
 				q.from_ns > r.first.start_ns ? q.from_ns : r.first.start_ns, r.speed,
-				r.sort, q.utc, where);
+				r.sort, q.utc, where, &q.filter, r.top);
 		goto out;
 	}
 	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, NULL))

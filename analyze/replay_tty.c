@@ -241,11 +241,13 @@ static int act(struct cursor *c, struct tt_view *v, unsigned *speed_idx, int act
 }
 
 int replay_tty(struct tt_store *st, int64_t rec, uint64_t rec_start, uint64_t rec_end,
-	       uint64_t from_ns, double speed, enum tt_sort_key sort, int utc, const char *where)
+	       uint64_t from_ns, double speed, enum tt_sort_key sort, int utc, const char *where,
+	       const struct tt_filter *filter, unsigned top)
 {
 	struct cursor c = { .st = st, .rec = rec, .rec_start = rec_start, .rec_end = rec_end };
 	struct tt_view_ui_opts vo = { .title = "tcptop-analyze replay", .sort = sort, .utc = utc,
-				      .replay = 1, .color = tt_view_want_color(), .where = where };
+				      .replay = 1, .color = tt_view_want_color(), .where = where,
+				      .filter = filter, .top = top };
 	struct tt_view *v;
 	struct tt_buf b = { 0 };
 	struct sigaction sa;

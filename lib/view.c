@@ -238,7 +238,7 @@ struct lines {
 
 static int match(const struct tt_filter *a, const struct tt_filter *b, const struct tt_row *r)
 {
-	return (!a || tt_filter_match(a, &r->conn)) && (!b || tt_filter_match(b, &r->conn));
+	return (!a || tt_filter_match_row(a, r)) && (!b || tt_filter_match_row(b, r));
 }
 
 /* Filter, sort (and group) t into ls. 0 or -ENOMEM. */
@@ -994,6 +994,8 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 	err = build(&v->ls, t, v->o.filter, &v->filter, v->o.sort, v->group);
 	if (err)
 		goto fail;
+	if (v->o.top && v->ls.n > v->o.top)
+		v->ls.n = v->o.top;
 	v->body = nrows > hdr + 1 ? nrows - hdr - 1 : 1;
 	if (v->ls.n <= v->body)
 		v->scroll = 0;

@@ -80,6 +80,7 @@ struct tt_view_ui_opts {
 	int replay; /* the replay's keys (+ - left right [ ] g) and help */
 	int color; /* 1: colors (see tt_view_want_color) */
 	const struct tt_filter *filter; /* the command line's filter, always applied; may be NULL */
+	unsigned top; /* rows at most (--top); 0 = all */
 };
 
 /* A new view, or NULL when out of memory. Copies the strings. */

@@ -365,6 +365,7 @@ int main(int argc, char **argv)
 	if (o.output == REC_OUT_LIVE) {
 		struct tt_view_ui_opts vo = { .title = PROG, .where = o.store_dir ? desc : NULL,
 					      .sort = o.sort, .utc = o.utc, .filter = &o.filter,
+					      .top = o.top,
 					      .color = tt_view_want_color() };
 
 		live.v = tt_view_new(&vo);
