@@ -932,10 +932,12 @@ static const char *const help_text[] = {
 	"Colors: red retransmitting, dim closed, yellow partial; NO_COLOR turns them off.",
 };
 
-/* One screen line: position, clear, then the text cut to cols cells. */
-static void screen_line(struct tt_buf *b, unsigned y, unsigned cols, const char *s, int middle,
-			const char *sgr)
+/* One screen line: position, clear, then the text cut to cols cells; none at or past limit. */
+static void screen_line(struct tt_buf *b, unsigned y, unsigned limit, unsigned cols, const char *s,
+			int middle, const char *sgr)
 {
+	if (y >= limit)
+		return;
 	tt_buf_printf(b, "\033[%u;1H\033[2K", y + 1);
 	if (sgr)
 		tt_buf_printf(b, "%s", sgr);
@@ -975,20 +977,20 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 		if (!v->o.replay)
 			tt_buf_printf(&tmp, "  tick %" PRIu64, t->seq);
 	}
-	screen_line(b, y++, ncols, tmp.p ? tmp.p : "", 0, v->paused && color ? SGR_PAUSED : NULL);
+	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, v->paused && color ? SGR_PAUSED : NULL);
 	/* 2: what is recorded where */
 	tt_buf_reset(&tmp);
 	if (v->where) {
 		char esc[1024];
 
 		view_escape(esc, sizeof(esc), v->where, strlen(v->where));
-		screen_line(b, y++, ncols, esc, 1, NULL);
+		screen_line(b, y++, nrows - 1, ncols, esc, 1, NULL);
 	} else {
-		screen_line(b, y++, ncols, v->o.replay ? "" : "not recording: no store (-o DIR keeps it)",
+		screen_line(b, y++, nrows - 1, ncols, v->o.replay ? "" : "not recording: no store (-o DIR keeps it)",
 			    0, NULL);
 	}
 	if (!v->have_table) {
-		screen_line(b, y++, ncols, "waiting for the first tick...", 0, NULL);
+		screen_line(b, y++, nrows - 1, ncols, "waiting for the first tick...", 0, NULL);
 		goto footer;
 	}
 	err = build(&v->ls, t, v->o.filter, &v->filter, v->o.sort, v->group);
@@ -1004,11 +1006,11 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 	shown = v->ls.n - v->scroll < v->body ? v->ls.n - v->scroll : v->body;
 	/* 3: totals */
 	totals_line(&tmp, t, v->scroll, v->scroll + shown, v->ls.n, v->ls.nrows, v->group);
-	screen_line(b, y++, ncols, tmp.p ? tmp.p : "", 0, NULL);
+	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, NULL);
 	tt_buf_reset(&tmp);
 	/* 4: losses */
 	losses_line(&tmp, t);
-	screen_line(b, y++, ncols, tmp.p ? tmp.p : "", 0, lossy(t) && color ? SGR_ALERT : NULL);
+	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, lossy(t) && color ? SGR_ALERT : NULL);
 	tt_buf_reset(&tmp);
 	/* 5: how the rows are chosen */
 	{
@@ -1018,11 +1020,11 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 		tt_buf_printf(&tmp, "sort: %s  group: %s  filter: %s", tt_sort_key_name(v->o.sort),
 			      group_names[v->group], f[0] ? f : "none");
 	}
-	screen_line(b, y++, ncols, tmp.p ? tmp.p : "", 0, NULL);
+	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, NULL);
 	tt_buf_reset(&tmp);
 	if (v->help) {
 		for (i = 0; i < sizeof(help_text) / sizeof(help_text[0]) && y + 1 < nrows; i++)
-			screen_line(b, y++, ncols, help_text[i], 0, NULL);
+			screen_line(b, y++, nrows - 1, ncols, help_text[i], 0, NULL);
 		goto footer;
 	}
 	err = tt_grow((void **)&v->cells, &v->cells_cap, shown ? shown : 1, sizeof(*v->cells));
@@ -1033,7 +1035,7 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 	fit(w, v->cells, shown, v->group, ncols, group_heads[v->group]);
 	/* 6: column header, then the rows */
 	put_row(&tmp, NULL, w, 1, group_heads[v->group]);
-	screen_line(b, y++, ncols, tmp.p ? tmp.p : "", 0, color ? SGR_HEAD : NULL);
+	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, color ? SGR_HEAD : NULL);
 	tt_buf_reset(&tmp);
 	for (i = 0; i < shown && y + 1 < nrows; i++) {
 		const struct line *l = &v->ls.l[v->scroll + i];
@@ -1045,11 +1047,11 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 			      (l->flags & L_PARTIAL) ? SGR_PARTIAL :
 						       NULL;
 		put_row(&tmp, &v->cells[i], w, 0, NULL);
-		screen_line(b, y++, ncols, tmp.p ? tmp.p : "", 0, sgr);
+		screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, sgr);
 		tt_buf_reset(&tmp);
 	}
 	if (!v->ls.n)
-		screen_line(b, y++, ncols,
+		screen_line(b, y++, nrows - 1, ncols,
 			    v->ls.nrows == t->n ? "(no connections in this tick)" :
 						  "(no connection matches the filter)",
 			    0, NULL);
@@ -1069,7 +1071,7 @@ footer:
 		tt_buf_printf(&tmp, "%s", v->o.replay ?
 			"? help  q quit  space pause  +/- speed  <- -> step  [ ] minute  g go to" :
 			"? help  q quit  s sort  / filter  v group  space pause  arrows scroll");
-	screen_line(b, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, NULL);
+	screen_line(b, nrows - 1, nrows, ncols, tmp.p ? tmp.p : "", 0, NULL);
 	tt_buf_free(&tmp);
 	return b->err;
 fail:

@@ -226,6 +226,11 @@ static void test_widths(void **state)
 		;
 	assert_true(i < SROWS);
 	assert_non_null(strstr(screen[i], "closed,retrans,partial")); /* the flags in words */
+	/* tiny terminals: still nothing wider or longer than the screen */
+	draw(v, 20, 5);
+	draw(v, 1, 1);
+	draw(v, 79, 3);
+	draw(v, 200, 50);
 	/* the control bytes of a name are drawn as '?', never sent */
 	assert_true(find_line("ev?il?[2J") > head);
 	tt_view_free(v);
