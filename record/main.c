@@ -69,6 +69,7 @@ struct live {
 	struct tt_view *v;
 	struct tt_buf b;
 	int keys; /* stdin is a terminal: keys are read */
+	char warning[512]; /* the last one, said again on the main screen at the end */
 };
 
 static struct live live;
@@ -98,6 +99,17 @@ static void live_wake(void *ctx)
 	}
 	if (redraw && !stop)
 		live_draw();
+}
+
+/* A warning while recording: on the live screen (stderr would be drawn over), else on stderr. */
+static void warn_line(const char *warn)
+{
+	if (!live.v) {
+		fprintf(stderr, PROG ": warning: %s\n", warn);
+		return;
+	}
+	snprintf(live.warning, sizeof(live.warning), "warning: %s", warn);
+	tt_view_say(live.v, live.warning);
 }
 
 /* One tick into the live view; kept back while the user has it paused. */
@@ -212,7 +224,8 @@ static void write_metrics(const struct rec_opts *o, struct tt_collector *col, st
 		m->store_bytes = rec_dir_bytes(o->store_dir);
 	}
 	if (rec_metrics_write(o->metrics_file, m, why, sizeof(why)) && !said) {
-		fprintf(stderr, PROG ": warning: %s (recording goes on)\n", why);
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (recording goes on)");
+		warn_line(why);
 		said = 1;
 	}
 }
@@ -419,7 +432,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (wr && (warn = tt_writer_take_warning(wr)))
-			fprintf(stderr, PROG ": warning: %s\n", warn);
+			warn_line(warn);
 		if (o.metrics_file)
 			write_metrics(&o, col, wr, tt_agg_table(agg), &metrics);
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
@@ -439,6 +452,8 @@ int main(int argc, char **argv)
 		}
 	}
 	tt_view_term_close(); /* what follows is said on the main screen, where it stays */
+	if (live.warning[0])
+		fprintf(stderr, PROG ": %s\n", live.warning);
 	if (err < 0) {
 		if (!failed)
 			failed = err == -ENOMEM ? "out of memory" : src->errmsg(src);
