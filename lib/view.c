@@ -28,10 +28,8 @@
 
 /* ---- text helpers ---- */
 
-/*
- * Every process name and host string drawn goes through here.
- * TODO(out): use the shared escaper
- */
+/* Every process name and host string drawn goes through here: control bytes become '?'. */
+/* TODO(out): use the shared escaper */
 static void view_escape(char *dst, size_t len, const char *src, size_t n)
 {
 	size_t i, o = 0;

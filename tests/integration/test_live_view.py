@@ -53,7 +53,7 @@ def main(t):
     t.cleanup(lambda: subprocess.run(["rm", "-rf", store, errf]))
     cname, dname, sname = "ttlC%d" % me, "ttlD%d" % me, "ttlS%d" % me
     port = 20000 + me % 10000  # below 32768: the service port, whatever the heuristic
-    OUT, IN, HOLD = 300000, 20000, 14000
+    OUT, IN, HOLD = 300000, 20000, 25000  # the hold outlasts every key below
     OUT2, IN2 = 50000, 7000
 
     tm = h.Tmux(t, "%s -o %s --interval 250ms --flush 1s 2>%s" % (t.args.recorder, store, errf),

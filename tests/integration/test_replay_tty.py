@@ -81,7 +81,7 @@ def main(t):
     rec = t.recorder(interval="250ms", extra=["-o", store, "--flush", "1s"])
     rec.start()
     g = t.gen("pair", ["--proto", "tcp", "--before", "40000:4000", "--after", "90000:9000",
-                       "--hold", 1500], name)
+                       "--hold", 3000], name)
     p1 = g.expect("phase1")
     time.sleep(1.5)
     g.say("go")
@@ -136,7 +136,7 @@ def main(t):
 
     # a time in the hold: both ends show the generator's bytes
     tm.keys("g")
-    tm.type("@%.3f" % (fin - 0.7))
+    tm.type("@%.3f" % (fin - 1.5))  # in the 3 s hold: the totals are final
     tm.keys("Enter")
     s = tm.wait(lambda s: by_local(s, cli_local) and fmt_bytes(cli_out) in by_local(s, cli_local)[0])
     for label, local, out, inn in (("client", cli_local, cli_out, cli_in),
