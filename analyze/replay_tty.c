@@ -304,7 +304,7 @@ int replay_tty(struct tt_store *st, int64_t rec, uint64_t rec_start, uint64_t re
 		n = poll(&pfd, 1, timeout);
 		if (tt_view_term_resized())
 			tt_view_term_draw(v, &b);
-		if (n > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) && !(pfd.revents & POLLIN))
+		if (n > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
 			break; /* the terminal went away */
 		if (n > 0 && (pfd.revents & POLLIN)) {
 			unsigned char k[64];

@@ -1057,7 +1057,7 @@ static int wait_or_wake(struct tt_collector *c, int ms)
 		return -errno;
 	if (n < 0 || (p[1].revents & POLLIN))
 		c->opts.wake(c->opts.wake_ctx);
-	else if (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))
+	if (n > 0 && (p[1].revents & (POLLHUP | POLLERR | POLLNVAL)))
 		c->wake_off = 1;
 	return ring_buffer__consume(c->rb);
 }

@@ -420,22 +420,27 @@ static void make_cells(struct cells *c, const struct line *l, uint64_t now, enum
 	flag_words(c->c[C_FLAGS], CELL, c->letters, l->flags);
 }
 
-/* Widths for the columns shown (0: not shown) at width W (0: all, natural). */
-static void fit(unsigned w[NCOL], const struct cells *c, size_t n, enum tt_view_group g, unsigned W,
-		const char *keyhead)
+/* nat: the widest header or cell of each column so far, c one more line (NULL: the headers). */
+static void measure(unsigned nat[NCOL], const struct cells *c, const char *keyhead)
 {
-	unsigned nat[NCOL], minw[NCOL], used = 0, prio, k;
-	size_t i;
+	unsigned k;
 
 	for (k = 0; k < NCOL; k++) {
-		size_t m = dwidth(k == C_KEY ? keyhead : cols[k].head);
+		size_t d = dwidth(c ? c->c[k] : k == C_KEY ? keyhead : cols[k].head);
 
-		for (i = 0; i < n; i++) {
-			size_t d = dwidth(c[i].c[k]);
+		if (!c)
+			nat[k] = 0;
+		nat[k] = d > nat[k] ? (unsigned)d : nat[k];
+	}
+}
 
-			m = d > m ? d : m;
-		}
-		nat[k] = (unsigned)m;
+/* Widths for the columns shown (0: not shown) at width W (0: all, natural), from measure. */
+static void fit(unsigned w[NCOL], const unsigned measured[NCOL], enum tt_view_group g, unsigned W)
+{
+	unsigned nat[NCOL], minw[NCOL], used = 0, prio, k;
+
+	for (k = 0; k < NCOL; k++) {
+		nat[k] = measured[k];
 		minw[k] = cols[k].minw && cols[k].minw < nat[k] ? cols[k].minw : nat[k];
 		w[k] = 0;
 		if ((cols[k].group == 1 && g != TT_VIEW_CONN) ||
@@ -547,9 +552,9 @@ int tt_view_render(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 		   struct tt_row **scratch, size_t *cap)
 {
 	struct lines ls = { .rows = *scratch, .rcap = *cap };
-	struct cells *c = NULL;
+	struct cells c;
 	size_t i, shown;
-	unsigned w[NCOL];
+	unsigned w[NCOL], nat[NCOL];
 	char when[64];
 	int err;
 
@@ -559,14 +564,13 @@ int tt_view_render(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 	if (err)
 		goto out;
 	shown = o->top && o->top < ls.n ? o->top : ls.n;
-	c = calloc(shown ? shown : 1, sizeof(*c));
-	if (!c) {
-		err = -ENOMEM;
-		goto out;
+	/* the cells twice (measured, then printed) rather than a kilobyte per row kept */
+	measure(nat, NULL, group_heads[o->group]);
+	for (i = 0; i < shown; i++) {
+		make_cells(&c, &ls.l[i], t->ts_ns, o->group);
+		measure(nat, &c, NULL);
 	}
-	for (i = 0; i < shown; i++)
-		make_cells(&c[i], &ls.l[i], t->ts_ns, o->group);
-	fit(w, c, shown, o->group, o->width, group_heads[o->group]);
+	fit(w, nat, o->group, o->width);
 
 	/* milliseconds: ticks can be shorter than a second, and a replay steps by ticks */
 	tt_fmt_time(when, sizeof(when), (uint64_t)((int64_t)t->ts_ns + o->mono_to_wall_ns), o->utc,
@@ -582,12 +586,12 @@ int tt_view_render(struct tt_buf *b, const struct tt_table *t, const struct tt_v
 	put_row(b, NULL, w, 1, group_heads[o->group]);
 	tt_buf_add(b, "\n", 1);
 	for (i = 0; i < shown; i++) {
-		put_row(b, &c[i], w, 0, NULL);
+		make_cells(&c, &ls.l[i], t->ts_ns, o->group);
+		put_row(b, &c, w, 0, NULL);
 		tt_buf_add(b, "\n", 1);
 	}
 	err = b->err;
 out:
-	free(c);
 	free(ls.l);
 	return err;
 }
@@ -770,11 +774,14 @@ static int prompt_key(struct tt_view *v, const unsigned char *k, size_t len)
 	if (k[0] == 27 && len == 1) { /* escape: cancel */
 		v->prompt = 0;
 	} else if ((k[0] == 127 || k[0] == 8) && v->input_len) {
+		/* a whole UTF-8 character: its continuation bytes, then its first */
+		while (v->input_len > 1 && ((unsigned char)v->input[v->input_len - 1] & 0xc0) == 0x80)
+			v->input_len--;
 		v->input_len--;
 	} else if (k[0] == 21) { /* ^U */
 		v->input_len = 0;
-	} else if (len == 1 && k[0] >= 32 && k[0] < 127 && v->input_len + 1 < sizeof(v->input)) {
-		v->input[v->input_len++] = (char)k[0];
+	} else if (len == 1 && k[0] >= 32 && k[0] != 127 && v->input_len + 1 < sizeof(v->input)) {
+		v->input[v->input_len++] = (char)k[0]; /* UTF-8 names too: bytes >= 0x80 */
 	}
 	v->input[v->input_len] = '\0';
 	return TT_VIEW_NONE;
@@ -951,7 +958,7 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 {
 	struct tt_buf tmp = { 0 };
 	const struct tt_table *t = &v->t;
-	unsigned w[NCOL], y = 0;
+	unsigned w[NCOL], nat[NCOL], y = 0;
 	size_t i, shown = 0, hdr = 6;
 	char when[64];
 	int err, color = v->o.color;
@@ -1028,9 +1035,12 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 	err = tt_grow((void **)&v->cells, &v->cells_cap, shown ? shown : 1, sizeof(*v->cells));
 	if (err)
 		goto fail;
-	for (i = 0; i < shown; i++)
+	measure(nat, NULL, group_heads[v->group]);
+	for (i = 0; i < shown; i++) {
 		make_cells(&v->cells[i], &v->ls.l[v->scroll + i], t->ts_ns, v->group);
-	fit(w, v->cells, shown, v->group, ncols, group_heads[v->group]);
+		measure(nat, &v->cells[i], NULL);
+	}
+	fit(w, nat, v->group, ncols);
 	/* 6: column header, then the rows */
 	put_row(&tmp, NULL, w, 1, group_heads[v->group]);
 	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, color ? SGR_HEAD : NULL);

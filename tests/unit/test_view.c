@@ -269,6 +269,11 @@ static void test_keys(void **state)
 	k_press(v, "\r", &a);
 	draw(v, 80, 24);
 	assert_true(find_line("filter: none") >= 0);
+	/* a UTF-8 name can be typed; backspace takes a whole character */
+	k_press(v, "/caf\xc3\xa9\xc3\xa9\x7f", &a);
+	draw(v, 80, 24);
+	assert_non_null(strstr(screen[23], ": caf\xc3\xa9_"));
+	k_press(v, "\033", &a);
 	/* by address (CIDR) and by name */
 	k_press(v, "/2001:db8::/32\r", &a);
 	draw(v, 200, 50);
