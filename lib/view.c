@@ -986,10 +986,24 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 	/* 2: what is recorded where */
 	tt_buf_reset(&tmp);
 	if (v->where) {
-		char esc[1024];
+		char esc[1024], *rest;
 
 		view_escape(esc, sizeof(esc), v->where, strlen(v->where));
-		screen_line(b, y++, nrows - 1, ncols, esc, 1, NULL);
+		rest = strstr(esc, ", ");
+		if (rest && dwidth(esc) > ncols && dwidth(rest) + 12 <= ncols) {
+			/* too long: the part before the first ", " (the path) is shortened,
+			 * what follows (what is kept) stays whole */
+			size_t rw = dwidth(rest);
+
+			*rest = '\0';
+			put_fit(&tmp, esc, ncols - rw, 0, 1);
+			*rest = ',';
+			tt_buf_add(&tmp, rest, strlen(rest));
+			screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, NULL);
+			tt_buf_reset(&tmp);
+		} else {
+			screen_line(b, y++, nrows - 1, ncols, esc, 1, NULL);
+		}
 	} else {
 		screen_line(b, y++, nrows - 1, ncols, v->o.replay ? "" : "not recording: no store (-o DIR keeps it)",
 			    0, NULL);

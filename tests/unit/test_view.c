@@ -226,6 +226,23 @@ static void test_widths(void **state)
 		;
 	assert_true(i < SROWS);
 	assert_non_null(strstr(screen[i], "closed,retrans,partial")); /* the flags in words */
+	/* a long store path is shortened, what is kept stays whole */
+	{
+		struct tt_view_ui_opts o = {
+			.title = "tcptop-record",
+			.where = "recording into /srv/a/very/long/path/to/where/the/store/is/kept/"
+				 "tcptop-data, keeping at most 1.00 GiB, nothing older than 7d"
+		};
+		struct tt_view *w = tt_view_new(&o);
+
+		assert_non_null(w);
+		assert_int_equal(tt_view_set_table(w, &table, 0), 0);
+		draw(w, 80, 24);
+		assert_non_null(strstr(screen[1], "recording into "));
+		assert_non_null(strstr(screen[1], "/tcptop-data, keeping at most 1.00 GiB, nothing older "
+						  "than 7d"));
+		tt_view_free(w);
+	}
 	/* tiny terminals: still nothing wider or longer than the screen */
 	draw(v, 20, 5);
 	draw(v, 1, 1);
