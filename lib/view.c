@@ -917,7 +917,7 @@ static const char *const help_text[] = {
 	"Keys",
 	"  q            quit",
 	"  ? h          this help (any key closes it)",
-	"  space p      pause / resume (the recorder goes on recording)",
+	"  space p      pause / resume the screen (a live recorder goes on recording)",
 	"  s            next sort key; or by column: r rate, b bytes, k packets,",
 	"               t RTT, x retransmits, d age",
 	"  v            group rows: connection, process, remote host, service port",
