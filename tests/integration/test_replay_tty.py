@@ -12,7 +12,8 @@ Then:
   s and the column keys sort; / filters by name, by port, and an empty line
   clears; v groups by process (one line, CONNS 2, the sum of both ends'
   bytes), remote host, service port; ? shows the help, any key closes it;
-  the window resized to 80x24 redraws with bytes and rates still whole;
+  the window resized to 80x24 redraws with bytes and rates still whole, and
+  a replay started at 80x24 shows them too;
 - the end: g end and ] past the end show the last tick (END in the header,
   speed and position always there), every key still works there (s, v,
   space, right, [), the g prompt opens empty;
@@ -273,13 +274,26 @@ def main(t):
     t.check("tcptop-analyze replay" not in s, "the terminal is back on the main screen:\n%s" % s)
     tm.kill()
 
-    # NO_COLOR: no color escapes at all
-    tm = h.Tmux(t, "%s replay --speed 1 %s" % (ana, store), 100, 30,
+    # started at 80x24, with NO_COLOR: no color escapes at all; seeking into the hold
+    # shows both ends' bytes whole at 80 columns
+    tm = h.Tmux(t, "%s replay --speed 1 %s" % (ana, store), 80, 24,
                 env=("TZ=UTC", "NO_COLOR=1"), tag="ttrn")
     tm.wait(lambda s: name in s)
     e = subprocess.run(["tmux", "capture-pane", "-e", "-p", "-t", tm.name],
                        capture_output=True, text=True).stdout
     t.check(name in e and "\x1b[" not in e, "NO_COLOR: no color escapes:\n%r" % e[:400])
+    tm.keys("/")
+    tm.type(name)
+    tm.keys("Enter", "g")
+    tm.type("@%.3f" % (fin - 1.5))
+    tm.keys("Enter")
+    s = tm.wait(lambda s: any(fmt_bytes(cli_out) in ln and fmt_bytes(cli_in) in ln
+                              for ln in rows_of(s, name)))
+    for label, out, inn in (("client", cli_out, cli_in), ("server", srv_out, srv_in)):
+        t.check(any(fmt_bytes(out) in ln and fmt_bytes(inn) in ln for ln in rows_of(s, name)),
+                "started at 80x24: the %s row shows RX %s TX %s:\n%s"
+                % (label, fmt_bytes(inn), fmt_bytes(out), s))
+    t.check(max(len(ln) for ln in s.splitlines()) <= 80, "started at 80x24: nothing wider")
     tm.keys("q")
     s = tm.wait(lambda s: "EXITED:" in s)
     t.check("EXITED:0" in s, "q quits with exit 0 (NO_COLOR)")
