@@ -1117,10 +1117,12 @@ int tt_view_want_color(void)
 
 /* ---- the terminal ---- */
 
-static struct termios saved_tio;
-static int tio_saved, term_in = -1, term_out = -1;
+static const char enter_seq[] = "\033[?1049h\033[?25l\033[H\033[2J";
+static const char leave_seq[] = "\033[0m\033[?25h\033[?1049l";
+static struct termios saved_tio, raw_tio;
+static int tio_saved, term_in = -1, term_out = -1, tstp_ours;
 static volatile sig_atomic_t resized;
-static struct sigaction saved_winch;
+static struct sigaction saved_winch, saved_tstp;
 
 static void on_winch(int sig)
 {
@@ -1142,9 +1144,37 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/*
+ * Ctrl-Z: the terminal back as the shell left it, then stop; once continued
+ * (fg), the view's terminal again and a redraw. Async-signal-safe calls only.
+ */
+static void on_tstp(int sig)
+{
+	struct sigaction dfl, ours;
+	sigset_t set;
+	int e = errno;
+
+	(void)sig;
+	write_all(term_out, leave_seq, sizeof(leave_seq) - 1);
+	if (tio_saved)
+		tcsetattr(term_in, TCSAFLUSH, &saved_tio);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGTSTP, &dfl, &ours);
+	raise(SIGTSTP); /* pending while this handler blocks it */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTSTP);
+	sigprocmask(SIG_UNBLOCK, &set, NULL); /* stopped here until SIGCONT */
+	sigaction(SIGTSTP, &ours, NULL);
+	if (tio_saved)
+		tcsetattr(term_in, TCSAFLUSH, &raw_tio);
+	write_all(term_out, enter_seq, sizeof(enter_seq) - 1);
+	resized = 1;
+	errno = e;
+}
+
 int tt_view_term_open(int in_fd, int out_fd)
 {
-	static const char enter[] = "\033[?1049h\033[?25l\033[H\033[2J";
 	static int at_exit;
 	struct sigaction sa;
 
@@ -1161,6 +1191,7 @@ int tt_view_term_open(int in_fd, int out_fd)
 		t.c_cc[VTIME] = 0;
 		if (tcsetattr(in_fd, TCSAFLUSH, &t))
 			return -errno;
+		raw_tio = t;
 		tio_saved = 1;
 		term_in = in_fd;
 	}
@@ -1168,11 +1199,18 @@ int tt_view_term_open(int in_fd, int out_fd)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_winch; /* no SA_RESTART: a poll returns at once to redraw */
 	sigaction(SIGWINCH, &sa, &saved_winch);
+	/* Ctrl-Z, unless whoever started us ignores it (no job control) */
+	sigaction(SIGTSTP, NULL, &saved_tstp);
+	tstp_ours = saved_tstp.sa_handler == SIG_DFL;
+	if (tstp_ours) {
+		sa.sa_handler = on_tstp;
+		sigaction(SIGTSTP, &sa, NULL);
+	}
 	if (!at_exit) {
 		atexit(tt_view_term_close);
 		at_exit = 1;
 	}
-	write_all(out_fd, enter, sizeof(enter) - 1);
+	write_all(out_fd, enter_seq, sizeof(enter_seq) - 1);
 	return 0;
 }
 
@@ -1203,11 +1241,12 @@ int tt_view_term_draw(struct tt_view *v, struct tt_buf *b)
 
 void tt_view_term_close(void)
 {
-	static const char leave[] = "\033[0m\033[?25h\033[?1049l";
-
 	if (term_out < 0)
 		return;
-	write_all(term_out, leave, sizeof(leave) - 1);
+	if (tstp_ours)
+		sigaction(SIGTSTP, &saved_tstp, NULL);
+	tstp_ours = 0;
+	write_all(term_out, leave_seq, sizeof(leave_seq) - 1);
 	if (tio_saved)
 		tcsetattr(term_in, TCSAFLUSH, &saved_tio);
 	tio_saved = 0;

@@ -17,8 +17,8 @@
  * The boundary with "lib/ never prints": only tt_view_term_open, _draw and
  * _close write, and only to the descriptor the CLI handed to tt_view_term_open
  * (its stdout, a terminal it owns for the run). Nothing else here prints, exits
- * or installs handlers, except tt_view_term_open's SIGWINCH handler, which
- * tt_view_term_close removes.
+ * or installs handlers, except tt_view_term_open's SIGWINCH and SIGTSTP
+ * handlers, which tt_view_term_close removes.
  */
 #ifndef TT_VIEW_H
 #define TT_VIEW_H
@@ -144,8 +144,9 @@ int tt_view_want_color(void);
 
 /*
  * Take the terminal: in_fd (keys; raw mode when it is a terminal, else no
- * keys) and out_fd (alternate screen, cursor hidden), and a SIGWINCH handler.
- * 0, or a negative errno with nothing changed.
+ * keys) and out_fd (alternate screen, cursor hidden), a SIGWINCH handler, and
+ * a SIGTSTP one (Ctrl-Z gives the terminal back before stopping, fg takes it
+ * again). 0, or a negative errno with nothing changed.
  */
 int tt_view_term_open(int in_fd, int out_fd);
 

@@ -17,6 +17,7 @@ Then:
 - the end: g end and ] past the end show the last tick (END in the header,
   speed and position always there), every key still works there (s, v,
   space, right, [), the g prompt opens empty;
+- Ctrl-Z in bash gives the shell its screen and prompt back, fg the view;
 - q quits with exit 0 and the terminal back on the main screen; with
   NO_COLOR the screen has no color escapes, without it the header is drawn
   in reverse video.
@@ -297,6 +298,31 @@ def main(t):
     tm.keys("q")
     s = tm.wait(lambda s: "EXITED:" in s)
     t.check("EXITED:0" in s, "q quits with exit 0 (NO_COLOR)")
+    tm.kill()
+
+    # Ctrl-Z in a shell with job control: the shell's terminal back; fg: the view again
+    tm = h.Tmux(t, "PS1='PROMPT$ ' bash --norc --noprofile -i", 100, 30, tag="ttrz")
+    tm.wait(lambda s: "PROMPT$" in s)
+    tm.type("%s replay --speed 1 %s" % (ana, store))
+    tm.keys("Enter")
+    s = tm.wait(lambda s: header(s) is not None)
+    t.check(header(s) is not None and tm.alternate(),
+            "the replay starts from bash, on the alternate screen:\n%s" % s)
+    tm.keys("C-z")
+    s = tm.wait(lambda s: "Stopped" in s)
+    t.check("Stopped" in s and not tm.alternate() and header(s) is None and
+            s.rstrip().endswith("PROMPT$"), "Ctrl-Z: the shell's screen and prompt back:\n%s" % s)
+    tm.type("fg")
+    tm.keys("Enter")
+    s = tm.wait(lambda s: header(s) is not None)
+    t.check(header(s) is not None and tm.alternate(), "fg: the view again:\n%s" % s)
+    tm.keys("q")
+    s = tm.wait(lambda s: header(s) is None and s.rstrip().endswith("PROMPT$"))
+    tm.type("echo ok-$((40+2))")
+    tm.keys("Enter")
+    s = tm.wait(lambda s: "ok-42" in s)
+    t.check("echo ok-$((40+2))" in s and "\nok-42" in s,
+            "after q the shell works as before (echo, cooked mode):\n%s" % s)
 
 
 if __name__ == "__main__":

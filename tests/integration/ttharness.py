@@ -667,6 +667,12 @@ class Tmux:
         """text as typed, letter by letter (no key-name lookup)."""
         subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
 
+    def alternate(self):
+        """Whether the program has the terminal on its alternate screen (a full-screen view)."""
+        return subprocess.run(["tmux", "display-message", "-p", "-t", self.name,
+                               "#{alternate_on}"], capture_output=True,
+                              text=True).stdout.strip() == "1"
+
     def resize(self, cols, rows):
         subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(cols), "-y",
                         str(rows)], check=True)
