@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -144,7 +146,7 @@ int cmd_replay(int argc, char **argv)
 	struct tt_scan_cb find = { .on_recording = find_first };
 	struct rp_run r;
 	struct qargs q;
-	char why[512];
+	char why[512], where[PATH_MAX + 256], t0[64], t1[64];
 	int i, rc = 1, err, no_tty = 0;
 
 	qargs_init(&q, "replay");
@@ -160,9 +162,9 @@ int cmd_replay(int argc, char **argv)
 			       "                             [--sort KEY] [-n|--top N] [--no-tty] [OPTIONS] DIR\n"
 			       "The recording tick by tick as the recorder showed it, paced at --speed\n"
 			       "(0.25 .. 120, 1 = real time, max = no pauses; the default is 1 on a\n"
-			       "terminal, max when stdout is not one). On a terminal a full\n"
-			       "screen with keys: space pause, + - speed, left/right step a tick,\n"
-			       "[ ] a minute, g go to a time, s sort, / filter, q quit. Otherwise (or\n"
+			       "terminal, max when stdout is not one). On a terminal the recorder's\n"
+			       "live view and keys (? lists them), and + - speed, left/right step a\n"
+			       "tick, [ ] a minute, g go to a time. Otherwise (or\n"
 			       "with --no-tty) text tables, or JSON lines with --format json (the\n"
 			       "recorder's keys, with per-tick *_delta keys; --events adds state\n"
 			       "changes, resets and closes).\n\n%s",
@@ -250,9 +252,13 @@ int cmd_replay(int argc, char **argv)
 			cmd_err("replay: no recording %" PRId64 " in the window", r.recording);
 			goto out;
 		}
+		tt_fmt_time(t0, sizeof(t0), r.first.start_ns, q.utc, TT_TIME_ZONE);
+		tt_fmt_duration(t1, sizeof(t1), r.first.end_ns - r.first.start_ns);
+		snprintf(where, sizeof(where), "replaying %s, recording #%" PRId64 " of %s from %s (%s)",
+			 q.dirs[0], r.first.id, r.first_host[0] ? r.first_host : "?", t0, t1);
 		rc = replay_tty(q.stores[0], r.first.id, r.first.start_ns, r.first.end_ns,
 				q.from_ns > r.first.start_ns ? q.from_ns : r.first.start_ns, r.speed,
-				r.sort, q.utc);
+				r.sort, q.utc, where, &q.filter, r.top);
 		goto out;
 	}
 	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, NULL))

@@ -1,12 +1,16 @@
 /*
- * replay_tty.c: tcptop-analyze replay on a terminal. The recording plays as
- * the recorder's live view showed it (lib/view.c), with keys to pause, change
- * speed, step, jump, seek, sort and filter.
+ * replay_tty.c: tcptop-analyze replay on a terminal. The recording plays in
+ * the recorder's live view (lib/view.h: the same screen, keys and help), with
+ * the replay's own keys to change speed, step, jump and seek.
  *
  * Seeking never replays from the start: to show the tick ending at T, the
  * replay reopens at the block that holds T (the index knows), whose keyframe
  * gives the whole state, and reads forward to T. Stepping back one tick is a
  * seek to the current tick's start, which is the previous tick's end.
+ *
+ * A seek to or past the end shows the last tick: the index's end of a
+ * recording can lie after its last tick, and a replay opened after the last
+ * block has no tick at all, so the cursor steps back until it finds one.
  *
  * The terminal is put back (cooked mode, main screen, cursor) on every exit:
  * the normal one, errors, and SIGINT/SIGTERM/SIGHUP, which only set a flag
@@ -19,15 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "aggregator.h"
 #include "buf.h"
 #include "cmd.h"
-#include "filter.h"
+#include "format.h"
 #include "replay.h"
 #include "replay_tty.h"
 #include "timeparse.h"
@@ -36,48 +38,11 @@
 static const double speeds[] = { 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 0 /* max */ };
 #define NSPEEDS (sizeof(speeds) / sizeof(speeds[0]))
 
-static struct termios saved_tio;
-static int tio_saved;
 static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig)
 {
 	got_signal = sig;
-}
-
-static void term_write(const char *s)
-{
-	ssize_t n = write(STDOUT_FILENO, s, strlen(s));
-
-	(void)n;
-}
-
-static void term_restore(void)
-{
-	if (!tio_saved)
-		return;
-	/* main screen back, cursor shown, cooked mode */
-	term_write("\033[?25h\033[?1049l");
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
-	tio_saved = 0;
-}
-
-static int term_raw(void)
-{
-	struct termios t;
-
-	if (tcgetattr(STDIN_FILENO, &saved_tio))
-		return -errno;
-	t = saved_tio;
-	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-	t.c_cc[VMIN] = 0;
-	t.c_cc[VTIME] = 0;
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t))
-		return -errno;
-	tio_saved = 1;
-	atexit(term_restore);
-	term_write("\033[?1049h\033[?25l");
-	return 0;
 }
 
 static uint64_t mono_ns(void)
@@ -132,19 +97,14 @@ static int cursor_next(struct cursor *c)
 	return err;
 }
 
-/* Show the first tick ending at or after wall time target (clamped to the recording). */
-static int cursor_seek(struct cursor *c, uint64_t target)
+/* Reopen the replay at wall time from, with a fresh aggregator and no tick yet. */
+static int cursor_open(struct cursor *c, uint64_t from)
 {
-	struct tt_replay_opts ro = { .recording_id = c->rec };
+	struct tt_replay_opts ro = { .recording_id = c->rec, .from_ns = from };
 	int err;
 
-	if (target < c->rec_start)
-		target = c->rec_start;
-	if (target > c->rec_end)
-		target = c->rec_end;
 	cursor_close(c);
 	c->at_end = 0;
-	ro.from_ns = target;
 	c->agg = tt_agg_new();
 	if (!c->agg)
 		return -ENOMEM;
@@ -152,158 +112,127 @@ static int cursor_seek(struct cursor *c, uint64_t target)
 	if (err)
 		return err;
 	c->m2w = tt_replay_mono_to_wall(c->rp);
-	while ((err = cursor_next(c)) > 0)
-		if (tt_wall_ns(c->t->ts_ns, c->m2w) >= target)
-			return 1;
-	return err;
+	return 0;
 }
 
-struct ui {
-	struct tt_view_opts vo;
-	struct tt_filter filter;
-	char filter_text[64];
-	unsigned speed_idx;
-	int paused;
-	char prompt[80]; /* "g " or "/ " while typing, "" otherwise */
-	char input[64];
-	size_t input_len;
-	char msg[160]; /* one-line notice under the table */
-};
-
-static void draw(const struct cursor *c, struct ui *u, struct tt_buf *b, struct tt_row **scratch,
-		 size_t *cap)
+static uint64_t tick_wall(const struct cursor *c)
 {
-	struct winsize ws = { 0 };
-	char title[160], sp[16];
+	return tt_wall_ns(c->t->ts_ns, c->m2w);
+}
 
-	if (!c->t)
-		return;
-	ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws);
-	if (speeds[u->speed_idx])
-		snprintf(sp, sizeof(sp), "%gx", speeds[u->speed_idx]);
+/*
+ * Show the first tick ending at or after wall time target (clamped to the
+ * recording), or the last tick when none does. 1 or 0 (at the end), <0 on error.
+ */
+static int cursor_seek(struct cursor *c, uint64_t target)
+{
+	uint64_t back, from;
+	int err;
+
+	if (target < c->rec_start)
+		target = c->rec_start;
+	if (target > c->rec_end)
+		target = c->rec_end;
+	if ((err = cursor_open(c, target)))
+		return err;
+	while ((err = cursor_next(c)) > 0)
+		if (tick_wall(c) >= target)
+			return 1;
+	if (err < 0 || c->t)
+		return err; /* at the end, showing the last tick */
+	/* nothing at or after target: step back, doubling, until a tick shows up */
+	for (back = 1000000000ull;; back *= 2) {
+		from = target - c->rec_start > back ? target - back : c->rec_start;
+		if ((err = cursor_open(c, from)))
+			return err;
+		while ((err = cursor_next(c)) > 0)
+			;
+		if (err < 0 || c->t || from == c->rec_start)
+			return err;
+	}
+}
+
+static void show(const struct cursor *c, struct tt_view *v, unsigned speed_idx)
+{
+	char status[160], sp[16], pos[32], len[32];
+
+	if (speeds[speed_idx])
+		snprintf(sp, sizeof(sp), "%gx", speeds[speed_idx]);
 	else
 		snprintf(sp, sizeof(sp), "max");
-	snprintf(title, sizeof(title), "tcptop-analyze replay  [%s%s]%s%s",
-		 u->paused ? "PAUSED " : "", sp, u->filter_text[0] ? "  filter: " : "",
-		 u->filter_text);
-	u->vo.title = title;
-	u->vo.width = ws.ws_col;
-	/* 5 header lines and 4 below the rows; the last line ends without a newline
-	 * so the screen never scrolls */
-	u->vo.top = ws.ws_row > 10 ? ws.ws_row - 10 : 1;
-	u->vo.mono_to_wall_ns = c->m2w;
-	u->vo.filter = &u->filter;
-	tt_buf_reset(b);
-	tt_buf_printf(b, "\033[H\033[2J");
-	if (tt_view_render(b, c->t, &u->vo, scratch, cap))
-		return;
-	tt_buf_printf(b, "\n%s%s%s", u->prompt, u->prompt[0] ? u->input : "", u->prompt[0] ? "" : "\n");
-	if (!u->prompt[0])
-		tt_buf_printf(b, "%s\nspace pause  +/- speed  <-/-> step  [/] minute  g goto  s sort  "
-				 "/ filter  q quit%s",
-			      u->msg, c->at_end ? "   (end of recording)" : "");
-	if (!b->err)
-		term_write(b->p);
-}
+	tt_fmt_duration(len, sizeof(len), c->rec_end - c->rec_start);
+	if (c->t) {
+		uint64_t at = tick_wall(c) > c->rec_start ? tick_wall(c) - c->rec_start : 0;
 
-static void set_filter(struct ui *u, const char *text)
-{
-	tt_filter_init(&u->filter);
-	snprintf(u->filter_text, sizeof(u->filter_text), "%s", text);
-	if (!*text)
-		return;
-	/* an address or network filters endpoints; anything else, process names */
-	if (tt_filter_parse_host(text, &u->filter))
-		snprintf(u->filter.comm, sizeof(u->filter.comm), "*%.*s*",
-			 (int)sizeof(u->filter.comm) - 3, text);
-}
-
-/* A finished prompt line: g (goto a time) or / (filter). 0 or <0 on a replay error. */
-static int submit(struct cursor *c, struct ui *u)
-{
-	int err = 0;
-
-	u->input[u->input_len] = '\0';
-	if (u->prompt[0] == 'g') {
-		struct tt_time_ctx tc = { .start_ns = c->rec_start, .end_ns = c->rec_end,
-					  .utc = u->vo.utc };
-		struct timespec now;
-		uint64_t target;
-
-		clock_gettime(CLOCK_REALTIME, &now);
-		tc.now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-		if (tt_parse_time(u->input, &tc, &target))
-			snprintf(u->msg, sizeof(u->msg), "not a time: '%s' (e.g. 14:05:30, -5m, start+1m)",
-				 u->input);
-		else
-			err = cursor_seek(c, target);
+		tt_fmt_duration(pos, sizeof(pos), at);
+		snprintf(status, sizeof(status), "%s  %s/%s%s", sp, pos, len, c->at_end ? "  END" : "");
+		if (tt_view_set_table(v, c->t, c->m2w))
+			tt_view_say(v, "out of memory");
 	} else {
-		set_filter(u, u->input);
+		snprintf(status, sizeof(status), "%s  no tick in this recording (%s)", sp, len);
 	}
-	u->prompt[0] = '\0';
-	u->input_len = 0;
+	tt_view_set_status(v, status);
+}
+
+/* The time typed at the g prompt. 0, or <0 on a replay error. */
+static int go_to(struct cursor *c, struct tt_view *v, int utc)
+{
+	struct tt_time_ctx tc = { .start_ns = c->rec_start, .end_ns = c->rec_end, .utc = utc };
+	const char *text = tt_view_goto_text(v);
+	struct timespec now;
+	uint64_t target;
+	char msg[160];
+	int err;
+
+	if (!*text)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	tc.now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	if (tt_parse_time(text, &tc, &target)) {
+		snprintf(msg, sizeof(msg), "not a time: '%.60s' (e.g. 14:05:30, -5m, start+1m, end)",
+			 text);
+		tt_view_say(v, msg);
+		return 0;
+	}
+	err = cursor_seek(c, target);
 	return err < 0 ? err : 0;
 }
 
-/* One key. Returns 1 to quit, <0 on a replay error, 0 otherwise. */
-static int key(struct cursor *c, struct ui *u, const unsigned char *k, size_t n)
+/* One action of the view. 1 to quit, <0 on a replay error, 0 otherwise. */
+static int act(struct cursor *c, struct tt_view *v, unsigned *speed_idx, int action, int utc)
 {
-	uint64_t now_wall = c->t ? tt_wall_ns(c->t->ts_ns, c->m2w) : c->rec_start;
+	uint64_t now_wall = c->t ? tick_wall(c) : c->rec_start;
 	int err = 0;
 
-	if (u->prompt[0]) {
-		if (k[0] == '\r' || k[0] == '\n')
-			return submit(c, u);
-		if (k[0] == 27) { /* escape: cancel */
-			u->prompt[0] = '\0';
-			u->input_len = 0;
-		} else if ((k[0] == 127 || k[0] == 8) && u->input_len) {
-			u->input_len--;
-		} else if (k[0] >= 32 && k[0] < 127 && u->input_len + 1 < sizeof(u->input)) {
-			u->input[u->input_len++] = (char)k[0];
-		}
-		u->input[u->input_len] = '\0';
-		return 0;
-	}
-	u->msg[0] = '\0';
-	if (n >= 3 && k[0] == 27 && k[1] == '[') {
-		if (k[2] == 'C') /* right: one tick forward */
-			err = c->at_end ? 0 : cursor_next(c);
-		else if (k[2] == 'D' && c->t) /* left: the tick that ended where this one began */
-			err = cursor_seek(c, tt_wall_ns(c->t->start_ns, c->m2w));
-		return err < 0 ? err : 0;
-	}
-	switch (k[0]) {
-	case 'q':
-	case 'Q':
+	switch (action) {
+	case TT_VIEW_QUIT:
 		return 1;
-	case ' ':
-		u->paused = !u->paused;
+	case TT_VIEW_STEP_FWD:
+		if (c->at_end)
+			tt_view_say(v, "end of the recording: left, [ or g go back");
+		else
+			err = cursor_next(c);
 		break;
-	case '+':
-	case '=':
-		if (u->speed_idx + 1 < NSPEEDS)
-			u->speed_idx++;
+	case TT_VIEW_STEP_BACK: /* the tick that ended where this one began */
+		if (c->t)
+			err = cursor_seek(c, tt_wall_ns(c->t->start_ns, c->m2w));
 		break;
-	case '-':
-		if (u->speed_idx > 0)
-			u->speed_idx--;
-		break;
-	case '[':
+	case TT_VIEW_MIN_BACK:
 		err = cursor_seek(c, now_wall > 60000000000ull ? now_wall - 60000000000ull : 0);
 		break;
-	case ']':
+	case TT_VIEW_MIN_FWD:
 		err = cursor_seek(c, now_wall + 60000000000ull);
 		break;
-	case 's':
-	case 'S':
-		u->vo.sort = (enum tt_sort_key)((u->vo.sort + 1) % TT_SORT_MAX);
+	case TT_VIEW_FASTER:
+		if (*speed_idx + 1 < NSPEEDS)
+			(*speed_idx)++;
 		break;
-	case 'g':
-		snprintf(u->prompt, sizeof(u->prompt), "go to time (14:05:30, -5m, start+1m): ");
+	case TT_VIEW_SLOWER:
+		if (*speed_idx > 0)
+			(*speed_idx)--;
 		break;
-	case '/':
-		snprintf(u->prompt, sizeof(u->prompt), "filter (process name or address/CIDR, empty: none): ");
+	case TT_VIEW_GOTO:
+		err = go_to(c, v, utc);
 		break;
 	default:
 		break;
@@ -312,91 +241,99 @@ static int key(struct cursor *c, struct ui *u, const unsigned char *k, size_t n)
 }
 
 int replay_tty(struct tt_store *st, int64_t rec, uint64_t rec_start, uint64_t rec_end,
-	       uint64_t from_ns, double speed, enum tt_sort_key sort, int utc)
+	       uint64_t from_ns, double speed, enum tt_sort_key sort, int utc, const char *where,
+	       const struct tt_filter *filter, unsigned top)
 {
 	struct cursor c = { .st = st, .rec = rec, .rec_start = rec_start, .rec_end = rec_end };
-	struct ui u;
+	struct tt_view_ui_opts vo = { .title = "tcptop-analyze replay", .sort = sort, .utc = utc,
+				      .replay = 1, .color = tt_view_want_color(), .where = where,
+				      .filter = filter, .top = top };
+	struct tt_view *v;
 	struct tt_buf b = { 0 };
-	struct tt_row *scratch = NULL;
 	struct sigaction sa;
-	size_t cap = 0, i;
+	unsigned speed_idx = 2;
+	size_t i;
 	uint64_t due;
 	int err, rc = 1;
 
-	memset(&u, 0, sizeof(u));
-	u.vo.sort = sort;
-	u.vo.utc = utc;
-	u.vo.hide_seq = 1; /* a seek restarts the count: the time says where we are */
-	tt_filter_init(&u.filter);
-	u.speed_idx = 2;
 	for (i = 0; i < NSPEEDS; i++)
 		if (speeds[i] == speed)
-			u.speed_idx = (unsigned)i;
-
+			speed_idx = (unsigned)i;
+	v = tt_view_new(&vo);
+	if (!v) {
+		cmd_err("replay: out of memory");
+		return 1;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if (term_raw()) {
-		cmd_err("replay: cannot set up the terminal: %s", strerror(errno));
+	if ((err = tt_view_term_open(STDIN_FILENO, STDOUT_FILENO))) {
+		cmd_err("replay: cannot set up the terminal: %s", strerror(-err));
+		tt_view_free(v);
 		return 1;
 	}
 	err = cursor_seek(&c, from_ns);
 	if (err < 0)
 		goto out;
-	draw(&c, &u, &b, &scratch, &cap);
+	show(&c, v, speed_idx);
+	tt_view_term_draw(v, &b);
 	due = mono_ns();
 	while (!got_signal) {
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 		uint64_t now = mono_ns(), gap;
-		int timeout = -1;
+		int timeout = -1, n;
 
-		if (!u.paused && !u.prompt[0] && !c.at_end && c.t) {
+		if (!tt_view_paused(v) && !c.at_end && c.t) {
 			/* the next tick is due one recorded tick length later, at speed */
-			gap = speeds[u.speed_idx] ? (uint64_t)((double)(c.t->ts_ns - c.t->start_ns) /
-							       speeds[u.speed_idx]) :
-						    0;
+			gap = speeds[speed_idx] ? (uint64_t)((double)(c.t->ts_ns - c.t->start_ns) /
+							     speeds[speed_idx]) :
+						  0;
 			if (now >= due + gap) {
 				err = cursor_next(&c);
 				if (err < 0)
 					goto out;
 				due = now;
-				draw(&c, &u, &b, &scratch, &cap);
+				show(&c, v, speed_idx);
+				tt_view_term_draw(v, &b);
 				continue;
 			}
 			timeout = (int)((due + gap - now) / 1000000ull) + 1;
 		}
-		if (poll(&pfd, 1, timeout) > 0 && (pfd.revents & POLLIN)) {
+		n = poll(&pfd, 1, timeout);
+		if (tt_view_term_resized())
+			tt_view_term_draw(v, &b);
+		if (n > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+			break; /* the terminal went away */
+		if (n > 0 && (pfd.revents & POLLIN)) {
 			unsigned char k[64];
-			ssize_t n = read(STDIN_FILENO, k, sizeof(k));
-			size_t at = 0;
+			ssize_t got = read(STDIN_FILENO, k, sizeof(k));
+			size_t at = 0, used;
 
-			if (n <= 0)
+			if (got <= 0)
 				continue;
-			/* typed-ahead keys arrive together: one key (or arrow sequence) at a time */
-			for (err = 0; at < (size_t)n && !err; ) {
-				size_t len = (k[at] == 27 && at + 2 < (size_t)n && k[at + 1] == '[') ? 3 : 1;
-
-				err = key(&c, &u, k + at, len);
-				at += len;
-			}
+			/* typed-ahead keys arrive together: one key (or escape sequence) at a time */
+			for (err = 0; at < (size_t)got && !err; at += used)
+				err = act(&c, v, &speed_idx,
+					  tt_view_key(v, k + at, (size_t)got - at, &used), utc);
 			if (err == 1)
 				break;
 			if (err < 0)
 				goto out;
 			due = mono_ns();
-			draw(&c, &u, &b, &scratch, &cap);
+			show(&c, v, speed_idx);
+			tt_view_term_draw(v, &b);
 		}
 	}
 	err = 0;
 	rc = 0;
 out:
-	term_restore();
+	tt_view_term_close();
 	if (err < 0)
 		cmd_err("replay: %s", err == -ENOMEM ? "out of memory" : c.why);
 	cursor_close(&c);
+	tt_view_free(v);
 	tt_buf_free(&b);
-	free(scratch);
 	return rc;
 }

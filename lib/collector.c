@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,6 +90,7 @@ struct tt_collector {
 	struct tt_collector_opts opts;
 	struct capture_bpf *skel;
 	struct ring_buffer *rb;
+	int wake_off; /* the caller's wake_fd hung up: no longer polled */
 	struct bpf_link *links[16];
 	int nlinks;
 	struct bpf_link *files_walk; /* iter/task_file */
@@ -1042,6 +1044,27 @@ static int collect(struct tt_collector *c, uint64_t ts)
 	return c->qerr;
 }
 
+/*
+ * Wait up to ms for the ring buffer or the caller's wake_fd; the ring's
+ * records are consumed, the caller's callback runs for its fd or a signal. A
+ * wake_fd that hung up is left alone from then on (a closed terminal must not
+ * spin the loop). Returns what ring_buffer__consume returns, or -errno.
+ */
+static int wait_or_wake(struct tt_collector *c, int ms)
+{
+	struct pollfd p[2] = { { .fd = ring_buffer__epoll_fd(c->rb), .events = POLLIN },
+			       { .fd = c->opts.wake_fd, .events = POLLIN } };
+	int n = poll(p, 2, ms);
+
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	if (n < 0 || (p[1].revents & POLLIN))
+		c->opts.wake(c->opts.wake_ctx);
+	if (n > 0 && (p[1].revents & (POLLHUP | POLLERR | POLLNVAL)))
+		c->wake_off = 1;
+	return ring_buffer__consume(c->rb);
+}
+
 static int collector_next(struct tt_source *src, struct tt_event *ev)
 {
 	struct tt_collector *c = (struct tt_collector *)src;
@@ -1084,7 +1107,10 @@ static int collector_next(struct tt_source *src, struct tt_event *ev)
 			uint64_t wait_ms = (c->deadline_ns - now + 999999) / 1000000;
 
 			/* short polls keep a stop request under 100 ms away */
-			err = ring_buffer__poll(c->rb, (int)(wait_ms < 100 ? wait_ms : 100));
+			if (c->opts.wake && !c->wake_off)
+				err = wait_or_wake(c, (int)(wait_ms < 100 ? wait_ms : 100));
+			else
+				err = ring_buffer__poll(c->rb, (int)(wait_ms < 100 ? wait_ms : 100));
 			if (err < 0 && err != -EINTR) {
 				snprintf(c->err, sizeof(c->err), "ring buffer: %s", strerror(-err));
 				return err;

@@ -29,6 +29,16 @@ struct tt_collector_opts {
 	const volatile sig_atomic_t *stop; /* when it becomes non-zero, the stream ends after a last tick */
 	tt_log_fn log; /* may be NULL */
 	void *log_ctx;
+	/*
+	 * Optional: while waiting for the next tick, wake_fd (a terminal's keys)
+	 * is polled with the ring buffer, and wake(wake_ctx) is called when it is
+	 * readable or a signal interrupted the wait (SIGWINCH), so a live view
+	 * answers at once without ever delaying a tick. wake runs inside
+	 * tt_source_next, between ticks; it must not block. NULL: none.
+	 */
+	void (*wake)(void *ctx);
+	void *wake_ctx;
+	int wake_fd;
 };
 
 /* Defaults: 1 s ticks, 5 s UDP idle, 65536 sockets, 16384 peers, 32 MiB ring. */

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,16 +59,70 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static void term_size(unsigned *cols, unsigned *rows)
-{
-	struct winsize ws;
+/*
+ * The live view (lib/view.h) owns the terminal while the recorder runs. Keys
+ * are read between ticks, inside the collector's wait (its wake callback), so
+ * poking at the view never delays a tick nor what the store gets; q stops the
+ * recorder as SIGINT does, after a last tick.
+ */
+struct live {
+	struct tt_view *v;
+	struct tt_buf b;
+	int keys; /* stdin is a terminal: keys are read */
+	char warning[512]; /* the last one, said again on the main screen at the end */
+};
 
-	*cols = 0;
-	*rows = 0;
-	if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws)) {
-		*cols = ws.ws_col;
-		*rows = ws.ws_row;
+static struct live live;
+
+static void live_draw(void)
+{
+	if (live.v && tt_view_term_draw(live.v, &live.b) == -ENOMEM)
+		tt_view_say(live.v, "out of memory drawing the view (recording goes on)");
+}
+
+static void live_wake(void *ctx)
+{
+	unsigned char k[64];
+	ssize_t n;
+	size_t at = 0, used;
+	int redraw = tt_view_term_resized();
+
+	(void)ctx;
+	if (!live.v)
+		return;
+	n = live.keys ? read(STDIN_FILENO, k, sizeof(k)) : 0;
+	while (n > 0 && at < (size_t)n) {
+		if (tt_view_key(live.v, k + at, (size_t)n - at, &used) == TT_VIEW_QUIT)
+			stop = 1;
+		at += used;
+		redraw = 1;
 	}
+	if (redraw && !stop)
+		live_draw();
+}
+
+/* A warning while recording: on the live screen (stderr would be drawn over), else on stderr. */
+static void warn_line(const char *warn)
+{
+	if (!live.v) {
+		fprintf(stderr, PROG ": warning: %s\n", warn);
+		return;
+	}
+	snprintf(live.warning, sizeof(live.warning), "warning: %s", warn);
+	tt_view_say(live.v, live.warning);
+}
+
+/* One tick into the live view; kept back while the user has it paused. */
+static int live_tick(const struct tt_table *t, int64_t m2w)
+{
+	if (!tt_view_paused(live.v)) {
+		int err = tt_view_set_table(live.v, t, m2w);
+
+		if (err)
+			return err;
+	}
+	live_draw();
+	return 0;
 }
 
 /* Append one tick to b according to the chosen output, and write b out. 0, or a negative errno. */
@@ -85,6 +138,8 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 		for (i = 0; i < t->n; i++)
 			if (tt_filter_match(&o->filter, &t->rows[i].conn))
 				tt_row_json(b, &t->rows[i], t, m2w);
+	} else if (o->output == REC_OUT_LIVE) {
+		return live_tick(t, m2w);
 	} else {
 		struct tt_view_opts vo = {
 			.sort = o->sort,
@@ -95,15 +150,6 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 			.title = title,
 		};
 
-		if (o->output == REC_OUT_LIVE) {
-			unsigned cols, rows;
-
-			term_size(&cols, &rows);
-			vo.width = cols;
-			if (!vo.top && rows > 6)
-				vo.top = rows - 6; /* header lines */
-			tt_buf_printf(b, "\033[H\033[2J");
-		}
 		err = tt_view_render(b, t, &vo, scratch, cap);
 		if (err)
 			return err;
@@ -178,7 +224,8 @@ static void write_metrics(const struct rec_opts *o, struct tt_collector *col, st
 		m->store_bytes = rec_dir_bytes(o->store_dir);
 	}
 	if (rec_metrics_write(o->metrics_file, m, why, sizeof(why)) && !said) {
-		fprintf(stderr, PROG ": warning: %s (recording goes on)\n", why);
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (recording goes on)");
+		warn_line(why);
 		said = 1;
 	}
 }
@@ -290,6 +337,11 @@ int main(int argc, char **argv)
 	co.stop = &stop;
 	co.log = log_stderr;
 	co.log_ctx = &o.verbose;
+	if (o.output == REC_OUT_LIVE) {
+		live.keys = isatty(STDIN_FILENO);
+		co.wake = live_wake;
+		co.wake_fd = live.keys ? STDIN_FILENO : -1;
+	}
 	err = tt_collector_open(&co, &col, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, PROG ": %s\n", why);
@@ -320,10 +372,25 @@ int main(int argc, char **argv)
 		if ((warn = tt_writer_take_warning(wr)))
 			fprintf(stderr, PROG ": warning: %s\n", warn);
 		describe_store(&o, desc, sizeof(desc));
-		if (o.output == REC_OUT_LIVE)
-			snprintf(title, sizeof(title), PROG " [%s]", desc);
-		else
+		if (o.output != REC_OUT_LIVE)
 			fprintf(stderr, PROG ": %s\n", desc);
+	}
+	if (o.output == REC_OUT_LIVE) {
+		struct tt_view_ui_opts vo = { .title = PROG, .where = o.store_dir ? desc : NULL,
+					      .sort = o.sort, .utc = o.utc, .filter = &o.filter,
+					      .top = o.top,
+					      .color = tt_view_want_color() };
+
+		live.v = tt_view_new(&vo);
+		if (!live.v) {
+			fprintf(stderr, PROG ": out of memory\n");
+			goto out;
+		}
+		if ((err = tt_view_term_open(STDIN_FILENO, STDOUT_FILENO))) {
+			fprintf(stderr, PROG ": cannot set up the terminal: %s\n", strerror(-err));
+			goto out;
+		}
+		live_draw();
 	}
 	metrics.start_time = (double)wall_now() / 1e9;
 	agg = tt_agg_new();
@@ -365,7 +432,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (wr && (warn = tt_writer_take_warning(wr)))
-			fprintf(stderr, PROG ": warning: %s\n", warn);
+			warn_line(warn);
 		if (o.metrics_file)
 			write_metrics(&o, col, wr, tt_agg_table(agg), &metrics);
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
@@ -384,6 +451,9 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	tt_view_term_close(); /* what follows is said on the main screen, where it stays */
+	if (live.warning[0])
+		fprintf(stderr, PROG ": %s\n", live.warning);
 	if (err < 0) {
 		if (!failed)
 			failed = err == -ENOMEM ? "out of memory" : src->errmsg(src);
@@ -399,6 +469,9 @@ int main(int argc, char **argv)
 fail_why:
 	fprintf(stderr, PROG ": %s\n", why);
 out:
+	tt_view_term_close();
+	tt_view_free(live.v);
+	tt_buf_free(&live.b);
 	tt_writer_free(wr);
 	tt_agg_free(agg);
 	tt_collector_close(col);

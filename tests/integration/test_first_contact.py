@@ -5,20 +5,23 @@
   line on stderr, "recording into <cwd>/tcptop-data, keeping at most 1.00 GiB"
   (the default limit), and the store is there. --retain-size 0 says it keeps
   everything; --retain-age adds its age.
-- The same on a terminal (a pty): the live screen's title line carries it.
+- The same on a terminal (a pty, 200 columns): the live screen's second line carries it.
 - --version: version and git commit (the source tree's HEAD), the libbpf
   version pkg-config knows, and a yes/no for every hook; the hooks this
   recorder cannot do without are "yes" here (it records).
 - A mistyped option: one line with "did you mean", exit 2.
 """
+import fcntl
 import os
 import pty
 import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 
 import ttharness as h
@@ -46,10 +49,12 @@ def main(t):
         t.check(os.path.exists(os.path.join(d, "tcptop-data", "index.db")),
                 "%r: the store is where it said" % extra)
 
-    # a terminal: the live view's title says it
+    # a terminal: the live view's header says it, on its second line
     d = tempfile.mkdtemp(dir=tmp)
     pid, fd = pty.fork()
     if pid == 0:
+        # wide enough for the whole line (at 80 columns the path is abbreviated in the middle)
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
         os.chdir(d)
         os.execv(rec, [rec, "-d", "1500ms", "-i", "250ms"])
     out, deadline = b"", time.monotonic() + 30
@@ -72,8 +77,8 @@ def main(t):
     except ChildProcessError:
         pass
     text = out.decode("utf-8", "replace")
-    t.check("tcptop-record [recording into %s/tcptop-data, keeping at most 1.00 GiB]" %
-            os.path.realpath(d) in text, "live title: %r" % text[:400])
+    t.check("\x1b[2;1H\x1b[2Krecording into %s/tcptop-data, keeping at most 1.00 GiB\x1b" %
+            os.path.realpath(d) in text, "live header, second line: %r" % text[:400])
 
     # --version
     p = subprocess.run([rec, "--version"], capture_output=True, text=True, timeout=30)

@@ -11,6 +11,9 @@
   sent and read), optionally inside a network namespace.
 - NetNS: a namespace joined to the host by a veth pair, IPv4 and IPv6
   (2001:db8::/32, nodad), with names and subnets unique to this process.
+- Tmux: a command on a terminal of a chosen size (tmux), its screen read and
+  keys sent as a person would, for the interactive view; fmt_bytes: the
+  view's human units, written again independently.
 
 Every wait is bounded. Stdlib only, for Debian's /usr/bin/python3.
 """
@@ -633,6 +636,74 @@ class Gen:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+
+
+# --- a terminal: tmux ---------------------------------------------------------
+
+
+class Tmux:
+    """cmd (a shell line) in a detached tmux session of cols x rows; it prints
+    EXITED:<code> when it ends and the pane stays for the test to read."""
+
+    def __init__(self, t, cmd, cols=200, rows=50, env=("TZ=UTC",), tag="tt"):
+        if not shutil.which("tmux"):
+            raise Skip("tmux is not installed (apt-get install tmux)")
+        self.name = "%s%d" % (tag, os.getpid())
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(cols), "-y",
+                        str(rows), "env"] + list(env) + ["sh", "-c",
+                                                           cmd + "; echo EXITED:$?; sleep 120"],
+                       check=True)
+        # the window follows resize-window, not the size of a client (there is none)
+        subprocess.run(["tmux", "set-option", "-t", self.name, "window-size", "manual"],
+                       capture_output=True)
+        t.cleanup(self.kill)
+
+    def kill(self):
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+    def screen(self):
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+                              capture_output=True, text=True).stdout
+
+    def keys(self, *k):
+        """tmux key names: "Space", "Enter", "Right", "PageDown", "?" ..."""
+        subprocess.run(["tmux", "send-keys", "-t", self.name] + list(k), check=True)
+
+    def type(self, text):
+        """text as typed, letter by letter (no key-name lookup)."""
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+
+    def alternate(self):
+        """Whether the program has the terminal on its alternate screen (a full-screen view)."""
+        return subprocess.run(["tmux", "display-message", "-p", "-t", self.name,
+                               "#{alternate_on}"], capture_output=True,
+                              text=True).stdout.strip() == "1"
+
+    def resize(self, cols, rows):
+        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(cols), "-y",
+                        str(rows)], check=True)
+
+    def wait(self, pred, timeout=10.0):
+        """The first screen for which pred holds, else the last one seen."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = self.screen()
+            if pred(s):
+                return s
+            time.sleep(0.1)
+        return self.screen()
+
+
+def fmt_bytes(v):
+    """lib/format.c tt_fmt_bytes, independently: 3 significant digits, binary units."""
+    if v < 1024:
+        return "%d B" % v
+    units = ["KiB", "MiB", "GiB", "TiB"]
+    x, u = v / 1024.0, 0
+    while x >= 1024 and u < 3:
+        x, u = x / 1024.0, u + 1
+    return ("%.2f %s" if x < 10 else "%.1f %s" if x < 100 else "%.0f %s") % (x, units[u])
 
 
 # --- network namespace + veth ----------------------------------------------
