@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bucket.h"
 #include "buf.h"
 #include "cmd.h"
 #include "qargs.h"
@@ -28,6 +29,7 @@ struct bucket {
 struct tl_run {
 	struct qargs *q;
 	uint64_t bucket_ns;
+	struct tt_buckets grid; /* the rule the report's charts use too */
 	struct bucket *b;
 	size_t nb;
 };
@@ -44,7 +46,7 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	(void)agg;
 	if (ts <= r->q->from_ns || ts > r->q->to_ns)
 		return 0;
-	k = (size_t)((ts - r->q->from_ns - 1) / r->bucket_ns);
+	k = tt_bucket_of(&r->grid, ts);
 	if (k >= r->nb)
 		return 0;
 	b = &r->b[k];
@@ -128,9 +130,11 @@ int cmd_timeline(int argc, char **argv)
 	if ((rc = qargs_open(&q)))
 		goto out;
 	rc = 1;
-	r.nb = (size_t)((q.to_ns - q.from_ns + r.bucket_ns - 1) / r.bucket_ns);
-	if (!r.nb)
-		r.nb = 1;
+	if (tt_buckets_init(&r.grid, q.from_ns, q.to_ns, r.bucket_ns)) {
+		cmd_err("timeline: the window ends before it starts");
+		goto out;
+	}
+	r.nb = r.grid.n;
 	if (r.nb > 10000000) {
 		cmd_err("timeline: %zu buckets is too many: use a larger --bucket", r.nb);
 		rc = 2;
@@ -147,7 +151,7 @@ int cmd_timeline(int argc, char **argv)
 		goto oom;
 	for (k = 0; k < r.nb; k++) {
 		const struct bucket *b = &r.b[k];
-		uint64_t start = q.from_ns + k * r.bucket_ns;
+		uint64_t start = tt_bucket_start(&r.grid, k);
 		uint64_t end = start + r.bucket_ns < q.to_ns ? start + r.bucket_ns : q.to_ns;
 		double secs = (double)(end - start) / 1e9;
 

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,28 @@ static const char *const key_names[TT_G_MAX] = {
 	[TT_G_CONN] = "conn",		[TT_G_PID] = "pid",	     [TT_G_PROCESS] = "process",
 	[TT_G_RHOST] = "remote-host",	[TT_G_RNET] = "remote-net", [TT_G_RPORT] = "remote-port",
 	[TT_G_LPORT] = "local-port",	[TT_G_CGROUP] = "cgroup",   [TT_G_HOST] = "host",
+	[TT_G_SERVICE_PORT] = "service-port",
 };
+
+/*
+ * A CONN event does not say which side opened the connection (the collector
+ * knows, TT_SKF_ACTIVE, but the event vocabulary does not carry it), so the
+ * listening side is told from the ports: an unconnected UDP socket's peer
+ * flow is a server's; otherwise the port below the ephemeral range (Linux's
+ * default starts at 32768, IANA's at 49152) is the service, and when both or
+ * neither are, the lower one. The rule is symmetric: both ends of one
+ * connection get the same port.
+ */
+uint16_t tt_service_port(const struct tt_ev_conn *c)
+{
+	int le = c->lport >= 32768, re = c->rport >= 32768;
+
+	if (c->flags & TT_CF_UDP_PEER)
+		return c->lport;
+	if (le != re)
+		return le ? c->rport : c->lport;
+	return c->lport < c->rport ? c->lport : c->rport;
+}
 
 int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_len)
 {
@@ -63,7 +85,7 @@ int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_
 		if (found < 0) {
 			snprintf(why, why_len,
 				 "--group-by: '%s' is not conn, pid, process, remote-host, remote-net/N, "
-				 "remote-port, local-port, cgroup or host",
+				 "remote-port, local-port, service-port, cgroup or host",
 				 tok);
 			return -EINVAL;
 		}
@@ -97,6 +119,7 @@ int tt_metric_parse(const char *s)
 		[TT_BY_BYTES] = "bytes",     [TT_BY_TX] = "tx",	      [TT_BY_RX] = "rx",
 		[TT_BY_RATE] = "rate",	     [TT_BY_PACKETS] = "packets", [TT_BY_RTT] = "rtt",
 		[TT_BY_RETRANS] = "retrans", [TT_BY_DURATION] = "duration", [TT_BY_CONNS] = "conns",
+		[TT_BY_FAILURES] = "failures",
 	};
 	int i;
 
@@ -232,6 +255,15 @@ static size_t make_key(const struct tt_groupby *by, const struct tt_row *r, cons
 		case TT_G_HOST:
 			PUT(host, strnlen(host, 64));
 			break;
+		case TT_G_SERVICE_PORT: {
+			uint16_t sp = tt_service_port(c);
+
+			PUT(&sp, 2);
+			PUT(&c->proto, 1);
+			sh->conn.lport = sp; /* shown as the service port */
+			sh->conn.proto = c->proto;
+			break;
+		}
 		default:
 			break;
 		}
@@ -343,6 +375,7 @@ static int add_contrib(struct tt_top *t, const struct contrib *c, const char *ho
 		g->duration_ns = c->age_ns;
 	g->state = r->tot.state;
 	if (r->flags & TT_ROW_CLOSED) {
+		g->failed += r->close_reason == TT_CLOSE_FAILED;
 		g->closed = 1;
 		g->close_reason = r->close_reason;
 		g->err = r->err;
@@ -434,6 +467,51 @@ const struct tt_group *tt_top_lookup(const struct tt_top *t, const struct tt_gro
 	return NULL;
 }
 
+static double window_rate(const struct tt_group *g, uint64_t ns)
+{
+	return g && ns ? ((double)g->bytes_in + (double)g->bytes_out) * 1e9 / (double)ns : 0;
+}
+
+static int cmp_change(const void *pa, const void *pb)
+{
+	const struct tt_change *a = pa, *b = pb;
+
+	if (a->score != b->score)
+		return a->score < b->score ? 1 : -1;
+	return 0;
+}
+
+long tt_top_diff(struct tt_top *base, uint64_t base_ns, struct tt_top *win, uint64_t win_ns,
+		 struct tt_change **out)
+{
+	const struct tt_group **g0 = NULL, **g1 = NULL;
+	struct tt_change *ch;
+	long n0, n1, i;
+	size_t n = 0;
+
+	*out = NULL;
+	n0 = tt_top_rank(base, TT_BY_BYTES, &g0);
+	n1 = tt_top_rank(win, TT_BY_BYTES, &g1);
+	if (n0 < 0 || n1 < 0 || !(ch = calloc((size_t)(n0 + n1) + 1, sizeof(*ch))))
+		return -ENOMEM;
+	for (i = 0; i < n1; i++) {
+		ch[n].win = g1[i];
+		ch[n].base = tt_top_lookup(base, g1[i]);
+		n++;
+	}
+	for (i = 0; i < n0; i++)
+		if (!tt_top_lookup(win, g0[i])) /* the others are paired above */
+			ch[n++].base = g0[i];
+	for (i = 0; i < (long)n; i++) {
+		ch[i].rate_base = window_rate(ch[i].base, base_ns);
+		ch[i].rate_win = window_rate(ch[i].win, win_ns);
+		ch[i].score = fabs(ch[i].rate_win - ch[i].rate_base);
+	}
+	qsort(ch, n, sizeof(*ch), cmp_change);
+	*out = ch;
+	return (long)n;
+}
+
 uint64_t tt_group_rtt_us(const struct tt_group *g)
 {
 	return g->rtt_n ? g->rtt_sum_us / g->rtt_n : 0;
@@ -460,6 +538,8 @@ static double metric(const struct tt_group *g, enum tt_metric by)
 		return (double)g->duration_ns;
 	case TT_BY_CONNS:
 		return (double)g->conns;
+	case TT_BY_FAILURES:
+		return (double)g->failed + (double)g->resets;
 	default:
 		return 0;
 	}
@@ -543,6 +623,9 @@ size_t tt_top_key_cols(const struct tt_groupby *g, int host_col, struct tt_col *
 		case TT_G_CGROUP:
 			cols[nc++] = (struct tt_col){ "cgroup", "CGROUP", TT_COL_UINT };
 			break;
+		case TT_G_SERVICE_PORT:
+			cols[nc++] = (struct tt_col){ "service_port", "SERVICE PORT", TT_COL_UINT };
+			break;
 		case TT_G_HOST:
 			if (!host_col)
 				cols[nc++] = (struct tt_col){ "host", "HOST", TT_COL_STR };
@@ -586,6 +669,8 @@ void tt_top_key_cells(struct tt_grid *grid, const struct tt_groupby *g, const st
 			tt_grid_str(grid, c, r->closed ? "CLOSED" : tt_tcp_state_name(r->state));
 		else if (!strcmp(key, "cgroup"))
 			tt_grid_uint(grid, c, cn->cgroup);
+		else if (!strcmp(key, "service_port"))
+			tt_grid_uint(grid, c, cn->lport); /* make_key keeps it there */
 		else if (!strcmp(key, "rnet")) {
 			size_t l;
 

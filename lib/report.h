@@ -36,6 +36,7 @@ enum tt_group_key {
 	TT_G_LPORT,
 	TT_G_CGROUP,
 	TT_G_HOST, /* the recording host (several stores at once) */
+	TT_G_SERVICE_PORT, /* tt_service_port: the listening side's port (and the protocol) */
 	TT_G_MAX
 };
 
@@ -46,6 +47,14 @@ struct tt_groupby {
 	int n;
 	int net_bits; /* remote-net/N: IPv4 prefix; IPv6 addresses fold to /64 unless N > 32 */
 };
+
+/*
+ * The service port of a connection: the listening side's port, local for a
+ * passively opened connection, remote for an active one, so both ends of a
+ * connection name the same port. The one definition (the service-port key,
+ * the report's by-service-port and resets tables).
+ */
+uint16_t tt_service_port(const struct tt_ev_conn *c);
 
 /* "conn", "process,remote-port", "remote-net/24" ... into g; 0, or -EINVAL with why. */
 int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_len);
@@ -60,6 +69,7 @@ enum tt_metric {
 	TT_BY_RETRANS,
 	TT_BY_DURATION,
 	TT_BY_CONNS,
+	TT_BY_FAILURES, /* failed connects + resets */
 	TT_BY_MAX
 };
 
@@ -73,6 +83,7 @@ struct tt_group {
 	uint64_t conns;
 	uint64_t bytes_in, bytes_out, packets_in, packets_out;
 	uint64_t retrans, resets;
+	uint64_t failed; /* connection lifetimes that ended in a failed connect */
 	double peak_rate_in, peak_rate_out;
 	uint64_t rtt_sum_us, rtt_n;
 	uint32_t rtt_max_us;
@@ -118,6 +129,23 @@ long tt_top_rank(struct tt_top *t, enum tt_metric by, const struct tt_group ***o
  * same way (for comparing two windows); NULL if t has none.
  */
 const struct tt_group *tt_top_lookup(const struct tt_top *t, const struct tt_group *g);
+
+/* One row of a comparison of two windows grouped the same way (tt_top_diff). */
+struct tt_change {
+	const struct tt_group *base, *win; /* the group in the baseline, in the window; either NULL */
+	double rate_base, rate_win; /* bytes in + out per second of each window */
+	double score; /* how much the rate moved: the rows come largest first */
+};
+
+/*
+ * What changed between a baseline (grouped in base, base_ns long) and a window
+ * (win, win_ns long), grouped the same way: every group of either, paired by
+ * key (new talkers have no base, vanished ones no win), ranked by how much
+ * their rate moved. *out (free() it) holds the number returned, or -ENOMEM.
+ * Ranks both tops by bytes (their earlier rankings are gone).
+ */
+long tt_top_diff(struct tt_top *base, uint64_t base_ns, struct tt_top *win, uint64_t win_ns,
+		 struct tt_change **out);
 
 /* The average RTT of a group in microseconds, 0 without a sample. */
 uint64_t tt_group_rtt_us(const struct tt_group *g);
