@@ -701,6 +701,24 @@ static void hbars_chart(struct tt_buf *b, const char *id, const char *label,
 	tt_buf_printf(b, "</g></svg>");
 }
 
+/*
+ * The colour of line i of a set of connections (the top ones or the top
+ * retransmitters): one connection keeps its colour in every chart and table.
+ */
+static const char *conn_color(const struct tt_html_report *r, const struct tt_html_conn *set,
+			      size_t i)
+{
+	const struct tt_html_conn *c = &set[i];
+	size_t j;
+
+	if (set == r->conns_top)
+		return palette[i % TT_HTML_CONNS_MAX];
+	for (j = 0; j < r->nconns_top; j++)
+		if (r->conns_top[j].g == c->g || r->conns_top[j].peer == c->g)
+			return palette[j];
+	return palette[(TT_HTML_TOP + i) % TT_HTML_CONNS_MAX];
+}
+
 /* One bar per top connection from open to close, clipped to the window; arrows where it goes on. */
 static void lifetimes_chart(struct tt_buf *b, const struct tt_html_report *r)
 {
@@ -780,8 +798,8 @@ static void conn_series_label(char *buf, size_t len, size_t i, const struct tt_h
 }
 
 /* Lines for the top connections (colours by rank), then "others" in grey. */
-static size_t conn_series(struct series *s, const struct tt_html_conn *c, size_t n,
-			  const double *others, int retrans)
+static size_t conn_series(const struct tt_html_report *r, struct series *s,
+			  const struct tt_html_conn *c, size_t n, const double *others, int retrans)
 {
 	size_t i;
 
@@ -792,7 +810,7 @@ static size_t conn_series(struct series *s, const struct tt_html_conn *c, size_t
 				     : g->bytes_in + g->bytes_out;
 
 		conn_series_label(s[i].label, sizeof(s[i].label), i, &c[i], v, retrans);
-		s[i].color = palette[i];
+		s[i].color = conn_color(r, c, i);
 		s[i].v = retrans ? c[i].retrans : c[i].rate;
 	}
 	if (others) {
@@ -835,7 +853,7 @@ static void charts(struct tt_buf *b, const struct tt_html_report *r)
 	legend(b, s, 2, "line");
 	tt_buf_printf(b, "</figure>");
 
-	n = conn_series(s, r->conns_top, r->nconns_top, r->rate_others, 0);
+	n = conn_series(r, s, r->conns_top, r->nconns_top, r->rate_others, 0);
 	snprintf(note, sizeof(note),
 		 "in + out, average %s; the tables' peaks are per %s tick; a local connection's "
 		 "two ends are one line; log scale when rates are orders of magnitude apart",
@@ -864,7 +882,7 @@ static void charts(struct tt_buf *b, const struct tt_html_report *r)
 	legend(b, s, n, "line");
 	tt_buf_printf(b, "</figure>");
 
-	n = conn_series(s, r->retr_top, r->nretr_top, r->retr_others, 1);
+	n = conn_series(r, s, r->retr_top, r->nretr_top, r->retr_others, 1);
 	snprintf(note, sizeof(note), "retransmitted segments %s, the top retransmitters and "
 				     "the rest", bk);
 	figure_open(b, "Retransmits", note);
@@ -1140,7 +1158,7 @@ static void table(struct tt_buf *b, const struct tt_html_report *r, const struct
 			if (t->colors[j].g == g || t->colors[j].peer == g)
 				tt_buf_printf(b, "<span class=\"sw box\" style=\"background:%s\">"
 						 "</span>",
-					      palette[j]);
+					      conn_color(r, t->colors, j));
 		tt_buf_printf(b, "%zu</td>", i + 1);
 		key_cells(b, t->by, r->host_col, g);
 		if (!conn)

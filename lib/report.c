@@ -623,7 +623,8 @@ size_t tt_top_key_cols(const struct tt_groupby *g, int host_col, struct tt_col *
 		case TT_G_CGROUP:
 			cols[nc++] = (struct tt_col){ "cgroup", "CGROUP", TT_COL_UINT };
 			break;
-		case TT_G_SERVICE_PORT:
+		case TT_G_SERVICE_PORT: /* tcp 443 and udp 443 are two services */
+			cols[nc++] = (struct tt_col){ "proto", "PROTO", TT_COL_STR };
 			cols[nc++] = (struct tt_col){ "service_port", "SERVICE PORT", TT_COL_UINT };
 			break;
 		case TT_G_HOST:
