@@ -239,7 +239,7 @@ class Chromium:
 
     def screenshot(self, path, png):
         p = self._run("file://" + os.path.abspath(path), "--screenshot=" + png,
-                      "--window-size=1400,3000", "--hide-scrollbars")
+                      "--window-size=1400,5200", "--hide-scrollbars")
         self.t.require(p.returncode == 0 and os.path.exists(png),
                        "chromium --screenshot: exit %d: %s" %
                        (p.returncode, p.stderr.decode("utf-8", "replace")[-800:]))
@@ -406,7 +406,7 @@ def check_trouble(t, chrome, ana, work, store, tr):
     """The report's new sections for the ttq* traffic, against the generators and top/events."""
     args = ["--comm", "ttq*"]
     path = os.path.join(work, "trouble.html")
-    rc, out, err = run(ana, "report", "-n", 20, *args, "-o", path, store)
+    rc, out, err = run(ana, "report", "--baseline", "start..start+2s", *args, "-o", path, store)
     t.require(rc == 0, "report --comm ttq*: exit %d: %s" % (rc, err))
     dom = chrome.dom(path)
     attempts = len(tr["refused"])
@@ -476,7 +476,8 @@ def check_trouble(t, chrome, ana, work, store, tr):
         r = sp.get(("tcp", port))
         if t.check(r is not None, "by service port: a row for the %s port %d" % (label, port)):
             t.eq("service port %d: connection ends" % port, num(r["cells"].get("conns")), n)
-    same_as_top(t, "report --comm ttq*", dom, ana, args, store, n=20)
+    same_as_top(t, "report --comm ttq*", dom, ana, args, store)
+    t.check(dom.tables.get("table-diff"), "report --comm ttq* --baseline: a comparison")
 
     # resets by peer and service port: top's groups that had one
     want = {(w["raddr"], w["service_port"]): w
