@@ -1221,7 +1221,7 @@ static void failures(struct tt_buf *b, const struct tt_html_report *r)
 
 	tt_buf_printf(b, "<section id=\"failures\"><h2>Failures</h2>");
 	section_note(b, "Failed connects by errno and destination", r->nfails, r->nfails_all,
-		     "connections whose connect() failed: the closes events lists as failed");
+		     "connections whose connect() failed, as events lists their closes");
 	n = r->nfails < 64 ? r->nfails : 64;
 	for (i = 0; i < n; i++) {
 		const struct tt_html_fail *f = &r->fails[i];
@@ -1600,9 +1600,9 @@ int tt_html_report(const struct tt_html_report *r, struct tt_buf *out)
 	tt_buf_add(out, "\n", 1);
 	tt_buf_printf(out, "<section id=\"tables\"><h2>Top talkers</h2>"
 			   "<p class=\"note\">The window's bytes, the highest per-tick rate, the "
-			   "average and highest smoothed RTT, retransmitted segments and resets: "
-			   "the numbers <code>tcptop-analyze top</code> prints for the same window."
-			   "</p>");
+			   "average and highest smoothed RTT, retransmitted segments and resets: the "
+			   "numbers <code>tcptop-analyze top</code> prints for the same window; Failed: "
+			   "connections whose connect() failed, as <code>events</code> closes them.</p>");
 	for (i = 0; i < r->ntables; i++)
 		table(out, r, &r->tables[i]);
 	tt_buf_printf(out, "</section>\n");
