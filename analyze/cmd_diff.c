@@ -7,17 +7,14 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
 #include "cmd.h"
 #include "qargs.h"
 #include "report.h"
 #include "scan.h"
-#include "timeparse.h"
 
 struct win {
 	const char *spec; /* FROM..TO as typed */
@@ -49,58 +46,6 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	return 0;
 }
 
-static int parse_range(struct qargs *q, const char *name, struct win *w)
-{
-	struct tt_time_ctx tc = { .utc = q->utc, .start_ns = q->span_start_ns,
-				  .end_ns = q->span_end_ns };
-	const char *dots = strstr(w->spec, "..");
-	char from[128];
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	tc.now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-	if (!dots || (size_t)(dots - w->spec) >= sizeof(from)) {
-		cmd_err("diff: %s: '%s' is not FROM..TO (e.g. 14:00..14:10, -1h..-50m)", name, w->spec);
-		return 2;
-	}
-	memcpy(from, w->spec, (size_t)(dots - w->spec));
-	from[dots - w->spec] = '\0';
-	if (tt_parse_time(from, &tc, &w->from_ns) || tt_parse_time(dots + 2, &tc, &w->to_ns)) {
-		cmd_err("diff: %s: '%s': a time is malformed (e.g. 14:00..14:10, -1h..-50m)", name,
-			w->spec);
-		return 2;
-	}
-	if (w->from_ns >= w->to_ns) {
-		cmd_err("diff: %s: '%s' ends before it starts", name, w->spec);
-		return 2;
-	}
-	if (w->to_ns <= q->span_start_ns || w->from_ns >= q->span_end_ns) {
-		cmd_err("diff: %s: '%s' is outside the recording", name, w->spec);
-		return 1;
-	}
-	return 0;
-}
-
-static double rate(const struct tt_group *g, const struct win *w)
-{
-	return g ? ((double)g->bytes_in + (double)g->bytes_out) * 1e9 / (double)(w->to_ns - w->from_ns)
-		 : 0;
-}
-
-struct change {
-	const struct tt_group *base, *win; /* either may be NULL */
-	double score;
-};
-
-static int cmp_change(const void *pa, const void *pb)
-{
-	const struct change *a = pa, *b = pb;
-
-	if (a->score != b->score)
-		return a->score < b->score ? 1 : -1;
-	return 0;
-}
-
 int cmd_diff(int argc, char **argv)
 {
 	static const struct tt_col metric_cols[] = {
@@ -120,8 +65,7 @@ int cmd_diff(int argc, char **argv)
 	struct tt_scan_cb cb = { .on_table = on_table };
 	struct tt_grid_opts go = { .header = 1 };
 	struct tt_col cols[TT_TOP_KEY_COLS_MAX + 12];
-	const struct tt_group **g0 = NULL, **g1 = NULL;
-	struct change *ch = NULL;
+	struct tt_change *ch = NULL;
 	struct tt_buf out = { 0 };
 	struct tt_grid *grid = NULL;
 	struct tt_groupby by;
@@ -129,8 +73,8 @@ int cmd_diff(int argc, char **argv)
 	struct qargs q;
 	const char *group = "remote-host,process";
 	char why[512];
-	size_t nch = 0, nk, nc, k, i2;
-	long n0, n1, i;
+	size_t nk, nc, k, i2;
+	long nch;
 	unsigned n = 20;
 	int rc = 1, a;
 
@@ -189,8 +133,9 @@ int cmd_diff(int argc, char **argv)
 		cmd_err("diff: %s", why);
 		return 2;
 	}
-	if ((rc = qargs_open(&q)) || (rc = parse_range(&q, "--baseline", &r.w[0])) ||
-	    (rc = parse_range(&q, "--window", &r.w[1])))
+	if ((rc = qargs_open(&q)) ||
+	    (rc = qargs_range(&q, "--baseline", r.w[0].spec, &r.w[0].from_ns, &r.w[0].to_ns)) ||
+	    (rc = qargs_range(&q, "--window", r.w[1].spec, &r.w[1].from_ns, &r.w[1].to_ns)))
 		goto out;
 	rc = 1;
 	r.w[0].top = tt_top_new(&by);
@@ -201,26 +146,10 @@ int cmd_diff(int argc, char **argv)
 	if (qargs_scan(&q, r.w[0].from_ns < r.w[1].from_ns ? r.w[0].from_ns : r.w[1].from_ns,
 		       r.w[0].to_ns > r.w[1].to_ns ? r.w[0].to_ns : r.w[1].to_ns, &cb, &r, NULL))
 		goto out;
-	n0 = tt_top_rank(r.w[0].top, TT_BY_BYTES, &g0);
-	n1 = tt_top_rank(r.w[1].top, TT_BY_BYTES, &g1);
-	if (n0 < 0 || n1 < 0 || !(ch = calloc((size_t)(n0 + n1) + 1, sizeof(*ch))))
+	nch = tt_top_diff(r.w[0].top, r.w[0].to_ns - r.w[0].from_ns, r.w[1].top,
+			  r.w[1].to_ns - r.w[1].from_ns, &ch);
+	if (nch < 0)
 		goto oom;
-	for (i = 0; i < n1; i++) {
-		const struct tt_group *b = tt_top_lookup(r.w[0].top, g1[i]);
-
-		ch[nch].win = g1[i];
-		ch[nch].base = b;
-		ch[nch].score = fabs(rate(g1[i], &r.w[1]) - rate(b, &r.w[0]));
-		nch++;
-	}
-	for (i = 0; i < n0; i++) {
-		if (tt_top_lookup(r.w[1].top, g0[i]))
-			continue; /* already paired above */
-		ch[nch].base = g0[i];
-		ch[nch].score = rate(g0[i], &r.w[0]);
-		nch++;
-	}
-	qsort(ch, nch, sizeof(*ch), cmp_change);
 	if (!nch) {
 		qargs_nothing(&q, NULL, 0);
 		rc = 0;
@@ -234,9 +163,9 @@ int cmd_diff(int argc, char **argv)
 	grid = tt_grid_new(cols, nc);
 	if (!grid)
 		goto oom;
-	for (i2 = 0; i2 < nch && i2 < n; i2++) {
-		const struct change *c = &ch[i2];
-		double rb = rate(c->base, &r.w[0]), rw = rate(c->win, &r.w[1]);
+	for (i2 = 0; i2 < (size_t)nch && i2 < n; i2++) {
+		const struct tt_change *c = &ch[i2];
+		double rb = c->rate_base, rw = c->rate_win;
 		size_t col = nk;
 
 		if (tt_grid_add_row(grid))

@@ -2,13 +2,16 @@
  * report DIR... -o FILE: the post-mortem of a window as one self-contained HTML
  * file (drawn by lib/html.c) to attach to a ticket.
  *
- * Two passes over the window. The first builds the top-N tables exactly as
- * `top` does (lib/report.c: same grouping, same metrics, same ranking), the
- * summary and the host's time series. Which connections are the top ones is
- * known only once the whole window is ranked, so a second pass, over just the
- * span those connections were seen in, follows them bucket by bucket; keeping
+ * Two passes over the window (three with --baseline). The first builds the
+ * tables exactly as `top` does (lib/report.c: same grouping, same metrics,
+ * same ranking), the summary and the host's time series, bucketed by the rule
+ * `timeline` uses (lib/bucket.c). Which connections are the top ones is known
+ * only once the whole window is ranked, so a second pass, over just the span
+ * those connections were seen in, follows them bucket by bucket; keeping
  * every connection's series through the first pass instead would cost memory
- * in proportion to the connections of the window.
+ * in proportion to the connections of the window. --baseline scans its own
+ * window into a table grouped as `diff` groups, and compares the two with
+ * diff's own computation (tt_top_diff).
  *
  * The file is written to a temporary name in the same directory and renamed
  * into place, so an interrupted or failed run never leaves half a report.
@@ -27,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bucket.h"
 #include "buf.h"
 #include "cmd.h"
 #include "html.h"
@@ -36,48 +40,86 @@
 #include "scan.h"
 
 #define POINTS 150 /* buckets per chart: smooth lines, still a few pixels each */
-#define NTABLES 3
 #define GIGA UINT64_C(1000000000)
+#define NTRACKS (4 * TT_HTML_TOP) /* two charts of TT_HTML_TOP lines, two ends each */
 
-/* One of the top connections, followed through the second pass. */
+/* The groupings the report keeps, one tt_top each. */
+enum { T_CONN, T_PROC, T_RHOST, T_SPORT, T_RST, T_DIFF, NTOPS };
+static const char *const top_group[NTOPS] = {
+	[T_CONN] = "conn",	    [T_PROC] = "process",
+	[T_RHOST] = "remote-host",  [T_SPORT] = "service-port",
+	[T_RST] = "remote-host,service-port", [T_DIFF] = "remote-host,process", /* diff's default */
+};
+
+/* The tables, in the page's order: which grouping, ranked by what. */
+#define NTABLES 8
+static const struct {
+	const char *id, *title;
+	int top; /* T_* */
+	int by; /* a metric; -1: the --by one */
+	int positive; /* only groups with some of it */
+} tables[NTABLES] = {
+	{ "table-conn", "By connection", T_CONN, -1, 0 },
+	{ "table-process", "By process", T_PROC, -1, 0 },
+	{ "table-rhost", "By remote host", T_RHOST, -1, 0 },
+	{ "table-sport", "By service port", T_SPORT, -1, 0 },
+	{ "table-conn-retrans", "Top retransmitters: connections", T_CONN, TT_BY_RETRANS, 1 },
+	{ "table-rhost-retrans", "Top retransmitters: remote hosts", T_RHOST, TT_BY_RETRANS, 1 },
+	{ "table-process-failures", "Failures by process", T_PROC, TT_BY_FAILURES, 1 },
+	{ "table-rhost-failures", "Failures by remote host", T_RHOST, TT_BY_FAILURES, 1 },
+};
+
+/* One connection end followed through the second pass. */
 struct track {
 	const struct tt_group *g;
 	uint64_t id, open_mono; /* its lifetime's key, as report.c groups by conn */
 	double *bytes; /* [nb] in + out */
+	double *retr; /* [nb] retransmitted segments */
 	double *rtt_sum;
 	uint32_t *rtt_n;
 	uint8_t *seen; /* [nb] it was in a tick of the bucket */
-	double *rate, *rtt; /* [nb] what the charts draw: bytes/s, average RTT (NAN: none) */
 	uint64_t open_ns, close_ns; /* Unix ns */
+};
+
+/* A line of a chart: one connection, one or two ends (a local connection). */
+struct line {
+	int a, b; /* tracks; b -1 when the other end is not recorded here */
+	double *rate, *rtt, *retr; /* [nb] what the charts draw (NAN: none) */
 };
 
 struct rp_run {
 	struct qargs *q;
 	struct tt_store *st; /* the store being scanned */
-	int pass;
-	struct tt_top *tops[NTABLES];
-	struct tt_groupby gb[NTABLES];
+	int pass; /* 1 the window, 2 the top connections, 3 the baseline */
+	struct tt_top *tops[NTOPS];
+	struct tt_groupby gb[NTOPS];
+	struct tt_top *base; /* --baseline, grouped as tops[T_DIFF] */
+	uint64_t base_from, base_to;
 	struct progress prog;
 	uint64_t rec_serial; /* recordings scanned so far, to tell them apart */
 	char hosts[512], kernels[512];
 	int nhosts;
 	/* summary */
-	uint64_t ticks, opened, closed, resets, retrans;
+	uint64_t ticks, opened, closed, resets, retrans, failed;
 	double peak_in, peak_out;
 	struct tt_ev_loss loss; /* during the window, summed over recordings */
 	struct tt_ev_loss loss_prev; /* the recording's losses before its current tick */
 	int rec_in_window; /* the recording has had a tick in the window */
 	uint64_t tick_ns;
 	/* buckets, set up at the first tick in the window */
-	uint64_t bucket_ns, bucket0_ns; /* the first starts at or before the window */
+	struct tt_buckets grid;
 	size_t nb;
 	double *in, *out; /* bytes, then bytes/s */
 	uint64_t *cov; /* ns of ticks in the bucket, the most any one recording had */
 	uint64_t *cov_acc, *cov_rec; /* the current recording's sum, and which recording */
-	uint64_t *opened_b, *resets_b;
+	uint64_t *opened_b, *resets_b, *failed_b, *retrans_b;
+	double *others, *retr_others; /* [nb] */
 	/* second pass */
-	struct track tr[TT_HTML_CONNS_MAX];
+	struct track tr[NTRACKS];
 	size_t ntr;
+	struct line lines[2][TT_HTML_TOP]; /* by the --by metric, by retransmits */
+	size_t nlines[2];
+	int others_any[2]; /* connections beyond the lines had some */
 	uint64_t from2, to2;
 };
 
@@ -184,6 +226,7 @@ fail:
 }
 
 /* ---- the scan -------------------------------------------------------------- */
+/* ---- the scan -------------------------------------------------------------- */
 
 static void add_name(char *list, size_t len, const char *name, int *count)
 {
@@ -242,23 +285,18 @@ static uint64_t grew(uint64_t now, uint64_t before)
 }
 
 /*
- * The bucket grid, from the first tick in the window (ending at ts): about
- * POINTS buckets of whole ticks, with edges half a tick away from where ticks
- * end, so a tick's jitter never moves it to the next bucket (which would
- * leave one bucket empty and its neighbour double).
+ * The bucket grid, from the first tick in the window: about POINTS buckets of
+ * whole ticks, cut by lib/bucket.c's rule, the one `timeline` uses.
  */
-static int buckets_setup(struct rp_run *r, const struct tt_table *t, uint64_t ts)
+static int buckets_setup(struct rp_run *r, const struct tt_table *t)
 {
 	uint64_t win = r->q->to_ns - r->q->from_ns, m;
 
 	r->tick_ns = t->ts_ns > t->start_ns ? t->ts_ns - t->start_ns : GIGA;
 	m = (uint64_t)llround((double)win / POINTS / (double)r->tick_ns);
-	r->bucket_ns = (m ? m : 1) * r->tick_ns;
-	r->bucket0_ns = ts - r->tick_ns / 2;
-	if (r->bucket0_ns > r->q->from_ns)
-		r->bucket0_ns -= (r->bucket0_ns - r->q->from_ns + r->bucket_ns - 1) / r->bucket_ns *
-				 r->bucket_ns;
-	r->nb = (size_t)((r->q->to_ns - r->bucket0_ns) / r->bucket_ns + 1);
+	if (tt_buckets_init(&r->grid, r->q->from_ns, r->q->from_ns, r->q->to_ns, (m ? m : 1) * r->tick_ns))
+		return -EINVAL;
+	r->nb = r->grid.n;
 	r->in = calloc(r->nb, sizeof(*r->in));
 	r->out = calloc(r->nb, sizeof(*r->out));
 	r->cov = calloc(r->nb, sizeof(*r->cov));
@@ -266,18 +304,14 @@ static int buckets_setup(struct rp_run *r, const struct tt_table *t, uint64_t ts
 	r->cov_rec = calloc(r->nb, sizeof(*r->cov_rec));
 	r->opened_b = calloc(r->nb, sizeof(*r->opened_b));
 	r->resets_b = calloc(r->nb, sizeof(*r->resets_b));
+	r->failed_b = calloc(r->nb, sizeof(*r->failed_b));
+	r->retrans_b = calloc(r->nb, sizeof(*r->retrans_b));
+	r->others = calloc(r->nb, sizeof(*r->others));
+	r->retr_others = calloc(r->nb, sizeof(*r->retr_others));
 	if (!r->in || !r->out || !r->cov || !r->cov_acc || !r->cov_rec || !r->opened_b ||
-	    !r->resets_b)
+	    !r->resets_b || !r->failed_b || !r->retrans_b || !r->others || !r->retr_others)
 		return -ENOMEM;
 	return 0;
-}
-
-/* The bucket a tick ending at ts (Unix ns, inside the window) goes into. */
-static size_t bucket_of(const struct rp_run *r, uint64_t ts)
-{
-	size_t k = (size_t)((ts - r->bucket0_ns) / r->bucket_ns);
-
-	return k < r->nb ? k : r->nb - 1;
 }
 
 static int pass1_table(struct rp_run *r, const struct tt_scan_rec *rec, const struct tt_table *t,
@@ -288,9 +322,11 @@ static int pass1_table(struct rp_run *r, const struct tt_scan_rec *rec, const st
 	size_t i, k;
 	int err;
 
-	if (!r->nb && (err = buckets_setup(r, t, ts)))
+	if (!r->nb && (err = buckets_setup(r, t)))
 		return err;
-	k = bucket_of(r, ts);
+	k = tt_bucket_of(&r->grid, ts);
+	if (k >= r->nb)
+		return 0; /* not reached: the tick ends in the window */
 	/*
 	 * Rates divide by the time the ticks covered, not the bucket's length: a
 	 * bucket the recording only partly covered (its start, its end, a gap)
@@ -309,11 +345,13 @@ static int pass1_table(struct rp_run *r, const struct tt_scan_rec *rec, const st
 	r->loss_prev = t->loss;
 	r->rec_in_window = 1;
 	r->ticks++;
-	for (i = 0; i < NTABLES; i++)
-		if ((err = tt_top_add(r->tops[i], t, rec->mono_to_wall_ns, host, &r->q->filter)))
+	for (i = 0; i < NTOPS; i++)
+		if (r->tops[i] &&
+		    (err = tt_top_add(r->tops[i], t, rec->mono_to_wall_ns, host, &r->q->filter)))
 			return err;
 	for (i = 0; i < t->n; i++) {
 		const struct tt_row *row = &t->rows[i];
+		int failed = (row->flags & TT_ROW_CLOSED) && row->close_reason == TT_CLOSE_FAILED;
 
 		if (!tt_filter_match_row(&r->q->filter, row))
 			continue;
@@ -326,9 +364,12 @@ static int pass1_table(struct rp_run *r, const struct tt_scan_rec *rec, const st
 			r->opened_b[k]++;
 		}
 		r->closed += !!(row->flags & TT_ROW_CLOSED);
+		r->failed += failed;
+		r->failed_b[k] += failed;
 		r->resets += row->d_resets;
 		r->resets_b[k] += row->d_resets;
 		r->retrans += row->d_retrans;
+		r->retrans_b[k] += row->d_retrans;
 	}
 	if (tick_in > r->peak_in)
 		r->peak_in = tick_in;
@@ -342,9 +383,9 @@ static int pass2_table(struct rp_run *r, const struct tt_scan_rec *rec, const st
 {
 	const char *host = rec->host ? rec->host : "";
 	int64_t m2w = rec->mono_to_wall_ns;
-	size_t i, j, k = bucket_of(r, ts);
+	size_t i, j, k = tt_bucket_of(&r->grid, ts);
 
-	if (ts <= r->from2 || ts > r->to2)
+	if (ts <= r->from2 || ts > r->to2 || k >= r->nb)
 		return 0;
 	for (i = 0; i < t->n; i++) {
 		const struct tt_row *row = &t->rows[i];
@@ -359,6 +400,7 @@ static int pass2_table(struct rp_run *r, const struct tt_scan_rec *rec, const st
 			if (!tt_filter_match_row(&r->q->filter, row))
 				break;
 			c->bytes[k] += (double)(row->d_bytes_in + row->d_bytes_out);
+			c->retr[k] += row->d_retrans;
 			c->seen[k] = 1;
 			if (row->tot.srtt_us) {
 				c->rtt_sum[k] += row->tot.srtt_us;
@@ -381,6 +423,11 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	uint64_t ts = tt_wall_ns(t->ts_ns, rec->mono_to_wall_ns);
 
 	(void)agg;
+	if (r->pass == 3) /* the baseline: what diff adds for its --baseline */
+		return ts <= r->base_from || ts > r->base_to
+			       ? 0
+			       : tt_top_add(r->base, t, rec->mono_to_wall_ns,
+					    rec->host ? rec->host : "", &r->q->filter);
 	if (ts <= r->q->from_ns) {
 		r->loss_prev = t->loss; /* losses before the window are not the window's */
 		return 0;
@@ -415,6 +462,7 @@ static int scan_all(struct rp_run *r, uint64_t from, uint64_t to, struct tt_scan
 }
 
 /* ---- options and the command line shown in the report ---------------------- */
+
 
 /* Append s to buf as one shell word. */
 static void shell_word(char *buf, size_t len, const char *s)
@@ -461,26 +509,33 @@ static const char *const metric_names[TT_BY_MAX] = {
 	[TT_BY_BYTES] = "bytes",     [TT_BY_TX] = "tx",		[TT_BY_RX] = "rx",
 	[TT_BY_RATE] = "rate",	     [TT_BY_PACKETS] = "packets", [TT_BY_RTT] = "rtt",
 	[TT_BY_RETRANS] = "retrans", [TT_BY_DURATION] = "duration", [TT_BY_CONNS] = "conns",
+	[TT_BY_FAILURES] = "failures",
 };
 
 static const char help[] =
-	"Usage: tcptop-analyze report -o FILE [--force] [-n N] [--by METRIC] [OPTIONS] DIR...\n"
+	"Usage: tcptop-analyze report -o FILE [--force] [-n N] [--by METRIC]\n"
+	"                             [--baseline FROM..TO] [OPTIONS] DIR...\n"
 	"A post-mortem of a window as one self-contained HTML file (no scripts, nothing\n"
-	"fetched): a summary (hosts, kernel, totals, connections opened and closed, resets,\n"
-	"retransmits, the recorder's own losses), charts of the bandwidth, the top 10\n"
-	"connections' rates, RTT and lifetimes, new connections and resets, and the top-N\n"
-	"tables by connection, process and remote host: the numbers `top` gives for the\n"
-	"same window.\n"
-	"  -o, --output FILE  write here (- for stdout); an existing FILE needs --force\n"
-	"  -n N               rows per table (default 10)\n"
-	"  --by METRIC        rank by bytes (default), tx, rx, rate, packets, rtt, retrans,\n"
-	"                     duration, conns\n\n";
+	"fetched): a summary (hosts, kernel, totals, connections opened, closed and failed,\n"
+	"resets, retransmits, the recorder's own losses); charts of the bandwidth, the top 5\n"
+	"connections' rates (plus the others; a log axis when rates are orders of magnitude\n"
+	"apart; a local connection's two ends as one line), RTT and lifetimes, retransmits\n"
+	"of the top retransmitters, new connections, failed connects and resets; the top-N\n"
+	"tables by connection, process, remote host and service port, the top\n"
+	"retransmitters and failures: the numbers `top` gives for the same window; failed\n"
+	"connects by errno and destination, resets by peer and service port.\n"
+	"  -o, --output FILE     write here (- for stdout); an existing FILE needs --force\n"
+	"  -n N                  rows per table (default 10)\n"
+	"  --by METRIC           rank by bytes (default), tx, rx, rate, packets, rtt, retrans,\n"
+	"                        duration, conns, failures\n"
+	"  --baseline FROM..TO   add what `diff --baseline FROM..TO` shows for this window\n\n";
 
 struct rp_opts {
 	const char *path; /* -o */
 	int force;
 	unsigned n; /* rows per table */
 	enum tt_metric by;
+	const char *baseline; /* FROM..TO as typed; NULL: none */
 	char filters[1024]; /* the filter options as typed, shell-quoted */
 };
 
@@ -503,7 +558,7 @@ static int parse_opts(int argc, char **argv, struct rp_opts *o, struct qargs *q)
 			continue;
 		}
 		if (strcmp(a, "-o") && strcmp(a, "--output") && strcmp(a, "-n") &&
-		    strcmp(a, "--by")) {
+		    strcmp(a, "--by") && strcmp(a, "--baseline")) {
 			if (is_filter(a) && v) {
 				shell_word(o->filters, sizeof(o->filters), a);
 				shell_word(o->filters, sizeof(o->filters), v);
@@ -528,10 +583,12 @@ static int parse_opts(int argc, char **argv, struct rp_opts *o, struct qargs *q)
 			x = tt_metric_parse(v);
 			if (x < 0) {
 				cmd_err("report: --by: '%s' is not bytes, tx, rx, rate, packets, "
-					"rtt, retrans, duration or conns", v);
+					"rtt, retrans, duration, conns or failures", v);
 				return 2;
 			}
 			o->by = (enum tt_metric)x;
+		} else if (!strcmp(a, "--baseline")) {
+			o->baseline = v;
 		} else if (!*v) {
 			cmd_err("report: -o: an empty file name");
 			return 2;
@@ -562,75 +619,289 @@ static uint64_t wall_now(void)
 	return (uint64_t)ts.tv_sec * GIGA + (uint64_t)ts.tv_nsec;
 }
 
-/* Ready the second pass: the top connections and the span they were seen in. 0 or -ENOMEM. */
-static int tracks_setup(struct rp_run *r, const struct tt_group *const *conns, size_t n)
+/* ---- the top connections' lines --------------------------------------------- */
+
+static int same_addr_port(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp)
 {
+	return ap == bp && !memcmp(a, b, 16);
+}
+
+/*
+ * The other end of g when both ends were recorded here (loopback, or two
+ * namespaces of this host): the mirrored tuple on the same host, alive at the
+ * same time. NULL when there is none.
+ */
+static const struct tt_group *peer_of(const struct tt_group *g, const struct tt_group *const *all,
+				      size_t n)
+{
+	const struct tt_ev_conn *c = &g->conn;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct tt_group *p = all[i];
+		const struct tt_ev_conn *d = &p->conn;
+
+		if (p != g && d->proto == c->proto && d->family == c->family &&
+		    same_addr_port(d->laddr, d->lport, c->raddr, c->rport) &&
+		    same_addr_port(d->raddr, d->rport, c->laddr, c->lport) &&
+		    !strcmp(p->host, g->host) && p->first_ns <= g->last_ns &&
+		    g->first_ns <= p->last_ns)
+			return p;
+	}
+	return NULL;
+}
+
+/* The track following g, added if new; -1 when out of room or memory. */
+static int track_of(struct rp_run *r, const struct tt_group *g)
+{
+	struct track *c;
 	size_t k;
 
-	r->ntr = r->nb ? (n < TT_HTML_CONNS_MAX ? n : TT_HTML_CONNS_MAX) : 0;
-	r->from2 = r->q->to_ns;
-	r->to2 = r->q->from_ns;
-	for (k = 0; k < r->ntr; k++) {
-		struct track *c = &r->tr[k];
+	for (k = 0; k < r->ntr; k++)
+		if (r->tr[k].g == g)
+			return (int)k;
+	if (r->ntr == NTRACKS)
+		return -1;
+	c = &r->tr[r->ntr];
+	c->g = g;
+	c->id = g->conn.id;
+	c->open_mono = g->conn.open_ns;
+	c->bytes = calloc(r->nb, sizeof(*c->bytes));
+	c->retr = calloc(r->nb, sizeof(*c->retr));
+	c->rtt_sum = calloc(r->nb, sizeof(*c->rtt_sum));
+	c->rtt_n = calloc(r->nb, sizeof(*c->rtt_n));
+	c->seen = calloc(r->nb, 1);
+	r->ntr++; /* freed with the run, whole or not */
+	if (!c->bytes || !c->retr || !c->rtt_sum || !c->rtt_n || !c->seen)
+		return -1;
+	if (g->first_ns - 1 < r->from2)
+		r->from2 = g->first_ns - 1;
+	if (g->last_ns > r->to2)
+		r->to2 = g->last_ns;
+	return (int)k;
+}
 
-		c->g = conns[k];
-		c->id = c->g->conn.id;
-		c->open_mono = c->g->conn.open_ns;
-		c->bytes = calloc(r->nb, sizeof(*c->bytes));
-		c->rtt_sum = calloc(r->nb, sizeof(*c->rtt_sum));
-		c->rtt_n = calloc(r->nb, sizeof(*c->rtt_n));
-		c->seen = calloc(r->nb, 1);
-		c->rate = calloc(r->nb, sizeof(*c->rate));
-		c->rtt = calloc(r->nb, sizeof(*c->rtt));
-		if (!c->bytes || !c->rtt_sum || !c->rtt_n || !c->seen || !c->rate || !c->rtt)
+/*
+ * The lines of chart set (0: by the --by ranking, 1: by retransmits): walk
+ * the ranked connections, the other end of a line already drawn is that line.
+ * 0 or -ENOMEM.
+ */
+static int lines_setup(struct rp_run *r, int set, const struct tt_group *const *ranked,
+		       size_t nranked, const struct tt_group *const *all, size_t nall)
+{
+	size_t i, j, ends = 0;
+
+#define HAS_SOME(g) (set ? (g)->retrans > 0 : (g)->bytes_in + (g)->bytes_out > 0)
+	for (i = 0; i < nranked && r->nlines[set] < TT_HTML_TOP; i++) {
+		const struct tt_group *g = ranked[i], *p;
+		struct line *l;
+		int dup = !HAS_SOME(g); /* a line at zero says nothing */
+
+		for (j = 0; j < r->nlines[set]; j++)
+			dup |= r->tr[r->lines[set][j].a].g == g ||
+			       (r->lines[set][j].b >= 0 && r->tr[r->lines[set][j].b].g == g);
+		if (dup)
+			continue;
+		l = &r->lines[set][r->nlines[set]++];
+		p = peer_of(g, all, nall);
+		l->a = track_of(r, g);
+		l->b = p ? track_of(r, p) : -1;
+		l->rate = calloc(r->nb, sizeof(*l->rate));
+		l->rtt = calloc(r->nb, sizeof(*l->rtt));
+		l->retr = calloc(r->nb, sizeof(*l->retr));
+		if (l->a < 0 || (p && l->b < 0) || !l->rate || !l->rtt || !l->retr)
 			return -ENOMEM;
-		if (c->g->first_ns - 1 < r->from2)
-			r->from2 = c->g->first_ns - 1;
-		if (c->g->last_ns > r->to2)
-			r->to2 = c->g->last_ns;
+		ends += HAS_SOME(g) + (p && HAS_SOME(p));
 	}
+	/* others: more connection ends had some (bytes, or retransmits) than the lines hold */
+	for (i = j = 0; i < nall; i++)
+		j += HAS_SOME(all[i]);
+#undef HAS_SOME
+	r->others_any[set] = j > ends;
 	return 0;
 }
 
 /* Bytes into rates, over the time the bucket's ticks covered; NAN where nothing was. */
 static void to_rates(struct rp_run *r)
 {
-	size_t k, j;
+	size_t k, j, s;
 
 	for (k = 0; k < r->nb; k++) {
-		double s = (double)r->cov[k] / 1e9;
+		double secs = (double)r->cov[k] / 1e9, top = 0, topr = 0;
 
-		r->in[k] = s > 0 ? r->in[k] / s : NAN;
-		r->out[k] = s > 0 ? r->out[k] / s : NAN;
-		for (j = 0; j < r->ntr; j++) {
-			struct track *c = &r->tr[j];
+		for (s = 0; s < 2; s++)
+			for (j = 0; j < r->nlines[s]; j++) {
+				struct line *l = &r->lines[s][j];
+				const struct track *a = &r->tr[l->a], *b = l->b >= 0 ? &r->tr[l->b] : NULL;
+				int seen = a->seen[k] || (b && b->seen[k]);
 
-			c->rate[k] = c->seen[k] && s > 0 ? c->bytes[k] / s : NAN;
-			c->rtt[k] = c->rtt_n[k] ? c->rtt_sum[k] / c->rtt_n[k] : NAN;
-		}
+				/* one end's bytes: the other end moved the same ones */
+				l->rate[k] = a->seen[k] && secs > 0 ? a->bytes[k] / secs : NAN;
+				l->rtt[k] = a->rtt_n[k] ? a->rtt_sum[k] / a->rtt_n[k]
+					    : b && b->rtt_n[k] ? b->rtt_sum[k] / b->rtt_n[k]
+							       : NAN;
+				l->retr[k] = seen ? a->retr[k] + (b ? b->retr[k] : 0) : NAN;
+				if (s == 0)
+					top += a->bytes[k] + (b ? b->bytes[k] : 0);
+				else
+					topr += a->retr[k] + (b ? b->retr[k] : 0);
+			}
+		/* others: the host's sums less the lines' (both ends of a local one) */
+		r->others[k] = secs > 0 ? fmax(r->in[k] + r->out[k] - top, 0) / secs : NAN;
+		r->retr_others[k] = secs > 0 ? fmax((double)r->retrans_b[k] - topr, 0) : NAN;
+		r->in[k] = secs > 0 ? r->in[k] / secs : NAN;
+		r->out[k] = secs > 0 ? r->out[k] / secs : NAN;
 	}
+}
+
+/* ---- failed connects by errno and destination ------------------------------- */
+
+static int cmp_fail_key(const void *pa, const void *pb)
+{
+	const struct tt_html_fail *a = pa, *b = pb;
+	int c = strcmp(a->host, b->host);
+
+	if (c)
+		return c;
+	if (a->err != b->err)
+		return a->err < b->err ? -1 : 1;
+	if (a->dest.proto != b->dest.proto)
+		return a->dest.proto < b->dest.proto ? -1 : 1;
+	if ((c = memcmp(a->dest.raddr, b->dest.raddr, 16)))
+		return c;
+	if (a->dest.rport != b->dest.rport)
+		return a->dest.rport < b->dest.rport ? -1 : 1;
+	return memcmp(a->dest.comm, b->dest.comm, TT_COMM_MAX);
+}
+
+static int cmp_fail_count(const void *pa, const void *pb)
+{
+	const struct tt_html_fail *a = pa, *b = pb;
+
+	if (a->count != b->count)
+		return a->count < b->count ? 1 : -1;
+	return cmp_fail_key(pa, pb);
+}
+
+/*
+ * The connections that failed to connect (from every by-connection group: the
+ * lifetimes `top` lists and `events` closes as failed), summed by host, errno,
+ * protocol and destination, most first. *out (free() it); their number or -ENOMEM.
+ */
+static long fails_make(const struct tt_group *const *all, size_t n, struct tt_html_fail **out)
+{
+	struct tt_html_fail *f;
+	size_t i, m = 0, w;
+
+	*out = NULL;
+	f = calloc(n + 1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const struct tt_group *g = all[i];
+		struct tt_html_fail *x = &f[m];
+
+		if (!g->failed)
+			continue;
+		x->dest.proto = g->conn.proto;
+		x->dest.family = g->conn.family;
+		memcpy(x->dest.raddr, g->conn.raddr, 16);
+		x->dest.rport = g->conn.rport;
+		memcpy(x->dest.comm, g->conn.comm, TT_COMM_MAX);
+		snprintf(x->host, sizeof(x->host), "%s", g->host);
+		x->err = g->err;
+		x->count = g->failed;
+		x->first_ns = x->last_ns = g->last_ns;
+		x->nprocs = 1;
+		m++;
+	}
+	if (m)
+		qsort(f, m, sizeof(*f), cmp_fail_key);
+	/* merge runs of one key; the sort put one process's tries together */
+	for (i = 0, w = 0; i < m; i++) {
+		struct tt_html_fail *x = &f[w - (w > 0)];
+		int same = w && !strcmp(x->host, f[i].host) && x->err == f[i].err &&
+			   x->dest.proto == f[i].dest.proto &&
+			   !memcmp(x->dest.raddr, f[i].dest.raddr, 16) &&
+			   x->dest.rport == f[i].dest.rport;
+
+		if (!same) {
+			f[w++] = f[i];
+			continue;
+		}
+		x->nprocs += !!memcmp(f[i - 1].dest.comm, f[i].dest.comm, TT_COMM_MAX);
+		x->count += f[i].count;
+		if (f[i].first_ns < x->first_ns)
+			x->first_ns = f[i].first_ns;
+		if (f[i].last_ns > x->last_ns)
+			x->last_ns = f[i].last_ns;
+	}
+	if (w)
+		qsort(f, w, sizeof(*f), cmp_fail_count);
+	*out = f;
+	return (long)w;
+}
+
+/* ---- the page ------------------------------------------------------------------ */
+
+/* A ranking of tops[top] by by, copied (a tt_top holds one ranking at a time). */
+struct ranking {
+	const struct tt_group **rows;
+	size_t n; /* groups with some of the metric when positive */
+	size_t all; /* groups in all */
+};
+
+static double amount(const struct tt_group *g, int by)
+{
+	return by == TT_BY_RETRANS ? (double)g->retrans
+	       : by == TT_BY_FAILURES ? (double)g->failed + (double)g->resets
+				     : 1;
+}
+
+static int rank_copy(struct tt_top *t, int by, int positive, struct ranking *out)
+{
+	const struct tt_group **rows;
+	long n = tt_top_rank(t, (enum tt_metric)by, &rows), i;
+
+	if (n < 0 || !(out->rows = malloc(((size_t)n + 1) * sizeof(*rows))))
+		return -ENOMEM;
+	out->all = (size_t)n;
+	out->n = 0;
+	for (i = 0; i < n; i++)
+		if (!positive || amount(rows[i], by) > 0)
+			out->rows[out->n++] = rows[i];
+	return 0;
 }
 
 /* What the page shows, pointing into r; strings into the caller's buffers. */
 struct page {
 	struct tt_html_report h;
-	struct tt_html_conn hc[TT_HTML_CONNS_MAX];
+	struct tt_html_conn hc[2][TT_HTML_TOP];
 	struct tt_html_table tabs[NTABLES];
-	char command[4096], stores[2048];
+	char command[4096], diff_command[4096], stores[2048];
 };
 
-static void page_fill(struct page *p, const struct rp_run *r, const struct rp_opts *o,
-		      const struct tt_group **const *ranked, const long *nranked, const char *warn)
+static void conn_of_line(struct tt_html_conn *hc, const struct rp_run *r, const struct line *l)
 {
-	static const char *const ids[NTABLES] = { "table-conn", "table-process", "table-rhost" };
-	static const char *const titles[NTABLES] = { "By connection", "By process",
-						     "By remote host" };
+	const struct track *a = &r->tr[l->a];
+
+	hc->g = a->g;
+	hc->peer = l->b >= 0 ? r->tr[l->b].g : NULL;
+	hc->open_ns = a->open_ns;
+	hc->close_ns = a->close_ns;
+	hc->rate = l->rate;
+	hc->rtt_us = l->rtt;
+	hc->retrans = l->retr;
+}
+
+static void page_fill(struct page *p, const struct rp_run *r, const struct rp_opts *o,
+		      const struct ranking *rk, const struct ranking *conns, const char *warn)
+{
 	const struct qargs *q = r->q;
 	struct tt_html_report *h = &p->h;
-	size_t k;
+	size_t k, s;
 	int i;
 
-	memset(p, 0, sizeof(*p));
 	for (i = 0; i < q->ndirs; i++)
 		shell_word(p->stores, sizeof(p->stores), q->dirs[i]);
 	snprintf(p->command, sizeof(p->command),
@@ -653,10 +924,10 @@ static void page_fill(struct page *p, const struct rp_run *r, const struct rp_op
 	h->tick_ns = r->tick_ns;
 	h->ticks = r->ticks;
 	/* totals as top's heading sums them: over the connection groups */
-	h->conns = (uint64_t)nranked[0];
-	for (i = 0; i < nranked[0]; i++) {
-		h->bytes_in += ranked[0][i]->bytes_in;
-		h->bytes_out += ranked[0][i]->bytes_out;
+	h->conns = (uint64_t)conns->all;
+	for (k = 0; k < conns->all; k++) {
+		h->bytes_in += conns->rows[k]->bytes_in;
+		h->bytes_out += conns->rows[k]->bytes_out;
 	}
 	h->peak_in = r->peak_in;
 	h->peak_out = r->peak_out;
@@ -664,30 +935,41 @@ static void page_fill(struct page *p, const struct rp_run *r, const struct rp_op
 	h->closed = r->closed;
 	h->resets = r->resets;
 	h->retrans = r->retrans;
+	h->failed = r->failed;
 	h->loss = r->loss;
 	h->nbuckets = r->nb;
-	h->bucket_ns = r->bucket_ns;
-	h->bucket0_ns = r->bucket0_ns;
+	h->bucket_ns = r->grid.width_ns;
+	h->bucket0_ns = r->grid.t0_ns;
 	h->rate_in = r->in;
 	h->rate_out = r->out;
 	h->opened_b = r->opened_b;
 	h->resets_b = r->resets_b;
-	for (k = 0; k < r->ntr; k++) {
-		p->hc[k].g = r->tr[k].g;
-		p->hc[k].open_ns = r->tr[k].open_ns;
-		p->hc[k].close_ns = r->tr[k].close_ns;
-		p->hc[k].rate = r->tr[k].rate;
-		p->hc[k].rtt_us = r->tr[k].rtt;
-	}
-	h->conns_top = p->hc;
-	h->nconns_top = r->ntr;
+	h->failed_b = r->failed_b;
+	for (s = 0; s < 2; s++)
+		for (k = 0; k < r->nlines[s]; k++)
+			conn_of_line(&p->hc[s][k], r, &r->lines[s][k]);
+	h->conns_top = p->hc[0];
+	h->nconns_top = r->nlines[0];
+	h->rate_others = r->nb && r->others_any[0] ? r->others : NULL;
+	h->retr_top = p->hc[1];
+	h->nretr_top = r->nlines[1];
+	h->retr_others = r->nb && r->others_any[1] ? r->retr_others : NULL;
 	for (k = 0; k < NTABLES; k++) {
-		p->tabs[k].id = ids[k];
-		p->tabs[k].title = titles[k];
-		p->tabs[k].by = &r->gb[k];
-		p->tabs[k].rows = ranked[k];
-		p->tabs[k].ngroups = (size_t)nranked[k];
-		p->tabs[k].nrows = (size_t)nranked[k] < o->n ? (size_t)nranked[k] : o->n;
+		struct tt_html_table *t = &p->tabs[k];
+
+		t->id = tables[k].id;
+		t->title = tables[k].title;
+		t->metric = metric_names[tables[k].by < 0 ? (int)o->by : tables[k].by];
+		t->by = &r->gb[tables[k].top];
+		t->rows = rk[k].rows;
+		t->ngroups = rk[k].n;
+		t->nrows = rk[k].n < o->n ? rk[k].n : o->n;
+		t->colors = tables[k].top == T_CONN ? (tables[k].by == TT_BY_RETRANS ? p->hc[1]
+											: p->hc[0])
+						    : NULL;
+		t->ncolors = tables[k].top == T_CONN
+				     ? r->nlines[tables[k].by == TT_BY_RETRANS ? 1 : 0]
+				     : 0;
 	}
 	h->tables = p->tabs;
 	h->ntables = NTABLES;
@@ -695,18 +977,24 @@ static void page_fill(struct page *p, const struct rp_run *r, const struct rp_op
 
 static void free_run(struct rp_run *r)
 {
-	size_t i;
+	size_t i, s;
 
-	for (i = 0; i < NTABLES; i++)
+	for (i = 0; i < NTOPS; i++)
 		tt_top_free(r->tops[i]);
-	for (i = 0; i < TT_HTML_CONNS_MAX; i++) {
+	tt_top_free(r->base);
+	for (i = 0; i < NTRACKS; i++) {
 		free(r->tr[i].bytes);
+		free(r->tr[i].retr);
 		free(r->tr[i].rtt_sum);
 		free(r->tr[i].rtt_n);
 		free(r->tr[i].seen);
-		free(r->tr[i].rate);
-		free(r->tr[i].rtt);
 	}
+	for (s = 0; s < 2; s++)
+		for (i = 0; i < TT_HTML_TOP; i++) {
+			free(r->lines[s][i].rate);
+			free(r->lines[s][i].rtt);
+			free(r->lines[s][i].retr);
+		}
 	free(r->in);
 	free(r->out);
 	free(r->cov);
@@ -714,23 +1002,68 @@ static void free_run(struct rp_run *r)
 	free(r->cov_rec);
 	free(r->opened_b);
 	free(r->resets_b);
+	free(r->failed_b);
+	free(r->retrans_b);
+	free(r->others);
+	free(r->retr_others);
+}
+
+/*
+ * Resets by peer and service port: the remote-host,service-port groups (what
+ * `top --group-by remote-host,service-port` lists) that had one, most first.
+ */
+static int cmp_rst(const void *pa, const void *pb)
+{
+	const struct tt_html_reset *a = pa, *b = pb;
+
+	if (a->resets != b->resets)
+		return a->resets < b->resets ? 1 : -1;
+	return a->conns < b->conns ? 1 : a->conns > b->conns ? -1 : 0;
+}
+
+static long rsts_make(const struct ranking *rk, struct tt_html_reset **out)
+{
+	struct tt_html_reset *x = calloc(rk->n + 1, sizeof(*x));
+	size_t i, n = 0;
+
+	*out = x;
+	if (!x)
+		return -ENOMEM;
+	for (i = 0; i < rk->n; i++) {
+		const struct tt_group *g = rk->rows[i];
+
+		if (!g->resets)
+			continue;
+		x[n].peer = g->conn; /* raddr, family, proto */
+		x[n].service_port = g->service_port;
+		snprintf(x[n].host, sizeof(x[n].host), "%s", g->host);
+		x[n].resets = g->resets;
+		x[n].conns = g->conns;
+		n++;
+	}
+	if (n)
+		qsort(x, n, sizeof(*x), cmp_rst);
+	return (long)n;
 }
 
 int cmd_report(int argc, char **argv)
 {
-	static const char *const group[NTABLES] = { "conn", "process", "remote-host" };
-	const struct tt_group **ranked[NTABLES] = { NULL };
-	long nranked[NTABLES] = { 0 };
+	struct ranking rk[NTABLES], conns = { 0 }, rsts_rk = { 0 };
 	struct rp_opts o = { .n = 10, .by = TT_BY_BYTES };
 	struct tt_scan_stats st = { 0 };
 	struct tt_buf out = { 0 };
+	struct tt_html_fail *fails = NULL;
+	struct tt_html_reset *rsts = NULL;
+	struct tt_change *changes = NULL;
 	struct page *page = NULL;
 	struct rp_run r;
 	struct qargs q;
 	char why[512], warn[512] = "";
+	long nfails = 0, nrsts = 0, nch = 0;
 	int rc, err, fd = -1;
 	size_t k;
 
+	memset(rk, 0, sizeof(rk));
 	qargs_init(&q, "report");
 	memset(&r, 0, sizeof(r));
 	r.q = &q;
@@ -739,33 +1072,86 @@ int cmd_report(int argc, char **argv)
 		return rc;
 	if ((rc = qargs_open(&q)))
 		goto out;
+	if (o.baseline && (rc = qargs_range(&q, "--baseline", o.baseline, &r.base_from,
+					    &r.base_to)))
+		goto out;
 	rc = 1;
 	/* the file first: a directory that cannot take it fails before a long scan */
 	if (strcmp(o.path, "-") && (fd = tmp_create(o.path)) < 0)
 		goto out;
-	for (k = 0; k < NTABLES; k++)
-		if (tt_groupby_parse(group[k], &r.gb[k], why, sizeof(why)) ||
-		    !(r.tops[k] = tt_top_new(&r.gb[k])))
+	for (k = 0; k < NTOPS; k++) {
+		if (tt_groupby_parse(top_group[k], &r.gb[k], why, sizeof(why)))
 			goto oom;
+		if (k == T_DIFF && !o.baseline)
+			continue;
+		if (!(r.tops[k] = tt_top_new(&r.gb[k])))
+			goto oom;
+	}
+	if (o.baseline && !(r.base = tt_top_new(&r.gb[T_DIFF])))
+		goto oom;
 	if (scan_all(&r, q.from_ns, q.to_ns, &st, warn, sizeof(warn)))
 		goto out;
+	/* every connection, for the totals, the other ends and the failures */
+	if (rank_copy(r.tops[T_CONN], TT_BY_BYTES, 0, &conns) ||
+	    rank_copy(r.tops[T_RST], TT_BY_FAILURES, 1, &rsts_rk))
+		goto oom;
 	for (k = 0; k < NTABLES; k++)
-		if ((nranked[k] = tt_top_rank(r.tops[k], o.by, &ranked[k])) < 0)
+		if (rank_copy(r.tops[tables[k].top], tables[k].by < 0 ? (int)o.by : tables[k].by,
+			      tables[k].positive, &rk[k]))
 			goto oom;
-	if (tracks_setup(&r, ranked[0], (size_t)nranked[0]))
+	if ((nfails = fails_make(conns.rows, conns.all, &fails)) < 0 ||
+	    (nrsts = rsts_make(&rsts_rk, &rsts)) < 0)
+		goto oom;
+	r.from2 = q.to_ns;
+	r.to2 = q.from_ns;
+	if (r.nb && (lines_setup(&r, 0, rk[0].rows, rk[0].n, conns.rows, conns.all) ||
+		     lines_setup(&r, 1, rk[4].rows, rk[4].n, conns.rows, conns.all)))
 		goto oom;
 	if (r.ntr) {
 		r.pass = 2;
 		if (scan_all(&r, r.from2, r.to2, NULL, warn, sizeof(warn)))
 			goto out;
 	}
+	if (o.baseline) {
+		r.pass = 3;
+		if (scan_all(&r, r.base_from, r.base_to, NULL, warn, sizeof(warn)))
+			goto out;
+		nch = tt_top_diff(r.base, r.base_to - r.base_from, r.tops[T_DIFF],
+				  q.to_ns - q.from_ns, &changes);
+		if (nch < 0)
+			goto oom;
+	}
 	if (warn[0])
 		cmd_err("report: warning: %s; the rest is answered", warn);
-	to_rates(&r);
-	page = malloc(sizeof(*page));
+	if (r.nb)
+		to_rates(&r);
+	page = calloc(1, sizeof(*page));
 	if (!page)
 		goto oom;
-	page_fill(page, &r, &o, ranked, nranked, warn);
+	page_fill(page, &r, &o, rk, &conns, warn);
+	page->h.fails = fails;
+	page->h.nfails_all = (size_t)nfails;
+	page->h.nfails = (size_t)nfails < o.n ? (size_t)nfails : o.n;
+	page->h.rsts = rsts;
+	page->h.nrsts_all = (size_t)nrsts;
+	page->h.nrsts = (size_t)nrsts < o.n ? (size_t)nrsts : o.n;
+	if (o.baseline) {
+		snprintf(page->diff_command, sizeof(page->diff_command),
+			 "tcptop-analyze diff -n %u --baseline @%" PRIu64 ".%09" PRIu64
+			 "..@%" PRIu64 ".%09" PRIu64 " --window @%" PRIu64 ".%09" PRIu64
+			 "..@%" PRIu64 ".%09" PRIu64 "%s%s %s",
+			 o.n, r.base_from / GIGA, r.base_from % GIGA, r.base_to / GIGA,
+			 r.base_to % GIGA, q.from_ns / GIGA, q.from_ns % GIGA, q.to_ns / GIGA,
+			 q.to_ns % GIGA, o.filters[0] ? " " : "", o.filters, page->stores);
+		page->h.baseline = o.baseline;
+		page->h.base_from_ns = r.base_from;
+		page->h.base_to_ns = r.base_to;
+		page->h.diff_command = page->diff_command;
+		page->h.diff_by = &r.gb[T_DIFF];
+		page->h.changes = changes;
+		page->h.nchanges_all = (size_t)nch;
+		page->h.nchanges = (size_t)nch < o.n ? (size_t)nch : o.n;
+	}
 	err = tt_html_report(&page->h, &out);
 	if (err) {
 		cmd_err("report: %s", err == -ENOMEM ? "out of memory"
@@ -796,6 +1182,13 @@ oom:
 out:
 	if (fd >= 0)
 		tmp_discard(fd);
+	for (k = 0; k < NTABLES; k++)
+		free(rk[k].rows);
+	free(conns.rows);
+	free(rsts_rk.rows);
+	free(fails);
+	free(rsts);
+	free(changes);
 	free(page);
 	free_run(&r);
 	tt_buf_free(&out);

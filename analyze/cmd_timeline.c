@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bucket.h"
 #include "buf.h"
 #include "cmd.h"
 #include "qargs.h"
@@ -29,7 +30,7 @@ struct bucket {
 struct tl_run {
 	struct qargs *q;
 	uint64_t bucket_ns;
-	uint64_t origin_ns; /* the clock boundary at or before the window's start */
+	struct tt_buckets grid; /* on the clock; the rule the report's charts use too */
 	struct bucket *b;
 	size_t nb;
 	uint64_t matched; /* rows that passed the filter */
@@ -47,7 +48,7 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	(void)agg;
 	if (ts <= r->q->from_ns || ts > r->q->to_ns)
 		return 0;
-	k = (size_t)((ts - r->origin_ns - 1) / r->bucket_ns);
+	k = tt_bucket_of(&r->grid, ts);
 	if (k >= r->nb)
 		return 0;
 	b = &r->b[k];
@@ -132,10 +133,12 @@ int cmd_timeline(int argc, char **argv)
 	if ((rc = qargs_open(&q)))
 		goto out;
 	rc = 1;
-	r.origin_ns = tt_time_align(q.from_ns, r.bucket_ns, q.utc);
-	r.nb = (size_t)((q.to_ns - r.origin_ns + r.bucket_ns - 1) / r.bucket_ns);
-	if (!r.nb)
-		r.nb = 1;
+	if (tt_buckets_init(&r.grid, tt_time_align(q.from_ns, r.bucket_ns, q.utc), q.from_ns,
+			    q.to_ns, r.bucket_ns)) {
+		cmd_err("timeline: the window ends before it starts");
+		goto out;
+	}
+	r.nb = r.grid.n;
 	if (r.nb > 10000000) {
 		cmd_err("timeline: %zu buckets is too many: use a larger --bucket", r.nb);
 		rc = 2;
@@ -157,10 +160,10 @@ int cmd_timeline(int argc, char **argv)
 		goto oom;
 	for (k = 0; k < r.nb; k++) {
 		const struct bucket *b = &r.b[k];
-		/* on the clock; the first bucket starts at the window's start */
-		uint64_t start = k ? r.origin_ns + k * r.bucket_ns : q.from_ns;
-		uint64_t end = r.origin_ns + (k + 1) * r.bucket_ns < q.to_ns ?
-				       r.origin_ns + (k + 1) * r.bucket_ns :
+		/* on the clock, cut to the window: the first starts at the window's start */
+		uint64_t start = k ? tt_bucket_start(&r.grid, k) : q.from_ns;
+		uint64_t end = tt_bucket_start(&r.grid, k + 1) < q.to_ns ?
+				       tt_bucket_start(&r.grid, k + 1) :
 				       q.to_ns;
 		double secs = (double)(end - start) / 1e9;
 

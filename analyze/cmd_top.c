@@ -201,11 +201,12 @@ int cmd_top(int argc, char **argv)
 			       "                          [--per-interval DUR] [--no-rollups] [--fields KEYS]\n"
 			       "                          [OPTIONS] DIR...\n"
 			       "Top-N of a window. METRIC: bytes (default), tx, rx, rate (peak per-tick),\n"
-			       "packets, rtt, retrans, duration, conns. KEYS, comma-separated: conn\n"
-			       "(default), pid, process, remote-host, remote-net/N, remote-port,\n"
-			       "local-port, service-port (the listening side's port), cgroup (with its\n"
-			       "path and container id when recorded on this machine in this boot),\n"
-			       "host. Several DIRs are merged, with a host column.\n"
+			       "packets, rtt, retrans, duration, conns, failures (failed connects +\n"
+			       "resets). KEYS, comma-separated: conn (default), pid, process,\n"
+			       "remote-host, remote-net/N, remote-port, local-port, service-port (the\n"
+			       "listening side's port), cgroup (with its path and container id when\n"
+			       "recorded on this machine in this boot), host. Several DIRs are merged,\n"
+			       "with a host column.\n"
 			       "Rates: RX/s and TX/s are the window's bytes over its length; PEAK is the\n"
 			       "highest per-tick rate of one connection. A connection counts in the ticks\n"
 			       "in which it was active (moved data, retransmitted, reset, opened, closed)\n"
@@ -240,7 +241,7 @@ int cmd_top(int argc, char **argv)
 				int m = tt_metric_parse(v);
 
 				if (m < 0) {
-					cmd_err("top: --by: '%s' is not bytes, tx, rx, rate, packets, rtt, retrans, duration or conns", v);
+					cmd_err("top: --by: '%s' is not bytes, tx, rx, rate, packets, rtt, retrans, duration, conns or failures", v);
 					return 2;
 				}
 				by = (enum tt_metric)m;

@@ -31,8 +31,8 @@ static const struct optab_opt o_replay[] = { { "--speed", 1 },	  { "--events", 0
 					     { "--no-tty", 0 },	  COMMON,
 					     HELP,		  END };
 static const struct optab_opt o_report[] = { { "-o", 1 }, { "--output", 1 }, { "--force", 0 },
-					     { "-n", 1 }, { "--by", 1 },     COMMON,
-					     HELP,	  END };
+					     { "-n", 1 }, { "--by", 1 },     { "--baseline", 1 },
+					     COMMON,	  HELP,		     END };
 static const struct optab_opt o_sql[] = { { "--format", 1 },	 { "--no-header", 0 },
 					  { "--timeout", 1 },	 { "--max-rows", 1 },
 					  { "--max-memory", 1 }, { "--fields", 1 },

@@ -327,3 +327,37 @@ void qargs_nothing(const struct qargs *a, const struct tt_scan_stats *st, int fi
 	else
 		cmd_err("%s: nothing recorded in the window", a->cmd);
 }
+
+int qargs_range(struct qargs *q, const char *name, const char *spec, uint64_t *from_ns,
+		uint64_t *to_ns)
+{
+	struct tt_time_ctx tc = { .utc = q->utc, .start_ns = q->span_start_ns,
+				  .end_ns = q->span_end_ns };
+	const char *dots = strstr(spec, "..");
+	char from[128];
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	tc.now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	if (!dots || (size_t)(dots - spec) >= sizeof(from)) {
+		cmd_err("%s: %s: '%s' is not FROM..TO (e.g. 14:00..14:10, -1h..-50m)", q->cmd,
+			name, spec);
+		return 2;
+	}
+	memcpy(from, spec, (size_t)(dots - spec));
+	from[dots - spec] = '\0';
+	if (tt_parse_time(from, &tc, from_ns) || tt_parse_time(dots + 2, &tc, to_ns)) {
+		cmd_err("%s: %s: '%s': a time is malformed (e.g. 14:00..14:10, -1h..-50m)",
+			q->cmd, name, spec);
+		return 2;
+	}
+	if (*from_ns >= *to_ns) {
+		cmd_err("%s: %s: '%s' ends before it starts", q->cmd, name, spec);
+		return 2;
+	}
+	if (*to_ns <= q->span_start_ns || *from_ns >= q->span_end_ns) {
+		cmd_err("%s: %s: '%s' is outside the recording", q->cmd, name, spec);
+		return 1;
+	}
+	return 0;
+}

@@ -74,6 +74,15 @@ int qargs_flush(struct tt_buf *b);
 struct tt_scan_stats;
 void qargs_nothing(const struct qargs *a, const struct tt_scan_stats *st, int filtered);
 
+/*
+ * A second window typed as FROM..TO (diff's --baseline and --window, report's
+ * --baseline), resolved against the open stores as --from and --to are, into
+ * *from_ns and *to_ns. 0, or the exit code (2 malformed, 1 outside the
+ * recording) after printing the error; name is the option, for the message.
+ */
+int qargs_range(struct qargs *q, const char *name, const char *spec, uint64_t *from_ns,
+		uint64_t *to_ns);
+
 /* The --help lines for the shared options. */
 extern const char qargs_help[];
 

@@ -30,6 +30,8 @@ static const char *const palette[TT_HTML_CONNS_MAX] = {
 	"#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 };
 
+#define C_OTHERS "#9aa1ad" /* everything not drawn on its own */
+#define C_FAIL "#9467bd"
 #define C_IN "#1f77b4"
 #define C_OUT "#ff7f0e"
 #define C_NEW "#1f77b4"
@@ -117,7 +119,55 @@ struct yscale {
 	double step; /* between gridlines, in displayed units */
 	int n; /* gridlines above zero */
 	int dec; /* decimals the labels need */
+	int log; /* a log axis (rates only) from lo to hi, data units */
+	double lo, hi;
 };
+
+static const char *const rate_units[] = { "B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s" };
+
+/*
+ * The log axis' gridlines: 1, 10 and 100 of each binary unit (1 KiB/s, 10
+ * KiB/s, 100 KiB/s, 1 MiB/s ...), so every label is a round number. Value i of
+ * 15, and its label.
+ */
+static double log_grid(int i, char *label, size_t len)
+{
+	static const double m[3] = { 1, 10, 100 };
+	double v = m[i % 3] * pow(1024, i / 3);
+
+	if (label)
+		snprintf(label, len, "%.0f %s", m[i % 3], rate_units[i / 3]);
+	return v;
+}
+
+#define LOG_GRID_N 15
+
+/* A log rate axis wide enough for [minpos, max], on log_grid's lines. */
+static void yscale_log(struct yscale *y, double minpos, double max)
+{
+	int i, a = 0, b = LOG_GRID_N - 1;
+
+	for (i = 0; i < LOG_GRID_N; i++)
+		if (log_grid(i, NULL, 0) <= minpos)
+			a = i;
+	for (i = LOG_GRID_N - 1; i >= 0; i--)
+		if (log_grid(i, NULL, 0) >= max)
+			b = i;
+	if (b <= a) {
+		if (a + 1 < LOG_GRID_N)
+			b = a + 1;
+		else
+			a = b - 1;
+	}
+	y->log = 1;
+	y->lo = log_grid(a, NULL, 0);
+	y->hi = log_grid(b, NULL, 0);
+	y->unit = 1;
+	y->name = "";
+	y->n = b - a;
+	y->step = 1;
+	y->dec = 0;
+}
 
 /* The smallest 1, 2, 2.5 or 5 times a power of ten at least x (counts: no 2.5). */
 static double nice(double x, int counts)
@@ -137,10 +187,10 @@ static double nice(double x, int counts)
 
 static void yscale_make(struct yscale *y, double max, enum yunit u)
 {
-	static const char *const rate_units[] = { "B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s" };
 	unsigned ui = 0;
 	double m;
 
+	y->log = 0;
 	if (!(max > 0))
 		max = 0;
 	y->unit = u == Y_USEC ? 1000 : 1;
@@ -191,8 +241,16 @@ static double fx(const struct frame *f, uint64_t t)
 static double fy(const struct frame *f, double v)
 {
 	double top = f->ys.n * f->ys.step * f->ys.unit;
-	double y = f->y0 + f->h - (top > 0 ? v / top : 0) * f->h;
+	double y;
 
+	if (f->ys.log) /* zero and what is below the axis sit on its floor */
+		y = f->y0 + f->h -
+		    (v > f->ys.lo ? (log10(v) - log10(f->ys.lo)) /
+					    (log10(f->ys.hi) - log10(f->ys.lo)) :
+				    0) *
+			    f->h;
+	else
+		y = f->y0 + f->h - (top > 0 ? v / top : 0) * f->h;
 	return y < f->y0 ? f->y0 : y;
 }
 
@@ -201,8 +259,21 @@ static void value_axis(struct tt_buf *b, const struct frame *f)
 {
 	int i;
 
-	tt_buf_printf(b, "<g class=\"axis y\">");
-	for (i = 0; i <= f->ys.n; i++) {
+	tt_buf_printf(b, "<g class=\"axis y%s\">", f->ys.log ? " log" : "");
+	for (i = 0; f->ys.log && i < LOG_GRID_N; i++) {
+		char lab[32];
+		double v = log_grid(i, lab, sizeof(lab)), y;
+
+		if (v < f->ys.lo * (1 - 1e-9) || v > f->ys.hi * (1 + 1e-9))
+			continue;
+		y = fy(f, v);
+		tt_buf_printf(b, "<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
+				 "y2=\"%.1f\"/>",
+			      v > f->ys.lo * (1 + 1e-9) ? "gl" : "base", f->x0, f->x0 + f->w, y, y);
+		tt_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+			      f->x0 - 6, y + 4, lab);
+	}
+	for (i = 0; !f->ys.log && i <= f->ys.n; i++) {
 		double v = i * f->ys.step, y = f->y0 + f->h - f->h * i / f->ys.n;
 
 		tt_buf_printf(b, "<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
@@ -371,26 +442,49 @@ static void figure_open(struct tt_buf *b, const char *title, const char *note)
 
 /*
  * Lines over the buckets: one polyline per run of buckets that have a value (a
- * gap where the recorder was not running), a dot for a run of one.
+ * gap where the recorder was not running), a dot for a run of one. Rates whose
+ * lines peak orders of magnitude apart (a lossy 2 MiB/s flow beside a 1 GiB/s
+ * one) get a log axis, so the small one is not a flat line at zero.
  */
 static void line_chart(struct tt_buf *b, const struct tt_html_report *r, const char *id,
 		       const char *label, const struct series *s, size_t ns, enum yunit u,
 		       const char *empty)
 {
 	struct frame f = { .x0 = 92, .y0 = 10, .w = CANVAS_W - 92 - 24, .h = 200, .height = 250 };
-	double max = 0;
+	double max = 0, minpeak = 0, minpos = 0;
 	size_t i, k;
 
 	f.t0 = r->from_ns;
 	f.t1 = r->to_ns;
-	for (i = 0; i < ns; i++)
-		for (k = 0; k < r->nbuckets; k++)
-			if (!isnan(s[i].v[k]) && s[i].v[k] > max)
-				max = s[i].v[k];
-	yscale_make(&f.ys, max, u);
-	svg_open(b, id, "line", &f, label);
+	for (i = 0; i < ns; i++) {
+		double peak = 0;
+
+		for (k = 0; k < r->nbuckets; k++) {
+			double v = s[i].v[k];
+
+			if (isnan(v) || !(v > 0))
+				continue;
+			if (v > peak)
+				peak = v;
+			if (!minpos || v < minpos)
+				minpos = v;
+		}
+		if (peak > max)
+			max = peak;
+		if (peak > 0 && (!minpeak || peak < minpeak))
+			minpeak = peak;
+	}
+	if (u == Y_RATE && minpeak > 0 && max / minpeak >= 100)
+		/* the floor: the lowest point, but at most five decades down */
+		yscale_log(&f.ys, minpos > max / 1e5 ? minpos : max / 1e5, max);
+	else
+		yscale_make(&f.ys, max, u);
+	svg_open(b, id, f.ys.log ? "line log" : "line", &f, label);
 	value_axis(b, &f);
 	time_axis(b, &f, r->utc);
+	if (f.ys.log)
+		tt_buf_printf(b, "<text class=\"scale\" x=\"%.1f\" y=\"%.1f\">log scale</text>",
+			      f.x0 + 6, f.y0 + 12);
 	if (!ns || !r->nbuckets) {
 		no_data(b, &f, empty);
 		tt_buf_printf(b, "</svg>");
@@ -430,26 +524,34 @@ static void line_chart(struct tt_buf *b, const struct tt_html_report *r, const c
 }
 
 /*
- * New connections and resets per bucket: two panels over one time axis, each
- * with its own scale, since resets are often a hundred times rarer.
+ * New connections, failed connects and resets per bucket: panels over one
+ * time axis, each with its own scale, since failures are often a hundred
+ * times rarer than new connections.
  */
+#define PANELS 3
+
 static void bars_chart(struct tt_buf *b, const struct tt_html_report *r)
 {
-	static const char *const cls[2] = { "new", "reset" };
-	static const char *const col[2] = { C_NEW, C_RST };
-	static const char *const name[2] = { "new", "resets" };
-	const uint64_t *v[2] = { r->opened_b, r->resets_b };
-	struct frame all = { .x0 = 92, .y0 = 10, .w = CANVAS_W - 92 - 24, .h = 226, .height = 276 };
-	struct frame f[2];
+	static const char *const cls[PANELS] = { "new", "failed", "reset" };
+	static const char *const col[PANELS] = { C_NEW, C_FAIL, C_RST };
+	static const char *const name[PANELS] = { "new", "failed", "resets" };
+	static const char *const what[PANELS] = { "new connections", "failed connects",
+						  "resets" };
+	const uint64_t *v[PANELS] = { r->opened_b, r->failed_b, r->resets_b };
+	struct frame all = { .x0 = 92, .y0 = 10, .w = CANVAS_W - 92 - 24 };
+	struct frame f[PANELS];
 	size_t k;
 	int j;
 
+	all.h = 126.0 * PANELS - 26;
+	all.height = all.h + 50;
 	all.t0 = r->from_ns;
 	all.t1 = r->to_ns;
 	yscale_make(&all.ys, 0, Y_COUNT);
-	svg_open(b, "chart-new-resets", "bars", &all, "new connections and resets per bucket");
+	svg_open(b, "chart-new-resets", "bars", &all,
+		 "new connections, failed connects and resets per bucket");
 	time_axis(b, &all, r->utc);
-	for (j = 0; j < 2; j++) {
+	for (j = 0; j < PANELS; j++) {
 		uint64_t max = 0;
 
 		f[j] = all;
@@ -482,13 +584,74 @@ static void bars_chart(struct tt_buf *b, const struct tt_html_report *r)
 			y = fy(&f[j], (double)v[j][k]);
 			tt_buf_printf(b,
 				      "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-				      "height=\"%.1f\"><title>%" PRIu64 " %s</title></rect>",
-				      (x0 + x1 - w) / 2, y, w, f[j].y0 + f[j].h - y, v[j][k],
-				      j ? "resets" : "new connections");
+				      "height=\"%.1f\" data-v=\"%" PRIu64 "\"><title>%" PRIu64
+				      " %s</title></rect>",
+				      (x0 + x1 - w) / 2, y, w, f[j].y0 + f[j].h - y, v[j][k], v[j][k],
+				      what[j]);
 		}
 		tt_buf_printf(b, "</g>");
 	}
 	tt_buf_printf(b, "</svg>");
+}
+
+/*
+ * Horizontal bars, one per labelled count, longest first (the caller sorts):
+ * who failed most at a glance, beside the table with the details.
+ */
+static void hbars_chart(struct tt_buf *b, const char *id, const char *label,
+			const char *const *labels, const uint64_t *v, size_t n, const char *color,
+			const char *empty)
+{
+	struct frame f = { .x0 = 330, .y0 = 6, .w = CANVAS_W - 330 - 90 };
+	uint64_t max = 1;
+	size_t i;
+
+	f.h = 22.0 * (double)(n ? n : 1);
+	f.height = f.y0 + f.h + 6;
+	yscale_make(&f.ys, 0, Y_COUNT);
+	svg_open(b, id, "hbars", &f, label);
+	if (!n)
+		no_data(b, &f, empty);
+	for (i = 0; i < n; i++)
+		if (v[i] > max)
+			max = v[i];
+	tt_buf_printf(b, "<g class=\"series bars\" fill=\"%s\">", color);
+	for (i = 0; i < n; i++) {
+		double y = f.y0 + 22.0 * (double)i + 4, w = f.w * (double)v[i] / (double)max;
+
+		if (w < 2)
+			w = 2;
+		tt_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", f.x0 - 8,
+			      y + 11);
+		text(b, labels[i]);
+		tt_buf_printf(b,
+			      "</text><rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			      "height=\"14\" rx=\"2\" data-v=\"%" PRIu64 "\"><title>",
+			      f.x0, y, w, v[i]);
+		text(b, labels[i]);
+		tt_buf_printf(b, ": %" PRIu64 "</title></rect><text x=\"%.1f\" y=\"%.1f\">%" PRIu64
+				 "</text>",
+			      v[i], f.x0 + w + 6, y + 11, v[i]);
+	}
+	tt_buf_printf(b, "</g></svg>");
+}
+
+/*
+ * The colour of line i of a set of connections (the top ones or the top
+ * retransmitters): one connection keeps its colour in every chart and table.
+ */
+static const char *conn_color(const struct tt_html_report *r, const struct tt_html_conn *set,
+			      size_t i)
+{
+	const struct tt_html_conn *c = &set[i];
+	size_t j;
+
+	if (set == r->conns_top)
+		return palette[i % TT_HTML_CONNS_MAX];
+	for (j = 0; j < r->nconns_top; j++)
+		if (r->conns_top[j].g == c->g || r->conns_top[j].peer == c->g)
+			return palette[j];
+	return palette[(TT_HTML_TOP + i) % TT_HTML_CONNS_MAX];
 }
 
 /* One bar per top connection from open to close, clipped to the window; arrows where it goes on. */
@@ -532,6 +695,8 @@ static void lifetimes_chart(struct tt_buf *b, const struct tt_html_report *r)
 			      c->open_ns ? t1 : "the recording",
 			      c->close_ns ? "closed" : "still open at", t2,
 			      tt_fmt_duration(d, sizeof(d), z > a ? z - a : 0));
+		if (c->peer)
+			tt_buf_printf(b, " (both ends recorded here)");
 		tt_buf_printf(b, "</title><rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 				 "height=\"12\" rx=\"2\"/>",
 			      x0, y, x1 - x0);
@@ -547,21 +712,56 @@ static void lifetimes_chart(struct tt_buf *b, const struct tt_html_report *r)
 	tt_buf_printf(b, "</svg>");
 }
 
-static void conn_series_label(char *buf, size_t len, size_t i, const struct tt_group *g)
+/* "#1 iperf3  tcp 10.0.0.1:5201 → 10.0.0.2:40312  (1.2 GiB)"; ⇄ and "both ends" for a local one */
+static void conn_series_label(char *buf, size_t len, size_t i, const struct tt_html_conn *c,
+			      uint64_t v, int count)
 {
-	char comm[TT_COMM_MAX + 1], cn[160], by[32];
+	const struct tt_ev_conn *k = &c->g->conn;
+	char comm[TT_COMM_MAX + 1], l[64], rm[64], by[40];
 
-	memcpy(comm, g->conn.comm, TT_COMM_MAX);
+	memcpy(comm, k->comm, TT_COMM_MAX);
 	comm[TT_COMM_MAX] = '\0';
-	snprintf(buf, len, "#%zu %s  %s  (%s)", i + 1, comm[0] ? comm : "?",
-		 fmt_conn(cn, sizeof(cn), &g->conn), tt_fmt_bytes(by, sizeof(by),
-								 g->bytes_in + g->bytes_out));
+	if (count)
+		snprintf(by, sizeof(by), "%" PRIu64 " retransmitted", v);
+	else
+		tt_fmt_bytes(by, sizeof(by), v);
+	snprintf(buf, len, "#%zu %s  %s %s %s %s  (%s%s)", i + 1, comm[0] ? comm : "?",
+		 tt_proto_name(k->proto), tt_fmt_endpoint(l, sizeof(l), k->laddr, k->lport, k->family),
+		 c->peer ? "\xe2\x87\x84" : "\xe2\x86\x92",
+		 tt_fmt_endpoint(rm, sizeof(rm), k->raddr, k->rport, k->family), by,
+		 c->peer ? ", both ends" : "");
+}
+
+/* Lines for the top connections (colours by rank), then "others" in grey. */
+static size_t conn_series(const struct tt_html_report *r, struct series *s,
+			  const struct tt_html_conn *c, size_t n, const double *others, int retrans)
+{
+	size_t i;
+
+	memset(s, 0, sizeof(*s) * (TT_HTML_TOP + 1));
+	for (i = 0; i < n; i++) {
+		const struct tt_group *g = c[i].g;
+		uint64_t v = retrans ? g->retrans + (c[i].peer ? c[i].peer->retrans : 0)
+				     : g->bytes_in + g->bytes_out;
+
+		conn_series_label(s[i].label, sizeof(s[i].label), i, &c[i], v, retrans);
+		s[i].color = conn_color(r, c, i);
+		s[i].v = retrans ? c[i].retrans : c[i].rate;
+	}
+	if (others) {
+		snprintf(s[n].label, sizeof(s[n].label), "others (every other connection)");
+		s[n].color = C_OTHERS;
+		s[n].v = others;
+		s[n].dash = 1;
+		n++;
+	}
+	return n;
 }
 
 static void charts(struct tt_buf *b, const struct tt_html_report *r)
 {
-	struct series s[TT_HTML_CONNS_MAX];
-	char note[160], bk[32], tk[32], tz[16];
+	struct series s[TT_HTML_TOP + 1];
+	char note[200], bk[32], tk[32], tz[16];
 	size_t i, n;
 
 	fmt_when(tz, sizeof(tz), r->from_ns, r->utc, r->utc ? "UTC" : "%Z");
@@ -588,19 +788,15 @@ static void charts(struct tt_buf *b, const struct tt_html_report *r)
 	legend(b, s, 2, "line");
 	tt_buf_printf(b, "</figure>");
 
-	memset(s, 0, sizeof(s));
-	for (i = 0; i < r->nconns_top; i++) {
-		conn_series_label(s[i].label, sizeof(s[i].label), i, r->conns_top[i].g);
-		s[i].color = palette[i];
-		s[i].v = r->conns_top[i].rate;
-	}
+	n = conn_series(r, s, r->conns_top, r->nconns_top, r->rate_others, 0);
 	snprintf(note, sizeof(note),
-		 "in + out, average %s; the tables' peaks are per %s tick", bk,
-		 tt_fmt_duration(tk, sizeof(tk), r->tick_ns));
+		 "in + out, average %s; the tables' peaks are per %s tick; a local connection's "
+		 "two ends are one line; log scale when rates are orders of magnitude apart",
+		 bk, tt_fmt_duration(tk, sizeof(tk), r->tick_ns));
 	figure_open(b, "Top connections: rate", note);
-	line_chart(b, r, "chart-conn-rates", "rate of the top connections", s, r->nconns_top,
-		   Y_RATE, "no connection in this window");
-	legend(b, s, r->nconns_top, "line");
+	line_chart(b, r, "chart-conn-rates", "rate of the top connections", s, n, Y_RATE,
+		   "no connection in this window");
+	legend(b, s, n, "line");
 	tt_buf_printf(b, "</figure>");
 
 	/* RTT: only connections that have a sample (TCP); colours stay those of the rates */
@@ -621,15 +817,26 @@ static void charts(struct tt_buf *b, const struct tt_html_report *r)
 	legend(b, s, n, "line");
 	tt_buf_printf(b, "</figure>");
 
+	n = conn_series(r, s, r->retr_top, r->nretr_top, r->retr_others, 1);
+	snprintf(note, sizeof(note), "retransmitted segments %s, the top retransmitters and "
+				     "the rest", bk);
+	figure_open(b, "Retransmits", note);
+	line_chart(b, r, "chart-retrans", "retransmits of the top retransmitters", s, n, Y_COUNT,
+		   r->nbuckets ? "no retransmit in this window" : "no tick in this window");
+	legend(b, s, n, "line");
+	tt_buf_printf(b, "</figure>");
+
 	snprintf(note, sizeof(note), "%s", bk);
-	figure_open(b, "New connections and resets", note);
+	figure_open(b, "New connections, failed connects and resets", note);
 	bars_chart(b, r);
-	memset(s, 0, 2 * sizeof(s[0]));
+	memset(s, 0, 3 * sizeof(s[0]));
 	snprintf(s[0].label, sizeof(s[0].label), "new connections");
 	s[0].color = C_NEW;
-	snprintf(s[1].label, sizeof(s[1].label), "resets (sent + received)");
-	s[1].color = C_RST;
-	legend(b, s, 2, "box");
+	snprintf(s[1].label, sizeof(s[1].label), "failed connects");
+	s[1].color = C_FAIL;
+	snprintf(s[2].label, sizeof(s[2].label), "resets (sent + received)");
+	s[2].color = C_RST;
+	legend(b, s, 3, "box");
 	tt_buf_printf(b, "</figure>");
 
 	figure_open(b, "Top connections: lifetimes",
@@ -719,6 +926,9 @@ static void key_heads(struct tt_buf *b, const struct tt_groupby *by, int host_co
 		case TT_G_CGROUP:
 			th(b, "cgroup", 1);
 			break;
+		case TT_G_SPORT:
+			th(b, "Service port", 1);
+			break;
 		case TT_G_HOST:
 			if (!host_col)
 				th(b, "Host", 0);
@@ -765,6 +975,10 @@ static void key_attrs(struct tt_buf *b, const struct tt_groupby *by, const struc
 			tt_buf_printf(b, " data-raddr=\"%s\"",
 				      tt_fmt_addr(a, sizeof(a), c->raddr, c->family));
 			break;
+		case TT_G_SPORT:
+			tt_buf_printf(b, " data-proto=\"%s\" data-service_port=\"%u\"",
+				      tt_proto_name(c->proto), g->service_port);
+			break;
 		default:
 			break;
 		}
@@ -776,7 +990,7 @@ static void key_cells(struct tt_buf *b, const struct tt_groupby *by, int host_co
 {
 	const struct tt_ev_conn *c = &g->conn;
 	char a[80];
-	int i, bits;
+	int i;
 
 	if (host_col) {
 		tt_buf_printf(b, "<td>");
@@ -808,11 +1022,8 @@ static void key_cells(struct tt_buf *b, const struct tt_groupby *by, int host_co
 				      tt_fmt_addr(a, sizeof(a), c->raddr, c->family));
 			break;
 		case TT_G_RNET:
-			/* the prefix report.c folded to (IPv6 to /64 unless N > 32) */
-			bits = c->family == 4 ? (by->net_bits > 32 ? 32 : by->net_bits)
-					      : (by->net_bits > 32 ? by->net_bits : 64);
-			tt_buf_printf(b, "<td>%s/%d</td>",
-				      tt_fmt_addr(a, sizeof(a), c->raddr, c->family), bits);
+			tt_buf_printf(b, "<td>%s</td>",
+				      tt_groupby_fmt_net(a, sizeof(a), by, c->raddr, c->family));
 			break;
 		case TT_G_RPORT:
 			tt_buf_printf(b, "<td class=\"n\">%u</td>", c->rport);
@@ -822,6 +1033,10 @@ static void key_cells(struct tt_buf *b, const struct tt_groupby *by, int host_co
 			break;
 		case TT_G_CGROUP:
 			tt_buf_printf(b, "<td class=\"n\">%" PRIu64 "</td>", c->cgroup);
+			break;
+		case TT_G_SPORT:
+			tt_buf_printf(b, "<td class=\"n\">%s %u</td>", tt_proto_name(c->proto),
+				      g->service_port);
 			break;
 		case TT_G_HOST:
 			if (!host_col) {
@@ -844,7 +1059,7 @@ static void table(struct tt_buf *b, const struct tt_html_report *r, const struct
 	tt_buf_printf(b, "<section class=\"tbl\"><h3>");
 	text(b, t->title);
 	tt_buf_printf(b, " <span class=\"note\">%zu of %zu, by ", t->nrows, t->ngroups);
-	text(b, r->metric);
+	text(b, t->metric ? t->metric : r->metric);
 	tt_buf_printf(b, "</span></h3><div class=\"scroll\"><table id=\"");
 	text(b, t->id);
 	tt_buf_printf(b, "\" class=\"top\"><thead><tr>");
@@ -860,18 +1075,22 @@ static void table(struct tt_buf *b, const struct tt_html_report *r, const struct
 	th(b, "RTT max", 1);
 	th(b, "Retr", 1);
 	th(b, "RST", 1);
+	th(b, "Failed", 1);
 	th(b, conn ? "Duration" : "Longest", 1);
 	tt_buf_printf(b, "</tr></thead><tbody>");
 	for (i = 0; i < t->nrows; i++) {
 		const struct tt_group *g = t->rows[i];
 		char d[32];
+		size_t j;
 
 		tt_buf_printf(b, "<tr data-rank=\"%zu\"", i + 1);
 		key_attrs(b, t->by, g);
 		tt_buf_printf(b, "><td class=\"n\">");
-		if (conn && i < r->nconns_top) /* the colour of its line in the charts */
-			tt_buf_printf(b, "<span class=\"sw box\" style=\"background:%s\"></span>",
-				      palette[i]);
+		for (j = 0; j < t->ncolors && j < TT_HTML_TOP; j++) /* the colour of its line */
+			if (t->colors[j].g == g || t->colors[j].peer == g)
+				tt_buf_printf(b, "<span class=\"sw box\" style=\"background:%s\">"
+						 "</span>",
+					      conn_color(r, t->colors, j));
 		tt_buf_printf(b, "%zu</td>", i + 1);
 		key_cells(b, t->by, r->host_col, g);
 		if (!conn)
@@ -884,6 +1103,7 @@ static void table(struct tt_buf *b, const struct tt_html_report *r, const struct
 		td_usec(b, "rtt_max_us", g->rtt_n != 0, g->rtt_max_us);
 		td_uint(b, "retransmits", g->retrans);
 		td_uint(b, "resets", g->resets);
+		td_uint(b, "failed", g->failed);
 		tt_buf_printf(b,
 			      "<td class=\"n\" data-k=\"duration\" data-v=\"%" PRIu64
 			      ".%03u\">%s</td>",
@@ -894,6 +1114,228 @@ static void table(struct tt_buf *b, const struct tt_html_report *r, const struct
 	if (!t->nrows)
 		tt_buf_printf(b, "<tr><td colspan=\"20\" class=\"empty\">nothing in this window"
 				 "</td></tr>");
+	tt_buf_printf(b, "</tbody></table></div></section>");
+}
+
+/* ---- failures and the baseline -------------------------------------------- */
+
+/* "ECONNREFUSED"; "errno 99" for one without a name */
+static const char *err_name(char *buf, size_t len, unsigned err)
+{
+	const char *n = err ? strerrorname_np((int)err) : NULL;
+
+	if (n)
+		snprintf(buf, len, "%s", n);
+	else
+		snprintf(buf, len, "errno %u", err);
+	return buf;
+}
+
+static void section_note(struct tt_buf *b, const char *title, size_t shown, size_t all,
+			 const char *note)
+{
+	tt_buf_printf(b, "<h3>");
+	text(b, title);
+	tt_buf_printf(b, " <span class=\"note\">%zu of %zu", shown, all);
+	if (note && *note) {
+		tt_buf_printf(b, "; ");
+		text(b, note);
+	}
+	tt_buf_printf(b, "</span></h3>");
+}
+
+static void failures(struct tt_buf *b, const struct tt_html_report *r)
+{
+	const char *lab[64];
+	char labs[64][160], e[48], a[80], t1[32], t2[32];
+	uint64_t v[64];
+	size_t i, n;
+
+	tt_buf_printf(b, "<section id=\"failures\"><h2>Failures</h2>");
+	section_note(b, "Failed connects by errno and destination", r->nfails, r->nfails_all,
+		     "connections whose connect() failed, as events lists their closes");
+	n = r->nfails < 64 ? r->nfails : 64;
+	for (i = 0; i < n; i++) {
+		const struct tt_html_fail *f = &r->fails[i];
+
+		snprintf(labs[i], sizeof(labs[i]), "%s %s %s",
+			 err_name(e, sizeof(e), f->err), tt_proto_name(f->dest.proto),
+			 tt_fmt_endpoint(a, sizeof(a), f->dest.raddr, f->dest.rport,
+					 f->dest.family));
+		lab[i] = labs[i];
+		v[i] = f->count;
+	}
+	hbars_chart(b, "chart-failed", "failed connects by errno and destination", lab, v, n,
+		    C_FAIL, "no failed connect in this window");
+	tt_buf_printf(b, "<div class=\"scroll\"><table id=\"table-failed\" class=\"top\">"
+			 "<thead><tr>");
+	th(b, "#", 1);
+	if (r->host_col)
+		th(b, "Host", 0);
+	th(b, "Errno", 0);
+	th(b, "Proto", 0);
+	th(b, "Destination", 0);
+	th(b, "Failed", 1);
+	th(b, "Processes", 0);
+	th(b, "First", 0);
+	th(b, "Last", 0);
+	tt_buf_printf(b, "</tr></thead><tbody>");
+	for (i = 0; i < r->nfails; i++) {
+		const struct tt_html_fail *f = &r->fails[i];
+
+		tt_buf_printf(b, "<tr data-rank=\"%zu\" data-err=\"%u\" data-proto=\"%s\" "
+				 "data-raddr=\"%s\" data-rport=\"%u\"><td class=\"n\">%zu</td>",
+			      i + 1, f->err, tt_proto_name(f->dest.proto),
+			      tt_fmt_addr(a, sizeof(a), f->dest.raddr, f->dest.family),
+			      f->dest.rport, i + 1);
+		if (r->host_col) {
+			tt_buf_printf(b, "<td>");
+			text(b, f->host);
+			tt_buf_printf(b, "</td>");
+		}
+		tt_buf_printf(b, "<td>%s</td><td>%s</td><td>%s</td>", err_name(e, sizeof(e), f->err),
+			      tt_proto_name(f->dest.proto),
+			      tt_fmt_endpoint(a, sizeof(a), f->dest.raddr, f->dest.rport,
+					      f->dest.family));
+		td_uint(b, "count", f->count);
+		tt_buf_printf(b, "<td class=\"comm\">");
+		comm_text(b, f->dest.comm);
+		if (f->nprocs > 1)
+			tt_buf_printf(b, " +%u", f->nprocs - 1);
+		tt_buf_printf(b, "</td><td>%s</td><td>%s</td></tr>",
+			      fmt_clock_ms(t1, sizeof(t1), f->first_ns, r->utc),
+			      fmt_clock_ms(t2, sizeof(t2), f->last_ns, r->utc));
+	}
+	if (!r->nfails)
+		tt_buf_printf(b, "<tr><td colspan=\"20\" class=\"empty\">no failed connect in "
+				 "this window</td></tr>");
+	tt_buf_printf(b, "</tbody></table></div>");
+
+	section_note(b, "Resets by peer and service port", r->nrsts, r->nrsts_all,
+		     "sent + received; the service port is the listening side's");
+	n = r->nrsts < 64 ? r->nrsts : 64;
+	for (i = 0; i < n; i++) {
+		const struct tt_html_reset *x = &r->rsts[i];
+
+		snprintf(labs[i], sizeof(labs[i]), "%s %s port %u",
+			 tt_fmt_addr(a, sizeof(a), x->peer.raddr, x->peer.family),
+			 tt_proto_name(x->peer.proto), x->service_port);
+		lab[i] = labs[i];
+		v[i] = x->resets;
+	}
+	hbars_chart(b, "chart-resets", "resets by peer and service port", lab, v, n, C_RST,
+		    "no reset in this window");
+	tt_buf_printf(b, "<div class=\"scroll\"><table id=\"table-resets\" class=\"top\">"
+			 "<thead><tr>");
+	th(b, "#", 1);
+	if (r->host_col)
+		th(b, "Host", 0);
+	th(b, "Peer", 0);
+	th(b, "Proto", 0);
+	th(b, "Service port", 1);
+	th(b, "RST", 1);
+	th(b, "Conns", 1);
+	tt_buf_printf(b, "</tr></thead><tbody>");
+	for (i = 0; i < r->nrsts; i++) {
+		const struct tt_html_reset *x = &r->rsts[i];
+
+		tt_buf_printf(b, "<tr data-rank=\"%zu\" data-raddr=\"%s\" data-proto=\"%s\" "
+				 "data-service_port=\"%u\"><td class=\"n\">%zu</td>",
+			      i + 1, tt_fmt_addr(a, sizeof(a), x->peer.raddr, x->peer.family),
+			      tt_proto_name(x->peer.proto), x->service_port, i + 1);
+		if (r->host_col) {
+			tt_buf_printf(b, "<td>");
+			text(b, x->host);
+			tt_buf_printf(b, "</td>");
+		}
+		tt_buf_printf(b, "<td>%s</td><td>%s</td><td class=\"n\">%u</td>",
+			      tt_fmt_addr(a, sizeof(a), x->peer.raddr, x->peer.family),
+			      tt_proto_name(x->peer.proto), x->service_port);
+		td_uint(b, "resets", x->resets);
+		td_uint(b, "conns", x->conns);
+		tt_buf_printf(b, "</tr>");
+	}
+	if (!r->nrsts)
+		tt_buf_printf(b, "<tr><td colspan=\"20\" class=\"empty\">no reset in this window"
+				 "</td></tr>");
+	tt_buf_printf(b, "</tbody></table></div></section>");
+}
+
+static void td_real(struct tt_buf *b, const char *k, double v, const char *shown)
+{
+	tt_buf_printf(b, "<td class=\"n\" data-k=\"%s\" data-v=\"%.1f\">", k, v);
+	text(b, shown);
+	tt_buf_printf(b, "</td>");
+}
+
+/* What `tcptop-analyze diff` prints for the same two windows, row for row. */
+static void baseline(struct tt_buf *b, const struct tt_html_report *r)
+{
+	char x[64], y[64], z[32], h[48];
+	size_t i;
+
+	tt_buf_printf(b, "<section id=\"baseline\"><h2>Compared with the baseline</h2>"
+			 "<p class=\"note\" id=\"meta-baseline\" data-from-ns=\"%" PRIu64
+			 "\" data-to-ns=\"%" PRIu64 "\">Baseline ",
+		      r->base_from_ns, r->base_to_ns);
+	text(b, r->baseline);
+	tt_buf_printf(b, " (%s \xe2\x86\x92 %s, %s): new talkers, vanished ones and the largest "
+			 "changes of rate, per second of each window. The same rows: "
+			 "<code id=\"meta-diff-command\">",
+		      fmt_when(x, sizeof(x), r->base_from_ns, r->utc, "%Y-%m-%d %H:%M:%S"),
+		      fmt_when(y, sizeof(y), r->base_to_ns, r->utc, "%Y-%m-%d %H:%M:%S"),
+		      tt_fmt_duration(z, sizeof(z), r->base_to_ns - r->base_from_ns));
+	text(b, r->diff_command);
+	tt_buf_printf(b, "</code></p>");
+	section_note(b, "Changes", r->nchanges, r->nchanges_all, "by how much the rate moved");
+	tt_buf_printf(b, "<div class=\"scroll\"><table id=\"table-diff\" class=\"top\">"
+			 "<thead><tr>");
+	th(b, "#", 1);
+	key_heads(b, r->diff_by, r->host_col);
+	th(b, "Change", 0);
+	th(b, "Rate before", 1);
+	th(b, "Rate now", 1);
+	th(b, "Delta/s", 1);
+	th(b, "Bytes before", 1);
+	th(b, "Bytes now", 1);
+	th(b, "Conns before", 1);
+	th(b, "Conns now", 1);
+	th(b, "RTT before", 1);
+	th(b, "RTT now", 1);
+	th(b, "Retr before", 1);
+	th(b, "Retr now", 1);
+	tt_buf_printf(b, "</tr></thead><tbody>");
+	for (i = 0; i < r->nchanges; i++) {
+		const struct tt_change *c = &r->changes[i];
+		const struct tt_group *g = c->win ? c->win : c->base;
+		double d = c->rate_win - c->rate_base;
+		const char *ch = !c->base ? "new" : !c->win ? "gone" : d >= 0 ? "up" : "down";
+
+		tt_buf_printf(b, "<tr data-rank=\"%zu\" data-change=\"%s\"", i + 1, ch);
+		key_attrs(b, r->diff_by, g);
+		tt_buf_printf(b, "><td class=\"n\">%zu</td>", i + 1);
+		key_cells(b, r->diff_by, r->host_col, g);
+		tt_buf_printf(b, "<td class=\"%s\">%s</td>", ch, ch);
+		td_rate(b, "rate_base", c->rate_base);
+		td_rate(b, "rate_window", c->rate_win);
+		snprintf(h, sizeof(h), "%s", d < 0 ? "-" : "+");
+		tt_fmt_rate(h + 1, sizeof(h) - 1, fabs(d));
+		td_real(b, "rate_delta", d, h);
+		td_bytes(b, "bytes_base", c->base ? c->base->bytes_in + c->base->bytes_out : 0);
+		td_bytes(b, "bytes_window", c->win ? c->win->bytes_in + c->win->bytes_out : 0);
+		td_uint(b, "conns_base", c->base ? c->base->conns : 0);
+		td_uint(b, "conns_window", c->win ? c->win->conns : 0);
+		td_usec(b, "rtt_us_base", c->base && c->base->rtt_n,
+			c->base ? tt_group_rtt_us(c->base) : 0);
+		td_usec(b, "rtt_us_window", c->win && c->win->rtt_n,
+			c->win ? tt_group_rtt_us(c->win) : 0);
+		td_uint(b, "retransmits_base", c->base ? c->base->retrans : 0);
+		td_uint(b, "retransmits_window", c->win ? c->win->retrans : 0);
+		tt_buf_printf(b, "</tr>");
+	}
+	if (!r->nchanges)
+		tt_buf_printf(b, "<tr><td colspan=\"20\" class=\"empty\">no traffic in either "
+				 "window</td></tr>");
 	tt_buf_printf(b, "</tbody></table></div></section>");
 }
 
@@ -934,6 +1376,9 @@ static const char css[] =
 	"svg.line circle{stroke:none}"
 	"svg.line .dash polyline{stroke-dasharray:7 4}"
 	"svg.lifetimes .more{opacity:.9}"
+	"svg.chart text.scale{fill:#8a91a3;font-style:italic}"
+	"table.top td.new,table.top td.up{color:#b03030}table.top td.gone,table.top td.down"
+	"{color:#2b7a2b}"
 	".legend{list-style:none;display:flex;flex-wrap:wrap;gap:3px 18px;padding:0;margin:6px 0 0;"
 	"font-size:12.5px}"
 	".legend li{white-space:nowrap}"
@@ -1002,6 +1447,9 @@ static void summary(struct tt_buf *b, const struct tt_html_report *r)
 	card(b, "sum-conns", "", "Connections", v, r->conns, d);
 	snprintf(v, sizeof(v), "%" PRIu64, r->resets);
 	card(b, "sum-resets", r->resets ? "bad" : "", "Resets", v, r->resets, "sent + received");
+	snprintf(v, sizeof(v), "%" PRIu64, r->failed);
+	card(b, "sum-failed", r->failed ? "bad" : "", "Failed connects", v, r->failed,
+	     "connect() refused, timed out, unreachable");
 	snprintf(v, sizeof(v), "%" PRIu64, r->retrans);
 	card(b, "sum-retrans", r->retrans ? "bad" : "", "Retransmits", v, r->retrans,
 	     "retransmitted segments");
@@ -1051,13 +1499,18 @@ int tt_html_report(const struct tt_html_report *r, struct tt_buf *out)
 	char a[64], c[64], z[16];
 	size_t i;
 
-	if (r->to_ns < r->from_ns || r->nconns_top > TT_HTML_CONNS_MAX ||
+	if (r->to_ns < r->from_ns || r->nconns_top > TT_HTML_TOP || r->nretr_top > TT_HTML_TOP ||
 	    (r->nbuckets && (!r->bucket_ns || r->bucket0_ns > r->from_ns || !r->rate_in ||
-			     !r->rate_out || !r->opened_b || !r->resets_b)))
+			     !r->rate_out || !r->opened_b || !r->resets_b || !r->failed_b)) ||
+	    (r->nfails && !r->fails) || (r->nrsts && !r->rsts) ||
+	    (r->baseline && (!r->diff_by || (r->nchanges && !r->changes))))
 		return -EINVAL;
 	for (i = 0; i < r->nconns_top; i++)
 		if (!r->conns_top[i].g || (r->nbuckets && (!r->conns_top[i].rate ||
 							   !r->conns_top[i].rtt_us)))
+			return -EINVAL;
+	for (i = 0; i < r->nretr_top; i++)
+		if (!r->retr_top[i].g || (r->nbuckets && !r->retr_top[i].retrans))
 			return -EINVAL;
 	tt_buf_printf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 			   "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
@@ -1079,12 +1532,19 @@ int tt_html_report(const struct tt_html_report *r, struct tt_buf *out)
 	tt_buf_add(out, "\n", 1);
 	tt_buf_printf(out, "<section id=\"tables\"><h2>Top talkers</h2>"
 			   "<p class=\"note\">The window's bytes, the highest per-tick rate, the "
-			   "average and highest smoothed RTT, retransmitted segments and resets: "
-			   "the numbers <code>tcptop-analyze top</code> prints for the same window."
-			   "</p>");
+			   "average and highest smoothed RTT, retransmitted segments and resets: the "
+			   "numbers <code>tcptop-analyze top</code> prints for the same window; Failed: "
+			   "connections whose connect() failed, as <code>events</code> closes them.</p>");
 	for (i = 0; i < r->ntables; i++)
 		table(out, r, &r->tables[i]);
-	tt_buf_printf(out, "</section>\n<footer>Generated by tcptop-analyze " TT_VERSION " on %s. "
+	tt_buf_printf(out, "</section>\n");
+	failures(out, r);
+	tt_buf_add(out, "\n", 1);
+	if (r->baseline) {
+		baseline(out, r);
+		tt_buf_add(out, "\n", 1);
+	}
+	tt_buf_printf(out, "<footer>Generated by tcptop-analyze " TT_VERSION " on %s. "
 			   "Every number comes from replaying the recorder's stored event stream. "
 			   "This file is self-contained: it loads nothing from anywhere.</footer>"
 			   "\n</body></html>\n",

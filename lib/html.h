@@ -24,23 +24,54 @@
 /* More lines than this in one chart cannot be told apart by colour. */
 #define TT_HTML_CONNS_MAX 10
 
-/* One of the top connections: a line in the time charts and a bar in the lifetimes. */
+/* Lines a chart of connections draws; the rest is one "others" line. */
+#define TT_HTML_TOP 5
+
+/*
+ * One of the top connections: a line in the time charts and a bar in the
+ * lifetimes. A local connection (both ends recorded on this host: loopback, or
+ * two namespaces of it) is one line: its ends moved the same bytes.
+ */
 struct tt_html_conn {
 	const struct tt_group *g; /* its group in the by-connection ranking */
+	const struct tt_group *peer; /* the other end of a local connection; NULL */
 	uint64_t open_ns; /* Unix ns it opened (first sight for a partial one); 0: unknown */
 	uint64_t close_ns; /* Unix ns it closed; 0: not within the window */
-	const double *rate; /* [nbuckets] bytes/s in + out; NAN: no tick of its recording */
+	const double *rate; /* [nbuckets] bytes/s in + out (of one end); NAN: no tick of its recording */
 	const double *rtt_us; /* [nbuckets] average smoothed RTT; NAN: no sample */
+	const double *retrans; /* [nbuckets] segments retransmitted (both ends); NAN: not seen */
 };
 
 /* One ranked table (the groups as tt_top_rank gave them). */
 struct tt_html_table {
 	const char *id; /* the table's element id, e.g. "table-conn" */
 	const char *title;
+	const char *metric; /* what it is ranked by, as --by names it */
 	const struct tt_groupby *by;
 	const struct tt_group *const *rows;
 	size_t nrows; /* shown: the caller cuts to its -n */
 	size_t ngroups; /* in all, for "10 of 245" */
+	const struct tt_html_conn *colors; /* rows that are lines of these get their colour */
+	size_t ncolors;
+};
+
+/* Failed connects to one destination with one errno. */
+struct tt_html_fail {
+	struct tt_ev_conn dest; /* proto, family, raddr, rport; comm: the first process */
+	char host[65]; /* recording host */
+	uint16_t err; /* errno */
+	uint64_t count; /* connection lifetimes that failed so */
+	uint64_t first_ns, last_ns; /* Unix ns of the first and last */
+	uint32_t nprocs; /* distinct processes (by name) that tried */
+};
+
+/* Resets on connections with one peer at one service port. */
+struct tt_html_reset {
+	struct tt_ev_conn peer; /* proto, family, raddr */
+	uint16_t service_port; /* tt_service_port */
+	char host[65];
+	uint64_t resets; /* sent + received */
+	uint64_t conns; /* connection lifetimes (ends) that had one */
 };
 
 struct tt_html_report {
@@ -62,6 +93,7 @@ struct tt_html_report {
 	uint64_t bytes_in, bytes_out;
 	double peak_in, peak_out; /* the highest per-tick sum over all connections, bytes/s */
 	uint64_t opened, closed, resets, retrans;
+	uint64_t failed; /* failed connects */
 	struct tt_ev_loss loss; /* the recorder's own losses during the window */
 
 	/*
@@ -74,17 +106,36 @@ struct tt_html_report {
 	uint64_t bucket0_ns;
 	const double *rate_in, *rate_out; /* [nbuckets] bytes/s; NAN: no tick */
 	const uint64_t *opened_b, *resets_b; /* [nbuckets] */
+	const uint64_t *failed_b; /* [nbuckets] failed connects */
 	const struct tt_html_conn *conns_top; /* the top connections, best first */
-	size_t nconns_top; /* at most TT_HTML_CONNS_MAX */
+	size_t nconns_top; /* at most TT_HTML_TOP */
+	const double *rate_others; /* [nbuckets] bytes/s of every other connection; NULL: none */
+	const struct tt_html_conn *retr_top; /* the top retransmitters, most first */
+	size_t nretr_top; /* at most TT_HTML_TOP */
+	const double *retr_others; /* [nbuckets] retransmits of all the others; NULL: none */
 
 	const struct tt_html_table *tables;
 	size_t ntables;
+
+	/* failed connects by errno and destination, resets by peer and port: most first */
+	const struct tt_html_fail *fails;
+	size_t nfails, nfails_all; /* shown, in all */
+	const struct tt_html_reset *rsts;
+	size_t nrsts, nrsts_all;
+
+	/* --baseline: what `diff` shows; baseline NULL: no such section */
+	const char *baseline; /* FROM..TO as typed */
+	uint64_t base_from_ns, base_to_ns;
+	const char *diff_command; /* the `tcptop-analyze diff` command line giving the same rows */
+	const struct tt_groupby *diff_by;
+	const struct tt_change *changes;
+	size_t nchanges, nchanges_all; /* shown, in all */
 };
 
 /*
  * Append the report to out. 0; -EINVAL for inconsistent input (a window that
  * ends before it starts, too many top connections, buckets without a length
- * or starting after the window);
+ * or starting after the window, a missing series);
  * otherwise out->err (memory, or the buffer's cap).
  */
 int tt_html_report(const struct tt_html_report *r, struct tt_buf *out);

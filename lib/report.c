@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ static const char *const key_names[TT_G_MAX] = {
 
 uint16_t tt_service_port(const struct tt_ev_conn *c)
 {
+	if (c->flags & TT_CF_UDP_PEER) /* an unconnected socket's peer flow: a server's */
+		return c->lport;
 	if (c->flags & TT_CF_PASSIVE)
 		return c->lport;
 	if (c->flags & TT_CF_ACTIVE)
@@ -110,6 +113,7 @@ int tt_metric_parse(const char *s)
 		[TT_BY_BYTES] = "bytes",     [TT_BY_TX] = "tx",	      [TT_BY_RX] = "rx",
 		[TT_BY_RATE] = "rate",	     [TT_BY_PACKETS] = "packets", [TT_BY_RTT] = "rtt",
 		[TT_BY_RETRANS] = "retrans", [TT_BY_DURATION] = "duration", [TT_BY_CONNS] = "conns",
+		[TT_BY_FAILURES] = "failures",
 	};
 	int i;
 
@@ -375,6 +379,7 @@ static int add_contrib(struct tt_top *t, const struct contrib *c, const char *ho
 		g->duration_ns = c->age_ns;
 	g->state = r->tot.state;
 	if (r->flags & TT_ROW_CLOSED) {
+		g->failed += r->close_reason == TT_CLOSE_FAILED;
 		g->closed = 1;
 		g->close_reason = r->close_reason;
 		g->err = r->err;
@@ -466,6 +471,51 @@ const struct tt_group *tt_top_lookup(const struct tt_top *t, const struct tt_gro
 	return NULL;
 }
 
+static double window_rate(const struct tt_group *g, uint64_t ns)
+{
+	return g && ns ? ((double)g->bytes_in + (double)g->bytes_out) * 1e9 / (double)ns : 0;
+}
+
+static int cmp_change(const void *pa, const void *pb)
+{
+	const struct tt_change *a = pa, *b = pb;
+
+	if (a->score != b->score)
+		return a->score < b->score ? 1 : -1;
+	return 0;
+}
+
+long tt_top_diff(struct tt_top *base, uint64_t base_ns, struct tt_top *win, uint64_t win_ns,
+		 struct tt_change **out)
+{
+	const struct tt_group **g0 = NULL, **g1 = NULL;
+	struct tt_change *ch;
+	long n0, n1, i;
+	size_t n = 0;
+
+	*out = NULL;
+	n0 = tt_top_rank(base, TT_BY_BYTES, &g0);
+	n1 = tt_top_rank(win, TT_BY_BYTES, &g1);
+	if (n0 < 0 || n1 < 0 || !(ch = calloc((size_t)(n0 + n1) + 1, sizeof(*ch))))
+		return -ENOMEM;
+	for (i = 0; i < n1; i++) {
+		ch[n].win = g1[i];
+		ch[n].base = tt_top_lookup(base, g1[i]);
+		n++;
+	}
+	for (i = 0; i < n0; i++)
+		if (!tt_top_lookup(win, g0[i])) /* the others are paired above */
+			ch[n++].base = g0[i];
+	for (i = 0; i < (long)n; i++) {
+		ch[i].rate_base = window_rate(ch[i].base, base_ns);
+		ch[i].rate_win = window_rate(ch[i].win, win_ns);
+		ch[i].score = fabs(ch[i].rate_win - ch[i].rate_base);
+	}
+	qsort(ch, n, sizeof(*ch), cmp_change);
+	*out = ch;
+	return (long)n;
+}
+
 uint64_t tt_group_rtt_us(const struct tt_group *g)
 {
 	return g->rtt_n ? g->rtt_sum_us / g->rtt_n : 0;
@@ -492,6 +542,8 @@ static double metric(const struct tt_group *g, enum tt_metric by)
 		return (double)g->duration_ns;
 	case TT_BY_CONNS:
 		return (double)g->conns;
+	case TT_BY_FAILURES:
+		return (double)g->failed + (double)g->resets;
 	default:
 		return 0;
 	}
@@ -572,7 +624,8 @@ size_t tt_top_key_cols(const struct tt_groupby *g, int host_col, struct tt_col *
 		case TT_G_LPORT:
 			cols[nc++] = (struct tt_col){ "lport", "LPORT", TT_COL_UINT };
 			break;
-		case TT_G_SPORT:
+		case TT_G_SPORT: /* tcp 443 and udp 443 are two services */
+			cols[nc++] = (struct tt_col){ "proto", "PROTO", TT_COL_STR };
 			cols[nc++] = (struct tt_col){ "service_port", "SERVICE", TT_COL_UINT };
 			break;
 		case TT_G_CGROUP:

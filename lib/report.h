@@ -51,6 +51,17 @@ struct tt_groupby {
 	const struct tt_cgroups *cgroups; /* cgroup: ids to paths (cgroup.h); NULL: none known */
 };
 
+/*
+ * The service port of a connection: the listening side's port, so both ends
+ * of a connection name the same port. An unconnected UDP socket's peer flow
+ * is a server's (its own port); otherwise the side the capture saw open it
+ * (TT_CF_PASSIVE: local, TT_CF_ACTIVE: remote); without that (open before the
+ * recorder, an older store) the port below 32768 when only one is, else the
+ * lower. The one definition (the service-port key, the view's grouping, the
+ * report's by-service-port and resets tables).
+ */
+uint16_t tt_service_port(const struct tt_ev_conn *c);
+
 /* "conn", "process,remote-port", "remote-net/24" ... into g; 0, or -EINVAL with why. */
 int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_len);
 
@@ -64,17 +75,9 @@ enum tt_metric {
 	TT_BY_RETRANS,
 	TT_BY_DURATION,
 	TT_BY_CONNS,
+	TT_BY_FAILURES, /* failed connects + resets */
 	TT_BY_MAX
 };
-
-/*
- * The port of the side that listened: the local port of an accepted
- * connection, the remote port of one opened by connect() (TT_CF_PASSIVE,
- * TT_CF_ACTIVE). When the recorder did not see the opening (open before it, UDP,
- * an older store): the port below 32768 (Linux's ephemeral ports start there)
- * if only one is, else the lower one.
- */
-uint16_t tt_service_port(const struct tt_ev_conn *c);
 
 /* remote-net/N as shown: "10.1.2.0/24", "2001:db8:1::/64", "::/64" into buf; returns buf. */
 char *tt_groupby_fmt_net(char *buf, size_t len, const struct tt_groupby *g, const uint8_t addr[16],
@@ -90,6 +93,7 @@ struct tt_group {
 	uint64_t conns;
 	uint64_t bytes_in, bytes_out, packets_in, packets_out;
 	uint64_t retrans, resets;
+	uint64_t failed; /* connection lifetimes that ended in a failed connect */
 	double peak_rate_in, peak_rate_out;
 	uint64_t rtt_sum_us, rtt_n;
 	uint32_t rtt_max_us;
@@ -136,6 +140,23 @@ long tt_top_rank(struct tt_top *t, enum tt_metric by, const struct tt_group ***o
  * same way (for comparing two windows); NULL if t has none.
  */
 const struct tt_group *tt_top_lookup(const struct tt_top *t, const struct tt_group *g);
+
+/* One row of a comparison of two windows grouped the same way (tt_top_diff). */
+struct tt_change {
+	const struct tt_group *base, *win; /* the group in the baseline, in the window; either NULL */
+	double rate_base, rate_win; /* bytes in + out per second of each window */
+	double score; /* how much the rate moved: the rows come largest first */
+};
+
+/*
+ * What changed between a baseline (grouped in base, base_ns long) and a window
+ * (win, win_ns long), grouped the same way: every group of either, paired by
+ * key (new talkers have no base, vanished ones no win), ranked by how much
+ * their rate moved. *out (free() it) holds the number returned, or -ENOMEM.
+ * Ranks both tops by bytes (their earlier rankings are gone).
+ */
+long tt_top_diff(struct tt_top *base, uint64_t base_ns, struct tt_top *win, uint64_t win_ns,
+		 struct tt_change **out);
 
 /* The average RTT of a group in microseconds, 0 without a sample. */
 uint64_t tt_group_rtt_us(const struct tt_group *g);

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 
+#include "bucket.h"
 #include "cgroup.h"
 #include "escape.h"
 #include "filter.h"
@@ -385,6 +386,66 @@ static void test_container_ids(void **state)
 	assert_null(tt_cgroup_container(NULL, buf, sizeof(buf)));
 }
 
+/* A tick goes whole into the bucket its end falls in: (start, start + width]. */
+static void test_buckets(void **state)
+{
+	struct tt_buckets b;
+	const uint64_t s = 1000000000000ull, w = 10000000000ull;
+
+	(void)state;
+	assert_int_equal(tt_buckets_init(&b, s, s, s, 0), -EINVAL);
+	assert_int_equal(tt_buckets_init(&b, s, s, s - 1, w), -EINVAL);
+	assert_int_equal(tt_buckets_init(&b, s + 1, s, s + w, w), -EINVAL); /* origin after from */
+	assert_int_equal(tt_buckets_init(&b, s, s, s, w), 0);
+	assert_int_equal(b.n, 1); /* an empty window still has one bucket */
+	assert_int_equal(tt_buckets_init(&b, s, s, s + 3 * w, w), 0);
+	assert_int_equal(b.n, 3);
+	assert_int_equal(tt_buckets_init(&b, s, s, s + 3 * w + 1, w), 0);
+	assert_int_equal(b.n, 4); /* the last one ends past the window */
+	assert_true(tt_bucket_of(&b, s) == SIZE_MAX); /* a tick ending at the start is before */
+	assert_int_equal(tt_bucket_of(&b, s + 1), 0);
+	assert_int_equal(tt_bucket_of(&b, s + w), 0); /* on the edge: the bucket it ends */
+	assert_int_equal(tt_bucket_of(&b, s + w + 1), 1);
+	assert_int_equal(tt_bucket_of(&b, s + 4 * w), 3);
+	assert_true(tt_bucket_of(&b, s + 4 * w + 1) == SIZE_MAX);
+	assert_true(tt_bucket_start(&b, 2) == s + 2 * w);
+	/* on the clock: the grid starts at the boundary before the window */
+	assert_int_equal(tt_buckets_init(&b, s - w / 2, s, s + 2 * w, w), 0);
+	assert_int_equal(b.n, 3); /* half, whole, half */
+	assert_int_equal(tt_bucket_of(&b, s + 1), 0);
+	assert_int_equal(tt_bucket_of(&b, s + w / 2), 0);
+	assert_int_equal(tt_bucket_of(&b, s + w / 2 + 1), 1);
+	assert_int_equal(tt_bucket_of(&b, s + 2 * w), 2);
+	assert_true(tt_bucket_start(&b, 1) == s + w / 2);
+}
+
+/* Without the opening side: the same port for both ends of a connection. */
+static void test_service_port_rules(void **state)
+{
+	static const struct {
+		uint16_t lport, rport;
+		uint8_t flags;
+		uint16_t want;
+	} c[] = {
+		{ 51234, 443, 0, 443 },	     /* an active open to a service */
+		{ 443, 51234, 0, 443 },	     /* its server end */
+		{ 40000, 45000, 0, 40000 },  /* both ephemeral: the lower */
+		{ 45000, 40000, 0, 40000 },
+		{ 22, 8080, 0, 22 },	     /* neither: the lower */
+		{ 53, 40000, TT_CF_UDP_PEER, 53 },
+		{ 40001, 40000, TT_CF_UDP_PEER, 40001 }, /* an unconnected socket serves */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct tt_ev_conn k = { .lport = c[i].lport, .rport = c[i].rport,
+					.flags = c[i].flags };
+
+		assert_int_equal(tt_service_port(&k), c[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +462,8 @@ int main(void)
 		cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_grid_three_printings),
+		cmocka_unit_test(test_buckets),
+		cmocka_unit_test(test_service_port_rules),
 	};
 
 	return cmocka_run_group_tests_name("support", tests, NULL, NULL);
