@@ -423,6 +423,14 @@ void tst_writer_opts(struct tt_writer_opts *wo, const char *dir, uint64_t t0, in
 uint64_t tst_record(const struct tt_writer_opts *wo, struct tst_gen *g, int ticks,
 		    struct tst_capture *live, int finish)
 {
+	return tst_record_cb(wo, g, ticks, live, finish, NULL, NULL);
+}
+
+uint64_t tst_record_cb(const struct tt_writer_opts *wo, struct tst_gen *g, int ticks,
+		       struct tst_capture *live, int finish,
+		       void (*on_tick)(void *ctx, struct tt_writer *w, const struct tt_table *t),
+		       void *ctx)
+{
 	static struct tt_event ev[TST_GEN_EV_CAP];
 	struct tt_writer *w;
 	struct tt_agg *agg = tt_agg_new();
@@ -447,6 +455,8 @@ uint64_t tst_record(const struct tt_writer_opts *wo, struct tst_gen *g, int tick
 		rc = tt_writer_tick(w, agg, tt_agg_table(agg));
 		if (rc)
 			fail_msg("tt_writer_tick: %s", tt_writer_errmsg(w));
+		if (on_tick)
+			on_tick(ctx, w, tt_agg_table(agg));
 	}
 	if (finish) {
 		rc = tt_writer_finish(w, (uint64_t)((int64_t)g->last_tick +

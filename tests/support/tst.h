@@ -129,6 +129,12 @@ void tst_writer_opts(struct tt_writer_opts *wo, const char *dir, uint64_t t0, in
 uint64_t tst_record(const struct tt_writer_opts *wo, struct tst_gen *g, int ticks,
 		    struct tst_capture *live, int finish);
 
+/* The same, with on_tick(ctx, w, table) after each tt_writer_tick (may be NULL). */
+uint64_t tst_record_cb(const struct tt_writer_opts *wo, struct tst_gen *g, int ticks,
+		       struct tst_capture *live, int finish,
+		       void (*on_tick)(void *ctx, struct tt_writer *w, const struct tt_table *t),
+		       void *ctx);
+
 /*
  * tt_scan of dir over [from, to] (Unix ns; to 0: open) into c (events but TICK,
  * and tables); the stats. warn NULL: a warning fails the test.
