@@ -80,6 +80,19 @@ void tst_spill(const char *path, const uint8_t *p, size_t len)
 	close(fd);
 }
 
+void tst_flip_byte(const char *path, uint64_t off, uint8_t mask)
+{
+	uint8_t byte;
+	int fd = open(path, O_RDWR);
+
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	assert_int_equal(pread(fd, &byte, 1, (off_t)off), 1);
+	byte ^= mask;
+	assert_int_equal(pwrite(fd, &byte, 1, (off_t)off), 1);
+	close(fd);
+}
+
 int64_t tst_q_int(const char *dir, const char *sql)
 {
 	char path[512];
@@ -202,26 +215,31 @@ void tst_assert_table_equal(const struct tt_table *got, const struct tt_table *w
 	assert_memory_equal(&got->loss, &want->loss, sizeof(got->loss));
 	assert_int_equal(got->orphans, want->orphans);
 	for (i = 0; i < want->n; i++) {
-		const struct tt_row *w = &want->rows[i], *g = tst_row_of(got, w->conn.id);
+		const struct tt_row *g = tst_row_of(got, want->rows[i].conn.id);
 
 		assert_non_null(g);
-		tst_assert_conn_equal(&g->conn, &w->conn);
-		tst_assert_ctr_equal(&g->tot, &w->tot);
-		assert_int_equal(g->d_bytes_in, w->d_bytes_in);
-		assert_int_equal(g->d_bytes_out, w->d_bytes_out);
-		assert_int_equal(g->d_packets_in, w->d_packets_in);
-		assert_int_equal(g->d_packets_out, w->d_packets_out);
-		assert_int_equal(g->d_retrans, w->d_retrans);
-		assert_int_equal(g->d_resets, w->d_resets);
-		assert_true(g->rate_in == w->rate_in && g->rate_out == w->rate_out);
-		assert_int_equal(g->open_ns, w->open_ns);
-		assert_int_equal(g->close_ns, w->close_ns);
-		if (strict)
-			assert_int_equal(g->last_active_ns, w->last_active_ns);
-		assert_int_equal(g->flags, w->flags);
-		assert_int_equal(g->close_reason, w->close_reason);
-		assert_int_equal(g->err, w->err);
+		tst_assert_row_equal(g, &want->rows[i], strict);
 	}
+}
+
+void tst_assert_row_equal(const struct tt_row *g, const struct tt_row *w, int strict)
+{
+	tst_assert_conn_equal(&g->conn, &w->conn);
+	tst_assert_ctr_equal(&g->tot, &w->tot);
+	assert_int_equal(g->d_bytes_in, w->d_bytes_in);
+	assert_int_equal(g->d_bytes_out, w->d_bytes_out);
+	assert_int_equal(g->d_packets_in, w->d_packets_in);
+	assert_int_equal(g->d_packets_out, w->d_packets_out);
+	assert_int_equal(g->d_retrans, w->d_retrans);
+	assert_int_equal(g->d_resets, w->d_resets);
+	assert_true(g->rate_in == w->rate_in && g->rate_out == w->rate_out);
+	assert_int_equal(g->open_ns, w->open_ns);
+	assert_int_equal(g->close_ns, w->close_ns);
+	if (strict)
+		assert_int_equal(g->last_active_ns, w->last_active_ns);
+	assert_int_equal(g->flags, w->flags);
+	assert_int_equal(g->close_reason, w->close_reason);
+	assert_int_equal(g->err, w->err);
 }
 
 void tst_capture_table(struct tst_capture *c, const struct tt_table *t)
@@ -295,7 +313,7 @@ static void conn_event(struct tst_gen *g, struct tt_event *ev, const struct tst_
 	ev->conn.laddr[15] = (uint8_t)(1 + l->id % 7);
 	ev->conn.raddr[10] = ev->conn.raddr[11] = 0xff;
 	ev->conn.raddr[12] = 192;
-	ev->conn.raddr[15] = (uint8_t)(tst_rnd(&g->s) % 250);
+	ev->conn.raddr[15] = l->peer;
 	ev->conn.lport = (uint16_t)(1024 + l->id % 30000);
 	ev->conn.rport = l->proto == IPPROTO_UDP ? 53 : 443;
 	ev->conn.family = 4;
@@ -319,6 +337,7 @@ size_t tst_gen_tick(struct tst_gen *g, struct tt_event *ev)
 
 		memset(l, 0, sizeof(*l));
 		l->proto = tst_chance(s, 25) ? IPPROTO_UDP : IPPROTO_TCP;
+		l->peer = (uint8_t)(tst_rnd(s) % 250);
 		l->id = l->proto == IPPROTO_UDP ? (1ull << 63) | (tst_rnd(s) >> 1) : g->next_cookie++;
 		conn_event(g, &ev[n], l, NEXT_TS());
 		/* partial: found already open at the first walk, or later by discovery */

@@ -41,6 +41,9 @@ uint8_t *tst_slurp(const char *path, size_t *len);
 /* Write p as the whole file (created 0600 or truncated); fails the test on error. */
 void tst_spill(const char *path, const uint8_t *p, size_t len);
 
+/* XOR the byte at off of the file with mask; fails the test on error. */
+void tst_flip_byte(const char *path, uint64_t off, uint8_t mask);
+
 /* The first column of the first row of sql on DIR/index.db, read-only; -1 without a row. */
 int64_t tst_q_int(const char *dir, const char *sql);
 
@@ -59,6 +62,9 @@ void tst_assert_event_equal(const struct tt_event *a, const struct tt_event *b);
  * keyframe cannot know (the aggregator's documented limit).
  */
 void tst_assert_table_equal(const struct tt_table *got, const struct tt_table *want, int strict);
+
+/* One row, as tst_assert_table_equal compares them. */
+void tst_assert_row_equal(const struct tt_row *g, const struct tt_row *w, int strict);
 
 /* ---- capture ------------------------------------------------------------------------------ */
 
@@ -91,12 +97,13 @@ struct tst_live {
 	uint64_t id;
 	struct tt_counters c;
 	uint8_t proto;
+	uint8_t peer; /* the remote address's last byte: a tuple does not change */
 };
 
 /*
  * Ticks of 1 s from t0 (CLOCK_MONOTONIC) of a host that opens 0-3 connections a
  * tick (a quarter UDP peers, some partial), moves data on 30 % of them, changes
- * an owner now and then, resets, closes (every reason) and loses ring-buffer
+ * an owner (a new CONN, same tuple) now and then, resets, closes (every reason) and loses ring-buffer
  * events: every event type. A function of the seed only.
  */
 struct tst_gen {

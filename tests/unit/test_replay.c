@@ -12,7 +12,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <netinet/in.h>
 
@@ -246,16 +244,9 @@ static void test_sparse_answers_as_dense(void **state)
 static void damage(const char *dir, const char *file, uint64_t off)
 {
 	char path[512];
-	uint8_t byte;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &byte, 1, (off_t)off + 60), 1);
-	byte ^= 0x40;
-	assert_int_equal(pwrite(fd, &byte, 1, (off_t)off + 60), 1);
-	close(fd);
+	tst_flip_byte(path, off + 60, 0x40);
 }
 
 static void test_damaged_delta_block_waits_for_keyframe(void **state)
