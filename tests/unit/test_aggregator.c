@@ -341,33 +341,6 @@ static int collect_ev(const struct tt_event *ev, void *ctx)
 	return 0;
 }
 
-static void assert_tables_equal(const struct tt_table *x, const struct tt_table *y)
-{
-	size_t i;
-
-	assert_int_equal(x->n, y->n);
-	assert_int_equal(x->ts_ns, y->ts_ns);
-	assert_int_equal(x->bytes_in, y->bytes_in);
-	assert_int_equal(x->bytes_out, y->bytes_out);
-	assert_int_equal(x->opened, y->opened);
-	assert_int_equal(x->closed, y->closed);
-	assert_memory_equal(&x->loss, &y->loss, sizeof(x->loss));
-	for (i = 0; i < x->n; i++) {
-		const struct tt_row *a = &x->rows[i], *b = tst_row_of(y, a->conn.id);
-
-		assert_non_null(b);
-		assert_memory_equal(&a->conn, &b->conn, sizeof(a->conn));
-		assert_memory_equal(&a->tot, &b->tot, sizeof(a->tot));
-		assert_int_equal(a->d_bytes_in, b->d_bytes_in);
-		assert_int_equal(a->d_bytes_out, b->d_bytes_out);
-		assert_int_equal(a->d_packets_in, b->d_packets_in);
-		assert_true(a->rate_in == b->rate_in && a->rate_out == b->rate_out);
-		assert_int_equal(a->open_ns, b->open_ns);
-		assert_int_equal(a->close_ns, b->close_ns);
-		assert_int_equal(a->flags, b->flags);
-	}
-}
-
 static void test_keyframe_restart_equals_continuous(void **state)
 {
 	struct tt_agg *live = tt_agg_new(), *fresh = tt_agg_new();
@@ -407,7 +380,7 @@ static void test_keyframe_restart_equals_continuous(void **state)
 			assert_int_equal(tt_agg_feed(fresh, &next[i]), want);
 		}
 	}
-	assert_tables_equal(tt_agg_table(live), tt_agg_table(fresh));
+	tst_assert_table_equal(tt_agg_table(fresh), tt_agg_table(live), 0);
 	assert_int_equal(tst_row_of(tt_agg_table(fresh), 1)->d_bytes_in, 4000);
 	assert_int_equal(tt_agg_table(fresh)->opened, 1);
 	assert_int_equal(tt_agg_table(fresh)->loss.ring_drops, 3);
