@@ -515,7 +515,7 @@ static int one_tick(struct gen *g, uint64_t start, uint64_t end, uint64_t rec_en
 		s->fresh = 1;
 	}
 	/* a handshake's ESTABLISHED can come after a close in the same tick: order by time */
-	if (g->npend) /* qsort wants an array */
+	if (g->npend) /* qsort's base may not be NULL, even for 0 elements */
 		qsort(g->pend, g->npend, sizeof(*g->pend), cmp_pev);
 	for (k = 0; k < g->npend; k++)
 		if ((err = feed(g, &g->pend[k].ev)))

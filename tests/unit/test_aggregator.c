@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "aggregator.h"
+#include "tst.h"
 
 #define SEC 1000000000ull
 
@@ -61,16 +62,6 @@ static struct tt_event tick_ev(uint64_t ts, uint64_t start)
 	return e;
 }
 
-static const struct tt_row *row_of(const struct tt_table *t, uint64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->rows[i].conn.id == id)
-			return &t->rows[i];
-	return NULL;
-}
-
 static void feed(struct tt_agg *a, struct tt_event e, int want)
 {
 	assert_int_equal(tt_agg_feed(a, &e), want);
@@ -85,7 +76,7 @@ static void test_rates_over_measured_tick(void **state)
 	feed(a, conn_ev(10 * SEC, 7, IPPROTO_TCP, 100, 0), 0);
 	feed(a, sample_ev(11 * SEC, 7, 1000, 4000), 0);
 	feed(a, tick_ev(11 * SEC, 10 * SEC), 1);
-	r = row_of(tt_agg_table(a), 7);
+	r = tst_row_of(tt_agg_table(a), 7);
 	assert_non_null(r);
 	assert_true(r->rate_in == 1000.0 && r->rate_out == 4000.0);
 	assert_true(r->flags & TT_ROW_NEW);
@@ -93,7 +84,7 @@ static void test_rates_over_measured_tick(void **state)
 	/* a tick that ran long (2.5 s): rate is delta over the measured length */
 	feed(a, sample_ev(13500000000ull, 7, 6000, 4000), 0);
 	feed(a, tick_ev(13500000000ull, 11 * SEC), 1);
-	r = row_of(tt_agg_table(a), 7);
+	r = tst_row_of(tt_agg_table(a), 7);
 	assert_true(r->rate_in == 2000.0 && r->rate_out == 0.0);
 	assert_int_equal(r->d_bytes_in, 5000);
 	assert_int_equal(r->tot.bytes_in, 6000);
@@ -113,7 +104,7 @@ static void test_close_reported_once(void **state)
 	feed(a, tick_ev(2 * SEC, 1 * SEC), 1);
 	feed(a, close_ev(2500000000ull, 1, 15, 25, TT_CLOSE_NORMAL), 0);
 	feed(a, tick_ev(3 * SEC, 2 * SEC), 1);
-	r = row_of(tt_agg_table(a), 1);
+	r = tst_row_of(tt_agg_table(a), 1);
 	assert_non_null(r);
 	assert_true(r->flags & TT_ROW_CLOSED);
 	assert_int_equal(r->tot.bytes_in, 15);
@@ -121,7 +112,7 @@ static void test_close_reported_once(void **state)
 	assert_int_equal(r->close_ns - r->open_ns, 1500000000ull);
 	assert_int_equal(tt_agg_table(a)->closed, 1);
 	feed(a, tick_ev(4 * SEC, 3 * SEC), 1);
-	assert_null(row_of(tt_agg_table(a), 1));
+	assert_null(tst_row_of(tt_agg_table(a), 1));
 	assert_int_equal(tt_agg_table(a)->n, 0);
 	tt_agg_free(a);
 }
@@ -143,7 +134,7 @@ static void test_failed_connect_keeps_reason(void **state)
 	c.close.err = 111;
 	feed(a, c, 0);
 	feed(a, tick_ev(2 * SEC, 1 * SEC), 1);
-	r = row_of(tt_agg_table(a), 3);
+	r = tst_row_of(tt_agg_table(a), 3);
 	assert_non_null(r);
 	assert_int_equal(r->close_reason, TT_CLOSE_FAILED);
 	assert_int_equal(r->err, 111);
@@ -160,12 +151,12 @@ static void test_partial_flag_and_counts(void **state)
 	(void)state;
 	feed(a, conn_ev(1 * SEC, 4, IPPROTO_TCP, 0, TT_CF_PARTIAL), 0);
 	feed(a, tick_ev(2 * SEC, 1 * SEC), 1);
-	r = row_of(tt_agg_table(a), 4);
+	r = tst_row_of(tt_agg_table(a), 4);
 	assert_true(r->conn.flags & TT_CF_PARTIAL);
 	assert_int_equal(r->tot.bytes_in + r->tot.bytes_out, 0);
 	feed(a, sample_ev(3 * SEC, 4, 300, 0), 0);
 	feed(a, tick_ev(3 * SEC, 2 * SEC), 1);
-	r = row_of(tt_agg_table(a), 4);
+	r = tst_row_of(tt_agg_table(a), 4);
 	assert_true(r->conn.flags & TT_CF_PARTIAL);
 	assert_int_equal(r->d_bytes_in, 300);
 	tt_agg_free(a);
@@ -183,23 +174,23 @@ static void test_udp_idle_expiry_and_new_life(void **state)
 	feed(a, tick_ev(1 * SEC, 0), 1);
 	/* quiet ticks: the flow stays, with zero rate */
 	feed(a, tick_ev(2 * SEC, 1 * SEC), 1);
-	r = row_of(tt_agg_table(a), id);
+	r = tst_row_of(tt_agg_table(a), id);
 	assert_non_null(r);
 	assert_true(r->rate_in == 0.0);
 	assert_int_equal(r->last_active_ns, 1 * SEC);
 	feed(a, close_ev(6 * SEC, id, 512, 64, TT_CLOSE_IDLE), 0);
 	feed(a, tick_ev(6 * SEC, 2 * SEC), 1);
-	r = row_of(tt_agg_table(a), id);
+	r = tst_row_of(tt_agg_table(a), id);
 	assert_true(r->flags & TT_ROW_CLOSED);
 	assert_int_equal(r->close_reason, TT_CLOSE_IDLE);
 	assert_int_equal(r->d_bytes_in, 0);
 	feed(a, tick_ev(7 * SEC, 6 * SEC), 1);
-	assert_null(row_of(tt_agg_table(a), id));
+	assert_null(tst_row_of(tt_agg_table(a), id));
 	/* the same peer again: a new lifetime that counts from zero */
 	feed(a, conn_ev(8 * SEC, id, IPPROTO_UDP, 77, TT_CF_UDP_PEER), 0);
 	feed(a, sample_ev(8 * SEC, id, 100, 0), 0);
 	feed(a, tick_ev(8 * SEC, 7 * SEC), 1);
-	r = row_of(tt_agg_table(a), id);
+	r = tst_row_of(tt_agg_table(a), id);
 	assert_true(r->flags & TT_ROW_NEW);
 	assert_int_equal(r->tot.bytes_in, 100);
 	assert_int_equal(r->d_bytes_in, 100);
@@ -217,10 +208,10 @@ static void test_pid_attribution_update(void **state)
 	/* an accepted socket is born in softirq: no owner yet */
 	feed(a, conn_ev(1 * SEC, 5, IPPROTO_TCP, 0, 0), 0);
 	feed(a, tick_ev(2 * SEC, 1 * SEC), 1);
-	assert_int_equal(row_of(tt_agg_table(a), 5)->conn.pid, 0);
+	assert_int_equal(tst_row_of(tt_agg_table(a), 5)->conn.pid, 0);
 	feed(a, upd, 0);
 	feed(a, tick_ev(4 * SEC, 2 * SEC), 1);
-	r = row_of(tt_agg_table(a), 5);
+	r = tst_row_of(tt_agg_table(a), 5);
 	assert_int_equal(r->conn.tgid, 4242);
 	assert_string_equal(r->conn.comm, "worker");
 	assert_int_equal(r->open_ns, 1 * SEC); /* an owner update is not a new life */
@@ -249,14 +240,6 @@ struct ref_conn {
 	uint64_t in, out, prev_in, prev_out;
 };
 
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static void test_random_streams_match_reference(void **state)
 {
 	uint64_t seed = 0x1234567887654321ull;
@@ -271,17 +254,17 @@ static void test_random_streams_match_reference(void **state)
 
 		memset(ref, 0, sizeof(ref));
 		for (tick = 0; tick < 40; tick++) {
-			int nev = (int)(rnd(&seed) % 30);
+			int nev = (int)(tst_rnd(&seed) % 30);
 			const struct tt_table *t;
 			uint64_t sum_in = 0;
 
 			for (k = 0; k < nev; k++) {
-				unsigned id = (unsigned)(rnd(&seed) % REF_IDS);
+				unsigned id = (unsigned)(tst_rnd(&seed) % REF_IDS);
 				struct ref_conn *c = &ref[id];
 				struct tt_event e;
 
-				ts += rnd(&seed) % 1000;
-				switch (rnd(&seed) % 4) {
+				ts += tst_rnd(&seed) % 1000;
+				switch (tst_rnd(&seed) % 4) {
 				case 0:
 					if (c->live)
 						break;
@@ -294,15 +277,15 @@ static void test_random_streams_match_reference(void **state)
 				case 2:
 					if (c->live != 1)
 						break;
-					c->in += rnd(&seed) % 100000;
-					c->out += rnd(&seed) % 3;
+					c->in += tst_rnd(&seed) % 100000;
+					c->out += tst_rnd(&seed) % 3;
 					e = sample_ev(ts, id + 1, c->in, c->out);
 					assert_int_equal(tt_agg_feed(a, &e), 0);
 					break;
 				default:
 					if (c->live != 1)
 						break;
-					c->in += rnd(&seed) % 10;
+					c->in += tst_rnd(&seed) % 10;
 					c->live = 2;
 					e = close_ev(ts, id + 1, c->in, c->out, TT_CLOSE_NORMAL);
 					assert_int_equal(tt_agg_feed(a, &e), 0);
@@ -318,7 +301,7 @@ static void test_random_streams_match_reference(void **state)
 			t = tt_agg_table(a);
 			for (k = 0; k < REF_IDS; k++) {
 				struct ref_conn *c = &ref[k];
-				const struct tt_row *r = row_of(t, (uint64_t)k + 1);
+				const struct tt_row *r = tst_row_of(t, (uint64_t)k + 1);
 
 				if (!c->live) {
 					assert_null(r);
@@ -356,33 +339,6 @@ static int collect_ev(const struct tt_event *ev, void *ctx)
 	assert_true(l->n < 256);
 	l->ev[l->n++] = *ev;
 	return 0;
-}
-
-static void assert_tables_equal(const struct tt_table *x, const struct tt_table *y)
-{
-	size_t i;
-
-	assert_int_equal(x->n, y->n);
-	assert_int_equal(x->ts_ns, y->ts_ns);
-	assert_int_equal(x->bytes_in, y->bytes_in);
-	assert_int_equal(x->bytes_out, y->bytes_out);
-	assert_int_equal(x->opened, y->opened);
-	assert_int_equal(x->closed, y->closed);
-	assert_memory_equal(&x->loss, &y->loss, sizeof(x->loss));
-	for (i = 0; i < x->n; i++) {
-		const struct tt_row *a = &x->rows[i], *b = row_of(y, a->conn.id);
-
-		assert_non_null(b);
-		assert_memory_equal(&a->conn, &b->conn, sizeof(a->conn));
-		assert_memory_equal(&a->tot, &b->tot, sizeof(a->tot));
-		assert_int_equal(a->d_bytes_in, b->d_bytes_in);
-		assert_int_equal(a->d_bytes_out, b->d_bytes_out);
-		assert_int_equal(a->d_packets_in, b->d_packets_in);
-		assert_true(a->rate_in == b->rate_in && a->rate_out == b->rate_out);
-		assert_int_equal(a->open_ns, b->open_ns);
-		assert_int_equal(a->close_ns, b->close_ns);
-		assert_int_equal(a->flags, b->flags);
-	}
 }
 
 static void test_keyframe_restart_equals_continuous(void **state)
@@ -424,8 +380,8 @@ static void test_keyframe_restart_equals_continuous(void **state)
 			assert_int_equal(tt_agg_feed(fresh, &next[i]), want);
 		}
 	}
-	assert_tables_equal(tt_agg_table(live), tt_agg_table(fresh));
-	assert_int_equal(row_of(tt_agg_table(fresh), 1)->d_bytes_in, 4000);
+	tst_assert_table_equal(tt_agg_table(fresh), tt_agg_table(live), 0);
+	assert_int_equal(tst_row_of(tt_agg_table(fresh), 1)->d_bytes_in, 4000);
 	assert_int_equal(tt_agg_table(fresh)->opened, 1);
 	assert_int_equal(tt_agg_table(fresh)->loss.ring_drops, 3);
 	tt_agg_free(live);

@@ -19,6 +19,7 @@
 
 #include "aggregator.h"
 #include "indexer.h"
+#include "tst.h"
 
 #define SEC 1000000000ull
 /* Unix time at CLOCK_MONOTONIC 0, in s: a whole hour, so period edges are easy to name */
@@ -1105,12 +1106,6 @@ static void test_minor_ok(void **state)
 #define R_MAX_LIVES 4096
 #define R_MAX_PIECES 32768
 
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
-	return *s;
-}
-
 struct db_piece {
 	uint64_t id, open_ns;
 	struct tt_ix_piece p;
@@ -1328,27 +1323,27 @@ static void test_minor_major_consistent(void **state)
 		memset(tot, 0, sizeof(tot));
 		db->nc = db->np = 0;
 		while (now < 3000 * SEC + 3 * MAJOR_S * SEC) {
-			uint64_t start = now, x = rnd(&s) % 50;
+			uint64_t start = now, x = tst_rnd(&s) % 50;
 
-			now += SEC / 2 + rnd(&s) % (40 * SEC);
+			now += SEC / 2 + tst_rnd(&s) % (40 * SEC);
 			if (x < 8)
 				now = (start / (minors[m] * SEC) + 1) * minors[m] * SEC;
 			else if (x == 8)
 				now = (start / (900 * SEC) + 1) * 900 * SEC;
 			tab_start(&tb, start, now);
 			for (i = 0; i < 2; i++) {
-				int idle = rnd(&s) % 4 == 0;
-				uint64_t din = idle ? 0 : rnd(&s) % 50000;
-				uint64_t dout = idle ? 0 : rnd(&s) % 3 ? rnd(&s) % 5000 : 0;
-				uint32_t srtt = rnd(&s) % 3 ? 1 + (uint32_t)(rnd(&s) % 3000) : 0;
+				int idle = tst_rnd(&s) % 4 == 0;
+				uint64_t din = idle ? 0 : tst_rnd(&s) % 50000;
+				uint64_t dout = idle ? 0 : tst_rnd(&s) % 3 ? tst_rnd(&s) % 5000 : 0;
+				uint32_t srtt = tst_rnd(&s) % 3 ? 1 + (uint32_t)(tst_rnd(&s) % 3000) : 0;
 				struct tt_row *r;
 
-				tot[i].state = (uint8_t)(1 + rnd(&s) % 11);
+				tot[i].state = (uint8_t)(1 + tst_rnd(&s) % 11);
 				r = tab_row(&tb, i + 1, 2999 * SEC, &tot[i], din, dout, srtt);
 				r->flags = tick ? 0 : TT_ROW_NEW;
 				if (!idle) {
-					r->d_retrans = rnd(&s) % 4 == 0 ? (uint32_t)(1 + rnd(&s) % 3) : 0;
-					r->d_resets = rnd(&s) % 9 == 0;
+					r->d_retrans = tst_rnd(&s) % 4 == 0 ? (uint32_t)(1 + tst_rnd(&s) % 3) : 0;
+					r->d_resets = tst_rnd(&s) % 9 == 0;
 				}
 				if (i == 1 && (now / (300 * SEC)) % 2)
 					set_owner(r, 43, "wget", 0);
@@ -1726,14 +1721,14 @@ static void random_run(uint64_t minor_s, uint64_t seed)
 	assert_non_null(ix);
 	memset(sl, 0, sizeof(sl));
 	for (tick = 0; tick <= R_TICKS; tick++) {
-		uint64_t start = now, x = rnd(&s) % 100, len;
+		uint64_t start = now, x = tst_rnd(&s) % 100, len;
 		int last = tick == R_TICKS;
 
 		/* irregular lengths, now and then long, now and then ending on an edge */
 		if (x < 4)
-			now += SEC + rnd(&s) % (1500 * SEC);
+			now += SEC + tst_rnd(&s) % (1500 * SEC);
 		else
-			now += SEC / 4 + rnd(&s) % (3 * SEC);
+			now += SEC / 4 + tst_rnd(&s) % (3 * SEC);
 		if (x >= 4 && x < 20)
 			now = (start / minor_ns + 1) * minor_ns;
 		else if (x >= 20 && x < 23)
@@ -1748,31 +1743,31 @@ static void random_run(uint64_t minor_s, uint64_t seed)
 			struct tt_row *r;
 
 			if (!sl[i].live) {
-				if (last || rnd(&s) % 4)
+				if (last || tst_rnd(&s) % 4)
 					continue;
 				sl[i].live = new = 1;
 				/* now and then stamped a hair after the tick: age 0 */
-				sl[i].open = start + 1 + rnd(&s) % (len + SEC / 1000);
+				sl[i].open = start + 1 + tst_rnd(&s) % (len + SEC / 1000);
 				if (sl[i].open <= sl[i].last_open)
 					sl[i].open = sl[i].last_open + 1;
 				sl[i].last_open = sl[i].open;
-				sl[i].owner = (unsigned)(rnd(&s) % 4);
+				sl[i].owner = (unsigned)(tst_rnd(&s) % 4);
 				sl[i].pid = owners[sl[i].owner].tgid;
 				memset(&sl[i].tot, 0, sizeof(sl[i].tot));
 			}
-			if (!last && rnd(&s) % 12 == 0)
-				sl[i].owner = (unsigned)(rnd(&s) % 4);
-			if (!last && rnd(&s) % 20 == 0)
-				sl[i].pid = owners[sl[i].owner].tgid + (uint32_t)(rnd(&s) % 3);
-			idle = last || rnd(&s) % 3 == 0;
+			if (!last && tst_rnd(&s) % 12 == 0)
+				sl[i].owner = (unsigned)(tst_rnd(&s) % 4);
+			if (!last && tst_rnd(&s) % 20 == 0)
+				sl[i].pid = owners[sl[i].owner].tgid + (uint32_t)(tst_rnd(&s) % 3);
+			idle = last || tst_rnd(&s) % 3 == 0;
 			if (!idle) {
-				din = rnd(&s) % 3 ? rnd(&s) % 100000 : 0;
-				dout = rnd(&s) % 3 ? rnd(&s) % 1000 : 0;
-				retrans = rnd(&s) % 5 == 0 ? (uint32_t)(1 + rnd(&s) % 3) : 0;
-				resets = rnd(&s) % 10 == 0;
+				din = tst_rnd(&s) % 3 ? tst_rnd(&s) % 100000 : 0;
+				dout = tst_rnd(&s) % 3 ? tst_rnd(&s) % 1000 : 0;
+				retrans = tst_rnd(&s) % 5 == 0 ? (uint32_t)(1 + tst_rnd(&s) % 3) : 0;
+				resets = tst_rnd(&s) % 10 == 0;
 			}
-			srtt = rnd(&s) % 3 ? 1 + (uint32_t)(rnd(&s) % 2000) : 0;
-			sl[i].tot.state = (uint8_t)(1 + rnd(&s) % 11);
+			srtt = tst_rnd(&s) % 3 ? 1 + (uint32_t)(tst_rnd(&s) % 2000) : 0;
+			sl[i].tot.state = (uint8_t)(1 + tst_rnd(&s) % 11);
 			sl[i].tot.retrans += retrans;
 			r = tab_row(&tb, id, sl[i].open, &sl[i].tot, din, dout, srtt);
 			set_owner(r, owners[sl[i].owner].tgid, owners[sl[i].owner].comm,
@@ -1785,23 +1780,23 @@ static void random_run(uint64_t minor_s, uint64_t seed)
 			r->d_retrans = retrans;
 			r->d_resets = resets;
 			r->flags = new ? TT_ROW_NEW : 0;
-			if (!last && rnd(&s) % 10 == 0) {
+			if (!last && tst_rnd(&s) % 10 == 0) {
 				r->flags |= TT_ROW_CLOSED;
 				/* a UDP flow closed as idle is as old as its last datagram,
 				 * possibly younger than at an earlier tick */
-				r->close_ns = rnd(&s) % 2 ? 0 :
-					      rnd(&s) % 2 ? now - rnd(&s) % len :
-							    sl[i].open + rnd(&s) % (now - sl[i].open + 1);
-				r->close_reason = (uint8_t)(rnd(&s) % 4);
-				r->err = rnd(&s) % 2 ? 0 : 104;
+				r->close_ns = tst_rnd(&s) % 2 ? 0 :
+					      tst_rnd(&s) % 2 ? now - tst_rnd(&s) % len :
+							    sl[i].open + tst_rnd(&s) % (now - sl[i].open + 1);
+				r->close_reason = (uint8_t)(tst_rnd(&s) % 4);
+				r->err = tst_rnd(&s) % 2 ? 0 : 104;
 				sl[i].live = 0;
 			}
 			m_row(m, r, now, (uint32_t)minor_s);
 		}
 		assert_int_equal(tt_indexer_add(ix, &tb.t), 0);
 		/* now and then the store fails and the drain is retried later */
-		if (!last && rnd(&s) % 5 == 0)
-			m_store(m, db, tx, ix, (uint32_t)minor_s, rnd(&s) % 4 == 0);
+		if (!last && tst_rnd(&s) % 5 == 0)
+			m_store(m, db, tx, ix, (uint32_t)minor_s, tst_rnd(&s) % 4 == 0);
 		if (tick == R_TICKS - 1)
 			m_store(m, db, tx, ix, (uint32_t)minor_s, 0);
 	}

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,8 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 
@@ -41,13 +40,12 @@
 #include "scan.h"
 #include "store.h"
 #include "writer.h"
+#include "tst.h"
 
-#define SEC	  1000000000ull
+#define SEC	  TST_SEC
 #define T0	  (100 * SEC) /* CLOCK_MONOTONIC of the first tick's start */
 #define M2W	  (1700000000ll * (int64_t)SEC)
 #define TICKS	  400 /* of 1 s */
-#define MAX_LIVE  80
-#define EV_CAP	  1024
 #define KF_SPARSE (30 * SEC)
 
 struct fx {
@@ -56,460 +54,23 @@ struct fx {
 	char dense[128]; /* the same stream, a keyframe in every block */
 };
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* The recorder's loop over TICKS ticks of the stream of seed; its own tables to live (may be NULL). */
+static void record(const char *dir, uint64_t seed, uint64_t keyframe_ns, struct tst_capture *live)
 {
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-/* ---- the stream --------------------------------------------------------------------------- */
-
-struct live {
-	uint64_t id;
-	struct tt_counters c;
-	uint8_t proto;
-};
-
-struct gen {
-	uint64_t s; /* xorshift state */
-	uint64_t last_tick;
-	uint64_t next_cookie;
-	struct live live[MAX_LIVE];
-	size_t n;
-	struct tt_ev_loss loss;
-};
-
-static uint64_t rnd(struct gen *g)
-{
-	g->s ^= g->s << 13;
-	g->s ^= g->s >> 7;
-	g->s ^= g->s << 17;
-	return g->s;
-}
-
-static int chance(struct gen *g, unsigned pct)
-{
-	return rnd(g) % 100 < pct;
-}
-
-static void conn_event(struct gen *g, struct tt_event *ev, const struct live *l, uint64_t ts)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->ts_ns = ts;
-	ev->type = TT_EV_CONN;
-	ev->conn.id = l->id;
-	ev->conn.laddr[10] = ev->conn.laddr[11] = 0xff;
-	ev->conn.laddr[12] = 10;
-	ev->conn.laddr[15] = (uint8_t)(1 + l->id % 7);
-	ev->conn.raddr[10] = ev->conn.raddr[11] = 0xff;
-	ev->conn.raddr[12] = 192;
-	ev->conn.raddr[15] = (uint8_t)(rnd(g) % 250);
-	ev->conn.lport = (uint16_t)(1024 + l->id % 30000);
-	ev->conn.rport = l->proto == IPPROTO_UDP ? 53 : 443;
-	ev->conn.family = 4;
-	ev->conn.proto = l->proto;
-	ev->conn.flags = (l->id & (1ull << 63)) ? TT_CF_UDP_PEER : 0;
-	ev->conn.pid = ev->conn.tgid = (uint32_t)(100 + rnd(g) % 50);
-	ev->conn.netns = 4026531840u;
-	ev->conn.cgroup = 1 + rnd(g) % 3;
-	snprintf(ev->conn.comm, sizeof(ev->conn.comm), "p%u", ev->conn.pid);
-}
-
-/* One tick's events into ev (the last a TICK); their number. */
-static size_t gen_tick(struct gen *g, struct tt_event *ev)
-{
-	uint64_t ts = g->last_tick, end = g->last_tick + SEC;
-	size_t n = 0, i;
-	unsigned k, opens = (unsigned)(rnd(g) % 4);
-
-#define NEXT_TS() (ts += 1 + rnd(g) % (SEC / 400))
-	for (k = 0; k < opens && g->n < MAX_LIVE; k++) {
-		struct live *l = &g->live[g->n++];
-
-		memset(l, 0, sizeof(*l));
-		l->proto = chance(g, 25) ? IPPROTO_UDP : IPPROTO_TCP;
-		l->id = l->proto == IPPROTO_UDP ? (1ull << 63) | (rnd(g) >> 1) : g->next_cookie++;
-		conn_event(g, &ev[n], l, NEXT_TS());
-		/* partial: found already open at the first walk, or later by discovery */
-		if (g->last_tick == T0 || chance(g, 10)) {
-			ev[n].conn.flags |= TT_CF_PARTIAL;
-			ev[n].conn.open_ns = ts;
-		} else {
-			ev[n].conn.open_ns = ts - rnd(g) % (SEC / 2);
-		}
-		n++;
-	}
-	for (i = 0; i < g->n; i++) {
-		struct live *l = &g->live[i];
-
-		if (chance(g, 3)) { /* another holder did I/O */
-			conn_event(g, &ev[n], l, NEXT_TS());
-			n++;
-		}
-		if (chance(g, 30)) {
-			l->c.bytes_in += rnd(g) % 5000;
-			l->c.bytes_out += rnd(g) % 3000;
-			l->c.packets_in += 1 + rnd(g) % 5;
-			l->c.packets_out += 1 + rnd(g) % 5;
-			l->c.srtt_us = l->proto == IPPROTO_TCP ? (uint32_t)(50 + rnd(g) % 500) : 0;
-			l->c.rttvar_us = l->c.srtt_us / 2;
-			l->c.retrans += chance(g, 10);
-			l->c.state = l->proto == IPPROTO_TCP ? TT_TCP_ESTABLISHED : 0;
-			memset(&ev[n], 0, sizeof(ev[n]));
-			ev[n].ts_ns = NEXT_TS();
-			ev[n].type = TT_EV_SAMPLE;
-			ev[n].sample.id = l->id;
-			ev[n].sample.c = l->c;
-			n++;
-		}
-		if (l->proto == IPPROTO_TCP && chance(g, 2)) {
-			memset(&ev[n], 0, sizeof(ev[n]));
-			ev[n].ts_ns = NEXT_TS();
-			ev[n].type = TT_EV_RESET;
-			ev[n].reset.id = l->id;
-			ev[n].reset.received = (uint8_t)(rnd(g) & 1);
-			l->c.rst_recv += ev[n].reset.received;
-			l->c.rst_sent += !ev[n].reset.received;
-			n++;
-		}
-		if (chance(g, 4)) {
-			if (l->proto == IPPROTO_TCP) {
-				memset(&ev[n], 0, sizeof(ev[n]));
-				ev[n].ts_ns = NEXT_TS();
-				ev[n].type = TT_EV_STATE;
-				ev[n].state.id = l->id;
-				ev[n].state.old_state = TT_TCP_ESTABLISHED;
-				ev[n].state.new_state = chance(g, 50) ? TT_TCP_CLOSE : 8;
-				n++;
-			}
-			l->c.bytes_in += rnd(g) % 100;
-			memset(&ev[n], 0, sizeof(ev[n]));
-			ev[n].ts_ns = NEXT_TS();
-			ev[n].type = TT_EV_CLOSE;
-			ev[n].close.id = l->id;
-			ev[n].close.c = l->c;
-			ev[n].close.reason = (uint8_t)(rnd(g) % 4);
-			ev[n].close.err = ev[n].close.reason == TT_CLOSE_FAILED ? ECONNREFUSED : 0;
-			n++;
-			g->live[i--] = g->live[--g->n];
-		}
-	}
-	if (chance(g, 5)) {
-		g->loss.ring_drops += 1 + rnd(g) % 3;
-		g->loss.peers_full += chance(g, 30);
-		memset(&ev[n], 0, sizeof(ev[n]));
-		ev[n].ts_ns = NEXT_TS();
-		ev[n].type = TT_EV_LOSS;
-		ev[n].loss = g->loss;
-		n++;
-	}
-#undef NEXT_TS
-	assert_true(ts < end);
-	memset(&ev[n], 0, sizeof(ev[n]));
-	ev[n].ts_ns = end;
-	ev[n].type = TT_EV_TICK;
-	ev[n].tick.start_ns = g->last_tick;
-	g->last_tick = end;
-	return n + 1;
-}
-
-/* ---- tables and events kept for comparison ------------------------------------------------ */
-
-struct saved {
-	struct tt_table t;
-	struct tt_row *rows;
-};
-
-struct capture {
-	struct saved *t;
-	size_t n, cap;
-	struct tt_event *ev;
-	size_t nev, evcap;
-	uint64_t first_rec_events; /* events before the first table */
-};
-
-static void save_table(struct capture *c, const struct tt_table *t)
-{
-	struct saved *s;
-
-	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : 64;
-		c->t = realloc(c->t, c->cap * sizeof(*c->t));
-		assert_non_null(c->t);
-	}
-	s = &c->t[c->n++];
-	s->t = *t;
-	s->rows = malloc((t->n ? t->n : 1) * sizeof(*t->rows));
-	assert_non_null(s->rows);
-	if (t->n)
-		memcpy(s->rows, t->rows, t->n * sizeof(*t->rows));
-	s->t.rows = s->rows;
-}
-
-static void save_event(struct capture *c, const struct tt_event *ev)
-{
-	if (c->nev == c->evcap) {
-		c->evcap = c->evcap ? 2 * c->evcap : 256;
-		c->ev = realloc(c->ev, c->evcap * sizeof(*c->ev));
-		assert_non_null(c->ev);
-	}
-	c->ev[c->nev++] = *ev;
-}
-
-static void capture_free(struct capture *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->n; i++)
-		free(c->t[i].rows);
-	free(c->t);
-	free(c->ev);
-	memset(c, 0, sizeof(*c));
-}
-
-static const struct tt_row *row_of(const struct tt_table *t, uint64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->rows[i].conn.id == id)
-			return &t->rows[i];
-	return NULL;
-}
-
-static void assert_ctr_equal(const struct tt_counters *a, const struct tt_counters *b)
-{
-	assert_int_equal(a->bytes_in, b->bytes_in);
-	assert_int_equal(a->bytes_out, b->bytes_out);
-	assert_int_equal(a->packets_in, b->packets_in);
-	assert_int_equal(a->packets_out, b->packets_out);
-	assert_int_equal(a->srtt_us, b->srtt_us);
-	assert_int_equal(a->rttvar_us, b->rttvar_us);
-	assert_int_equal(a->retrans, b->retrans);
-	assert_int_equal(a->rst_sent, b->rst_sent);
-	assert_int_equal(a->rst_recv, b->rst_recv);
-	assert_int_equal(a->state, b->state);
-}
-
-static void assert_conn_equal(const struct tt_ev_conn *a, const struct tt_ev_conn *b)
-{
-	assert_int_equal(a->id, b->id);
-	assert_memory_equal(a->laddr, b->laddr, 16);
-	assert_memory_equal(a->raddr, b->raddr, 16);
-	assert_int_equal(a->lport, b->lport);
-	assert_int_equal(a->rport, b->rport);
-	assert_int_equal(a->family, b->family);
-	assert_int_equal(a->proto, b->proto);
-	assert_int_equal(a->flags, b->flags);
-	assert_int_equal(a->pid, b->pid);
-	assert_int_equal(a->tgid, b->tgid);
-	assert_int_equal(a->netns, b->netns);
-	assert_int_equal(a->cgroup, b->cgroup);
-	assert_int_equal(a->open_ns, b->open_ns);
-	assert_memory_equal(a->comm, b->comm, TT_COMM_MAX);
-}
-
-/*
- * strict: everything. Otherwise everything but seq and last_active_ns, which
- * a reader that did not see the whole recording cannot know (a keyframe does
- * not carry them: the aggregator's documented limit).
- */
-static void assert_table_equal(const struct tt_table *got, const struct tt_table *want, int strict)
-{
-	size_t i;
-
-	assert_int_equal(got->n, want->n);
-	assert_int_equal(got->start_ns, want->start_ns);
-	assert_int_equal(got->ts_ns, want->ts_ns);
-	if (strict)
-		assert_int_equal(got->seq, want->seq);
-	assert_int_equal(got->bytes_in, want->bytes_in);
-	assert_int_equal(got->bytes_out, want->bytes_out);
-	assert_true(got->rate_in == want->rate_in && got->rate_out == want->rate_out);
-	assert_int_equal(got->opened, want->opened);
-	assert_int_equal(got->closed, want->closed);
-	assert_memory_equal(&got->loss, &want->loss, sizeof(got->loss));
-	assert_int_equal(got->orphans, want->orphans);
-	for (i = 0; i < want->n; i++) {
-		const struct tt_row *w = &want->rows[i], *g = row_of(got, w->conn.id);
-
-		assert_non_null(g);
-		assert_conn_equal(&g->conn, &w->conn);
-		assert_ctr_equal(&g->tot, &w->tot);
-		assert_int_equal(g->d_bytes_in, w->d_bytes_in);
-		assert_int_equal(g->d_bytes_out, w->d_bytes_out);
-		assert_int_equal(g->d_packets_in, w->d_packets_in);
-		assert_int_equal(g->d_packets_out, w->d_packets_out);
-		assert_int_equal(g->d_retrans, w->d_retrans);
-		assert_int_equal(g->d_resets, w->d_resets);
-		assert_true(g->rate_in == w->rate_in && g->rate_out == w->rate_out);
-		assert_int_equal(g->open_ns, w->open_ns);
-		assert_int_equal(g->close_ns, w->close_ns);
-		if (strict)
-			assert_int_equal(g->last_active_ns, w->last_active_ns);
-		assert_int_equal(g->flags, w->flags);
-		assert_int_equal(g->close_reason, w->close_reason);
-		assert_int_equal(g->err, w->err);
-	}
-}
-
-static void assert_event_equal(const struct tt_event *a, const struct tt_event *b)
-{
-	assert_int_equal(a->ts_ns, b->ts_ns);
-	assert_int_equal(a->type, b->type);
-	assert_int_equal(a->flags, b->flags);
-	switch (a->type) {
-	case TT_EV_CONN:
-		assert_conn_equal(&a->conn, &b->conn);
-		break;
-	case TT_EV_SAMPLE:
-		assert_int_equal(a->sample.id, b->sample.id);
-		assert_ctr_equal(&a->sample.c, &b->sample.c);
-		break;
-	case TT_EV_STATE:
-		assert_int_equal(a->state.id, b->state.id);
-		assert_int_equal(a->state.old_state, b->state.old_state);
-		assert_int_equal(a->state.new_state, b->state.new_state);
-		assert_int_equal(a->state.err, b->state.err);
-		break;
-	case TT_EV_RESET:
-		assert_int_equal(a->reset.id, b->reset.id);
-		assert_int_equal(a->reset.received, b->reset.received);
-		break;
-	case TT_EV_CLOSE:
-		assert_int_equal(a->close.id, b->close.id);
-		assert_ctr_equal(&a->close.c, &b->close.c);
-		assert_int_equal(a->close.reason, b->close.reason);
-		assert_int_equal(a->close.err, b->close.err);
-		break;
-	case TT_EV_LOSS:
-		assert_memory_equal(&a->loss, &b->loss, sizeof(a->loss));
-		break;
-	default:
-		fail();
-	}
-}
-
-/* ---- recording and scanning --------------------------------------------------------------- */
-
-/*
- * The loop of record/main.c over TICKS ticks of the stream of seed: every event
- * to the writer, then to the aggregator; after each TICK the table to the
- * writer. The recorder's own tables go to live (may be NULL).
- */
-static void record(const char *dir, uint64_t seed, uint64_t keyframe_ns, struct capture *live)
-{
-	static struct tt_event ev[EV_CAP];
 	struct tt_writer_opts wo;
-	struct tt_writer *w;
-	struct tt_agg *agg = tt_agg_new();
-	struct gen g = { .s = seed, .last_tick = T0, .next_cookie = 4096 };
-	char why[512];
-	int tick, rc;
-	size_t i, n;
+	struct tst_gen g;
 
-	assert_non_null(agg);
-	tt_writer_opts_default(&wo);
-	wo.dir = dir;
+	tst_writer_opts(&wo, dir, T0, M2W);
 	wo.flush_ns = 5 * SEC;
 	wo.keyframe_ns = keyframe_ns;
 	wo.segment_ns = 110 * SEC; /* not a multiple of the keyframe: both reasons to start one */
 	wo.segment_bytes = 0;
-	wo.rec.host = "testhost";
-	wo.rec.kernel = "6.x";
-	wo.rec.boot_id = "01234567-89ab-cdef-0123-456789abcdef";
-	wo.rec.options = "test";
-	wo.rec.tool_version = "test";
-	wo.rec.start_ns = (uint64_t)((int64_t)T0 + M2W);
-	wo.rec.mono_to_wall_ns = M2W;
-	rc = tt_writer_open(&wo, &w, why, sizeof(why));
-	if (rc)
-		print_error("%s\n", why);
-	assert_int_equal(rc, 0);
-	for (tick = 0; tick < TICKS; tick++) {
-		n = gen_tick(&g, ev);
-		assert_true(n <= EV_CAP);
-		for (i = 0; i < n; i++) {
-			assert_int_equal(tt_writer_event(w, &ev[i]), 0);
-			rc = tt_agg_feed(agg, &ev[i]);
-			assert_int_equal(rc, i == n - 1);
-		}
-		if (live)
-			save_table(live, tt_agg_table(agg));
-		rc = tt_writer_tick(w, agg, tt_agg_table(agg));
-		if (rc)
-			print_error("%s\n", tt_writer_errmsg(w));
-		assert_int_equal(rc, 0);
-	}
-	assert_int_equal(tt_writer_finish(w, (uint64_t)((int64_t)g.last_tick + M2W)), 0);
-	tt_writer_free(w);
-	tt_agg_free(agg);
-}
-
-static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
-		    const struct tt_agg *agg)
-{
-	(void)rec, (void)agg;
-	save_event(ctx, ev);
-	return 0;
-}
-
-static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
-		    const struct tt_agg *agg)
-{
-	(void)rec, (void)agg;
-	save_table(ctx, t);
-	return 0;
-}
-
-/* Scan dir over [from, to] (Unix ns) into c; returns the stats. */
-static struct tt_scan_stats scan(const char *dir, uint64_t from, uint64_t to, struct capture *c,
-				 char *warn, size_t warn_len)
-{
-	struct tt_scan_cb cb = { .on_event = on_event, .on_table = on_table };
-	struct tt_scan_stats st = { 0 };
-	struct tt_store *s;
-	char why[512], w[512] = "";
-	int rc;
-
-	rc = tt_store_open(dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why));
-	if (rc)
-		print_error("%s\n", why);
-	assert_int_equal(rc, 0);
-	rc = tt_scan(s, from, to, &cb, c, &st, w, sizeof(w), why, sizeof(why));
-	if (rc)
-		print_error("%s\n", why);
-	assert_int_equal(rc, 0);
-	if (warn)
-		snprintf(warn, warn_len, "%s", w);
-	else
-		assert_string_equal(w, "");
-	tt_store_close(s);
-	return st;
-}
-
-static int64_t q_int(const char *dir, const char *sql)
-{
-	char path[256];
-	sqlite3 *db;
-	sqlite3_stmt *q;
-	int64_t v = -1;
-
-	snprintf(path, sizeof(path), "%s/index.db", dir);
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		print_error("%s: %s\n", sql, sqlite3_errmsg(db));
-		fail();
-	}
-	if (sqlite3_step(q) == SQLITE_ROW)
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return v;
+	tst_gen_init(&g, seed, T0);
+	tst_record(&wo, &g, TICKS, live, 1);
 }
 
 /* Drop keyframe events that follow the first event of the stream that is not one. */
-static void drop_inner_keyframes(struct capture *c)
+static void drop_inner_keyframes(struct tst_capture *c)
 {
 	size_t i, n = 0;
 	int started = 0;
@@ -524,33 +85,20 @@ static void drop_inner_keyframes(struct capture *c)
 	c->nev = n;
 }
 
-static const struct saved *full_at(const struct capture *full, uint64_t ts)
-{
-	size_t i;
-
-	for (i = 0; i < full->n; i++)
-		if (full->t[i].t.ts_ns == ts)
-			return &full->t[i];
-	return NULL;
-}
-
 /* A random window: from inside the recording (any ns of it), to 1..90 s later or open. */
-static void random_window(struct gen *g, uint64_t *from, uint64_t *to)
+static void random_window(uint64_t *s, uint64_t *from, uint64_t *to)
 {
 	uint64_t span = (uint64_t)TICKS * SEC;
 
-	*from = (uint64_t)((int64_t)T0 + M2W) + rnd(g) % span;
-	*to = chance(g, 20) ? 0 : *from + SEC + rnd(g) % (90 * SEC);
+	*from = (uint64_t)((int64_t)T0 + M2W) + tst_rnd(s) % span;
+	*to = tst_chance(s, 20) ? 0 : *from + SEC + tst_rnd(s) % (90 * SEC);
 }
-
-/* ---- tests -------------------------------------------------------------------------------- */
 
 static int setup(void **state)
 {
 	static struct fx f;
 
-	snprintf(f.tmp, sizeof(f.tmp), "/tmp/tt_replay_XXXXXX");
-	if (!mkdtemp(f.tmp))
+	if (tst_tmpdir(f.tmp, sizeof(f.tmp), "replay"))
 		return -1;
 	snprintf(f.sparse, sizeof(f.sparse), "%s/sparse", f.tmp);
 	snprintf(f.dense, sizeof(f.dense), "%s/dense", f.tmp);
@@ -563,93 +111,95 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	tt_store_test_schema(0, NULL);
-	nftw(f->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(f->tmp);
 	return 0;
 }
+
+/* ---- tests -------------------------------------------------------------------------------- */
 
 /* The sparse store is what --keyframe promises: keyframes every 30 s and at every segment. */
 static void test_keyframe_blocks_where_due(void **state)
 {
 	struct fx *f = *state;
-	struct capture live = { 0 };
+	struct tst_capture live = { 0 };
 
 	record(f->sparse, 0x5eed, KF_SPARSE, &live);
 	/* 400 s of 5 s blocks: 80; keyframes at 0, 30, ... and at each segment's start */
-	assert_int_equal(q_int(f->sparse, "SELECT count(*) FROM blocks"), 80);
-	assert_int_equal(q_int(f->sparse, "SELECT count(*) FROM segments"), 4);
-	assert_int_equal(q_int(f->sparse, "SELECT count(*) FROM blocks b JOIN segments s ON "
+	assert_int_equal(tst_q_int(f->sparse, "SELECT count(*) FROM blocks"), 80);
+	assert_int_equal(tst_q_int(f->sparse, "SELECT count(*) FROM segments"), 4);
+	assert_int_equal(tst_q_int(f->sparse, "SELECT count(*) FROM blocks b JOIN segments s ON "
 					  "s.id = b.segment_id WHERE b.offset = 64 AND "
 					  "b.keyframe = 0"),
 			 0);
 	/* 0 30 60 90, segment 110 140 170 200, segment 220 250 280 310, segment 330 360 390 */
-	assert_int_equal(q_int(f->sparse, "SELECT sum(keyframe) FROM blocks"), 15);
+	assert_int_equal(tst_q_int(f->sparse, "SELECT sum(keyframe) FROM blocks"), 15);
 	/* at most 30 s between two keyframe blocks */
-	assert_int_equal(q_int(f->sparse,
+	assert_int_equal(tst_q_int(f->sparse,
 			       "SELECT max(d) FROM (SELECT t_start_ns - lag(t_start_ns) OVER "
 			       "(ORDER BY t_start_ns) AS d FROM blocks WHERE keyframe)") <=
 				 (int64_t)(30 * SEC + SEC),
 			 1);
-	capture_free(&live);
+	tst_capture_free(&live);
 }
 
 static void test_window_between_keyframes_equals_full_replay(void **state)
 {
 	struct fx *f = *state;
-	struct capture live = { 0 }, full = { 0 };
+	struct tst_capture live = { 0 }, full = { 0 };
 	struct tt_scan_stats st;
-	struct gen g = { .s = 0xabcdef };
+	uint64_t g = 0xabcdef;
 	size_t i;
 	int w;
 
-	nftw(f->sparse, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(f->sparse);
 	record(f->sparse, 0x5eed, KF_SPARSE, &live);
 
 	/* a full replay is the recorder, strictly */
-	st = scan(f->sparse, 0, 0, &full, NULL, 0);
+	st = tst_scan(f->sparse, 0, 0, &full, NULL, 0);
 	assert_int_equal(st.blocks_warmup, 0);
 	assert_int_equal(full.n, live.n);
 	for (i = 0; i < live.n; i++)
-		assert_table_equal(&full.t[i].t, &live.t[i].t, 1);
+		tst_assert_table_equal(&full.t[i].t, &live.t[i].t, 1);
 
 	for (w = 0; w < 60; w++) {
-		struct capture c = { 0 };
+		struct tst_capture c = { 0 };
 		uint64_t from, to;
 
 		random_window(&g, &from, &to);
-		st = scan(f->sparse, from, to, &c, NULL, 0);
+		st = tst_scan(f->sparse, from, to, &c, NULL, 0);
 		assert_true(c.n > 0);
 		for (i = 0; i < c.n; i++) {
-			const struct saved *want = full_at(&full, c.t[i].t.ts_ns);
+			const struct tst_saved *want = tst_capture_at(&full, c.t[i].t.ts_ns);
 
 			assert_non_null(want);
-			assert_table_equal(&c.t[i].t, &want->t, 0);
+			tst_assert_table_equal(&c.t[i].t, &want->t, 0);
 		}
 		/* the first tick of the window's first block, the first one of its block */
 		assert_true((int64_t)c.t[0].t.ts_ns + M2W - (int64_t)5 * (int64_t)SEC <=
 			    (int64_t)from);
 		assert_true(st.blocks_warmup <= 5);
-		capture_free(&c);
+		tst_capture_free(&c);
 	}
-	capture_free(&live);
-	capture_free(&full);
+	tst_capture_free(&live);
+	tst_capture_free(&full);
 }
 
 static void test_sparse_answers_as_dense(void **state)
 {
 	struct fx *f = *state;
-	struct gen g = { .s = 0x1234567 };
+	uint64_t g = 0x1234567;
 	uint64_t warmups = 0;
 	int w;
 
-	nftw(f->sparse, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(f->sparse);
 	record(f->sparse, 0xfeed, KF_SPARSE, NULL);
 	record(f->dense, 0xfeed, 5 * SEC, NULL);
-	assert_int_equal(q_int(f->dense, "SELECT count(*) FROM blocks WHERE NOT keyframe"), 0);
-	assert_true(q_int(f->sparse, "SELECT sum(length) FROM blocks") <
-		    q_int(f->dense, "SELECT sum(length) FROM blocks"));
+	assert_int_equal(tst_q_int(f->dense, "SELECT count(*) FROM blocks WHERE NOT keyframe"), 0);
+	assert_true(tst_q_int(f->sparse, "SELECT sum(length) FROM blocks") <
+		    tst_q_int(f->dense, "SELECT sum(length) FROM blocks"));
 
 	for (w = 0; w < 120; w++) {
-		struct capture a = { 0 }, b = { 0 };
+		struct tst_capture a = { 0 }, b = { 0 };
 		struct tt_scan_stats sa, sb;
 		uint64_t from, to;
 		size_t i;
@@ -665,14 +215,14 @@ static void test_sparse_answers_as_dense(void **state)
 			char sql[160];
 
 			snprintf(sql, sizeof(sql), "SELECT t_end_ns FROM blocks ORDER BY t_end_ns "
-				 "LIMIT 1 OFFSET %u", (unsigned)(rnd(&g) % 79));
-			from = (uint64_t)q_int(f->dense, sql) + 1 + rnd(&g) % 1000;
-			to = from + rnd(&g) % 500000;
+				 "LIMIT 1 OFFSET %u", (unsigned)(tst_rnd(&g) % 79));
+			from = (uint64_t)tst_q_int(f->dense, sql) + 1 + tst_rnd(&g) % 1000;
+			to = from + tst_rnd(&g) % 500000;
 		} else {
 			random_window(&g, &from, &to);
 		}
-		sa = scan(f->sparse, from, to, &a, NULL, 0);
-		sb = scan(f->dense, from, to, &b, NULL, 0);
+		sa = tst_scan(f->sparse, from, to, &a, NULL, 0);
+		sb = tst_scan(f->dense, from, to, &b, NULL, 0);
 		/*
 		 * The same tables, seq and last_active_ns included, and the same
 		 * events, the keyframe that opens the window included; only the
@@ -681,12 +231,12 @@ static void test_sparse_answers_as_dense(void **state)
 		 */
 		assert_int_equal(a.n, b.n);
 		for (i = 0; i < a.n; i++)
-			assert_table_equal(&a.t[i].t, &b.t[i].t, 1);
+			tst_assert_table_equal(&a.t[i].t, &b.t[i].t, 1);
 		drop_inner_keyframes(&a);
 		drop_inner_keyframes(&b);
 		assert_int_equal(a.nev, b.nev);
 		for (i = 0; i < a.nev; i++)
-			assert_event_equal(&a.ev[i], &b.ev[i]);
+			tst_assert_event_equal(&a.ev[i], &b.ev[i]);
 		assert_int_equal(sa.blocks_selected, sb.blocks_selected);
 		assert_int_equal(sa.blocks_read, sb.blocks_read);
 		assert_true(sa.events <= sb.events);
@@ -694,8 +244,8 @@ static void test_sparse_answers_as_dense(void **state)
 		assert_memory_equal(&sa.lost, &sb.lost, sizeof(sa.lost));
 		assert_int_equal(sb.blocks_warmup, 0);
 		warmups += sa.blocks_warmup;
-		capture_free(&a);
-		capture_free(&b);
+		tst_capture_free(&a);
+		tst_capture_free(&b);
 	}
 	assert_true(warmups > 0);
 }
@@ -704,55 +254,48 @@ static void test_sparse_answers_as_dense(void **state)
 static void damage(const char *dir, const char *file, uint64_t off)
 {
 	char path[512];
-	uint8_t byte;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &byte, 1, (off_t)off + 60), 1);
-	byte ^= 0x40;
-	assert_int_equal(pwrite(fd, &byte, 1, (off_t)off + 60), 1);
-	close(fd);
+	tst_flip_byte(path, off + 60, 0x40);
 }
 
 static void test_damaged_delta_block_waits_for_keyframe(void **state)
 {
 	struct fx *f = *state;
-	struct capture full = { 0 }, c = { 0 };
+	struct tst_capture full = { 0 }, c = { 0 };
 	struct tt_scan_stats st;
 	char warn[512], sql[512], file[64];
 	int64_t seg, off, t_bad, t_next_kf, skipped;
 	size_t i;
 
-	nftw(f->sparse, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(f->sparse);
 	record(f->sparse, 0x5eed, KF_SPARSE, NULL);
-	scan(f->sparse, 0, 0, &full, NULL, 0);
+	tst_scan(f->sparse, 0, 0, &full, NULL, 0);
 
 	/* the first delta block followed by another delta block, in the second segment */
-	seg = q_int(f->sparse, "SELECT id FROM segments WHERE seq = 1");
+	seg = tst_q_int(f->sparse, "SELECT id FROM segments WHERE seq = 1");
 	snprintf(sql, sizeof(sql),
 		 "SELECT min(offset) FROM blocks b WHERE segment_id = %" PRId64 " AND NOT keyframe "
 		 "AND (SELECT NOT keyframe FROM blocks n WHERE n.segment_id = b.segment_id AND "
 		 "n.offset > b.offset ORDER BY n.offset LIMIT 1)",
 		 seg);
-	off = q_int(f->sparse, sql);
+	off = tst_q_int(f->sparse, sql);
 	assert_true(off > 0);
 	snprintf(sql, sizeof(sql), "SELECT t_start_ns FROM blocks WHERE segment_id = %" PRId64
 		 " AND offset = %" PRId64, seg, off);
-	t_bad = q_int(f->sparse, sql);
+	t_bad = tst_q_int(f->sparse, sql);
 	snprintf(sql, sizeof(sql), "SELECT min(t_start_ns) FROM blocks WHERE keyframe AND "
 		 "t_start_ns > %" PRId64, t_bad);
-	t_next_kf = q_int(f->sparse, sql);
+	t_next_kf = tst_q_int(f->sparse, sql);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM blocks WHERE t_start_ns > %" PRId64
 		 " AND t_start_ns < %" PRId64, t_bad, t_next_kf);
-	skipped = q_int(f->sparse, sql);
+	skipped = tst_q_int(f->sparse, sql);
 	assert_true(skipped >= 1);
 	snprintf(file, sizeof(file), "r000001-s000001.tts");
 	damage(f->sparse, file, (uint64_t)off);
 
 	/* the whole recording: one damaged block, the delta blocks after it skipped */
-	st = scan(f->sparse, 0, 0, &c, warn, sizeof(warn));
+	st = tst_scan(f->sparse, 0, 0, &c, warn, sizeof(warn));
 	assert_int_equal(st.blocks_damaged, 1);
 	assert_int_equal(st.blocks_unsynced, skipped);
 	assert_non_null(strstr(warn, "1 damaged blocks skipped"));
@@ -763,27 +306,27 @@ static void test_damaged_delta_block_waits_for_keyframe(void **state)
 		/* no tick between the damage and the next keyframe is made up */
 		assert_false(ts > t_bad && ts <= t_next_kf);
 		if (ts <= t_bad)
-			assert_table_equal(&c.t[i].t, &full_at(&full, c.t[i].t.ts_ns)->t, 1);
+			tst_assert_table_equal(&c.t[i].t, &tst_capture_at(&full, c.t[i].t.ts_ns)->t, 1);
 	}
-	capture_free(&c);
+	tst_capture_free(&c);
 
 	/* a window starting just after the damage: nothing until the next keyframe */
-	st = scan(f->sparse, (uint64_t)t_bad + 6 * SEC, 0, &c, warn, sizeof(warn));
+	st = tst_scan(f->sparse, (uint64_t)t_bad + 6 * SEC, 0, &c, warn, sizeof(warn));
 	assert_int_equal(st.blocks_damaged, 1); /* in its warm-up */
 	assert_true(st.blocks_unsynced >= 1);
 	assert_true(c.n > 0);
 	assert_true((int64_t)c.t[0].t.ts_ns + M2W > t_next_kf);
 	for (i = 0; i < c.n; i++)
-		assert_table_equal(&c.t[i].t, &full_at(&full, c.t[i].t.ts_ns)->t, 0);
-	capture_free(&c);
+		tst_assert_table_equal(&c.t[i].t, &tst_capture_at(&full, c.t[i].t.ts_ns)->t, 0);
+	tst_capture_free(&c);
 
 	/* a window after the next keyframe does not notice */
-	st = scan(f->sparse, (uint64_t)t_next_kf + 1, 0, &c, NULL, 0);
+	st = tst_scan(f->sparse, (uint64_t)t_next_kf + 1, 0, &c, NULL, 0);
 	assert_int_equal(st.blocks_damaged, 0);
 	for (i = 0; i < c.n; i++)
-		assert_table_equal(&c.t[i].t, &full_at(&full, c.t[i].t.ts_ns)->t, 0);
-	capture_free(&c);
-	capture_free(&full);
+		tst_assert_table_equal(&c.t[i].t, &tst_capture_at(&full, c.t[i].t.ts_ns)->t, 0);
+	tst_capture_free(&c);
+	tst_capture_free(&full);
 }
 
 /* ---- repairs ------------------------------------------------------------------------------ */
@@ -815,18 +358,6 @@ static void copy_store(const char *from, const char *to)
 		close(out);
 	}
 	closedir(d);
-}
-
-static void flip_bit(const char *path, uint64_t bit)
-{
-	uint8_t byte;
-	int fd = open(path, O_RDWR);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &byte, 1, (off_t)(bit / 8)), 1);
-	byte ^= (uint8_t)(1u << (bit % 8));
-	assert_int_equal(pwrite(fd, &byte, 1, (off_t)(bit / 8)), 1);
-	close(fd);
 }
 
 /* Run sql on dir's index: SQLITE_OK, or SQLITE_CONSTRAINT (an edit the schema refuses). */
@@ -862,25 +393,25 @@ static void exec_sql(const char *dir, const char *sql)
 static void test_header_damage_every_bit(void **state)
 {
 	struct fx *f = *state;
-	struct capture full = { 0 };
+	struct tst_capture full = { 0 };
 	char path[256], dir2[160], why[512];
 	uint64_t bit, to;
 	size_t i;
 
-	nftw(f->sparse, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(f->sparse);
 	record(f->sparse, 0x5eed, KF_SPARSE, NULL);
 	/* the first segment (110 s): its blocks only */
 	to = (uint64_t)((int64_t)T0 + M2W) + 100 * SEC;
-	scan(f->sparse, 0, to, &full, NULL, 0);
+	tst_scan(f->sparse, 0, to, &full, NULL, 0);
 	assert_true(full.n >= 95);
 	snprintf(path, sizeof(path), "%s/r000001-s000000.tts", f->sparse);
 	for (bit = 0; bit < 64 * 8; bit++) {
-		struct capture c = { 0 };
+		struct tst_capture c = { 0 };
 		struct tt_scan_stats st;
 		char warn[512];
 
-		flip_bit(path, bit);
-		st = scan(f->sparse, 0, to, &c, warn, sizeof(warn));
+		tst_flip_byte(path, bit / 8, (uint8_t)(1u << (bit % 8)));
+		st = tst_scan(f->sparse, 0, to, &c, warn, sizeof(warn));
 		if (st.headers_damaged != 1 || c.n != full.n)
 			fail_msg("bit %" PRIu64 ": %" PRIu64 " damaged headers, %zu of %zu tables (%s)",
 				 bit, st.headers_damaged, c.n, full.n, warn);
@@ -888,20 +419,20 @@ static void test_header_damage_every_bit(void **state)
 		assert_non_null(strstr(warn, "r000001-s000000.tts"));
 		assert_non_null(strstr(warn, "file header"));
 		for (i = 0; i < c.n; i++)
-			assert_table_equal(&c.t[i].t, &full.t[i].t, 1);
-		capture_free(&c);
-		flip_bit(path, bit);
+			tst_assert_table_equal(&c.t[i].t, &full.t[i].t, 1);
+		tst_capture_free(&c);
+		tst_flip_byte(path, bit / 8, (uint8_t)(1u << (bit % 8)));
 	}
 
 	/* reindex a copy with a damaged header: the file is indexed by its name */
 	snprintf(dir2, sizeof(dir2), "%s/hdr", f->tmp);
-	nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(dir2);
 	copy_store(f->sparse, dir2);
 	snprintf(path, sizeof(path), "%s/r000001-s000000.tts", dir2);
-	flip_bit(path, 8 * 20 + 3); /* the recording id */
+	tst_flip_byte(path, 20, 1u << 3); /* the recording id */
 	{
 		struct tt_reindex_result res;
-		struct capture c = { 0 };
+		struct tst_capture c = { 0 };
 		char warn[512];
 
 		assert_int_equal(tt_reindex(dir2, NULL, &res, why, sizeof(why)), 0);
@@ -909,15 +440,15 @@ static void test_header_damage_every_bit(void **state)
 		assert_int_equal(res.bad_files, 0);
 		assert_int_equal(res.segments, 4);
 		assert_int_equal(res.blocks, 80);
-		scan(dir2, 0, to, &c, warn, sizeof(warn));
+		tst_scan(dir2, 0, to, &c, warn, sizeof(warn));
 		assert_non_null(strstr(warn, "file header"));
 		assert_int_equal(c.n, full.n);
 		for (i = 0; i < c.n; i++)
-			assert_table_equal(&c.t[i].t, &full.t[i].t, 1);
-		capture_free(&c);
+			tst_assert_table_equal(&c.t[i].t, &full.t[i].t, 1);
+		tst_capture_free(&c);
 	}
-	nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	capture_free(&full);
+	tst_rmtree(dir2);
+	tst_capture_free(&full);
 }
 
 /* What verify found: counts, and every line. */
@@ -976,23 +507,23 @@ static void test_verify_every_field(void **state)
 		{ "segments", "t_start_ns" }, { "segments", "t_end_ns" },
 	};
 	struct fx *f = *state;
-	struct gen g = { .s = 0xf11b };
+	uint64_t g = 0xf11b; /* tst_rnd state */
 	struct tt_verify_result res;
 	struct found fd;
 	char orig[256], idx[256], sql[512], dir2[160];
 	unsigned k, round;
 
-	nftw(f->sparse, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(f->sparse);
 	record(f->sparse, 0x5eed, KF_SPARSE, NULL);
 	res = verify_dir(f->sparse, &fd);
 	if (fd.problems || fd.warnings)
 		fail_msg("a clean store: %s", fd.lines);
 	assert_int_equal(res.frames, 80);
 	assert_int_equal(res.segments, 4);
-	assert_int_equal((int64_t)res.events, q_int(f->sparse, "SELECT sum(events) FROM blocks"));
+	assert_int_equal((int64_t)res.events, tst_q_int(f->sparse, "SELECT sum(events) FROM blocks"));
 
 	snprintf(dir2, sizeof(dir2), "%s/edit", f->tmp);
-	nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(dir2);
 	copy_store(f->sparse, dir2);
 	snprintf(idx, sizeof(idx), "%s/index.db", dir2);
 	snprintf(orig, sizeof(orig), "%s/index.db", f->sparse);
@@ -1000,9 +531,9 @@ static void test_verify_every_field(void **state)
 		for (k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
 			const char *t = fields[k].table, *c = fields[k].col;
 			/* a row of the table, the stream's own random choice (ids from 1) */
-			int64_t id = 1 + (int64_t)(rnd(&g) % (!strcmp(t, "blocks") ? 80 : 4));
+			int64_t id = 1 + (int64_t)(tst_rnd(&g) % (!strcmp(t, "blocks") ? 80 : 4));
 			/* keyframe is 0 or 1; the others any bit an edit may hit */
-			int64_t bit = !strcmp(c, "keyframe") ? 1 : (int64_t)1 << (rnd(&g) % 40);
+			int64_t bit = !strcmp(c, "keyframe") ? 1 : (int64_t)1 << (tst_rnd(&g) % 40);
 			char row[64];
 
 			snprintf(sql, sizeof(sql),
@@ -1039,7 +570,7 @@ static void test_verify_every_field(void **state)
 		};
 
 		for (k = 0; k < sizeof(edits) / sizeof(edits[0]); k++) {
-			nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+			tst_rmtree(dir2);
 			copy_store(f->sparse, dir2);
 			exec_sql(dir2, edits[k][0]);
 			verify_dir(dir2, &fd);
@@ -1048,7 +579,7 @@ static void test_verify_every_field(void **state)
 		}
 	}
 	(void)orig;
-	nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(dir2);
 }
 
 /*
@@ -1060,7 +591,7 @@ static void test_verify_every_field(void **state)
 static void test_adopt_unindexed_blocks(void **state)
 {
 	struct fx *f = *state;
-	struct capture full = { 0 }, c = { 0 };
+	struct tst_capture full = { 0 }, c = { 0 };
 	struct tt_writer_opts wo;
 	struct tt_writer *w;
 	struct tt_store *st;
@@ -1069,11 +600,11 @@ static void test_adopt_unindexed_blocks(void **state)
 	uint64_t n = 0;
 	size_t i;
 
-	nftw(f->sparse, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(f->sparse);
 	record(f->sparse, 0x5eed, KF_SPARSE, NULL);
-	scan(f->sparse, 0, 0, &full, NULL, 0);
+	tst_scan(f->sparse, 0, 0, &full, NULL, 0);
 	snprintf(dir2, sizeof(dir2), "%s/crash", f->tmp);
-	nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(dir2);
 	copy_store(f->sparse, dir2);
 	/* what the index said before the last three blocks' transactions: open, unsealed */
 	exec_sql(dir2, "DELETE FROM blocks WHERE id IN (SELECT id FROM blocks ORDER BY id DESC "
@@ -1098,7 +629,7 @@ static void test_adopt_unindexed_blocks(void **state)
 		assert_int_equal(tt_repair_adopt(dir2, NULL, &n, NULL, why, sizeof(why)), -EBUSY);
 		assert_int_equal(n, 3);
 		tt_store_close(holder);
-		assert_int_equal(q_int(dir2, "SELECT count(*) FROM blocks"), 77);
+		assert_int_equal(tst_q_int(dir2, "SELECT count(*) FROM blocks"), 77);
 	}
 
 	/* the next recorder start */
@@ -1113,23 +644,23 @@ static void test_adopt_unindexed_blocks(void **state)
 	assert_non_null(strstr(warn, "3 blocks"));
 	assert_non_null(strstr(warn, "adopted"));
 	tt_writer_free(w);
-	assert_int_equal(q_int(dir2, "SELECT count(*) FROM blocks b JOIN segments s ON s.id = "
+	assert_int_equal(tst_q_int(dir2, "SELECT count(*) FROM blocks b JOIN segments s ON s.id = "
 				     "b.segment_id WHERE s.recording_id = 1"),
 			 80);
-	assert_int_equal(q_int(dir2, "SELECT count(*) FROM recordings WHERE id = 1 AND end_ns IS "
+	assert_int_equal(tst_q_int(dir2, "SELECT count(*) FROM recordings WHERE id = 1 AND end_ns IS "
 				     "NULL"),
 			 1);
 	/* every table as before, through the rollups too */
-	scan(dir2, 0, (uint64_t)((int64_t)T0 + M2W) + 500 * SEC, &c, NULL, 0);
+	tst_scan(dir2, 0, (uint64_t)((int64_t)T0 + M2W) + 500 * SEC, &c, NULL, 0);
 	assert_int_equal(c.n, full.n);
 	for (i = 0; i < c.n; i++)
-		assert_table_equal(&c.t[i].t, &full.t[i].t, 1);
-	assert_int_equal(q_int(dir2, "SELECT sum(r.bytes_in) FROM rollups r JOIN conns c ON c.id = "
+		tst_assert_table_equal(&c.t[i].t, &full.t[i].t, 1);
+	assert_int_equal(tst_q_int(dir2, "SELECT sum(r.bytes_in) FROM rollups r JOIN conns c ON c.id = "
 				     "r.conn WHERE c.recording_id = 1 AND r.res = 3600"),
-			 q_int(f->sparse, "SELECT sum(bytes_in) FROM rollups WHERE res = 3600"));
-	capture_free(&c);
-	capture_free(&full);
-	nftw(dir2, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+			 tst_q_int(f->sparse, "SELECT sum(bytes_in) FROM rollups WHERE res = 3600"));
+	tst_capture_free(&c);
+	tst_capture_free(&full);
+	tst_rmtree(dir2);
 }
 
 /*
@@ -1149,7 +680,7 @@ static void test_reindex_retry_and_mode(void **state)
 	gid_t gid = getuid() == 0 ? 1 : getgid(); /* root can give it another group */
 	size_t i;
 
-	nftw(f->sparse, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tst_rmtree(f->sparse);
 	record(f->sparse, 0x5eed, KF_SPARSE, NULL);
 	for (i = 0; i < 3; i++) {
 		int fd;
@@ -1177,10 +708,10 @@ static void test_reindex_retry_and_mode(void **state)
 		snprintf(path, sizeof(path), "%s/%s", f->sparse, left[i]);
 		assert_int_equal(access(path, F_OK), -1);
 	}
-	assert_int_equal(q_int(f->sparse, "SELECT count(*) FROM blocks"), 80);
-	assert_int_equal(q_int(f->sparse, "SELECT rollup_ns FROM recordings"), 60000000000ll);
-	assert_int_equal(q_int(f->sparse, "SELECT count(*) FROM rollups WHERE res = 300"), 0);
-	assert_true(q_int(f->sparse, "SELECT count(*) FROM rollups WHERE res = 60") > 0);
+	assert_int_equal(tst_q_int(f->sparse, "SELECT count(*) FROM blocks"), 80);
+	assert_int_equal(tst_q_int(f->sparse, "SELECT rollup_ns FROM recordings"), 60000000000ll);
+	assert_int_equal(tst_q_int(f->sparse, "SELECT count(*) FROM rollups WHERE res = 300"), 0);
+	assert_true(tst_q_int(f->sparse, "SELECT count(*) FROM rollups WHERE res = 60") > 0);
 }
 
 int main(void)

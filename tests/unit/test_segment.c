@@ -7,7 +7,6 @@
  * and the encoded size of a synthetic 1,000-connection workload.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -28,8 +27,9 @@
 
 #include "aggregator.h"
 #include "segment.h"
+#include "tst.h"
 
-#define SEC	  1000000000ull
+#define SEC	  TST_SEC
 #define SEG_HDR	  64 /* docs/FORMAT.md: file header of version 1.0 */
 #define FRAME_HDR 48 /* frame header of version 1.0 */
 
@@ -49,35 +49,14 @@ static const char *tpath(const char *name)
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tt-segtest-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tst_tmpdir(tmpdir, sizeof(tmpdir), "segtest");
 }
 
 static int group_teardown(void **state)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *de;
-	char p[512];
-
 	(void)state;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", tmpdir, de->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(tmpdir);
+	tst_rmtree(tmpdir);
 	return 0;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 static const struct tt_seg_meta test_meta = {
@@ -112,83 +91,6 @@ static struct tt_segr *open_r(const char *path)
 
 /* ---- comparing events field by field -------------------------------------- */
 
-static void assert_ctr_equal(const struct tt_counters *a, const struct tt_counters *b)
-{
-	assert_int_equal(a->bytes_in, b->bytes_in);
-	assert_int_equal(a->bytes_out, b->bytes_out);
-	assert_int_equal(a->packets_in, b->packets_in);
-	assert_int_equal(a->packets_out, b->packets_out);
-	assert_int_equal(a->srtt_us, b->srtt_us);
-	assert_int_equal(a->rttvar_us, b->rttvar_us);
-	assert_int_equal(a->retrans, b->retrans);
-	assert_int_equal(a->rst_sent, b->rst_sent);
-	assert_int_equal(a->rst_recv, b->rst_recv);
-	assert_int_equal(a->state, b->state);
-	assert_memory_equal(a->pad, b->pad, sizeof(a->pad));
-}
-
-static void assert_conn_equal(const struct tt_ev_conn *a, const struct tt_ev_conn *b)
-{
-	assert_int_equal(a->id, b->id);
-	assert_memory_equal(a->laddr, b->laddr, 16);
-	assert_memory_equal(a->raddr, b->raddr, 16);
-	assert_int_equal(a->lport, b->lport);
-	assert_int_equal(a->rport, b->rport);
-	assert_int_equal(a->family, b->family);
-	assert_int_equal(a->proto, b->proto);
-	assert_int_equal(a->flags, b->flags);
-	assert_int_equal(a->pad, b->pad);
-	assert_int_equal(a->pid, b->pid);
-	assert_int_equal(a->tgid, b->tgid);
-	assert_int_equal(a->netns, b->netns);
-	assert_int_equal(a->cgroup, b->cgroup);
-	assert_int_equal(a->open_ns, b->open_ns);
-	assert_memory_equal(a->comm, b->comm, TT_COMM_MAX);
-}
-
-static void assert_event_equal(const struct tt_event *a, const struct tt_event *b)
-{
-	assert_int_equal(a->ts_ns, b->ts_ns);
-	assert_int_equal(a->type, b->type);
-	assert_int_equal(a->flags, b->flags);
-	switch (a->type) {
-	case TT_EV_CONN:
-		assert_conn_equal(&a->conn, &b->conn);
-		break;
-	case TT_EV_SAMPLE:
-		assert_int_equal(a->sample.id, b->sample.id);
-		assert_ctr_equal(&a->sample.c, &b->sample.c);
-		break;
-	case TT_EV_STATE:
-		assert_int_equal(a->state.id, b->state.id);
-		assert_int_equal(a->state.old_state, b->state.old_state);
-		assert_int_equal(a->state.new_state, b->state.new_state);
-		assert_int_equal(a->state.err, b->state.err);
-		break;
-	case TT_EV_RESET:
-		assert_int_equal(a->reset.id, b->reset.id);
-		assert_int_equal(a->reset.received, b->reset.received);
-		break;
-	case TT_EV_CLOSE:
-		assert_int_equal(a->close.id, b->close.id);
-		assert_ctr_equal(&a->close.c, &b->close.c);
-		assert_int_equal(a->close.reason, b->close.reason);
-		assert_int_equal(a->close.pad, b->close.pad);
-		assert_int_equal(a->close.err, b->close.err);
-		break;
-	case TT_EV_TICK:
-		assert_int_equal(a->tick.start_ns, b->tick.start_ns);
-		break;
-	case TT_EV_LOSS:
-		assert_int_equal(a->loss.ring_drops, b->loss.ring_drops);
-		assert_int_equal(a->loss.socks_full, b->loss.socks_full);
-		assert_int_equal(a->loss.peers_full, b->loss.peers_full);
-		break;
-	default:
-		fail_msg("unexpected type %u", a->type);
-	}
-}
-
 static void assert_info_equal(const struct tt_block_info *a, const struct tt_block_info *b)
 {
 	assert_int_equal(a->offset, b->offset);
@@ -207,22 +109,22 @@ static uint64_t edge64(uint64_t *s)
 	static const uint64_t e[] = {
 	    0, 1, 127, 128, UINT32_MAX, 1ull << 63, INT64_MAX, UINT64_MAX - 1, UINT64_MAX};
 
-	return rnd(s) % 3 ? rnd(s) >> (rnd(s) % 64) : e[rnd(s) % (sizeof(e) / sizeof(e[0]))];
+	return tst_rnd(s) % 3 ? tst_rnd(s) >> (tst_rnd(s) % 64) : e[tst_rnd(s) % (sizeof(e) / sizeof(e[0]))];
 }
 
 static uint32_t edge32(uint64_t *s)
 {
 	static const uint32_t e[] = {0, 1, 127, 128, INT32_MAX, UINT32_MAX - 1, UINT32_MAX};
 
-	return rnd(s) % 3 ? (uint32_t)(rnd(s) >> (32 + rnd(s) % 32))
-			  : e[rnd(s) % (sizeof(e) / sizeof(e[0]))];
+	return tst_rnd(s) % 3 ? (uint32_t)(tst_rnd(s) >> (32 + tst_rnd(s) % 32))
+			  : e[tst_rnd(s) % (sizeof(e) / sizeof(e[0]))];
 }
 
 static void gen_addr(uint64_t *s, uint8_t a[16])
 {
-	uint64_t x = rnd(s), y = rnd(s);
+	uint64_t x = tst_rnd(s), y = tst_rnd(s);
 
-	switch (rnd(s) % 4) {
+	switch (tst_rnd(s) % 4) {
 	case 0: /* IPv6 */
 		memcpy(a, &x, 8);
 		memcpy(a + 8, &y, 8);
@@ -255,7 +157,7 @@ static void gen_init(struct gen *g, uint64_t seed)
 	g->ts = 1000 * SEC;
 	for (i = 0; i < 48; i++) {
 		/* cookies, UDP peer ids with bit 63, and the extremes */
-		g->ids[i] = i < 40 ? 4096 + (uint64_t)i * 3 : (rnd(&g->s) | 1ull << 63);
+		g->ids[i] = i < 40 ? 4096 + (uint64_t)i * 3 : (tst_rnd(&g->s) | 1ull << 63);
 	}
 	g->ids[0] = 0;
 	g->ids[1] = UINT64_MAX;
@@ -265,16 +167,16 @@ static void gen_counters(struct gen *g, struct tt_counters *c)
 {
 	uint64_t *s = &g->s;
 
-	if (rnd(s) % 2) {
+	if (tst_rnd(s) % 2) {
 		/* a few fields move by a little, either way */
-		c->bytes_in += rnd(s) % 100000;
-		if (rnd(s) % 2)
-			c->bytes_out -= rnd(s) % 50;
-		c->packets_in += rnd(s) % 70;
-		if (rnd(s) % 4 == 0)
-			c->srtt_us += (uint32_t)(rnd(s) % 100) - 50;
-		if (rnd(s) % 8 == 0)
-			c->state = (uint8_t)(rnd(s) % 13);
+		c->bytes_in += tst_rnd(s) % 100000;
+		if (tst_rnd(s) % 2)
+			c->bytes_out -= tst_rnd(s) % 50;
+		c->packets_in += tst_rnd(s) % 70;
+		if (tst_rnd(s) % 4 == 0)
+			c->srtt_us += (uint32_t)(tst_rnd(s) % 100) - 50;
+		if (tst_rnd(s) % 8 == 0)
+			c->state = (uint8_t)(tst_rnd(s) % 13);
 		return;
 	}
 	c->bytes_in = edge64(s);
@@ -286,36 +188,36 @@ static void gen_counters(struct gen *g, struct tt_counters *c)
 	c->retrans = edge32(s);
 	c->rst_sent = edge32(s);
 	c->rst_recv = edge32(s);
-	c->state = (uint8_t)rnd(s);
+	c->state = (uint8_t)tst_rnd(s);
 }
 
 static void gen_event(struct gen *g, struct tt_event *e)
 {
 	uint64_t *s = &g->s;
-	unsigned k = (unsigned)(rnd(s) % 48);
+	unsigned k = (unsigned)(tst_rnd(s) % 48);
 	uint64_t id = g->ids[k];
 
 	memset(e, 0, sizeof(*e));
-	switch (rnd(s) % 20) {
+	switch (tst_rnd(s) % 20) {
 	case 0: /* ring-buffer events slightly out of order */
-		g->ts -= rnd(s) % 5000;
+		g->ts -= tst_rnd(s) % 5000;
 		break;
 	case 1:
 		g->ts = edge64(s);
 		break;
 	default:
-		g->ts += rnd(s) % 3000000;
+		g->ts += tst_rnd(s) % 3000000;
 		break;
 	}
 	e->ts_ns = g->ts;
-	e->type = (uint16_t)(1 + rnd(s) % (TT_EV_TYPE_MAX - 1));
-	switch (rnd(s) % 8) {
+	e->type = (uint16_t)(1 + tst_rnd(s) % (TT_EV_TYPE_MAX - 1));
+	switch (tst_rnd(s) % 8) {
 	case 0:
 	case 1:
 		e->flags = TT_EVF_KEYFRAME;
 		break;
 	case 2:
-		e->flags = (uint16_t)rnd(s); /* unknown bits travel as stored */
+		e->flags = (uint16_t)tst_rnd(s); /* unknown bits travel as stored */
 		break;
 	default:
 		break;
@@ -326,35 +228,35 @@ static void gen_event(struct gen *g, struct tt_event *e)
 
 		*c = g->last_conn;
 		/* change some fields of the previous CONN, or all of them */
-		if (rnd(s) % 3 == 0 || rnd(s) % 2)
+		if (tst_rnd(s) % 3 == 0 || tst_rnd(s) % 2)
 			gen_addr(s, c->laddr);
-		if (rnd(s) % 2)
+		if (tst_rnd(s) % 2)
 			gen_addr(s, c->raddr);
-		if (rnd(s) % 2)
-			c->lport = (uint16_t)rnd(s);
-		if (rnd(s) % 2)
-			c->rport = (uint16_t)(rnd(s) % 3 ? rnd(s) : 65535);
-		if (rnd(s) % 4 == 0) {
-			c->family = rnd(s) % 2 ? 4 : 6;
-			c->proto = rnd(s) % 2 ? IPPROTO_TCP : (uint8_t)rnd(s);
-			c->flags = (uint8_t)rnd(s);
+		if (tst_rnd(s) % 2)
+			c->lport = (uint16_t)tst_rnd(s);
+		if (tst_rnd(s) % 2)
+			c->rport = (uint16_t)(tst_rnd(s) % 3 ? tst_rnd(s) : 65535);
+		if (tst_rnd(s) % 4 == 0) {
+			c->family = tst_rnd(s) % 2 ? 4 : 6;
+			c->proto = tst_rnd(s) % 2 ? IPPROTO_TCP : (uint8_t)tst_rnd(s);
+			c->flags = (uint8_t)tst_rnd(s);
 		}
-		if (rnd(s) % 3 == 0)
+		if (tst_rnd(s) % 3 == 0)
 			c->pid = edge32(s);
-		if (rnd(s) % 3 == 0)
+		if (tst_rnd(s) % 3 == 0)
 			c->tgid = edge32(s);
-		if (rnd(s) % 5 == 0)
+		if (tst_rnd(s) % 5 == 0)
 			c->netns = edge32(s);
-		if (rnd(s) % 5 == 0)
+		if (tst_rnd(s) % 5 == 0)
 			c->cgroup = edge64(s);
-		if (rnd(s) % 3 == 0) {
-			unsigned n = (unsigned)(rnd(s) % (TT_COMM_MAX + 1)), i;
+		if (tst_rnd(s) % 3 == 0) {
+			unsigned n = (unsigned)(tst_rnd(s) % (TT_COMM_MAX + 1)), i;
 
 			memset(c->comm, 0, TT_COMM_MAX);
 			for (i = 0; i < n; i++) /* all 16 bytes used, zeros inside too */
-				c->comm[i] = (char)(rnd(s) % 5 ? 1 + rnd(s) % 255 : 0);
+				c->comm[i] = (char)(tst_rnd(s) % 5 ? 1 + tst_rnd(s) % 255 : 0);
 		}
-		c->open_ns = rnd(s) % 4 ? e->ts_ns - rnd(s) % (3600 * SEC) : edge64(s);
+		c->open_ns = tst_rnd(s) % 4 ? e->ts_ns - tst_rnd(s) % (3600 * SEC) : edge64(s);
 		c->id = id;
 		c->pad = 0;
 		g->last_conn = *c;
@@ -367,23 +269,23 @@ static void gen_event(struct gen *g, struct tt_event *e)
 		break;
 	case TT_EV_STATE:
 		e->state.id = id;
-		e->state.old_state = (uint8_t)rnd(s);
-		e->state.new_state = (uint8_t)rnd(s);
-		e->state.err = (uint16_t)(rnd(s) % 2 ? rnd(s) : 0);
+		e->state.old_state = (uint8_t)tst_rnd(s);
+		e->state.new_state = (uint8_t)tst_rnd(s);
+		e->state.err = (uint16_t)(tst_rnd(s) % 2 ? tst_rnd(s) : 0);
 		break;
 	case TT_EV_RESET:
 		e->reset.id = id;
-		e->reset.received = (uint8_t)(rnd(s) % 3 ? rnd(s) % 2 : rnd(s));
+		e->reset.received = (uint8_t)(tst_rnd(s) % 3 ? tst_rnd(s) % 2 : tst_rnd(s));
 		break;
 	case TT_EV_CLOSE:
 		gen_counters(g, &g->last[k]);
 		e->close.id = id;
 		e->close.c = g->last[k];
-		e->close.reason = (uint8_t)(rnd(s) % 3 ? rnd(s) % 4 : rnd(s));
-		e->close.err = (uint16_t)(rnd(s) % 2 ? rnd(s) : 111);
+		e->close.reason = (uint8_t)(tst_rnd(s) % 3 ? tst_rnd(s) % 4 : tst_rnd(s));
+		e->close.err = (uint16_t)(tst_rnd(s) % 2 ? tst_rnd(s) : 111);
 		break;
 	case TT_EV_TICK:
-		e->tick.start_ns = rnd(s) % 4 ? e->ts_ns - SEC : edge64(s);
+		e->tick.start_ns = tst_rnd(s) % 4 ? e->ts_ns - SEC : edge64(s);
 		break;
 	case TT_EV_LOSS:
 		e->loss.ring_drops = edge64(s);
@@ -422,7 +324,7 @@ static void write_random(const char *path, uint64_t seed, int n_blocks, int max_
 	gen_init(&g, seed);
 	assert_true(n_blocks <= 512);
 	for (b = 0; b < n_blocks; b++) {
-		int n = 1 + (int)(rnd(&g.s) % (uint64_t)max_ev);
+		int n = 1 + (int)(tst_rnd(&g.s) % (uint64_t)max_ev);
 
 		wr->first[b] = wr->n_ev;
 		for (i = 0; i < n; i++) {
@@ -461,7 +363,7 @@ static void check_block_events(struct tt_segr *r, const struct written *wr, int 
 		if (rc != 1)
 			fail_msg("block %d event %zu: %d %s", b, i - wr->first[b], rc,
 				 tt_segr_errmsg(r));
-		assert_event_equal(&got, &wr->ev[i]);
+		tst_assert_event_equal(&got, &wr->ev[i]);
 	}
 	assert_int_equal(tt_segr_next_event(r, &got), 0);
 	assert_int_equal(tt_segr_next_event(r, &got), 0);
@@ -557,7 +459,7 @@ static void test_round_trip_random_streams(void **state)
 
 	/* random access by offset, as the index does */
 	for (i = 0; i < 100; i++) {
-		b = (int)(rnd(&s) % (uint64_t)wr.n_blocks);
+		b = (int)(tst_rnd(&s) % (uint64_t)wr.n_blocks);
 		assert_int_equal(tt_segr_load_block(r, wr.info[b].offset, &info), 1);
 		assert_info_equal(&info, &wr.info[b]);
 		check_block_events(r, &wr, b);
@@ -599,17 +501,17 @@ struct sim {
 static int sim_tick(struct sim *m, struct tt_event *out, int max)
 {
 	uint64_t *s = &m->s;
-	int n = 0, acts = (int)(rnd(s) % 40), a, i;
+	int n = 0, acts = (int)(tst_rnd(s) % 40), a, i;
 
 	for (a = 0; a < acts && n + 3 < max; a++) {
-		int x = (int)(rnd(s) % SIM_SLOTS);
+		int x = (int)(tst_rnd(s) % SIM_SLOTS);
 		struct tt_event *e = &out[n];
 
 		memset(e, 0, sizeof(*e));
 		/* ring-buffer order is only roughly time order */
-		m->ts += rnd(s) % 8 ? rnd(s) % 20000000 : 0;
-		e->ts_ns = m->ts - rnd(s) % 3000;
-		switch (rnd(s) % 8) {
+		m->ts += tst_rnd(s) % 8 ? tst_rnd(s) % 20000000 : 0;
+		e->ts_ns = m->ts - tst_rnd(s) % 3000;
+		switch (tst_rnd(s) % 8) {
 		case 0: /* open */
 			if (m->k[x].live)
 				break;
@@ -618,8 +520,8 @@ static int sim_tick(struct sim *m, struct tt_event *out, int max)
 			m->k[x].c.state = TT_TCP_ESTABLISHED;
 			/* a UDP peer comes back under the same id */
 			if (!m->k[x].id || x % 5)
-				m->k[x].id = x % 5 ? (m->next_cookie += 1 + rnd(s) % 4)
-						   : (rnd(s) | 1ull << 63);
+				m->k[x].id = x % 5 ? (m->next_cookie += 1 + tst_rnd(s) % 4)
+						   : (tst_rnd(s) | 1ull << 63);
 			e->type = TT_EV_CONN;
 			e->conn.id = m->k[x].id;
 			e->conn.family = 4;
@@ -632,7 +534,7 @@ static int sim_tick(struct sim *m, struct tt_event *out, int max)
 			e->conn.raddr[12] = 192;
 			e->conn.raddr[15] = (uint8_t)x;
 			e->conn.lport = 443;
-			e->conn.rport = (uint16_t)(32768 + rnd(s) % 28000);
+			e->conn.rport = (uint16_t)(32768 + tst_rnd(s) % 28000);
 			e->conn.pid = e->conn.tgid = 1000 + (uint32_t)(x % 3);
 			e->conn.open_ns = e->ts_ns;
 			memcpy(e->conn.comm, "nginx", 5);
@@ -643,12 +545,12 @@ static int sim_tick(struct sim *m, struct tt_event *out, int max)
 		case 3: /* traffic */
 			if (m->k[x].live != 1)
 				break;
-			m->k[x].c.bytes_in += rnd(s) % 50000;
-			m->k[x].c.bytes_out += rnd(s) % 3000;
-			m->k[x].c.packets_in += 1 + rnd(s) % 30;
-			m->k[x].c.packets_out += 1 + rnd(s) % 5;
-			m->k[x].c.srtt_us = 100 + (uint32_t)(rnd(s) % 900);
-			if (rnd(s) % 10 == 0)
+			m->k[x].c.bytes_in += tst_rnd(s) % 50000;
+			m->k[x].c.bytes_out += tst_rnd(s) % 3000;
+			m->k[x].c.packets_in += 1 + tst_rnd(s) % 30;
+			m->k[x].c.packets_out += 1 + tst_rnd(s) % 5;
+			m->k[x].c.srtt_us = 100 + (uint32_t)(tst_rnd(s) % 900);
+			if (tst_rnd(s) % 10 == 0)
 				m->k[x].c.retrans++;
 			e->type = TT_EV_SAMPLE;
 			e->sample.id = m->k[x].id;
@@ -660,7 +562,7 @@ static int sim_tick(struct sim *m, struct tt_event *out, int max)
 				break;
 			e->type = TT_EV_RESET;
 			e->reset.id = m->k[x].id;
-			e->reset.received = (uint8_t)(rnd(s) % 2);
+			e->reset.received = (uint8_t)(tst_rnd(s) % 2);
 			m->k[x].c.rst_recv += e->reset.received;
 			m->k[x].c.rst_sent += !e->reset.received;
 			n++;
@@ -678,11 +580,11 @@ static int sim_tick(struct sim *m, struct tt_event *out, int max)
 			if (m->k[x].live != 1)
 				break;
 			m->k[x].live = 2;
-			m->k[x].c.bytes_in += rnd(s) % 100;
+			m->k[x].c.bytes_in += tst_rnd(s) % 100;
 			e->type = TT_EV_CLOSE;
 			e->close.id = m->k[x].id;
 			e->close.c = m->k[x].c;
-			e->close.reason = (uint8_t)(rnd(s) % 4);
+			e->close.reason = (uint8_t)(tst_rnd(s) % 4);
 			e->close.err = e->close.reason == TT_CLOSE_FAILED ? 111 : 0;
 			n++;
 			break;
@@ -693,22 +595,22 @@ static int sim_tick(struct sim *m, struct tt_event *out, int max)
 			e->conn.id = m->k[x].id;
 			e->conn.family = 4;
 			e->conn.proto = IPPROTO_TCP;
-			e->conn.pid = e->conn.tgid = 2000 + (uint32_t)(rnd(s) % 5);
+			e->conn.pid = e->conn.tgid = 2000 + (uint32_t)(tst_rnd(s) % 5);
 			memcpy(e->conn.comm, "worker-with-16ch", 16);
 			n++;
 			break;
 		default: /* the recorder lost something */
-			if (rnd(s) % 4)
+			if (tst_rnd(s) % 4)
 				break;
-			m->loss.ring_drops += rnd(s) % 3;
-			m->loss.socks_full += rnd(s) % 2;
+			m->loss.ring_drops += tst_rnd(s) % 3;
+			m->loss.socks_full += tst_rnd(s) % 2;
 			e->type = TT_EV_LOSS;
 			e->loss = m->loss;
 			n++;
 			break;
 		}
 	}
-	m->ts = m->last_tick + SEC + rnd(s) % 1000000;
+	m->ts = m->last_tick + SEC + tst_rnd(s) % 1000000;
 	memset(&out[n], 0, sizeof(out[n]));
 	out[n].ts_ns = m->ts;
 	out[n].type = TT_EV_TICK;
@@ -718,75 +620,6 @@ static int sim_tick(struct sim *m, struct tt_event *out, int max)
 		if (m->k[i].live == 2)
 			m->k[i].live = 0;
 	return n + 1;
-}
-
-struct saved_table {
-	struct tt_table t;
-	struct tt_row *rows;
-};
-
-static void save_table(struct saved_table *st, const struct tt_table *t)
-{
-	st->t = *t;
-	st->rows = malloc((t->n ? t->n : 1) * sizeof(*t->rows));
-	assert_non_null(st->rows);
-	if (t->n)
-		memcpy(st->rows, t->rows, t->n * sizeof(*t->rows));
-	st->t.rows = st->rows;
-}
-
-static const struct tt_row *row_of(const struct tt_table *t, uint64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (t->rows[i].conn.id == id)
-			return &t->rows[i];
-	return NULL;
-}
-
-/*
- * strict: a reader that saw the whole stream, everything equal. Otherwise one
- * that started at a keyframe: everything but seq and last_active_ns, which a
- * keyframe cannot know (the aggregator's documented limit, not the codec's).
- */
-static void assert_table_equal(const struct tt_table *got, const struct tt_table *want, int strict)
-{
-	size_t i;
-
-	assert_int_equal(got->n, want->n);
-	assert_int_equal(got->start_ns, want->start_ns);
-	assert_int_equal(got->ts_ns, want->ts_ns);
-	if (strict)
-		assert_int_equal(got->seq, want->seq);
-	assert_int_equal(got->bytes_in, want->bytes_in);
-	assert_int_equal(got->bytes_out, want->bytes_out);
-	assert_true(got->rate_in == want->rate_in && got->rate_out == want->rate_out);
-	assert_int_equal(got->opened, want->opened);
-	assert_int_equal(got->closed, want->closed);
-	assert_memory_equal(&got->loss, &want->loss, sizeof(got->loss));
-	assert_int_equal(got->orphans, want->orphans);
-	for (i = 0; i < want->n; i++) {
-		const struct tt_row *w = &want->rows[i], *g = row_of(got, w->conn.id);
-
-		assert_non_null(g);
-		assert_conn_equal(&g->conn, &w->conn);
-		assert_ctr_equal(&g->tot, &w->tot);
-		assert_int_equal(g->d_bytes_in, w->d_bytes_in);
-		assert_int_equal(g->d_bytes_out, w->d_bytes_out);
-		assert_int_equal(g->d_packets_in, w->d_packets_in);
-		assert_int_equal(g->d_packets_out, w->d_packets_out);
-		assert_int_equal(g->d_retrans, w->d_retrans);
-		assert_int_equal(g->d_resets, w->d_resets);
-		assert_true(g->rate_in == w->rate_in && g->rate_out == w->rate_out);
-		assert_int_equal(g->open_ns, w->open_ns);
-		assert_int_equal(g->close_ns, w->close_ns);
-		if (strict)
-			assert_int_equal(g->last_active_ns, w->last_active_ns);
-		assert_int_equal(g->flags, w->flags);
-		assert_int_equal(g->close_reason, w->close_reason);
-		assert_int_equal(g->err, w->err);
-	}
 }
 
 static int append_cb(const struct tt_event *ev, void *ctx)
@@ -800,7 +633,7 @@ static int append_cb(const struct tt_event *ev, void *ctx)
 static void test_write_read_aggregate_equals_direct(void **state)
 {
 	const char *path = tpath("aggregate.tts");
-	static struct saved_table tables[AGG_TICKS];
+	struct tst_capture tables = { 0 };
 	struct tt_block_info infos[AGG_TICKS / TICKS_PER_BLOCK + 1];
 	struct tt_agg *direct = tt_agg_new(), *replay = tt_agg_new(), *mid = tt_agg_new();
 	struct tt_segw *w = create_w(path);
@@ -825,7 +658,7 @@ static void test_write_read_aggregate_equals_direct(void **state)
 			assert_int_equal(tt_agg_feed(direct, &evs[i]), i == n - 1);
 			assert_int_equal(tt_segw_append(w, &evs[i]), 0);
 		}
-		save_table(&tables[tick], tt_agg_table(direct));
+		tst_capture_table(&tables, tt_agg_table(direct));
 		if ((tick + 1) % TICKS_PER_BLOCK == 0) {
 			assert_int_equal(tt_segw_flush(w, 0, &infos[n_blocks++]), 0);
 			if (tick + 1 < AGG_TICKS)
@@ -846,7 +679,7 @@ static void test_write_read_aggregate_equals_direct(void **state)
 			assert_true(rc == 0 || rc == 1);
 			if (rc == 1) {
 				assert_true(n_tick < AGG_TICKS);
-				assert_table_equal(tt_agg_table(replay), &tables[n_tick++].t, 1);
+				tst_assert_table_equal(tt_agg_table(replay), &tables.t[n_tick++].t, 1);
 			}
 		}
 		assert_int_equal(rc, 0);
@@ -869,7 +702,7 @@ static void test_write_read_aggregate_equals_direct(void **state)
 			first = 0;
 			rc = tt_agg_feed(mid, &ev);
 			if (rc == 1)
-				assert_table_equal(tt_agg_table(mid), &tables[n_tick++].t, 0);
+				tst_assert_table_equal(tt_agg_table(mid), &tables.t[n_tick++].t, 0);
 		}
 		assert_int_equal(rc, 0);
 	} while ((rc = tt_segr_next_block(r, &info)) == 1);
@@ -878,39 +711,13 @@ static void test_write_read_aggregate_equals_direct(void **state)
 	assert_int_equal(tt_agg_table(mid)->orphans, 0);
 
 	tt_segr_close(r);
-	for (i = 0; i < AGG_TICKS; i++)
-		free(tables[i].rows);
+	tst_capture_free(&tables);
 	tt_agg_free(direct);
 	tt_agg_free(replay);
 	tt_agg_free(mid);
 }
 
 /* ---- damage ----------------------------------------------------------------- */
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	uint8_t *p;
-	int fd = open(path, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &st), 0);
-	p = malloc((size_t)st.st_size + 1);
-	assert_non_null(p);
-	assert_int_equal(read(fd, p, (size_t)st.st_size), st.st_size);
-	close(fd);
-	*len = (size_t)st.st_size;
-	return p;
-}
-
-static void spill(const char *path, const uint8_t *p, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, p, len), (ssize_t)len);
-	close(fd);
-}
 
 static void test_truncation_every_byte_of_last_frame(void **state)
 {
@@ -967,7 +774,7 @@ static void flip_and_check(const char *path, const uint8_t *orig, size_t len, si
 	assert_non_null(p);
 	memcpy(p, orig, len);
 	p[pos] ^= (uint8_t)(1u << (pos * 5 % 8));
-	spill(path, p, len);
+	tst_spill(path, p, len);
 	free(p);
 
 	if (damaged_block < 0) {
@@ -1002,7 +809,7 @@ static void test_bit_flips_lose_one_block(void **state)
 
 	(void)state;
 	write_random(path, 0x3141, 5, 200, &wr);
-	orig = slurp(path, &len);
+	orig = tst_slurp(path, &len);
 	assert_int_equal(len, wr.size);
 
 	for (pos = 0; pos < SEG_HDR; pos++)
@@ -1015,7 +822,7 @@ static void test_bit_flips_lose_one_block(void **state)
 		for (pos = in->offset; pos < in->offset + FRAME_HDR; pos += b == 2 ? 1 : 5)
 			flip_and_check(path, orig, len, pos, &wr, b);
 		for (i = 0; i < (size_t)payload_flips; i++) {
-			pos = in->offset + FRAME_HDR + rnd(&s) % (in->length - FRAME_HDR);
+			pos = in->offset + FRAME_HDR + tst_rnd(&s) % (in->length - FRAME_HDR);
 			flip_and_check(path, orig, len, pos, &wr, b);
 		}
 	}
@@ -1035,7 +842,7 @@ static void test_several_damages_and_garbage(void **state)
 
 	(void)state;
 	write_random(path, 0x2718, 8, 100, &wr);
-	orig = slurp(path, &len);
+	orig = tst_slurp(path, &len);
 	p = malloc(len + 100);
 	assert_non_null(p);
 	memcpy(p, orig, len);
@@ -1043,7 +850,7 @@ static void test_several_damages_and_garbage(void **state)
 	p[wr.info[1].offset + FRAME_HDR + 3] ^= 0x40;
 	p[wr.info[4].offset] ^= 0x01;
 	p[wr.info[6].offset + 4] ^= 0x80;
-	spill(path, p, wr.info[7].offset + 20);
+	tst_spill(path, p, wr.info[7].offset + 20);
 	r = open_r(path);
 	rc = read_all(r, &wr, &seen, &dmg);
 	assert_int_equal(rc, 4);
@@ -1063,7 +870,7 @@ static void test_several_damages_and_garbage(void **state)
 		memcpy(q + at + 50, p + at, len - at);
 		n = len + 50;
 		memcpy(q + n, "\xf7TTBgarbage", 11);
-		spill(path, q, n + 11);
+		tst_spill(path, q, n + 11);
 		free(q);
 	}
 	r = open_r(path);
@@ -1114,7 +921,7 @@ static void write_frame_file(const char *path, const uint8_t *hdr, const uint8_t
 	memcpy(h + 32, &t_end, 8);
 	crc = (uint32_t)crc32(0, h, FRAME_HDR - 4);
 	memcpy(h + 44, &crc, 4);
-	spill(path, f, SEG_HDR + FRAME_HDR + clen);
+	tst_spill(path, f, SEG_HDR + FRAME_HDR + clen);
 	free(f);
 }
 
@@ -1130,7 +937,7 @@ static void test_decoder_survives_mutated_blocks(void **state)
 
 	(void)state;
 	write_random(src, 0xfeed, 1, 400, &wr);
-	file = slurp(src, &len);
+	file = tst_slurp(src, &len);
 	memcpy(&plen, file + SEG_HDR + 8, 4);
 	raw_len = wr.info[0].raw_len;
 	raw = malloc(raw_len);
@@ -1140,7 +947,7 @@ static void test_decoder_survives_mutated_blocks(void **state)
 	assert_int_equal(ZSTD_decompress(raw, raw_len, file + SEG_HDR + FRAME_HDR, plen), raw_len);
 
 	for (iter = 0; iter < 4000; iter++) {
-		size_t n = raw_len, k, muts = 1 + rnd(&s) % 4;
+		size_t n = raw_len, k, muts = 1 + tst_rnd(&s) % 4;
 		uint32_t n_ev = wr.info[0].n_events;
 		struct tt_segr *r;
 		struct tt_block_info info;
@@ -1149,17 +956,17 @@ static void test_decoder_survives_mutated_blocks(void **state)
 
 		memcpy(mut, raw, raw_len);
 		for (k = 0; k < muts; k++) {
-			size_t at = rnd(&s) % n;
+			size_t at = tst_rnd(&s) % n;
 
-			switch (rnd(&s) % 6) {
+			switch (tst_rnd(&s) % 6) {
 			case 0:
-				mut[at] ^= (uint8_t)(1u << rnd(&s) % 8);
+				mut[at] ^= (uint8_t)(1u << tst_rnd(&s) % 8);
 				break;
 			case 1:
-				mut[at] = (uint8_t)rnd(&s);
+				mut[at] = (uint8_t)tst_rnd(&s);
 				break;
 			case 2:
-				mut[at] = rnd(&s) % 2 ? 0xff : 0x80;
+				mut[at] = tst_rnd(&s) % 2 ? 0xff : 0x80;
 				break;
 			case 3: /* cut short */
 				n = at + 1;
@@ -1172,8 +979,8 @@ static void test_decoder_survives_mutated_blocks(void **state)
 				break;
 			default: /* random bytes, many events claimed */
 				for (i = at; i < n && i < at + 40; i++)
-					mut[i] = (uint8_t)rnd(&s);
-				if (rnd(&s) % 4 == 0)
+					mut[i] = (uint8_t)tst_rnd(&s);
+				if (tst_rnd(&s) % 4 == 0)
 					n_ev = (uint32_t)(n / 2);
 				break;
 			}
@@ -1376,7 +1183,7 @@ static void test_hand_encoded_block_per_format_doc(void **state)
 	/* 1.1's DELTA (required bit 0): known, the block continues the one before */
 	n += hand_frame(f + n, sizeof(f) - n, hand_block, sizeof(hand_block), 48, 0x0001, 10, 1000,
 			2003);
-	spill(path, f, n);
+	tst_spill(path, f, n);
 
 	r = open_r(path);
 	m = tt_segr_meta(r);
@@ -1393,7 +1200,7 @@ static void test_hand_encoded_block_per_format_doc(void **state)
 	assert_int_equal(info.keyframe, 1);
 	for (i = 0; i < HAND_EVENTS; i++) {
 		assert_int_equal(tt_segr_next_event(r, &got), 1);
-		assert_event_equal(&got, &want[i]);
+		tst_assert_event_equal(&got, &want[i]);
 	}
 	assert_int_equal(tt_segr_next_event(r, &got), 0);
 	assert_int_equal(tt_segr_next_block(r, &info), -EBADMSG);
@@ -1402,7 +1209,7 @@ static void test_hand_encoded_block_per_format_doc(void **state)
 	assert_int_equal(info.keyframe, 0);
 	for (i = 0; i < HAND_EVENTS; i++) {
 		assert_int_equal(tt_segr_next_event(r, &got), 1);
-		assert_event_equal(&got, &want[i]);
+		tst_assert_event_equal(&got, &want[i]);
 	}
 	assert_int_equal(tt_segr_next_block(r, &info), 0);
 	tt_segr_close(r);
@@ -1427,7 +1234,7 @@ static void test_hand_encoded_block_per_format_doc(void **state)
 		memcpy(expect + e, hand_block + 66, sizeof(hand_block) - 66);
 		e += sizeof(hand_block) - 66;
 		assert_int_equal(info.raw_len, e);
-		file = slurp(wpath, &len);
+		file = tst_slurp(wpath, &len);
 		/* the file header, byte by byte */
 		assert_memory_equal(file, "\x89TTSEG\r\n\x01\x00\x01\x00\x40\x00\x00\x00", 16);
 		assert_int_equal(file[16], 42);
@@ -1466,19 +1273,19 @@ static void test_version_rules(void **state)
 	n = hand_header(f, 2, 0, 64, 0);
 	n +=
 	    hand_frame(f + n, sizeof(f) - n, hand_block, sizeof(hand_block), 48, 0, 10, 1000, 2003);
-	spill(path, f, n);
+	tst_spill(path, f, n);
 	assert_int_equal(tt_segr_open(path, &r, why, sizeof(why)), -ENOTSUP);
 	assert_null(r);
 	assert_non_null(strstr(why, "2.0"));
 
 	/* a required header flag this reader does not know */
 	hand_header(f, 1, 1, 64, 0x0004);
-	spill(path, f, n);
+	tst_spill(path, f, n);
 	assert_int_equal(tt_segr_open(path, &r, why, sizeof(why)), -ENOTSUP);
 
 	/* an optional one is ignored */
 	hand_header(f, 1, 1, 64, 0x8000);
-	spill(path, f, n);
+	tst_spill(path, f, n);
 	r = open_r(path);
 	tt_segr_close(r);
 
@@ -1490,7 +1297,7 @@ static void test_version_rules(void **state)
 
 		n = hand_header(f, 1, 0, 64, 0);
 		n += hand_frame(f + n, sizeof(f) - n, raw, sizeof(raw), 48, 0, 1, 5, 5);
-		spill(path, f, n);
+		tst_spill(path, f, n);
 		r = open_r(path);
 		assert_int_equal(tt_segr_next_block(r, &info), 1);
 		assert_int_equal(tt_segr_next_event(r, &ev), -EBADMSG);
@@ -1500,7 +1307,7 @@ static void test_version_rules(void **state)
 	}
 
 	/* not a segment at all */
-	spill(path,
+	tst_spill(path,
 	      (const uint8_t *)"hello, this is not a segment file at all....."
 			       "..................",
 	      64);
@@ -1535,7 +1342,7 @@ static void test_delta_blocks_flagged(void **state)
 		got[i] = info;
 	}
 	tt_segw_close(w);
-	file = slurp(path, &len);
+	file = tst_slurp(path, &len);
 	/* flags at frame offset 6: bit 0 required, DELTA */
 	assert_int_equal(file[got[0].offset + 6], 0);
 	assert_int_equal(file[got[1].offset + 6], 1);
@@ -1646,7 +1453,7 @@ static void test_flush_error_truncates_and_retries(void **state)
 			assert_info_equal(&got, &info[b]);
 			for (k = 0; k < 1000; k++) {
 				assert_int_equal(tt_segr_next_event(r, &e), 1);
-				assert_event_equal(&e, &ev[b * 1000 + k]);
+				tst_assert_event_equal(&e, &ev[b * 1000 + k]);
 			}
 			assert_int_equal(tt_segr_next_event(r, &e), 0);
 		}
@@ -1686,13 +1493,13 @@ static uint64_t size_run(const char *path, int ticks_per_block, int emit_samples
 	*samples = 0;
 	*raw_total = 0;
 	for (i = 0; i < SZ_CONNS; i++) {
-		k[i].id = 0x10000 + (uint64_t)i * 7 + rnd(&s) % 7; /* cookies: a global counter */
+		k[i].id = 0x10000 + (uint64_t)i * 7 + tst_rnd(&s) % 7; /* cookies: a global counter */
 		memset(&k[i].c, 0, sizeof(k[i].c));
-		k[i].c.bytes_in = rnd(&s) % 100000000;
-		k[i].c.bytes_out = rnd(&s) % 1000000;
+		k[i].c.bytes_in = tst_rnd(&s) % 100000000;
+		k[i].c.bytes_out = tst_rnd(&s) % 1000000;
 		k[i].c.packets_in = k[i].c.bytes_in / 1400;
 		k[i].c.packets_out = k[i].c.bytes_out / 600;
-		k[i].c.srtt_us = 200 + (uint32_t)(rnd(&s) % 5000);
+		k[i].c.srtt_us = 200 + (uint32_t)(tst_rnd(&s) % 5000);
 		k[i].c.rttvar_us = k[i].c.srtt_us / 4;
 		k[i].c.state = TT_TCP_ESTABLISHED;
 	}
@@ -1728,17 +1535,17 @@ static uint64_t size_run(const char *path, int ticks_per_block, int emit_samples
 		}
 		ts = last + SEC;
 		for (j = 0; j < SZ_CONNS / 10; j++) {
-			struct sz_conn *c = &k[rnd(&s) % SZ_CONNS];
-			uint64_t din = rnd(&s) % 3 ? rnd(&s) % 4000 : rnd(&s) % 200000;
+			struct sz_conn *c = &k[tst_rnd(&s) % SZ_CONNS];
+			uint64_t din = tst_rnd(&s) % 3 ? tst_rnd(&s) % 4000 : tst_rnd(&s) % 200000;
 
 			c->c.bytes_in += din;
-			c->c.bytes_out += 100 + rnd(&s) % 900;
+			c->c.bytes_out += 100 + tst_rnd(&s) % 900;
 			c->c.packets_in += 1 + din / 1400;
-			c->c.packets_out += 1 + rnd(&s) % 3;
-			if (rnd(&s) % 2)
-				c->c.srtt_us += (uint32_t)(rnd(&s) % 200) - 100;
-			if (rnd(&s) % 4 == 0)
-				c->c.rttvar_us = c->c.srtt_us / 4 + (uint32_t)(rnd(&s) % 50);
+			c->c.packets_out += 1 + tst_rnd(&s) % 3;
+			if (tst_rnd(&s) % 2)
+				c->c.srtt_us += (uint32_t)(tst_rnd(&s) % 200) - 100;
+			if (tst_rnd(&s) % 4 == 0)
+				c->c.rttvar_us = c->c.srtt_us / 4 + (uint32_t)(tst_rnd(&s) % 50);
 			if (!emit_samples)
 				continue;
 			memset(&e, 0, sizeof(e));
