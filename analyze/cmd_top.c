@@ -16,6 +16,7 @@
 #include "qargs.h"
 #include "report.h"
 #include "scan.h"
+#include "ship.h"
 #include "timeparse.h"
 
 struct top_run {
@@ -86,6 +87,17 @@ static int on_piece(void *ctx, const struct tt_scan_rec *rec, const struct tt_pi
 	return tt_top_add_piece(top, p, rec->host ? rec->host : "", &r->q->filter);
 }
 
+/* A fleet piece (lib/ship.h): as a rollup piece of a local store. */
+static int on_fleet_piece(void *ctx, const char *host, const struct tt_piece *p)
+{
+	struct top_run *r = ctx;
+	struct tt_top *top = top_for(r, p->sum.last_ns);
+
+	if (!top)
+		return -ENOMEM;
+	return tt_top_add_piece(top, p, host, &r->q->filter);
+}
+
 /* One table: header line (tables only), then the ranked groups. */
 static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, unsigned n,
 		     uint64_t from, uint64_t to, const char *title, struct tt_buf *out)
@@ -143,6 +155,7 @@ int cmd_top(int argc, char **argv)
 	size_t k;
 
 	qargs_init(&q, "top");
+	q.fleet_ok = 1;
 	memset(&r, 0, sizeof(r));
 	r.q = &q;
 	for (i = 1; i < argc; i++) {
@@ -162,7 +175,8 @@ int cmd_top(int argc, char **argv)
 			       "that end inside the window. Whole rollup periods (5 minutes unless the\n"
 			       "recording chose another length) and hours are read from the index's\n"
 			       "rollups, the same numbers as their ticks; --no-rollups replays every\n"
-			       "tick instead.\n\n%s",
+			       "tick instead. With --clickhouse URL instead of DIRs, the same table\n"
+			       "from the fleet's ClickHouse (docs/FLEET.md), summed there.\n\n%s",
 			       qargs_help);
 			return 0;
 		}
@@ -218,8 +232,25 @@ int cmd_top(int argc, char **argv)
 	 */
 	if (!r.interval_ns && q.filter.state < 0 && !q.filter.pid && !no_rollups)
 		cb.on_piece = on_piece;
-	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
+	if (q.ch) {
+		/* per tick where a local top would replay ticks (see above) */
+		int per_tick = r.interval_ns || q.filter.state >= 0 || q.filter.pid;
+
+		snprintf(r.hosts, sizeof(r.hosts), "%s", q.fleet_hosts);
+		r.nhosts = q.fleet_nhosts;
+		err = tt_fleet_pieces(q.ch, q.hostnames, q.from_ns, q.to_ns, per_tick,
+				      on_fleet_piece, &r);
+		if (err == -ENOMEM) {
+			cmd_err("top: out of memory");
+			goto out;
+		}
+		if (err) {
+			cmd_err("top: %s", tt_ch_errmsg(q.ch));
+			goto out;
+		}
+	} else if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st)) {
 		goto out;
+	}
 	if (!r.interval_ns) {
 		err = print_top(&r, r.ntops ? r.tops[0] : NULL, by, n, q.from_ns, q.to_ns, "", &out);
 	} else {

@@ -9,7 +9,8 @@
 #define COMMON                                                                                     \
 	{ "--from", 1 }, { "--to", 1 }, { "--last", 1 }, { "--proto", 1 }, { "--port", 1 },        \
 		{ "--pid", 1 }, { "--comm", 1 }, { "--host", 1 }, { "--state", 1 },                \
-		{ "--format", 1 }, { "--utc", 0 }, { "--stats", 0 }
+		{ "--format", 1 }, { "--utc", 0 }, { "--stats", 0 }, { "--clickhouse", 1 },        \
+		{ "--hostname", 1 }
 #define HELP { "-h", 0 }, { "--help", 0 }
 #define END { NULL, 0 }
 
@@ -32,6 +33,8 @@ static const struct optab_opt o_replay[] = { { "--speed", 1 },	  { "--events", 0
 static const struct optab_opt o_report[] = { { "-o", 1 }, { "--output", 1 }, { "--force", 0 },
 					     { "-n", 1 }, { "--by", 1 },     COMMON,
 					     HELP,	  END };
+static const struct optab_opt o_export[] = { { "--clickhouse", 1 }, { "--batch", 1 },
+					     { "--retries", 1 }, HELP, END };
 static const struct optab_opt o_sql[] = { { "--format", 1 },	 { "--no-header", 0 },
 					  { "--timeout", 1 },	 { "--max-rows", 1 },
 					  { "--max-memory", 1 }, HELP,
@@ -45,7 +48,7 @@ static const struct {
 	{ "info", o_info, 0 },	     { "verify", o_none, 0 },	{ "reindex", o_none, 0 },
 	{ "top", o_top, 1 },	     { "events", o_events, 1 }, { "timeline", o_timeline, 1 },
 	{ "report", o_report, 1 },   { "diff", o_diff, 1 },	{ "extract", o_extract, 0 },
-	{ "sql", o_sql, 0 },	     { "replay", o_replay, 1 },
+	{ "sql", o_sql, 0 },	     { "replay", o_replay, 1 },	{ "export", o_export, 0 },
 };
 
 const struct optab_opt *optab_find(const char *cmd)

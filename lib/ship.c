@@ -1,0 +1,1110 @@
+/*
+ * ship.c: see ship.h.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "format.h"
+#include "idmap.h"
+#include "scan.h"
+#include "ship.h"
+#include "store.h"
+
+struct tt_migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+#include "clickhouse_sql.h"
+
+struct tt_ch {
+	CURL *curl;
+	char *url; /* as given */
+	char *dest; /* without the password */
+	int retries;
+	unsigned backoff_ms;
+	char *all; /* "_all" when the Distributed tables exist, else "" (queries) */
+	char err[512];
+};
+
+static int ch_fail(struct tt_ch *ch, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int ch_fail(struct tt_ch *ch, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ch->err, sizeof(ch->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *tt_ch_errmsg(const struct tt_ch *ch)
+{
+	return ch->err;
+}
+
+const char *tt_ch_dest(const struct tt_ch *ch)
+{
+	return ch->dest;
+}
+
+/* http://user:pw@host/... -> http://user@host/... */
+static char *strip_password(const char *url)
+{
+	const char *s = strstr(url, "://"), *at, *colon, *slash;
+	char *d;
+
+	if (!s)
+		return strdup(url);
+	s += 3;
+	slash = strchr(s, '/');
+	at = strchr(s, '@');
+	if (!at || (slash && at > slash))
+		return strdup(url);
+	colon = memchr(s, ':', (size_t)(at - s));
+	if (!colon)
+		return strdup(url);
+	if (asprintf(&d, "%.*s%s", (int)(colon - url), url, at) < 0)
+		return NULL;
+	return d;
+}
+
+struct tt_ch *tt_ch_new(const char *url, int retries, unsigned backoff_ms, char *why,
+			size_t why_len)
+{
+	static int inited;
+	struct tt_ch *ch;
+
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+		snprintf(why, why_len, "'%s' is not an http:// or https:// URL", url);
+		return NULL;
+	}
+	if (!inited) {
+		/* once, before any thread: the recorder calls this from main */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		inited = 1;
+	}
+	ch = calloc(1, sizeof(*ch));
+	if (!ch || !(ch->url = strdup(url)) || !(ch->dest = strip_password(url)) ||
+	    !(ch->curl = curl_easy_init())) {
+		tt_ch_free(ch);
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	ch->retries = retries;
+	ch->backoff_ms = backoff_ms ? backoff_ms : 200;
+	return ch;
+}
+
+void tt_ch_free(struct tt_ch *ch)
+{
+	if (!ch)
+		return;
+	if (ch->curl)
+		curl_easy_cleanup(ch->curl);
+	free(ch->url);
+	free(ch->dest);
+	free(ch->all);
+	free(ch);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+	struct tt_buf *b = ctx;
+
+	tt_buf_add(b, p, size * n);
+	return b->err ? 0 : size * n;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* The first line of a ClickHouse error, without its stack or e.what() tail. */
+static void first_line(const char *s, char *out, size_t len)
+{
+	const char *e = strchr(s, '\n'), *w = strstr(s, ", e.what()");
+	size_t n = e ? (size_t)(e - s) : strlen(s);
+
+	if (w && (size_t)(w - s) < n)
+		n = (size_t)(w - s);
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+/*
+ * POST body to the URL with query in the query string (NULL: body is the
+ * statement). The response into out (may be NULL).
+ */
+static int ch_post(struct tt_ch *ch, const char *query, const char *body, size_t len,
+		   struct tt_buf *out)
+{
+	struct tt_buf resp = { 0 };
+	char *url = NULL, *q = NULL;
+	unsigned wait = ch->backoff_ms;
+	int attempt, err = 0;
+
+	if (query) {
+		q = curl_easy_escape(ch->curl, query, 0);
+		if (!q || asprintf(&url, "%s%squery=%s", ch->url, strchr(ch->url, '?') ? "&" : "?",
+				   q) < 0) {
+			curl_free(q);
+			return ch_fail(ch, -ENOMEM, "out of memory");
+		}
+		curl_free(q);
+	}
+	for (attempt = 0;; attempt++) {
+		char ebuf[CURL_ERROR_SIZE] = "";
+		long code = 0;
+		CURLcode rc;
+
+		tt_buf_reset(&resp);
+		curl_easy_reset(ch->curl);
+		curl_easy_setopt(ch->curl, CURLOPT_URL, url ? url : ch->url);
+		curl_easy_setopt(ch->curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(ch->curl, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(ch->curl, CURLOPT_WRITEDATA, &resp);
+		curl_easy_setopt(ch->curl, CURLOPT_ERRORBUFFER, ebuf);
+		curl_easy_setopt(ch->curl, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(ch->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+		curl_easy_setopt(ch->curl, CURLOPT_TIMEOUT, 600L);
+		rc = curl_easy_perform(ch->curl);
+		if (rc == CURLE_OK)
+			curl_easy_getinfo(ch->curl, CURLINFO_RESPONSE_CODE, &code);
+		if (rc == CURLE_OK && code == 200) {
+			err = 0;
+			break;
+		}
+		if (resp.err) {
+			err = ch_fail(ch, -ENOMEM, "out of memory reading the response");
+			break;
+		}
+		if (rc == CURLE_OK && code < 500) {
+			char line[400];
+
+			tt_buf_add(&resp, "", 1);
+			first_line(resp.p ? resp.p : "", line, sizeof(line));
+			err = ch_fail(ch, -EACCES, "%s refused (HTTP %ld): %s", ch->dest, code, line);
+			break;
+		}
+		if (rc == CURLE_OK) {
+			char line[400];
+
+			tt_buf_add(&resp, "", 1);
+			first_line(resp.p ? resp.p : "", line, sizeof(line));
+			err = ch_fail(ch, -EIO, "%s failed (HTTP %ld): %s", ch->dest, code, line);
+		} else {
+			err = ch_fail(ch, -ECONNREFUSED, "cannot reach %s: %s", ch->dest,
+				      ebuf[0] ? ebuf : curl_easy_strerror(rc));
+		}
+		if (attempt >= ch->retries)
+			break;
+		sleep_ms(wait);
+		wait = wait * 2 > 10000 ? 10000 : wait * 2;
+	}
+	free(url);
+	if (!err && out) {
+		tt_buf_add(out, resp.p ? resp.p : "", resp.len);
+		tt_buf_add(out, "", 1); /* NUL, not counted */
+		if (out->err)
+			err = ch_fail(ch, -ENOMEM, "out of memory");
+		else
+			out->len--;
+	}
+	tt_buf_free(&resp);
+	return err;
+}
+
+int tt_ch_exec(struct tt_ch *ch, const char *sql, struct tt_buf *out)
+{
+	return ch_post(ch, NULL, sql, strlen(sql), out);
+}
+
+int tt_ch_migrate(struct tt_ch *ch)
+{
+	struct tt_buf out = { 0 };
+	size_t i;
+	long have = 0;
+	int err;
+
+	/* the first migration creates tt_schema: see what is there before it */
+	err = tt_ch_exec(ch, "EXISTS TABLE tt_schema", &out);
+	if (!err && out.p && atoi(out.p) == 1) {
+		tt_buf_reset(&out);
+		err = tt_ch_exec(ch, "SELECT max(version) FROM tt_schema", &out);
+		if (!err)
+			have = out.p ? atol(out.p) : 0;
+	}
+	tt_buf_free(&out);
+	if (err)
+		return err;
+	for (i = 0; i < sizeof(tt_migrations) / sizeof(tt_migrations[0]); i++) {
+		const struct tt_migration *m = &tt_migrations[i];
+		char *sql, *p, *stmt, ins[200];
+
+		if (m->version <= have)
+			continue;
+		if (!(sql = strdup(m->sql)))
+			return ch_fail(ch, -ENOMEM, "out of memory");
+		/* statements end with ';' at the end of a line */
+		for (stmt = sql; !err && stmt && *stmt; stmt = p) {
+			const char *c;
+			int empty = 1;
+
+			p = strstr(stmt, ";\n");
+			if (p) {
+				*p = '\0';
+				p += 2;
+			}
+			/* skip what is only comments and blanks */
+			for (c = stmt; *c && empty;) {
+				if (*c == '-' && c[1] == '-') {
+					c = strchr(c, '\n');
+					if (!c)
+						break;
+				} else if (*c != ' ' && *c != '\t' && *c != '\n') {
+					empty = 0;
+				} else {
+					c++;
+				}
+			}
+			if (!empty)
+				err = tt_ch_exec(ch, stmt, NULL);
+		}
+		free(sql);
+		if (err)
+			return err;
+		snprintf(ins, sizeof(ins), "INSERT INTO tt_schema VALUES (%d, '%s')", m->version,
+			 m->name);
+		if ((err = tt_ch_exec(ch, ins, NULL)))
+			return err;
+	}
+	return 0;
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static void json_str(struct tt_buf *b, const char *s, size_t max)
+{
+	size_t i;
+
+	tt_buf_add(b, "\"", 1);
+	for (i = 0; s && i < max && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			tt_buf_printf(b, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			tt_buf_printf(b, "\\u%04x", c); /* bytes as code points: no UTF-8 checks */
+		else
+			tt_buf_add(b, (const char *)&c, 1);
+	}
+	tt_buf_add(b, "\"", 1);
+}
+
+/* ---- export -------------------------------------------------------------- */
+
+struct rec_state {
+	int64_t id;
+	uint64_t key;
+	char host[65];
+	uint64_t ticks_ns; /* cursor: ticks ending at or before are out */
+	uint64_t meta_ns;
+	uint64_t sent_ns; /* the last tick in a batch sent */
+	uint64_t pending_ns; /* the last tick in the batch being built */
+};
+
+struct exporter {
+	struct tt_ch *ch;
+	sqlite3 *db; /* read-write handle on index.db, for the cursors */
+	const struct tt_ship_opts *o;
+	struct tt_ship_stats *st;
+	struct rec_state *recs;
+	size_t nrecs;
+	struct rec_state *cur;
+	struct tt_buf ticks, events;
+	size_t nticks, nevents;
+	uint64_t ev_ts; /* seq numbering: events at the same ts of the same connection */
+	uint64_t ev_id;
+	unsigned ev_seq;
+	char why[512];
+};
+
+static int ex_fail(struct exporter *x, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int ex_fail(struct exporter *x, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(x->why, sizeof(x->why), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static int insert(struct exporter *x, const char *table, struct tt_buf *rows)
+{
+	char q[128];
+	int err;
+
+	if (!rows->len)
+		return 0;
+	if (rows->err)
+		return ex_fail(x, -ENOMEM, "out of memory building a batch");
+	snprintf(q, sizeof(q), "INSERT INTO %s FORMAT JSONEachRow", table);
+	err = ch_post(x->ch, q, rows->p, rows->len, NULL);
+	if (err)
+		return ex_fail(x, err, "%s", x->ch->err);
+	x->st->batches++;
+	tt_buf_reset(rows);
+	return 0;
+}
+
+static int save_cursor(struct exporter *x, const struct rec_state *r)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(x->db,
+				"INSERT INTO export_cursors (dest, recording_id, ticks_ns, meta_ns)"
+				" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (dest, recording_id) DO UPDATE"
+				" SET ticks_ns = excluded.ticks_ns, meta_ns = excluded.meta_ns",
+				-1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, x->ch->dest, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, r->id);
+		sqlite3_bind_int64(q, 3, (int64_t)r->ticks_ns);
+		sqlite3_bind_int64(q, 4, (int64_t)r->meta_ns);
+		rc = sqlite3_step(q);
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_OK)
+		return ex_fail(x, -EIO, "index.db: saving the export cursor: %s",
+			       sqlite3_errmsg(x->db));
+	return 0;
+}
+
+/* Send the ticks and events built so far; then their recordings' cursors move. */
+static int flush(struct exporter *x)
+{
+	size_t i;
+	int err;
+
+	if ((err = insert(x, "tt_ticks", &x->ticks)) || (err = insert(x, "tt_events", &x->events)))
+		return err;
+	x->nticks = x->nevents = 0;
+	for (i = 0; i < x->nrecs; i++) {
+		struct rec_state *r = &x->recs[i];
+
+		if (r->pending_ns > r->ticks_ns) {
+			r->ticks_ns = r->pending_ns;
+			if ((err = save_cursor(x, r)))
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int on_recording(void *ctx, const struct tt_scan_rec *rec)
+{
+	struct exporter *x = ctx;
+	size_t i;
+
+	x->cur = NULL;
+	for (i = 0; i < x->nrecs; i++)
+		if (x->recs[i].id == rec->id)
+			x->cur = &x->recs[i];
+	return 0;
+}
+
+static void addr_json(struct tt_buf *b, const char *name, const uint8_t a[16], int family)
+{
+	char s[64];
+
+	tt_buf_printf(b, ",\"%s\":\"%s\"", name, tt_fmt_addr(s, sizeof(s), a, family));
+}
+
+static uint64_t dbits(double d)
+{
+	uint64_t u;
+
+	memcpy(&u, &d, sizeof(u));
+	return u;
+}
+
+static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
+		    const struct tt_agg *agg)
+{
+	struct exporter *x = ctx;
+	struct rec_state *r = x->cur;
+	uint64_t ts = (uint64_t)((int64_t)t->ts_ns + rec->mono_to_wall_ns);
+	uint64_t start = (uint64_t)((int64_t)t->start_ns + rec->mono_to_wall_ns);
+	size_t i;
+
+	(void)agg;
+	if (!r || ts <= r->ticks_ns)
+		return 0;
+	for (i = 0; i < t->n; i++) {
+		const struct tt_row *w = &t->rows[i];
+		const struct tt_ev_conn *c = &w->conn;
+		struct tt_buf *b = &x->ticks;
+
+		if (!tt_row_active(w))
+			continue;
+		tt_buf_add(b, "{\"host\":", 8);
+		json_str(b, r->host, sizeof(r->host));
+		tt_buf_printf(b,
+			      ",\"rec\":%" PRIu64 ",\"ts\":%" PRIu64 ",\"tick_start\":%" PRIu64
+			      ",\"conn_id\":%" PRIu64 ",\"open_mono\":%" PRIu64
+			      ",\"family\":%u,\"proto\":%u",
+			      r->key, ts, start, c->id, w->open_ns, c->family, c->proto);
+		addr_json(b, "laddr", c->laddr, c->family);
+		tt_buf_printf(b, ",\"lport\":%u", c->lport);
+		addr_json(b, "raddr", c->raddr, c->family);
+		tt_buf_printf(b, ",\"rport\":%u,\"pid\":%u,\"tgid\":%u,\"comm\":", c->rport, c->pid,
+			      c->tgid);
+		json_str(b, c->comm, TT_COMM_MAX);
+		tt_buf_printf(b,
+			      ",\"cgroup\":%" PRIu64 ",\"netns\":%u,\"conn_flags\":%u,\"new\":%u"
+			      ",\"closed\":%u,\"state\":%u,\"close_reason\":%u,\"close_errno\":%u"
+			      ",\"age_ns\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+			      ",\"packets_in\":%" PRIu64 ",\"packets_out\":%" PRIu64
+			      ",\"retrans\":%u,\"resets\":%u,\"rate_in\":%.17g,\"rate_out\":%.17g"
+			      ",\"rate_in_bits\":%" PRIu64 ",\"rate_out_bits\":%" PRIu64
+			      ",\"srtt_us\":%u}\n",
+			      c->cgroup, c->netns, c->flags, !!(w->flags & TT_ROW_NEW),
+			      !!(w->flags & TT_ROW_CLOSED), w->tot.state,
+			      w->flags & TT_ROW_CLOSED ? w->close_reason : 0,
+			      w->flags & TT_ROW_CLOSED ? w->err : 0, tt_row_age_ns(w, t->ts_ns),
+			      w->d_bytes_in, w->d_bytes_out, w->d_packets_in, w->d_packets_out,
+			      w->d_retrans, w->d_resets, w->rate_in, w->rate_out, dbits(w->rate_in),
+			      dbits(w->rate_out), w->tot.srtt_us);
+		x->nticks++;
+		x->st->ticks++;
+	}
+	r->pending_ns = ts;
+	if (x->nticks + x->nevents >= x->o->batch_rows)
+		return flush(x);
+	return 0;
+}
+
+static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
+		    const struct tt_agg *agg)
+{
+	struct exporter *x = ctx;
+	struct rec_state *r = x->cur;
+	uint64_t ts = (uint64_t)((int64_t)ev->ts_ns + rec->mono_to_wall_ns), id;
+	struct tt_buf *b = &x->events;
+	const char *type;
+
+	(void)agg;
+	if (!r || ts <= r->ticks_ns || (ev->flags & TT_EVF_KEYFRAME))
+		return 0;
+	switch (ev->type) {
+	case TT_EV_STATE:
+		type = "state";
+		id = ev->state.id;
+		break;
+	case TT_EV_RESET:
+		type = "reset";
+		id = ev->reset.id;
+		break;
+	case TT_EV_CLOSE:
+		type = "close";
+		id = ev->close.id;
+		break;
+	default:
+		return 0;
+	}
+	if (ts == x->ev_ts && id == x->ev_id) {
+		x->ev_seq++;
+	} else {
+		x->ev_ts = ts;
+		x->ev_id = id;
+		x->ev_seq = 0;
+	}
+	tt_buf_add(b, "{\"host\":", 8);
+	json_str(b, r->host, sizeof(r->host));
+	tt_buf_printf(b,
+		      ",\"rec\":%" PRIu64 ",\"ts\":%" PRIu64 ",\"conn_id\":%" PRIu64
+		      ",\"type\":\"%s\",\"seq\":%u,\"old_state\":%u,\"new_state\":%u"
+		      ",\"received\":%u,\"close_reason\":%u,\"close_errno\":%u}\n",
+		      r->key, ts, id, type, x->ev_seq,
+		      ev->type == TT_EV_STATE ? ev->state.old_state : 0,
+		      ev->type == TT_EV_STATE ? ev->state.new_state : 0,
+		      ev->type == TT_EV_RESET ? ev->reset.received : 0,
+		      ev->type == TT_EV_CLOSE ? ev->close.reason : 0,
+		      ev->type == TT_EV_CLOSE ? ev->close.err :
+		      ev->type == TT_EV_STATE ? ev->state.err : 0);
+	x->nevents++;
+	x->st->events++;
+	return 0;
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct exporter *x = ctx;
+
+	if (x->o->on_progress)
+		x->o->on_progress(x->o->ctx, done, total);
+}
+
+static int64_t col64(sqlite3_stmt *q, int i)
+{
+	return (int64_t)sqlite3_column_int64(q, i);
+}
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(q, i);
+
+	return s ? s : "";
+}
+
+/* The recordings, their keys and cursors; the highest meta high-water mark. */
+static int load_recordings(struct exporter *x, struct tt_store *s)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(tt_store_db(s),
+				"SELECT r.id, r.host, r.boot_id, r.start_ns,"
+				" coalesce(c.ticks_ns, 0), coalesce(c.meta_ns, 0)"
+				" FROM recordings r LEFT JOIN export_cursors c"
+				" ON c.recording_id = r.id AND c.dest = ?1 ORDER BY r.id",
+				-1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),
+			       sqlite3_errmsg(tt_store_db(s)));
+	sqlite3_bind_text(q, 1, x->ch->dest, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct rec_state *r, *n = realloc(x->recs, (x->nrecs + 1) * sizeof(*n));
+		char k[256];
+
+		if (!n) {
+			sqlite3_finalize(q);
+			return ex_fail(x, -ENOMEM, "out of memory");
+		}
+		x->recs = n;
+		r = &x->recs[x->nrecs++];
+		memset(r, 0, sizeof(*r));
+		r->id = col64(q, 0);
+		snprintf(r->host, sizeof(r->host), "%s", col_text(q, 1));
+		snprintf(k, sizeof(k), "%s %s %" PRId64, r->host, col_text(q, 2),
+			 col64(q, 3));
+		r->key = tt_fnv1a(k, strlen(k), TT_FNV1A_INIT);
+		r->ticks_ns = (uint64_t)col64(q, 4);
+		r->meta_ns = (uint64_t)col64(q, 5);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),
+			       sqlite3_errmsg(tt_store_db(s)));
+	return 0;
+}
+
+/*
+ * The recording's row, its lifetimes touched after meta_ns and its losses
+ * after meta_ns, then meta_ns moves to hw (taken before the scan: whatever
+ * changed since goes again next time, harmlessly).
+ */
+static int ship_meta(struct exporter *x, struct tt_store *s, struct rec_state *r, uint64_t hw)
+{
+	sqlite3 *db = tt_store_db(s);
+	sqlite3_stmt *q = NULL;
+	struct tt_buf b = { 0 };
+	size_t n = 0;
+	int rc, err = 0;
+
+#define PREP(sql)                                                                                  \
+	do {                                                                                       \
+		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {                      \
+			err = ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),                 \
+				      sqlite3_errmsg(db));                                         \
+			goto out;                                                                  \
+		}                                                                                  \
+		sqlite3_bind_int64(q, 1, r->id);                                                   \
+		sqlite3_bind_int64(q, 2, (int64_t)r->meta_ns);                                     \
+	} while (0)
+
+	PREP("SELECT r.kernel, r.boot_id, r.start_ns, coalesce(r.end_ns, 0), r.clean_stop, r.options,"
+	     " r.tool_version, r.mono_to_wall_ns, r.bucket_ns, coalesce(r.end_ns, (SELECT"
+	     " max(b.t_end_ns) FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE"
+	     " s.recording_id = r.id), r.start_ns) FROM recordings r WHERE r.id = ?1 AND ?2 >= 0");
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		tt_buf_add(&b, "{\"host\":", 8);
+		json_str(&b, r->host, sizeof(r->host));
+		tt_buf_printf(&b, ",\"rec\":%" PRIu64 ",\"kernel\":", r->key);
+		json_str(&b, col_text(q, 0), 256);
+		tt_buf_add(&b, ",\"boot_id\":", 11);
+		json_str(&b, col_text(q, 1), 256);
+		tt_buf_printf(&b,
+			      ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
+			      ",\"clean_stop\":%d,\"options\":",
+			      col64(q, 2), col64(q, 9),
+			      sqlite3_column_int(q, 4));
+		json_str(&b, col_text(q, 5), 4096);
+		tt_buf_add(&b, ",\"tool_version\":", 16);
+		json_str(&b, col_text(q, 6), 256);
+		tt_buf_printf(&b,
+			      ",\"mono_to_wall_ns\":%" PRId64 ",\"bucket_ns\":%" PRId64
+			      ",\"ver\":%" PRId64 "}\n",
+			      col64(q, 7), col64(q, 8),
+			      col64(q, 9) * 2 + (col64(q, 3) != 0));
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if ((err = insert(x, "tt_recordings", &b)))
+		goto out;
+
+	PREP("SELECT conn_id, open_ns, proto, family, laddr, lport, raddr, rport, pid, comm, cgroup,"
+	     " netns, partial, udp_peer, coalesce(close_ns, 0), first_seen_ns, last_seen_ns, state,"
+	     " coalesce(close_reason, ''), coalesce(close_errno, 0), bytes_in, bytes_out,"
+	     " packets_in, packets_out, coalesce(rtt_min_us, 0), coalesce(rtt_avg_us, 0),"
+	     " coalesce(rtt_max_us, 0), rtt_samples, retrans, resets_sent, resets_recv"
+	     " FROM connections WHERE recording_id = ?1 AND"
+	     " (last_seen_ns > ?2 OR coalesce(close_ns, 0) > ?2)");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t close_ns = col64(q, 14), last = col64(q, 16);
+
+		tt_buf_add(&b, "{\"host\":", 8);
+		json_str(&b, r->host, sizeof(r->host));
+		tt_buf_printf(&b, ",\"rec\":%" PRIu64 ",\"conn_id\":%" PRIu64 ",\"open_ns\":%" PRId64
+			      ",\"proto\":", r->key, (uint64_t)col64(q, 0),
+			      col64(q, 1));
+		json_str(&b, col_text(q, 2), 8);
+		tt_buf_printf(&b, ",\"family\":%d,\"laddr\":", sqlite3_column_int(q, 3));
+		json_str(&b, col_text(q, 4), 64);
+		tt_buf_printf(&b, ",\"lport\":%d,\"raddr\":", sqlite3_column_int(q, 5));
+		json_str(&b, col_text(q, 6), 64);
+		tt_buf_printf(&b, ",\"rport\":%d,\"pid\":%d,\"comm\":", sqlite3_column_int(q, 7),
+			      sqlite3_column_int(q, 8));
+		json_str(&b, col_text(q, 9), 64);
+		tt_buf_printf(&b,
+			      ",\"cgroup\":%" PRIu64 ",\"netns\":%" PRId64 ",\"partial\":%d"
+			      ",\"udp_peer\":%d,\"close_ns\":%" PRId64 ",\"first_seen_ns\":%" PRId64
+			      ",\"last_seen_ns\":%" PRId64 ",\"state\":",
+			      (uint64_t)col64(q, 10), col64(q, 11),
+			      sqlite3_column_int(q, 12), sqlite3_column_int(q, 13), close_ns,
+			      col64(q, 15), last);
+		json_str(&b, col_text(q, 17), 32);
+		tt_buf_add(&b, ",\"close_reason\":", 16);
+		json_str(&b, col_text(q, 18), 32);
+		tt_buf_printf(&b,
+			      ",\"close_errno\":%d,\"bytes_in\":%" PRId64 ",\"bytes_out\":%" PRId64
+			      ",\"packets_in\":%" PRId64 ",\"packets_out\":%" PRId64
+			      ",\"rtt_min_us\":%d,\"rtt_avg_us\":%d,\"rtt_max_us\":%d"
+			      ",\"rtt_samples\":%d,\"retrans\":%" PRId64 ",\"resets_sent\":%" PRId64
+			      ",\"resets_recv\":%" PRId64 ",\"ver\":%" PRId64 "}\n",
+			      sqlite3_column_int(q, 19), col64(q, 20),
+			      col64(q, 21), col64(q, 22),
+			      col64(q, 23), sqlite3_column_int(q, 24),
+			      sqlite3_column_int(q, 25), sqlite3_column_int(q, 26),
+			      sqlite3_column_int(q, 27), col64(q, 28),
+			      col64(q, 29), col64(q, 30),
+			      /* a close after the last activity still wins */
+			      (close_ns > last ? close_ns : last) * 2 + (close_ns != 0));
+		x->st->conns++;
+		if (++n >= x->o->batch_rows) {
+			if ((err = insert(x, "tt_conns", &b)))
+				goto out;
+			n = 0;
+		}
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE) {
+		err = ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s), sqlite3_errmsg(db));
+		goto out;
+	}
+	if ((err = insert(x, "tt_conns", &b)))
+		goto out;
+
+	PREP("SELECT t_start_ns, t_end_ns, ring_drops, socks_full, peers_full FROM v_losses"
+	     " WHERE recording_id = ?1 AND t_end_ns > ?2 AND"
+	     " ring_drops + socks_full + peers_full > 0");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		tt_buf_add(&b, "{\"host\":", 8);
+		json_str(&b, r->host, sizeof(r->host));
+		tt_buf_printf(&b,
+			      ",\"rec\":%" PRIu64 ",\"t_start_ns\":%" PRId64 ",\"t_end_ns\":%" PRId64
+			      ",\"ring_drops\":%" PRId64 ",\"socks_full\":%" PRId64
+			      ",\"peers_full\":%" PRId64 "}\n",
+			      r->key, col64(q, 0), col64(q, 1),
+			      col64(q, 2), col64(q, 3),
+			      col64(q, 4));
+		x->st->losses++;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE) {
+		err = ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s), sqlite3_errmsg(db));
+		goto out;
+	}
+	if ((err = insert(x, "tt_losses", &b)))
+		goto out;
+	if (hw > r->meta_ns) {
+		r->meta_ns = hw;
+		err = save_cursor(x, r);
+	}
+#undef PREP
+out:
+	sqlite3_finalize(q);
+	tt_buf_free(&b);
+	return err;
+}
+
+/* The time up to which dir's index is complete now: its last block's end. */
+static uint64_t high_water(struct tt_store *s)
+{
+	sqlite3_stmt *q = NULL;
+	uint64_t hw = 0;
+
+	if (sqlite3_prepare_v2(tt_store_db(s), "SELECT coalesce(max(t_end_ns), 0) FROM blocks", -1,
+			       &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		hw = (uint64_t)col64(q, 0);
+	sqlite3_finalize(q);
+	return hw;
+}
+
+int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *o,
+		  struct tt_ship_stats *st, char *why, size_t why_len)
+{
+	struct tt_ship_opts dflt = { 0 };
+	struct tt_ship_stats local = { 0 };
+	struct exporter x;
+	struct tt_scan_cb cb = { .on_recording = on_recording, .on_table = on_table,
+				 .on_event = on_event, .on_progress = on_progress };
+	struct tt_store *s = NULL;
+	char path[4096], warn[256] = "";
+	uint64_t from = UINT64_MAX, hw;
+	size_t i;
+	int err;
+
+	memset(&x, 0, sizeof(x));
+	if (!o)
+		o = &dflt;
+	dflt = *o;
+	if (!dflt.batch_rows)
+		dflt.batch_rows = 20000;
+	x.ch = ch;
+	x.o = &dflt;
+	x.st = st ? st : &local;
+	why[0] = '\0';
+	if ((err = tt_store_open(dir, TT_STORE_READ, 0, 0, &s, why, why_len)))
+		return err;
+	if (tt_store_schema_version(s) < 3) {
+		snprintf(why, why_len,
+			 "%s/index.db has schema %d, without export cursors (3): open it for writing"
+			 " once with this tcptop (tcptop-record, or export when no recorder holds it)",
+			 dir, tt_store_schema_version(s));
+		tt_store_close(s);
+		return -EPROTO;
+	}
+	snprintf(path, sizeof(path), "%s/index.db", dir);
+	if (sqlite3_open_v2(path, &x.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(why, why_len, "%s: %s", path, x.db ? sqlite3_errmsg(x.db) : "out of memory");
+		err = -EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(x.db, 5000);
+	hw = high_water(s);
+	if ((err = load_recordings(&x, s)))
+		goto out;
+	for (i = 0; i < x.nrecs; i++)
+		if (x.recs[i].ticks_ns < from)
+			from = x.recs[i].ticks_ns;
+	if (x.nrecs) {
+		/* the scan's window starts after the least advanced recording's cursor */
+		err = tt_scan(s, from, 0, &cb, &x, NULL, warn, sizeof(warn), x.why, sizeof(x.why));
+		if (!err)
+			err = flush(&x);
+	}
+	for (i = 0; !err && i < x.nrecs; i++)
+		err = ship_meta(&x, s, &x.recs[i], hw);
+	x.st->recordings += x.nrecs;
+	if (err)
+		snprintf(why, why_len, "%s", x.why);
+out:
+	tt_buf_free(&x.ticks);
+	tt_buf_free(&x.events);
+	free(x.recs);
+	if (x.db)
+		sqlite3_close(x.db);
+	tt_store_close(s);
+	return err;
+}
+
+uint64_t tt_ship_unshipped_from(struct tt_store *s)
+{
+	sqlite3_stmt *q = NULL;
+	uint64_t t = 0;
+
+	if (tt_store_schema_version(s) < 3)
+		return 0;
+	if (sqlite3_prepare_v2(tt_store_db(s), "SELECT coalesce(min(ticks_ns), 0) FROM export_cursors",
+			       -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		t = (uint64_t)col64(q, 0);
+	sqlite3_finalize(q);
+	return t;
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+/* Which tables queries read: tt_X_all when the Distributed tables exist. */
+static const char *all(struct tt_ch *ch)
+{
+	struct tt_buf out = { 0 };
+
+	if (!ch->all) {
+		int err = tt_ch_exec(ch, "EXISTS TABLE tt_ticks_all", &out);
+
+		if (err) {
+			tt_buf_free(&out);
+			return NULL;
+		}
+		ch->all = strdup(out.p && atoi(out.p) == 1 ? "_all" : "");
+		tt_buf_free(&out);
+	}
+	return ch->all;
+}
+
+/* " AND host IN ('a','b')" for a comma-separated list, quoted safely. */
+static int host_clause(struct tt_ch *ch, const char *hostnames, struct tt_buf *b)
+{
+	const char *p = hostnames;
+
+	if (!hostnames || !*hostnames)
+		return 0;
+	tt_buf_add(b, " AND host IN (", 14);
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p), i;
+
+		tt_buf_add(b, "'", 1);
+		for (i = 0; i < n; i++) {
+			if (p[i] == '\'' || p[i] == '\\')
+				tt_buf_add(b, "\\", 1);
+			tt_buf_add(b, p + i, 1);
+		}
+		tt_buf_add(b, e ? "'," : "'", e ? 2 : 1);
+		p += n + (e ? 1 : 0);
+	}
+	tt_buf_add(b, ")", 1);
+	return b->err ? ch_fail(ch, -ENOMEM, "out of memory") : 0;
+}
+
+int tt_fleet_span(struct tt_ch *ch, const char *hostnames, uint64_t *start_ns, uint64_t *end_ns,
+		  char *hosts, size_t hosts_len, int *nhosts)
+{
+	struct tt_buf sql = { 0 }, out = { 0 };
+	const char *a = all(ch);
+	char *line, *save = NULL;
+	int err, n = 0;
+
+	if (!a)
+		return -ECONNREFUSED;
+	*start_ns = *end_ns = 0;
+	hosts[0] = '\0';
+	tt_buf_printf(&sql,
+		      "SELECT host, min(start_ns), max(end_ns) FROM (SELECT host, rec, start_ns,"
+		      " end_ns, ver FROM tt_recordings%s FINAL WHERE 1", a);
+	if ((err = host_clause(ch, hostnames, &sql)))
+		goto out;
+	tt_buf_add(&sql, ") GROUP BY host ORDER BY host", 29);
+	if (sql.err) {
+		err = ch_fail(ch, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((err = tt_ch_exec(ch, sql.p, &out)))
+		goto out;
+	for (line = out.p ? strtok_r(out.p, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		uint64_t s, e;
+		size_t l = strlen(hosts);
+
+		if (!t2)
+			continue;
+		*t1 = '\0';
+		s = strtoull(t1 + 1, NULL, 10);
+		e = strtoull(t2 + 1, NULL, 10);
+		if (!*start_ns || s < *start_ns)
+			*start_ns = s;
+		if (e > *end_ns)
+			*end_ns = e;
+		if (l + strlen(line) + 3 < hosts_len)
+			snprintf(hosts + l, hosts_len - l, "%s%s", l ? ", " : "", line);
+		n++;
+	}
+	*nhosts = n;
+	err = n ? 0 : -ENODATA;
+out:
+	tt_buf_free(&sql);
+	tt_buf_free(&out);
+	return err;
+}
+
+/* "1.2.3.4", "::1", "*" back into the 16 bytes tt_fmt_addr printed them from. */
+static void parse_addr(const char *s, int family, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	if (family == 4) {
+		a[10] = a[11] = 0xff;
+		if (strcmp(s, "*"))
+			inet_pton(AF_INET, s, a + 12);
+	} else if (strcmp(s, "*")) {
+		inet_pton(AF_INET6, s, a);
+	}
+}
+
+/* TabSeparated unescaping in place (\t \n \\ \' and the like). */
+static void tsv_unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++) {
+		if (*s == '\\' && s[1]) {
+			s++;
+			*d++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == '0' ? '\0' : *s;
+		} else {
+			*d++ = *s;
+		}
+	}
+	*d = '\0';
+}
+
+int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
+		    int per_tick,
+		    int (*fn)(void *ctx, const char *host, const struct tt_piece *p), void *ctx)
+{
+	struct tt_buf sql = { 0 }, out = { 0 };
+	const char *a = all(ch);
+	char *line, *next;
+	int err;
+
+	if (!a)
+		return -ECONNREFUSED;
+	/*
+	 * One piece per connection lifetime and owner in the window (and per
+	 * tick with per_tick): sums, maxima, and the values of its last tick.
+	 * FINAL collapses rows sent twice; it needs the sorting key's columns
+	 * selected in 18.16, hence the inner SELECT.
+	 */
+	tt_buf_printf(&sql,
+		      "SELECT host, rec, conn_id, open_mono, tgid, comm, cgroup,"
+		      " argMax(family, ts), argMax(proto, ts), argMax(laddr, ts), argMax(lport, ts),"
+		      " argMax(raddr, ts), argMax(rport, ts), argMax(pid, ts), argMax(netns, ts),"
+		      " argMax(conn_flags, ts), count(), min(ts), max(ts), max(age_ns),"
+		      " argMax(state, ts), max(closed), maxIf(close_reason, closed = 1),"
+		      " maxIf(close_errno, closed = 1), sum(bytes_in), sum(bytes_out),"
+		      " sum(packets_in), sum(packets_out), sum(retrans), sum(resets),"
+		      " max(rate_in_bits), max(rate_out_bits), sum(srtt_us), countIf(srtt_us > 0),"
+		      " min(srtt_us), max(srtt_us)%s"
+		      " FROM (SELECT * FROM tt_ticks%s FINAL WHERE ts > %" PRIu64 " AND ts <= %" PRIu64,
+		      per_tick ? ", ts" : "", a, from_ns, to_ns);
+	if ((err = host_clause(ch, hostnames, &sql)))
+		goto out;
+	tt_buf_printf(&sql, ") GROUP BY host, rec, conn_id, open_mono, tgid, comm, cgroup%s"
+			    " ORDER BY host, max(ts), min(ts), rec, conn_id, open_mono, tgid, comm, cgroup",
+		      per_tick ? ", ts" : "");
+	if (sql.err) {
+		err = ch_fail(ch, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((err = tt_ch_exec(ch, sql.p, &out)))
+		goto out;
+	for (line = out.len ? out.p : NULL; line && *line; line = next) {
+		char *f[40];
+		int nf = 0;
+		struct tt_piece p;
+		uint64_t u;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		f[nf++] = line;
+		for (char *c = line; *c && nf < 40; c++)
+			if (*c == '\t') {
+				*c = '\0';
+				f[nf++] = c + 1;
+			}
+		if (nf < 36) {
+			err = ch_fail(ch, -EPROTO, "%s: unexpected answer to the fleet query", ch->dest);
+			goto out;
+		}
+		for (int i = 0; i < nf; i++)
+			tsv_unescape(f[i]);
+		memset(&p, 0, sizeof(p));
+		p.conn.id = strtoull(f[2], NULL, 10);
+		p.conn.open_ns = strtoull(f[3], NULL, 10);
+		p.conn.tgid = (uint32_t)strtoul(f[4], NULL, 10);
+		strncpy(p.conn.comm, f[5], TT_COMM_MAX);
+		p.conn.cgroup = strtoull(f[6], NULL, 10);
+		p.conn.family = (uint8_t)atoi(f[7]);
+		p.conn.proto = (uint8_t)atoi(f[8]);
+		parse_addr(f[9], p.conn.family, p.conn.laddr);
+		p.conn.lport = (uint16_t)atoi(f[10]);
+		parse_addr(f[11], p.conn.family, p.conn.raddr);
+		p.conn.rport = (uint16_t)atoi(f[12]);
+		p.conn.pid = (uint32_t)strtoul(f[13], NULL, 10);
+		p.conn.netns = (uint32_t)strtoul(f[14], NULL, 10);
+		p.conn.flags = (uint8_t)atoi(f[15]);
+		p.sum.ticks = (uint32_t)strtoul(f[16], NULL, 10);
+		p.sum.first_ns = strtoull(f[17], NULL, 10);
+		p.sum.last_ns = strtoull(f[18], NULL, 10);
+		p.sum.age_ns = strtoull(f[19], NULL, 10);
+		p.sum.state = (uint8_t)atoi(f[20]);
+		p.sum.closed = (uint8_t)atoi(f[21]);
+		p.close_reason = (uint8_t)atoi(f[22]);
+		p.err = (uint16_t)atoi(f[23]);
+		p.sum.bytes_in = strtoull(f[24], NULL, 10);
+		p.sum.bytes_out = strtoull(f[25], NULL, 10);
+		p.sum.packets_in = strtoull(f[26], NULL, 10);
+		p.sum.packets_out = strtoull(f[27], NULL, 10);
+		p.sum.retrans = (uint32_t)strtoul(f[28], NULL, 10);
+		p.sum.resets = (uint32_t)strtoul(f[29], NULL, 10);
+		u = strtoull(f[30], NULL, 10);
+		memcpy(&p.sum.peak_rate_in, &u, sizeof(u));
+		u = strtoull(f[31], NULL, 10);
+		memcpy(&p.sum.peak_rate_out, &u, sizeof(u));
+		p.sum.rtt_sum_us = strtoull(f[32], NULL, 10);
+		p.sum.rtt_n = (uint32_t)strtoul(f[33], NULL, 10);
+		p.sum.rtt_min_us = (uint32_t)strtoul(f[34], NULL, 10);
+		p.sum.rtt_max_us = (uint32_t)strtoul(f[35], NULL, 10);
+		p.sum.tgid = p.conn.tgid;
+		memcpy(p.sum.comm, p.conn.comm, TT_COMM_MAX);
+		p.sum.cgroup = p.conn.cgroup;
+		if ((err = fn(ctx, f[0], &p)))
+			goto out;
+	}
+out:
+	tt_buf_free(&sql);
+	tt_buf_free(&out);
+	return err;
+}

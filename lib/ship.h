@@ -1,0 +1,115 @@
+/*
+ * ship.h: a store's recordings into ClickHouse (docs/FLEET.md), and the
+ * fleet's answers back out of it.
+ *
+ * The client speaks ClickHouse's HTTP interface through libcurl: statements
+ * in POST bodies, inserts as JSONEachRow. ClickHouse 18.16 (Debian 12) is the
+ * oldest server it targets. A URL is http://[user:password@]host:port/ with an
+ * optional ?database=NAME; its tables are schema/clickhouse/NNNN_*.sql.
+ *
+ * Exports are incremental and resumable: every row has a deterministic key
+ * (the recording's key, a time, the connection), the tables are
+ * ReplacingMergeTree on that key and every query reads them FINAL, so a row
+ * sent twice (a batch resent after a kill) counts once. Per destination and
+ * recording, index.db's export_cursors (schema/0003) remember what went
+ * through: the ticks up to ticks_ns, the lifetimes, losses and recording row
+ * as of meta_ns. lib/ never prints: errors come back as a negative errno and
+ * a message.
+ */
+#ifndef TT_SHIP_H
+#define TT_SHIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "indexer.h"
+
+struct tt_ch;
+
+/*
+ * A client for url. retries: attempts after the first for a request that
+ * could not reach the server or got a 5xx without a ClickHouse error (a
+ * refusal is never retried); backoff_ms: the first wait, doubled each time up
+ * to 10 s. NULL with why on failure.
+ */
+struct tt_ch *tt_ch_new(const char *url, int retries, unsigned backoff_ms, char *why,
+			size_t why_len);
+void tt_ch_free(struct tt_ch *ch);
+
+/* The last error, one line. */
+const char *tt_ch_errmsg(const struct tt_ch *ch);
+
+/* The URL without its password: what names the destination in export_cursors. */
+const char *tt_ch_dest(const struct tt_ch *ch);
+
+/*
+ * Run one statement; the response (TabSeparated unless sql says otherwise)
+ * into *out if out is not NULL (NUL-terminated). 0, or -ECONNREFUSED (could
+ * not reach it, after the retries), -EACCES (refused: ClickHouse's message in
+ * the error), -ENOMEM.
+ */
+struct tt_buf;
+int tt_ch_exec(struct tt_ch *ch, const char *sql, struct tt_buf *out);
+
+/* Create or upgrade the tables (schema/clickhouse). 0 or as tt_ch_exec. */
+int tt_ch_migrate(struct tt_ch *ch);
+
+/* ---- export -------------------------------------------------------------- */
+
+struct tt_ship_opts {
+	size_t batch_rows; /* rows per INSERT at most (plus one tick's rows); 0: 20000 */
+	/* Progress: blocks read of those to read, ticks and rows sent. May be NULL. */
+	void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
+	void *ctx;
+};
+
+struct tt_ship_stats {
+	uint64_t recordings;
+	uint64_t ticks; /* tick rows sent (a connection active in a tick) */
+	uint64_t events;
+	uint64_t conns; /* connection lifetime rows */
+	uint64_t losses;
+	uint64_t batches;
+};
+
+/*
+ * Send what store dir holds that the destination has not got yet (by
+ * export_cursors), and move the cursors as each batch is acknowledged. A
+ * store in use by a recorder is read as it stands. 0, or a negative errno with
+ * why (tt_ch_exec's codes, -EPROTO for a store without export_cursors, the
+ * store's own errors).
+ */
+int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *o,
+		  struct tt_ship_stats *st, char *why, size_t why_len);
+
+/*
+ * What retention would delete before the cursors of every destination passed
+ * it: the oldest t_end_ns not yet shipped to some destination of dir's
+ * export_cursors (Unix ns), or 0 when there is no destination. For callers
+ * that must not delete unshipped data silently.
+ */
+struct tt_store;
+uint64_t tt_ship_unshipped_from(struct tt_store *s);
+
+/* ---- queries ------------------------------------------------------------- */
+
+/* The hosts filter: comma-separated host names, or NULL for every host. */
+
+/*
+ * The span of the recordings (Unix ns) and their hosts (comma-separated, sorted,
+ * into hosts). -ENODATA when none.
+ */
+int tt_fleet_span(struct tt_ch *ch, const char *hostnames, uint64_t *start_ns, uint64_t *end_ns,
+		  char *hosts, size_t hosts_len, int *nhosts);
+
+/*
+ * The active ticks ending in (from_ns, to_ns] of the hosts, summed per
+ * connection lifetime and owner (per tick as well if per_tick), as pieces,
+ * handed to fn in the order a local scan of the hosts' stores would give them
+ * (host by host, then by time). Stops at fn's first non-zero and returns it.
+ */
+int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
+		    int per_tick,
+		    int (*fn)(void *ctx, const char *host, const struct tt_piece *p), void *ctx);
+
+#endif /* TT_SHIP_H */
