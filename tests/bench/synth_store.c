@@ -512,7 +512,8 @@ static int one_tick(struct gen *g, uint64_t start, uint64_t end, uint64_t rec_en
 		s->fresh = 1;
 	}
 	/* a handshake's ESTABLISHED can come after a close in the same tick: order by time */
-	qsort(g->pend, g->npend, sizeof(*g->pend), cmp_pev);
+	if (g->npend)
+		qsort(g->pend, g->npend, sizeof(*g->pend), cmp_pev);
 	for (k = 0; k < g->npend; k++)
 		if ((err = feed(g, &g->pend[k].ev)))
 			return err;
