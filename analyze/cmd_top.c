@@ -165,6 +165,7 @@ int cmd_top(int argc, char **argv)
 		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
 			printf("Usage: tcptop-analyze top [-n N] [--by METRIC] [--group-by KEYS]\n"
 			       "                          [--per-interval DUR] [--no-rollups] [OPTIONS] DIR...\n"
+			       "       tcptop-analyze top [...] --clickhouse URL [--hostname NAME[,NAME...]]\n"
 			       "Top-N of a window. METRIC: bytes (default), tx, rx, rate (peak per-tick),\n"
 			       "packets, rtt, retrans, duration, conns. KEYS, comma-separated: conn\n"
 			       "(default), pid, process, remote-host, remote-net/N, remote-port,\n"
@@ -176,7 +177,8 @@ int cmd_top(int argc, char **argv)
 			       "recording chose another length) and hours are read from the index's\n"
 			       "rollups, the same numbers as their ticks; --no-rollups replays every\n"
 			       "tick instead. With --clickhouse URL instead of DIRs, the same table\n"
-			       "from the fleet's ClickHouse (docs/FLEET.md), summed there.\n\n%s",
+			       "from what tcptop-analyze export sent there (docs/FLEET.md), summed\n"
+			       "there; --hostname keeps those recording hosts.\n\n%s",
 			       qargs_help);
 			return 0;
 		}

@@ -9,15 +9,15 @@
 #define COMMON                                                                                     \
 	{ "--from", 1 }, { "--to", 1 }, { "--last", 1 }, { "--proto", 1 }, { "--port", 1 },        \
 		{ "--pid", 1 }, { "--comm", 1 }, { "--host", 1 }, { "--state", 1 },                \
-		{ "--format", 1 }, { "--utc", 0 }, { "--stats", 0 }, { "--clickhouse", 1 },        \
-		{ "--hostname", 1 }
+		{ "--format", 1 }, { "--utc", 0 }, { "--stats", 0 }
 #define HELP { "-h", 0 }, { "--help", 0 }
 #define END { NULL, 0 }
 
 static const struct optab_opt o_info[] = { { "--utc", 0 }, { "--format", 1 }, HELP, END };
 static const struct optab_opt o_none[] = { HELP, END };
 static const struct optab_opt o_top[] = { { "-n", 1 }, { "--by", 1 }, { "--group-by", 1 },
-					  { "--per-interval", 1 }, { "--no-rollups", 0 }, COMMON, HELP, END };
+					  { "--per-interval", 1 }, { "--no-rollups", 0 },
+					  { "--clickhouse", 1 }, { "--hostname", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_events[] = { { "--type", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_timeline[] = { { "--bucket", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_diff[] = { { "--baseline", 1 }, { "--window", 1 },

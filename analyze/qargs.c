@@ -27,10 +27,7 @@ const char qargs_help[] =
 	"Output:\n"
 	"  --format table|csv|json    aligned table (default), CSV, JSON lines\n"
 	"  --utc                      times in UTC (default: local time)\n"
-	"  --stats                    blocks, events and rollup pieces read, on stderr\n"
-	"Fleet (docs/FLEET.md), instead of DIRs:\n"
-	"  --clickhouse URL           what tcptop-analyze export sent there (top)\n"
-	"  --hostname NAME[,NAME...]  only these recording hosts\n";
+	"  --stats                    blocks, events and rollup pieces read, on stderr\n";
 
 void qargs_init(struct qargs *a, const char *cmd)
 {

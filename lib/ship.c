@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -838,6 +840,14 @@ int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *
 	for (i = 0; i < x.nrecs; i++)
 		if (x.recs[i].ticks_ns < from)
 			from = x.recs[i].ticks_ns;
+	if (dflt.only_if_new) {
+		int behind = 0;
+
+		for (i = 0; i < x.nrecs; i++)
+			behind |= x.recs[i].meta_ns < hw;
+		if (!behind)
+			goto out; /* nothing sealed since the last pass */
+	}
 	if (x.nrecs) {
 		/* the scan's window starts after the least advanced recording's cursor */
 		err = tt_scan(s, from, 0, &cb, &x, NULL, warn, sizeof(warn), x.why, sizeof(x.why));
@@ -872,6 +882,203 @@ uint64_t tt_ship_unshipped_from(struct tt_store *s)
 		t = (uint64_t)col64(q, 0);
 	sqlite3_finalize(q);
 	return t;
+}
+
+/* ---- live shipping ------------------------------------------------------ */
+
+struct tt_shipper {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct tt_ch *ch;
+	char *dir;
+	uint64_t period_ns;
+	int stopping, migrated;
+	uint64_t drain_until; /* CLOCK_MONOTONIC ns: the last pass's deadline */
+	uint64_t failures, failing; /* in all; in a row */
+	int noted_failing; /* the failure was noted */
+	int last_ok; /* the last pass shipped everything */
+	char note[768];
+	int has_note;
+	char err[600];
+};
+
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One pass; 0 or the error (s->err). Called without the lock. */
+static int ship_pass(struct tt_shipper *s, int last)
+{
+	struct tt_ship_opts o = { .batch_rows = 20000, .only_if_new = !last };
+	char why[512];
+	int err = 0;
+
+	if (!s->migrated) {
+		err = tt_ch_migrate(s->ch);
+		if (!err)
+			s->migrated = 1;
+		else
+			snprintf(why, sizeof(why), "%s", tt_ch_errmsg(s->ch));
+	}
+	if (!err)
+		err = tt_ship_store(s->ch, s->dir, &o, NULL, why, sizeof(why));
+	pthread_mutex_lock(&s->mu);
+	if (err) {
+		s->failures++;
+		s->failing++;
+		snprintf(s->err, sizeof(s->err), "%s", why);
+		if (!s->noted_failing) {
+			snprintf(s->note, sizeof(s->note),
+				 "shipping to %s failed (recording goes on; the store keeps what is not "
+				 "shipped): %s", tt_ch_dest(s->ch), why);
+			s->has_note = 1;
+			s->noted_failing = 1;
+		}
+	} else {
+		if (s->noted_failing) {
+			snprintf(s->note, sizeof(s->note),
+				 "shipping to %s caught up after %" PRIu64 " failed passes",
+				 tt_ch_dest(s->ch), s->failing);
+			s->has_note = 1;
+		}
+		s->noted_failing = 0;
+		s->failing = 0;
+	}
+	s->last_ok = !err;
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+static void *ship_thread(void *arg)
+{
+	struct tt_shipper *s = arg;
+	uint64_t wait_ns = s->period_ns;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct timespec until;
+		uint64_t t;
+		int err;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		t = (uint64_t)until.tv_nsec + wait_ns;
+		until.tv_sec += (time_t)(t / 1000000000ull);
+		until.tv_nsec = (long)(t % 1000000000ull);
+		while (!s->stopping)
+			if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT)
+				break;
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		err = ship_pass(s, 0);
+		pthread_mutex_lock(&s->mu);
+		/* a failing server is asked again less and less often, up to 30 s */
+		if (err)
+			wait_ns = wait_ns * 2 > 30000000000ull ? 30000000000ull : wait_ns * 2;
+		else
+			wait_ns = s->period_ns;
+	}
+	pthread_mutex_unlock(&s->mu);
+	/* the last pass: what the recorder stored last, until the deadline */
+	for (;;) {
+		if (!ship_pass(s, 1) || mono_now() >= s->drain_until)
+			break;
+		{
+			struct timespec ts = { 0, 200000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+int tt_shipper_start(const char *url, const char *dir, uint64_t period_ns,
+		     struct tt_shipper **out, char *why, size_t why_len)
+{
+	struct tt_shipper *s = calloc(1, sizeof(*s));
+	sigset_t all, old;
+	int rc;
+
+	*out = NULL;
+	if (!s || !(s->dir = strdup(dir))) {
+		free(s);
+		snprintf(why, why_len, "out of memory");
+		return -ENOMEM;
+	}
+	/* no retries inside a pass: the thread's own backoff retries whole passes */
+	s->ch = tt_ch_new(url, 0, 200, why, why_len);
+	if (!s->ch) {
+		free(s->dir);
+		free(s);
+		return -EINVAL;
+	}
+	s->period_ns = period_ns ? period_ns : 1000000000ull;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	/* signals stay the recorder's main thread's: the thread starts with all blocked */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&s->thread, NULL, ship_thread, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		snprintf(why, why_len, "cannot start the shipping thread");
+		tt_ch_free(s->ch);
+		free(s->dir);
+		free(s);
+		return -EAGAIN;
+	}
+	*out = s;
+	return 0;
+}
+
+int tt_shipper_take_note(struct tt_shipper *s, char *msg, size_t len)
+{
+	int has;
+
+	pthread_mutex_lock(&s->mu);
+	has = s->has_note;
+	if (has)
+		snprintf(msg, len, "%s", s->note);
+	s->has_note = 0;
+	pthread_mutex_unlock(&s->mu);
+	return has;
+}
+
+uint64_t tt_shipper_failures(const struct tt_shipper *s)
+{
+	pthread_mutex_t *mu = (pthread_mutex_t *)&s->mu;
+	uint64_t n;
+
+	pthread_mutex_lock(mu);
+	n = s->failures;
+	pthread_mutex_unlock(mu);
+	return n;
+}
+
+int tt_shipper_stop(struct tt_shipper *s, uint64_t drain_ns, char *why, size_t why_len)
+{
+	int err;
+
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	s->drain_until = mono_now() + drain_ns;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	err = s->last_ok ? 0 : -EIO;
+	if (err)
+		snprintf(why, why_len, "%s", s->err);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	tt_ch_free(s->ch);
+	free(s->dir);
+	free(s);
+	return err;
 }
 
 /* ---- queries ------------------------------------------------------------- */

@@ -61,6 +61,7 @@ struct tt_ship_opts {
 	/* Progress: blocks read of those to read, ticks and rows sent. May be NULL. */
 	void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
 	void *ctx;
+	int only_if_new; /* send nothing, not even the recording row, without a new block */
 };
 
 struct tt_ship_stats {
@@ -90,6 +91,39 @@ int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *
  */
 struct tt_store;
 uint64_t tt_ship_unshipped_from(struct tt_store *s);
+
+/* ---- live shipping (tcptop-record --ship) ------------------------------- */
+
+struct tt_shipper;
+
+/*
+ * A thread that ships store dir to url: a pass (tt_ship_store) every
+ * period_ns (0: 1 s), which sends the blocks sealed since the last one
+ * (nothing when there are none). A pass that fails (server down, refused) is tried again
+ * with a backoff from 1 s doubling to 30 s; the store is the buffer, so
+ * nothing is lost meanwhile. 0, or a negative errno with why.
+ */
+int tt_shipper_start(const char *url, const char *dir, uint64_t period_ns,
+		     struct tt_shipper **out, char *why, size_t why_len);
+
+/*
+ * What changed since the last call, for the recorder to print: "shipping to
+ * URL failed: ..." once when passes start failing, "shipping to URL caught
+ * up after N failed passes" once when one succeeds again. 1 with msg filled,
+ * 0 when there is nothing new.
+ */
+int tt_shipper_take_note(struct tt_shipper *s, char *msg, size_t len);
+
+/*
+ * Stop: one last pass, tried for at most drain_ns (0: none), then end the
+ * thread and free. 0 when everything stored was shipped; else a negative
+ * errno and why (what is left stays in the store, sent by the next
+ * tcptop-analyze export or --ship to the same URL).
+ */
+int tt_shipper_stop(struct tt_shipper *s, uint64_t drain_ns, char *why, size_t why_len);
+
+/* Passes that failed, in all. */
+uint64_t tt_shipper_failures(const struct tt_shipper *s);
 
 /* ---- queries ------------------------------------------------------------- */
 

@@ -22,6 +22,7 @@
 #include "format.h"
 #include "metrics.h"
 #include "record_opts.h"
+#include "ship.h"
 #include "version.h"
 #include "view.h"
 #include "writer.h"
@@ -250,6 +251,7 @@ int main(int argc, char **argv)
 	struct rec_metrics metrics = { 0 };
 	struct tt_event ev;
 	uint64_t first_ts = 0;
+	struct tt_shipper *ship = NULL;
 	char why[512], desc[PATH_MAX + 128], title[PATH_MAX + 160] = PROG;
 	int err, ret = 1;
 
@@ -319,6 +321,12 @@ int main(int argc, char **argv)
 		}
 		if ((warn = tt_writer_take_warning(wr)))
 			fprintf(stderr, PROG ": warning: %s\n", warn);
+		/* a thread sends what the writer seals; the store is its buffer */
+		if (o.ship_url && (err = tt_shipper_start(o.ship_url, o.store_dir, 0, &ship, why,
+							   sizeof(why)))) {
+			fprintf(stderr, PROG ": --ship: %s\n", why);
+			goto out;
+		}
 		describe_store(&o, desc, sizeof(desc));
 		if (o.output == REC_OUT_LIVE)
 			snprintf(title, sizeof(title), PROG " [%s]", desc);
@@ -366,6 +374,8 @@ int main(int argc, char **argv)
 		}
 		if (wr && (warn = tt_writer_take_warning(wr)))
 			fprintf(stderr, PROG ": warning: %s\n", warn);
+		if (ship && tt_shipper_take_note(ship, why, sizeof(why)))
+			fprintf(stderr, PROG ": %s\n", why);
 		if (o.metrics_file)
 			write_metrics(&o, col, wr, tt_agg_table(agg), &metrics);
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
@@ -394,11 +404,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", tt_writer_errmsg(wr));
 		goto out;
 	}
+	/* the last blocks, for up to 10 s; what is left stays in the store */
+	if (ship && tt_shipper_stop(ship, 10000000000ull, why, sizeof(why)))
+		fprintf(stderr, PROG ": warning: --ship: the end of the recording is not shipped yet "
+				"(it stays in the store; tcptop-analyze export or --ship sends it): %s\n",
+			why);
+	ship = NULL;
 	ret = 0;
 	goto out;
 fail_why:
 	fprintf(stderr, PROG ": %s\n", why);
 out:
+	if (ship)
+		tt_shipper_stop(ship, 0, why, sizeof(why));
 	tt_writer_free(wr);
 	tt_agg_free(agg);
 	tt_collector_close(col);

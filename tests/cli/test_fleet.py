@@ -24,18 +24,18 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttclickhouse as tc  # noqa: E402
+from ttclickhouse import Server, free_port  # noqa: E402
 
 START = 1710201600  # synth_store's default start
 FAILS = []
-SERVER = "/usr/sbin/clickhouse-server"
 
 
 def check(ok, what):
@@ -44,73 +44,6 @@ def check(ok, what):
         print("FAIL: " + what, flush=True)
     else:
         print("ok: " + what, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Server:
-    """One clickhouse-server on loopback, its files under d."""
-
-    def __init__(self, d, http, tcp, cluster_tcp):
-        self.d, self.http = d, http
-        os.makedirs(d)
-        shards = "".join("<shard><replica><host>127.0.0.1</host><port>%d</port></replica></shard>"
-                         % p for p in cluster_tcp)
-        with open(os.path.join(d, "config.xml"), "w") as f:
-            f.write("""<?xml version="1.0"?><yandex>
-<logger><level>warning</level><log>{d}/log</log><errorlog>{d}/err.log</errorlog></logger>
-<http_port>{http}</http_port><tcp_port>{tcp}</tcp_port><listen_host>127.0.0.1</listen_host>
-<path>{d}/data/</path><tmp_path>{d}/tmp/</tmp_path><user_files_path>{d}/uf/</user_files_path>
-<format_schema_path>{d}/fs/</format_schema_path>
-<mark_cache_size>67108864</mark_cache_size><uncompressed_cache_size>67108864</uncompressed_cache_size>
-<users_config>{d}/users.xml</users_config><default_profile>default</default_profile>
-<default_database>default</default_database><mlock_executable>false</mlock_executable>
-<timezone>UTC</timezone>
-<remote_servers><tt_fleet>{shards}</tt_fleet></remote_servers>
-</yandex>""".format(d=d, http=http, tcp=tcp, shards=shards))
-        with open(os.path.join(d, "users.xml"), "w") as f:
-            f.write("""<?xml version="1.0"?><yandex><profiles><default></default></profiles>
-<users><default><password></password><networks><ip>127.0.0.1</ip></networks>
-<profile>default</profile><quota>default</quota></default></users>
-<quotas><default></default></quotas></yandex>""")
-        self.out = open(os.path.join(d, "stdout"), "w")
-        self.p = subprocess.Popen([SERVER, "--config-file=" + os.path.join(d, "config.xml")],
-                                  stdout=self.out, stderr=subprocess.STDOUT)
-        for _ in range(300):
-            try:
-                if self.q("SELECT 1").strip() == "1":
-                    return
-            except (OSError, urllib.error.URLError):
-                pass
-            if self.p.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise SystemExit("FAIL: clickhouse-server on %d did not start: %s" %
-                         (http, open(os.path.join(d, "stdout")).read()[-2000:]))
-
-    def url(self, db="fleet"):
-        return "http://127.0.0.1:%d/?database=%s" % (self.http, db)
-
-    def q(self, sql, db=None):
-        u = "http://127.0.0.1:%d/" % self.http + ("?database=" + db if db else "")
-        with urllib.request.urlopen(u, sql.encode(), timeout=60) as r:
-            return r.read().decode()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(30)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.out.close()
 
 
 def run(cmd, **kw):
@@ -140,8 +73,8 @@ def main():
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--synth", required=True)
     a = ap.parse_args()
-    if not os.access(SERVER, os.X_OK):
-        print("SKIPPED: %s is not installed (apt-get install clickhouse-server)" % SERVER)
+    if not tc.available():
+        print("SKIPPED: %s is not installed (apt-get install clickhouse-server)" % tc.SERVER)
         return 77
     ana = a.analyzer
     tmp = tempfile.mkdtemp(prefix="ttfleet-")
@@ -237,13 +170,8 @@ def main():
               "a third export sends no tick again (%s)" % p.stdout.strip())
 
         # the Distributed tables on shard 1 read both shards
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schema",
-                               "clickhouse", "distributed.sql")) as f:
-            sql = f.read().replace("CLUSTER", "tt_fleet")
-        for st in sql.split(";\n"):
-            if st.strip() and any(not l.startswith("--") and l.strip()
-                                  for l in st.splitlines()):
-                s1.q(st, "fleet")
+        tc.apply_sql(s1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                      "schema", "clickhouse", "distributed.sql"), "fleet")
         dirs = [stores[h] for h in ("alpha", "bravo", "charlie")]
         for args in ([], ["--group-by", "process"], ["--group-by", "host,remote-port", "--by", "packets"],
                      ["-n", "100000", "--group-by", "remote-net/16", "--by", "conns"],

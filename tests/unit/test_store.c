@@ -257,7 +257,7 @@ static struct tt_block_info block_at(uint64_t off, uint32_t len, uint64_t t0, ui
 }
 
 /* the last migration in schema/ */
-#define SCHEMA_NOW 2
+#define SCHEMA_NOW 3
 
 #define ID_A 0x1001ull
 #define ID_B 0x1002ull
@@ -1103,29 +1103,29 @@ static void test_migration(void **state)
 	s = open_w(f->dir);
 	rec = write_recording(s, &seg, &a, &b);
 	tt_store_close(s);
-	assert_int_equal(user_version(f->dir), 2);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW);
 
 	/* a migration that fails half way leaves the index as it was */
 	tt_store_test_schema(0, "CREATE TABLE half_done (x);\nSELECT * FROM no_such_table;\n");
 	assert_int_not_equal(
 		tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)), 0);
 	assert_null(s);
-	assert_non_null(strstr(why, "migrating to schema 3"));
-	assert_int_equal(user_version(f->dir), 2);
+	assert_non_null(strstr(why, "migrating to schema 4"));
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW);
 
 	/* a reader of a newer build reads it as it is, migrating nothing */
 	tt_store_test_schema(0, mig2);
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), 0);
-	assert_int_equal(tt_store_schema_version(s), 2);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	assert_int_equal(q_int(db_of(s), "SELECT bytes_in FROM connections WHERE conn_id = %llu",
 			       ID_A),
 			 a);
 	tt_store_close(s);
-	assert_int_equal(user_version(f->dir), 2);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW);
 
 	/* the writer of a newer build migrates and keeps everything */
 	s = open_w(f->dir);
-	assert_int_equal(tt_store_schema_version(s), 3);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW + 1);
 	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM sqlite_master WHERE name = "
 					 "'half_done'"),
 			 0);
@@ -1138,16 +1138,16 @@ static void test_migration(void **state)
 	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM blocks"), 2);
 	assert_int_equal(q_int(db_of(s), "PRAGMA foreign_keys"), 1);
 	tt_store_close(s);
-	assert_int_equal(user_version(f->dir), 3);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW + 1);
 
-	/* and this build, which knows only 2, refuses the newer index without touching it */
+	/* and this build, which knows only SCHEMA_NOW, refuses the newer index without touching it */
 	tt_store_test_schema(0, NULL);
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -EPROTO);
 	assert_non_null(strstr(why, "newer"));
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)),
 			 -EPROTO);
 	assert_null(s);
-	assert_int_equal(user_version(f->dir), 3);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW + 1);
 	/* refusing released the lock */
 	tt_store_test_schema(0, mig2);
 	s = open_w(f->dir);
@@ -1207,7 +1207,7 @@ static void test_migrate_v1_store(void **state)
 	assert_int_equal(q_int(old, "PRAGMA user_version"), 1);
 
 	s = open_w(f->dir);
-	assert_int_equal(tt_store_schema_version(s), 2);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	assert_int_equal(same_rows(old, db_of(s), "SELECT * FROM connections ORDER BY id"), 9);
 	assert_int_equal(same_rows(old, db_of(s), "SELECT connection_id, t_start_ns, bytes_in, "
 					       "bytes_out, packets_in, packets_out, retrans, "
