@@ -177,6 +177,7 @@ static void write_metrics(const struct rec_opts *o, struct tt_collector *col, st
 			m->last_flush = (double)wall_now() / 1e9;
 		m->blocks = blocks;
 		m->store_bytes = rec_dir_bytes(o->store_dir);
+		m->unshipped = tt_writer_unshipped(wr);
 	}
 	if (rec_metrics_write(o->metrics_file, m, why, sizeof(why)) && !said) {
 		fprintf(stderr, PROG ": warning: %s (recording goes on)\n", why);

@@ -847,6 +847,49 @@ static void test_retain_by_age(void **state)
 	tt_store_close(s);
 }
 
+/* Retention says how many segments it removed before an export destination had them. */
+static void test_retain_counts_unshipped(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	uint64_t t0 = 1000 * SEC, now = M2W + t0 + 5 * SEG_SPAN;
+	struct tt_retain_result r;
+	struct tt_retain_opts o = { .now_ns = now, .max_age_ns = 200 * SEC };
+	int64_t rec, seg[5], end1, end2;
+	sqlite3 *db = db_of(s);
+	char sql[256];
+
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	fill_recording(s, f->dir, rec, t0, 5, 0, seg);
+	o.keep_seg_id = seg[4];
+	end1 = q_int(db, "SELECT t_end_ns FROM segments WHERE seq = 1");
+	end2 = q_int(db, "SELECT t_end_ns FROM segments WHERE seq = 2");
+	/* no destination: nothing is unshipped */
+	assert_int_equal(tt_store_retain(s, &o, &r), 0);
+	assert_int_equal(r.removed, 1);
+	assert_int_equal(r.unshipped, 0);
+	/* one destination has everything up to segment 1's end, one has nothing */
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO export_cursors VALUES ('http://a/', %lld, %lld, 0),"
+		 " ('http://b/', %lld, 0, 0)",
+		 (long long)rec, (long long)end1, (long long)rec);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	o.max_age_ns = 120 * SEC;
+	assert_int_equal(tt_store_retain(s, &o, &r), 0);
+	assert_int_equal(r.removed, 2);
+	assert_int_equal(r.unshipped, 2);
+	assert_int_equal(r.unshipped_end_ns, (uint64_t)end2);
+	/* both have all of segment 3: removing it loses nothing */
+	assert_int_equal(sqlite3_exec(db, "UPDATE export_cursors SET ticks_ns = 9e18", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	o.max_age_ns = 30 * SEC;
+	assert_int_equal(tt_store_retain(s, &o, &r), 0);
+	assert_int_equal(r.removed, 1);
+	assert_int_equal(r.unshipped, 0);
+	tt_store_close(s);
+}
+
 /* A recording whose every segment went is gone with all its summaries; others are untouched. */
 static void test_retain_whole_recording(void **state)
 {
@@ -1417,6 +1460,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_by_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_by_age, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retain_counts_unshipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_whole_recording, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_keeps_open_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_gives_space_back, setup, teardown),
