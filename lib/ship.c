@@ -314,10 +314,12 @@ static void json_str(struct tt_buf *b, const char *s, size_t max)
 	for (i = 0; s && i < max && s[i]; i++) {
 		unsigned char c = (unsigned char)s[i];
 
+		/* other bytes go as they are: ClickHouse keeps a String's bytes, and a
+		 * \u escape of a byte >= 0x80 would come back as two (UTF-8) */
 		if (c == '"' || c == '\\')
 			tt_buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			tt_buf_printf(b, "\\u%04x", c); /* bytes as code points: no UTF-8 checks */
+		else if (c < 0x20)
+			tt_buf_printf(b, "\\u%04x", c);
 		else
 			tt_buf_add(b, (const char *)&c, 1);
 	}
@@ -1198,7 +1200,17 @@ static void tsv_unescape(char *s)
 	for (; *s; s++) {
 		if (*s == '\\' && s[1]) {
 			s++;
-			*d++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == '0' ? '\0' : *s;
+			switch (*s) {
+			case 't': *d++ = '\t'; break;
+			case 'n': *d++ = '\n'; break;
+			case 'r': *d++ = '\r'; break;
+			case 'b': *d++ = '\b'; break;
+			case 'f': *d++ = '\f'; break;
+			case 'a': *d++ = '\a'; break;
+			case 'v': *d++ = '\v'; break;
+			case '0': *d++ = '\0'; break;
+			default: *d++ = *s; break;
+			}
 		} else {
 			*d++ = *s;
 		}
@@ -1271,7 +1283,7 @@ int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 		p.conn.id = strtoull(f[2], NULL, 10);
 		p.conn.open_ns = strtoull(f[3], NULL, 10);
 		p.conn.tgid = (uint32_t)strtoul(f[4], NULL, 10);
-		strncpy(p.conn.comm, f[5], TT_COMM_MAX);
+		memcpy(p.conn.comm, f[5], strnlen(f[5], TT_COMM_MAX)); /* NUL-padded, as stored */
 		p.conn.cgroup = strtoull(f[6], NULL, 10);
 		p.conn.family = (uint8_t)atoi(f[7]);
 		p.conn.proto = (uint8_t)atoi(f[8]);
