@@ -21,7 +21,8 @@ static const struct optab_opt o_top[] = { { "-n", 1 }, { "--by", 1 }, { "--group
 static const struct optab_opt o_events[] = { { "--type", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_timeline[] = { { "--bucket", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_diff[] = { { "--baseline", 1 }, { "--window", 1 },
-					   { "--group-by", 1 }, { "-n", 1 }, COMMON, HELP, END };
+					   { "--group-by", 1 }, { "-n", 1 }, { "--clickhouse", 1 },
+					   { "--hostname", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_extract[] = { { "-o", 1 },    { "--output", 1 }, { "--from", 1 },
 					      { "--to", 1 },  { "--last", 1 },	 { "--utc", 0 },
 					      HELP,	      END };

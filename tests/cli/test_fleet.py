@@ -8,7 +8,8 @@ distributed.sql). Three stores of three hosts, written without a kernel by
 tests/bench/synth_store with distinct host names, seeds and start times, are
 exported: alpha and bravo to shard 1, charlie to shard 2. Checks:
   - top --clickhouse (through the Distributed tables) equals the local top over
-    the three stores, json, field for field, for several groupings and windows;
+    the three stores, json, field for field, for several groupings and windows,
+    and so does diff;
   - a SIGKILL in the middle of charlie's export (after its first acknowledged
     batch), then a rerun, then one more with the cursors wiped (every row sent
     twice, as if every batch had been acknowledged and no cursor saved):
@@ -51,7 +52,11 @@ def run(cmd, **kw):
 
 
 def top(ana, args):
-    p = run([ana, "top", "--format", "json"] + args)
+    return query(ana, "top", args)
+
+
+def query(ana, cmd, args):
+    p = run([ana, cmd, "--format", "json"] + args)
     if p.returncode != 0:
         raise SystemExit("FAIL: %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
     return [json.loads(l) for l in p.stdout.splitlines()]
@@ -181,6 +186,15 @@ def main():
             local = top(ana, args + dirs)
             fleet = top(ana, args + ["--clickhouse", s1.url()])
             check(local == fleet and local, "fleet top == local top %s (%d rows)" %
+                  (" ".join(args), len(local)))
+        for args in (["--baseline", "@%d..@%d" % (START, START + 150),
+                      "--window", "@%d..@%d" % (START + 200, START + 400)],
+                     ["--baseline", "@%d..@%d" % (START + 60, START + 130),
+                      "--window", "@%d..@%d" % (START + 300, START + 700),
+                      "--group-by", "host,remote-port", "-n", "40", "--state", "ESTAB"]):
+            local = query(ana, "diff", args + dirs)
+            fleet = query(ana, "diff", args + ["--clickhouse", s1.url()])
+            check(local == fleet and local, "fleet diff == local diff %s (%d rows)" %
                   (" ".join(args), len(local)))
         local = top(ana, ["--group-by", "process", stores["charlie"]])
         fleet = top(ana, ["--group-by", "process", "--clickhouse", s1.url(),
