@@ -349,8 +349,8 @@ struct exporter {
 	struct tt_buf ticks, events;
 	size_t nticks, nevents;
 	uint64_t ev_ts; /* seq numbering: events at the same ts of the same connection */
-	uint64_t ev_id;
 	unsigned ev_seq;
+	struct tt_ev_loss loss; /* the last losses seen in the recording being scanned */
 	char why[512];
 };
 
@@ -437,6 +437,8 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 	size_t i;
 
 	x->cur = NULL;
+	memset(&x->loss, 0, sizeof(x->loss));
+	x->ev_ts = 0;
 	for (i = 0; i < x->nrecs; i++)
 		if (x->recs[i].id == rec->id)
 			x->cur = &x->recs[i];
@@ -495,16 +497,17 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 			      ",\"closed\":%u,\"state\":%u,\"close_reason\":%u,\"close_errno\":%u"
 			      ",\"age_ns\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
 			      ",\"packets_in\":%" PRIu64 ",\"packets_out\":%" PRIu64
-			      ",\"retrans\":%u,\"resets\":%u,\"rate_in\":%.17g,\"rate_out\":%.17g"
+			      ",\"retrans\":%u,\"retrans_total\":%u,\"resets\":%u"
+			      ",\"rate_in\":%.17g,\"rate_out\":%.17g"
 			      ",\"rate_in_bits\":%" PRIu64 ",\"rate_out_bits\":%" PRIu64
-			      ",\"srtt_us\":%u}\n",
+			      ",\"srtt_us\":%u,\"row\":%zu}\n",
 			      c->cgroup, c->netns, c->flags, !!(w->flags & TT_ROW_NEW),
 			      !!(w->flags & TT_ROW_CLOSED), w->tot.state,
 			      w->flags & TT_ROW_CLOSED ? w->close_reason : 0,
 			      w->flags & TT_ROW_CLOSED ? w->err : 0, tt_row_age_ns(w, t->ts_ns),
 			      w->d_bytes_in, w->d_bytes_out, w->d_packets_in, w->d_packets_out,
-			      w->d_retrans, w->d_resets, w->rate_in, w->rate_out, dbits(w->rate_in),
-			      dbits(w->rate_out), w->tot.srtt_us);
+			      w->d_retrans, w->tot.retrans, w->d_resets, w->rate_in, w->rate_out,
+			      dbits(w->rate_in), dbits(w->rate_out), w->tot.srtt_us, i);
 		x->nticks++;
 		x->st->ticks++;
 	}
@@ -514,18 +517,50 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	return 0;
 }
 
+/* The identity columns of a connection, as JSON members (",\"known\":0" without one). */
+static void conn_json(struct tt_buf *b, const struct tt_ev_conn *c)
+{
+	if (!c) {
+		tt_buf_add(b, ",\"known\":0", 10);
+		return;
+	}
+	tt_buf_printf(b, ",\"known\":1,\"open_mono\":%" PRIu64 ",\"family\":%u,\"proto\":%u",
+		      c->open_ns, c->family, c->proto);
+	addr_json(b, "laddr", c->laddr, c->family);
+	tt_buf_printf(b, ",\"lport\":%u", c->lport);
+	addr_json(b, "raddr", c->raddr, c->family);
+	tt_buf_printf(b, ",\"rport\":%u,\"pid\":%u,\"tgid\":%u,\"comm\":", c->rport, c->pid,
+		      c->tgid);
+	json_str(b, c->comm, TT_COMM_MAX);
+	tt_buf_printf(b, ",\"cgroup\":%" PRIu64 ",\"netns\":%u,\"conn_flags\":%u", c->cgroup,
+		      c->netns, c->flags);
+}
+
 static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
 		    const struct tt_agg *agg)
 {
 	struct exporter *x = ctx;
 	struct rec_state *r = x->cur;
-	uint64_t ts = (uint64_t)((int64_t)ev->ts_ns + rec->mono_to_wall_ns), id;
+	uint64_t ts = (uint64_t)((int64_t)ev->ts_ns + rec->mono_to_wall_ns), id = 0;
 	struct tt_buf *b = &x->events;
+	struct tt_ev_loss d = { 0 };
 	const char *type;
 
-	(void)agg;
-	if (!r || ts <= r->ticks_ns || (ev->flags & TT_EVF_KEYFRAME))
+	if (!r)
 		return 0;
+	if (ev->type == TT_EV_LOSS) {
+		/* a keyframe restates the losses so far: a baseline, as events shows it */
+		int changed = memcmp(&ev->loss, &x->loss, sizeof(x->loss)) != 0;
+
+		d.ring_drops = ev->loss.ring_drops - x->loss.ring_drops;
+		d.socks_full = ev->loss.socks_full - x->loss.socks_full;
+		d.peers_full = ev->loss.peers_full - x->loss.peers_full;
+		x->loss = ev->loss;
+		if ((ev->flags & TT_EVF_KEYFRAME) || !changed)
+			return 0;
+	} else if (ev->flags & TT_EVF_KEYFRAME) {
+		return 0;
+	}
 	switch (ev->type) {
 	case TT_EV_STATE:
 		type = "state";
@@ -539,29 +574,41 @@ static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_ev
 		type = "close";
 		id = ev->close.id;
 		break;
+	case TT_EV_LOSS:
+		type = "loss";
+		break;
 	default:
 		return 0;
 	}
-	if (ts == x->ev_ts && id == x->ev_id) {
+	/* its place among the recording's events with this time stamp */
+	if (ts == x->ev_ts) {
 		x->ev_seq++;
 	} else {
 		x->ev_ts = ts;
-		x->ev_id = id;
 		x->ev_seq = 0;
 	}
+	if (ts <= r->ticks_ns)
+		return 0; /* sent before */
 	tt_buf_add(b, "{\"host\":", 8);
 	json_str(b, r->host, sizeof(r->host));
 	tt_buf_printf(b,
 		      ",\"rec\":%" PRIu64 ",\"ts\":%" PRIu64 ",\"conn_id\":%" PRIu64
 		      ",\"type\":\"%s\",\"seq\":%u,\"old_state\":%u,\"new_state\":%u"
-		      ",\"received\":%u,\"close_reason\":%u,\"close_errno\":%u}\n",
+		      ",\"received\":%u,\"close_reason\":%u,\"close_errno\":%u"
+		      ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"ring_drops\":%" PRIu64
+		      ",\"socks_full\":%" PRIu64 ",\"peers_full\":%" PRIu64,
 		      r->key, ts, id, type, x->ev_seq,
 		      ev->type == TT_EV_STATE ? ev->state.old_state : 0,
 		      ev->type == TT_EV_STATE ? ev->state.new_state : 0,
 		      ev->type == TT_EV_RESET ? ev->reset.received : 0,
 		      ev->type == TT_EV_CLOSE ? ev->close.reason : 0,
 		      ev->type == TT_EV_CLOSE ? ev->close.err :
-		      ev->type == TT_EV_STATE ? ev->state.err : 0);
+		      ev->type == TT_EV_STATE ? ev->state.err : 0,
+		      ev->type == TT_EV_CLOSE ? ev->close.c.bytes_in : 0,
+		      ev->type == TT_EV_CLOSE ? ev->close.c.bytes_out : 0, d.ring_drops,
+		      d.socks_full, d.peers_full);
+	conn_json(b, ev->type == TT_EV_LOSS ? NULL : tt_agg_conn(agg, id));
+	tt_buf_add(b, "}\n", 2);
 	x->nevents++;
 	x->st->events++;
 	return 0;
@@ -1325,5 +1372,216 @@ int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 out:
 	tt_buf_free(&sql);
 	tt_buf_free(&out);
+	return err;
+}
+
+/* A fleet event with what orders it. */
+struct fev {
+	struct tt_fleet_event e;
+	char host[65];
+	uint64_t rec_start, rec;
+	uint32_t ord;
+};
+
+static int cmp_fev(const void *pa, const void *pb)
+{
+	const struct fev *a = pa, *b = pb;
+	int c;
+
+	if (a->e.ts != b->e.ts)
+		return a->e.ts < b->e.ts ? -1 : 1;
+	if ((c = strcmp(a->host, b->host)))
+		return c;
+	if (a->rec_start != b->rec_start)
+		return a->rec_start < b->rec_start ? -1 : 1;
+	if (a->rec != b->rec)
+		return a->rec < b->rec ? -1 : 1;
+	if (a->e.retransmit != b->e.retransmit)
+		return a->e.retransmit - b->e.retransmit;
+	return (a->ord > b->ord) - (a->ord < b->ord);
+}
+
+/* Split one TabSeparated line into at most max fields, unescaped; their number. */
+static int tsv_fields(char *line, char **f, int max)
+{
+	int n = 0, i;
+
+	f[n++] = line;
+	for (char *c = line; *c && n < max; c++)
+		if (*c == '\t') {
+			*c = '\0';
+			f[n++] = c + 1;
+		}
+	for (i = 0; i < n; i++)
+		tsv_unescape(f[i]);
+	return n;
+}
+
+/* Identity columns f[0..12] (known, open_mono, family, proto, laddr, lport, raddr,
+ * rport, pid, tgid, comm, cgroup, netns, conn_flags) into c. */
+static int conn_from(char **f, struct tt_ev_conn *c, uint64_t id)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->open_ns = strtoull(f[1], NULL, 10);
+	c->family = (uint8_t)atoi(f[2]);
+	c->proto = (uint8_t)atoi(f[3]);
+	parse_addr(f[4], c->family, c->laddr);
+	c->lport = (uint16_t)atoi(f[5]);
+	parse_addr(f[6], c->family, c->raddr);
+	c->rport = (uint16_t)atoi(f[7]);
+	c->pid = (uint32_t)strtoul(f[8], NULL, 10);
+	c->tgid = (uint32_t)strtoul(f[9], NULL, 10);
+	memcpy(c->comm, f[10], strnlen(f[10], TT_COMM_MAX));
+	c->cgroup = strtoull(f[11], NULL, 10);
+	c->netns = (uint32_t)strtoul(f[12], NULL, 10);
+	c->flags = (uint8_t)atoi(f[13]);
+	return atoi(f[0]);
+}
+
+#define IDENTITY_COLS                                                                              \
+	"open_mono, family, proto, laddr, lport, raddr, rport, pid, tgid, comm, cgroup, netns,"    \
+	" conn_flags"
+
+int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
+		    int (*fn)(void *ctx, const struct tt_fleet_event *e), void *ctx)
+{
+	struct tt_buf sql = { 0 }, out = { 0 }, recs = { 0 };
+	const char *a = all(ch);
+	struct fev *v = NULL;
+	size_t n = 0, cap = 0, i;
+	char *line, *next;
+	int err, pass;
+
+	if (!a)
+		return -ECONNREFUSED;
+	/* recordings' starts: the order of a store's recordings */
+	tt_buf_printf(&sql, "SELECT rec, start_ns FROM (SELECT host, rec, start_ns, ver FROM"
+			    " tt_recordings%s FINAL WHERE 1", a);
+	if ((err = host_clause(ch, hostnames, &sql)))
+		goto out;
+	tt_buf_add(&sql, ")", 1);
+	if (sql.err) {
+		err = ch_fail(ch, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((err = tt_ch_exec(ch, sql.p, &recs)))
+		goto out;
+	for (pass = 0; pass < 2; pass++) {
+		tt_buf_reset(&sql);
+		tt_buf_reset(&out);
+		if (pass == 0)
+			tt_buf_printf(&sql,
+				      "SELECT host, rec, ts, seq, conn_id, type, old_state, new_state,"
+				      " received, close_reason, close_errno, bytes_in, bytes_out,"
+				      " ring_drops, socks_full, peers_full, known, " IDENTITY_COLS
+				      " FROM tt_events%s FINAL WHERE ts >= %" PRIu64 " AND ts <= %" PRIu64,
+				      a, from_ns, to_ns);
+		else
+			tt_buf_printf(&sql,
+				      "SELECT host, rec, ts, row, conn_id, retrans, retrans_total, 1, "
+				      IDENTITY_COLS " FROM tt_ticks%s FINAL WHERE retrans > 0 AND"
+				      " ts >= %" PRIu64 " AND ts <= %" PRIu64,
+				      a, from_ns, to_ns);
+		if ((err = host_clause(ch, hostnames, &sql)))
+			goto out;
+		if (sql.err) {
+			err = ch_fail(ch, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if ((err = tt_ch_exec(ch, sql.p, &out)))
+			goto out;
+		for (line = out.len ? out.p : NULL; line && *line; line = next) {
+			char *f[40];
+			struct fev *e;
+			int nf;
+
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			nf = tsv_fields(line, f, 40);
+			if (nf < (pass ? 21 : 30)) {
+				err = ch_fail(ch, -EPROTO, "%s: unexpected answer to the fleet query",
+					      ch->dest);
+				goto out;
+			}
+			if (n == cap) {
+				struct fev *nv = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
+
+				if (!nv) {
+					err = ch_fail(ch, -ENOMEM, "out of memory");
+					goto out;
+				}
+				v = nv;
+			}
+			e = &v[n++];
+			memset(e, 0, sizeof(*e));
+			snprintf(e->host, sizeof(e->host), "%s", f[0]);
+			e->rec = strtoull(f[1], NULL, 10);
+			e->e.ts = strtoull(f[2], NULL, 10);
+			e->ord = (uint32_t)strtoul(f[3], NULL, 10);
+			if (pass) {
+				e->e.retransmit = 1;
+				e->e.d_retrans = (uint32_t)strtoul(f[5], NULL, 10);
+				e->e.tot_retrans = (uint32_t)strtoul(f[6], NULL, 10);
+				e->e.known = conn_from(f + 7, &e->e.conn, strtoull(f[4], NULL, 10));
+				continue;
+			}
+			uint64_t id = strtoull(f[4], NULL, 10);
+			struct tt_event *ev = &e->e.ev;
+
+			if (!strcmp(f[5], "state")) {
+				ev->type = TT_EV_STATE;
+				ev->state.id = id;
+				ev->state.old_state = (uint8_t)atoi(f[6]);
+				ev->state.new_state = (uint8_t)atoi(f[7]);
+				ev->state.err = (uint16_t)atoi(f[10]);
+			} else if (!strcmp(f[5], "reset")) {
+				ev->type = TT_EV_RESET;
+				ev->reset.id = id;
+				ev->reset.received = (uint8_t)atoi(f[8]);
+			} else if (!strcmp(f[5], "close")) {
+				ev->type = TT_EV_CLOSE;
+				ev->close.id = id;
+				ev->close.reason = (uint8_t)atoi(f[9]);
+				ev->close.err = (uint16_t)atoi(f[10]);
+				ev->close.c.bytes_in = strtoull(f[11], NULL, 10);
+				ev->close.c.bytes_out = strtoull(f[12], NULL, 10);
+			} else {
+				ev->type = TT_EV_LOSS;
+				ev->loss.ring_drops = strtoull(f[13], NULL, 10);
+				ev->loss.socks_full = strtoull(f[14], NULL, 10);
+				ev->loss.peers_full = strtoull(f[15], NULL, 10);
+			}
+			e->e.known = conn_from(f + 16, &e->e.conn, id);
+		}
+	}
+	/* each recording's start, for the order */
+	for (line = recs.len ? recs.p : NULL; line && *line; line = next) {
+		char *tab;
+		uint64_t rec, start;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (!(tab = strchr(line, '\t')))
+			continue;
+		rec = strtoull(line, NULL, 10);
+		start = strtoull(tab + 1, NULL, 10);
+		for (i = 0; i < n; i++)
+			if (v[i].rec == rec)
+				v[i].rec_start = start;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_fev);
+	for (i = 0; i < n && !err; i++) {
+		v[i].e.host = v[i].host;
+		err = fn(ctx, &v[i].e);
+	}
+out:
+	free(v);
+	tt_buf_free(&sql);
+	tt_buf_free(&out);
+	tt_buf_free(&recs);
 	return err;
 }

@@ -146,4 +146,24 @@ int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 		    int per_tick,
 		    int (*fn)(void *ctx, const char *host, const struct tt_piece *p), void *ctx);
 
+/* One lifecycle event, or one connection's retransmits in one tick, of the fleet. */
+struct tt_fleet_event {
+	uint64_t ts; /* Unix ns */
+	const char *host;
+	int retransmit; /* 1: retransmits of one tick (d_retrans, tot_retrans); 0: ev */
+	struct tt_event ev; /* STATE, RESET, CLOSE (totals: bytes only), LOSS (the increase) */
+	int known; /* conn holds the connection as the recorder knew it then */
+	struct tt_ev_conn conn;
+	uint32_t d_retrans, tot_retrans;
+};
+
+/*
+ * The events with ts in [from_ns, to_ns] of the hosts, and the ticks in that
+ * range in which a connection retransmitted, to fn in time order, then by host,
+ * recording and place in the recording's stream (what a stable sort by time of
+ * a local scan of the hosts' stores gives). Stops at fn's first non-zero.
+ */
+int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
+		    int (*fn)(void *ctx, const struct tt_fleet_event *e), void *ctx);
+
 #endif /* TT_SHIP_H */

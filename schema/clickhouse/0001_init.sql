@@ -64,12 +64,14 @@ CREATE TABLE IF NOT EXISTS tt_ticks (
 	packets_in UInt64,
 	packets_out UInt64,
 	retrans UInt32,
+	retrans_total UInt32,     -- retransmitted segments since first seen
 	resets UInt32,
 	rate_in Float64,          -- bytes/s over the tick: for people (see rate_in_bits)
 	rate_out Float64,
 	rate_in_bits UInt64,      -- the same double's IEEE bits, exact: 18.16 parses
 	rate_out_bits UInt64,     -- decimal doubles to within an ulp only
-	srtt_us UInt32            -- smoothed RTT, 0 without a sample
+	srtt_us UInt32,           -- smoothed RTT, 0 without a sample
+	row UInt32                -- its place in the tick's table (events' order)
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(ts, 1000000000)))
 ORDER BY (host, ts, rec, conn_id, open_mono);
@@ -115,24 +117,45 @@ CREATE TABLE IF NOT EXISTS tt_conns (
 PARTITION BY toYYYYMM(toDateTime(intDiv(open_ns, 1000000000)))
 ORDER BY (host, rec, conn_id, open_ns);
 
--- lifecycle events: state changes, resets, closes (retransmits are counted
--- per tick in tt_ticks.retrans); seq numbers events of one connection at
--- one time stamp
+-- lifecycle events: state changes, resets, closes, and the recorder's
+-- losses (type 'loss', conn_id 0, the increase since the last one);
+-- retransmits are counted per tick in tt_ticks. The connection as the
+-- recorder knew it at the event (known = 0: it did not). seq: the event's
+-- place among the recording's events with the same time stamp.
 CREATE TABLE IF NOT EXISTS tt_events (
 	host String,
 	rec UInt64,
 	ts UInt64,
 	conn_id UInt64,
-	type String,              -- 'state', 'reset', 'close'
-	seq UInt16,
+	type String,              -- 'state', 'reset', 'close', 'loss'
+	seq UInt32,
 	old_state UInt8,
 	new_state UInt8,
 	received UInt8,           -- reset: 1 received, 0 sent
 	close_reason UInt8,
-	close_errno UInt16
+	close_errno UInt16,       -- close, or state: sk_err at the change
+	bytes_in UInt64,          -- close: the connection's totals
+	bytes_out UInt64,
+	ring_drops UInt64,        -- loss: increases
+	socks_full UInt64,
+	peers_full UInt64,
+	known UInt8,
+	open_mono UInt64,
+	family UInt8,
+	proto UInt8,
+	laddr String,
+	lport UInt16,
+	raddr String,
+	rport UInt16,
+	pid UInt32,
+	tgid UInt32,
+	comm String,
+	cgroup UInt64,
+	netns UInt32,
+	conn_flags UInt8
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(ts, 1000000000)))
-ORDER BY (host, ts, rec, conn_id, type, seq);
+ORDER BY (host, ts, rec, seq);
 
 -- the recorder's losses, per stored block that had any (deltas)
 CREATE TABLE IF NOT EXISTS tt_losses (

@@ -9,7 +9,7 @@ tests/bench/synth_store with distinct host names, seeds and start times, are
 exported: alpha and bravo to shard 1, charlie to shard 2. Checks:
   - top --clickhouse (through the Distributed tables) equals the local top over
     the three stores, json, field for field, for several groupings and windows,
-    and so does diff;
+    and so do diff and events;
   - a SIGKILL in the middle of charlie's export (after its first acknowledged
     batch), then a rerun, then one more with the cursors wiped (every row sent
     twice, as if every batch had been acknowledged and no cursor saved):
@@ -195,6 +195,12 @@ def main():
             local = query(ana, "diff", args + dirs)
             fleet = query(ana, "diff", args + ["--clickhouse", s1.url()])
             check(local == fleet and local, "fleet diff == local diff %s (%d rows)" %
+                  (" ".join(args), len(local)))
+        for args in ([], ["--type", "retransmit,close", "--port", "443"],
+                     ["--from", "@%d" % (START + 95), "--to", "@%d" % (START + 313)]):
+            local = query(ana, "events", args + dirs)
+            fleet = query(ana, "events", args + ["--clickhouse", s1.url()])
+            check(local == fleet and local, "fleet events == local events %s (%d rows)" %
                   (" ".join(args), len(local)))
         local = top(ana, ["--group-by", "process", stores["charlie"]])
         fleet = top(ana, ["--group-by", "process", "--clickhouse", s1.url(),

@@ -9,7 +9,8 @@ and the first transfer arrives. A second transfer, then SIGINT: the last
 blocks are shipped on the way out. Checks against what the test itself sent
 and against the store:
   - both transfers' bytes, summed in ClickHouse, are what was sent;
-  - top --clickhouse == top over the store (json, field for field);
+  - top and events --clickhouse == top and events over the store (json, field
+    for field);
   - every table holds one copy of every row: counts and sums equal to a
     one-shot export of the store into another database.
 """
@@ -124,6 +125,11 @@ def main(t):
     diff = [(a, b) for a, b in zip(local.splitlines(), fleet.splitlines()) if a != b]
     t.check(local == fleet and local, "fleet top == the store's top (%d and %d lines; first"
             " difference %r)" % (len(local.splitlines()), len(fleet.splitlines()), diff[:1]))
+
+    local = analyze(t, ["events", "--format", "json", store])
+    fleet = analyze(t, ["events", "--format", "json", "--clickhouse", url])
+    t.check(local == fleet and local, "fleet events == the store's events (%d and %d lines)" %
+            (len(local.splitlines()), len(fleet.splitlines())))
 
     ch.q("CREATE DATABASE ref")
     ref = os.path.join(tmp, "ref")
