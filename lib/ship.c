@@ -39,18 +39,21 @@ struct tt_ch {
 	char err[512];
 };
 
-static int ch_fail(struct tt_ch *ch, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The message into buf, err back: every failure of this file. */
+static int fail_to(char *buf, size_t len, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static int ch_fail(struct tt_ch *ch, int err, const char *fmt, ...)
+static int fail_to(char *buf, size_t len, int err, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(ch->err, sizeof(ch->err), fmt, ap);
+	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
 	return err;
 }
+
+#define ch_fail(c, e, ...) fail_to((c)->err, sizeof((c)->err), e, __VA_ARGS__)
 
 const char *tt_ch_errmsg(const struct tt_ch *ch)
 {
@@ -348,24 +351,13 @@ struct exporter {
 	struct rec_state *cur;
 	struct tt_buf ticks, events;
 	size_t nticks, nevents;
-	uint64_t ev_ts; /* seq numbering: events at the same ts of the same connection */
+	uint64_t ev_ts; /* seq: an event's place among the recording's events at ev_ts */
 	unsigned ev_seq;
 	struct tt_ev_loss loss; /* the last losses seen in the recording being scanned */
 	char why[512];
 };
 
-static int ex_fail(struct exporter *x, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int ex_fail(struct exporter *x, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(x->why, sizeof(x->why), fmt, ap);
-	va_end(ap);
-	return err;
-}
+#define ex_fail(p, e, ...) fail_to((p)->why, sizeof((p)->why), e, __VA_ARGS__)
 
 static int insert(struct exporter *x, const char *table, struct tt_buf *rows)
 {
@@ -1175,6 +1167,20 @@ static int host_clause(struct tt_ch *ch, const char *hostnames, struct tt_buf *b
 	return b->err ? ch_fail(ch, -ENOMEM, "out of memory") : 0;
 }
 
+/* sql, then the hosts' clause and tail, run: the answer into out. 0 or as tt_ch_exec. */
+static int fleet_query(struct tt_ch *ch, struct tt_buf *sql, const char *hostnames,
+		       const char *tail, struct tt_buf *out)
+{
+	int err = host_clause(ch, hostnames, sql);
+
+	if (err)
+		return err;
+	tt_buf_add(sql, tail, strlen(tail));
+	if (sql->err)
+		return ch_fail(ch, -ENOMEM, "out of memory");
+	return tt_ch_exec(ch, sql->p, out);
+}
+
 int tt_fleet_span(struct tt_ch *ch, const char *hostnames, uint64_t *start_ns, uint64_t *end_ns,
 		  char *hosts, size_t hosts_len, int *nhosts)
 {
@@ -1190,14 +1196,7 @@ int tt_fleet_span(struct tt_ch *ch, const char *hostnames, uint64_t *start_ns, u
 	tt_buf_printf(&sql,
 		      "SELECT host, min(start_ns), max(end_ns) FROM (SELECT host, rec, start_ns,"
 		      " end_ns, ver FROM tt_recordings%s FINAL WHERE 1", a);
-	if ((err = host_clause(ch, hostnames, &sql)))
-		goto out;
-	tt_buf_add(&sql, ") GROUP BY host ORDER BY host", 29);
-	if (sql.err) {
-		err = ch_fail(ch, -ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((err = tt_ch_exec(ch, sql.p, &out)))
+	if ((err = fleet_query(ch, &sql, hostnames, ") GROUP BY host ORDER BY host", &out)))
 		goto out;
 	for (line = out.p ? strtok_r(out.p, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -1265,6 +1264,22 @@ static void tsv_unescape(char *s)
 	*d = '\0';
 }
 
+/* Split one TabSeparated line into at most max fields, unescaped; their number. */
+static int tsv_fields(char *line, char **f, int max)
+{
+	int n = 0, i;
+
+	f[n++] = line;
+	for (char *c = line; *c && n < max; c++)
+		if (*c == '\t') {
+			*c = '\0';
+			f[n++] = c + 1;
+		}
+	for (i = 0; i < n; i++)
+		tsv_unescape(f[i]);
+	return n;
+}
+
 int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
 		    int per_tick,
 		    int (*fn)(void *ctx, const char *host, const struct tt_piece *p), void *ctx)
@@ -1294,38 +1309,27 @@ int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 		      " min(srtt_us), max(srtt_us)%s"
 		      " FROM (SELECT * FROM tt_ticks%s FINAL WHERE ts > %" PRIu64 " AND ts <= %" PRIu64,
 		      per_tick ? ", ts" : "", a, from_ns, to_ns);
-	if ((err = host_clause(ch, hostnames, &sql)))
-		goto out;
-	tt_buf_printf(&sql, ") GROUP BY host, rec, conn_id, open_mono, tgid, comm, cgroup%s"
-			    " ORDER BY host, max(ts), min(ts), rec, conn_id, open_mono, tgid, comm, cgroup",
-		      per_tick ? ", ts" : "");
-	if (sql.err) {
-		err = ch_fail(ch, -ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((err = tt_ch_exec(ch, sql.p, &out)))
+	if ((err = fleet_query(ch, &sql, hostnames,
+			       per_tick ? ") GROUP BY host, rec, conn_id, open_mono, tgid, comm, cgroup, ts"
+					  " ORDER BY host, max(ts), min(ts), rec, conn_id, open_mono,"
+					  " tgid, comm, cgroup" :
+					  ") GROUP BY host, rec, conn_id, open_mono, tgid, comm, cgroup"
+					  " ORDER BY host, max(ts), min(ts), rec, conn_id, open_mono,"
+					  " tgid, comm, cgroup",
+			       &out)))
 		goto out;
 	for (line = out.len ? out.p : NULL; line && *line; line = next) {
 		char *f[40];
-		int nf = 0;
 		struct tt_piece p;
 		uint64_t u;
 
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		f[nf++] = line;
-		for (char *c = line; *c && nf < 40; c++)
-			if (*c == '\t') {
-				*c = '\0';
-				f[nf++] = c + 1;
-			}
-		if (nf < 36) {
+		if (tsv_fields(line, f, 40) < 36) {
 			err = ch_fail(ch, -EPROTO, "%s: unexpected answer to the fleet query", ch->dest);
 			goto out;
 		}
-		for (int i = 0; i < nf; i++)
-			tsv_unescape(f[i]);
 		memset(&p, 0, sizeof(p));
 		p.conn.id = strtoull(f[2], NULL, 10);
 		p.conn.open_ns = strtoull(f[3], NULL, 10);
@@ -1401,23 +1405,7 @@ static int cmp_fev(const void *pa, const void *pb)
 	return (a->ord > b->ord) - (a->ord < b->ord);
 }
 
-/* Split one TabSeparated line into at most max fields, unescaped; their number. */
-static int tsv_fields(char *line, char **f, int max)
-{
-	int n = 0, i;
-
-	f[n++] = line;
-	for (char *c = line; *c && n < max; c++)
-		if (*c == '\t') {
-			*c = '\0';
-			f[n++] = c + 1;
-		}
-	for (i = 0; i < n; i++)
-		tsv_unescape(f[i]);
-	return n;
-}
-
-/* Identity columns f[0..12] (known, open_mono, family, proto, laddr, lport, raddr,
+/* Identity columns f[0..13] (known, open_mono, family, proto, laddr, lport, raddr,
  * rport, pid, tgid, comm, cgroup, netns, conn_flags) into c. */
 static int conn_from(char **f, struct tt_ev_conn *c, uint64_t id)
 {
@@ -1458,14 +1446,7 @@ int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 	/* recordings' starts: the order of a store's recordings */
 	tt_buf_printf(&sql, "SELECT rec, start_ns FROM (SELECT host, rec, start_ns, ver FROM"
 			    " tt_recordings%s FINAL WHERE 1", a);
-	if ((err = host_clause(ch, hostnames, &sql)))
-		goto out;
-	tt_buf_add(&sql, ")", 1);
-	if (sql.err) {
-		err = ch_fail(ch, -ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((err = tt_ch_exec(ch, sql.p, &recs)))
+	if ((err = fleet_query(ch, &sql, hostnames, ")", &recs)))
 		goto out;
 	for (pass = 0; pass < 2; pass++) {
 		tt_buf_reset(&sql);
@@ -1483,13 +1464,7 @@ int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 				      IDENTITY_COLS " FROM tt_ticks%s FINAL WHERE retrans > 0 AND"
 				      " ts >= %" PRIu64 " AND ts <= %" PRIu64,
 				      a, from_ns, to_ns);
-		if ((err = host_clause(ch, hostnames, &sql)))
-			goto out;
-		if (sql.err) {
-			err = ch_fail(ch, -ENOMEM, "out of memory");
-			goto out;
-		}
-		if ((err = tt_ch_exec(ch, sql.p, &out)))
+		if ((err = fleet_query(ch, &sql, hostnames, "", &out)))
 			goto out;
 		for (line = out.len ? out.p : NULL; line && *line; line = next) {
 			char *f[40];
