@@ -572,15 +572,19 @@ static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_ev
 	default:
 		return 0;
 	}
-	/* its place among the recording's events with this time stamp */
+	/* its place in a run of the recording's events with this time stamp */
 	if (ts == x->ev_ts) {
 		x->ev_seq++;
 	} else {
 		x->ev_ts = ts;
 		x->ev_seq = 0;
 	}
-	if (ts <= r->ticks_ns)
-		return 0; /* sent before */
+	/*
+	 * No cut at the cursor: an event can come after a tick in the stream with
+	 * a time stamp before it (the ring buffer is late), so an event at or
+	 * before the cursor may be new. The scan's blocks start at the one that
+	 * holds the cursor's tick: what went before goes again, with its key.
+	 */
 	tt_buf_add(b, "{\"host\":", 8);
 	json_str(b, r->host, sizeof(r->host));
 	tt_buf_printf(b,
@@ -1402,7 +1406,12 @@ static int cmp_fev(const void *pa, const void *pb)
 		return a->rec < b->rec ? -1 : 1;
 	if (a->e.retransmit != b->e.retransmit)
 		return a->e.retransmit - b->e.retransmit;
-	return (a->ord > b->ord) - (a->ord < b->ord);
+	if (a->ord != b->ord)
+		return a->ord < b->ord ? -1 : 1;
+	/* a run of one time stamp split by a late event: a fixed order at least */
+	if (a->e.conn.id != b->e.conn.id)
+		return a->e.conn.id < b->e.conn.id ? -1 : 1;
+	return (int)a->e.ev.type - (int)b->e.ev.type;
 }
 
 /* Identity columns f[0..13] (known, open_mono, family, proto, laddr, lport, raddr,

@@ -121,7 +121,7 @@ ORDER BY (host, rec, conn_id, open_ns);
 -- losses (type 'loss', conn_id 0, the increase since the last one);
 -- retransmits are counted per tick in tt_ticks. The connection as the
 -- recorder knew it at the event (known = 0: it did not). seq: the event's
--- place among the recording's events with the same time stamp.
+-- place in its run of the recording's events with the same time stamp.
 CREATE TABLE IF NOT EXISTS tt_events (
 	host String,
 	rec UInt64,
@@ -155,7 +155,7 @@ CREATE TABLE IF NOT EXISTS tt_events (
 	conn_flags UInt8
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(ts, 1000000000)))
-ORDER BY (host, ts, rec, seq);
+ORDER BY (host, ts, rec, conn_id, type, seq);
 
 -- the recorder's losses, per stored block that had any (deltas)
 CREATE TABLE IF NOT EXISTS tt_losses (
