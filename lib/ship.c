@@ -35,6 +35,8 @@ struct tt_ch {
 	char *dest; /* without the password */
 	int retries;
 	unsigned backoff_ms;
+	long timeout_ms; /* one request's longest */
+	uint64_t abort_at; /* CLOCK_MONOTONIC ns after which requests stop (0: never); atomic */
 	char *all; /* "_all" when the Distributed tables exist, else "" (queries) */
 	char err[512];
 };
@@ -110,6 +112,7 @@ struct tt_ch *tt_ch_new(const char *url, int retries, unsigned backoff_ms, char 
 	}
 	ch->retries = retries;
 	ch->backoff_ms = backoff_ms ? backoff_ms : 200;
+	ch->timeout_ms = 600000;
 	return ch;
 }
 
@@ -123,6 +126,24 @@ void tt_ch_free(struct tt_ch *ch)
 	free(ch->dest);
 	free(ch->all);
 	free(ch);
+}
+
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* curl's progress callback: non-zero stops the transfer once abort_at has passed */
+static int on_xfer(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct tt_ch *ch = ctx;
+	uint64_t at = __atomic_load_n(&ch->abort_at, __ATOMIC_RELAXED);
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return at && mono_now() >= at;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
@@ -192,7 +213,10 @@ static int ch_post(struct tt_ch *ch, const char *query, const char *body, size_t
 		curl_easy_setopt(ch->curl, CURLOPT_ERRORBUFFER, ebuf);
 		curl_easy_setopt(ch->curl, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(ch->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-		curl_easy_setopt(ch->curl, CURLOPT_TIMEOUT, 600L);
+		curl_easy_setopt(ch->curl, CURLOPT_TIMEOUT_MS, ch->timeout_ms);
+		curl_easy_setopt(ch->curl, CURLOPT_XFERINFOFUNCTION, on_xfer);
+		curl_easy_setopt(ch->curl, CURLOPT_XFERINFODATA, ch);
+		curl_easy_setopt(ch->curl, CURLOPT_NOPROGRESS, 0L);
 		rc = curl_easy_perform(ch->curl);
 		if (rc == CURLE_OK)
 			curl_easy_getinfo(ch->curl, CURLINFO_RESPONSE_CODE, &code);
@@ -222,7 +246,7 @@ static int ch_post(struct tt_ch *ch, const char *query, const char *body, size_t
 			err = ch_fail(ch, -ECONNREFUSED, "cannot reach %s: %s", ch->dest,
 				      ebuf[0] ? ebuf : curl_easy_strerror(rc));
 		}
-		if (attempt >= ch->retries)
+		if (attempt >= ch->retries || rc == CURLE_ABORTED_BY_CALLBACK)
 			break;
 		sleep_ms(wait);
 		wait = wait * 2 > 10000 ? 10000 : wait * 2;
@@ -948,14 +972,6 @@ struct tt_shipper {
 	char err[600];
 };
 
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* One pass; 0 or the error (s->err). Called without the lock. */
 static int ship_pass(struct tt_shipper *s, int last)
 {
@@ -1029,9 +1045,15 @@ static void *ship_thread(void *arg)
 			wait_ns = s->period_ns;
 	}
 	pthread_mutex_unlock(&s->mu);
-	/* the last pass: what the recorder stored last, until the deadline */
-	for (;;) {
-		if (!ship_pass(s, 1) || mono_now() >= s->drain_until)
+	/* the last pass: what the recorder stored last, until the deadline (none: none) */
+	while (s->drain_until) {
+		uint64_t now = mono_now();
+
+		if (now >= s->drain_until)
+			break;
+		/* no request outlives the deadline by more than a second */
+		s->ch->timeout_ms = (long)((s->drain_until - now) / 1000000u) + 1000;
+		if (!ship_pass(s, 1))
 			break;
 		{
 			struct timespec ts = { 0, 200000000L };
@@ -1063,6 +1085,7 @@ int tt_shipper_start(const char *url, const char *dir, uint64_t period_ns,
 		return -EINVAL;
 	}
 	s->period_ns = period_ns ? period_ns : 1000000000ull;
+	s->ch->timeout_ms = 60000; /* a server that hangs is a failed pass, retried */
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	/* signals stay the recorder's main thread's: the thread starts with all blocked */
@@ -1111,7 +1134,9 @@ int tt_shipper_stop(struct tt_shipper *s, uint64_t drain_ns, char *why, size_t w
 
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
-	s->drain_until = mono_now() + drain_ns;
+	s->drain_until = drain_ns ? mono_now() + drain_ns : 0;
+	/* a request in flight, to a server that hangs, ends by the deadline too */
+	__atomic_store_n(&s->ch->abort_at, drain_ns ? s->drain_until : mono_now(), __ATOMIC_RELAXED);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);

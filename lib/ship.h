@@ -115,8 +115,8 @@ int tt_shipper_start(const char *url, const char *dir, uint64_t period_ns,
 int tt_shipper_take_note(struct tt_shipper *s, char *msg, size_t len);
 
 /*
- * Stop: one last pass, tried for at most drain_ns (0: none), then end the
- * thread and free. 0 when everything stored was shipped; else a negative
+ * Stop: one last pass, tried for at most drain_ns (0: none; a request in
+ * flight is cut at that deadline too), then end the thread and free. 0 when everything stored was shipped; else a negative
  * errno and why (what is left stays in the store, sent by the next
  * tcptop-analyze export or --ship to the same URL).
  */
