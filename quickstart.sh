@@ -11,12 +11,13 @@ cd "$(dirname "$0")"
 
 # to build and run
 PKGS=(build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-      libsqlite3-dev libzstd-dev libcmocka-dev scdoc)
+      libsqlite3-dev libzstd-dev libcmocka-dev scdoc libcurl4-openssl-dev)
 # the tests also need real peers: namespaces, nftables, a terminal, a browser;
 # and what packaging is checked with: systemd-analyze, man, passwd (useradd), zsh, a
-# Prometheus parser, debootstrap (a fresh Debian 12 for the .deb)
+# Prometheus parser, debootstrap (a fresh Debian 12 for the .deb), ClickHouse (fleet tests:
+# plain processes on loopback ports, docs/FLEET.md)
 TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium systemd man-db passwd zsh strace
-           python3-prometheus-client debootstrap)
+           python3-prometheus-client debootstrap clickhouse-server clickhouse-client)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 

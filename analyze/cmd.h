@@ -27,6 +27,7 @@ int cmd_report(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Print "tcptop-analyze: " + the formatted message + newline on stderr. */
 void cmd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,6 +15,7 @@
 #include "qargs.h"
 #include "report.h"
 #include "scan.h"
+#include "ship.h"
 
 struct win {
 	const char *spec; /* FROM..TO as typed */
@@ -44,6 +45,19 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 			return err;
 	}
 	return 0;
+}
+
+struct fleet_win {
+	struct tt_top *top;
+	const struct tt_filter *f;
+};
+
+/* A fleet piece (lib/ship.h) into one window's groups, as its ticks would go. */
+static int on_fleet_piece(void *ctx, const char *host, const struct tt_piece *p)
+{
+	struct fleet_win *fw = ctx;
+
+	return tt_top_add_piece(fw->top, p, host, fw->f);
 }
 
 int cmd_diff(int argc, char **argv)
@@ -76,9 +90,10 @@ int cmd_diff(int argc, char **argv)
 	size_t nk, nc, k, i2;
 	long nch;
 	unsigned n = 20;
-	int rc = 1, a;
+	int rc = 1, a, i;
 
 	qargs_init(&q, "diff");
+	q.fleet_ok = 1;
 	memset(&r, 0, sizeof(r));
 	r.q = &q;
 	for (a = 1; a < argc; a++) {
@@ -89,7 +104,9 @@ int cmd_diff(int argc, char **argv)
 			       "                           [--group-by KEYS] [-n N] [OPTIONS] DIR...\n"
 			       "What changed between a quiet window and the incident: new talkers,\n"
 			       "vanished ones, the largest changes in rate (bytes/s of each window),\n"
-			       "with RTT and retransmits. KEYS as for top (default remote-host,process).\n\n%s",
+			       "with RTT and retransmits. KEYS as for top (default remote-host,process).\n"
+			       "With --clickhouse URL [--hostname NAME,...] instead of DIRs, the same\n"
+			       "from what tcptop-analyze export sent there (docs/FLEET.md).\n\n%s",
 			       qargs_help);
 			return 0;
 		}
@@ -142,8 +159,22 @@ int cmd_diff(int argc, char **argv)
 	r.w[1].top = tt_top_new(&by);
 	if (!r.w[0].top || !r.w[1].top)
 		goto oom;
-	/* one pass over both windows; ticks between them are read and dropped */
-	if (qargs_scan(&q, r.w[0].from_ns < r.w[1].from_ns ? r.w[0].from_ns : r.w[1].from_ns,
+	if (q.ch) {
+		/* each window summed by ClickHouse; per tick where a state is asked */
+		for (i = 0; i < 2; i++) {
+			struct fleet_win fw = { .top = r.w[i].top, .f = &q.filter };
+			int err = tt_fleet_pieces(q.ch, q.hostnames, r.w[i].from_ns, r.w[i].to_ns,
+						  q.filter.state >= 0 || q.filter.pid,
+						  on_fleet_piece, &fw);
+
+			if (err == -ENOMEM)
+				goto oom;
+			if (err) {
+				cmd_err("diff: %s", tt_ch_errmsg(q.ch));
+				goto out;
+			}
+		}
+	} else if (qargs_scan(&q, r.w[0].from_ns < r.w[1].from_ns ? r.w[0].from_ns : r.w[1].from_ns,
 		       r.w[0].to_ns > r.w[1].to_ns ? r.w[0].to_ns : r.w[1].to_ns, &cb, &r, NULL))
 		goto out;
 	nch = tt_top_diff(r.w[0].top, r.w[0].to_ns - r.w[0].from_ns, r.w[1].top,
@@ -156,7 +187,7 @@ int cmd_diff(int argc, char **argv)
 		goto out;
 	}
 
-	nk = tt_top_key_cols(&by, q.ndirs > 1, cols);
+	nk = tt_top_key_cols(&by, q.ndirs > 1 || q.fleet_nhosts > 1, cols);
 	nc = nk;
 	for (k = 0; k < sizeof(metric_cols) / sizeof(metric_cols[0]); k++)
 		cols[nc++] = metric_cols[k];

@@ -22,6 +22,7 @@
 #include "mem.h"
 #include "qargs.h"
 #include "scan.h"
+#include "ship.h"
 
 enum ev_kind {
 	K_CONNECT = 0,
@@ -200,28 +201,23 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 	return r->stream ? emit(r, UINT64_MAX) : 0;
 }
 
-static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
-		    const struct tt_agg *agg)
+/*
+ * One event as an item: c is its connection as the aggregator knew it (NULL:
+ * unknown), d for LOSS the increase since the last one. Local and fleet alike.
+ */
+static void add_event(struct ev_run *r, uint64_t ts, const struct tt_event *ev,
+		      const struct tt_ev_conn *c, const struct tt_ev_loss *d, const char *host)
 {
-	struct ev_run *r = ctx;
-	uint64_t ts = tt_wall_ns(ev->ts_ns, rec->mono_to_wall_ns);
-	const struct tt_ev_conn *c;
 	struct item *it = NULL;
 
-	if (ev->flags & TT_EVF_KEYFRAME) {
-		if (ev->type == TT_EV_LOSS)
-			r->loss = ev->loss; /* a baseline, not a loss of this moment */
-		return 0;
-	}
 	switch (ev->type) {
 	case TT_EV_STATE:
-		c = tt_agg_conn(agg, ev->state.id);
 		if (ev->state.new_state == TT_TCP_SYN_SENT) {
-			it = add(r, ts, K_CONNECT, c, rec->host);
+			add(r, ts, K_CONNECT, c, host);
 		} else if (ev->state.old_state == TT_TCP_SYN_RECV &&
 			   ev->state.new_state == TT_TCP_ESTABLISHED) {
-			it = add(r, ts, K_ACCEPT, c, rec->host);
-		} else if ((it = add(r, ts, K_STATE, c, rec->host))) {
+			add(r, ts, K_ACCEPT, c, host);
+		} else if ((it = add(r, ts, K_STATE, c, host))) {
 			snprintf(it->detail, sizeof(it->detail), "%s -> %s%s%s",
 				 tt_tcp_state_name(ev->state.old_state),
 				 tt_tcp_state_name(ev->state.new_state), ev->state.err ? " " : "",
@@ -231,8 +227,7 @@ static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_ev
 	case TT_EV_CLOSE: {
 		static const char *const why[] = { "normal", "failed", "reset", "idle" };
 
-		c = tt_agg_conn(agg, ev->close.id);
-		if ((it = add(r, ts, K_CLOSE, c, rec->host))) {
+		if ((it = add(r, ts, K_CLOSE, c, host))) {
 			snprintf(it->detail, sizeof(it->detail), "%s%s%s",
 				 ev->close.reason < 4 ? why[ev->close.reason] : "?",
 				 ev->close.err ? " " : "", errno_name(ev->close.err));
@@ -247,20 +242,64 @@ static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_ev
 		break;
 	}
 	case TT_EV_RESET:
-		c = tt_agg_conn(agg, ev->reset.id);
-		if ((it = add(r, ts, K_RESET, c, rec->host)))
+		if ((it = add(r, ts, K_RESET, c, host)))
 			snprintf(it->detail, sizeof(it->detail), "%s",
 				 ev->reset.received ? "received" : "sent");
 		break;
 	case TT_EV_LOSS:
-		if (memcmp(&ev->loss, &r->loss, sizeof(r->loss)) &&
-		    (it = add(r, ts, K_LOSS, NULL, rec->host)))
+		if ((it = add(r, ts, K_LOSS, NULL, host)))
 			snprintf(it->detail, sizeof(it->detail),
 				 "ring drops +%" PRIu64 ", socket map full +%" PRIu64
 				 ", peer map full +%" PRIu64,
-				 ev->loss.ring_drops - r->loss.ring_drops,
-				 ev->loss.socks_full - r->loss.socks_full,
-				 ev->loss.peers_full - r->loss.peers_full);
+				 d->ring_drops, d->socks_full, d->peers_full);
+		break;
+	default:
+		break;
+	}
+}
+
+/* One connection's retransmits in one tick. */
+static void add_retransmit(struct ev_run *r, uint64_t ts, const struct tt_ev_conn *c,
+			   uint32_t d_retrans, uint32_t tot_retrans, const char *host)
+{
+	struct item *it = add(r, ts, K_RETRANSMIT, c, host);
+
+	if (it)
+		snprintf(it->detail, sizeof(it->detail), "%u segments this tick (%u in all)",
+			 d_retrans, tot_retrans);
+}
+
+static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_event *ev,
+		    const struct tt_agg *agg)
+{
+	struct ev_run *r = ctx;
+	uint64_t ts = tt_wall_ns(ev->ts_ns, rec->mono_to_wall_ns);
+
+	if (ev->flags & TT_EVF_KEYFRAME) {
+		if (ev->type == TT_EV_LOSS)
+			r->loss = ev->loss; /* a baseline, not a loss of this moment */
+		return 0;
+	}
+	switch (ev->type) {
+	case TT_EV_STATE:
+		add_event(r, ts, ev, tt_agg_conn(agg, ev->state.id), NULL, rec->host);
+		break;
+	case TT_EV_CLOSE:
+		add_event(r, ts, ev, tt_agg_conn(agg, ev->close.id), NULL, rec->host);
+		break;
+	case TT_EV_RESET:
+		add_event(r, ts, ev, tt_agg_conn(agg, ev->reset.id), NULL, rec->host);
+		break;
+	case TT_EV_LOSS:
+		if (memcmp(&ev->loss, &r->loss, sizeof(r->loss))) {
+			struct tt_ev_loss d = {
+				.ring_drops = ev->loss.ring_drops - r->loss.ring_drops,
+				.socks_full = ev->loss.socks_full - r->loss.socks_full,
+				.peers_full = ev->loss.peers_full - r->loss.peers_full,
+			};
+
+			add_event(r, ts, ev, NULL, &d, rec->host);
+		}
 		r->loss = ev->loss;
 		break;
 	default:
@@ -279,13 +318,9 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 	(void)agg;
 	for (i = 0; i < t->n; i++) {
 		const struct tt_row *row = &t->rows[i];
-		struct item *it;
 
-		if (!row->d_retrans)
-			continue;
-		if ((it = add(r, ts, K_RETRANSMIT, &row->conn, rec->host)))
-			snprintf(it->detail, sizeof(it->detail), "%u segments this tick (%u in all)",
-				 row->d_retrans, row->tot.retrans);
+		if (row->d_retrans)
+			add_retransmit(r, ts, &row->conn, row->d_retrans, row->tot.retrans, rec->host);
 	}
 	if (r->oom)
 		return -ENOMEM;
@@ -294,6 +329,19 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 		return -EIO;
 	r->prev_tick = ts;
 	return 0;
+}
+
+/* A fleet event (lib/ship.h), as the local scan would have added it. */
+static int on_fleet_event(void *ctx, const struct tt_fleet_event *e)
+{
+	struct ev_run *r = ctx;
+	const struct tt_ev_conn *c = e->known ? &e->conn : NULL;
+
+	if (e->retransmit)
+		add_retransmit(r, e->ts, c, e->d_retrans, e->tot_retrans, e->host);
+	else
+		add_event(r, e->ts, &e->ev, c, &e->ev.loss, e->host);
+	return r->oom ? -ENOMEM : 0;
 }
 
 static int parse_kinds(const char *s, unsigned *kinds)
@@ -339,6 +387,7 @@ int cmd_events(int argc, char **argv)
 	int i, rc = 1;
 
 	qargs_init(&q, "events");
+	q.fleet_ok = 1;
 	memset(&r, 0, sizeof(r));
 	r.q = &q;
 	r.kinds = (1u << K_MAX) - 1;
@@ -349,7 +398,8 @@ int cmd_events(int argc, char **argv)
 			       "connect, accept, close, reset, retransmit (per tick), state, loss\n"
 			       "(default: all). --fields KEYS: these columns in this order (ts, host,\n"
 			       "event, proto, laddr, lport, raddr, rport, pid, comm, detail, bytes_in,\n"
-			       "bytes_out).\n\n%s",
+			       "bytes_out). With --clickhouse URL [--hostname NAME,...] instead of\n"
+			       "DIRs, from what tcptop-analyze export sent there (docs/FLEET.md).\n\n%s",
 			       qargs_help);
 			return 0;
 		}
@@ -389,10 +439,22 @@ int cmd_events(int argc, char **argv)
 	r.go.header = 1;
 	r.go.fmt = q.fmt;
 	r.go.utc = q.utc;
-	r.stream = q.ndirs == 1;
+	r.stream = !q.ch && q.ndirs == 1;
+	if (q.ch) {
+		int err = tt_fleet_events(q.ch, q.hostnames, q.from_ns, q.to_ns, on_fleet_event, &r);
+
+		if (err == -ENOMEM || r.oom) {
+			cmd_err("events: out of memory");
+			goto out;
+		}
+		if (err) {
+			cmd_err("events: %s", tt_ch_errmsg(q.ch));
+			goto out;
+		}
 	/* a failed output printed its error: qargs_scan prints nothing more for -EIO */
-	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st) || r.failed)
+	} else if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st) || r.failed) {
 		goto out;
+	}
 	if (emit(&r, UINT64_MAX))
 		goto out;
 	if (!r.rows)

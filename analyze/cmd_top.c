@@ -18,6 +18,7 @@
 #include "qargs.h"
 #include "report.h"
 #include "scan.h"
+#include "ship.h"
 #include "timeparse.h"
 
 struct top_run {
@@ -134,6 +135,17 @@ static int on_piece(void *ctx, const struct tt_scan_rec *rec, const struct tt_pi
 	return tt_top_add_piece(top, p, rec->host ? rec->host : "", &r->q->filter);
 }
 
+/* A fleet piece (lib/ship.h): as a rollup piece of a local store. */
+static int on_fleet_piece(void *ctx, const char *host, const struct tt_piece *p)
+{
+	struct top_run *r = ctx;
+	struct tt_top *top = top_for(r, p->sum.last_ns);
+
+	if (!top)
+		return -ENOMEM;
+	return tt_top_add_piece(top, p, host, &r->q->filter);
+}
+
 /* One table: header line (tables only), then the ranked groups. */
 static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, unsigned n,
 		     uint64_t from, uint64_t to, const char *title, struct tt_buf *out)
@@ -190,6 +202,7 @@ int cmd_top(int argc, char **argv)
 	size_t k;
 
 	qargs_init(&q, "top");
+	q.fleet_ok = 1;
 	memset(&r, 0, sizeof(r));
 	r.q = &q;
 	for (i = 1; i < argc; i++) {
@@ -200,6 +213,7 @@ int cmd_top(int argc, char **argv)
 			printf("Usage: tcptop-analyze top [-n N] [--by METRIC] [--group-by KEYS]\n"
 			       "                          [--per-interval DUR] [--no-rollups] [--fields KEYS]\n"
 			       "                          [OPTIONS] DIR...\n"
+			       "       tcptop-analyze top [...] --clickhouse URL [--hostname NAME[,NAME...]]\n"
 			       "Top-N of a window. METRIC: bytes (default), tx, rx, rate (peak per-tick),\n"
 			       "packets, rtt, retrans, duration, conns, failures (failed connects +\n"
 			       "resets). KEYS, comma-separated: conn (default), pid, process,\n"
@@ -214,7 +228,9 @@ int cmd_top(int argc, char **argv)
 			       "recording chose another length) and hours are read from the index's\n"
 			       "rollups, the same numbers as their ticks; --no-rollups replays every\n"
 			       "tick instead. --fields KEYS: these columns in this order (the JSON keys;\n"
-			       "a wrong one lists those of the grouping).\n\n%s",
+			       "a wrong one lists those of the grouping). With --clickhouse URL instead\n"
+			       "of DIRs, the same table from what tcptop-analyze export sent there\n"
+			       "(docs/FLEET.md), summed there; --hostname keeps those recording hosts.\n\n%s",
 			       qargs_help);
 			return 0;
 		}
@@ -283,8 +299,26 @@ int cmd_top(int argc, char **argv)
 	 */
 	if (!r.interval_ns && q.filter.state < 0 && !q.filter.pid && !no_rollups)
 		cb.on_piece = on_piece;
-	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
+	if (q.ch) {
+		/* per tick where a local top would replay ticks (see above) */
+		int per_tick = r.interval_ns || q.filter.state >= 0 || q.filter.pid;
+
+		snprintf(r.hosts, sizeof(r.hosts), "%s", q.fleet_hosts);
+		r.nhosts = q.fleet_nhosts;
+		r.cg_foreign = 1; /* other machines' cgroup ids */
+		err = tt_fleet_pieces(q.ch, q.hostnames, q.from_ns, q.to_ns, per_tick,
+				      on_fleet_piece, &r);
+		if (err == -ENOMEM) {
+			cmd_err("top: out of memory");
+			goto out;
+		}
+		if (err) {
+			cmd_err("top: %s", tt_ch_errmsg(q.ch));
+			goto out;
+		}
+	} else if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st)) {
 		goto out;
+	}
 	for (k = 0; k < (size_t)r.by.n; k++)
 		if (r.by.keys[k] == TT_G_CGROUP && !r.cg_foreign && tt_cgroups_load(NULL, &cg))
 			cg = NULL; /* no hierarchy to read: the ids alone */

@@ -31,6 +31,7 @@ static const struct cmd cmds[] = {
 	{ "diff", cmd_diff, "what changed between a baseline window and the incident window" },
 	{ "extract", cmd_extract, "write a window as a new, self-contained store" },
 	{ "sql", cmd_sql, "run one read-only SQL statement on the index" },
+	{ "export", cmd_export, "send stores to ClickHouse, incrementally (docs/FLEET.md)" },
 	{ "replay", cmd_replay, "the recording again, tick by tick, as text or JSON, at any speed" },
 	{ "help", cmd_help, "this list, or help CMD: a command's own help" },
 };
@@ -281,8 +282,9 @@ static int run(const struct cmd *c, int argc, char **argv)
 	if (p0 > 0 && !strcmp(nv[p0 - 1], "--"))
 		p0--;
 	for (i = 1; i < p0; i++)
-		if (!strcmp(nv[i], "-h") || !strcmp(nv[i], "--help"))
-			goto call;
+		if (!strcmp(nv[i], "-h") || !strcmp(nv[i], "--help") ||
+		    (!strcmp(nv[i], "--clickhouse") && c->fn != cmd_export))
+			goto call; /* a fleet query needs no store */
 	if (npos >= need) {
 		/* the positional arguments that are stores: all, but sql's statement */
 		for (i = n - npos; i < n - (need == 2 ? npos - 1 : 0); i++)

@@ -15,6 +15,7 @@
 #include "progress.h"
 #include "qargs.h"
 #include "repair.h"
+#include "ship.h"
 #include "scan.h"
 #include "timeparse.h"
 
@@ -64,6 +65,16 @@ int qargs_opt(struct qargs *a, int argc, char **argv, int *i)
 	}
 	if (!strcmp(o, "--stats")) {
 		a->stats = 1;
+		return 1;
+	}
+	if (!strcmp(o, "--clickhouse") || !strcmp(o, "--hostname")) {
+		if (need_value(a, argc, argv, *i))
+			return 2;
+		(*i)++;
+		if (!strcmp(o, "--clickhouse"))
+			a->clickhouse = v;
+		else
+			a->hostnames = v;
 		return 1;
 	}
 	if (strcmp(o, "--from") && strcmp(o, "--to") && strcmp(o, "--last") && strcmp(o, "--proto") &&
@@ -177,7 +188,39 @@ int qargs_open(struct qargs *a)
 	char why[512];
 	int i;
 
-	if (!a->ndirs) {
+	if (a->clickhouse && a->ndirs) {
+		cmd_err("%s: give store directories or --clickhouse, not both", a->cmd);
+		return 2;
+	}
+	if (a->hostnames && !a->clickhouse) {
+		cmd_err("%s: --hostname selects hosts of --clickhouse (a store is one host)", a->cmd);
+		return 2;
+	}
+	if (a->clickhouse && !a->fleet_ok) {
+		cmd_err("%s: --clickhouse: not answered from ClickHouse yet (top is): export and "
+			"query the stores, or use clickhouse-client (docs/FLEET.md)", a->cmd);
+		return 2;
+	}
+	if (a->clickhouse) {
+		int err;
+
+		a->ch = tt_ch_new(a->clickhouse, 2, 200, why, sizeof(why));
+		if (!a->ch) {
+			cmd_err("%s: --clickhouse: %s", a->cmd, why);
+			return 2;
+		}
+		err = tt_fleet_span(a->ch, a->hostnames, &a->span_start_ns, &a->span_end_ns,
+				    a->fleet_hosts, sizeof(a->fleet_hosts), &a->fleet_nhosts);
+		if (err == -ENODATA) {
+			cmd_err("%s: %s holds no recording%s yet", a->cmd, tt_ch_dest(a->ch),
+				a->hostnames ? " of those hosts" : "");
+			return 1;
+		}
+		if (err) {
+			cmd_err("%s: %s", a->cmd, tt_ch_errmsg(a->ch));
+			return 1;
+		}
+	} else if (!a->ndirs) {
 		cmd_err("%s: needs a store directory (see %s --help)", a->cmd, a->cmd);
 		return 2;
 	}
@@ -239,6 +282,8 @@ void qargs_close(struct qargs *a)
 	for (i = 0; i < a->ndirs; i++)
 		tt_store_close(a->stores[i]);
 	memset(a->stores, 0, sizeof(a->stores));
+	tt_ch_free(a->ch);
+	a->ch = NULL;
 }
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)

@@ -23,6 +23,12 @@ struct qargs {
 	enum tt_grid_fmt fmt;
 	int utc;
 	int stats; /* --stats: blocks and events read, on stderr */
+	const char *clickhouse; /* --clickhouse URL: the fleet's tables instead of DIRs */
+	const char *hostnames; /* --hostname A,B: only these recording hosts (fleet) */
+	int fleet_ok; /* set by commands that answer from --clickhouse */
+	struct tt_ch *ch; /* resolved by qargs_open for --clickhouse */
+	char fleet_hosts[256]; /* the fleet's hosts in the window's span, sorted */
+	int fleet_nhosts;
 	/* resolved by qargs_open */
 	struct tt_store *stores[QARGS_STORES_MAX];
 	uint64_t from_ns, to_ns; /* the window, Unix ns */

@@ -1859,6 +1859,30 @@ static int sweep_orphans(struct tt_store *s, struct tt_retain_result *r)
 	return err;
 }
 
+/*
+ * Whether some destination of export_cursors (schema 3) has not received all of
+ * segment v: its cursor for v's recording is before v's end, or it has none.
+ */
+static int unshipped(struct tt_store *s, const struct victim *v)
+{
+	sqlite3_stmt *q = NULL;
+	int n = 0;
+
+	if (s->version < 3 ||
+	    sqlite3_prepare_v2(s->db,
+			       "SELECT count(*) FROM (SELECT DISTINCT dest FROM export_cursors) d"
+			       " LEFT JOIN export_cursors c ON c.dest = d.dest AND c.recording_id = ?1"
+			       " WHERE coalesce(c.ticks_ns, 0) < ?2",
+			       -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(q, 1, v->rec);
+	sqlite3_bind_int64(q, 2, (int64_t)v->t_end_ns);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return n > 0;
+}
+
 int tt_store_retain(struct tt_store *s, const struct tt_retain_opts *o, struct tt_retain_result *r)
 {
 	struct victim *v = NULL;
@@ -1898,6 +1922,10 @@ int tt_store_retain(struct tt_store *s, const struct tt_retain_opts *o, struct t
 				break;
 			if (fstatat(s->dfd, v[i].file, &st, AT_SYMLINK_NOFOLLOW) == 0)
 				size = file_bytes(&st);
+			if (unshipped(s, &v[i])) {
+				r->unshipped++;
+				r->unshipped_end_ns = v[i].t_end_ns;
+			}
 			if ((err = remove_segment(s, &v[i], r)))
 				goto out;
 			/* the index shrinks too, but only the vacuum below says by how much */

@@ -192,6 +192,9 @@ struct tt_retain_result {
 	unsigned sealed_left; /* sealed segments still there (other than keep_seg_id) */
 	uint64_t dir_bytes; /* the directory after the pass */
 	uint64_t peak_bytes; /* the most the directory held at any step of the pass */
+	unsigned unshipped; /* of the removed, segments an export destination had not
+			     * received all of (export_cursors): lost to it */
+	uint64_t unshipped_end_ns; /* the last of them ended then (Unix ns) */
 };
 
 /*
@@ -208,7 +211,10 @@ struct tt_retain_result {
  * Then the freed pages go back to the file system (incremental vacuum) and
  * the WAL is cut to nothing (checkpoint TRUNCATE, skipped while a reader
  * holds it). With max_bytes, the WAL is cut first, before the directory is
- * measured. 0 or a negative errno; r is filled either way.
+ * measured. A segment removed before every destination of export_cursors
+ * received it counts in r->unshipped: retention does not wait for shipping
+ * (a full disk would stop the recording), it says so. 0 or a negative errno;
+ * r is filled either way.
  */
 int tt_store_retain(struct tt_store *s, const struct tt_retain_opts *o, struct tt_retain_result *r);
 

@@ -17,6 +17,7 @@
 #include "indexer.h"
 #include "repair.h"
 #include "segment.h"
+#include "format.h"
 #include "writer.h"
 
 struct tt_writer {
@@ -41,6 +42,7 @@ struct tt_writer {
 	int measured; /* headroom is a measurement, not the first guess */
 	unsigned too_small; /* passes in a row that found the limit too small */
 	int warned_small; /* the size limit is below what the store needs: said once */
+	uint64_t unshipped; /* segments retention removed before they were shipped */
 	char err[512];
 	char warn[1024]; /* not yet taken by tt_writer_take_warning */
 	char taken[1024]; /* the last one taken */
@@ -262,6 +264,11 @@ fail:
 	return err;
 }
 
+uint64_t tt_writer_unshipped(const struct tt_writer *w)
+{
+	return w->unshipped;
+}
+
 const char *tt_writer_take_warning(struct tt_writer *w)
 {
 	if (!w->warn[0])
@@ -332,6 +339,17 @@ static int retain(struct tt_writer *w, int force)
 	if (err) {
 		snprintf(w->err, sizeof(w->err), "retention: %s", tt_store_errmsg(w->st));
 		return err;
+	}
+	if (rr.unshipped) {
+		char t[64];
+
+		w->unshipped += rr.unshipped;
+		snprintf(w->warn, sizeof(w->warn),
+			 "%s: retention removed %u segment(s), the last ending %s, before every "
+			 "export destination received them (export_cursors): lost to the fleet, kept "
+			 "nowhere (%" PRIu64 " such segments in all)",
+			 w->o.dir, rr.unshipped, tt_fmt_time(t, sizeof(t), rr.unshipped_end_ns, 1, 0),
+			 w->unshipped);
 	}
 	if (!n)
 		return 0;

@@ -65,6 +65,13 @@ int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char 
  */
 const char *tt_writer_take_warning(struct tt_writer *w);
 
+/*
+ * Segments retention removed before every export destination had them
+ * (tt_retain_result.unshipped), since the writer opened; each pass that
+ * removes some leaves a warning saying so.
+ */
+uint64_t tt_writer_unshipped(const struct tt_writer *w);
+
 /* Append one event of the stream. 0 or a negative errno. */
 int tt_writer_event(struct tt_writer *w, const struct tt_event *ev);
 

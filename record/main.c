@@ -21,6 +21,7 @@
 #include "format.h"
 #include "metrics.h"
 #include "record_opts.h"
+#include "ship.h"
 #include "version.h"
 #include "view.h"
 #include "writer.h"
@@ -222,6 +223,7 @@ static void write_metrics(const struct rec_opts *o, struct tt_collector *col, st
 			m->last_flush = (double)wall_now() / 1e9;
 		m->blocks = blocks;
 		m->store_bytes = rec_dir_bytes(o->store_dir);
+		m->unshipped = tt_writer_unshipped(wr);
 	}
 	if (rec_metrics_write(o->metrics_file, m, why, sizeof(why)) && !said) {
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (recording goes on)");
@@ -297,6 +299,7 @@ int main(int argc, char **argv)
 	struct rec_metrics metrics = { 0 };
 	struct tt_event ev;
 	uint64_t first_ts = 0;
+	struct tt_shipper *ship = NULL;
 	char why[512], desc[PATH_MAX + 128], title[PATH_MAX + 160] = PROG;
 	int err, ret = 1;
 
@@ -370,7 +373,13 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if ((warn = tt_writer_take_warning(wr)))
-			fprintf(stderr, PROG ": warning: %s\n", warn);
+			warn_line(warn);
+		/* a thread sends what the writer seals; the store is its buffer */
+		if (o.ship_url && (err = tt_shipper_start(o.ship_url, o.store_dir, 0, &ship, why,
+							   sizeof(why)))) {
+			fprintf(stderr, PROG ": --ship: %s\n", why);
+			goto out;
+		}
 		describe_store(&o, desc, sizeof(desc));
 		if (o.output != REC_OUT_LIVE)
 			fprintf(stderr, PROG ": %s\n", desc);
@@ -433,6 +442,12 @@ int main(int argc, char **argv)
 		}
 		if (wr && (warn = tt_writer_take_warning(wr)))
 			warn_line(warn);
+		if (ship && tt_shipper_take_note(ship, why, sizeof(why))) {
+			if (live.v)
+				tt_view_say(live.v, why);
+			else
+				fprintf(stderr, PROG ": %s\n", why);
+		}
 		if (o.metrics_file)
 			write_metrics(&o, col, wr, tt_agg_table(agg), &metrics);
 		err = output_tick(&o, tt_agg_table(agg), tt_collector_mono_to_wall(col), &out,
@@ -464,11 +479,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", tt_writer_errmsg(wr));
 		goto out;
 	}
+	/* the last blocks, for up to 10 s; what is left stays in the store */
+	if (ship && tt_shipper_stop(ship, 10000000000ull, why, sizeof(why)))
+		fprintf(stderr, PROG ": warning: --ship: the end of the recording is not shipped yet "
+				"(it stays in the store; tcptop-analyze export or --ship sends it): %s\n",
+			why);
+	ship = NULL;
 	ret = 0;
 	goto out;
 fail_why:
 	fprintf(stderr, PROG ": %s\n", why);
 out:
+	if (ship)
+		tt_shipper_stop(ship, 0, why, sizeof(why));
 	tt_view_term_close();
 	tt_view_free(live.v);
 	tt_buf_free(&live.b);

@@ -60,6 +60,9 @@ static void render(struct tt_buf *b, const struct rec_metrics *m)
 		family(b, "tcptop_store_bytes", "gauge", "bytes", "Size of the store's files.");
 		tt_buf_printf(b, "tcptop_store_bytes %" PRIu64 "\n", m->store_bytes);
 		counter(b, "tcptop_blocks_written", "Blocks written to the store.", m->blocks);
+		counter(b, "tcptop_unshipped_segments_removed",
+			"Segments retention removed before every export destination had them.",
+			m->unshipped);
 		family(b, "tcptop_last_flush_timestamp_seconds", "gauge", "seconds",
 		       "When the last block was written and indexed, Unix time (0: none yet).");
 		tt_buf_printf(b, "tcptop_last_flush_timestamp_seconds %.3f\n", m->last_flush);

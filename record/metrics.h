@@ -19,6 +19,7 @@ struct rec_metrics {
 	int have_store;
 	uint64_t store_bytes; /* the store's files */
 	uint64_t blocks; /* blocks written */
+	uint64_t unshipped; /* segments retention removed before export got them */
 	double last_flush; /* Unix time of the last block written, 0: none yet */
 	double start_time; /* Unix time the recorder started */
 };

@@ -35,6 +35,7 @@ enum {
 	OPT_GROUP,
 	OPT_USER,
 	OPT_METRICS,
+	OPT_SHIP,
 };
 
 static const struct option long_opts[] = {
@@ -66,6 +67,7 @@ static const struct option long_opts[] = {
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "metrics-file", required_argument, NULL, OPT_METRICS },
+	{ "ship", required_argument, NULL, OPT_SHIP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -119,6 +121,9 @@ const char *rec_opts_usage(void)
 	       "                         but those the per-tick work needs (see the man page)\n"
 	       "      --metrics-file PATH  the recorder's health in OpenMetrics, replaced each\n"
 	       "                         tick (node_exporter's textfile collector)\n"
+	       "      --ship URL         send the store to ClickHouse as blocks are sealed\n"
+	       "                         (docs/FLEET.md); the store is the buffer while the\n"
+	       "                         server is down\n"
 	       "Filters (combine; they apply to what is shown, the store gets everything):\n"
 	       "      --pid PID          process or thread id\n"
 	       "      --comm GLOB        process name, shell glob (e.g. 'nginx*')\n"
@@ -330,6 +335,13 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			}
 			o->metrics_file = optarg;
 			break;
+		case OPT_SHIP:
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) {
+				snprintf(msg, msg_len, "--ship: '%s' is not an http:// or https:// URL", optarg);
+				return 2;
+			}
+			o->ship_url = optarg;
+			break;
 		case OPT_USER:
 			if (!*optarg) {
 				snprintf(msg, msg_len, "--user: empty user name");
@@ -412,6 +424,10 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 	}
 	if (no_store && o->store_dir) {
 		snprintf(msg, msg_len, "--no-store and --output exclude each other");
+		return 2;
+	}
+	if (no_store && o->ship_url) {
+		snprintf(msg, msg_len, "--ship sends the store: it needs one (not --no-store)");
 		return 2;
 	}
 	if (!no_store && !o->store_dir)

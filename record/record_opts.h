@@ -48,6 +48,7 @@ struct rec_opts {
 	uint64_t retain_bytes; /* 0: no size limit */
 	uint64_t bucket_ns;
 	const char *group; /* share the store with this group (0750/0640), NULL: private */
+	const char *ship_url; /* --ship: ClickHouse URL to ship the store to, NULL: none */
 	const char *metrics_file; /* --metrics-file: health in OpenMetrics each tick, NULL: none */
 	const char *user; /* --user: run as this user once attached, NULL: stay as started */
 };

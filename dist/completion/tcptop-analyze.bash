@@ -2,7 +2,7 @@
 # the program's own table: tcptop-analyze help --options CMD), option values,
 # and store directories.
 
-_tcptop_analyze_commands="info verify reindex top events timeline report diff extract sql replay help"
+_tcptop_analyze_commands="info verify reindex top events timeline report diff extract sql export replay help"
 
 # _tcptop_analyze_list WORDS: complete the last comma-separated item of $cur from WORDS
 _tcptop_analyze_list()

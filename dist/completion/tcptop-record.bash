@@ -2,7 +2,7 @@
 
 _tcptop_record_opts="--live --format --quiet --sort --top --events --utc --interval --duration
 	--udp-idle --output --no-store --flush --keyframe --segment-duration --segment-size --retain-age
-	--retain-size --bucket --group --user --metrics-file --pid --comm --port --proto --max-sockets --max-peers
+	--retain-size --bucket --group --user --metrics-file --ship --pid --comm --port --proto --max-sockets --max-peers
 	--ring-size --verbose --help --version -l -f -q -s -n -i -d -o -v -h -V"
 
 _tcptop_record()
@@ -29,7 +29,7 @@ _tcptop_record()
 		COMPREPLY=($(compgen -W "64M 256M 1G 2G 10G 0" -- "$cur")); return ;;
 	-i | --interval | -d | --duration | --udp-idle | --flush | --keyframe | --segment-duration | \
 	--retain-age | --bucket | -n | --top | --pid | --comm | --port | --max-sockets | \
-	--max-peers)
+	--max-peers | --ship)
 		return ;;
 	esac
 	COMPREPLY=($(compgen -W "$_tcptop_record_opts" -- "$cur"))

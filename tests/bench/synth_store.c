@@ -31,7 +31,7 @@
  *
  * Usage: synth_store DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]
  *                        [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]
- *                        [--keyframe 60s] [--retrans 0.01]
+ *                        [--keyframe 60s] [--retrans 0.01] [--host NAME]
  * --retrans: the chance that an active tick of a TCP connection retransmits
  * (tests/cli/test_events_stream.py wants every one to: many event rows).
  * --flush and --keyframe are the recorder's: the length of a block, and how often
@@ -168,6 +168,7 @@ struct opts {
 	uint64_t start_s;  /* Unix seconds of the recording's start */
 	uint64_t flush_ns; /* block length, as tcptop-record --flush */
 	uint64_t keyframe_ns; /* as tcptop-record --keyframe; 0: the writer's default (60 s) */
+	const char *host; /* recordings.host; default synth-web-1 */
 };
 
 struct gen {
@@ -585,7 +586,7 @@ static int usage(const char *why)
 		fprintf(stderr, PROG ": %s\n", why);
 	fprintf(stderr, "Usage: " PROG " DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]\n"
 			"                   [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]\n"
-			"                   [--keyframe 60s] [--retrans 0.01]\n");
+			"                   [--keyframe 60s] [--retrans 0.01] [--host synth-web-1]\n");
 	return 2;
 }
 
@@ -647,6 +648,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->start_s = strtoull(v, &end, 10);
 			if (*end || errno || o->start_s < 1 || o->start_s > 4000000000ull)
 				return usage("--start: Unix seconds");
+		} else if (!strcmp(a, "--host")) {
+			if (!*v || strlen(v) > 64)
+				return usage("--host: a name of 1 to 64 characters");
+			o->host = v;
 		} else if (!strcmp(a, "--keyframe")) {
 			if (tt_parse_duration(v, &o->keyframe_ns) || !o->keyframe_ns)
 				return usage("--keyframe: a positive duration");
@@ -712,7 +717,7 @@ int main(int argc, char **argv)
 	wo.flush_ns = g.o.flush_ns;
 	if (g.o.keyframe_ns)
 		wo.keyframe_ns = g.o.keyframe_ns;
-	wo.rec.host = "synth-web-1";
+	wo.rec.host = g.o.host ? g.o.host : "synth-web-1";
 	wo.rec.kernel = "6.1.0-synthetic";
 	wo.rec.boot_id = "5b0c8a3e-1f2d-4c6b-9a7e-0d3f2e1c4b5a";
 	wo.rec.options = args;

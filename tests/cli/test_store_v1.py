@@ -122,7 +122,7 @@ def main():
                 return 77
             check(p.returncode == 0, "recorder exit %d: %s" % (p.returncode, p.stderr))
             info = subprocess.run([a.analyzer, "info", store], capture_output=True, text=True)
-            check("schema v2" in info.stdout and "#2" in info.stdout,
+            check("schema v3" in info.stdout and "#2" in info.stdout,
                   "migrated, with a second recording: %s" % info.stdout[:300])
             check_answers(answers(a.analyzer, store, True), True)
     finally:

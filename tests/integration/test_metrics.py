@@ -27,7 +27,8 @@ FAMILIES = ("tcptop_ticks", "tcptop_connections", "tcptop_kernel_sockets",
             "tcptop_kernel_sockets_max", "tcptop_kernel_peers", "tcptop_kernel_peers_max",
             "tcptop_ring_drops", "tcptop_socket_table_full", "tcptop_peer_table_full",
             "tcptop_cpu_seconds", "tcptop_start_time_seconds", "tcptop_store_bytes",
-            "tcptop_blocks_written", "tcptop_last_flush_timestamp_seconds")
+            "tcptop_blocks_written", "tcptop_last_flush_timestamp_seconds",
+            "tcptop_unshipped_segments_removed")
 SAMPLE = re.compile(r"^([a-z_]+) (-?[0-9.]+(?:e[+-]?[0-9]+)?)$")
 
 try:

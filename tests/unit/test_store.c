@@ -249,7 +249,7 @@ static struct tt_block_info block_at(uint64_t off, uint32_t len, uint64_t t0, ui
 }
 
 /* the last migration in schema/ */
-#define SCHEMA_NOW 2
+#define SCHEMA_NOW 3
 
 #define ID_A 0x1001ull
 #define ID_B 0x1002ull
@@ -839,6 +839,49 @@ static void test_retain_by_age(void **state)
 	tt_store_close(s);
 }
 
+/* Retention says how many segments it removed before an export destination had them. */
+static void test_retain_counts_unshipped(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	uint64_t t0 = 1000 * SEC, now = M2W + t0 + 5 * SEG_SPAN;
+	struct tt_retain_result r;
+	struct tt_retain_opts o = { .now_ns = now, .max_age_ns = 200 * SEC };
+	int64_t rec, seg[5], end1, end2;
+	sqlite3 *db = db_of(s);
+	char sql[256];
+
+	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
+	fill_recording(s, f->dir, rec, t0, 5, 0, seg);
+	o.keep_seg_id = seg[4];
+	end1 = q_int(db, "SELECT t_end_ns FROM segments WHERE seq = 1");
+	end2 = q_int(db, "SELECT t_end_ns FROM segments WHERE seq = 2");
+	/* no destination: nothing is unshipped */
+	assert_int_equal(tt_store_retain(s, &o, &r), 0);
+	assert_int_equal(r.removed, 1);
+	assert_int_equal(r.unshipped, 0);
+	/* one destination has everything up to segment 1's end, one has nothing */
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO export_cursors VALUES ('http://a/', %lld, %lld, 0),"
+		 " ('http://b/', %lld, 0, 0)",
+		 (long long)rec, (long long)end1, (long long)rec);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	o.max_age_ns = 120 * SEC;
+	assert_int_equal(tt_store_retain(s, &o, &r), 0);
+	assert_int_equal(r.removed, 2);
+	assert_int_equal(r.unshipped, 2);
+	assert_int_equal(r.unshipped_end_ns, (uint64_t)end2);
+	/* both have all of segment 3: removing it loses nothing */
+	assert_int_equal(sqlite3_exec(db, "UPDATE export_cursors SET ticks_ns = 9e18", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	o.max_age_ns = 30 * SEC;
+	assert_int_equal(tt_store_retain(s, &o, &r), 0);
+	assert_int_equal(r.removed, 1);
+	assert_int_equal(r.unshipped, 0);
+	tt_store_close(s);
+}
+
 /* A recording whose every segment went is gone with all its summaries; others are untouched. */
 static void test_retain_whole_recording(void **state)
 {
@@ -1095,29 +1138,29 @@ static void test_migration(void **state)
 	s = open_w(f->dir);
 	rec = write_recording(s, &seg, &a, &b);
 	tt_store_close(s);
-	assert_int_equal(user_version(f->dir), 2);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW);
 
 	/* a migration that fails half way leaves the index as it was */
 	tt_store_test_schema(0, "CREATE TABLE half_done (x);\nSELECT * FROM no_such_table;\n");
 	assert_int_not_equal(
 		tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)), 0);
 	assert_null(s);
-	assert_non_null(strstr(why, "migrating to schema 3"));
-	assert_int_equal(user_version(f->dir), 2);
+	assert_non_null(strstr(why, "migrating to schema 4"));
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW);
 
 	/* a reader of a newer build reads it as it is, migrating nothing */
 	tt_store_test_schema(0, mig2);
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), 0);
-	assert_int_equal(tt_store_schema_version(s), 2);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	assert_int_equal(q_int(db_of(s), "SELECT bytes_in FROM connections WHERE conn_id = %llu",
 			       ID_A),
 			 a);
 	tt_store_close(s);
-	assert_int_equal(user_version(f->dir), 2);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW);
 
 	/* the writer of a newer build migrates and keeps everything */
 	s = open_w(f->dir);
-	assert_int_equal(tt_store_schema_version(s), 3);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW + 1);
 	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM sqlite_master WHERE name = "
 					 "'half_done'"),
 			 0);
@@ -1130,16 +1173,16 @@ static void test_migration(void **state)
 	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM blocks"), 2);
 	assert_int_equal(q_int(db_of(s), "PRAGMA foreign_keys"), 1);
 	tt_store_close(s);
-	assert_int_equal(user_version(f->dir), 3);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW + 1);
 
-	/* and this build, which knows only 2, refuses the newer index without touching it */
+	/* and this build, which knows only SCHEMA_NOW, refuses the newer index without touching it */
 	tt_store_test_schema(0, NULL);
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), -EPROTO);
 	assert_non_null(strstr(why, "newer"));
 	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)),
 			 -EPROTO);
 	assert_null(s);
-	assert_int_equal(user_version(f->dir), 3);
+	assert_int_equal(user_version(f->dir), SCHEMA_NOW + 1);
 	/* refusing released the lock */
 	tt_store_test_schema(0, mig2);
 	s = open_w(f->dir);
@@ -1199,7 +1242,7 @@ static void test_migrate_v1_store(void **state)
 	assert_int_equal(q_int(old, "PRAGMA user_version"), 1);
 
 	s = open_w(f->dir);
-	assert_int_equal(tt_store_schema_version(s), 2);
+	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	assert_int_equal(same_rows(old, db_of(s), "SELECT * FROM connections ORDER BY id"), 9);
 	assert_int_equal(same_rows(old, db_of(s), "SELECT connection_id, t_start_ns, bytes_in, "
 					       "bytes_out, packets_in, packets_out, retrans, "
@@ -1540,6 +1583,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_by_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_by_age, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retain_counts_unshipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_whole_recording, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_keeps_open_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_gives_space_back, setup, teardown),
