@@ -930,13 +930,14 @@ static void test_retain_keeps_open_connections(void **state)
 	int64_t rec, seg[4];
 	unsigned removed;
 	sqlite3 *db = db_of(s);
-	const char *ins = "INSERT INTO conns (recording_id, conn_id, family, proto, laddr, "
-			  "lport, raddr, rport, process_id, tid, cgroup, netns, flags, "
-			  "open_ns, close_ns, first_seen_ns, last_seen_ns, state, bytes_in, "
-			  "bytes_out, packets_in, packets_out, peak_rate_in, peak_rate_out, "
-			  "rtt_samples, retrans, resets_sent, resets_recv, reset_events) VALUES "
-			  "(%lld, %d, 4, 6, 16843009, 1, 33686018, 2, 1, 1, 0, 0, 0, "
-			  "%llu, %s, %llu, %llu, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)";
+	static const char ins[] = "INSERT INTO conns (recording_id, conn_id, family, proto, "
+				  "laddr, lport, raddr, rport, process_id, tid, cgroup, netns, "
+				  "flags, open_ns, close_ns, first_seen_ns, last_seen_ns, state, "
+				  "bytes_in, bytes_out, packets_in, packets_out, peak_rate_in, "
+				  "peak_rate_out, rtt_samples, retrans, resets_sent, resets_recv, "
+				  "reset_events) VALUES (%lld, %d, 4, 6, 16843009, 1, 33686018, 2, "
+				  "1, 1, 0, 0, 0, %llu, %s, %llu, %llu, 1, 0, 0, 0, 0, 0, 0, 0, 0, "
+				  "0, 0, 0)";
 	char sql[1024], close_ns[32];
 
 	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
