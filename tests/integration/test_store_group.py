@@ -18,6 +18,7 @@ import grp
 import os
 import pwd
 import re
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -38,9 +39,16 @@ def main(t):
     base = tempfile.mkdtemp(prefix="ttgrp-")
     t.cleanup(lambda: subprocess.run(["rm", "-rf", base]))
     store = os.path.join(base, "store")
+    # a connection open all along: the recording has rows whatever else the host does
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(1)
+    cli = socket.create_connection(lsn.getsockname())
+    srv, _ = lsn.accept()
+    t.cleanup(lambda: [x.close() for x in (cli, srv, lsn)])
     old = os.umask(0)
     try:
-        p = subprocess.run([t.args.recorder, "-o", store, "-q", "-d", "1500ms", "-i", "250ms",
+        p = subprocess.run([t.args.recorder, "-o", store, "-q", "-d", "3s", "-i", "250ms",
                             "--flush", "500ms", "--group", group], capture_output=True,
                            text=True, timeout=60)
         bad = subprocess.run([t.args.recorder, "-o", os.path.join(base, "nogroup"), "-q", "-d",
