@@ -229,17 +229,17 @@ class Test:
                               capture_output=True, text=text, timeout=timeout)
 
     def analyze_ok(self, *args, timeout=60, text=True):
-        """tcptop-analyze ARGS, which must exit 0 (else the test stops here): its stdout."""
+        """tcptop-analyze ARGS, which must exit 0 (else the test stops here)."""
         p = self.analyze(*args, timeout=timeout, text=text)
         err = p.stderr if text else p.stderr.decode("utf-8", "replace")
         self.require(p.returncode == 0, "tcptop-analyze %s: exit %d: %s" %
                      (" ".join(map(str, args)), p.returncode, err.strip()))
-        return p.stdout
+        return p
 
     def analyze_rows(self, *args, timeout=60):
         """tcptop-analyze ARGS --format json, which must exit 0: its rows."""
         return [json.loads(x) for x in self.analyze_ok(*args, "--format", "json",
-                                                       timeout=timeout).splitlines()]
+                                                       timeout=timeout).stdout.splitlines()]
 
     def teardown(self):
         if self._torn_down:
@@ -372,6 +372,10 @@ def check(cond, what):
 
 def eq(what, got, want):
     return _current.eq(what, got, want)
+
+
+def require(cond, what):
+    return _current.require(cond, what)
 
 
 def run(name, main, options=None, root=True):
@@ -576,7 +580,8 @@ class Recorder:
                 with self.cond:
                     self.bad_lines.append(line)
                 continue
-            if self._ready is None or ("event" not in r and self._ready(r)):
+            if not self.attached.is_set() and (self._ready is None or
+                                               ("event" not in r and self._ready(r))):
                 self.attached.set()
             if not self.keep_rows:
                 continue
