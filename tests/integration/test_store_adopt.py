@@ -2,7 +2,7 @@
 """Blocks written and fsynced before a SIGKILL but not indexed are adopted.
 
 A recorder (-i 100ms --flush 200ms) records a burst generator started once it
-is attached (ttstore.py burst: every connection's burst sizes and send times
+is attached (ttgen.py store-burst: every connection's burst sizes and send times
 known), and is SIGKILLed the moment its segment file grows: between a frame's
 write and its index transaction, so the segment holds a frame the index does
 not name. The test reads the segment files itself (docs/FORMAT.md: file

@@ -5,7 +5,7 @@ that was not true.
 One store, many recorder runs (-i 100ms --flush 200ms), each SIGKILLed after a
 random delay: some while it starts (opening the store, adopting the last run's
 unsealed segment), most while it records. All the while a generator
-(ttstore.py burst) opens loopback connections that each carry a few bursts,
+(ttgen.py store-burst) opens loopback connections that each carry a few bursts,
 every burst ONE send() of a seeded size and ONE recv(MSG_WAITALL) at the
 other end, so a socket's total only ever takes the values of the burst
 boundaries. After every kill, `tcptop-analyze verify` must pass (a torn tail

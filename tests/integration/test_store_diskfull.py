@@ -5,7 +5,7 @@ with retention, it goes on recording past the point where the disk would be full
 The store lives on a small tmpfs (2 MiB, plus 1 KiB for every socket already
 on the host: each is an index row rewritten with every block, and a busy
 machine would otherwise fill the disk with the index alone). Traffic:
-ttstore.py churn (800 loopback sockets, 40 of the connections moving data every
+ttgen.py store-churn (800 loopback sockets, 40 of the connections moving data every
 10 ms, 20 closed and reopened every second).
 
 1. No retention: the recorder runs until the tmpfs is full. It must exit 1

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Retention while recording: by the size of the whole directory and by age.
 
-Traffic: ttstore.py churn, hundreds of loopback connections held open, a few
+Traffic: ttgen.py store-churn, hundreds of loopback connections held open, a few
 dozen moving random amounts every 10 ms and some closed and reopened every
 second, so every 200 ms block holds some tens of KiB and the index gains rows
 of closed connections all the time.

@@ -7,8 +7,8 @@ incremental vacuum, auto_vacuum NONE), so the first runs convert it
 random delay, with --segment-size 16K --retain-size 64K: a size smaller than
 the index, so every segment is removed as soon as it is sealed (a few times a
 second) with its rows, followed by an incremental vacuum and a WAL
-truncation: most kills land in or near a retention pass. Traffic: ttstore.py
-churn (a steady stream of connections opening and closing).
+truncation: most kills land in or near a retention pass. Traffic: ttgen.py
+store-churn (a steady stream of connections opening and closing).
 
 After every kill: `tcptop-analyze verify` passes (a file whose rows a pass
 had deleted when it died is a warning, never a problem), every blocks row
