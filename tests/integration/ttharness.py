@@ -7,8 +7,8 @@
   happens (try/finally, atexit, SIGTERM/SIGHUP). root=True (the integration
   tests): skipped without root or BTF, leftovers of killed runs swept first.
 - Test: checks that collect failures instead of stopping at the first (also as
-  the module functions check() and eq(), for the test running now), temporary
-  directories removed at teardown, tcptop-analyze found and run.
+  the module functions check(), eq() and require(), for the test running
+  now), temporary directories removed at teardown, tcptop-analyze found and run.
 - Recorder: runs `tcptop-record -f json` in the background, waits until it is
   attached (a canary socket made before the start shows up in a tick), collects
   its rows, stops it with SIGINT and checks it exited 0. With store=DIR, the
@@ -223,12 +223,12 @@ class Test:
                      "(set TT_ANALYZER)" % path)
         return path
 
-    def analyze(self, *args, timeout=60, text=True, pre=()):
-        """tcptop-analyze ARGS: the CompletedProcess, whatever its exit (pre: setpriv ...)."""
-        return subprocess.run(list(pre) + [self.analyzer()] + [str(a) for a in args],
-                              capture_output=True, text=text, timeout=timeout)
+    def analyze(self, *args, timeout=60, text=True):
+        """tcptop-analyze ARGS: the CompletedProcess, whatever its exit."""
+        return subprocess.run([self.analyzer()] + [str(a) for a in args], capture_output=True,
+                              text=text, timeout=timeout)
 
-    def analyze_ok(self, *args, timeout=60, text=True):
+    def analyze_ok(self, *args, timeout=120, text=True):
         """tcptop-analyze ARGS, which must exit 0 (else the test stops here)."""
         p = self.analyze(*args, timeout=timeout, text=text)
         err = p.stderr if text else p.stderr.decode("utf-8", "replace")
@@ -236,7 +236,7 @@ class Test:
                      (" ".join(map(str, args)), p.returncode, err.strip()))
         return p
 
-    def analyze_rows(self, *args, timeout=60):
+    def analyze_rows(self, *args, timeout=120):
         """tcptop-analyze ARGS --format json, which must exit 0: its rows."""
         return [json.loads(x) for x in self.analyze_ok(*args, "--format", "json",
                                                        timeout=timeout).stdout.splitlines()]
