@@ -199,7 +199,8 @@ def run_static(a, work):
             "string or blob too big", opts=["--timeout", "10m"])  # the size cap, not the clock
     refused("SELECT count(DISTINCT r) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
             " SELECT x + 1 FROM c LIMIT 3000000) SELECT randomblob(100) AS r FROM c)",
-            "needs more than 16 MiB of memory (--max-memory)", opts=["--max-memory", "16M"])
+            "needs more than 16 MiB of memory (--max-memory)",
+            opts=["--max-memory", "16M", "--timeout", "10m"])
     refused("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5)"
             " SELECT x FROM c", "more than 4 rows (--max-rows)", opts=["--max-rows", "4"])
 
