@@ -512,13 +512,20 @@ static uint32_t tuple_first(const struct verify *v, uint64_t id)
 	return i;
 }
 
-/* Remember a CONN event's tuple for its id in the segment's recording. */
-static void tuple_add(struct verify *v, const struct tt_ev_conn *c)
+/* An owner as processes stores it (pid: the tgid; comm up to its first NUL), as one hash. */
+static uint64_t owner_sig(int64_t tgid, const char *comm, size_t n)
 {
-	char l[64], r[64];
-	uint64_t sig = conn_sig(c->family, c->proto, addr_text(l, sizeof(l), c->laddr, c->family),
-				c->lport, addr_text(r, sizeof(r), c->raddr, c->family), c->rport);
-	uint32_t i = tuple_first(v, c->id), last = UINT32_MAX;
+	char buf[64];
+	int k = snprintf(buf, sizeof(buf), "owner|%" PRId64 "|%.*s", tgid, (int)strnlen(comm, n),
+			 comm);
+
+	return tt_fnv1a(buf, k > 0 ? (size_t)k : 0, TT_FNV1A_INIT);
+}
+
+/* Remember sig (a tuple or an owner) for connection id; once each. */
+static void sig_add(struct verify *v, uint64_t id, uint64_t sig)
+{
+	uint32_t i = tuple_first(v, id), last = UINT32_MAX;
 
 	for (; i != UINT32_MAX; i = v->tuples[i].next) {
 		if (v->tuples[i].sig == sig)
@@ -530,12 +537,39 @@ static void tuple_add(struct verify *v, const struct tt_ev_conn *c)
 		v->oom = 1;
 		return;
 	}
-	v->tuples[v->ntuples] = (struct tuple){ .id = c->id, .sig = sig, .next = UINT32_MAX };
+	v->tuples[v->ntuples] = (struct tuple){ .id = id, .sig = sig, .next = UINT32_MAX };
 	if (last != UINT32_MAX)
 		v->tuples[last].next = (uint32_t)v->ntuples;
-	else if (tt_idmap_put(v->tmap, c->id, (uint32_t)v->ntuples))
+	else if (tt_idmap_put(v->tmap, id, (uint32_t)v->ntuples))
 		v->oom = 1;
 	v->ntuples++;
+}
+
+/* A CONN event's tuple, for its id. */
+static void tuple_add(struct verify *v, const struct tt_ev_conn *c)
+{
+	char l[64], r[64];
+
+	sig_add(v, c->id,
+		conn_sig(c->family, c->proto, addr_text(l, sizeof(l), c->laddr, c->family), c->lport,
+			 addr_text(r, sizeof(r), c->raddr, c->family), c->rport));
+}
+
+/* A CONN event's owner (an owner change is a new CONN of the same id). */
+static void owner_add(struct verify *v, const struct tt_ev_conn *c)
+{
+	sig_add(v, c->id, owner_sig(c->tgid, c->comm, sizeof(c->comm)));
+}
+
+/* Whether id had sig in a CONN event. */
+static int sig_seen(const struct verify *v, uint64_t id, uint64_t sig)
+{
+	uint32_t i;
+
+	for (i = tuple_first(v, id); i != UINT32_MAX; i = v->tuples[i].next)
+		if (v->tuples[i].sig == sig)
+			return 1;
+	return 0;
 }
 
 static void vnote(struct verify *v, enum tt_finding_level level, const char *what,
@@ -606,8 +640,10 @@ static int read_frames(struct verify *v, const char *path, const char *file,
 			continue; /* reported with what the index says of it */
 		while ((rc = tt_segr_next_event(r, &ev)) > 0) {
 			n++;
-			if (ev.type == TT_EV_CONN && v->tmap)
+			if (ev.type == TT_EV_CONN && v->tmap) {
 				tuple_add(v, &ev.conn);
+				owner_add(v, &ev.conn);
+			}
 		}
 		v->res->events += n;
 		f->intact = rc == 0;
@@ -875,6 +911,63 @@ static sqlite3_stmt *prepare(struct verify *v, const char *table, const char *sq
  * recording its file header names). Each disagreement names its row.
  */
 /*
+ * A value of another type than its column's (a blob or text where a number
+ * belongs compares and computes as 0 or as text in SQL, so the checks that
+ * follow could pass it): INTEGER columns hold integers, REAL ones numbers,
+ * TEXT ones text, NULL where allowed. The first few rows of each column.
+ */
+static void verify_types(struct verify *v)
+{
+	static const char *const tables[] = { "recordings", "segments", "blocks", "conns",
+					      "rollups", "processes" };
+	size_t i;
+
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char sql[512];
+		sqlite3_stmt *ti;
+
+		snprintf(sql, sizeof(sql), "SELECT name, upper(type) FROM pragma_table_info('%s')",
+			 tables[i]);
+		if (sqlite3_prepare_v2(v->db, sql, -1, &ti, NULL) != SQLITE_OK)
+			continue; /* not in this schema */
+		while (sqlite3_step(ti) == SQLITE_ROW) {
+			const char *col = (const char *)sqlite3_column_text(ti, 0);
+			const char *type = (const char *)sqlite3_column_text(ti, 1);
+			const char *ok = !type ? NULL :
+					 !strcmp(type, "INTEGER") ? "'integer'" :
+					 !strcmp(type, "REAL")	  ? "'real', 'integer'" :
+					 !strcmp(type, "TEXT")	  ? "'text'" :
+								    NULL;
+			sqlite3_stmt *q;
+
+			if (!col || !ok)
+				continue; /* laddr and raddr: an integer or text by design */
+			snprintf(sql, sizeof(sql),
+				 "SELECT %s, '%s is ' || typeof(\"%s\") || ', not %s' FROM %s WHERE "
+				 "typeof(\"%s\") NOT IN (%s, 'null') LIMIT 5",
+				 !strcmp(tables[i], "rollups") ?
+					 "res || ',' || t || ',' || conn || ',' || part" :
+					 "rowid",
+				 col, col, type, tables[i], col, ok);
+			if (sqlite3_prepare_v2(v->db, sql, -1, &q, NULL) == SQLITE_OK)
+				report_rows(v, q, tables[i]);
+			sqlite3_finalize(q);
+		}
+		sqlite3_finalize(ti);
+	}
+}
+
+/* Whether the processes row in columns col (pid), col + 1 (comm) of q is an owner of id. */
+static int owner_seen(const struct verify *v, uint64_t id, sqlite3_stmt *q, int col)
+{
+	const char *comm = (const char *)sqlite3_column_text(q, col + 1);
+
+	if (sqlite3_column_type(q, col) != SQLITE_INTEGER || !comm)
+		return 0; /* no such processes row */
+	return sig_seen(v, id, owner_sig(sqlite3_column_int64(q, col), comm, strlen(comm)));
+}
+
+/*
  * Each conns row's tuple (family, protocol, addresses, ports) is one its
  * connection id had in a CONN event of the segments: the index
  * names every connection the way the segments do. A row whose id no segment
@@ -887,7 +980,8 @@ static void verify_tuples(struct verify *v)
 				  "SELECT c.id, c.recording_id, c.conn_id, c.family, c.proto, c.laddr, "
 				  "c.lport, c.raddr, c.rport, EXISTS (SELECT 1 FROM segments s WHERE "
 				  "s.recording_id = c.recording_id AND s.seq = 0), EXISTS (SELECT 1 "
-				  "FROM recordings r WHERE r.id = c.recording_id) FROM conns c");
+				  "FROM recordings r WHERE r.id = c.recording_id), p.pid, p.comm FROM "
+				  "conns c LEFT JOIN processes p ON p.id = c.process_id");
 
 	if (!q)
 		return;
@@ -914,13 +1008,32 @@ static void verify_tuples(struct verify *v)
 				      id);
 			continue;
 		}
-		while (i != UINT32_MAX && v->tuples[i].sig != sig)
-			i = v->tuples[i].next;
-		if (i == UINT32_MAX)
+		if (!sig_seen(v, id, sig))
 			vnote(v, TT_FINDING_PROBLEM, what,
 			      "family, protocol, addresses or ports differ from every CONN event of "
 			      "connection id %" PRIu64 " in its segments",
 			      id);
+		if (!owner_seen(v, id, q, 11))
+			vnote(v, TT_FINDING_PROBLEM, what,
+			      "its process (pid %" PRId64 ") is no owner a CONN event of "
+			      "connection id %" PRIu64 " names",
+			      (int64_t)sqlite3_column_int64(q, 11), id);
+	}
+	sqlite3_finalize(q);
+	/* each rollup part's owner is one of its connection's */
+	q = prepare(v, "rollups",
+		    "SELECT o.res || ',' || o.t || ',' || o.conn || ',' || o.part, c.conn_id, p.pid, "
+		    "p.comm FROM rollups o JOIN conns c ON c.id = o.conn LEFT JOIN processes p ON "
+		    "p.id = o.process_id");
+	while (q && sqlite3_step(q) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(q, 1);
+		char what[128];
+
+		if (tuple_first(v, id) == UINT32_MAX || owner_seen(v, id, q, 2))
+			continue; /* an id without events is conns' finding */
+		snprintf(what, sizeof(what), "rollups row %s", sqlite3_column_text(q, 0));
+		vnote(v, TT_FINDING_PROBLEM, what,
+		      "its process is no owner a CONN event of connection id %" PRIu64 " names", id);
 	}
 	sqlite3_finalize(q);
 }
@@ -1139,6 +1252,9 @@ int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_veri
 		}
 		sqlite3_finalize(qc);
 	}
+	/* every value of the index's own tables has its column's type */
+	if (!err)
+		verify_types(&v);
 	/* conns (schema 2): the tuples its rows name are checked against the segments */
 	if (!err && tt_store_schema_version(st) >= 2 && !(v.tmap = tt_idmap_new()))
 		err = -ENOMEM;
