@@ -27,6 +27,7 @@
 #include "format.h"
 #include "indexer.h"
 #include "store.h"
+#include "store_int.h" /* white-box: the test reads the index itself */
 #include "tst.h"
 
 #define SEC 1000000000ull
@@ -76,7 +77,7 @@ static struct tt_store *open_w(const char *dir)
 
 static sqlite3 *db_of(struct tt_store *s)
 {
-	return tt_store_db(s);
+	return tt_store_sqlite(s);
 }
 
 /* First column of a one-row query; fails the test on an SQL error. */
