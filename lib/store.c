@@ -1123,11 +1123,6 @@ sqlite3 *tt_store_sqlite(struct tt_store *s)
 	return s->db;
 }
 
-void *tt_store_db(struct tt_store *s)
-{
-	return s->db;
-}
-
 int tt_store_fail(struct tt_store *s, int err, const char *fmt, ...)
 {
 	va_list ap;

@@ -172,9 +172,6 @@ int tt_store_segment_seal(struct tt_store *s, int64_t seg_id);
 int tt_store_block(struct tt_store *s, int64_t seg_id, const struct tt_block_info *bi,
 		   int64_t m2w, const struct tt_ev_loss *loss, struct tt_indexer *ix);
 
-/* The raw SQLite handle (sqlite3 *): being replaced by the read API below. */
-void *tt_store_db(struct tt_store *s);
-
 /* ---- reader side ---------------------------------------------------------- */
 
 /*

@@ -1,7 +1,9 @@
 /*
  * store_int.h: private to the store module (lib/store.c: open, write,
- * retention; lib/store_read.c: the read API of store.h). No other file
- * includes it: the SQLite handle stays inside the module.
+ * retention; lib/store_read.c: the read API of store.h): the SQLite handle
+ * stays inside the module. One file outside includes it for now: lib/ship.c,
+ * whose exporter queries (export cursors, the rows it ships) have no read
+ * functions yet.
  */
 #ifndef TT_STORE_INT_H
 #define TT_STORE_INT_H
