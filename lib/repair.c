@@ -613,8 +613,9 @@ static int check_block(void *ctx, const struct tt_store_blockrow *b)
 		differs(diff, sizeof(diff), "keyframe", kf, f->bi.keyframe);
 	if (diff[0])
 		vnote(v, TT_FINDING_PROBLEM, brow, "differs from its frame: %s", diff);
-	if (off + len > vs->last_end)
-		vs->last_end = off + len;
+	/* the frame's length: the row's may be anything (reported just above) */
+	if ((int64_t)(f->bi.offset + f->bi.length) > vs->last_end)
+		vs->last_end = (int64_t)(f->bi.offset + f->bi.length);
 	return 0;
 }
 
