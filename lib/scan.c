@@ -1,7 +1,6 @@
 /*
  * scan.c: see scan.h.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
