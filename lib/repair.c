@@ -548,7 +548,7 @@ struct segrow {
 	int64_t first_end; /* the first one's end */
 	int64_t last_start; /* the latest start */
 	int64_t last_end; /* the latest end */
-	const char *file;
+	char *file;
 };
 
 /* verify_segment's pass over a segment's blocks rows, against its frames. */
@@ -891,7 +891,7 @@ int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_veri
 	if (d)
 		closedir(d);
 	for (i = 0; i < n; i++)
-		free((void *)rows[i].file);
+		free(rows[i].file);
 	free(rows);
 	free(v.frames);
 	return err;
