@@ -22,6 +22,7 @@
 #include "scan.h"
 #include "ship.h"
 #include "store.h"
+#include "store_int.h" /* the exporter's own queries: not in the read API yet */
 
 struct tt_migration {
 	int version;
@@ -714,7 +715,7 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(tt_store_db(s),
+	rc = sqlite3_prepare_v2(tt_store_sqlite(s),
 				"SELECT r.id, r.host, r.boot_id, r.start_ns,"
 				" coalesce(c.ticks_ns, 0), coalesce(c.meta_ns, 0)"
 				" FROM recordings r LEFT JOIN export_cursors c"
@@ -722,7 +723,7 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
 				-1, &q, NULL);
 	if (rc != SQLITE_OK)
 		return ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),
-			       sqlite3_errmsg(tt_store_db(s)));
+			       sqlite3_errmsg(tt_store_sqlite(s)));
 	sqlite3_bind_text(q, 1, x->ch->dest, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct rec_state *r, *n = realloc(x->recs, (x->nrecs + 1) * sizeof(*n));
@@ -746,7 +747,7 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE)
 		return ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),
-			       sqlite3_errmsg(tt_store_db(s)));
+			       sqlite3_errmsg(tt_store_sqlite(s)));
 	return 0;
 }
 
@@ -757,7 +758,7 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
  */
 static int ship_meta(struct exporter *x, struct tt_store *s, struct rec_state *r, uint64_t hw)
 {
-	sqlite3 *db = tt_store_db(s);
+	sqlite3 *db = tt_store_sqlite(s);
 	sqlite3_stmt *q = NULL;
 	struct tt_buf b = { 0 };
 	size_t n = 0;
@@ -907,8 +908,8 @@ static uint64_t high_water(struct tt_store *s)
 	sqlite3_stmt *q = NULL;
 	uint64_t hw = 0;
 
-	if (sqlite3_prepare_v2(tt_store_db(s), "SELECT coalesce(max(t_end_ns), 0) FROM blocks", -1,
-			       &q, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(tt_store_sqlite(s), "SELECT coalesce(max(t_end_ns), 0) FROM blocks",
+			       -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW)
 		hw = (uint64_t)col64(q, 0);
 	sqlite3_finalize(q);
@@ -1030,8 +1031,9 @@ uint64_t tt_ship_unshipped_from(struct tt_store *s)
 
 	if (tt_store_schema_version(s) < 3)
 		return 0;
-	if (sqlite3_prepare_v2(tt_store_db(s), "SELECT coalesce(min(ticks_ns), 0) FROM export_cursors",
-			       -1, &q, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(tt_store_sqlite(s),
+			       "SELECT coalesce(min(ticks_ns), 0) FROM export_cursors", -1, &q,
+			       NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW)
 		t = (uint64_t)col64(q, 0);
 	sqlite3_finalize(q);
