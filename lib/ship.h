@@ -166,4 +166,25 @@ struct tt_fleet_event {
 int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
 		    int (*fn)(void *ctx, const struct tt_fleet_event *e), void *ctx);
 
+/*
+ * The tables of the hosts' recordings for timeline, rebuilt from tt_ticks
+ * (which holds only active rows) and handed to fn host by host, recording by
+ * recording, in time order; t->ts_ns is Unix ns, t->start_ns 0. A
+ * connection is in its recording's tables from the tick it was first seen in
+ * to the tick it closed in, or the recording's end; in a tick in which it is
+ * idle it is its last active row (owner, state) without deltas or flags. fn
+ * gets the tables of the ticks ending in (from_ns, to_ns] that had an active
+ * row, and for each bucket of grid (lib/bucket.h) in which the recording ran
+ * without one, while it had connections, one table of them at the bucket's
+ * last moment in the window and the recording (a tick is assumed there: the
+ * recorder ticks every second, buckets are at least that long). Stops at
+ * fn's first non-zero and returns it; else 0 or as tt_ch_exec, -EPROTO for an
+ * answer it cannot read.
+ */
+struct tt_buckets;
+struct tt_table;
+int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
+		    const struct tt_buckets *grid,
+		    int (*fn)(void *ctx, const char *host, const struct tt_table *t), void *ctx);
+
 #endif /* TT_SHIP_H */
