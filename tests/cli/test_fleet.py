@@ -214,6 +214,11 @@ def main():
             fleet = query(ana, "timeline", args + ["--clickhouse", s1.url()])
             check(local == fleet and local, "fleet timeline == local timeline %s (%d rows)" %
                   (" ".join(args), len(local)))
+        for args in (["--utc", "--bucket", "1m"], ["--format", "csv", "--bucket", "1s"]):
+            local = run([ana, "timeline"] + args + dirs)
+            fleet = run([ana, "timeline"] + args + ["--clickhouse", s1.url()])
+            check(local.returncode == 0 and local.stdout == fleet.stdout and local.stdout,
+                  "fleet timeline == local timeline, byte for byte, %s" % " ".join(args))
         local = top(ana, ["--group-by", "process", stores["charlie"]])
         fleet = top(ana, ["--group-by", "process", "--clickhouse", s1.url(),
                           "--hostname", "charlie"])
