@@ -279,6 +279,11 @@ static int ch_post(struct tt_ch *ch, const char *query, const char *body, size_t
 			err = 0;
 			break;
 		}
+		if (resp.err == -E2BIG) {
+			err = ch_fail(ch, -E2BIG, "%s: the answer passed %u MiB: ask for less (a shorter"
+				      " window)", ch->dest, TT_BUF_MAX >> 20);
+			break;
+		}
 		if (resp.err) {
 			err = ch_fail(ch, -ENOMEM, "out of memory reading the response");
 			break;

@@ -46,7 +46,7 @@ const char *tt_ch_dest(const struct tt_ch *ch);
  * Run one statement; the response (TabSeparated unless sql says otherwise)
  * into *out if out is not NULL (NUL-terminated). 0, or -ECONNREFUSED (could
  * not reach it, after the retries), -EACCES (refused: ClickHouse's message in
- * the error), -ENOMEM.
+ * the error), -ENOMEM, -E2BIG (the answer passed TT_BUF_MAX).
  */
 struct tt_buf;
 int tt_ch_exec(struct tt_ch *ch, const char *sql, struct tt_buf *out);
