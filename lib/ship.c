@@ -1722,6 +1722,10 @@ struct tl_rebuild {
 /* Columns of the member and row queries: host, rec, ts, conn_id, then conn_from's
  * fourteen, then the state, flags and deltas, then tick_start. */
 #define TL_COLS 28
+/* Rows per page of a recording's window (about 150 bytes each), and the most a
+ * page grows to when one tick fills it. */
+#define TL_PAGE ((size_t)100000)
+#define TL_PAGE_MAX ((size_t)400000)
 
 static int tl_parse(char *line, char **f, struct tt_row *w)
 {
@@ -1874,6 +1878,15 @@ static char *tl_line(char **cur)
 	return l;
 }
 
+/* The third column (ts) of a line of the row queries, before it is cut up. */
+static uint64_t tl_ts(const char *l)
+{
+	const char *t = strchr(l, '\t');
+
+	t = t ? strchr(t + 1, '\t') : NULL;
+	return t ? strtoull(t + 1, NULL, 10) : 0;
+}
+
 /* Whether the line l (host, rec first, as sent: escaped) is of the recording of
  * host (as sent too, n bytes) and rec. */
 static int tl_of(const char *l, const char *host, size_t n, uint64_t rec)
@@ -1889,7 +1902,7 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 	struct tl_rebuild b = { .ch = ch, .grid = grid, .from_ns = from_ns, .to_ns = to_ns,
 				.fn = fn, .ctx = ctx };
 	const char *a = all(ch);
-	char *rcur, *ccur, *acur, *wcur, *rl, *cl, *al, *wl, *f[TL_COLS];
+	char *rcur, *ccur, *acur, *rl, *cl, *al, *f[TL_COLS];
 	int err;
 
 	if (!a)
@@ -1923,27 +1936,15 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 	if ((err = fleet_query(ch, &sql, hostnames, ") GROUP BY host, rec ORDER BY host, rec",
 			       &anchors)))
 		goto out;
-	/* the window's active rows, tick by tick */
-	tt_buf_reset(&sql);
-	tt_buf_printf(&sql,
-		      "SELECT host, rec, ts, conn_id, 1, " IDENTITY_COLS ", state, new, closed,"
-		      " bytes_in, bytes_out, packets_in, packets_out, retrans, resets, tick_start"
-		      " FROM (SELECT * FROM tt_ticks%s FINAL WHERE ts > %" PRIu64
-		      " AND ts <= %" PRIu64, a, from_ns, to_ns);
-	if ((err = fleet_query(ch, &sql, hostnames, ") ORDER BY host, rec, ts", &rows)))
-		goto out;
-
 	rcur = recs.len ? recs.p : NULL;
 	ccur = carry.len ? carry.p : NULL;
 	acur = anchors.len ? anchors.p : NULL;
-	wcur = rows.len ? rows.p : NULL;
 	cl = tl_line(&ccur);
 	al = tl_line(&acur);
-	wl = tl_line(&wcur);
 	while ((rl = tl_line(&rcur))) {
 		char *rf[4], raw[272];
-		uint64_t rec, end, known = 0, len = 0, tick = 0;
-		size_t hn = strcspn(rl, "\t");
+		uint64_t rec, end, known = 0, len = 0, tick = 0, cursor;
+		size_t hn = strcspn(rl, "\t"), limit;
 		struct tt_row w;
 
 		if (hn >= sizeof(raw)) {
@@ -1977,25 +1978,74 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 			known = strtoull(f[2], NULL, 10);
 			len = known - strtoull(f[3], NULL, 10);
 		}
-		for (; tl_of(wl, raw, hn, rec); wl = tl_line(&wcur)) {
-			uint64_t ts, start;
+		/*
+		 * The window's active rows, tick by tick, a page at a time (the whole
+		 * window may not fit in memory): a full page stops before its last
+		 * tick, which may go on in the next one.
+		 */
+		for (cursor = from_ns, limit = TL_PAGE;;) {
+			size_t nl = 0;
+			uint64_t first = 0, last = 0;
+			char *wcur, *wl;
+			int full;
 
-			if ((err = tl_parse(wl, f, &w)))
+			tt_buf_reset(&sql);
+			tt_buf_reset(&rows);
+			tt_buf_printf(&sql,
+				      "SELECT host, rec, ts, conn_id, 1, " IDENTITY_COLS ", state, new,"
+				      " closed, bytes_in, bytes_out, packets_in, packets_out, retrans,"
+				      " resets, tick_start FROM (SELECT * FROM tt_ticks%s FINAL"
+				      " WHERE host = '%s' AND rec = %" PRIu64 " AND ts > %" PRIu64
+				      " AND ts <= %" PRIu64 ") ORDER BY ts LIMIT %zu",
+				      a, raw, rec, cursor, to_ns, limit);
+			if (sql.err) {
+				err = -ENOMEM;
 				goto fail;
-			ts = strtoull(f[2], NULL, 10);
-			if (ts != tick) {
-				/* the last tick's table; the idle ticks up to this one's start */
-				if (tick && (err = tl_emit(&b, rf[0], tick)))
-					goto fail;
-				start = strtoull(f[27], NULL, 10);
-				if (known && (err = tl_gap(&b, rf[0], known, start, len, 1)))
-					goto fail;
-				b.idle_k = SIZE_MAX;
-				known = tick = ts;
-				len = ts - start;
 			}
-			if ((err = tl_put(&b, &w, 1)))
-				goto fail;
+			if ((err = tt_ch_exec(ch, sql.p, &rows)))
+				goto out;
+			for (wcur = rows.len ? rows.p : NULL; wcur && *wcur; nl++) {
+				last = tl_ts(wcur);
+				first = nl ? first : last;
+				wcur = strchr(wcur, '\n');
+				wcur = wcur ? wcur + 1 : NULL;
+			}
+			full = nl >= limit;
+			if (full && first == last) {
+				/* one tick fills the page: a larger one */
+				if (limit >= TL_PAGE_MAX) {
+					err = ch_fail(ch, -E2BIG, "%s: a tick of more than %zu connections",
+						      ch->dest, limit);
+					goto out;
+				}
+				limit *= 4;
+				continue;
+			}
+			wcur = rows.len ? rows.p : NULL;
+			while ((wl = tl_line(&wcur))) {
+				uint64_t ts = tl_ts(wl), start;
+
+				if (full && ts == last)
+					break;
+				if ((err = tl_parse(wl, f, &w)))
+					goto fail;
+				if (ts != tick) {
+					/* the last tick's table; the idle ticks up to this one's start */
+					if (tick && (err = tl_emit(&b, rf[0], tick)))
+						goto fail;
+					start = strtoull(f[27], NULL, 10);
+					if (known && (err = tl_gap(&b, rf[0], known, start, len, 1)))
+						goto fail;
+					b.idle_k = SIZE_MAX;
+					known = tick = ts;
+					len = ts - start;
+				}
+				if ((err = tl_put(&b, &w, 1)))
+					goto fail;
+			}
+			if (!full)
+				break;
+			cursor = tick;
 		}
 		if (tick && (err = tl_emit(&b, rf[0], tick)))
 			goto fail;

@@ -174,12 +174,12 @@ int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
  * to the tick it closed in, or the recording's end; in a tick in which it is
  * idle it is its last active row (owner, state) without deltas or flags. fn
  * gets the tables of the ticks ending in (from_ns, to_ns] that had an active
- * row, and for each bucket of grid (lib/bucket.h) in which the recording ran
- * without one, while it had connections, one table of them at the bucket's
- * last moment in the window and the recording (a tick is assumed there: the
- * recorder ticks every second, buckets are at least that long). Stops at
- * fn's first non-zero and returns it; else 0 or as tt_ch_exec, -EPROTO for an
- * answer it cannot read.
+ * row, and of the idle ticks between them (placed from the rows' tick_start,
+ * the recording's end and the tick length) one per bucket of grid
+ * (lib/bucket.h): what a bucket's sums and maxima need. The rows are read a
+ * page at a time. Stops at fn's first non-zero and returns it; else 0 or as
+ * tt_ch_exec, -EPROTO for an answer it cannot read, -E2BIG for a tick of more
+ * than 400,000 active connections.
  */
 struct tt_buckets;
 struct tt_table;
