@@ -81,6 +81,9 @@ static sqlite3 *db_of(struct tt_store *s)
 
 /* First column of a one-row query; fails the test on an SQL error. */
 static int64_t q_int(sqlite3 *db, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int64_t q_int(sqlite3 *db, const char *fmt, ...)
 {
 	sqlite3_stmt *q;
 	char sql[1024];
@@ -99,6 +102,9 @@ static int64_t q_int(sqlite3 *db, const char *fmt, ...)
 	sqlite3_finalize(q);
 	return v;
 }
+
+static const char *q_text(sqlite3 *db, char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static const char *q_text(sqlite3 *db, char *buf, size_t len, const char *fmt, ...)
 {
@@ -783,14 +789,14 @@ static void test_retain_by_size(void **state)
 	/* connections that ended before what is left are gone; the long one stays */
 	cut = M2W + t0 + 3 * SEG_SPAN;
 	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE last_seen_ns < %llu",
-			       cut),
+			       (unsigned long long)cut),
 			 0);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM connections"), 3);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE conn_id = %llu",
 			       (unsigned long long)LONG_ID(rec)),
 			 1);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM buckets WHERE t_start_ns + %llu <= %llu",
-			       BUCKET, cut),
+			       (unsigned long long)BUCKET, (unsigned long long)cut),
 			 0);
 	assert_true(q_int(db, "SELECT count(*) FROM buckets b JOIN connections c ON c.id = "
 			      "b.connection_id WHERE c.conn_id = %llu",
@@ -930,13 +936,14 @@ static void test_retain_keeps_open_connections(void **state)
 	int64_t rec, seg[4];
 	unsigned removed;
 	sqlite3 *db = db_of(s);
-	const char *ins = "INSERT INTO conns (recording_id, conn_id, family, proto, laddr, "
-			  "lport, raddr, rport, process_id, tid, cgroup, netns, flags, "
-			  "open_ns, close_ns, first_seen_ns, last_seen_ns, state, bytes_in, "
-			  "bytes_out, packets_in, packets_out, peak_rate_in, peak_rate_out, "
-			  "rtt_samples, retrans, resets_sent, resets_recv, reset_events) VALUES "
-			  "(%lld, %d, 4, 6, 16843009, 1, 33686018, 2, 1, 1, 0, 0, 0, "
-			  "%llu, %s, %llu, %llu, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)";
+	static const char ins[] = "INSERT INTO conns (recording_id, conn_id, family, proto, "
+				  "laddr, lport, raddr, rport, process_id, tid, cgroup, netns, "
+				  "flags, open_ns, close_ns, first_seen_ns, last_seen_ns, state, "
+				  "bytes_in, bytes_out, packets_in, packets_out, peak_rate_in, "
+				  "peak_rate_out, rtt_samples, retrans, resets_sent, resets_recv, "
+				  "reset_events) VALUES (%lld, %d, 4, 6, 16843009, 1, 33686018, 2, "
+				  "1, 1, 0, 0, 0, %llu, %s, %llu, %llu, 1, 0, 0, 0, 0, 0, 0, 0, 0, "
+				  "0, 0, 0)";
 	char sql[1024], close_ns[32];
 
 	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
@@ -1307,6 +1314,34 @@ static void test_far_future_schema_refused(void **state)
 	assert_int_equal(user_version(f->dir), 999);
 }
 
+/*
+ * A recorder killed while it created the index leaves an empty index.db (no
+ * schema yet): readers say the store holds no recording (not a schema they
+ * cannot read), and the next writer creates the schema in it.
+ */
+static void test_empty_index_left_by_a_kill(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = NULL;
+	char path[256], why[512];
+	FILE *fp;
+
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/index.db", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)),
+			 -ENODATA);
+	assert_null(s);
+	assert_non_null(strstr(why, "holds no recording yet"));
+	s = open_w(f->dir);
+	tt_store_close(s);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), 0);
+	assert_true(tt_store_schema_version(s) >= 1);
+	tt_store_close(s);
+}
+
 /* ---- failures and cost ---------------------------------------------------------------------- */
 
 /* A block whose transaction fails stores nothing, and the next one stores what it lost. */
@@ -1594,6 +1629,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v1_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyframe_column, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_far_future_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_index_left_by_a_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_block_is_retried, setup, teardown),
 		cmocka_unit_test(test_segment_names),
 		cmocka_unit_test_setup_teardown(test_hostile_directory, setup, teardown),
