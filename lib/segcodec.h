@@ -41,17 +41,17 @@ extern const uint8_t tt_segc_magic[TT_SEGC_MAGIC_LEN]; /* 89 54 54 53 45 47 0D 0
 #define TT_SEGC_H_SEQ	       56 /* u32 */
 #define TT_SEGC_H_CRC	       60 /* u32, at H - 4: here for H = TT_SEGC_HDR_LEN */
 
-#define TT_SEGC_HDR_LEN	   64	/* H as this writer writes it (1.0 and 1.1) */
-#define TT_SEGC_HDR_MAX	   4096 /* a reader refuses longer headers */
-#define TT_SEGC_HDR_STABLE 16	/* magic, versions, H and flags: where they are in every version */
-#define TT_SEGC_MINOR	   1	/* this writer's minor version; readers accept any minor */
-#define TT_SEGC_RFLAGS	   0xff /* required flag bits, in either header */
+#define TT_SEGC_HDR_LEN	       64   /* H as this writer writes it (1.0 and 1.1) */
+#define TT_SEGC_HDR_MAX	       4096 /* a reader refuses longer headers */
+#define TT_SEGC_HDR_STABLE     16   /* magic, versions, H, flags: fixed in every version */
+#define TT_SEGC_MINOR	       1    /* this writer's minor version; readers accept any minor */
+#define TT_SEGC_RFLAGS	       0xff /* required flag bits, in either header */
 #define TT_SEGC_H_RFLAGS_KNOWN 0x00 /* required file header flags this reader knows */
 
 /* What a file header says. */
 struct tt_segc_file {
 	unsigned major, minor;
-	unsigned hlen;	/* H */
+	unsigned hlen; /* H */
 	unsigned flags;
 	struct tt_seg_meta meta;
 };
@@ -88,7 +88,7 @@ enum tt_segc_res tt_segc_file_decode(const uint8_t *h, unsigned hlen, struct tt_
 
 /* ---- frame header (docs/FORMAT.md, "Frame") -------------------------------- */
 
-#define TT_SEGC_FRAME_MAGIC 0x425454f7u /* as a little-endian u32: bytes f7 54 54 42 */
+#define TT_SEGC_FRAME_MAGIC	0x425454f7u /* as a little-endian u32: bytes f7 54 54 42 */
 #define TT_SEGC_FRAME_MAGIC_LEN 4
 extern const uint8_t tt_segc_frame_magic[TT_SEGC_FRAME_MAGIC_LEN];
 
@@ -104,10 +104,10 @@ extern const uint8_t tt_segc_frame_magic[TT_SEGC_FRAME_MAGIC_LEN];
 #define TT_SEGC_F_RESERVED    40 /* u32, written 0 */
 #define TT_SEGC_F_CRC	      44 /* u32, at F - 4: here for F = TT_SEGC_FRAME_HDR_LEN */
 
-#define TT_SEGC_FRAME_HDR_LEN 48   /* F as this writer writes it */
-#define TT_SEGC_FRAME_HDR_MAX 1024 /* a reader refuses longer frame headers */
-#define TT_SEGC_FRAME_DELTA   0x0001 /* 1.1: the block continues the previous one's state */
-#define TT_SEGC_F_RFLAGS_KNOWN 0x01  /* required frame flags this reader knows */
+#define TT_SEGC_FRAME_HDR_LEN  48     /* F as this writer writes it */
+#define TT_SEGC_FRAME_HDR_MAX  1024   /* a reader refuses longer frame headers */
+#define TT_SEGC_FRAME_DELTA    0x0001 /* 1.1: the block continues the previous one's state */
+#define TT_SEGC_F_RFLAGS_KNOWN 0x01   /* required frame flags this reader knows */
 
 #define TT_SEGC_RAW_CAP (64u << 20) /* a block's encoded events, before compression */
 #define TT_SEGC_IDS_CAP (1u << 20)  /* distinct connection ids in one block */

@@ -505,8 +505,9 @@ int tt_segr_next_event(struct tt_segr *r, struct tt_event *ev)
 		c.p = r->raw + r->rpos;
 		c.end = r->raw + r->raw_len;
 		c.why = NULL;
-		res = r->n_done < r->n_events ? tt_segc_event_decode(&c, &r->bs, ev)
-					      : tt_segc_fail(&c, "more events than the header says");
+		res = r->n_done < r->n_events
+			  ? tt_segc_event_decode(&c, &r->bs, ev)
+			  : tt_segc_fail(&c, "more events than the header says");
 		if (res < 0) {
 			snprintf(r->err, sizeof(r->err),
 				 "block at offset %llu, event %u at byte %zu: %s",

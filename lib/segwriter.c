@@ -188,8 +188,8 @@ int tt_segw_append(struct tt_segw *w, const struct tt_event *ev)
 	}
 	if (!w->n_events)
 		w->t_start = ev->ts_ns;
-	w->raw_len = (size_t)(tt_segc_event_encode(bs, w->raw + w->raw_len, ev, slot, is_new) -
-			      w->raw);
+	w->raw_len =
+	    (size_t)(tt_segc_event_encode(bs, w->raw + w->raw_len, ev, slot, is_new) - w->raw);
 	w->t_end = ev->ts_ns;
 	w->n_events++;
 	return 0;
@@ -226,8 +226,7 @@ int tt_segw_flush(struct tt_segw *w, int sync, struct tt_block_info *info)
 			 w->raw_len);
 		return err;
 	}
-	clen = ZSTD_compress2(w->cctx, w->frame + TT_SEGC_FRAME_HDR_LEN, bound, w->raw,
-			      w->raw_len);
+	clen = ZSTD_compress2(w->cctx, w->frame + TT_SEGC_FRAME_HDR_LEN, bound, w->raw, w->raw_len);
 	if (ZSTD_isError(clen)) {
 		snprintf(w->err, sizeof(w->err), "zstd: %s", ZSTD_getErrorName(clen));
 		return -EIO;

@@ -1340,8 +1340,9 @@ static void check_layout(const struct doc_row *rows, size_t n, const struct layo
 		else
 			off = (unsigned)strtoul(rows[i].off, NULL, 10);
 		if (off != want[i].off || rows[i].size != want[i].size)
-			fail_msg("%s: table says offset %s size %u, codec %u size %u", want[i].field,
-				 rows[i].off, rows[i].size, want[i].off, want[i].size);
+			fail_msg("%s: table says offset %s size %u, codec %u size %u",
+				 want[i].field, rows[i].off, rows[i].size, want[i].off,
+				 want[i].size);
 		/* the fields tile the header, no gap, no overlap */
 		if (i + 1 < n_want)
 			assert_int_equal(want[i].off + want[i].size, want[i + 1].off);
