@@ -32,6 +32,7 @@
 
 #include "bucket.h"
 #include "buf.h"
+#include "clock.h"
 #include "cmd.h"
 #include "html.h"
 #include "progress.h"
@@ -181,18 +182,11 @@ static void tmp_discard(int fd)
 /* Write b to fd, fsync, close and move into place. 0, or 1 after printing why. */
 static int tmp_commit(int fd, const struct tt_buf *b, const char *path, int force)
 {
-	size_t off = 0;
+	int err = tt_write_all(fd, b->p, b->len);
 
-	while (off < b->len) {
-		ssize_t w = write(fd, b->p + off, b->len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			cmd_err("report: %s: write: %s", tmp_path, strerror(errno));
-			goto fail;
-		}
-		off += (size_t)w;
+	if (err) {
+		cmd_err("report: %s: write: %s", tmp_path, strerror(-err));
+		goto fail;
 	}
 	if (fsync(fd)) {
 		cmd_err("report: %s: fsync: %s", tmp_path, strerror(errno));
@@ -539,14 +533,6 @@ struct rp_opts {
 	char filters[1024]; /* the filter options as typed, shell-quoted */
 };
 
-static uint64_t wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * GIGA + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- the top connections' lines --------------------------------------------- */
 
 static int same_addr_port(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp)
@@ -846,7 +832,7 @@ static void page_fill(struct page *p, const struct rp_run *r, const struct rp_op
 	h->metric = metric_names[o->by];
 	h->from_ns = q->from_ns;
 	h->to_ns = q->to_ns;
-	h->generated_ns = wall_now();
+	h->generated_ns = tt_clock_ns(CLOCK_REALTIME);
 	h->utc = q->utc;
 	h->host_col = r->nhosts > 1 || q->ndirs > 1; /* as top decides it */
 	h->tick_ns = r->tick_ns;

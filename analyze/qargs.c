@@ -10,6 +10,7 @@
 #include <inttypes.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "cmd.h"
 #include "format.h"
 #include "progress.h"
@@ -137,14 +138,6 @@ int qargs_opt(struct qargs *a, int argc, char **argv, int *i)
 	return 1;
 }
 
-static uint64_t wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void adopt_finding(void *ctx, enum tt_finding_level level, const char *what,
 			  const char *msg)
 {
@@ -184,7 +177,7 @@ static void adopt(const struct qargs *a, const char *dir)
 
 int qargs_open(struct qargs *a)
 {
-	struct tt_time_ctx tc = { .now_ns = wall_now(), .utc = a->utc };
+	struct tt_time_ctx tc = { .now_ns = tt_clock_ns(CLOCK_REALTIME), .utc = a->utc };
 	char why[512];
 	int i;
 
@@ -380,10 +373,8 @@ int qargs_range(struct qargs *q, const char *name, const char *spec, uint64_t *f
 				  .end_ns = q->span_end_ns };
 	const char *dots = strstr(spec, "..");
 	char from[128];
-	struct timespec now;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	tc.now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	tc.now_ns = tt_clock_ns(CLOCK_REALTIME);
 	if (!dots || (size_t)(dots - spec) >= sizeof(from)) {
 		cmd_err("%s: %s: '%s' is not FROM..TO (e.g. 14:00..14:10, -1h..-50m)", q->cmd,
 			name, spec);

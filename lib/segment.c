@@ -229,23 +229,6 @@ static int ev_has_id(unsigned type)
 	       type == TT_EV_RESET || type == TT_EV_CLOSE;
 }
 
-/* Every id-carrying member starts with its id; read it through the right one. */
-static uint64_t ev_id(const struct tt_event *ev)
-{
-	switch (ev->type) {
-	case TT_EV_CONN:
-		return ev->conn.id;
-	case TT_EV_SAMPLE:
-		return ev->sample.id;
-	case TT_EV_STATE:
-		return ev->state.id;
-	case TT_EV_RESET:
-		return ev->reset.id;
-	default:
-		return ev->close.id;
-	}
-}
-
 /* IPv4 is stored v4-mapped in memory (::ffff:a.b.c.d): that form takes 4 bytes. */
 static int is_v4mapped(const uint8_t a[16])
 {
@@ -507,7 +490,7 @@ int tt_segw_append(struct tt_segw *w, const struct tt_event *ev)
 		return err;
 	}
 	/* enter a new id before any byte is written, so a failure changes nothing */
-	if (ev_has_id(type) && !tt_idmap_get(w->index, ev_id(ev), &slot)) {
+	if (ev_has_id(type) && !tt_idmap_get(w->index, tt_event_id(ev), &slot)) {
 		if (bs->n_ids >= IDS_CAP) {
 			snprintf(w->err, sizeof(w->err),
 				 "block full (%zu connection ids): flush first", bs->n_ids);
@@ -515,14 +498,14 @@ int tt_segw_append(struct tt_segw *w, const struct tt_event *ev)
 		}
 		err = tt_grow((void **)&bs->ids, &bs->cap_ids, bs->n_ids + 1, sizeof(*bs->ids));
 		if (!err)
-			err = tt_idmap_put(w->index, ev_id(ev), (uint32_t)bs->n_ids);
+			err = tt_idmap_put(w->index, tt_event_id(ev), (uint32_t)bs->n_ids);
 		if (err) {
 			snprintf(w->err, sizeof(w->err), "out of memory for the block's id table");
 			return err;
 		}
 		slot = (uint32_t)bs->n_ids++;
 		memset(&bs->ids[slot], 0, sizeof(bs->ids[slot]));
-		bs->ids[slot].id = ev_id(ev);
+		bs->ids[slot].id = tt_event_id(ev);
 		is_new = 1;
 	}
 	if (!w->n_events)
@@ -539,7 +522,7 @@ int tt_segw_append(struct tt_segw *w, const struct tt_event *ev)
 
 	if (is_new) {
 		/* socket cookies come from one counter: a new id is often near the last */
-		uint64_t id = ev_id(ev), d = zigzag(id - bs->prev_new_id);
+		uint64_t id = tt_event_id(ev), d = zigzag(id - bs->prev_new_id);
 
 		if (varint_len(d) < 8) {
 			*p++ = ID_DELTA;
