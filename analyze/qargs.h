@@ -1,7 +1,8 @@
 /*
- * qargs.h: the options every query command shares: stores, the window
- * (--from/--to/--last), filters, output format, --utc, --stats. A command
- * parses its own options first and hands the rest to qargs_opt.
+ * qargs.h: what the query commands (top, events, timeline, diff, report,
+ * replay, extract) share: the options (stores, the window --from/--to/--last,
+ * filters, output format, --utc, --stats), the scan, and the driver that runs
+ * each of them from its row (struct qcmd, qargs_main).
  */
 #ifndef TT_ANALYZE_QARGS_H
 #define TT_ANALYZE_QARGS_H
