@@ -405,7 +405,7 @@ const char *qargs_value(const struct qargs *a, int argc, char **argv, int *i)
 	return argv[++*i];
 }
 
-/* The options: 0 to go on, or the exit code (0 after --help). */
+/* The options: 0 to go on, -1 after printing --help, 2 after a usage error. */
 static int parse(const struct qcmd *c, struct qargs *q, void *run, int argc, char **argv)
 {
 	int i, taken;
@@ -430,6 +430,7 @@ int qargs_main(const struct qcmd *c, struct qargs *q, void *run, int argc, char 
 	struct tt_scan_stats st = { 0 };
 	int rc;
 
+	/* what each step returns is the exit code already (0: on to the next) */
 	qargs_init(q, c->name);
 	q->fleet_ok = c->fleet != NULL;
 	rc = parse(c, q, run, argc, argv);

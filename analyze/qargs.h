@@ -138,8 +138,9 @@ struct qcmd {
 };
 
 /*
- * Run the command c on argv (argv[0] is its name) with its state run and q,
- * which it points at from run. The exit code: 0, 1 (runtime) or 2 (usage).
+ * Run the command c on argv (argv[0] is its name). run is its state, q its
+ * shared options (run points at q: the callbacks reach them there). The exit
+ * code: 0, 1 (runtime) or 2 (usage).
  */
 int qargs_main(const struct qcmd *c, struct qargs *q, void *run, int argc, char **argv);
 
