@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "format.h"
+#include "idmap.h"
 #include "indexer.h"
 #include "mem.h"
 #include "repair.h"
@@ -442,6 +444,13 @@ struct frame {
 	int indexed; /* a blocks row names it */
 };
 
+/* A tuple a CONN event of the segments gave a connection id (verify_tuples). */
+struct tuple {
+	uint64_t id; /* the event's connection id (conns.conn_id) */
+	uint64_t sig; /* conn_sig of its tuple */
+	uint32_t next; /* the next tuple of the same (rec, id), or UINT32_MAX */
+};
+
 struct verify {
 	struct tt_store *st;
 	sqlite3 *db;
@@ -449,9 +458,85 @@ struct verify {
 	struct tt_verify_result *res;
 	struct frame *frames;
 	size_t nframes, cap;
+	struct tuple *tuples; /* every distinct tuple each connection id had */
+	size_t ntuples, tcap;
+	struct tt_idmap *tmap; /* connection id -> its first tuple */
+	int oom;
 	char *why;
 	size_t why_len;
 };
+
+/*
+ * A connection's tuple as one hash, from the text conns stores for each field
+ * (lib/store.c bind_addr: an IPv4 address as its integer, IPv6 as text, an
+ * unspecified one as NULL, here ""), so a row and an event compare equal.
+ */
+static uint64_t conn_sig(int family, int proto, const char *laddr, int lport, const char *raddr,
+			 int rport)
+{
+	char buf[192];
+	int n = snprintf(buf, sizeof(buf), "%d|%d|%s|%d|%s|%d", family, proto, laddr, lport, raddr,
+			 rport);
+
+	return tt_fnv1a(buf, n > 0 ? (size_t)n : 0, TT_FNV1A_INIT);
+}
+
+static const char *addr_text(char *buf, size_t len, const uint8_t a[16], unsigned family)
+{
+	static const uint8_t zero[16];
+
+	buf[0] = '\0';
+	if (family == 4) {
+		uint32_t x = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 |
+			     a[15];
+
+		if (x)
+			snprintf(buf, len, "%u", x);
+	} else if (memcmp(a, zero, 16)) {
+		tt_fmt_addr(buf, len, a, family);
+	}
+	return buf;
+}
+
+/*
+ * The first tuple of id, or UINT32_MAX. Keyed by the id alone, not by the
+ * recording its segment row names: a lie in segments.recording_id is reported
+ * once, as such, not again by every connection of that segment.
+ */
+static uint32_t tuple_first(const struct verify *v, uint64_t id)
+{
+	uint32_t i;
+
+	if (!v->tmap || !tt_idmap_get(v->tmap, id, &i))
+		return UINT32_MAX;
+	return i;
+}
+
+/* Remember a CONN event's tuple for its id in the segment's recording. */
+static void tuple_add(struct verify *v, const struct tt_ev_conn *c)
+{
+	char l[64], r[64];
+	uint64_t sig = conn_sig(c->family, c->proto, addr_text(l, sizeof(l), c->laddr, c->family),
+				c->lport, addr_text(r, sizeof(r), c->raddr, c->family), c->rport);
+	uint32_t i = tuple_first(v, c->id), last = UINT32_MAX;
+
+	for (; i != UINT32_MAX; i = v->tuples[i].next) {
+		if (v->tuples[i].sig == sig)
+			return; /* a keyframe repeats what is known */
+		last = i;
+	}
+	if (v->ntuples >= UINT32_MAX - 1 ||
+	    tt_grow((void **)&v->tuples, &v->tcap, v->ntuples + 1, sizeof(*v->tuples))) {
+		v->oom = 1;
+		return;
+	}
+	v->tuples[v->ntuples] = (struct tuple){ .id = c->id, .sig = sig, .next = UINT32_MAX };
+	if (last != UINT32_MAX)
+		v->tuples[last].next = (uint32_t)v->ntuples;
+	else if (tt_idmap_put(v->tmap, c->id, (uint32_t)v->ntuples))
+		v->oom = 1;
+	v->ntuples++;
+}
 
 static void vnote(struct verify *v, enum tt_finding_level level, const char *what,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -519,8 +604,11 @@ static int read_frames(struct verify *v, const char *path, const char *file,
 		f->bi = bi;
 		if (rc < 0)
 			continue; /* reported with what the index says of it */
-		while ((rc = tt_segr_next_event(r, &ev)) > 0)
+		while ((rc = tt_segr_next_event(r, &ev)) > 0) {
 			n++;
+			if (ev.type == TT_EV_CONN && v->tmap)
+				tuple_add(v, &ev.conn);
+		}
 		v->res->events += n;
 		f->intact = rc == 0;
 	}
@@ -786,6 +874,69 @@ static sqlite3_stmt *prepare(struct verify *v, const char *table, const char *sq
  * as the frames say it (rows[] after verify_segment; a segment counts for the
  * recording its file header names). Each disagreement names its row.
  */
+/*
+ * Each conns row's tuple (family, protocol, addresses, ports) is one its
+ * connection id had in a CONN event of the segments: the index
+ * names every connection the way the segments do. A row whose id no segment
+ * holds is reported only when none of its recording was removed (retention
+ * keeps rows a little longer than their segments).
+ */
+static void verify_tuples(struct verify *v)
+{
+	sqlite3_stmt *q = prepare(v, "conns",
+				  "SELECT c.id, c.recording_id, c.conn_id, c.family, c.proto, c.laddr, "
+				  "c.lport, c.raddr, c.rport, EXISTS (SELECT 1 FROM segments s WHERE "
+				  "s.recording_id = c.recording_id AND s.seq = 0), EXISTS (SELECT 1 "
+				  "FROM recordings r WHERE r.id = c.recording_id) FROM conns c");
+
+	if (!q)
+		return;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		int64_t rec = sqlite3_column_int64(q, 1);
+		uint64_t id = (uint64_t)sqlite3_column_int64(q, 2), sig;
+		const char *l = (const char *)sqlite3_column_text(q, 5);
+		const char *r = (const char *)sqlite3_column_text(q, 7);
+		uint32_t i = tuple_first(v, id);
+		char what[64];
+
+		sig = conn_sig(sqlite3_column_int(q, 3), sqlite3_column_int(q, 4), l ? l : "",
+			       sqlite3_column_int(q, 6), r ? r : "", sqlite3_column_int(q, 8));
+		snprintf(what, sizeof(what), "conns row %" PRId64, (int64_t)sqlite3_column_int64(q, 0));
+		if (!sqlite3_column_int(q, 10)) {
+			vnote(v, TT_FINDING_PROBLEM, what, "recording_id %" PRId64 " names no recording",
+			      rec);
+			continue;
+		}
+		if (i == UINT32_MAX) {
+			if (sqlite3_column_int(q, 9))
+				vnote(v, TT_FINDING_PROBLEM, what,
+				      "connection id %" PRIu64 ": no CONN event of the segments has it",
+				      id);
+			continue;
+		}
+		while (i != UINT32_MAX && v->tuples[i].sig != sig)
+			i = v->tuples[i].next;
+		if (i == UINT32_MAX)
+			vnote(v, TT_FINDING_PROBLEM, what,
+			      "family, protocol, addresses or ports differ from every CONN event of "
+			      "connection id %" PRIu64 " in its segments",
+			      id);
+	}
+	sqlite3_finalize(q);
+}
+
+/* What a connection's rollups of one length add up to, as one text (verify_summaries). */
+#define ROLLUP_AGG(p)                                                                              \
+	"'ticks ' || sum(" p "ticks) || ', bytes ' || sum(" p "bytes_in) || '/' || sum(" p         \
+	"bytes_out) || ', packets ' || sum(" p "packets_in) || '/' || sum(" p "packets_out) || "     \
+	"', retrans ' || sum(" p "retrans) || ', resets ' || sum(" p "resets) || ', rtt ' || sum(" p \
+	"rtt_sum_us) || '/' || sum(" p "rtt_n) || ' min ' || coalesce(min(" p "rtt_min_us), '-') "   \
+	"|| ' max ' || coalesce(max(" p "rtt_max_us), '-') || ', peak ' || coalesce(max(" p         \
+	"peak_rate_in), '-') || '/' || coalesce(max(" p "peak_rate_out), '-') || ', age ' || "       \
+	"coalesce(max(" p "age_ns), '-') || ', closed ' || max(" p "closed)"
+#define ROLLUP_FIELDS	ROLLUP_AGG("")
+#define ROLLUP_FIELDS_O ROLLUP_AGG("o.")
+
 static void verify_summaries(struct verify *v, const struct segrow *rows, size_t n)
 {
 	int lean = tt_store_schema_version(v->st) >= 2; /* conns and rollups: schema 2 */
@@ -848,6 +999,39 @@ static void verify_summaries(struct verify *v, const struct segrow *rows, size_t
 			sqlite3_bind_int64(q, 1, id);
 			sqlite3_bind_int64(q, 2, last_end);
 			report_rows(v, q, "rollups");
+		}
+		sqlite3_finalize(q);
+		/* a rollup's period is the recording's or an hour, and starts on its length */
+		q = prepare(v, "rollups",
+			    "SELECT o.res || ',' || o.t || ',' || o.conn || ',' || o.part, 'period of "
+			    "' || o.res || ' s at ' || o.t || ': neither its recording''s rollup length "
+			    "(' || (x.rollup_ns / 1000000000) || ' s) nor an hour, or not on its "
+			    "length' FROM rollups o JOIN conns c ON c.id = o.conn JOIN recordings x ON "
+			    "x.id = c.recording_id WHERE c.recording_id = ?1 AND (o.res NOT IN (3600, "
+			    "x.rollup_ns / 1000000000) OR o.res <= 0 OR o.t % o.res != 0)");
+		if (q) {
+			sqlite3_bind_int64(q, 1, id);
+			report_rows(v, q, "rollups");
+		}
+		sqlite3_finalize(q);
+		/*
+		 * Every field a connection's minor rollups sum up (or take the
+		 * greatest or least of) equals its hour rollups' (the same ticks),
+		 * partial or not, while none of its recording was removed.
+		 */
+		q = prepare(v, "conns",
+			    "SELECT h.conn, 'its minor rollups (' || m.f || ') disagree with its hour "
+			    "rollups (' || h.f || ')' FROM (SELECT conn, " ROLLUP_FIELDS " AS f FROM "
+			    "rollups WHERE res = 3600 GROUP BY conn) h JOIN (SELECT o.conn, "
+			    ROLLUP_FIELDS_O " AS f FROM rollups o JOIN conns k ON k.id = o.conn JOIN "
+			    "recordings x ON x.id = k.recording_id WHERE o.res * 1000000000 = "
+			    "x.rollup_ns AND x.rollup_ns != 3600000000000 GROUP BY o.conn) m ON m.conn "
+			    "= h.conn JOIN conns c ON c.id = h.conn WHERE c.recording_id = ?1 AND "
+			    "EXISTS (SELECT 1 FROM segments s WHERE s.recording_id = ?1 AND s.seq = 0) "
+			    "AND h.f IS NOT m.f");
+		if (q) {
+			sqlite3_bind_int64(q, 1, id);
+			report_rows(v, q, "conns");
 		}
 		sqlite3_finalize(q);
 		/*
@@ -943,10 +1127,29 @@ int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_veri
 		err = -EIO;
 	}
 	sqlite3_finalize(q);
+	/* the database file itself: a damaged page of an index b-tree no query reads */
+	if (!err) {
+		sqlite3_stmt *qc = prepare(&v, "index.db", "PRAGMA quick_check");
+
+		while (qc && sqlite3_step(qc) == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(qc, 0);
+
+			if (t && strcmp(t, "ok"))
+				vnote(&v, TT_FINDING_PROBLEM, "index.db", "%s", t);
+		}
+		sqlite3_finalize(qc);
+	}
+	/* conns (schema 2): the tuples its rows name are checked against the segments */
+	if (!err && tt_store_schema_version(st) >= 2 && !(v.tmap = tt_idmap_new()))
+		err = -ENOMEM;
 	for (i = 0; !err && i < n; i++) {
 		err = verify_segment(&v, &rows[i]);
 		progress(cb, i + 1, n);
 	}
+	if (!err && v.oom)
+		err = -ENOMEM;
+	if (!err && v.tmap)
+		verify_tuples(&v);
 	if (!err)
 		verify_summaries(&v, rows, n);
 
@@ -974,6 +1177,8 @@ int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_veri
 		free(rows[i].file);
 	free(rows);
 	free(v.frames);
+	free(v.tuples);
+	tt_idmap_free(v.tmap);
 	return err;
 }
 
