@@ -20,7 +20,6 @@ exported: alpha and bravo to shard 1, charlie to shard 2. Checks:
     server: one error line, exit 1.
 Runs as any user; skipped (77) without clickhouse-server.
 """
-import argparse
 import json
 import os
 import shutil
@@ -28,23 +27,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import ttclickhouse as tc  # noqa: E402
-from ttclickhouse import Server, free_port  # noqa: E402
+import ttharness as h  # noqa: E402
+from ttclickhouse import Server  # noqa: E402
+from ttharness import check, free_port  # noqa: E402
 
 START = 1710201600  # synth_store's default start
-FAILS = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILS.append(what)
-        print("FAIL: " + what, flush=True)
-    else:
-        print("ok: " + what, flush=True)
 
 
 def run(cmd, **kw):
@@ -58,7 +49,7 @@ def top(ana, args):
 def query(ana, cmd, args):
     p = run([ana, cmd, "--format", "json"] + args)
     if p.returncode != 0:
-        raise SystemExit("FAIL: %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
+        raise h.Failed("%s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
     return [json.loads(l) for l in p.stdout.splitlines()]
 
 
@@ -73,16 +64,17 @@ def totals(srv, db):
                  " FROM tt_ticks FINAL WHERE host = 'charlie'", db).split()
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--synth", required=True)
-    a = ap.parse_args()
+
+
+def main(t):
+    a = t.args
     if not tc.available():
-        print("SKIPPED: %s is not installed (apt-get install clickhouse-server)" % tc.SERVER)
-        return 77
+        raise h.Skip("%s is not installed (apt-get install clickhouse-server)" % tc.SERVER)
     ana = a.analyzer
-    tmp = tempfile.mkdtemp(prefix="ttfleet-")
+    tmp = t.tmpdir("fleet")
     servers = []
     try:
         ports = [free_port() for _ in range(4)]
@@ -103,7 +95,7 @@ def main():
             p = run([a.synth, d, "--conns", str(conns), "--hours", str(mins / 60.0), "--seed",
                      str(11 + i), "--host", h, "--start", str(START + 60 * i)])
             if p.returncode != 0:
-                raise SystemExit("FAIL: synth_store: " + p.stderr)
+                raise h.Failed("synth_store: " + p.stderr)
             stores[h] = d
 
         # one-shot export of charlie into ref: what the killed one must end up as
@@ -220,13 +212,7 @@ def main():
     finally:
         for s in servers:
             s.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print("%d check(s) failed" % len(FAILS))
-        return 1
-    print("PASS")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("fleet", main, options, root=False)

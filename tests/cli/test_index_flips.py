@@ -20,18 +20,17 @@ changed answers silently and verify passed").
 Usage: test_index_flips.py --analyzer A --synth S [--flips 200] [--seed 1]
        [--only N] [--jobs 2]
 """
-import argparse
 import concurrent.futures
 import os
 import random
 import shutil
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
 
 TIMEOUT = 120
-SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:",
-                   "LeakSanitizer")
 
 
 def run(args, store):
@@ -43,7 +42,7 @@ def run(args, store):
 
 
 def crashed(p):
-    return (p.returncode not in (0, 1, 2) or any(m in p.stderr for m in SANITIZER_MARKS)
+    return (p.returncode not in (0, 1, 2) or h.sanitizer_report(p.stderr)
             or (p.returncode == 1 and p.stderr.count("\n") > 1
                 and not any(l.startswith("tcptop-analyze: ") for l in p.stderr.splitlines())))
 
@@ -81,55 +80,45 @@ def trial(a, base, intact, tmp, n, bit):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--synth", required=True)
     ap.add_argument("--flips", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", type=int, default=-1, help="run trial N alone")
     ap.add_argument("--jobs", type=int, default=2)
-    a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="tt-flips-")
-    try:
-        base = os.path.join(tmp, "store")
-        p = subprocess.run([a.synth, base, "--hours", "0.2", "--conns", "40", "--seed", "7",
-                            "--start", "1710201600"], capture_output=True, text=True,
-                           timeout=600)
-        if p.returncode != 0:
-            print("FAIL: synth_store: %s" % p.stderr)
-            return 1
-        for f in ("index.db-wal", "index.db-shm"):
-            if os.path.exists(os.path.join(base, f)):
-                print("FAIL: synth_store left %s: flips would miss what it holds" % f)
-                return 1
-        intact = run([a.analyzer, "top", "-n", "1000", "--format", "json"], base)
-        if intact is None or intact.returncode != 0 or not intact.stdout:
-            print("FAIL: top on the intact store: %r" % (intact and intact.stderr))
-            return 1
-        nbits = os.path.getsize(os.path.join(base, "index.db")) * 8
-        rnd = random.Random(a.seed)
-        bits = [rnd.randrange(nbits) for _ in range(a.flips)]
-        todo = [a.only] if a.only >= 0 else range(a.flips)
-        counts, bad = {}, []
-        with concurrent.futures.ThreadPoolExecutor(a.jobs) as ex:
-            futs = {ex.submit(trial, a, base, intact, tmp, n, bits[n]): n for n in todo}
-            for fu in concurrent.futures.as_completed(futs):
-                n = futs[fu]
-                cls, why = fu.result()
-                counts[cls] = counts.get(cls, 0) + 1
-                if cls in ("silent", "crash", "hang"):
-                    bad.append("%s: trial %d (bit %d of %d, byte %d): %s"
-                               % (cls, n, bits[n], nbits, bits[n] // 8, why))
-        print("flips %d of index.db (%d bytes), seed %d" % (len(todo), nbits // 8, a.seed))
-        for cls in ("same", "error", "warned", "caught", "silent", "crash", "hang"):
-            print("  %-7s %d" % (cls, counts.get(cls, 0)))
-        for b in sorted(bad):
-            print("FAIL: " + b)
-        return 1 if bad else 0
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(t):
+    a = t.args
+    tmp = t.tmpdir("flips")
+    base = os.path.join(tmp, "store")
+    p = subprocess.run([a.synth, base, "--hours", "0.2", "--conns", "40", "--seed", "7",
+                        "--start", "1710201600"], capture_output=True, text=True, timeout=600)
+    t.require(p.returncode == 0, "synth_store: %s" % p.stderr)
+    for f in ("index.db-wal", "index.db-shm"):
+        t.require(not os.path.exists(os.path.join(base, f)),
+                  "synth_store left %s: flips would miss what it holds" % f)
+    intact = run([a.analyzer, "top", "-n", "1000", "--format", "json"], base)
+    t.require(intact is not None and intact.returncode == 0 and intact.stdout,
+              "top on the intact store: %r" % (intact and intact.stderr))
+    nbits = os.path.getsize(os.path.join(base, "index.db")) * 8
+    rnd = random.Random(a.seed)
+    bits = [rnd.randrange(nbits) for _ in range(a.flips)]
+    todo = [a.only] if a.only >= 0 else range(a.flips)
+    counts = {}
+    with concurrent.futures.ThreadPoolExecutor(a.jobs) as ex:
+        futs = {ex.submit(trial, a, base, intact, tmp, n, bits[n]): n for n in todo}
+        for fu in concurrent.futures.as_completed(futs):
+            n = futs[fu]
+            cls, why = fu.result()
+            counts[cls] = counts.get(cls, 0) + 1
+            t.check(cls not in ("silent", "crash", "hang"), "%s: trial %d (bit %d of %d, byte "
+                    "%d): %s" % (cls, n, bits[n], nbits, bits[n] // 8, why))
+    print("flips %d of index.db (%d bytes), seed %d" % (len(todo), nbits // 8, a.seed))
+    for cls in ("same", "error", "warned", "caught", "silent", "crash", "hang"):
+        print("  %-7s %d" % (cls, counts.get(cls, 0)))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("index_flips", main, options, root=False)
