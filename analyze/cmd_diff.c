@@ -26,6 +26,12 @@ struct win {
 struct diff_run {
 	struct qargs *q;
 	struct win w[2]; /* baseline, window */
+	const char *group; /* --group-by, as typed */
+	struct tt_groupby by;
+	unsigned n; /* -n */
+	struct tt_change *ch;
+	struct tt_grid *grid;
+	struct tt_buf out;
 };
 
 static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
@@ -60,7 +66,102 @@ static int on_fleet_piece(void *ctx, const char *host, const struct tt_piece *p)
 	return tt_top_add_piece(fw->top, p, host, fw->f);
 }
 
-int cmd_diff(int argc, char **argv)
+static const char diff_help[] =
+	"Usage: tcptop-analyze diff --baseline FROM..TO --window FROM..TO\n"
+	"                           [--group-by KEYS] [-n N] [OPTIONS] DIR...\n"
+	"What changed between a quiet window and the incident: new talkers,\n"
+	"vanished ones, the largest changes in rate (bytes/s of each window),\n"
+	"with RTT and retransmits. KEYS as for top (default remote-host,process).\n"
+	"With --clickhouse URL [--hostname NAME,...] instead of DIRs, the same\n"
+	"from what tcptop-analyze export sent there (docs/FLEET.md).\n\n";
+
+static int diff_opt(void *run, int argc, char **argv, int *i)
+{
+	struct diff_run *r = run;
+	const char *o = argv[*i], *v;
+
+	if (!strcmp(o, "--from") || !strcmp(o, "--to") || !strcmp(o, "--last")) {
+		cmd_err("diff: use --baseline FROM..TO and --window FROM..TO, not %s", o);
+		return 2;
+	}
+	if (strcmp(o, "--baseline") && strcmp(o, "--window") && strcmp(o, "--group-by") &&
+	    strcmp(o, "-n"))
+		return 0;
+	if (!(v = qargs_value(r->q, argc, argv, i)))
+		return 2;
+	if (!strcmp(o, "--baseline")) {
+		r->w[0].spec = v;
+	} else if (!strcmp(o, "--window")) {
+		r->w[1].spec = v;
+	} else if (!strcmp(o, "--group-by")) {
+		r->group = v;
+	} else {
+		char *end;
+		long x = strtol(v, &end, 10);
+
+		if (*end || !*v || x <= 0 || x > 1000000) {
+			cmd_err("diff: -n: '%s' is not a positive number", v);
+			return 2;
+		}
+		r->n = (unsigned)x;
+	}
+	return 1;
+}
+
+static int diff_check(void *run)
+{
+	struct diff_run *r = run;
+	char why[512];
+
+	if (!r->w[0].spec || !r->w[1].spec) {
+		cmd_err("diff: needs --baseline FROM..TO and --window FROM..TO");
+		return 2;
+	}
+	if (tt_groupby_parse(r->group, &r->by, why, sizeof(why))) {
+		cmd_err("diff: %s", why);
+		return 2;
+	}
+	return 0;
+}
+
+static int diff_plan(void *run, struct qscan *s)
+{
+	struct diff_run *r = run;
+	struct win *w = r->w;
+	int rc;
+
+	if ((rc = qargs_range(r->q, "--baseline", w[0].spec, &w[0].from_ns, &w[0].to_ns)) ||
+	    (rc = qargs_range(r->q, "--window", w[1].spec, &w[1].from_ns, &w[1].to_ns)))
+		return rc;
+	w[0].top = tt_top_new(&r->by);
+	w[1].top = tt_top_new(&r->by);
+	if (!w[0].top || !w[1].top) {
+		cmd_err("diff: out of memory");
+		return 1;
+	}
+	s->cb.on_table = on_table;
+	s->from_ns = w[0].from_ns < w[1].from_ns ? w[0].from_ns : w[1].from_ns;
+	s->to_ns = w[0].to_ns > w[1].to_ns ? w[0].to_ns : w[1].to_ns;
+	return 0;
+}
+
+static int diff_fleet(void *run)
+{
+	struct diff_run *r = run;
+	const struct qargs *q = r->q;
+	int i, err = 0;
+
+	/* each window summed by ClickHouse; per tick where a state is asked */
+	for (i = 0; i < 2 && !err; i++) {
+		struct fleet_win fw = { .top = r->w[i].top, .f = &q->filter };
+
+		err = tt_fleet_pieces(q->ch, q->hostnames, r->w[i].from_ns, r->w[i].to_ns,
+				      q->filter.state >= 0 || q->filter.pid, on_fleet_piece, &fw);
+	}
+	return err;
+}
+
+static int diff_print(void *run, const struct tt_scan_stats *st)
 {
 	static const struct tt_col metric_cols[] = {
 		{ "change", "CHANGE", TT_COL_STR },
@@ -76,132 +177,38 @@ int cmd_diff(int argc, char **argv)
 		{ "retransmits_base", "RETR BEFORE", TT_COL_UINT },
 		{ "retransmits_window", "RETR NOW", TT_COL_UINT },
 	};
-	struct tt_scan_cb cb = { .on_table = on_table };
-	struct tt_grid_opts go = { .header = 1 };
+	struct diff_run *r = run;
+	const struct qargs *q = r->q;
+	struct tt_grid_opts go = { .header = 1, .fmt = q->fmt, .utc = q->utc };
 	struct tt_col cols[TT_TOP_KEY_COLS_MAX + 12];
-	struct tt_change *ch = NULL;
-	struct tt_buf out = { 0 };
-	struct tt_grid *grid = NULL;
-	struct tt_groupby by;
-	struct diff_run r;
-	struct qargs q;
-	const char *group = "remote-host,process";
-	char why[512];
-	size_t nk, nc, k, i2;
+	struct tt_grid *grid;
+	size_t nk, nc, k, i;
 	long nch;
-	unsigned n = 20;
-	int rc = 1, a, i;
 
-	qargs_init(&q, "diff");
-	q.fleet_ok = 1;
-	memset(&r, 0, sizeof(r));
-	r.q = &q;
-	for (a = 1; a < argc; a++) {
-		const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
-
-		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-			printf("Usage: tcptop-analyze diff --baseline FROM..TO --window FROM..TO\n"
-			       "                           [--group-by KEYS] [-n N] [OPTIONS] DIR...\n"
-			       "What changed between a quiet window and the incident: new talkers,\n"
-			       "vanished ones, the largest changes in rate (bytes/s of each window),\n"
-			       "with RTT and retransmits. KEYS as for top (default remote-host,process).\n"
-			       "With --clickhouse URL [--hostname NAME,...] instead of DIRs, the same\n"
-			       "from what tcptop-analyze export sent there (docs/FLEET.md).\n\n%s",
-			       qargs_help);
-			return 0;
-		}
-		if (!strcmp(o, "--baseline") || !strcmp(o, "--window") || !strcmp(o, "--group-by") ||
-		    !strcmp(o, "-n")) {
-			if (!v) {
-				cmd_err("diff: option '%s' needs a value", o);
-				return 2;
-			}
-			a++;
-			if (!strcmp(o, "--baseline")) {
-				r.w[0].spec = v;
-			} else if (!strcmp(o, "--window")) {
-				r.w[1].spec = v;
-			} else if (!strcmp(o, "--group-by")) {
-				group = v;
-			} else {
-				char *end;
-				long x = strtol(v, &end, 10);
-
-				if (*end || !*v || x <= 0 || x > 1000000) {
-					cmd_err("diff: -n: '%s' is not a positive number", v);
-					return 2;
-				}
-				n = (unsigned)x;
-			}
-			continue;
-		}
-		if (!strcmp(o, "--from") || !strcmp(o, "--to") || !strcmp(o, "--last")) {
-			cmd_err("diff: use --baseline FROM..TO and --window FROM..TO, not %s", o);
-			return 2;
-		}
-		if (qargs_opt(&q, argc, argv, &a) == 2)
-			return 2;
-	}
-	if (!r.w[0].spec || !r.w[1].spec) {
-		cmd_err("diff: needs --baseline FROM..TO and --window FROM..TO");
-		return 2;
-	}
-	if (tt_groupby_parse(group, &by, why, sizeof(why))) {
-		cmd_err("diff: %s", why);
-		return 2;
-	}
-	if ((rc = qargs_open(&q)) ||
-	    (rc = qargs_range(&q, "--baseline", r.w[0].spec, &r.w[0].from_ns, &r.w[0].to_ns)) ||
-	    (rc = qargs_range(&q, "--window", r.w[1].spec, &r.w[1].from_ns, &r.w[1].to_ns)))
-		goto out;
-	rc = 1;
-	r.w[0].top = tt_top_new(&by);
-	r.w[1].top = tt_top_new(&by);
-	if (!r.w[0].top || !r.w[1].top)
-		goto oom;
-	if (q.ch) {
-		/* each window summed by ClickHouse; per tick where a state is asked */
-		for (i = 0; i < 2; i++) {
-			struct fleet_win fw = { .top = r.w[i].top, .f = &q.filter };
-			int err = tt_fleet_pieces(q.ch, q.hostnames, r.w[i].from_ns, r.w[i].to_ns,
-						  q.filter.state >= 0 || q.filter.pid,
-						  on_fleet_piece, &fw);
-
-			if (err == -ENOMEM)
-				goto oom;
-			if (err) {
-				cmd_err("diff: %s", tt_ch_errmsg(q.ch));
-				goto out;
-			}
-		}
-	} else if (qargs_scan(&q, r.w[0].from_ns < r.w[1].from_ns ? r.w[0].from_ns : r.w[1].from_ns,
-		       r.w[0].to_ns > r.w[1].to_ns ? r.w[0].to_ns : r.w[1].to_ns, &cb, &r, NULL))
-		goto out;
-	nch = tt_top_diff(r.w[0].top, r.w[0].to_ns - r.w[0].from_ns, r.w[1].top,
-			  r.w[1].to_ns - r.w[1].from_ns, &ch);
+	(void)st; /* the windows' own: diff has no --stats line */
+	nch = tt_top_diff(r->w[0].top, r->w[0].to_ns - r->w[0].from_ns, r->w[1].top,
+			  r->w[1].to_ns - r->w[1].from_ns, &r->ch);
 	if (nch < 0)
 		goto oom;
 	if (!nch) {
-		qargs_nothing(&q, NULL, 0);
-		rc = 0;
-		goto out;
+		qargs_nothing(q, NULL, 0);
+		return 0;
 	}
-
-	nk = tt_top_key_cols(&by, q.ndirs > 1 || q.fleet_nhosts > 1, cols);
+	nk = tt_top_key_cols(&r->by, q->ndirs > 1 || q->fleet_nhosts > 1, cols);
 	nc = nk;
 	for (k = 0; k < sizeof(metric_cols) / sizeof(metric_cols[0]); k++)
 		cols[nc++] = metric_cols[k];
-	grid = tt_grid_new(cols, nc);
+	grid = r->grid = tt_grid_new(cols, nc);
 	if (!grid)
 		goto oom;
-	for (i2 = 0; i2 < (size_t)nch && i2 < n; i2++) {
-		const struct tt_change *c = &ch[i2];
+	for (i = 0; i < (size_t)nch && i < r->n; i++) {
+		const struct tt_change *c = &r->ch[i];
 		double rb = c->rate_base, rw = c->rate_win;
 		size_t col = nk;
 
 		if (tt_grid_add_row(grid))
 			goto oom;
-		tt_top_key_cells(grid, &by, cols, 0, nk, c->win ? c->win : c->base);
+		tt_top_key_cells(grid, &r->by, cols, 0, nk, c->win ? c->win : c->base);
 		tt_grid_str(grid, col++, !c->base ? "new" : !c->win ? "gone" : rw >= rb ? "up" : "down");
 		tt_grid_real(grid, col++, rb);
 		tt_grid_real(grid, col++, rw);
@@ -219,26 +226,44 @@ int cmd_diff(int argc, char **argv)
 		tt_grid_uint(grid, col++, c->base ? c->base->retrans : 0);
 		tt_grid_uint(grid, col++, c->win ? c->win->retrans : 0);
 	}
-	go.fmt = q.fmt;
-	go.utc = q.utc;
-	if (q.fmt == TT_GRID_TABLE)
-		tt_buf_printf(&out, "baseline %s  vs  window %s  (rates per second of each window)\n",
-			      r.w[0].spec, r.w[1].spec);
-	if (tt_grid_render(grid, &go, &out))
+	if (q->fmt == TT_GRID_TABLE)
+		tt_buf_printf(&r->out, "baseline %s  vs  window %s  (rates per second of each window)\n",
+			      r->w[0].spec, r->w[1].spec);
+	if (tt_grid_render(grid, &go, &r->out))
 		goto oom;
-	if (qargs_flush(&out))
-		goto out;
-	rc = 0;
-	goto out;
+	return qargs_flush(&r->out);
 oom:
 	cmd_err("diff: out of memory");
-	rc = 1;
-out:
-	free(ch);
-	tt_grid_free(grid);
-	tt_top_free(r.w[0].top);
-	tt_top_free(r.w[1].top);
-	tt_buf_free(&out);
-	qargs_close(&q);
-	return rc;
+	return 1;
+}
+
+static void diff_done(void *run, int rc)
+{
+	struct diff_run *r = run;
+
+	(void)rc;
+	free(r->ch);
+	tt_grid_free(r->grid);
+	tt_top_free(r->w[0].top);
+	tt_top_free(r->w[1].top);
+	tt_buf_free(&r->out);
+}
+
+static const struct qcmd diff_cmd = {
+	.name = "diff",
+	.help = diff_help,
+	.opt = diff_opt,
+	.check = diff_check,
+	.plan = diff_plan,
+	.fleet = diff_fleet,
+	.print = diff_print,
+	.done = diff_done,
+};
+
+int cmd_diff(int argc, char **argv)
+{
+	struct qargs q;
+	struct diff_run r = { .q = &q, .group = "remote-host,process", .n = 20 };
+
+	return qargs_main(&diff_cmd, &q, &r, argc, argv);
 }

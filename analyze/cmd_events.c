@@ -65,6 +65,7 @@ struct ev_run {
 	struct tt_buf out;
 	int failed; /* output failed, the error printed */
 	uint64_t rows; /* rows printed or waiting in g */
+	const char *fields; /* --fields, or NULL */
 };
 
 static const char *errno_name(unsigned e)
@@ -366,7 +367,36 @@ static int parse_kinds(const char *s, unsigned *kinds)
 	return *kinds ? 0 : -EINVAL;
 }
 
-int cmd_events(int argc, char **argv)
+static const char events_help[] =
+	"Usage: tcptop-analyze events [--type KINDS] [OPTIONS] DIR...\n"
+	"Connection events of a window in time order. KINDS, comma-separated:\n"
+	"connect, accept, close, reset, retransmit (per tick), state, loss\n"
+	"(default: all). --fields KEYS: these columns in this order (ts, host,\n"
+	"event, proto, laddr, lport, raddr, rport, pid, comm, detail, bytes_in,\n"
+	"bytes_out). With --clickhouse URL [--hostname NAME,...] instead of\n"
+	"DIRs, from what tcptop-analyze export sent there (docs/FLEET.md).\n\n";
+
+static int events_opt(void *run, int argc, char **argv, int *i)
+{
+	struct ev_run *r = run;
+
+	if (!strcmp(argv[*i], "--type")) {
+		if (*i + 1 >= argc || parse_kinds(argv[*i + 1], &r->kinds)) {
+			cmd_err("events: --type: '%s' is not a list of connect, accept, close, reset, retransmit, state, loss",
+				*i + 1 < argc ? argv[*i + 1] : "");
+			return 2;
+		}
+		(*i)++;
+		return 1;
+	}
+	if (!strcmp(argv[*i], "--fields")) {
+		r->fields = qargs_value(r->q, argc, argv, i);
+		return r->fields ? 1 : 2;
+	}
+	return 0;
+}
+
+static int events_check(void *run)
 {
 	static const struct tt_col cols[] = {
 		{ "ts", "TIME", TT_COL_TIME },	      { "host", "HOST", TT_COL_STR },
@@ -377,96 +407,84 @@ int cmd_events(int argc, char **argv)
 		{ "detail", "DETAIL", TT_COL_STR },   { "bytes_in", "RX", TT_COL_BYTES },
 		{ "bytes_out", "TX", TT_COL_BYTES },
 	};
-	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
-				 .on_table = on_table };
-	struct tt_scan_stats st = { 0 };
-	struct ev_run r;
-	struct qargs q;
-	const char *fields = NULL;
+	struct ev_run *r = run;
 	char why[1024];
-	int i, rc = 1;
 
-	qargs_init(&q, "events");
-	q.fleet_ok = 1;
-	memset(&r, 0, sizeof(r));
-	r.q = &q;
-	r.kinds = (1u << K_MAX) - 1;
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: tcptop-analyze events [--type KINDS] [OPTIONS] DIR...\n"
-			       "Connection events of a window in time order. KINDS, comma-separated:\n"
-			       "connect, accept, close, reset, retransmit (per tick), state, loss\n"
-			       "(default: all). --fields KEYS: these columns in this order (ts, host,\n"
-			       "event, proto, laddr, lport, raddr, rport, pid, comm, detail, bytes_in,\n"
-			       "bytes_out). With --clickhouse URL [--hostname NAME,...] instead of\n"
-			       "DIRs, from what tcptop-analyze export sent there (docs/FLEET.md).\n\n%s",
-			       qargs_help);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--type")) {
-			if (i + 1 >= argc || parse_kinds(argv[i + 1], &r.kinds)) {
-				cmd_err("events: --type: '%s' is not a list of connect, accept, close, reset, retransmit, state, loss",
-					i + 1 < argc ? argv[i + 1] : "");
-				return 2;
-			}
-			i++;
-			continue;
-		}
-		if (!strcmp(argv[i], "--fields")) {
-			if (i + 1 >= argc) {
-				cmd_err("events: option '--fields' needs a value");
-				return 2;
-			}
-			fields = argv[++i];
-			continue;
-		}
-		if (qargs_opt(&q, argc, argv, &i) == 2)
-			return 2;
-	}
-	r.g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
-	if (!r.g) {
+	r->g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
+	if (!r->g) {
 		cmd_err("events: out of memory");
-		goto out;
+		return 1;
 	}
-	if (tt_grid_fields(r.g, fields, why, sizeof(why))) {
+	if (tt_grid_fields(r->g, r->fields, why, sizeof(why))) {
 		cmd_err("events: %s", why);
-		rc = 2;
-		goto out;
+		return 2;
 	}
-	if ((rc = qargs_open(&q)))
-		goto out;
-	rc = 1;
-	r.go.header = 1;
-	r.go.fmt = q.fmt;
-	r.go.utc = q.utc;
-	r.stream = !q.ch && q.ndirs == 1;
-	if (q.ch) {
-		int err = tt_fleet_events(q.ch, q.hostnames, q.from_ns, q.to_ns, on_fleet_event, &r);
+	return 0;
+}
 
-		if (err == -ENOMEM || r.oom) {
-			cmd_err("events: out of memory");
-			goto out;
-		}
-		if (err) {
-			cmd_err("events: %s", tt_ch_errmsg(q.ch));
-			goto out;
-		}
+static int events_plan(void *run, struct qscan *s)
+{
+	struct ev_run *r = run;
+
+	r->go.header = 1;
+	r->go.fmt = r->q->fmt;
+	r->go.utc = r->q->utc;
+	r->stream = !r->q->ch && r->q->ndirs == 1;
+	s->cb.on_recording = on_recording;
+	s->cb.on_event = on_event;
+	s->cb.on_table = on_table;
+	return 0;
+}
+
+static int events_fleet(void *run)
+{
+	struct ev_run *r = run;
+	const struct qargs *q = r->q;
+	int err = tt_fleet_events(q->ch, q->hostnames, q->from_ns, q->to_ns, on_fleet_event, r);
+
+	return r->oom ? -ENOMEM : err;
+}
+
+static int events_print(void *run, const struct tt_scan_stats *st)
+{
+	struct ev_run *r = run;
+
 	/* a failed output printed its error: qargs_scan prints nothing more for -EIO */
-	} else if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st) || r.failed) {
-		goto out;
-	}
-	if (emit(&r, UINT64_MAX))
-		goto out;
-	if (!r.rows)
-		qargs_nothing(&q, &st, r.kinds != (1u << K_MAX) - 1);
-	else if (print_chunk(&r))
-		goto out;
-	qargs_print_stats(&q, &st);
-	rc = 0;
-out:
-	tt_grid_free(r.g);
-	free(r.items);
-	tt_buf_free(&r.out);
-	qargs_close(&q);
-	return rc;
+	if (r->failed || emit(r, UINT64_MAX))
+		return 1;
+	if (!r->rows)
+		qargs_nothing(r->q, st, r->kinds != (1u << K_MAX) - 1);
+	else if (print_chunk(r))
+		return 1;
+	return 0;
+}
+
+static void events_done(void *run, int rc)
+{
+	struct ev_run *r = run;
+
+	(void)rc;
+	tt_grid_free(r->g);
+	free(r->items);
+	tt_buf_free(&r->out);
+}
+
+static const struct qcmd events_cmd = {
+	.name = "events",
+	.help = events_help,
+	.stats = 1,
+	.opt = events_opt,
+	.check = events_check,
+	.plan = events_plan,
+	.fleet = events_fleet,
+	.print = events_print,
+	.done = events_done,
+};
+
+int cmd_events(int argc, char **argv)
+{
+	struct qargs q;
+	struct ev_run r = { .q = &q, .kinds = (1u << K_MAX) - 1 };
+
+	return qargs_main(&events_cmd, &q, &r, argc, argv);
 }

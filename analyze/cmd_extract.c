@@ -37,6 +37,7 @@ struct ex_run {
 	int started; /* the first non-keyframe event of this recording was seen */
 	uint64_t end_ns; /* Unix ns the copy of the current recording ends at */
 	uint64_t ticks;
+	int lock_fd; /* the partial copy, flock()ed while it is written; -1: not made */
 };
 
 /* The source recording's metadata, for the copy's recordings row (buffers of len bytes). */
@@ -330,79 +331,113 @@ static int put_in_place(const char *tmp, const char *dst)
 	return 0;
 }
 
-int cmd_extract(int argc, char **argv)
-{
-	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
-				 .on_table = on_table };
-	struct tt_scan_stats st = { 0 };
-	struct ex_run r;
-	struct qargs q;
-	int i, rc = 1, lock_fd = -1;
+static const char extract_help[] =
+	"Usage: tcptop-analyze extract [--from TIME] [--to TIME | --last DUR]\n"
+	"                              [--utc] -o|--output SMALLDIR DIR\n"
+	"Write the window as a new, self-contained store SMALLDIR (missing or\n"
+	"empty), cut at the source's block boundaries (a few seconds each side).\n"
+	"It is written in .SMALLDIR.extract beside it and renamed when complete.\n";
 
-	qargs_init(&q, "extract");
-	memset(&r, 0, sizeof(r));
-	r.q = &q;
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: tcptop-analyze extract [--from TIME] [--to TIME | --last DUR]\n"
-			       "                              [--utc] -o|--output SMALLDIR DIR\n"
-			       "Write the window as a new, self-contained store SMALLDIR (missing or\n"
-			       "empty), cut at the source's block boundaries (a few seconds each side).\n"
-			       "It is written in .SMALLDIR.extract beside it and renamed when complete.\n");
-			return 0;
-		}
-		if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
-			if (i + 1 >= argc || !*argv[i + 1]) {
-				cmd_err("extract: -o needs a directory");
-				return 2;
-			}
-			r.out_dir = argv[++i];
-			continue;
-		}
-		if (strcmp(argv[i], "--from") && strcmp(argv[i], "--to") && strcmp(argv[i], "--last") &&
-		    strcmp(argv[i], "--utc") && argv[i][0] == '-') {
-			cmd_err("extract: unknown option '%s' (see extract --help)", argv[i]);
+static int extract_opt(void *run, int argc, char **argv, int *i)
+{
+	struct ex_run *r = run;
+	const char *o = argv[*i];
+
+	if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
+		if (*i + 1 >= argc || !*argv[*i + 1]) {
+			cmd_err("extract: -o needs a directory");
 			return 2;
 		}
-		if (qargs_opt(&q, argc, argv, &i) == 2)
-			return 2;
+		r->out_dir = argv[++*i];
+		return 1;
 	}
-	if (!r.out_dir) {
+	/* of the shared options, only the window's apply */
+	if (strcmp(o, "--from") && strcmp(o, "--to") && strcmp(o, "--last") && strcmp(o, "--utc") &&
+	    o[0] == '-') {
+		cmd_err("extract: unknown option '%s' (see extract --help)", o);
+		return 2;
+	}
+	return 0;
+}
+
+static int extract_check(void *run)
+{
+	struct ex_run *r = run;
+
+	if (!r->out_dir) {
 		cmd_err("extract: needs -o SMALLDIR");
 		return 2;
 	}
-	if (q.ndirs != 1) {
+	if (r->q->ndirs != 1) {
 		cmd_err("extract: needs exactly one source store");
 		return 2;
 	}
-	if ((rc = qargs_open(&q)))
-		goto out;
-	if ((rc = check_out_dir(r.out_dir)) || (rc = beside(r.out_dir, r.tmp_dir,
-							       sizeof(r.tmp_dir))) ||
-	    (rc = clear_leftover(r.tmp_dir)))
-		goto out;
-	rc = 1;
-	if ((lock_fd = make_tmp(r.tmp_dir)) < 0)
-		goto out;
-	cur_store = q.stores[0];
-	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st) || close_writer(&r)) {
-		tt_writer_free(r.w);
-		drop_tmp(r.tmp_dir);
-		goto out;
-	}
+	return 0;
+}
+
+static int extract_plan(void *run, struct qscan *s)
+{
+	struct ex_run *r = run;
+	int rc;
+
+	if ((rc = check_out_dir(r->out_dir)) ||
+	    (rc = beside(r->out_dir, r->tmp_dir, sizeof(r->tmp_dir))) ||
+	    (rc = clear_leftover(r->tmp_dir)))
+		return rc;
+	if ((r->lock_fd = make_tmp(r->tmp_dir)) < 0)
+		return 1;
+	cur_store = r->q->stores[0];
+	s->cb.on_recording = on_recording;
+	s->cb.on_event = on_event;
+	s->cb.on_table = on_table;
+	return 0;
+}
+
+static int extract_print(void *run, const struct tt_scan_stats *st)
+{
+	struct ex_run *r = run;
+
+	if (close_writer(r))
+		return 1;
 	/* nothing in the window: no store, as before */
-	if (!r.recordings)
-		drop_tmp(r.tmp_dir);
-	else if (put_in_place(r.tmp_dir, r.out_dir)) {
-		drop_tmp(r.tmp_dir);
-		goto out;
-	}
+	if (!r->recordings)
+		drop_tmp(r->tmp_dir);
+	else if (put_in_place(r->tmp_dir, r->out_dir))
+		return 1;
 	printf("%s: %" PRIu64 " recordings, %" PRIu64 " blocks read, %" PRIu64 " ticks written\n",
-	       r.out_dir, st.recordings, st.blocks_read, r.ticks);
-	rc = 0;
-out:
-	if (lock_fd >= 0)
-		close(lock_fd);
-	qargs_close(&q);
-	return rc;
+	       r->out_dir, st->recordings, st->blocks_read, r->ticks);
+	return 0;
+}
+
+/* A failed extract removes its partial copy: nothing half-made stays behind. */
+static void extract_done(void *run, int rc)
+{
+	struct ex_run *r = run;
+
+	if (r->lock_fd < 0)
+		return;
+	if (rc) {
+		tt_writer_free(r->w);
+		drop_tmp(r->tmp_dir);
+	}
+	close(r->lock_fd);
+}
+
+static const struct qcmd extract_cmd = {
+	.name = "extract",
+	.help = extract_help,
+	.help_alone = 1,
+	.opt = extract_opt,
+	.check = extract_check,
+	.plan = extract_plan,
+	.print = extract_print,
+	.done = extract_done,
+};
+
+int cmd_extract(int argc, char **argv)
+{
+	struct qargs q;
+	struct ex_run r = { .q = &q, .lock_fd = -1 };
+
+	return qargs_main(&extract_cmd, &q, &r, argc, argv);
 }

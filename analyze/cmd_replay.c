@@ -36,6 +36,8 @@ struct rp_run {
 	size_t scap;
 	struct tt_scan_rec first; /* interactive: the recording to show */
 	char first_host[128];
+	int no_tty; /* --no-tty */
+	int tty; /* the interactive view, not the scan */
 };
 
 static void pace(double speed, uint64_t gap_ns)
@@ -139,134 +141,163 @@ static int find_first(void *ctx, const struct tt_scan_rec *rec)
 	return 1; /* stop the scan: nothing is read */
 }
 
-int cmd_replay(int argc, char **argv)
+static const char replay_help[] =
+	"Usage: tcptop-analyze replay [--speed X|max] [--events] [--recording N]\n"
+	"                             [--sort KEY] [-n|--top N] [--no-tty] [OPTIONS] DIR\n"
+	"The recording tick by tick as the recorder showed it, paced at --speed\n"
+	"(0.25 .. 120, 1 = real time, max = no pauses; the default is 1 on a\n"
+	"terminal, max when stdout is not one). On a terminal the recorder's\n"
+	"live view and keys (? lists them), and + - speed, left/right step a\n"
+	"tick, [ ] a minute, g go to a time. Otherwise (or\n"
+	"with --no-tty) text tables, or JSON lines with --format json (the\n"
+	"recorder's keys, with per-tick *_delta keys; --events adds state\n"
+	"changes, resets and closes).\n\n";
+
+static int replay_opt(void *run, int argc, char **argv, int *i)
 {
-	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
-				 .on_table = on_table };
-	struct tt_scan_cb find = { .on_recording = find_first };
-	struct rp_run r;
-	struct qargs q;
-	char why[512], where[PATH_MAX + 256], t0[64], t1[64];
-	int i, rc = 1, err, no_tty = 0;
+	struct rp_run *r = run;
+	const char *o = argv[*i], *v;
+	char *end;
 
-	qargs_init(&q, "replay");
-	memset(&r, 0, sizeof(r));
-	r.q = &q;
-	r.speed = -1; /* not given: real time on a terminal, max into a pipe or a file */
-	for (i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end;
-
-		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-			printf("Usage: tcptop-analyze replay [--speed X|max] [--events] [--recording N]\n"
-			       "                             [--sort KEY] [-n|--top N] [--no-tty] [OPTIONS] DIR\n"
-			       "The recording tick by tick as the recorder showed it, paced at --speed\n"
-			       "(0.25 .. 120, 1 = real time, max = no pauses; the default is 1 on a\n"
-			       "terminal, max when stdout is not one). On a terminal the recorder's\n"
-			       "live view and keys (? lists them), and + - speed, left/right step a\n"
-			       "tick, [ ] a minute, g go to a time. Otherwise (or\n"
-			       "with --no-tty) text tables, or JSON lines with --format json (the\n"
-			       "recorder's keys, with per-tick *_delta keys; --events adds state\n"
-			       "changes, resets and closes).\n\n%s",
-			       qargs_help);
-			return 0;
-		}
-		if (!strcmp(o, "--events")) {
-			r.events = 1;
-			continue;
-		}
-		if (!strcmp(o, "--no-tty")) {
-			no_tty = 1;
-			continue;
-		}
-		if (!strcmp(o, "--speed") || !strcmp(o, "--recording") || !strcmp(o, "--sort") ||
-		    !strcmp(o, "-n") || !strcmp(o, "--top")) {
-			if (!v) {
-				cmd_err("replay: option '%s' needs a value", o);
+	if (!strcmp(o, "--events")) {
+		r->events = 1;
+		return 1;
+	}
+	if (!strcmp(o, "--no-tty")) {
+		r->no_tty = 1;
+		return 1;
+	}
+	if (strcmp(o, "--speed") && strcmp(o, "--recording") && strcmp(o, "--sort") &&
+	    strcmp(o, "-n") && strcmp(o, "--top"))
+		return 0;
+	if (!(v = qargs_value(r->q, argc, argv, i)))
+		return 2;
+	if (!strcmp(o, "--speed")) {
+		if (!strcmp(v, "max")) {
+			r->speed = 0;
+		} else {
+			r->speed = strtod(v, &end);
+			if (*end || !*v || !(r->speed > 0 && r->speed <= 1e6)) {
+				cmd_err("replay: --speed: '%s' is not a positive number or max", v);
 				return 2;
 			}
-			i++;
-			if (!strcmp(o, "--speed")) {
-				if (!strcmp(v, "max")) {
-					r.speed = 0;
-				} else {
-					r.speed = strtod(v, &end);
-					if (*end || !*v || !(r.speed > 0 && r.speed <= 1e6)) {
-						cmd_err("replay: --speed: '%s' is not a positive number or max", v);
-						return 2;
-					}
-				}
-			} else if (!strcmp(o, "--recording")) {
-				r.recording = strtoll(v, &end, 10);
-				if (*end || !*v || r.recording <= 0) {
-					cmd_err("replay: --recording: '%s' is not a recording id (see info)", v);
-					return 2;
-				}
-			} else if (!strcmp(o, "--sort")) {
-				int k = tt_sort_key_parse(v);
-
-				if (k < 0) {
-					cmd_err("replay: --sort: '%s' is not rate, bytes, packets, rtt, retrans or duration", v);
-					return 2;
-				}
-				r.sort = (enum tt_sort_key)k;
-			} else {
-				long n = strtol(v, &end, 10);
-
-				if (*end || !*v || n <= 0 || n > 1000000) {
-					cmd_err("replay: --top: '%s' is not a positive number", v);
-					return 2;
-				}
-				r.top = (unsigned)n;
-			}
-			continue;
 		}
-		if (qargs_opt(&q, argc, argv, &i) == 2)
+	} else if (!strcmp(o, "--recording")) {
+		r->recording = strtoll(v, &end, 10);
+		if (*end || !*v || r->recording <= 0) {
+			cmd_err("replay: --recording: '%s' is not a recording id (see info)", v);
 			return 2;
+		}
+	} else if (!strcmp(o, "--sort")) {
+		int k = tt_sort_key_parse(v);
+
+		if (k < 0) {
+			cmd_err("replay: --sort: '%s' is not rate, bytes, packets, rtt, retrans or duration", v);
+			return 2;
+		}
+		r->sort = (enum tt_sort_key)k;
+	} else {
+		long n = strtol(v, &end, 10);
+
+		if (*end || !*v || n <= 0 || n > 1000000) {
+			cmd_err("replay: --top: '%s' is not a positive number", v);
+			return 2;
+		}
+		r->top = (unsigned)n;
 	}
-	if (r.speed < 0)
-		r.speed = isatty(STDOUT_FILENO) ? 1.0 : 0;
-	if (q.ndirs > 1) {
+	return 1;
+}
+
+static int replay_check(void *run)
+{
+	struct rp_run *r = run;
+
+	if (r->speed < 0)
+		r->speed = isatty(STDOUT_FILENO) ? 1.0 : 0;
+	if (r->q->ndirs > 1) {
 		cmd_err("replay: one store at a time");
 		return 2;
 	}
-	if (r.events && q.fmt != TT_GRID_JSON) {
+	if (r->events && r->q->fmt != TT_GRID_JSON) {
 		cmd_err("replay: --events needs --format json");
 		return 2;
 	}
-	if (q.fmt == TT_GRID_CSV) {
+	if (r->q->fmt == TT_GRID_CSV) {
 		cmd_err("replay: --format: csv is not a replay format (table or json)");
 		return 2;
 	}
-	if ((rc = qargs_open(&q)))
-		goto out;
-	rc = 1;
-	if (!no_tty && q.fmt == TT_GRID_TABLE && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) {
-		err = tt_scan(q.stores[0], q.from_ns, q.to_ns, &find, &r, NULL, NULL, 0, why,
-			      sizeof(why));
-		if (err < 0) {
-			cmd_err("replay: %s", why);
-			goto out;
-		}
-		if (!r.first.id) {
-			cmd_err("replay: no recording %" PRId64 " in the window", r.recording);
-			goto out;
-		}
-		tt_fmt_time(t0, sizeof(t0), r.first.start_ns, q.utc, TT_TIME_ZONE);
-		tt_fmt_duration(t1, sizeof(t1), r.first.end_ns - r.first.start_ns);
-		snprintf(where, sizeof(where), "replaying %s, recording #%" PRId64 " of %s from %s (%s)",
-			 q.dirs[0], r.first.id, r.first_host[0] ? r.first_host : "?", t0, t1);
-		rc = replay_tty(q.stores[0], r.first.id, r.first.start_ns, r.first.end_ns,
-				q.from_ns > r.first.start_ns ? q.from_ns : r.first.start_ns, r.speed,
-				r.sort, q.utc, where, &q.filter, r.top);
-		goto out;
+	return 0;
+}
+
+static int replay_plan(void *run, struct qscan *s)
+{
+	struct rp_run *r = run;
+
+	r->tty = !r->no_tty && r->q->fmt == TT_GRID_TABLE && isatty(STDOUT_FILENO) &&
+		 isatty(STDIN_FILENO);
+	if (r->tty)
+		return 0; /* no scan: replay_tty reads as the keys ask */
+	s->cb.on_recording = on_recording;
+	s->cb.on_event = on_event;
+	s->cb.on_table = on_table;
+	return 0;
+}
+
+/* Interactive: the view over the recording; otherwise the scan printed it all. */
+static int replay_print(void *run, const struct tt_scan_stats *st)
+{
+	struct tt_scan_cb find = { .on_recording = find_first };
+	struct rp_run *r = run;
+	const struct qargs *q = r->q;
+	char why[512], where[PATH_MAX + 256], t0[64], t1[64];
+	int err;
+
+	(void)st;
+	if (!r->tty)
+		return 0;
+	err = tt_scan(q->stores[0], q->from_ns, q->to_ns, &find, r, NULL, NULL, 0, why,
+		      sizeof(why));
+	if (err < 0) {
+		cmd_err("replay: %s", why);
+		return 1;
 	}
-	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, NULL))
-		goto out;
-	rc = 0;
-out:
-	tt_buf_free(&r.out);
-	free(r.scratch);
-	qargs_close(&q);
-	return rc;
+	if (!r->first.id) {
+		cmd_err("replay: no recording %" PRId64 " in the window", r->recording);
+		return 1;
+	}
+	tt_fmt_time(t0, sizeof(t0), r->first.start_ns, q->utc, TT_TIME_ZONE);
+	tt_fmt_duration(t1, sizeof(t1), r->first.end_ns - r->first.start_ns);
+	snprintf(where, sizeof(where), "replaying %s, recording #%" PRId64 " of %s from %s (%s)",
+		 q->dirs[0], r->first.id, r->first_host[0] ? r->first_host : "?", t0, t1);
+	return replay_tty(q->stores[0], r->first.id, r->first.start_ns, r->first.end_ns,
+			  q->from_ns > r->first.start_ns ? q->from_ns : r->first.start_ns, r->speed,
+			  r->sort, q->utc, where, &q->filter, r->top);
+}
+
+static void replay_done(void *run, int rc)
+{
+	struct rp_run *r = run;
+
+	(void)rc;
+	tt_buf_free(&r->out);
+	free(r->scratch);
+}
+
+static const struct qcmd replay_cmd = {
+	.name = "replay",
+	.help = replay_help,
+	.opt = replay_opt,
+	.check = replay_check,
+	.plan = replay_plan,
+	.print = replay_print,
+	.done = replay_done,
+};
+
+int cmd_replay(int argc, char **argv)
+{
+	struct qargs q;
+	/* --speed not given: real time on a terminal, max into a pipe or a file */
+	struct rp_run r = { .q = &q, .speed = -1 };
+
+	return qargs_main(&replay_cmd, &q, &r, argc, argv);
 }

@@ -31,6 +31,7 @@
 
 #include "bucket.h"
 #include "buf.h"
+#include "clock.h"
 #include "cmd.h"
 #include "html.h"
 #include "progress.h"
@@ -180,18 +181,11 @@ static void tmp_discard(int fd)
 /* Write b to fd, fsync, close and move into place. 0, or 1 after printing why. */
 static int tmp_commit(int fd, const struct tt_buf *b, const char *path, int force)
 {
-	size_t off = 0;
+	int err = tt_write_all(fd, b->p, b->len);
 
-	while (off < b->len) {
-		ssize_t w = write(fd, b->p + off, b->len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			cmd_err("report: %s: write: %s", tmp_path, strerror(errno));
-			goto fail;
-		}
-		off += (size_t)w;
+	if (err) {
+		cmd_err("report: %s: write: %s", tmp_path, strerror(-err));
+		goto fail;
 	}
 	if (fsync(fd)) {
 		cmd_err("report: %s: fsync: %s", tmp_path, strerror(errno));
@@ -540,86 +534,6 @@ struct rp_opts {
 	char filters[1024]; /* the filter options as typed, shell-quoted */
 };
 
-/* The command line into o and q. -1 to go on, or the exit code (after printing why). */
-static int parse_opts(int argc, char **argv, struct rp_opts *o, struct qargs *q)
-{
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end;
-		long x;
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("%s%s", help, qargs_help);
-			return 0;
-		}
-		if (!strcmp(a, "--force")) {
-			o->force = 1;
-			continue;
-		}
-		if (strcmp(a, "-o") && strcmp(a, "--output") && strcmp(a, "-n") &&
-		    strcmp(a, "--by") && strcmp(a, "--baseline")) {
-			if (is_filter(a) && v) {
-				shell_word(o->filters, sizeof(o->filters), a);
-				shell_word(o->filters, sizeof(o->filters), v);
-			}
-			if (qargs_opt(q, argc, argv, &i) == 2)
-				return 2;
-			continue;
-		}
-		if (!v) {
-			cmd_err("report: option '%s' needs a value", a);
-			return 2;
-		}
-		i++;
-		if (!strcmp(a, "-n")) {
-			x = strtol(v, &end, 10);
-			if (*end || !*v || x <= 0 || x > 100000) {
-				cmd_err("report: -n: '%s' is not a number from 1 to 100000", v);
-				return 2;
-			}
-			o->n = (unsigned)x;
-		} else if (!strcmp(a, "--by")) {
-			x = tt_metric_parse(v);
-			if (x < 0) {
-				cmd_err("report: --by: '%s' is not bytes, tx, rx, rate, packets, "
-					"rtt, retrans, duration, conns or failures", v);
-				return 2;
-			}
-			o->by = (enum tt_metric)x;
-		} else if (!strcmp(a, "--baseline")) {
-			o->baseline = v;
-		} else if (!*v) {
-			cmd_err("report: -o: an empty file name");
-			return 2;
-		} else {
-			o->path = v;
-		}
-	}
-	if (!o->path) {
-		cmd_err("report: needs -o FILE (see report --help)");
-		return 2;
-	}
-	if (q->fmt != TT_GRID_TABLE) {
-		cmd_err("report: --format does not apply: the report is HTML");
-		return 2;
-	}
-	if (strcmp(o->path, "-") && !o->force && !access(o->path, F_OK)) {
-		cmd_err("report: %s exists (--force to overwrite)", o->path);
-		return 1;
-	}
-	return -1;
-}
-
-static uint64_t wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * GIGA + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- the top connections' lines --------------------------------------------- */
 
 static int same_addr_port(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp)
@@ -919,7 +833,7 @@ static void page_fill(struct page *p, const struct rp_run *r, const struct rp_op
 	h->metric = metric_names[o->by];
 	h->from_ns = q->from_ns;
 	h->to_ns = q->to_ns;
-	h->generated_ns = wall_now();
+	h->generated_ns = tt_clock_ns(CLOCK_REALTIME);
 	h->utc = q->utc;
 	h->host_col = r->nhosts > 1 || q->ndirs > 1; /* as top decides it */
 	h->tick_ns = r->tick_ns;
@@ -1047,152 +961,267 @@ static long rsts_make(const struct ranking *rk, struct tt_html_reset **out)
 	return (long)n;
 }
 
-int cmd_report(int argc, char **argv)
-{
-	struct ranking rk[NTABLES], conns = { 0 }, rsts_rk = { 0 };
-	struct rp_opts o = { .n = 10, .by = TT_BY_BYTES };
-	struct tt_scan_stats st = { 0 };
-	struct tt_buf out = { 0 };
-	struct tt_html_fail *fails = NULL;
-	struct tt_html_reset *rsts = NULL;
-	struct tt_change *changes = NULL;
-	struct page *page = NULL;
+/* What the report holds from the options to the end. */
+struct report {
 	struct rp_run r;
-	struct qargs q;
-	char why[512], warn[512] = "";
-	long nfails = 0, nrsts = 0, nch = 0;
-	int rc, err, fd = -1;
-	size_t k;
+	struct rp_opts o;
+	struct ranking rk[NTABLES]; /* the tables' rows */
+	struct ranking conns, rsts_rk; /* every connection; by remote host and service port */
+	struct tt_html_fail *fails;
+	struct tt_html_reset *rsts;
+	struct tt_change *changes;
+	struct page *page;
+	struct tt_buf out;
+	int fd; /* the temporary file; -1: none (stdout, or not made yet) */
+};
 
-	memset(rk, 0, sizeof(rk));
-	qargs_init(&q, "report");
-	memset(&r, 0, sizeof(r));
-	r.q = &q;
-	r.pass = 1;
-	if ((rc = parse_opts(argc, argv, &o, &q)) >= 0)
+static int report_opt(void *run, int argc, char **argv, int *i)
+{
+	struct report *rep = run;
+	struct rp_opts *o = &rep->o;
+	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	char *end;
+	long x;
+
+	if (!strcmp(a, "--force")) {
+		o->force = 1;
+		return 1;
+	}
+	if (strcmp(a, "-o") && strcmp(a, "--output") && strcmp(a, "-n") && strcmp(a, "--by") &&
+	    strcmp(a, "--baseline")) {
+		/* a shared option: the filters are kept to show the diff command line */
+		if (is_filter(a) && v) {
+			shell_word(o->filters, sizeof(o->filters), a);
+			shell_word(o->filters, sizeof(o->filters), v);
+		}
+		return 0;
+	}
+	if (!(v = qargs_value(rep->r.q, argc, argv, i)))
+		return 2;
+	if (!strcmp(a, "-n")) {
+		x = strtol(v, &end, 10);
+		if (*end || !*v || x <= 0 || x > 100000) {
+			cmd_err("report: -n: '%s' is not a number from 1 to 100000", v);
+			return 2;
+		}
+		o->n = (unsigned)x;
+	} else if (!strcmp(a, "--by")) {
+		x = tt_metric_parse(v);
+		if (x < 0) {
+			cmd_err("report: --by: '%s' is not bytes, tx, rx, rate, packets, "
+				"rtt, retrans, duration, conns or failures", v);
+			return 2;
+		}
+		o->by = (enum tt_metric)x;
+	} else if (!strcmp(a, "--baseline")) {
+		o->baseline = v;
+	} else if (!*v) {
+		cmd_err("report: -o: an empty file name");
+		return 2;
+	} else {
+		o->path = v;
+	}
+	return 1;
+}
+
+static int report_check(void *run)
+{
+	struct report *rep = run;
+	const struct rp_opts *o = &rep->o;
+
+	if (!o->path) {
+		cmd_err("report: needs -o FILE (see report --help)");
+		return 2;
+	}
+	if (rep->r.q->fmt != TT_GRID_TABLE) {
+		cmd_err("report: --format does not apply: the report is HTML");
+		return 2;
+	}
+	if (strcmp(o->path, "-") && !o->force && !access(o->path, F_OK)) {
+		cmd_err("report: %s exists (--force to overwrite)", o->path);
+		return 1;
+	}
+	return 0;
+}
+
+/* The file, and the groupings: no scan here, the report makes its own passes. */
+static int report_plan(void *run, struct qscan *s)
+{
+	struct report *rep = run;
+	struct rp_run *r = &rep->r;
+	const struct rp_opts *o = &rep->o;
+	char why[512];
+	size_t k;
+	int rc;
+
+	(void)s;
+	if (o->baseline &&
+	    (rc = qargs_range(r->q, "--baseline", o->baseline, &r->base_from, &r->base_to)))
 		return rc;
-	if ((rc = qargs_open(&q)))
-		goto out;
-	if (o.baseline && (rc = qargs_range(&q, "--baseline", o.baseline, &r.base_from,
-					    &r.base_to)))
-		goto out;
-	rc = 1;
 	/* the file first: a directory that cannot take it fails before a long scan */
-	if (strcmp(o.path, "-") && (fd = tmp_create(o.path)) < 0)
-		goto out;
+	if (strcmp(o->path, "-") && (rep->fd = tmp_create(o->path)) < 0)
+		return 1;
 	for (k = 0; k < NTOPS; k++) {
-		if (tt_groupby_parse(top_group[k], &r.gb[k], why, sizeof(why)))
+		if (tt_groupby_parse(top_group[k], &r->gb[k], why, sizeof(why)))
 			goto oom;
-		if (k == T_DIFF && !o.baseline)
+		if (k == T_DIFF && !o->baseline)
 			continue;
-		if (!(r.tops[k] = tt_top_new(&r.gb[k])))
+		if (!(r->tops[k] = tt_top_new(&r->gb[k])))
 			goto oom;
 	}
-	if (o.baseline && !(r.base = tt_top_new(&r.gb[T_DIFF])))
+	if (o->baseline && !(r->base = tt_top_new(&r->gb[T_DIFF])))
 		goto oom;
-	if (scan_all(&r, q.from_ns, q.to_ns, &st, warn, sizeof(warn)))
-		goto out;
+	return 0;
+oom:
+	cmd_err("report: out of memory");
+	return 1;
+}
+
+static int report_print(void *run, const struct tt_scan_stats *unused)
+{
+	struct report *rep = run;
+	struct rp_run *r = &rep->r;
+	const struct rp_opts *o = &rep->o;
+	const struct qargs *q = r->q;
+	struct tt_scan_stats st = { 0 };
+	struct page *page;
+	char warn[512] = "";
+	long nfails, nrsts, nch = 0;
+	size_t k;
+	int err;
+
+	(void)unused;
+	if (scan_all(r, q->from_ns, q->to_ns, &st, warn, sizeof(warn)))
+		return 1;
 	/* every connection, for the totals, the other ends and the failures */
-	if (rank_copy(r.tops[T_CONN], TT_BY_BYTES, 0, &conns) ||
-	    rank_copy(r.tops[T_RST], TT_BY_FAILURES, 1, &rsts_rk))
+	if (rank_copy(r->tops[T_CONN], TT_BY_BYTES, 0, &rep->conns) ||
+	    rank_copy(r->tops[T_RST], TT_BY_FAILURES, 1, &rep->rsts_rk))
 		goto oom;
 	for (k = 0; k < NTABLES; k++)
-		if (rank_copy(r.tops[tables[k].top], tables[k].by < 0 ? (int)o.by : tables[k].by,
-			      tables[k].positive, &rk[k]))
+		if (rank_copy(r->tops[tables[k].top], tables[k].by < 0 ? (int)o->by : tables[k].by,
+			      tables[k].positive, &rep->rk[k]))
 			goto oom;
-	if ((nfails = fails_make(conns.rows, conns.all, &fails)) < 0 ||
-	    (nrsts = rsts_make(&rsts_rk, &rsts)) < 0)
+	if ((nfails = fails_make(rep->conns.rows, rep->conns.all, &rep->fails)) < 0 ||
+	    (nrsts = rsts_make(&rep->rsts_rk, &rep->rsts)) < 0)
 		goto oom;
-	r.from2 = q.to_ns;
-	r.to2 = q.from_ns;
-	if (r.nb && (lines_setup(&r, 0, rk[0].rows, rk[0].n, conns.rows, conns.all) ||
-		     lines_setup(&r, 1, rk[4].rows, rk[4].n, conns.rows, conns.all)))
+	r->from2 = q->to_ns;
+	r->to2 = q->from_ns;
+	if (r->nb && (lines_setup(r, 0, rep->rk[0].rows, rep->rk[0].n, rep->conns.rows,
+				  rep->conns.all) ||
+		      lines_setup(r, 1, rep->rk[4].rows, rep->rk[4].n, rep->conns.rows,
+				  rep->conns.all)))
 		goto oom;
-	if (r.ntr) {
-		r.pass = 2;
-		if (scan_all(&r, r.from2, r.to2, NULL, warn, sizeof(warn)))
-			goto out;
+	if (r->ntr) {
+		r->pass = 2;
+		if (scan_all(r, r->from2, r->to2, NULL, warn, sizeof(warn)))
+			return 1;
 	}
-	if (o.baseline) {
-		r.pass = 3;
-		if (scan_all(&r, r.base_from, r.base_to, NULL, warn, sizeof(warn)))
-			goto out;
-		nch = tt_top_diff(r.base, r.base_to - r.base_from, r.tops[T_DIFF],
-				  q.to_ns - q.from_ns, &changes);
+	if (o->baseline) {
+		r->pass = 3;
+		if (scan_all(r, r->base_from, r->base_to, NULL, warn, sizeof(warn)))
+			return 1;
+		nch = tt_top_diff(r->base, r->base_to - r->base_from, r->tops[T_DIFF],
+				  q->to_ns - q->from_ns, &rep->changes);
 		if (nch < 0)
 			goto oom;
 	}
 	if (warn[0])
 		cmd_err("report: warning: %s; the rest is answered", warn);
-	if (r.nb)
-		to_rates(&r);
-	page = calloc(1, sizeof(*page));
+	if (r->nb)
+		to_rates(r);
+	page = rep->page = calloc(1, sizeof(*page));
 	if (!page)
 		goto oom;
-	page_fill(page, &r, &o, rk, &conns, warn);
-	page->h.fails = fails;
+	page_fill(page, r, o, rep->rk, &rep->conns, warn);
+	page->h.fails = rep->fails;
 	page->h.nfails_all = (size_t)nfails;
-	page->h.nfails = (size_t)nfails < o.n ? (size_t)nfails : o.n;
-	page->h.rsts = rsts;
+	page->h.nfails = (size_t)nfails < o->n ? (size_t)nfails : o->n;
+	page->h.rsts = rep->rsts;
 	page->h.nrsts_all = (size_t)nrsts;
-	page->h.nrsts = (size_t)nrsts < o.n ? (size_t)nrsts : o.n;
-	if (o.baseline) {
+	page->h.nrsts = (size_t)nrsts < o->n ? (size_t)nrsts : o->n;
+	if (o->baseline) {
 		snprintf(page->diff_command, sizeof(page->diff_command),
 			 "tcptop-analyze diff -n %u --baseline @%" PRIu64 ".%09" PRIu64
 			 "..@%" PRIu64 ".%09" PRIu64 " --window @%" PRIu64 ".%09" PRIu64
 			 "..@%" PRIu64 ".%09" PRIu64 "%s%s %s",
-			 o.n, r.base_from / GIGA, r.base_from % GIGA, r.base_to / GIGA,
-			 r.base_to % GIGA, q.from_ns / GIGA, q.from_ns % GIGA, q.to_ns / GIGA,
-			 q.to_ns % GIGA, o.filters[0] ? " " : "", o.filters, page->stores);
-		page->h.baseline = o.baseline;
-		page->h.base_from_ns = r.base_from;
-		page->h.base_to_ns = r.base_to;
+			 o->n, r->base_from / GIGA, r->base_from % GIGA, r->base_to / GIGA,
+			 r->base_to % GIGA, q->from_ns / GIGA, q->from_ns % GIGA, q->to_ns / GIGA,
+			 q->to_ns % GIGA, o->filters[0] ? " " : "", o->filters, page->stores);
+		page->h.baseline = o->baseline;
+		page->h.base_from_ns = r->base_from;
+		page->h.base_to_ns = r->base_to;
 		page->h.diff_command = page->diff_command;
-		page->h.diff_by = &r.gb[T_DIFF];
-		page->h.changes = changes;
+		page->h.diff_by = &r->gb[T_DIFF];
+		page->h.changes = rep->changes;
 		page->h.nchanges_all = (size_t)nch;
-		page->h.nchanges = (size_t)nch < o.n ? (size_t)nch : o.n;
+		page->h.nchanges = (size_t)nch < o->n ? (size_t)nch : o->n;
 	}
-	err = tt_html_report(&page->h, &out);
+	err = tt_html_report(&page->h, &rep->out);
 	if (err) {
 		cmd_err("report: %s", err == -ENOMEM ? "out of memory"
 				      : err == -E2BIG ? "the report would be too large (use -n)"
 						      : "inconsistent data");
-		goto out;
+		return 1;
 	}
-	if (fd < 0) {
-		if (qargs_flush(&out))
-			goto out;
+	if (rep->fd < 0) {
+		if (qargs_flush(&rep->out))
+			return 1;
 	} else {
-		err = tmp_commit(fd, &out, o.path, o.force);
-		fd = -1;
+		err = tmp_commit(rep->fd, &rep->out, o->path, o->force);
+		rep->fd = -1;
 		if (err)
-			goto out;
+			return 1;
 	}
-	if (q.stats)
+	/* its own line: the shared one would count the other passes' blocks as this window's */
+	if (q->stats)
 		fprintf(stderr,
 			"stats: recordings %" PRIu64 ", blocks read %" PRIu64 " of %" PRIu64
 			" (selected %" PRIu64 ", damaged %" PRIu64 "), events %" PRIu64
 			", ticks %" PRIu64 " (first pass)\n",
 			st.recordings, st.blocks_read, st.blocks_total, st.blocks_selected,
 			st.blocks_damaged, st.events, st.ticks);
-	rc = 0;
-	goto out;
+	return 0;
 oom:
 	cmd_err("report: out of memory");
-out:
-	if (fd >= 0)
-		tmp_discard(fd);
+	return 1;
+}
+
+static void report_done(void *run, int rc)
+{
+	struct report *rep = run;
+	size_t k;
+
+	(void)rc;
+	if (rep->fd >= 0)
+		tmp_discard(rep->fd);
 	for (k = 0; k < NTABLES; k++)
-		free(rk[k].rows);
-	free(conns.rows);
-	free(rsts_rk.rows);
-	free(fails);
-	free(rsts);
-	free(changes);
-	free(page);
-	free_run(&r);
-	tt_buf_free(&out);
-	qargs_close(&q);
-	return rc;
+		free(rep->rk[k].rows);
+	free(rep->conns.rows);
+	free(rep->rsts_rk.rows);
+	free(rep->fails);
+	free(rep->rsts);
+	free(rep->changes);
+	free(rep->page);
+	free_run(&rep->r);
+	tt_buf_free(&rep->out);
+}
+
+static const struct qcmd report_cmd = {
+	.name = "report",
+	.help = help,
+	.opt = report_opt,
+	.check = report_check,
+	.plan = report_plan,
+	.print = report_print,
+	.done = report_done,
+};
+
+int cmd_report(int argc, char **argv)
+{
+	struct qargs q;
+	struct report rep = { .r = { .q = &q, .pass = 1 },
+			      .o = { .n = 10, .by = TT_BY_BYTES },
+			      .fd = -1 };
+
+	return qargs_main(&report_cmd, &q, &rep, argc, argv);
 }

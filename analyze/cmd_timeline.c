@@ -37,6 +37,8 @@ struct tl_run {
 	struct bucket *b;
 	size_t nb;
 	uint64_t matched; /* rows that passed the filter */
+	struct tt_grid *g;
+	struct tt_buf out;
 };
 
 /* One table of one recording, its tick ending at ts (Unix ns), into its bucket. */
@@ -90,7 +92,66 @@ static int on_fleet_table(void *ctx, const char *host, const struct tt_table *t)
 	return add_table(ctx, t->ts_ns, t);
 }
 
-int cmd_timeline(int argc, char **argv)
+static const char timeline_help[] =
+	"Usage: tcptop-analyze timeline [--bucket DUR] [OPTIONS] DIR...\n"
+	"       tcptop-analyze timeline [--bucket DUR] [OPTIONS] --clickhouse URL\n"
+	"                               [--hostname NAME[,NAME...]]\n"
+	"Time-bucketed totals (default 10s buckets): bytes and rates in and out,\n"
+	"packets, connections (most at once), active ones (moving data), new,\n"
+	"closed, retransmits, resets. A tick goes into the bucket its end is in.\n"
+	"With --clickhouse URL instead of DIRs, the same from the recordings\n"
+	"exported there (docs/FLEET.md); --hostname keeps those hosts'.\n\n";
+
+static int timeline_opt(void *run, int argc, char **argv, int *i)
+{
+	struct tl_run *r = run;
+
+	if (strcmp(argv[*i], "--bucket"))
+		return 0;
+	if (*i + 1 >= argc || tt_parse_duration(argv[*i + 1], &r->bucket_ns) ||
+	    r->bucket_ns < 1000000000ull) {
+		cmd_err("timeline: --bucket: '%s' is not a duration of at least 1s",
+			*i + 1 < argc ? argv[*i + 1] : "");
+		return 2;
+	}
+	(*i)++;
+	return 1;
+}
+
+static int timeline_plan(void *run, struct qscan *s)
+{
+	struct tl_run *r = run;
+	const struct qargs *q = r->q;
+
+	if (tt_buckets_init(&r->grid, tt_time_align(q->from_ns, r->bucket_ns, q->utc), q->from_ns,
+			    q->to_ns, r->bucket_ns)) {
+		cmd_err("timeline: the window ends before it starts");
+		return 1;
+	}
+	r->nb = r->grid.n;
+	if (r->nb > 10000000) {
+		cmd_err("timeline: %zu buckets is too many: use a larger --bucket", r->nb);
+		return 2;
+	}
+	r->b = calloc(r->nb, sizeof(*r->b));
+	if (!r->b) {
+		cmd_err("timeline: out of memory");
+		return 1;
+	}
+	s->cb.on_table = on_table;
+	return 0;
+}
+
+static int timeline_fleet(void *run)
+{
+	struct tl_run *r = run;
+	const struct qargs *q = r->q;
+
+	return tt_fleet_tables(q->ch, q->hostnames, q->from_ns, q->to_ns, &r->grid, on_fleet_table,
+			       r);
+}
+
+static int timeline_print(void *run, const struct tt_scan_stats *st)
 {
 	static const struct tt_col cols[] = {
 		{ "ts", "TIME", TT_COL_TIME },
@@ -107,93 +168,28 @@ int cmd_timeline(int argc, char **argv)
 		{ "retransmits", "RETR", TT_COL_UINT },
 		{ "resets", "RST", TT_COL_UINT },
 	};
-	struct tt_scan_cb cb = { .on_table = on_table };
-	struct tt_scan_stats st = { 0 };
-	struct tt_grid_opts go = { .header = 1 };
-	struct tt_buf out = { 0 };
-	struct tt_grid *g = NULL;
-	struct tl_run r;
-	struct qargs q;
-	int i, rc = 1;
+	struct tl_run *r = run;
+	const struct qargs *q = r->q;
+	struct tt_grid_opts go = { .header = 1, .fmt = q->fmt, .utc = q->utc };
+	struct tt_grid *g;
 	size_t k;
 
-	qargs_init(&q, "timeline");
-	q.fleet_ok = 1;
-	memset(&r, 0, sizeof(r));
-	r.q = &q;
-	r.bucket_ns = 10000000000ull;
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: tcptop-analyze timeline [--bucket DUR] [OPTIONS] DIR...\n"
-			       "       tcptop-analyze timeline [--bucket DUR] [OPTIONS] --clickhouse URL\n"
-			       "                               [--hostname NAME[,NAME...]]\n"
-			       "Time-bucketed totals (default 10s buckets): bytes and rates in and out,\n"
-			       "packets, connections (most at once), active ones (moving data), new,\n"
-			       "closed, retransmits, resets. A tick goes into the bucket its end is in.\n"
-			       "With --clickhouse URL instead of DIRs, the same from the recordings\n"
-			       "exported there (docs/FLEET.md); --hostname keeps those hosts'.\n\n%s",
-			       qargs_help);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--bucket")) {
-			if (i + 1 >= argc || tt_parse_duration(argv[i + 1], &r.bucket_ns) ||
-			    r.bucket_ns < 1000000000ull) {
-				cmd_err("timeline: --bucket: '%s' is not a duration of at least 1s",
-					i + 1 < argc ? argv[i + 1] : "");
-				return 2;
-			}
-			i++;
-			continue;
-		}
-		if (qargs_opt(&q, argc, argv, &i) == 2)
-			return 2;
+	/* before the answer, where timeline has always said it (top and events: after) */
+	qargs_print_stats(q, st);
+	if (!r->matched) {
+		qargs_nothing(q, st, 0);
+		return 0;
 	}
-	if ((rc = qargs_open(&q)))
-		goto out;
-	rc = 1;
-	if (tt_buckets_init(&r.grid, tt_time_align(q.from_ns, r.bucket_ns, q.utc), q.from_ns,
-			    q.to_ns, r.bucket_ns)) {
-		cmd_err("timeline: the window ends before it starts");
-		goto out;
-	}
-	r.nb = r.grid.n;
-	if (r.nb > 10000000) {
-		cmd_err("timeline: %zu buckets is too many: use a larger --bucket", r.nb);
-		rc = 2;
-		goto out;
-	}
-	r.b = calloc(r.nb, sizeof(*r.b));
-	if (!r.b)
-		goto oom;
-	if (q.ch) {
-		int err = tt_fleet_tables(q.ch, q.hostnames, q.from_ns, q.to_ns, &r.grid,
-					  on_fleet_table, &r);
-
-		if (err == -ENOMEM)
-			goto oom;
-		if (err) {
-			cmd_err("timeline: %s", tt_ch_errmsg(q.ch));
-			goto out;
-		}
-	} else if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st)) {
-		goto out;
-	}
-	qargs_print_stats(&q, &st);
-	if (!r.matched) {
-		qargs_nothing(&q, &st, 0);
-		rc = 0;
-		goto out;
-	}
-	g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
+	g = r->g = tt_grid_new(cols, sizeof(cols) / sizeof(cols[0]));
 	if (!g)
 		goto oom;
-	for (k = 0; k < r.nb; k++) {
-		const struct bucket *b = &r.b[k];
+	for (k = 0; k < r->nb; k++) {
+		const struct bucket *b = &r->b[k];
 		/* on the clock, cut to the window: the first starts at the window's start */
-		uint64_t start = k ? tt_bucket_start(&r.grid, k) : q.from_ns;
-		uint64_t end = tt_bucket_start(&r.grid, k + 1) < q.to_ns ?
-				       tt_bucket_start(&r.grid, k + 1) :
-				       q.to_ns;
+		uint64_t start = k ? tt_bucket_start(&r->grid, k) : q->from_ns;
+		uint64_t end = tt_bucket_start(&r->grid, k + 1) < q->to_ns ?
+				       tt_bucket_start(&r->grid, k + 1) :
+				       q->to_ns;
 		double secs = (double)(end - start) / 1e9;
 
 		if (tt_grid_add_row(g))
@@ -212,20 +208,38 @@ int cmd_timeline(int argc, char **argv)
 		tt_grid_uint(g, 11, b->retrans);
 		tt_grid_uint(g, 12, b->resets);
 	}
-	go.fmt = q.fmt;
-	go.utc = q.utc;
-	if (tt_grid_render(g, &go, &out))
+	if (tt_grid_render(g, &go, &r->out))
 		goto oom;
-	if (qargs_flush(&out))
-		goto out;
-	rc = 0;
-	goto out;
+	return qargs_flush(&r->out);
 oom:
 	cmd_err("timeline: out of memory");
-out:
-	tt_grid_free(g);
-	free(r.b);
-	tt_buf_free(&out);
-	qargs_close(&q);
-	return rc;
+	return 1;
+}
+
+static void timeline_done(void *run, int rc)
+{
+	struct tl_run *r = run;
+
+	(void)rc;
+	tt_grid_free(r->g);
+	free(r->b);
+	tt_buf_free(&r->out);
+}
+
+static const struct qcmd timeline_cmd = {
+	.name = "timeline",
+	.help = timeline_help,
+	.opt = timeline_opt,
+	.plan = timeline_plan,
+	.fleet = timeline_fleet,
+	.print = timeline_print,
+	.done = timeline_done,
+};
+
+int cmd_timeline(int argc, char **argv)
+{
+	struct qargs q;
+	struct tl_run r = { .q = &q, .bucket_ns = 10000000000ull };
+
+	return qargs_main(&timeline_cmd, &q, &r, argc, argv);
 }

@@ -32,6 +32,12 @@ struct top_run {
 	int nhosts;
 	const char *fields; /* --fields, or NULL */
 	int cg_foreign; /* a recording of another machine or boot: its cgroup ids mean nothing here */
+	const char *group; /* --group-by, as typed */
+	enum tt_metric metric; /* --by */
+	unsigned n; /* -n */
+	int no_rollups;
+	struct tt_cgroups *cg; /* the cgroup paths, when they are this machine's */
+	struct tt_buf out;
 };
 
 /* Does the --fields list name key? (a column --fields asks for is always there) */
@@ -185,186 +191,200 @@ static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, u
 	return err;
 }
 
-int cmd_top(int argc, char **argv)
+static const char top_help[] =
+	"Usage: tcptop-analyze top [-n N] [--by METRIC] [--group-by KEYS]\n"
+	"                          [--per-interval DUR] [--no-rollups] [--fields KEYS]\n"
+	"                          [OPTIONS] DIR...\n"
+	"       tcptop-analyze top [...] --clickhouse URL [--hostname NAME[,NAME...]]\n"
+	"Top-N of a window. METRIC: bytes (default), tx, rx, rate (peak per-tick),\n"
+	"packets, rtt, retrans, duration, conns, failures (failed connects +\n"
+	"resets). KEYS, comma-separated: conn (default), pid, process,\n"
+	"remote-host, remote-net/N, remote-port, local-port, service-port (the\n"
+	"listening side's port), cgroup (with its path and container id when\n"
+	"recorded on this machine in this boot), host. Several DIRs are merged,\n"
+	"with a host column.\n"
+	"Rates: RX/s and TX/s are the window's bytes over its length; PEAK is the\n"
+	"highest per-tick rate of one connection. A connection counts in the ticks\n"
+	"in which it was active (moved data, retransmitted, reset, opened, closed)\n"
+	"that end inside the window. Whole rollup periods (5 minutes unless the\n"
+	"recording chose another length) and hours are read from the index's\n"
+	"rollups, the same numbers as their ticks; --no-rollups replays every\n"
+	"tick instead. --fields KEYS: these columns in this order (the JSON keys;\n"
+	"a wrong one lists those of the grouping). With --clickhouse URL instead\n"
+	"of DIRs, the same table from what tcptop-analyze export sent there\n"
+	"(docs/FLEET.md), summed there; --hostname keeps those recording hosts.\n\n";
+
+static int top_opt(void *run, int argc, char **argv, int *i)
 {
-	struct qargs q;
-	struct top_run r;
-	struct tt_scan_cb cb = { .on_recording = on_recording, .on_table = on_table };
-	struct tt_scan_stats st = { 0 };
-	struct tt_buf out = { 0 };
-	struct tt_cgroups *cg = NULL;
-	const char *group = "conn";
-	char why[512];
-	enum tt_metric by = TT_BY_BYTES;
-	unsigned n = 10;
-	int i, rc = 1, err, no_rollups = 0;
-	size_t k;
+	struct top_run *r = run;
+	const char *o = argv[*i], *v;
+	char *end;
 
-	qargs_init(&q, "top");
-	q.fleet_ok = 1;
-	memset(&r, 0, sizeof(r));
-	r.q = &q;
-	for (i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end;
-
-		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-			printf("Usage: tcptop-analyze top [-n N] [--by METRIC] [--group-by KEYS]\n"
-			       "                          [--per-interval DUR] [--no-rollups] [--fields KEYS]\n"
-			       "                          [OPTIONS] DIR...\n"
-			       "       tcptop-analyze top [...] --clickhouse URL [--hostname NAME[,NAME...]]\n"
-			       "Top-N of a window. METRIC: bytes (default), tx, rx, rate (peak per-tick),\n"
-			       "packets, rtt, retrans, duration, conns, failures (failed connects +\n"
-			       "resets). KEYS, comma-separated: conn (default), pid, process,\n"
-			       "remote-host, remote-net/N, remote-port, local-port, service-port (the\n"
-			       "listening side's port), cgroup (with its path and container id when\n"
-			       "recorded on this machine in this boot), host. Several DIRs are merged,\n"
-			       "with a host column.\n"
-			       "Rates: RX/s and TX/s are the window's bytes over its length; PEAK is the\n"
-			       "highest per-tick rate of one connection. A connection counts in the ticks\n"
-			       "in which it was active (moved data, retransmitted, reset, opened, closed)\n"
-			       "that end inside the window. Whole rollup periods (5 minutes unless the\n"
-			       "recording chose another length) and hours are read from the index's\n"
-			       "rollups, the same numbers as their ticks; --no-rollups replays every\n"
-			       "tick instead. --fields KEYS: these columns in this order (the JSON keys;\n"
-			       "a wrong one lists those of the grouping). With --clickhouse URL instead\n"
-			       "of DIRs, the same table from what tcptop-analyze export sent there\n"
-			       "(docs/FLEET.md), summed there; --hostname keeps those recording hosts.\n\n%s",
-			       qargs_help);
-			return 0;
-		}
-		if (!strcmp(o, "--no-rollups")) {
-			no_rollups = 1;
-			continue;
-		}
-		if (!strcmp(o, "-n") || !strcmp(o, "--by") || !strcmp(o, "--group-by") ||
-		    !strcmp(o, "--per-interval") || !strcmp(o, "--fields")) {
-			if (!v) {
-				cmd_err("top: option '%s' needs a value", o);
-				return 2;
-			}
-			i++;
-			if (!strcmp(o, "-n")) {
-				long x = strtol(v, &end, 10);
-
-				if (*end || !*v || x <= 0 || x > 1000000) {
-					cmd_err("top: -n: '%s' is not a positive number", v);
-					return 2;
-				}
-				n = (unsigned)x;
-			} else if (!strcmp(o, "--by")) {
-				int m = tt_metric_parse(v);
-
-				if (m < 0) {
-					cmd_err("top: --by: '%s' is not bytes, tx, rx, rate, packets, rtt, retrans, duration, conns or failures", v);
-					return 2;
-				}
-				by = (enum tt_metric)m;
-			} else if (!strcmp(o, "--group-by")) {
-				group = v;
-			} else if (!strcmp(o, "--fields")) {
-				r.fields = v;
-			} else if (tt_parse_duration(v, &r.interval_ns) || r.interval_ns < 1000000000ull) {
-				cmd_err("top: --per-interval: '%s' is not a duration of at least 1s", v);
-				return 2;
-			}
-			continue;
-		}
-		if (qargs_opt(&q, argc, argv, &i) == 2)
-			return 2;
+	if (!strcmp(o, "--no-rollups")) {
+		r->no_rollups = 1;
+		return 1;
 	}
-	if (tt_groupby_parse(group, &r.by, why, sizeof(why))) {
+	if (strcmp(o, "-n") && strcmp(o, "--by") && strcmp(o, "--group-by") &&
+	    strcmp(o, "--per-interval") && strcmp(o, "--fields"))
+		return 0;
+	if (!(v = qargs_value(r->q, argc, argv, i)))
+		return 2;
+	if (!strcmp(o, "-n")) {
+		long x = strtol(v, &end, 10);
+
+		if (*end || !*v || x <= 0 || x > 1000000) {
+			cmd_err("top: -n: '%s' is not a positive number", v);
+			return 2;
+		}
+		r->n = (unsigned)x;
+	} else if (!strcmp(o, "--by")) {
+		int m = tt_metric_parse(v);
+
+		if (m < 0) {
+			cmd_err("top: --by: '%s' is not bytes, tx, rx, rate, packets, rtt, retrans, duration, conns or failures", v);
+			return 2;
+		}
+		r->metric = (enum tt_metric)m;
+	} else if (!strcmp(o, "--group-by")) {
+		r->group = v;
+	} else if (!strcmp(o, "--fields")) {
+		r->fields = v;
+	} else if (tt_parse_duration(v, &r->interval_ns) || r->interval_ns < 1000000000ull) {
+		cmd_err("top: --per-interval: '%s' is not a duration of at least 1s", v);
+		return 2;
+	}
+	return 1;
+}
+
+static int top_check(void *run)
+{
+	struct top_run *r = run;
+	char why[512];
+
+	if (tt_groupby_parse(r->group, &r->by, why, sizeof(why))) {
 		cmd_err("top: %s", why);
 		return 2;
 	}
-	if (r.fields) { /* a field that is not there is a usage error, before any reading */
+	if (r->fields) { /* a field that is not there is a usage error, before any reading */
 		struct tt_grid *g;
 
-		r.nhosts = 2; /* the host column, and with intervals interval_start, are valid */
-		g = top_grid(&r, NULL, 0, 0, 1, 1);
-		r.nhosts = 0;
+		r->nhosts = 2; /* the host column, and with intervals interval_start, are valid */
+		g = top_grid(r, NULL, 0, 0, 1, 1);
+		r->nhosts = 0;
 		if (!g)
 			return 2;
 		tt_grid_free(g);
 	}
-	if ((rc = qargs_open(&q)))
-		goto out;
-	rc = 1;
-	r.origin_ns = tt_time_align(q.from_ns, r.interval_ns, q.utc);
+	return 0;
+}
+
+static int top_plan(void *run, struct qscan *s)
+{
+	struct top_run *r = run;
+	const struct qargs *q = r->q;
+
+	r->origin_ns = tt_time_align(q->from_ns, r->interval_ns, q->utc);
+	s->cb.on_recording = on_recording;
+	s->cb.on_table = on_table;
 	/*
 	 * Whole rollup periods come from the index's rollups, which answer exactly
 	 * what their ticks would, unless the question needs single ticks: a state
 	 * filter (a tick's state), a thread id (rollups keep processes), intervals.
 	 */
-	if (!r.interval_ns && q.filter.state < 0 && !q.filter.pid && !no_rollups)
-		cb.on_piece = on_piece;
-	if (q.ch) {
-		/* per tick where a local top would replay ticks (see above) */
-		int per_tick = r.interval_ns || q.filter.state >= 0 || q.filter.pid;
+	if (!r->interval_ns && q->filter.state < 0 && !q->filter.pid && !r->no_rollups)
+		s->cb.on_piece = on_piece;
+	return 0;
+}
 
-		snprintf(r.hosts, sizeof(r.hosts), "%s", q.fleet_hosts);
-		r.nhosts = q.fleet_nhosts;
-		r.cg_foreign = 1; /* other machines' cgroup ids */
-		err = tt_fleet_pieces(q.ch, q.hostnames, q.from_ns, q.to_ns, per_tick,
-				      on_fleet_piece, &r);
-		if (err == -ENOMEM) {
-			cmd_err("top: out of memory");
-			goto out;
-		}
-		if (err) {
-			cmd_err("top: %s", tt_ch_errmsg(q.ch));
-			goto out;
-		}
-	} else if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st)) {
-		goto out;
-	}
-	for (k = 0; k < (size_t)r.by.n; k++)
-		if (r.by.keys[k] == TT_G_CGROUP && !r.cg_foreign && tt_cgroups_load(NULL, &cg))
-			cg = NULL; /* no hierarchy to read: the ids alone */
-	r.by.cgroups = cg;
-	for (k = 0; k < r.ntops; k++) {
+static int top_fleet(void *run)
+{
+	struct top_run *r = run;
+	const struct qargs *q = r->q;
+	/* per tick where a local top would replay ticks (see top_plan) */
+	int per_tick = r->interval_ns || q->filter.state >= 0 || q->filter.pid;
+
+	snprintf(r->hosts, sizeof(r->hosts), "%s", q->fleet_hosts);
+	r->nhosts = q->fleet_nhosts;
+	r->cg_foreign = 1; /* other machines' cgroup ids */
+	return tt_fleet_pieces(q->ch, q->hostnames, q->from_ns, q->to_ns, per_tick, on_fleet_piece,
+			       r);
+}
+
+static int top_print(void *run, const struct tt_scan_stats *st)
+{
+	struct top_run *r = run;
+	struct qargs *q = r->q;
+	size_t k;
+	int err;
+
+	for (k = 0; k < (size_t)r->by.n; k++)
+		if (r->by.keys[k] == TT_G_CGROUP && !r->cg_foreign && tt_cgroups_load(NULL, &r->cg))
+			r->cg = NULL; /* no hierarchy to read: the ids alone */
+	r->by.cgroups = r->cg;
+	for (k = 0; k < r->ntops; k++) {
 		const struct tt_group **rows;
 
-		if (r.tops[k] && tt_top_rank(r.tops[k], by, &rows) > 0)
+		if (r->tops[k] && tt_top_rank(r->tops[k], r->metric, &rows) > 0)
 			break;
 	}
-	if (k == r.ntops) {
-		qargs_nothing(&q, &st, 0);
-		qargs_print_stats(&q, &st);
-		rc = 0;
-		goto out;
+	if (k == r->ntops) {
+		qargs_nothing(q, st, 0);
+		return 0;
 	}
-	if (!r.interval_ns) {
-		err = print_top(&r, r.ntops ? r.tops[0] : NULL, by, n, q.from_ns, q.to_ns, "", &out);
+	if (!r->interval_ns) {
+		err = print_top(r, r->ntops ? r->tops[0] : NULL, r->metric, r->n, q->from_ns,
+				q->to_ns, "", &r->out);
 	} else {
 		err = 0;
 		/* on the clock (PCP's -A); the first and last are cut to the window */
-		for (k = 0; !err && r.origin_ns + k * r.interval_ns < q.to_ns; k++) {
-			uint64_t f = k ? r.origin_ns + k * r.interval_ns : q.from_ns;
-			uint64_t e = r.origin_ns + (k + 1) * r.interval_ns;
-			uint64_t t = e < q.to_ns ? e : q.to_ns;
+		for (k = 0; !err && r->origin_ns + k * r->interval_ns < q->to_ns; k++) {
+			uint64_t f = k ? r->origin_ns + k * r->interval_ns : q->from_ns;
+			uint64_t e = r->origin_ns + (k + 1) * r->interval_ns;
+			uint64_t t = e < q->to_ns ? e : q->to_ns;
 
-			err = print_top(&r, k < r.ntops ? r.tops[k] : NULL, by, n, f, t, "interval ",
-					&out);
-			if (!err && qargs_flush(&out))
-				goto out;
+			err = print_top(r, k < r->ntops ? r->tops[k] : NULL, r->metric, r->n, f, t,
+					"interval ", &r->out);
+			if (!err && qargs_flush(&r->out))
+				return 1;
 		}
 	}
 	if (err) {
 		if (err != -EIO)
 			cmd_err("top: out of memory");
-		goto out;
+		return 1;
 	}
-	if (qargs_flush(&out))
-		goto out;
-	qargs_print_stats(&q, &st);
-	rc = 0;
-out:
-	for (k = 0; k < r.ntops; k++)
-		tt_top_free(r.tops[k]);
-	free(r.tops);
-	tt_cgroups_free(cg);
-	tt_buf_free(&out);
-	qargs_close(&q);
-	return rc;
+	return qargs_flush(&r->out);
+}
+
+static void top_done(void *run, int rc)
+{
+	struct top_run *r = run;
+	size_t k;
+
+	(void)rc;
+	for (k = 0; k < r->ntops; k++)
+		tt_top_free(r->tops[k]);
+	free(r->tops);
+	tt_cgroups_free(r->cg);
+	tt_buf_free(&r->out);
+}
+
+static const struct qcmd top_cmd = {
+	.name = "top",
+	.help = top_help,
+	.stats = 1,
+	.opt = top_opt,
+	.check = top_check,
+	.plan = top_plan,
+	.fleet = top_fleet,
+	.print = top_print,
+	.done = top_done,
+};
+
+int cmd_top(int argc, char **argv)
+{
+	struct qargs q;
+	struct top_run r = { .q = &q, .group = "conn", .metric = TT_BY_BYTES, .n = 10 };
+
+	return qargs_main(&top_cmd, &q, &r, argc, argv);
 }

@@ -5,19 +5,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "progress.h"
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void progress_init(struct progress *p)
 {
-	p->start_ns = mono_ns();
+	p->start_ns = tt_clock_ns(CLOCK_MONOTONIC);
 	p->last_ns = 0;
 	p->tty = isatty(STDERR_FILENO);
 	p->shown = 0;
@@ -30,7 +23,7 @@ void progress_update(struct progress *p, uint64_t done, uint64_t total)
 
 	if (!p->tty || !total)
 		return;
-	now = mono_ns();
+	now = tt_clock_ns(CLOCK_MONOTONIC);
 	/* quiet for the first second, then at most 10 redraws a second */
 	if (now - p->start_ns < 1000000000ull || now - p->last_ns < 100000000ull)
 		return;

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "cmd.h"
 #include "format.h"
 #include "progress.h"
@@ -137,14 +138,6 @@ int qargs_opt(struct qargs *a, int argc, char **argv, int *i)
 	return 1;
 }
 
-static uint64_t wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void adopt_finding(void *ctx, enum tt_finding_level level, const char *what,
 			  const char *msg)
 {
@@ -185,7 +178,7 @@ static void adopt(const struct qargs *a, const char *dir)
 
 int qargs_open(struct qargs *a)
 {
-	struct tt_time_ctx tc = { .now_ns = wall_now(), .utc = a->utc };
+	struct tt_time_ctx tc = { .now_ns = tt_clock_ns(CLOCK_REALTIME), .utc = a->utc };
 	char why[512];
 	int i;
 
@@ -381,10 +374,8 @@ int qargs_range(struct qargs *q, const char *name, const char *spec, uint64_t *f
 				  .end_ns = q->span_end_ns };
 	const char *dots = strstr(spec, "..");
 	char from[128];
-	struct timespec now;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	tc.now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	tc.now_ns = tt_clock_ns(CLOCK_REALTIME);
 	if (!dots || (size_t)(dots - spec) >= sizeof(from)) {
 		cmd_err("%s: %s: '%s' is not FROM..TO (e.g. 14:00..14:10, -1h..-50m)", q->cmd,
 			name, spec);
@@ -406,4 +397,74 @@ int qargs_range(struct qargs *q, const char *name, const char *spec, uint64_t *f
 		return 1;
 	}
 	return 0;
+}
+
+const char *qargs_value(const struct qargs *a, int argc, char **argv, int *i)
+{
+	if (need_value(a, argc, argv, *i))
+		return NULL;
+	return argv[++*i];
+}
+
+/* The options: 0 to go on, -1 after printing --help, 2 after a usage error. */
+static int parse(const struct qcmd *c, struct qargs *q, void *run, int argc, char **argv)
+{
+	int i, taken;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("%s%s", c->help, c->help_alone ? "" : qargs_help);
+			return -1;
+		}
+		taken = c->opt ? c->opt(run, argc, argv, &i) : 0;
+		if (!taken)
+			taken = qargs_opt(q, argc, argv, &i);
+		if (taken == 2)
+			return 2;
+	}
+	return 0;
+}
+
+int qargs_main(const struct qcmd *c, struct qargs *q, void *run, int argc, char **argv)
+{
+	struct qscan s = { .cb = { 0 } };
+	struct tt_scan_stats st = { 0 };
+	int rc;
+
+	/* what each step returns is the exit code already (0: on to the next) */
+	qargs_init(q, c->name);
+	q->fleet_ok = c->fleet != NULL;
+	rc = parse(c, q, run, argc, argv);
+	if (rc < 0) {
+		rc = 0; /* --help */
+		goto out;
+	}
+	if (rc || (c->check && (rc = c->check(run))) || (rc = qargs_open(q)))
+		goto out;
+	s.from_ns = q->from_ns;
+	s.to_ns = q->to_ns;
+	if (c->plan && (rc = c->plan(run, &s)))
+		goto out;
+	rc = 1;
+	if (q->ch) {
+		int err = c->fleet(run);
+
+		if (err == -ENOMEM)
+			cmd_err("%s: out of memory", c->name);
+		else if (err)
+			cmd_err("%s: %s", c->name, tt_ch_errmsg(q->ch));
+		if (err)
+			goto out;
+	} else if ((s.cb.on_recording || s.cb.on_event || s.cb.on_table || s.cb.on_piece) &&
+		   qargs_scan(q, s.from_ns, s.to_ns, &s.cb, run, &st)) {
+		goto out;
+	}
+	rc = c->print ? c->print(run, &st) : 0;
+	if (!rc && c->stats)
+		qargs_print_stats(q, &st);
+out:
+	if (c->done)
+		c->done(run, rc);
+	qargs_close(q);
+	return rc;
 }

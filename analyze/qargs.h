@@ -1,7 +1,8 @@
 /*
- * qargs.h: the options every query command shares: stores, the window
- * (--from/--to/--last), filters, output format, --utc, --stats. A command
- * parses its own options first and hands the rest to qargs_opt.
+ * qargs.h: what the query commands (top, events, timeline, diff, report,
+ * replay, extract) share: the options (stores, the window --from/--to/--last,
+ * filters, output format, --utc, --stats), the scan, and the driver that runs
+ * each of them from its row (struct qcmd, qargs_main).
  */
 #ifndef TT_ANALYZE_QARGS_H
 #define TT_ANALYZE_QARGS_H
@@ -10,6 +11,7 @@
 
 #include "filter.h"
 #include "grid.h"
+#include "scan.h"
 #include "store.h"
 
 #define QARGS_STORES_MAX 16
@@ -59,7 +61,6 @@ void qargs_close(struct qargs *a);
  * *st (may be NULL). 0, or 1 after printing the error. A callback that fails
  * after printing its own error returns -EIO (nothing more is printed).
  */
-struct tt_scan_cb;
 struct tt_scan_stats;
 int qargs_scan(struct qargs *a, uint64_t from_ns, uint64_t to_ns, const struct tt_scan_cb *cb,
 	       void *ctx, struct tt_scan_stats *st);
@@ -91,5 +92,56 @@ int qargs_range(struct qargs *q, const char *name, const char *spec, uint64_t *f
 
 /* The --help lines for the shared options. */
 extern const char qargs_help[];
+
+/*
+ * argv[*i]'s value for a command's own option: argv[*i + 1], *i moved past it;
+ * NULL after printing "<cmd>: option '<o>' needs a value" (the usage error, 2).
+ */
+const char *qargs_value(const struct qargs *a, int argc, char **argv, int *i);
+
+/* The scan qargs_main makes: its callbacks (ctx: the command's run) and span. */
+struct qscan {
+	struct tt_scan_cb cb;
+	uint64_t from_ns, to_ns; /* the window unless plan changes them */
+};
+
+/*
+ * A query command as a table row: what is its own. The rest, which every one
+ * of them does the same way, is qargs_main's: -h/--help, the option loop
+ * (the command's options first, then the shared ones), qargs_open, the scan
+ * (or --clickhouse), --stats, the cleanup. run is the command's state, passed
+ * to every callback; a callback left NULL is a step the command does not have.
+ */
+struct qcmd {
+	const char *name;
+	const char *help; /* --help: this, then qargs_help unless help_alone */
+	int help_alone; /* the shared options are not listed (extract: few apply) */
+	int stats; /* --stats: qargs_print_stats after an answer (exit 0) */
+	/* argv[*i] as the command's own option: as qargs_opt, or 0 when not its own */
+	int (*opt)(void *run, int argc, char **argv, int *i);
+	/* every option in, nothing open: 0, or the exit code after printing why */
+	int (*check)(void *run);
+	/*
+	 * The stores open and the window resolved: 0, or the exit code after
+	 * printing why. Sets what qargs_main scans in *s (no callback set: no scan).
+	 */
+	int (*plan)(void *run, struct qscan *s);
+	/*
+	 * --clickhouse: the answer's data from there instead of the scan: 0 or a
+	 * negative errno (qargs_main prints it). NULL: not answered from ClickHouse.
+	 */
+	int (*fleet)(void *run);
+	/* After the scan: the answer. The exit code, after printing why (not 0). */
+	int (*print)(void *run, const struct tt_scan_stats *st);
+	/* Frees what run holds, whatever step it got to; rc is the exit code so far. */
+	void (*done)(void *run, int rc);
+};
+
+/*
+ * Run the command c on argv (argv[0] is its name). run is its state, q its
+ * shared options (run points at q: the callbacks reach them there). The exit
+ * code: 0, 1 (runtime) or 2 (usage).
+ */
+int qargs_main(const struct qcmd *c, struct qargs *q, void *run, int argc, char **argv);
 
 #endif /* TT_ANALYZE_QARGS_H */

@@ -28,6 +28,7 @@
 
 #include "aggregator.h"
 #include "buf.h"
+#include "clock.h"
 #include "cmd.h"
 #include "format.h"
 #include "replay.h"
@@ -43,14 +44,6 @@ static volatile sig_atomic_t got_signal;
 static void on_signal(int sig)
 {
 	got_signal = sig;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Where the replay is: a reader and an aggregator positioned after one tick. */
@@ -179,15 +172,13 @@ static int go_to(struct cursor *c, struct tt_view *v, int utc)
 {
 	struct tt_time_ctx tc = { .start_ns = c->rec_start, .end_ns = c->rec_end, .utc = utc };
 	const char *text = tt_view_goto_text(v);
-	struct timespec now;
 	uint64_t target;
 	char msg[160];
 	int err;
 
 	if (!*text)
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &now);
-	tc.now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	tc.now_ns = tt_clock_ns(CLOCK_REALTIME);
 	if (tt_parse_time(text, &tc, &target)) {
 		snprintf(msg, sizeof(msg), "not a time: '%.60s' (e.g. 14:05:30, -5m, start+1m, end)",
 			 text);
@@ -279,10 +270,10 @@ int replay_tty(struct tt_store *st, int64_t rec, uint64_t rec_start, uint64_t re
 		goto out;
 	show(&c, v, speed_idx);
 	tt_view_term_draw(v, &b);
-	due = mono_ns();
+	due = tt_clock_ns(CLOCK_MONOTONIC);
 	while (!got_signal) {
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-		uint64_t now = mono_ns(), gap;
+		uint64_t now = tt_clock_ns(CLOCK_MONOTONIC), gap;
 		int timeout = -1, n;
 
 		if (!tt_view_paused(v) && !c.at_end && c.t) {
@@ -321,7 +312,7 @@ int replay_tty(struct tt_store *st, int64_t rec, uint64_t rec_start, uint64_t re
 				break;
 			if (err < 0)
 				goto out;
-			due = mono_ns();
+			due = tt_clock_ns(CLOCK_MONOTONIC);
 			show(&c, v, speed_idx);
 			tt_view_term_draw(v, &b);
 		}

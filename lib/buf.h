@@ -28,4 +28,10 @@ void tt_buf_reset(struct tt_buf *b);
 /* Release the memory; the buffer is empty and reusable after. */
 void tt_buf_free(struct tt_buf *b);
 
+/*
+ * Write n bytes at p to fd, through short writes and EINTR: 0, or a negative
+ * errno (-EIO for a write that takes nothing). Async-signal-safe.
+ */
+int tt_write_all(int fd, const void *p, size_t n);
+
 #endif /* TT_BUF_H */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "capture.skel.h"
+#include "clock.h"
 #include "collector.h"
 #include "idmap.h"
 #include "mem.h"
@@ -190,14 +191,6 @@ static void limit(struct tt_collector *c, const char *fmt, ...)
 		return; /* said once */
 	logf_(c, 0, "%s", msg);
 	snprintf(c->limits + n, sizeof(c->limits) - n, "%s%s", n ? "; " : "", msg);
-}
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 void tt_collector_opts_default(struct tt_collector_opts *o)
@@ -1104,7 +1097,7 @@ static int collector_next(struct tt_source *src, struct tt_event *ev)
 		}
 		if (c->ended)
 			return 0;
-		now = now_ns(CLOCK_MONOTONIC);
+		now = tt_clock_ns(CLOCK_MONOTONIC);
 		if (c->opts.stop && *c->opts.stop) {
 			c->ended = 1;
 			err = collect(c, now);
@@ -1323,8 +1316,8 @@ int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **o
 	 * walk that meets them all (partial: their counts start now). What it
 	 * queues goes out with the first tick.
 	 */
-	c->mono_to_wall = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)now_ns(CLOCK_MONOTONIC);
-	c->tick_start_ns = now_ns(CLOCK_MONOTONIC);
+	c->mono_to_wall = (int64_t)tt_clock_ns(CLOCK_REALTIME) - (int64_t)tt_clock_ns(CLOCK_MONOTONIC);
+	c->tick_start_ns = tt_clock_ns(CLOCK_MONOTONIC);
 	c->tickno = 1;
 	c->starting = 1;
 	c->skel->bss->walk_mode = TT_WALK_DISCOVER;

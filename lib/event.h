@@ -130,6 +130,28 @@ struct tt_event {
 /* Name of an event type ("conn", "sample", ...), "?" if unknown. */
 const char *tt_event_type_name(unsigned type);
 
+/*
+ * The connection id an event names; 0 for TICK and LOSS, which name none.
+ * Inline: the segment encoder asks it of every event.
+ */
+static inline uint64_t tt_event_id(const struct tt_event *ev)
+{
+	switch (ev->type) {
+	case TT_EV_CONN:
+		return ev->conn.id;
+	case TT_EV_SAMPLE:
+		return ev->sample.id;
+	case TT_EV_STATE:
+		return ev->state.id;
+	case TT_EV_RESET:
+		return ev->reset.id;
+	case TT_EV_CLOSE:
+		return ev->close.id;
+	default:
+		return 0;
+	}
+}
+
 /* TCP state name as ss prints it ("ESTAB", "SYN-SENT", ...); "UNCONN" for 0 (UDP). */
 const char *tt_tcp_state_name(unsigned state);
 

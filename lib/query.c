@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "format.h"
+#include "clock.h"
 #include "mem.h"
 #include "query.h"
 #include "store.h"
@@ -78,14 +79,6 @@ struct dbfile {
 	int has_wal, has_shm;
 	off_t wal_size;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int fail(char *why, size_t len, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -347,7 +340,7 @@ static int progress(void *arg)
 {
 	struct run *r = arg;
 
-	if (now_ns() < r->deadline)
+	if (tt_clock_ns(CLOCK_MONOTONIC) < r->deadline)
 		return 0;
 	r->timed_out = 1;
 	return 1;
@@ -532,7 +525,7 @@ static int lock_down(struct run *r, sqlite3 *db)
 		{ SQLITE_DBCONFIG_RESET_DATABASE, 0, "RESET_DATABASE" },
 		{ SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, "ENABLE_TRIGGER" },
 	};
-	uint64_t left = r->deadline > now_ns() ? r->deadline - now_ns() : 0;
+	uint64_t left = r->deadline > tt_clock_ns(CLOCK_MONOTONIC) ? r->deadline - tt_clock_ns(CLOCK_MONOTONIC) : 0;
 	size_t i;
 	int rc;
 
@@ -893,7 +886,7 @@ int tt_query_run(const char *path, const char *sql, const struct tt_query_limits
 	r.timeout_ns = lim && lim->timeout_ns ? lim->timeout_ns : TT_QUERY_TIMEOUT_NS;
 	r.max_memory = lim && lim->max_memory ? lim->max_memory : TT_QUERY_MAX_MEMORY;
 	r.max_rows = lim && lim->max_rows ? lim->max_rows : TT_QUERY_MAX_ROWS;
-	r.deadline = now_ns() + r.timeout_ns;
+	r.deadline = tt_clock_ns(CLOCK_MONOTONIC) + r.timeout_ns;
 
 	sql = skip_filler(sql);
 	if (!*sql)

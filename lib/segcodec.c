@@ -321,23 +321,6 @@ static int ev_has_id(unsigned type)
 	       type == TT_EV_RESET || type == TT_EV_CLOSE;
 }
 
-/* Every id-carrying member starts with its id; read it through the right one. */
-static uint64_t ev_id(const struct tt_event *ev)
-{
-	switch (ev->type) {
-	case TT_EV_CONN:
-		return ev->conn.id;
-	case TT_EV_SAMPLE:
-		return ev->sample.id;
-	case TT_EV_STATE:
-		return ev->state.id;
-	case TT_EV_RESET:
-		return ev->reset.id;
-	default:
-		return ev->close.id;
-	}
-}
-
 /* IPv4 is stored v4-mapped in memory (::ffff:a.b.c.d): that form takes 4 bytes. */
 static int is_v4mapped(const uint8_t a[16])
 {
@@ -350,7 +333,7 @@ int tt_segc_event_id(const struct tt_event *ev, uint64_t *id)
 {
 	if (!ev_has_id(ev->type))
 		return 0;
-	*id = ev_id(ev);
+	*id = tt_event_id(ev);
 	return 1;
 }
 
@@ -489,7 +472,7 @@ uint8_t *tt_segc_event_encode(struct tt_segc_block *bs, uint8_t *p, const struct
 
 	if (is_new) {
 		/* socket cookies come from one counter: a new id is often near the last */
-		uint64_t id = ev_id(ev), d = zigzag(id - bs->prev_new_id);
+		uint64_t id = tt_event_id(ev), d = zigzag(id - bs->prev_new_id);
 
 		if (varint_len(d) < 8) {
 			*p++ = ID_DELTA;

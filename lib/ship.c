@@ -18,6 +18,7 @@
 
 #include "bucket.h"
 #include "buf.h"
+#include "clock.h"
 #include "format.h"
 #include "idmap.h"
 #include "scan.h"
@@ -184,14 +185,6 @@ void tt_ch_free(struct tt_ch *ch)
 	free(ch);
 }
 
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* curl's progress callback: non-zero stops the transfer once abort_at has passed */
 static int on_xfer(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
@@ -199,7 +192,7 @@ static int on_xfer(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_
 	uint64_t at = __atomic_load_n(&ch->abort_at, __ATOMIC_RELAXED);
 
 	(void)dt, (void)dn, (void)ut, (void)un;
-	return at && mono_now() >= at;
+	return at && tt_clock_ns(CLOCK_MONOTONIC) >= at;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
@@ -1115,14 +1108,12 @@ static void *ship_thread(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		struct timespec until;
-		uint64_t t;
+		/* pthread_cond_timedwait's deadline is on CLOCK_REALTIME */
+		uint64_t t = tt_clock_ns(CLOCK_REALTIME) + wait_ns;
+		struct timespec until = { .tv_sec = (time_t)(t / 1000000000ull),
+					  .tv_nsec = (long)(t % 1000000000ull) };
 		int err;
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		t = (uint64_t)until.tv_nsec + wait_ns;
-		until.tv_sec += (time_t)(t / 1000000000ull);
-		until.tv_nsec = (long)(t % 1000000000ull);
 		while (!s->stopping)
 			if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT)
 				break;
@@ -1140,7 +1131,7 @@ static void *ship_thread(void *arg)
 	pthread_mutex_unlock(&s->mu);
 	/* the last pass: what the recorder stored last, until the deadline (none: none) */
 	while (s->drain_until) {
-		uint64_t now = mono_now();
+		uint64_t now = tt_clock_ns(CLOCK_MONOTONIC);
 
 		if (now >= s->drain_until)
 			break;
@@ -1226,9 +1217,9 @@ int tt_shipper_stop(struct tt_shipper *s, uint64_t drain_ns, char *why, size_t w
 
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
-	s->drain_until = drain_ns ? mono_now() + drain_ns : 0;
+	s->drain_until = drain_ns ? tt_clock_ns(CLOCK_MONOTONIC) + drain_ns : 0;
 	/* a request in flight, to a server that hangs, ends by the deadline too */
-	__atomic_store_n(&s->ch->abort_at, drain_ns ? s->drain_until : mono_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&s->ch->abort_at, drain_ns ? s->drain_until : tt_clock_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);

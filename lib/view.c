@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "escape.h"
 #include "format.h"
 #include "mem.h"
@@ -1114,20 +1115,6 @@ static void on_winch(int sig)
 	resized = 1;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 /*
  * Ctrl-Z: the terminal back as the shell left it, then stop; once continued
  * (fg), the view's terminal again and a redraw. Async-signal-safe calls only.
@@ -1139,7 +1126,7 @@ static void on_tstp(int sig)
 	int e = errno;
 
 	(void)sig;
-	write_all(term_out, leave_seq, sizeof(leave_seq) - 1);
+	tt_write_all(term_out, leave_seq, sizeof(leave_seq) - 1);
 	if (tio_saved)
 		tcsetattr(term_in, TCSAFLUSH, &saved_tio);
 	memset(&dfl, 0, sizeof(dfl));
@@ -1152,7 +1139,7 @@ static void on_tstp(int sig)
 	sigaction(SIGTSTP, &ours, NULL);
 	if (tio_saved)
 		tcsetattr(term_in, TCSAFLUSH, &raw_tio);
-	write_all(term_out, enter_seq, sizeof(enter_seq) - 1);
+	tt_write_all(term_out, enter_seq, sizeof(enter_seq) - 1);
 	resized = 1;
 	errno = e;
 }
@@ -1194,7 +1181,7 @@ int tt_view_term_open(int in_fd, int out_fd)
 		atexit(tt_view_term_close);
 		at_exit = 1;
 	}
-	write_all(out_fd, enter_seq, sizeof(enter_seq) - 1);
+	tt_write_all(out_fd, enter_seq, sizeof(enter_seq) - 1);
 	return 0;
 }
 
@@ -1219,7 +1206,7 @@ int tt_view_term_draw(struct tt_view *v, struct tt_buf *b)
 	err = tt_view_draw(v, b, ws.ws_col, ws.ws_row);
 	if (err)
 		return err;
-	write_all(term_out, b->p ? b->p : "", b->len);
+	tt_write_all(term_out, b->p ? b->p : "", b->len);
 	return 0;
 }
 
@@ -1230,7 +1217,7 @@ void tt_view_term_close(void)
 	if (tstp_ours)
 		sigaction(SIGTSTP, &saved_tstp, NULL);
 	tstp_ours = 0;
-	write_all(term_out, leave_seq, sizeof(leave_seq) - 1);
+	tt_write_all(term_out, leave_seq, sizeof(leave_seq) - 1);
 	if (tio_saved)
 		tcsetattr(term_in, TCSAFLUSH, &saved_tio);
 	tio_saved = 0;

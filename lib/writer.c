@@ -18,6 +18,7 @@
 #include "repair.h"
 #include "segment.h"
 #include "format.h"
+#include "clock.h"
 #include "writer.h"
 
 struct tt_writer {
@@ -60,14 +61,6 @@ void tt_writer_opts_default(struct tt_writer_opts *o)
 	o->bucket_ns = (uint64_t)TT_IX_RES_MINOR * 1000000000ull;
 }
 
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* "8c1d...-...." boot id into two 64-bit halves; zeros when unparsable. */
 static void parse_boot_id(const char *s, uint64_t *hi, uint64_t *lo)
 {
@@ -106,7 +99,7 @@ static int new_segment(struct tt_writer *w)
 	snprintf(path, sizeof(path), "%s/%s", w->o.dir, name);
 	w->meta.recording_id = (uint64_t)w->rec_id;
 	w->meta.seq = w->seg_seq;
-	w->meta.created_wall_ns = wall_ns();
+	w->meta.created_wall_ns = tt_clock_ns(CLOCK_REALTIME);
 	err = tt_segw_create(path, &w->meta, tt_store_file_mode(w->st), &w->seg, why,
 			     sizeof(why));
 	if (err) {
@@ -322,7 +315,7 @@ static void grew(struct tt_writer *w, uint64_t by, int new_flush)
 static int retain(struct tt_writer *w, int force)
 {
 	struct tt_retain_opts ro = {
-		.now_ns = wall_ns(),
+		.now_ns = tt_clock_ns(CLOCK_REALTIME),
 		.max_age_ns = w->o.retain_ns,
 		.keep_seg_id = w->seg_id,
 		.force = force,

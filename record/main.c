@@ -14,6 +14,7 @@
 
 #include "aggregator.h"
 #include "buf.h"
+#include "clock.h"
 #include "collector.h"
 #include "privdrop.h"
 #include "probe.h"
@@ -42,22 +43,6 @@ static void log_stderr(int level, const char *msg, void *ctx)
 
 	if (level == 0 || verbose >= level)
 		fprintf(stderr, PROG ": %s\n", msg);
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /*
@@ -159,7 +144,7 @@ static int output_tick(const struct rec_opts *o, const struct tt_table *t, int64
 	}
 	if (b->err)
 		return b->err;
-	return write_all(STDOUT_FILENO, b->p ? b->p : "", b->len);
+	return tt_write_all(STDOUT_FILENO, b->p ? b->p : "", b->len);
 }
 
 /*
@@ -180,14 +165,6 @@ static void describe_store(const struct rec_opts *o, char *buf, size_t len)
 		     o->retain_bytes ? size : "", o->retain_ns ? ", nothing older than " : "",
 		     o->retain_ns ? age : "") >= (int)len)
 		memcpy(buf + len - 4, "...", 4); /* a path that long still says where */
-}
-
-static uint64_t wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static double cpu_seconds(void)
@@ -220,7 +197,7 @@ static void write_metrics(const struct rec_opts *o, struct tt_collector *col, st
 	m->have_store = wr != NULL;
 	if (wr && (blocks != m->blocks || m->ticks == 1)) {
 		if (blocks != m->blocks)
-			m->last_flush = (double)wall_now() / 1e9;
+			m->last_flush = (double)tt_clock_ns(CLOCK_REALTIME) / 1e9;
 		m->blocks = blocks;
 		m->store_bytes = rec_dir_bytes(o->store_dir);
 		m->unshipped = tt_writer_unshipped(wr);
@@ -274,7 +251,7 @@ static int open_writer(const struct rec_opts *o, struct tt_collector *col, int a
 	wo.rec.boot_id = host.boot_id;
 	wo.rec.options = args.p ? args.p : "";
 	wo.rec.tool_version = TT_VERSION;
-	wo.rec.start_ns = wall_now();
+	wo.rec.start_ns = tt_clock_ns(CLOCK_REALTIME);
 	wo.rec.mono_to_wall_ns = tt_collector_mono_to_wall(col);
 	err = tt_writer_open(&wo, w, why, why_len);
 	tt_buf_free(&args);
@@ -401,7 +378,7 @@ int main(int argc, char **argv)
 		}
 		live_draw();
 	}
-	metrics.start_time = (double)wall_now() / 1e9;
+	metrics.start_time = (double)tt_clock_ns(CLOCK_REALTIME) / 1e9;
 	agg = tt_agg_new();
 	if (!agg) {
 		fprintf(stderr, PROG ": out of memory\n");
@@ -475,7 +452,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", failed);
 		goto out;
 	}
-	if (wr && tt_writer_finish(wr, wall_now())) {
+	if (wr && tt_writer_finish(wr, tt_clock_ns(CLOCK_REALTIME))) {
 		fprintf(stderr, PROG ": %s\n", tt_writer_errmsg(wr));
 		goto out;
 	}

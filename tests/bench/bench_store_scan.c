@@ -193,25 +193,6 @@ static int recode_flush(struct recode *r)
 	return 0;
 }
 
-/* The id an event names, 0 for TICK and LOSS. */
-static uint64_t event_id(const struct tt_event *ev)
-{
-	switch (ev->type) {
-	case TT_EV_CONN:
-		return ev->conn.id;
-	case TT_EV_SAMPLE:
-		return ev->sample.id;
-	case TT_EV_STATE:
-		return ev->state.id;
-	case TT_EV_RESET:
-		return ev->reset.id;
-	case TT_EV_CLOSE:
-		return ev->close.id;
-	default:
-		return 0;
-	}
-}
-
 static int is_own(uint64_t id)
 {
 	uint32_t v;
@@ -292,7 +273,7 @@ static int recode_tick(struct recode *r)
 
 static int recode_event(struct recode *r, const struct tt_event *in, int state_only)
 {
-	uint64_t id = event_id(in);
+	uint64_t id = tt_event_id(in);
 	struct tt_event ev = *in;
 
 	if (r->own_only && id && !is_own(id))

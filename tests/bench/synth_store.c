@@ -52,6 +52,7 @@
 #include <time.h>
 
 #include "aggregator.h"
+#include "clock.h"
 #include "event.h"
 #include "timeparse.h"
 #include "writer.h"
@@ -544,14 +545,6 @@ static int one_tick(struct gen *g, uint64_t start, uint64_t end, uint64_t rec_en
 	return feed(g, &ev);
 }
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
 /* Bytes of the store's files: segments (*.tts) and the index (index.db*). */
 static void store_size(const char *dir, uint64_t *seg, uint64_t *idx, unsigned *nseg)
 {
@@ -734,8 +727,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", why);
 		goto out;
 	}
-	t0 = now_ns(CLOCK_MONOTONIC);
-	t0cpu = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	t0 = tt_clock_ns(CLOCK_MONOTONIC);
+	t0cpu = tt_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	g.next_cookie = 0x4000 + rnd_below(0x1000);
 
 	/* the connections open at the start: the iterator finds them, partial */
@@ -759,7 +752,7 @@ int main(int argc, char **argv)
 		start = end;
 		if ((k + 1) * g.o.tick_ns >= (uint64_t)(hour + 1) * 3600 * NS) {
 			hour = (unsigned)((k + 1) * g.o.tick_ns / (3600 * NS));
-			el = now_ns(CLOCK_MONOTONIC) - t0;
+			el = tt_clock_ns(CLOCK_MONOTONIC) - t0;
 			fprintf(stderr,
 				PROG ": %u h of %.1f synthesised, %.1f s, %" PRIu64 " blocks\n",
 				hour, (double)g.o.hours_ns / 3600e9, (double)el / 1e9,
@@ -773,8 +766,8 @@ int main(int argc, char **argv)
 	blocks = tt_writer_blocks(g.w);
 	tt_writer_free(g.w); /* closes the index: its WAL is folded in */
 	g.w = NULL;
-	el = now_ns(CLOCK_MONOTONIC) - t0;
-	cpu = now_ns(CLOCK_PROCESS_CPUTIME_ID) - t0cpu;
+	el = tt_clock_ns(CLOCK_MONOTONIC) - t0;
+	cpu = tt_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - t0cpu;
 	secs = (start - MONO0 + NS / 2) / NS;
 	store_size(g.o.dir, &seg, &idx, &nseg);
 	if (tt_agg_table(g.agg)->orphans)

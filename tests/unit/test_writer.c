@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "store.h"
 #include "writer.h"
 #include "tst.h"
@@ -255,14 +256,6 @@ static void test_roll_by_size(void **state)
 	tst_capture_free(&live);
 }
 
-static uint64_t wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * 400 s of data ending now, segments of 60 s, --retain 130 s: the segments
  * that ended more than 130 s ago go, files and rows; the oldest one left opens
@@ -274,7 +267,7 @@ static void test_retain_by_age(void **state)
 	struct tt_writer_opts wo;
 	struct tst_capture live = { 0 };
 	struct tst_gen g;
-	int64_t m2w = (int64_t)wall_now() - (int64_t)(T0 + 400 * SEC);
+	int64_t m2w = (int64_t)tt_clock_ns(CLOCK_REALTIME) - (int64_t)(T0 + 400 * SEC);
 	uint64_t first;
 	size_t n;
 	int i;
