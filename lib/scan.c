@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idxcheck.h"
 #include "replay.h"
 #include "scan.h"
 
@@ -240,59 +241,13 @@ static void column_addr(sqlite3_stmt *q, int col, uint8_t a[16])
 	}
 }
 
-/*
- * Whether a rollups row (and its conns row) of scan_pieces can be read: counts
- * are not negative, offsets within the period, times times. "" or why not.
- */
-static int piece_invalid(struct tt_store *st, sqlite3_stmt *q, uint64_t res_s, char *why,
-			 size_t why_len)
-{
-	/* columns that must be integers >= 0 (NULL allowed for the ones that may be) */
-	static const struct {
-		int col, null_ok;
-		int64_t max;
-		const char *name;
-	} chk[] = {
-		{ 0, 0, TT_TIME_MAX / 1000000000, "t" }, { 2, 0, INT64_MAX, "ticks" },
-		{ 3, 1, 0, "first_ns" },		  { 4, 1, 0, "last_ns" },
-		{ 5, 1, TT_TIME_MAX, "age_ns" },	  { 8, 0, INT64_MAX, "bytes_in" },
-		{ 9, 0, INT64_MAX, "bytes_out" },	  { 10, 0, INT64_MAX, "packets_in" },
-		{ 11, 0, INT64_MAX, "packets_out" },	  { 12, 0, UINT32_MAX, "retrans" },
-		{ 13, 0, UINT32_MAX, "resets" },	  { 16, 0, INT64_MAX, "rtt_sum_us" },
-		{ 17, 0, UINT32_MAX, "rtt_n" },	  { 18, 1, UINT32_MAX, "rtt_min_us" },
-		{ 19, 1, UINT32_MAX, "rtt_max_us" },	  { 33, 0, TT_TIME_MAX, "open_ns" },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(chk) / sizeof(chk[0]); i++) {
-		int type = sqlite3_column_type(q, chk[i].col);
-		int64_t v = sqlite3_column_int64(q, chk[i].col);
-		int64_t max = chk[i].max ? chk[i].max : (int64_t)res_s * 1000000000;
-
-		if (type == SQLITE_NULL && chk[i].null_ok)
-			continue;
-		if (type == SQLITE_INTEGER && v >= (chk[i].col == 33 ? 1 : 0) && v <= max)
-			continue;
-		if (chk[i].col == 33)
-			snprintf(why, why_len, "%s: index: conns row %" PRId64 ": open_ns is not a time",
-				 tt_store_dir(st), (int64_t)sqlite3_column_int64(q, 36));
-		else
-			snprintf(why, why_len, "%s: index: rollups row (res %" PRIu64 ", t %" PRId64
-				 ", conn %" PRId64 ", part %" PRId64 "): %s is out of range",
-				 tt_store_dir(st), res_s, (int64_t)sqlite3_column_int64(q, 0),
-				 (int64_t)sqlite3_column_int64(q, 36),
-				 (int64_t)sqlite3_column_int64(q, 1), chk[i].name);
-		return 1;
-	}
-	return 0;
-}
-
 /* Pieces of length res_s of rec with t in [t0, t1) (Unix s), in time order. */
 static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint64_t res_s,
 		       uint64_t t0, uint64_t t1, const struct tt_scan_cb *cb, void *ctx,
 		       struct tt_scan_stats *stats, char *why, size_t why_len)
 {
 	sqlite3 *db = tt_store_db(st);
+	const struct tt_ix_span span = { rec->id, rec->start_ns, rec->end_ns };
 	sqlite3_stmt *q = NULL;
 	int rc, err = 0;
 
@@ -305,9 +260,10 @@ static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 		    " o.peak_rate_in, o.peak_rate_out, o.rtt_sum_us, o.rtt_n, o.rtt_min_us,"
 		    " o.rtt_max_us, o.cgroup, p.pid, p.comm, c.conn_id, c.family, c.proto, c.laddr,"
 		    " c.lport, c.raddr, c.rport, c.tid, c.netns, c.flags, c.open_ns, c.close_reason,"
-		    " c.close_errno, o.conn FROM rollups o JOIN conns c ON c.id = o.conn"
-		    " JOIN processes p ON p.id = o.process_id"
-		    " WHERE o.res = ?1 AND o.t >= ?2 AND o.t < ?3 AND c.recording_id = ?4"
+		    " c.close_errno, o.conn, o.process_id, p.id, c.id, c.recording_id FROM rollups o"
+		    " LEFT JOIN conns c ON c.id = o.conn LEFT JOIN processes p ON p.id = o.process_id"
+		    " WHERE o.res = ?1 AND o.t >= ?2 AND o.t < ?3 AND (c.recording_id = ?4 OR c.id IS"
+		    " NULL OR c.recording_id NOT IN (SELECT id FROM recordings))"
 		    " ORDER BY o.t, o.conn, o.part",
 		    -1, &q, NULL)) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
@@ -325,10 +281,8 @@ static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 		uint64_t t_ns;
 		int flags;
 
-		if (piece_invalid(st, q, res_s, why, why_len)) {
-			err = -EBADMSG;
+		if ((err = tt_check_piece(q, &span, res_s, tt_store_dir(st), why, why_len)))
 			break;
-		}
 		memset(&p, 0, sizeof(p));
 		x->res_s = (uint32_t)res_s;
 		x->t_s = (uint64_t)sqlite3_column_int64(q, 0);
@@ -431,6 +385,31 @@ static uint64_t round_up(uint64_t v, uint64_t m)
 }
 
 /*
+ * Minor periods [a, b) and [c, d) (Unix ns) were read: each hour they touch is
+ * compared with its hour rows (at most two hours: an aggregate of their minor
+ * periods). A disagreement is a warning, the first one.
+ */
+static void check_hours(struct tt_store *st, const struct tt_scan_rec *rec, uint64_t a,
+			uint64_t b, uint64_t c, uint64_t d, char *warn, size_t warn_len)
+{
+	const uint64_t h = TT_IX_RES_MAJOR * 1000000000ull;
+	uint64_t hours[4] = { a - a % h, (b - 1) - (b - 1) % h, c - c % h, (d - 1) - (d - 1) % h };
+	int i, j;
+
+	for (i = 0; i < 4; i++) {
+		if ((i < 2 && a >= b) || (i >= 2 && c >= d))
+			continue;
+		for (j = 0; j < i && hours[j] != hours[i]; j++)
+			;
+		if (j < i && !((j < 2 && a >= b) || (j >= 2 && c >= d)))
+			continue; /* compared already */
+		if (tt_check_hour(st, rec->id, rec->rollup_ns / 1000000000ull,
+				  hours[i] / 1000000000ull, warn, warn_len))
+			return;
+	}
+}
+
+/*
  * The window (from_ns, to_ns] of rec as: the ticks ending in its partial first
  * minor period, the pieces of the whole periods (hours where whole hours fit,
  * minor periods around them), the ticks ending in its partial last period.
@@ -477,6 +456,9 @@ static int scan_rolled(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 	if (to > b1 && (err = scan_recording(st, rec, b1, to_ns, &e, cb, ctx, stats, warn,
 					     warn_len, why, why_len)))
 		return err;
+	/* the hours whose minor periods were read, against the hours' own rows */
+	if (warn_len && !warn[0])
+		check_hours(st, rec, a1, a2 < b2 ? a2 : b1, a2 < b2 ? b2 : b1, b1, warn, warn_len);
 	/* losses over the window, from the blocks' running totals */
 	losses_at(st, rec->id, from_ns, &l0);
 	losses_at(st, rec->id, to_ns ? to_ns : UINT64_MAX >> 1, &l1);
@@ -513,6 +495,10 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 			 (int64_t)sqlite3_column_int64(q, 2));
 	sqlite3_finalize(q);
 	q = NULL;
+	/* rollups rows under a key no query selects would be left out silently */
+	if (cb->on_piece && tt_store_schema_version(st) >= 2 &&
+	    (err = tt_check_rollup_keys(st, why, why_len)))
+		return err;
 	/* every row, checked here: a filter in SQL would skip a damaged one silently */
 	if (sqlite3_prepare_v2(tt_store_db(st),
 			       tt_store_schema_version(st) >= 2 ?

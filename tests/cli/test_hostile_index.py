@@ -24,7 +24,7 @@ able to tell; what the segments can check (block places, times, counts) must
 be caught. --max-silent N fails the test above N.
 
 Usage: test_hostile_index.py --analyzer A --synth S [--jobs 2] [--quick]
-       [--max-silent N] [--keep DIR]
+       [--max-silent N] [--keep DIR] [--verbose]
 --quick: one row of each table and fewer values (the CI run); without it, every
 row variant and every value (a few minutes).
 """
@@ -193,6 +193,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--max-silent", type=int, default=-1)
     ap.add_argument("--keep")
+    ap.add_argument("--verbose", action="store_true", help="print every silent answer")
     args = ap.parse_args()
 
     top = tempfile.mkdtemp(prefix="tt-hostile-")
@@ -233,6 +234,8 @@ def main():
                     if cls in ("crash", "hang"):
                         bad.append("%s: %s" % (cls, what))
                     elif cls == "silent":
+                        if args.verbose:
+                            print("silent: " + what)
                         silent.setdefault("%s.%s" % (e[0], e[1]), set()).add(cmd)
         print("edits applied %d of %d, runs %d" % (applied, len(todo), sum(counts.values())))
         for cls in ("error", "same", "warned", "silent", "crash", "hang"):
