@@ -568,7 +568,7 @@ struct segrow {
 	int64_t first_end; /* the first one's end */
 	int64_t last_start; /* the latest start */
 	int64_t last_end; /* the latest end */
-	const char *file;
+	char *file;
 };
 
 /* 0, or -ENOMEM (the pass cannot go on): everything else is a finding. */
@@ -686,8 +686,9 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 			differs(diff, sizeof(diff), "keyframe", kf, f->bi.keyframe);
 		if (diff[0])
 			vnote(v, TT_FINDING_PROBLEM, brow, "differs from its frame: %s", diff);
-		if (off + len > last_end)
-			last_end = off + len;
+		/* the frame's length: the row's may be anything (reported just above) */
+		if ((int64_t)(f->bi.offset + f->bi.length) > last_end)
+			last_end = (int64_t)(f->bi.offset + f->bi.length);
 	}
 	if (rc != SQLITE_DONE)
 		vnote(v, TT_FINDING_PROBLEM, what, "index: %s", sqlite3_errmsg(v->db));
@@ -970,7 +971,7 @@ int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_veri
 	if (d)
 		closedir(d);
 	for (i = 0; i < n; i++)
-		free((void *)rows[i].file);
+		free(rows[i].file);
 	free(rows);
 	free(v.frames);
 	return err;
