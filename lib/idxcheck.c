@@ -330,7 +330,7 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 	static const char *const names[] = {
 		"ticks", "bytes_in", "bytes_out", "packets_in", "packets_out", "retrans", "resets",
 		"rtt_sum_us", "rtt_n", "closed", "age_ns", "peak_rate_in", "peak_rate_out",
-		"rtt_max_us", "rtt_min_us", "rows",
+		"rtt_max_us", "rtt_min_us", "rows", "last state, process or cgroup",
 	};
 	sqlite3 *db = tt_store_db(st);
 	sqlite3_stmt *q = NULL;
@@ -349,7 +349,12 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 		    "  x.rtt_max_us END),"
 		    " min(CASE x.s WHEN 1 THEN x.rtt_min_us END) IS NOT min(CASE x.s WHEN -1 THEN"
 		    "  x.rtt_min_us END),"
-		    " sum(x.s = 1) = 0 OR sum(x.s = -1) = 0"
+		    " sum(x.s = 1) = 0 OR sum(x.s = -1) = 0,"
+		    " (SELECT o.state || ',' || o.process_id || ',' || o.cgroup FROM rollups o WHERE"
+		    "  o.res = ?2 AND o.t >= ?3 AND o.t < ?3 + 3600 AND o.conn = x.conn ORDER BY o.t"
+		    "  DESC, o.part DESC LIMIT 1) IS NOT (SELECT h.state || ',' || h.process_id || ','"
+		    "  || h.cgroup FROM rollups h WHERE h.res = 3600 AND h.t = ?3 AND h.conn = x.conn"
+		    "  ORDER BY h.part DESC LIMIT 1)"
 		    " FROM (SELECT 1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
 		    "  WHERE o.res = ?2 AND o.t >= ?3 AND o.t < ?3 + 3600 AND c.recording_id = ?1"
 		    "  UNION ALL SELECT -1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
@@ -365,7 +370,7 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 	sqlite3_bind_int64(q, 2, (int64_t)minor_s);
 	sqlite3_bind_int64(q, 3, (int64_t)hour_s);
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		for (i = 1; i <= 16; i++) {
+		for (i = 1; i <= 17; i++) {
 			if (!sqlite3_column_int64(q, i))
 				continue;
 			snprintf(why, why_len, "%s: index: rollups: conn %" PRId64 ", hour %" PRIu64
