@@ -242,7 +242,12 @@ int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s
 	open_ns = sqlite3_column_int64(q, TT_PQ_OPEN_NS);
 	end = (t + (int64_t)res_s) * NS;
 	what[0] = '\0';
-	if (!fn && !ln && first > last)
+	if (!fn && (an || mnn != mxn || (n > 0) == (mnn == 1) ||
+		    sqlite3_column_type(q, TT_PQ_PEAK_IN) == SQLITE_NULL ||
+		    sqlite3_column_type(q, TT_PQ_PEAK_OUT) == SQLITE_NULL))
+		/* only a row migrated from schema 1 (first_ns NULL) lacks these */
+		snprintf(what, sizeof(what), "a column is NULL that only a migrated row leaves so");
+	else if (!fn && !ln && first > last)
 		snprintf(what, sizeof(what), "first_ns is after last_ns");
 	else if (!an && open_ns < end && age > end - open_ns + DAY_NS)
 		snprintf(what, sizeof(what), "age_ns is older than its connection");
