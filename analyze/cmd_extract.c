@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -41,26 +40,28 @@ struct ex_run {
 };
 
 /* The source recording's metadata, for the copy's recordings row (buffers of len bytes). */
+struct rec_meta {
+	char *host, *kernel, *boot, *opts;
+	size_t len;
+};
+
+static int copy_meta(void *ctx, const struct tt_store_rec *r)
+{
+	struct rec_meta *m = ctx;
+
+	snprintf(m->host, m->len, "%s", r->host);
+	snprintf(m->kernel, m->len, "%s", r->kernel);
+	snprintf(m->boot, m->len, "%s", r->boot_id);
+	snprintf(m->opts, m->len, "%s", r->options);
+	return 0;
+}
+
 static int rec_info(struct tt_store *st, int64_t id, char *host, char *kernel, char *boot,
 		    char *opts, size_t len)
 {
-	sqlite3_stmt *q = NULL;
-	int err = -ENOENT;
+	struct rec_meta m = { host, kernel, boot, opts, len };
 
-	if (sqlite3_prepare_v2(tt_store_db(st),
-			       "SELECT host, kernel, boot_id, options FROM recordings WHERE id = ?1",
-			       -1, &q, NULL))
-		return -EIO;
-	sqlite3_bind_int64(q, 1, id);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		snprintf(host, len, "%s", (const char *)sqlite3_column_text(q, 0));
-		snprintf(kernel, len, "%s", (const char *)sqlite3_column_text(q, 1));
-		snprintf(boot, len, "%s", (const char *)sqlite3_column_text(q, 2));
-		snprintf(opts, len, "%s", (const char *)sqlite3_column_text(q, 3));
-		err = 0;
-	}
-	sqlite3_finalize(q);
-	return err;
+	return tt_store_recording(st, id, 0, copy_meta, &m);
 }
 
 static struct tt_store *cur_store; /* the store being scanned, for rec_info */

@@ -4,7 +4,6 @@
  * connections, and the recorder's own losses.
  */
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,62 +31,77 @@ static int bad_ns(int64_t v)
 	return v <= 0 || v > TT_TIME_MAX;
 }
 
-static int print_recordings(sqlite3 *db, int utc, int json)
-{
-	sqlite3_stmt *q;
-	int n = 0;
+struct rec_print {
+	int utc, json, n;
+};
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT r.id, r.host, r.kernel, r.start_ns,"
-			       " coalesce(r.end_ns, (SELECT max(s.t_end_ns) FROM segments s"
-			       "  WHERE s.recording_id = r.id)), r.clean_stop, r.options"
-			       " FROM recordings r ORDER BY r.id",
-			       -1, &q, NULL))
-		return -1;
+static int print_recording(void *ctx, const struct tt_store_rec *r)
+{
+	struct rec_print *p = ctx;
+	int utc = p->utc;
+	/* a recording without an end (it died, or records) ends with its last segment */
+	int64_t start = r->start_ns, end = r->has_end ? r->end_ns : r->seg_end_ns;
+	const char *host = r->host;
+	const char *kernel = r->kernel;
+	int clean = r->clean_stop;
+	char a[64], b[64], d[32], h[260], k[260];
+
+	if (bad_ns(start) || (end && (bad_ns(end) || end < start)))
+		cmd_err("info: warning: index: recordings row %" PRId64 ": start_ns %" PRId64
+			" / end %" PRId64 " is not a time span (the index is damaged: verify, "
+			"reindex)",
+			r->id, start, end);
+
+	if (p->json) {
+		struct tt_buf jb = { 0 };
+
+		tt_buf_printf(&jb, "%s{\"id\":%" PRId64 ",\"host\":", p->n ? "," : "", r->id);
+		tt_json_str(&jb, host ? host : "");
+		tt_buf_printf(&jb, ",\"kernel\":");
+		tt_json_str(&jb, kernel ? kernel : "");
+		tt_buf_printf(&jb, ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
+				   ",\"clean_stop\":%s}",
+			      start, end, clean ? "true" : "false");
+		fputs(jb.p ? jb.p : "", stdout);
+		tt_buf_free(&jb);
+	} else {
+		printf("  #%-3" PRId64 " %s  %s  %s -> %s (%s)%s\n", r->id,
+		       tt_esc_cstr(h, sizeof(h), host ? host : "", host ? strlen(host) : 0),
+		       tt_esc_cstr(k, sizeof(k), kernel ? kernel : "", kernel ? strlen(kernel) : 0),
+		       tt_fmt_time(a, sizeof(a), (uint64_t)start, utc, TT_TIME_ZONE),
+		       end ? tt_fmt_time(b, sizeof(b), (uint64_t)end, utc, TT_TIME_ZONE) : "?",
+		       end > start ? tt_fmt_duration(d, sizeof(d), (uint64_t)end - (uint64_t)start)
+				   : "-",
+		       clean ? "" : "  UNCLEAN STOP (crash or kill: the last block may be lost)");
+	}
+	p->n++;
+	return 0;
+}
+
+static int print_recordings(struct tt_store *st, int utc, int json)
+{
+	struct rec_print p = { .utc = utc, .json = json };
+	int err;
+
 	if (json)
 		fputs(",\"recordings\":[", stdout);
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		int64_t start = sqlite3_column_int64(q, 3), end = sqlite3_column_int64(q, 4);
-		const char *host = (const char *)sqlite3_column_text(q, 1);
-		const char *kernel = (const char *)sqlite3_column_text(q, 2);
-		int clean = sqlite3_column_int(q, 5);
-		char a[64], b[64], d[32], h[260], k[260];
-
-		if (bad_ns(start) || (end && (bad_ns(end) || end < start)))
-			cmd_err("info: warning: index: recordings row %" PRId64 ": start_ns %" PRId64
-				" / end %" PRId64 " is not a time span (the index is damaged: verify, "
-				"reindex)",
-				(int64_t)sqlite3_column_int64(q, 0), start, end);
-
-		if (json) {
-			struct tt_buf jb = { 0 };
-
-			tt_buf_printf(&jb, "%s{\"id\":%" PRId64 ",\"host\":", n ? "," : "",
-				      (int64_t)sqlite3_column_int64(q, 0));
-			tt_json_str(&jb, host ? host : "");
-			tt_buf_printf(&jb, ",\"kernel\":");
-			tt_json_str(&jb, kernel ? kernel : "");
-			tt_buf_printf(&jb, ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
-					   ",\"clean_stop\":%s}",
-				      start, end, clean ? "true" : "false");
-			fputs(jb.p ? jb.p : "", stdout);
-			tt_buf_free(&jb);
-		} else {
-			printf("  #%-3" PRId64 " %s  %s  %s -> %s (%s)%s\n", (int64_t)sqlite3_column_int64(q, 0),
-			       tt_esc_cstr(h, sizeof(h), host ? host : "", host ? strlen(host) : 0),
-			       tt_esc_cstr(k, sizeof(k), kernel ? kernel : "", kernel ? strlen(kernel) : 0),
-			       tt_fmt_time(a, sizeof(a), (uint64_t)start, utc, TT_TIME_ZONE),
-			       end ? tt_fmt_time(b, sizeof(b), (uint64_t)end, utc, TT_TIME_ZONE) : "?",
-			       end > start ? tt_fmt_duration(d, sizeof(d), (uint64_t)end - (uint64_t)start)
-					   : "-",
-			       clean ? "" : "  UNCLEAN STOP (crash or kill: the last block may be lost)");
-		}
-		n++;
-	}
+	err = tt_store_each_recording(st, TT_REC_SEG_END, print_recording, &p);
 	if (json)
 		fputs("]", stdout);
-	sqlite3_finalize(q);
-	return n;
+	return err ? -1 : p.n;
+}
+
+struct seg_sizes {
+	const char *dir;
+	uint64_t bytes;
+};
+
+static int add_segment_size(void *ctx, const char *file)
+{
+	struct seg_sizes *ss = ctx;
+
+	ss->bytes += file_size(ss->dir, file);
+	return 0;
 }
 
 int cmd_info(int argc, char **argv)
@@ -95,7 +109,8 @@ int cmd_info(int argc, char **argv)
 	const char *dir = NULL;
 	int utc = 0, json = 0, i, err, rc = 1;
 	struct tt_store *st = NULL;
-	sqlite3_stmt *q = NULL;
+	struct tt_store_totals tot;
+	struct seg_sizes ss;
 	char why[512], a[64], b[64], s1[32], s2[32], s3[32];
 	uint64_t seg_bytes = 0, raw = 0, stored = 0, idx_bytes;
 	int64_t nseg = 0, nsealed = 0, nblocks = 0, nconns = 0, t0 = 0, t1 = 0;
@@ -136,41 +151,21 @@ int cmd_info(int argc, char **argv)
 		cmd_err("info: %s", why);
 		return 1;
 	}
-	sqlite3 *db = tt_store_db(st);
-
-	if (sqlite3_prepare_v2(db,
-			       "SELECT (SELECT count(*) FROM segments), (SELECT count(*) FROM segments"
-			       " WHERE sealed), (SELECT count(*) FROM blocks), (SELECT count(*) FROM"
-			       " connections), (SELECT min(t_start_ns) FROM blocks), (SELECT"
-			       " max(t_end_ns) FROM blocks), (SELECT coalesce(sum(raw_length),0) FROM"
-			       " blocks), (SELECT coalesce(sum(length),0) FROM blocks),"
-			       " (SELECT coalesce(sum(d), 0) FROM (SELECT max(b.ring_drops) AS d FROM"
-			       "  blocks b JOIN segments s ON s.id = b.segment_id GROUP BY"
-			       "  s.recording_id)),"
-			       " (SELECT coalesce(sum(d), 0) FROM (SELECT max(b.socks_full) AS d FROM"
-			       "  blocks b JOIN segments s ON s.id = b.segment_id GROUP BY"
-			       "  s.recording_id)),"
-			       " (SELECT coalesce(sum(d), 0) FROM (SELECT max(b.peers_full) AS d FROM"
-			       "  blocks b JOIN segments s ON s.id = b.segment_id GROUP BY"
-			       "  s.recording_id))",
-			       -1, &q, NULL) ||
-	    sqlite3_step(q) != SQLITE_ROW) {
-		cmd_err("info: %s: index: %s", dir, sqlite3_errmsg(db));
+	if (tt_store_totals(st, &tot)) {
+		cmd_err("info: %s: index: %s", dir, tt_store_errmsg(st));
 		goto out;
 	}
-	nseg = sqlite3_column_int64(q, 0);
-	nsealed = sqlite3_column_int64(q, 1);
-	nblocks = sqlite3_column_int64(q, 2);
-	nconns = sqlite3_column_int64(q, 3);
-	t0 = sqlite3_column_int64(q, 4);
-	t1 = sqlite3_column_int64(q, 5);
-	raw = (uint64_t)sqlite3_column_int64(q, 6);
-	stored = (uint64_t)sqlite3_column_int64(q, 7);
-	drops = sqlite3_column_int64(q, 8);
-	sfull = sqlite3_column_int64(q, 9);
-	pfull = sqlite3_column_int64(q, 10);
-	sqlite3_finalize(q);
-	q = NULL;
+	nseg = tot.segments;
+	nsealed = tot.sealed;
+	nblocks = tot.blocks;
+	nconns = tot.connections;
+	t0 = tot.t_start_ns;
+	t1 = tot.t_end_ns;
+	raw = tot.raw_bytes;
+	stored = tot.bytes;
+	drops = tot.ring_drops;
+	sfull = tot.socks_full;
+	pfull = tot.peers_full;
 	if (nblocks && (bad_ns(t0) || bad_ns(t1) || t1 < t0))
 		cmd_err("info: warning: index: blocks: span %" PRId64 " .. %" PRId64
 			" is not a time span (the index is damaged: verify, reindex)", t0, t1);
@@ -179,11 +174,9 @@ int cmd_info(int argc, char **argv)
 	if (tt_store_schema_version(st) >= 2 && tt_check_store_rows(st, 1, why, sizeof(why)))
 		cmd_err("info: warning: %s", why);
 
-	if (!sqlite3_prepare_v2(db, "SELECT file FROM segments", -1, &q, NULL))
-		while (sqlite3_step(q) == SQLITE_ROW)
-			seg_bytes += file_size(dir, (const char *)sqlite3_column_text(q, 0));
-	sqlite3_finalize(q);
-	q = NULL;
+	ss = (struct seg_sizes){ .dir = dir };
+	tt_store_each_segment_file(st, add_segment_size, &ss); /* best effort, like file_size */
+	seg_bytes = ss.bytes;
 	idx_bytes = file_size(dir, "index.db") + file_size(dir, "index.db-wal");
 
 	if (json) {
@@ -195,7 +188,7 @@ int cmd_info(int argc, char **argv)
 		fputs(jb.p ? jb.p : "\"\"", stdout);
 		tt_buf_free(&jb);
 		printf(",\"schema_version\":%d", tt_store_schema_version(st));
-		if (print_recordings(db, utc, 1) < 0)
+		if (print_recordings(st, utc, 1) < 0)
 			goto dberr;
 		printf(",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"segments\":%" PRId64
 		       ",\"segments_sealed\":%" PRId64 ",\"blocks\":%" PRId64
@@ -213,7 +206,7 @@ int cmd_info(int argc, char **argv)
 	printf("store        %s (index schema v%d)\n", tt_esc_cstr(edir, sizeof(edir), dir, strlen(dir)),
 	       tt_store_schema_version(st));
 	printf("recordings\n");
-	if (print_recordings(db, utc, 0) < 0)
+	if (print_recordings(st, utc, 0) < 0)
 		goto dberr;
 	if (nblocks)
 		printf("span         %s -> %s (%s)\n", tt_fmt_time(a, sizeof(a), (uint64_t)t0, utc, TT_TIME_ZONE),
@@ -234,9 +227,8 @@ int cmd_info(int argc, char **argv)
 	rc = 0;
 	goto out;
 dberr:
-	cmd_err("info: %s: index: %s", dir, sqlite3_errmsg(db));
+	cmd_err("info: %s: index: %s", dir, tt_store_errmsg(st));
 out:
-	sqlite3_finalize(q); /* a statement left open keeps the handle from closing */
 	tt_store_close(st);
 	return rc;
 }

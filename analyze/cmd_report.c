@@ -22,7 +22,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,10 +242,18 @@ static void add_name(char *list, size_t len, const char *name, int *count)
 		(*count)++;
 }
 
+static int add_kernel(void *ctx, const struct tt_store_rec *rec)
+{
+	struct rp_run *r = ctx;
+
+	if (rec->kernel)
+		add_name(r->kernels, sizeof(r->kernels), rec->kernel, NULL);
+	return 0;
+}
+
 static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 {
 	struct rp_run *r = ctx;
-	sqlite3_stmt *q = NULL;
 
 	r->rec_serial++;
 	memset(&r->loss_prev, 0, sizeof(r->loss_prev));
@@ -255,14 +262,8 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 		return 0;
 	add_name(r->hosts, sizeof(r->hosts), rec->host && *rec->host ? rec->host : "?",
 		 &r->nhosts);
-	if (!sqlite3_prepare_v2(tt_store_db(r->st), "SELECT kernel FROM recordings WHERE id = ?",
-				-1, &q, NULL)) {
-		sqlite3_bind_int64(q, 1, rec->id);
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-			add_name(r->kernels, sizeof(r->kernels),
-				 (const char *)sqlite3_column_text(q, 0), NULL);
-	}
-	sqlite3_finalize(q);
+	/* a recording the index cannot name a kernel for names none */
+	tt_store_recording(r->st, rec->id, 0, add_kernel, r);
 	return 0;
 }
 

@@ -4,6 +4,9 @@
  * new and closed connections, retransmits and resets. For plotting or reading.
  * A tick goes whole into the bucket its end falls in. Buckets start on the
  * clock (tt_time_align): the first and last are cut to the window.
+ * With --clickhouse URL, the same from the fleet's tt_ticks: lib/ship.c
+ * rebuilds each recording's tables (tt_fleet_tables) and they are added up
+ * here as a store's are.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +18,7 @@
 #include "cmd.h"
 #include "qargs.h"
 #include "scan.h"
+#include "ship.h"
 #include "timeparse.h"
 
 struct bucket {
@@ -24,7 +28,6 @@ struct bucket {
 	uint64_t retrans, resets;
 	uint32_t conns_peak; /* most connections in one tick of the bucket */
 	uint32_t active_peak; /* most connections that moved data in one tick */
-	uint32_t ticks;
 };
 
 struct tl_run {
@@ -36,16 +39,13 @@ struct tl_run {
 	uint64_t matched; /* rows that passed the filter */
 };
 
-static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
-		    const struct tt_agg *agg)
+/* One table of one recording, its tick ending at ts (Unix ns), into its bucket. */
+static int add_table(struct tl_run *r, uint64_t ts, const struct tt_table *t)
 {
-	struct tl_run *r = ctx;
-	uint64_t ts = tt_wall_ns(t->ts_ns, rec->mono_to_wall_ns);
 	uint32_t conns = 0, active = 0;
 	struct bucket *b;
 	size_t i, k;
 
-	(void)agg;
 	if (ts <= r->q->from_ns || ts > r->q->to_ns)
 		return 0;
 	k = tt_bucket_of(&r->grid, ts);
@@ -73,8 +73,21 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 		b->conns_peak = conns;
 	if (active > b->active_peak)
 		b->active_peak = active;
-	b->ticks++;
 	return 0;
+}
+
+static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_table *t,
+		    const struct tt_agg *agg)
+{
+	(void)agg;
+	return add_table(ctx, tt_wall_ns(t->ts_ns, rec->mono_to_wall_ns), t);
+}
+
+/* A table of the fleet (tt_fleet_tables): its time is Unix ns already. */
+static int on_fleet_table(void *ctx, const char *host, const struct tt_table *t)
+{
+	(void)host;
+	return add_table(ctx, t->ts_ns, t);
 }
 
 int cmd_timeline(int argc, char **argv)
@@ -105,15 +118,20 @@ int cmd_timeline(int argc, char **argv)
 	size_t k;
 
 	qargs_init(&q, "timeline");
+	q.fleet_ok = 1;
 	memset(&r, 0, sizeof(r));
 	r.q = &q;
 	r.bucket_ns = 10000000000ull;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf("Usage: tcptop-analyze timeline [--bucket DUR] [OPTIONS] DIR...\n"
+			       "       tcptop-analyze timeline [--bucket DUR] [OPTIONS] --clickhouse URL\n"
+			       "                               [--hostname NAME[,NAME...]]\n"
 			       "Time-bucketed totals (default 10s buckets): bytes and rates in and out,\n"
 			       "packets, connections (most at once), active ones (moving data), new,\n"
-			       "closed, retransmits, resets. A tick goes into the bucket its end is in.\n\n%s",
+			       "closed, retransmits, resets. A tick goes into the bucket its end is in.\n"
+			       "With --clickhouse URL instead of DIRs, the same from the recordings\n"
+			       "exported there (docs/FLEET.md); --hostname keeps those hosts'.\n\n%s",
 			       qargs_help);
 			return 0;
 		}
@@ -147,8 +165,19 @@ int cmd_timeline(int argc, char **argv)
 	r.b = calloc(r.nb, sizeof(*r.b));
 	if (!r.b)
 		goto oom;
-	if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st))
+	if (q.ch) {
+		int err = tt_fleet_tables(q.ch, q.hostnames, q.from_ns, q.to_ns, &r.grid,
+					  on_fleet_table, &r);
+
+		if (err == -ENOMEM)
+			goto oom;
+		if (err) {
+			cmd_err("timeline: %s", tt_ch_errmsg(q.ch));
+			goto out;
+		}
+	} else if (qargs_scan(&q, q.from_ns, q.to_ns, &cb, &r, &st)) {
 		goto out;
+	}
 	qargs_print_stats(&q, &st);
 	if (!r.matched) {
 		qargs_nothing(&q, &st, 0);

@@ -20,7 +20,8 @@ static const struct optab_opt o_top[] = { { "-n", 1 }, { "--by", 1 }, { "--group
 					  { "--clickhouse", 1 }, { "--hostname", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_events[] = { { "--type", 1 }, { "--fields", 1 }, { "--clickhouse", 1 },
 					     { "--hostname", 1 }, COMMON, HELP, END };
-static const struct optab_opt o_timeline[] = { { "--bucket", 1 }, COMMON, HELP, END };
+static const struct optab_opt o_timeline[] = { { "--bucket", 1 }, { "--clickhouse", 1 },
+					       { "--hostname", 1 }, COMMON, HELP, END };
 static const struct optab_opt o_diff[] = { { "--baseline", 1 }, { "--window", 1 },
 					   { "--group-by", 1 }, { "-n", 1 }, { "--clickhouse", 1 },
 					   { "--hostname", 1 }, COMMON, HELP, END };

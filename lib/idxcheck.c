@@ -12,6 +12,7 @@
 #include "event.h"
 #include "idxcheck.h"
 #include "segment.h"
+#include "store_int.h"
 
 #define NS 1000000000ll
 #define DAY_NS (86400 * NS)
@@ -278,7 +279,7 @@ int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s
 
 int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len)
 {
-	sqlite3 *db = tt_store_db(st);
+	sqlite3 *db = tt_store_sqlite(st);
 	sqlite3_stmt *q = NULL;
 	int err = 0, rc;
 
@@ -337,7 +338,7 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 		"rtt_sum_us", "rtt_n", "closed", "age_ns", "peak_rate_in", "peak_rate_out",
 		"rtt_max_us", "rtt_min_us", "rows", "last state, process or cgroup",
 	};
-	sqlite3 *db = tt_store_db(st);
+	sqlite3 *db = tt_store_sqlite(st);
 	sqlite3_stmt *q = NULL;
 	int err = 0, rc, i;
 
@@ -400,7 +401,7 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 /* Every block row of the store against the header of its frame. */
 static int check_frames(struct tt_store *st, char *why, size_t why_len)
 {
-	sqlite3 *db = tt_store_db(st);
+	sqlite3 *db = tt_store_sqlite(st);
 	sqlite3_stmt *q = NULL;
 	struct tt_segr *r = NULL;
 	int64_t seg = -1;
@@ -460,7 +461,7 @@ static int check_frames(struct tt_store *st, char *why, size_t why_len)
 
 int tt_check_store_rows(struct tt_store *st, int frames, char *why, size_t why_len)
 {
-	sqlite3 *db = tt_store_db(st);
+	sqlite3 *db = tt_store_sqlite(st);
 	sqlite3_stmt *q = NULL;
 	int err = 0;
 

@@ -17,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,8 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "format.h"
+#include "idmap.h"
 #include "indexer.h"
 #include "mem.h"
 #include "repair.h"
@@ -80,61 +81,43 @@ static int cmp_seg(const void *pa, const void *pb)
 	return (a->meta.seq > b->meta.seq) - (a->meta.seq < b->meta.seq);
 }
 
+static int take_old(void *ctx, const struct tt_store_rec *r)
+{
+	struct oldrec *o = ctx;
+
+	snprintf(o->host, sizeof(o->host), "%s", r->host);
+	snprintf(o->kernel, sizeof(o->kernel), "%s", r->kernel);
+	snprintf(o->boot_id, sizeof(o->boot_id), "%s", r->boot_id);
+	snprintf(o->options, sizeof(o->options), "%s", r->options);
+	snprintf(o->version, sizeof(o->version), "%s", r->tool_version);
+	o->start_ns = (uint64_t)r->start_ns;
+	/* NULL: the recording died; its end is its last block's, not 0 */
+	o->has_end = r->has_end;
+	o->end_ns = (uint64_t)r->end_ns;
+	o->clean = r->clean_stop;
+	o->m2w = r->mono_to_wall_ns;
+	/* the --bucket it was recorded with: its rollups keep their length */
+	if (r->rollup_ns > 0)
+		o->rollup_ns = (uint64_t)r->rollup_ns;
+	o->found = 1;
+	return 0;
+}
+
 static void old_recording(struct tt_store *old, int64_t id, struct oldrec *o)
 {
-	sqlite3_stmt *q = NULL;
-
 	memset(o, 0, sizeof(*o));
-	if (!old)
-		return;
-	if (!sqlite3_prepare_v2(tt_store_db(old),
-				"SELECT host, kernel, boot_id, options, tool_version, start_ns, "
-				"end_ns, clean_stop, mono_to_wall_ns FROM recordings WHERE id = ?1",
-				-1, &q, NULL)) {
-		sqlite3_bind_int64(q, 1, id);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			snprintf(o->host, sizeof(o->host), "%s", sqlite3_column_text(q, 0));
-			snprintf(o->kernel, sizeof(o->kernel), "%s", sqlite3_column_text(q, 1));
-			snprintf(o->boot_id, sizeof(o->boot_id), "%s", sqlite3_column_text(q, 2));
-			snprintf(o->options, sizeof(o->options), "%s", sqlite3_column_text(q, 3));
-			snprintf(o->version, sizeof(o->version), "%s", sqlite3_column_text(q, 4));
-			o->start_ns = (uint64_t)sqlite3_column_int64(q, 5);
-			/* NULL: the recording died; its end is its last block's, not 0 */
-			o->has_end = sqlite3_column_type(q, 6) != SQLITE_NULL;
-			o->end_ns = (uint64_t)sqlite3_column_int64(q, 6);
-			o->clean = sqlite3_column_int(q, 7);
-			o->m2w = sqlite3_column_int64(q, 8);
-			o->found = 1;
-		}
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	/* the --bucket it was recorded with: its rollups keep their length */
-	if (o->found && tt_store_schema_version(old) >= 2 &&
-	    !sqlite3_prepare_v2(tt_store_db(old), "SELECT rollup_ns FROM recordings WHERE id = ?1",
-				-1, &q, NULL)) {
-		sqlite3_bind_int64(q, 1, id);
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0)
-			o->rollup_ns = (uint64_t)sqlite3_column_int64(q, 0);
-	}
-	sqlite3_finalize(q);
+	if (old)
+		tt_store_recording(old, id, 0, take_old, o); /* not found: o->found stays 0 */
 }
 
 /* The created time the old index recorded for a segment file, or 0. */
 static uint64_t old_segment_created(struct tt_store *old, const char *name)
 {
-	sqlite3_stmt *q = NULL;
-	uint64_t t = 0;
+	int64_t t = 0;
 
-	if (old && !sqlite3_prepare_v2(tt_store_db(old),
-				       "SELECT created_ns FROM segments WHERE file = ?1", -1, &q,
-				       NULL)) {
-		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			t = (uint64_t)sqlite3_column_int64(q, 0);
-	}
-	sqlite3_finalize(q);
-	return t;
+	if (old && tt_store_segment_created(old, name, &t) != 1)
+		t = 0;
+	return (uint64_t)t;
 }
 
 /*
@@ -442,16 +425,132 @@ struct frame {
 	int indexed; /* a blocks row names it */
 };
 
+/* A tuple a CONN event of the segments gave a connection id (verify_tuples). */
+struct tuple {
+	uint64_t id; /* the event's connection id (conns.conn_id) */
+	uint64_t sig; /* conn_sig of its tuple */
+	uint32_t next; /* the next tuple of the same (rec, id), or UINT32_MAX */
+};
+
 struct verify {
 	struct tt_store *st;
-	sqlite3 *db;
 	const struct tt_repair_cb *cb;
 	struct tt_verify_result *res;
 	struct frame *frames;
 	size_t nframes, cap;
+	struct tuple *tuples; /* every distinct tuple each connection id had */
+	size_t ntuples, tcap;
+	struct tt_idmap *tmap; /* connection id -> its first tuple */
+	int oom;
 	char *why;
 	size_t why_len;
 };
+
+/*
+ * A connection's tuple as one hash, from the text conns stores for each field
+ * (lib/store.c bind_addr: an IPv4 address as its integer, IPv6 as text, an
+ * unspecified one as NULL, here ""), so a row and an event compare equal.
+ */
+static uint64_t conn_sig(int family, int proto, const char *laddr, int lport, const char *raddr,
+			 int rport)
+{
+	char buf[192];
+	int n = snprintf(buf, sizeof(buf), "%d|%d|%s|%d|%s|%d", family, proto, laddr, lport, raddr,
+			 rport);
+
+	return tt_fnv1a(buf, n > 0 ? (size_t)n : 0, TT_FNV1A_INIT);
+}
+
+static const char *addr_text(char *buf, size_t len, const uint8_t a[16], unsigned family)
+{
+	static const uint8_t zero[16];
+
+	buf[0] = '\0';
+	if (family == 4) {
+		uint32_t x = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 |
+			     a[15];
+
+		if (x)
+			snprintf(buf, len, "%u", x);
+	} else if (memcmp(a, zero, 16)) {
+		tt_fmt_addr(buf, len, a, family);
+	}
+	return buf;
+}
+
+/*
+ * The first tuple of id, or UINT32_MAX. Keyed by the id alone, not by the
+ * recording its segment row names: a lie in segments.recording_id is reported
+ * once, as such, not again by every connection of that segment.
+ */
+static uint32_t tuple_first(const struct verify *v, uint64_t id)
+{
+	uint32_t i;
+
+	if (!v->tmap || !tt_idmap_get(v->tmap, id, &i))
+		return UINT32_MAX;
+	return i;
+}
+
+/* An owner as processes stores it (pid: the tgid; comm up to its first NUL), as one hash. */
+static uint64_t owner_sig(int64_t tgid, const char *comm, size_t n)
+{
+	char buf[64];
+	int k = snprintf(buf, sizeof(buf), "owner|%" PRId64 "|%.*s", tgid, (int)strnlen(comm, n),
+			 comm);
+
+	return tt_fnv1a(buf, k > 0 ? (size_t)k : 0, TT_FNV1A_INIT);
+}
+
+/* Remember sig (a tuple or an owner) for connection id; once each. */
+static void sig_add(struct verify *v, uint64_t id, uint64_t sig)
+{
+	uint32_t i = tuple_first(v, id), last = UINT32_MAX;
+
+	for (; i != UINT32_MAX; i = v->tuples[i].next) {
+		if (v->tuples[i].sig == sig)
+			return; /* a keyframe repeats what is known */
+		last = i;
+	}
+	if (v->ntuples >= UINT32_MAX - 1 ||
+	    tt_grow((void **)&v->tuples, &v->tcap, v->ntuples + 1, sizeof(*v->tuples))) {
+		v->oom = 1;
+		return;
+	}
+	v->tuples[v->ntuples] = (struct tuple){ .id = id, .sig = sig, .next = UINT32_MAX };
+	if (last != UINT32_MAX)
+		v->tuples[last].next = (uint32_t)v->ntuples;
+	else if (tt_idmap_put(v->tmap, id, (uint32_t)v->ntuples))
+		v->oom = 1;
+	v->ntuples++;
+}
+
+/* A CONN event's tuple, for its id. */
+static void tuple_add(struct verify *v, const struct tt_ev_conn *c)
+{
+	char l[64], r[64];
+
+	sig_add(v, c->id,
+		conn_sig(c->family, c->proto, addr_text(l, sizeof(l), c->laddr, c->family), c->lport,
+			 addr_text(r, sizeof(r), c->raddr, c->family), c->rport));
+}
+
+/* A CONN event's owner (an owner change is a new CONN of the same id). */
+static void owner_add(struct verify *v, const struct tt_ev_conn *c)
+{
+	sig_add(v, c->id, owner_sig(c->tgid, c->comm, sizeof(c->comm)));
+}
+
+/* Whether id had sig in a CONN event. */
+static int sig_seen(const struct verify *v, uint64_t id, uint64_t sig)
+{
+	uint32_t i;
+
+	for (i = tuple_first(v, id); i != UINT32_MAX; i = v->tuples[i].next)
+		if (v->tuples[i].sig == sig)
+			return 1;
+	return 0;
+}
 
 static void vnote(struct verify *v, enum tt_finding_level level, const char *what,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -519,8 +618,13 @@ static int read_frames(struct verify *v, const char *path, const char *file,
 		f->bi = bi;
 		if (rc < 0)
 			continue; /* reported with what the index says of it */
-		while ((rc = tt_segr_next_event(r, &ev)) > 0)
+		while ((rc = tt_segr_next_event(r, &ev)) > 0) {
 			n++;
+			if (ev.type == TT_EV_CONN && v->tmap) {
+				tuple_add(v, &ev.conn);
+				owner_add(v, &ev.conn);
+			}
+		}
 		v->res->events += n;
 		f->intact = rc == 0;
 	}
@@ -571,15 +675,83 @@ struct segrow {
 	char *file;
 };
 
+/* verify_segment's pass over a segment's blocks rows, against its frames. */
+struct vseg {
+	struct verify *v;
+	struct segrow *sr;
+	int64_t nrows, end, t0, t1, last_end;
+	int rows_bad; /* a blocks row disagrees with the frames: reported as such */
+};
+
+static int check_block(void *ctx, const struct tt_store_blockrow *b)
+{
+	struct vseg *vs = ctx;
+	struct verify *v = vs->v;
+	struct segrow *sr = vs->sr;
+	int64_t id = b->id, off = b->offset;
+	int64_t len = b->length, raw = b->raw_length;
+	int64_t ts = b->t_start_ns, te = b->t_end_ns;
+	int64_t nev = b->events, sum = b->checksum;
+	int64_t kf = b->keyframe;
+	struct frame *f = off >= 0 ? frame_at(v, (uint64_t)off) : NULL;
+	char brow[512], diff[512] = "";
+
+	vs->nrows++;
+	snprintf(brow, sizeof(brow), "blocks row %" PRId64 " (%s offset %" PRId64 ")", id,
+		 sr->file, off);
+	if (!f) {
+		vnote(v, TT_FINDING_PROBLEM, brow, "no frame starts there");
+		vs->rows_bad = 1;
+		return 0;
+	}
+	f->indexed = 1;
+	if (!f->intact) {
+		vnote(v, TT_FINDING_PROBLEM, brow,
+		      "the frame is damaged (checksum or decoding failed)");
+		vs->rows_bad = 1;
+		return 0;
+	}
+	/* what the segment row should sum up, from the frames */
+	if ((int64_t)(f->bi.offset + f->bi.length) > vs->end)
+		vs->end = (int64_t)(f->bi.offset + f->bi.length);
+	if (vs->t0 == INT64_MIN)
+		vs->t0 = (int64_t)(f->bi.t_start + (uint64_t)sr->m2w);
+	if (vs->t1 == INT64_MIN || (int64_t)(f->bi.t_end + (uint64_t)sr->m2w) > vs->t1)
+		vs->t1 = (int64_t)(f->bi.t_end + (uint64_t)sr->m2w);
+
+	if (len != f->bi.length)
+		differs(diff, sizeof(diff), "length", len, f->bi.length);
+	if (raw != f->bi.raw_len)
+		differs(diff, sizeof(diff), "raw_length", raw, f->bi.raw_len);
+	if (ts != (int64_t)(f->bi.t_start + (uint64_t)sr->m2w))
+		differs(diff, sizeof(diff), "t_start_ns", ts,
+			(int64_t)(f->bi.t_start + (uint64_t)sr->m2w));
+	if (te != (int64_t)(f->bi.t_end + (uint64_t)sr->m2w))
+		differs(diff, sizeof(diff), "t_end_ns", te,
+			(int64_t)(f->bi.t_end + (uint64_t)sr->m2w));
+	if (nev != f->bi.n_events)
+		differs(diff, sizeof(diff), "events", nev, f->bi.n_events);
+	if (sum != f->bi.checksum)
+		differs(diff, sizeof(diff), "checksum", sum, f->bi.checksum);
+	if (kf != (int64_t)f->bi.keyframe)
+		differs(diff, sizeof(diff), "keyframe", kf, f->bi.keyframe);
+	if (diff[0])
+		vnote(v, TT_FINDING_PROBLEM, brow, "differs from its frame: %s", diff);
+	/* the frame's length: the row's may be anything (reported just above) */
+	if ((int64_t)(f->bi.offset + f->bi.length) > vs->last_end)
+		vs->last_end = (int64_t)(f->bi.offset + f->bi.length);
+	return 0;
+}
+
 /* 0, or -ENOMEM (the pass cannot go on): everything else is a finding. */
 static int verify_segment(struct verify *v, struct segrow *sr)
 {
 	char path[4096], what[384];
 	struct tt_seg_meta meta = { 0 };
-	sqlite3_stmt *q = NULL;
+	struct vseg vs;
 	int64_t nrows = 0, end = 0, t0 = INT64_MIN, t1 = INT64_MIN, last_end = 0;
 	int rows_bad = 0; /* a blocks row disagrees with the frames: reported as such */
-	int meta_ok, rc, has_kf = tt_store_has_keyframe_column(v->st);
+	int meta_ok, rc;
 	size_t i;
 
 	sr->first_end = sr->last_start = sr->last_end = INT64_MIN;
@@ -624,75 +796,15 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 		      v->frames[0].bi.offset);
 
 	/* a schema 1 index has no keyframe column: every block of it is one */
-	if (sqlite3_prepare_v2(v->db,
-			       has_kf ? "SELECT id, offset, length, raw_length, t_start_ns, t_end_ns, "
-					"events, checksum, keyframe FROM blocks WHERE segment_id = ?1 "
-					"ORDER BY offset"
-				      : "SELECT id, offset, length, raw_length, t_start_ns, t_end_ns, "
-					"events, checksum, 1 FROM blocks WHERE segment_id = ?1 "
-					"ORDER BY offset",
-			       -1, &q, NULL)) {
-		vnote(v, TT_FINDING_PROBLEM, what, "index: %s", sqlite3_errmsg(v->db));
-		return 0;
-	}
-	sqlite3_bind_int64(q, 1, sr->id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(q, 0), off = sqlite3_column_int64(q, 1);
-		int64_t len = sqlite3_column_int64(q, 2), raw = sqlite3_column_int64(q, 3);
-		int64_t ts = sqlite3_column_int64(q, 4), te = sqlite3_column_int64(q, 5);
-		int64_t nev = sqlite3_column_int64(q, 6), sum = sqlite3_column_int64(q, 7);
-		int64_t kf = sqlite3_column_int64(q, 8);
-		struct frame *f = off >= 0 ? frame_at(v, (uint64_t)off) : NULL;
-		char brow[512], diff[512] = "";
-
-		nrows++;
-		snprintf(brow, sizeof(brow), "blocks row %" PRId64 " (%s offset %" PRId64 ")", id,
-			 sr->file, off);
-		if (!f) {
-			vnote(v, TT_FINDING_PROBLEM, brow, "no frame starts there");
-			rows_bad = 1;
-			continue;
-		}
-		f->indexed = 1;
-		if (!f->intact) {
-			vnote(v, TT_FINDING_PROBLEM, brow,
-			      "the frame is damaged (checksum or decoding failed)");
-			rows_bad = 1;
-			continue;
-		}
-		/* what the segment row should sum up, from the frames */
-		if ((int64_t)(f->bi.offset + f->bi.length) > end)
-			end = (int64_t)(f->bi.offset + f->bi.length);
-		if (t0 == INT64_MIN)
-			t0 = (int64_t)(f->bi.t_start + (uint64_t)sr->m2w);
-		if (t1 == INT64_MIN || (int64_t)(f->bi.t_end + (uint64_t)sr->m2w) > t1)
-			t1 = (int64_t)(f->bi.t_end + (uint64_t)sr->m2w);
-
-		if (len != f->bi.length)
-			differs(diff, sizeof(diff), "length", len, f->bi.length);
-		if (raw != f->bi.raw_len)
-			differs(diff, sizeof(diff), "raw_length", raw, f->bi.raw_len);
-		if (ts != (int64_t)(f->bi.t_start + (uint64_t)sr->m2w))
-			differs(diff, sizeof(diff), "t_start_ns", ts,
-				(int64_t)(f->bi.t_start + (uint64_t)sr->m2w));
-		if (te != (int64_t)(f->bi.t_end + (uint64_t)sr->m2w))
-			differs(diff, sizeof(diff), "t_end_ns", te,
-				(int64_t)(f->bi.t_end + (uint64_t)sr->m2w));
-		if (nev != f->bi.n_events)
-			differs(diff, sizeof(diff), "events", nev, f->bi.n_events);
-		if (sum != f->bi.checksum)
-			differs(diff, sizeof(diff), "checksum", sum, f->bi.checksum);
-		if (kf != (int64_t)f->bi.keyframe)
-			differs(diff, sizeof(diff), "keyframe", kf, f->bi.keyframe);
-		if (diff[0])
-			vnote(v, TT_FINDING_PROBLEM, brow, "differs from its frame: %s", diff);
-		/* the frame's length: the row's may be anything (reported just above) */
-		if ((int64_t)(f->bi.offset + f->bi.length) > last_end)
-			last_end = (int64_t)(f->bi.offset + f->bi.length);
-	}
-	if (rc != SQLITE_DONE)
-		vnote(v, TT_FINDING_PROBLEM, what, "index: %s", sqlite3_errmsg(v->db));
-	sqlite3_finalize(q);
+	vs = (struct vseg){ .v = v, .sr = sr, .t0 = INT64_MIN, .t1 = INT64_MIN };
+	if (tt_store_each_segment_block(v->st, sr->id, check_block, &vs))
+		vnote(v, TT_FINDING_PROBLEM, what, "index: %s", tt_store_errmsg(v->st));
+	nrows = vs.nrows;
+	end = vs.end;
+	t0 = vs.t0;
+	t1 = vs.t1;
+	last_end = vs.last_end;
+	rows_bad = vs.rows_bad;
 
 	/* the recording's span, as every intact frame says it, indexed or not */
 	for (i = 0; i < v->nframes; i++) {
@@ -748,37 +860,63 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 	return 0;
 }
 
-static int64_t col_or(sqlite3_stmt *q, int col, int64_t dflt)
+/* A summary row its recording's blocks contradict, or a query that failed (row NULL). */
+static void summary_problem(void *ctx, const char *table, const char *row, const char *msg)
 {
-	return sqlite3_column_type(q, col) == SQLITE_NULL ? dflt : sqlite3_column_int64(q, col);
+	struct verify *v = ctx;
+	char what[128];
+
+	if (!row) {
+		vnote(v, TT_FINDING_PROBLEM, table, "index: %s", msg);
+		return;
+	}
+	snprintf(what, sizeof(what), "%s row %s", table, row);
+	vnote(v, TT_FINDING_PROBLEM, what, "%s", msg);
 }
 
-/* Run q (bound already) and report each row it returns: (row id, message). */
-static void report_rows(struct verify *v, sqlite3_stmt *q, const char *table)
+struct vsum {
+	struct verify *v;
+	const struct segrow *rows;
+	size_t n;
+	int lean; /* conns and rollups: schema 2 */
+};
+
+static int check_recording(void *ctx, const struct tt_store_rec *r)
 {
-	int rc;
+	struct vsum *vs = ctx;
+	struct verify *v = vs->v;
+	const struct segrow *rows = vs->rows;
+	int64_t id = r->id, start = r->start_ns;
+	int64_t end = r->has_end ? r->end_ns : INT64_MAX;
+	int64_t first_end = INT64_MAX, last_start = INT64_MIN, last_end = INT64_MIN;
+	char what[64], diff[512] = "";
+	size_t i;
 
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		char what[128];
-
-		snprintf(what, sizeof(what), "%s row %s", table,
-			 (const char *)sqlite3_column_text(q, 0));
-		vnote(v, TT_FINDING_PROBLEM, what, "%s", (const char *)sqlite3_column_text(q, 1));
+	for (i = 0; i < vs->n; i++) {
+		if (rows[i].span_rec != id || rows[i].first_end == INT64_MIN)
+			continue;
+		if (rows[i].first_end < first_end)
+			first_end = rows[i].first_end;
+		if (rows[i].last_start > last_start)
+			last_start = rows[i].last_start;
+		if (rows[i].last_end > last_end)
+			last_end = rows[i].last_end;
 	}
-	if (rc != SQLITE_DONE)
-		vnote(v, TT_FINDING_PROBLEM, table, "index: %s", sqlite3_errmsg(v->db));
-}
-
-static sqlite3_stmt *prepare(struct verify *v, const char *table, const char *sql)
-{
-	sqlite3_stmt *q = NULL;
-
-	if (sqlite3_prepare_v2(v->db, sql, -1, &q, NULL)) {
-		vnote(v, TT_FINDING_PROBLEM, table, "index: %s", sqlite3_errmsg(v->db));
-		sqlite3_finalize(q);
-		return NULL;
-	}
-	return q;
+	snprintf(what, sizeof(what), "recordings row %" PRId64, id);
+	/* it started before its first tick ended and ended after its last block began */
+	if (last_end != INT64_MIN && start > first_end)
+		differs(diff, sizeof(diff), "start_ns after its first block ended", start,
+			first_end);
+	if (last_end != INT64_MIN && end != INT64_MAX && end < last_start)
+		differs(diff, sizeof(diff), "end_ns before its last block started", end,
+			last_start);
+	if (end != INT64_MAX && end < start)
+		differs(diff, sizeof(diff), "end_ns before start_ns", end, start);
+	if (diff[0])
+		vnote(v, TT_FINDING_PROBLEM, what, "%s", diff);
+	if (vs->lean && last_end != INT64_MIN)
+		tt_store_check_summaries(v->st, id, last_end, summary_problem, v);
+	return 0;
 }
 
 /*
@@ -786,167 +924,148 @@ static sqlite3_stmt *prepare(struct verify *v, const char *table, const char *sq
  * as the frames say it (rows[] after verify_segment; a segment counts for the
  * recording its file header names). Each disagreement names its row.
  */
+/* Whether (pid, comm) is an owner a CONN event gave id. */
+static int owner_seen(const struct verify *v, uint64_t id, int has, int64_t pid, const char *comm)
+{
+	return has && sig_seen(v, id, owner_sig(pid, comm, strlen(comm)));
+}
+
+static int check_conn(void *ctx, const struct tt_store_conn_id *c)
+{
+	struct verify *v = ctx;
+	char what[64];
+
+	snprintf(what, sizeof(what), "conns row %" PRId64, c->row);
+	if (!c->rec_found)
+		return 0; /* tt_store_check_orphan_conns says so */
+	if (tuple_first(v, c->conn_id) == UINT32_MAX) {
+		if (c->whole)
+			vnote(v, TT_FINDING_PROBLEM, what,
+			      "connection id %" PRIu64 ": no CONN event of the segments has it",
+			      c->conn_id);
+		return 0;
+	}
+	if (!sig_seen(v, c->conn_id,
+		      conn_sig(c->family, c->proto, c->laddr, c->lport, c->raddr, c->rport)))
+		vnote(v, TT_FINDING_PROBLEM, what,
+		      "family, protocol, addresses or ports differ from every CONN event of "
+		      "connection id %" PRIu64 " in its segments",
+		      c->conn_id);
+	if (!owner_seen(v, c->conn_id, c->has_owner, c->pid, c->comm))
+		vnote(v, TT_FINDING_PROBLEM, what,
+		      "its process (pid %" PRId64 ") is no owner a CONN event of connection id "
+		      "%" PRIu64 " names",
+		      c->pid, c->conn_id);
+	return 0;
+}
+
+static int check_rollup_owner(void *ctx, const struct tt_store_rollup_owner *o)
+{
+	struct verify *v = ctx;
+	char what[128];
+
+	if (tuple_first(v, o->conn_id) == UINT32_MAX ||
+	    owner_seen(v, o->conn_id, o->has_owner, o->pid, o->comm))
+		return 0; /* an id without events is conns' finding */
+	snprintf(what, sizeof(what), "rollups row %s", o->key);
+	vnote(v, TT_FINDING_PROBLEM, what,
+	      "its process is no owner a CONN event of connection id %" PRIu64 " names",
+	      o->conn_id);
+	return 0;
+}
+
+/*
+ * Each conns row's tuple (family, protocol, addresses, ports) is one its
+ * connection id had in a CONN event of the segments, and its process and
+ * each of its rollup parts' one of the owners those events gave it: the
+ * index names every connection the way the segments do. A row whose id no
+ * segment holds is reported only when none of its recording was removed
+ * (retention keeps rows a little longer than their segments).
+ */
+static void verify_tuples(struct verify *v)
+{
+	if (tt_store_each_conn_id(v->st, check_conn, v) ||
+	    tt_store_each_rollup_owner(v->st, check_rollup_owner, v))
+		vnote(v, TT_FINDING_PROBLEM, "conns", "index: %s", tt_store_errmsg(v->st));
+}
+
 static void verify_summaries(struct verify *v, const struct segrow *rows, size_t n)
 {
-	int lean = tt_store_schema_version(v->st) >= 2; /* conns and rollups: schema 2 */
-	sqlite3_stmt *rq, *q;
-	size_t i;
+	struct vsum vs = { .v = v, .rows = rows, .n = n,
+			   .lean = tt_store_schema_version(v->st) >= 2 };
 
-	if (!(rq = prepare(v, "recordings", "SELECT id, start_ns, end_ns FROM recordings")))
+	if (tt_store_each_recording(v->st, 0, check_recording, &vs)) {
+		vnote(v, TT_FINDING_PROBLEM, "recordings", "index: %s", tt_store_errmsg(v->st));
 		return;
-	while (sqlite3_step(rq) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(rq, 0), start = sqlite3_column_int64(rq, 1);
-		int64_t end = col_or(rq, 2, INT64_MAX);
-		int64_t first_end = INT64_MAX, last_start = INT64_MIN, last_end = INT64_MIN;
-		char what[64], diff[512] = "";
+	}
+	if (vs.lean)
+		tt_store_check_orphan_conns(v->st, summary_problem, v);
+}
 
-		for (i = 0; i < n; i++) {
-			if (rows[i].span_rec != id || rows[i].first_end == INT64_MIN)
-				continue;
-			if (rows[i].first_end < first_end)
-				first_end = rows[i].first_end;
-			if (rows[i].last_start > last_start)
-				last_start = rows[i].last_start;
-			if (rows[i].last_end > last_end)
-				last_end = rows[i].last_end;
-		}
-		snprintf(what, sizeof(what), "recordings row %" PRId64, id);
-		/* it started before its first tick ended and ended after its last block began */
-		if (last_end != INT64_MIN && start > first_end)
-			differs(diff, sizeof(diff), "start_ns after its first block ended", start,
-				first_end);
-		if (last_end != INT64_MIN && end != INT64_MAX && end < last_start)
-			differs(diff, sizeof(diff), "end_ns before its last block started", end,
-				last_start);
-		if (end != INT64_MAX && end < start)
-			differs(diff, sizeof(diff), "end_ns before start_ns", end, start);
-		if (diff[0])
-			vnote(v, TT_FINDING_PROBLEM, what, "%s", diff);
-		if (!lean || last_end == INT64_MIN)
-			continue;
-		q = prepare(v, "conns",
-			    "SELECT id, CASE WHEN first_seen_ns > last_seen_ns THEN 'first_seen_ns ' || "
-			    "first_seen_ns || ' is after last_seen_ns ' || last_seen_ns ELSE "
-			    "'last_seen_ns ' || last_seen_ns || ' is after its recording''s last block "
-			    "ended (' || ?2 || ')' END FROM conns WHERE recording_id = ?1 AND "
-			    "(first_seen_ns > last_seen_ns OR last_seen_ns > ?2)");
-		if (q) {
-			sqlite3_bind_int64(q, 1, id);
-			sqlite3_bind_int64(q, 2, last_end);
-			report_rows(v, q, "conns");
-		}
-		sqlite3_finalize(q);
-		q = prepare(v, "rollups",
-			    "SELECT o.res || ',' || o.t || ',' || o.conn || ',' || o.part, 'first_ns ' "
-			    "|| o.first_ns || ', last_ns ' || o.last_ns || ' of period ' || o.t || '+' "
-			    "|| o.res || ' s: not inside it, or after its recording''s last block ended "
-			    "(' || ?2 || ')' FROM rollups o JOIN conns c ON c.id = o.conn WHERE "
-			    "c.recording_id = ?1 AND o.first_ns IS NOT NULL AND (o.first_ns > "
-			    "o.last_ns OR o.first_ns <= 0 OR o.last_ns > o.res * 1000000000 OR "
-			    "o.t * 1000000000 + o.last_ns > ?2)");
-		if (q) {
-			sqlite3_bind_int64(q, 1, id);
-			sqlite3_bind_int64(q, 2, last_end);
-			report_rows(v, q, "rollups");
-		}
-		sqlite3_finalize(q);
-		/*
-		 * A connection's minor rollups add up to its hour rollups (the same
-		 * ticks), and those to at least its row's totals (inactive ticks
-		 * move nothing; a tick's delta is never negative, while a total
-		 * may come back down a little at close, when the kernel's exact
-		 * snapshot replaces a walk's reading), when none of its recording
-		 * was removed (its segment 0 is there) and it opened inside it (an
-		 * extract's stream starts with the totals of connections opened
-		 * before; a partial one counts from its first sight).
-		 */
-		q = prepare(v, "conns",
-			    "SELECT c.id, 'bytes_in ' || c.bytes_in || ', bytes_out ' || c.bytes_out "
-			    "|| ', packets_in ' || c.packets_in || ', packets_out ' || c.packets_out "
-			    "|| '; its hour rollups add up to ' || h.bi || ', ' || h.bo || ', ' || "
-			    "h.pi || ', ' || h.po || ' and its minor ones to ' || m.bi || ', ' || "
-			    "m.bo || ', ' || m.pi || ', ' || m.po || ' (equal, and at least the "
-			    "row''s)' FROM conns c JOIN recordings r ON "
-			    "r.id = c.recording_id JOIN (SELECT conn, sum(bytes_in) AS bi, "
-			    "sum(bytes_out) AS bo, sum(packets_in) AS pi, sum(packets_out) AS po FROM "
-			    "rollups WHERE res = 3600 GROUP BY conn) h ON h.conn = c.id JOIN (SELECT "
-			    "o.conn, sum(o.bytes_in) AS bi, sum(o.bytes_out) AS bo, sum(o.packets_in) "
-			    "AS pi, sum(o.packets_out) AS po FROM rollups o JOIN conns k ON k.id = "
-			    "o.conn JOIN recordings x ON x.id = k.recording_id WHERE o.res * "
-			    "1000000000 = x.rollup_ns GROUP BY o.conn) m ON m.conn = c.id WHERE "
-			    "c.recording_id = ?1 AND c.open_ns >= r.start_ns AND (c.flags & 1) = 0 "
-			    "AND r.rollup_ns > 0 AND EXISTS (SELECT 1 FROM "
-			    "segments s WHERE s.recording_id = ?1 AND s.seq = 0) AND ((h.bi, h.bo, "
-			    "h.pi, h.po) IS NOT (m.bi, m.bo, m.pi, m.po) OR h.bi < c.bytes_in OR h.bo < "
-			    "c.bytes_out OR h.pi < c.packets_in OR h.po < c.packets_out)");
-		if (q) {
-			sqlite3_bind_int64(q, 1, id);
-			report_rows(v, q, "conns");
-		}
-		sqlite3_finalize(q);
-	}
-	sqlite3_finalize(rq);
-	if (lean && (q = prepare(v, "conns",
-				 "SELECT id, 'recording_id ' || recording_id || ': no such "
-				 "recording' FROM conns c WHERE NOT EXISTS (SELECT 1 FROM "
-				 "recordings r WHERE r.id = c.recording_id)"))) {
-		report_rows(v, q, "conns");
-		sqlite3_finalize(q);
-	}
+/* tt_verify's list of the segments rows. */
+struct vlist {
+	struct segrow *rows;
+	size_t n, cap;
+};
+
+static int list_row(void *ctx, const struct tt_store_seg *sg)
+{
+	struct vlist *l = ctx;
+	struct segrow *r;
+
+	if (tt_grow((void **)&l->rows, &l->cap, l->n + 1, sizeof(*l->rows)) ||
+	    !(l->rows[l->n].file = strdup(sg->file)))
+		return -ENOMEM;
+	r = &l->rows[l->n++];
+	r->id = sg->id;
+	r->rec = sg->rec;
+	r->seq = sg->seq;
+	r->bytes = sg->bytes;
+	r->blocks = sg->blocks;
+	r->t_start = sg->t_start_ns;
+	r->t_end = sg->t_end_ns;
+	r->m2w = sg->m2w;
+	r->rec_found = sg->rec_found;
+	return 0;
 }
 
 int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_verify_result *res,
 	      char *why, size_t why_len)
 {
 	struct tt_verify_result local = { 0 };
-	struct verify v = { .st = st, .db = tt_store_db(st), .cb = cb, .why = why,
-			    .why_len = why_len };
-	struct segrow *rows = NULL;
-	size_t n = 0, cap = 0, i;
-	sqlite3_stmt *q = NULL;
+	struct verify v = { .st = st, .cb = cb, .why = why, .why_len = why_len };
+	struct vlist list = { 0 };
+	struct segrow *rows;
+	size_t n, i;
 	struct dirent *de;
-	int rc, err = 0;
+	int err = 0;
 	DIR *d;
 
 	v.res = res ? res : &local;
 	why[0] = '\0';
-	if (sqlite3_prepare_v2(v.db,
-			       "SELECT s.id, s.recording_id, s.seq, s.file, s.bytes, s.blocks, "
-			       "s.t_start_ns, s.t_end_ns, r.mono_to_wall_ns FROM segments s LEFT JOIN "
-			       "recordings r ON r.id = s.recording_id ORDER BY s.id",
-			       -1, &q, NULL)) {
-		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(v.db));
-		return -EIO;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct segrow *r;
-
-		if (tt_grow((void **)&rows, &cap, n + 1, sizeof(*rows)) ||
-		    !(rows[n].file = strdup((const char *)sqlite3_column_text(q, 3)))) {
-			snprintf(why, why_len, "out of memory");
-			err = -ENOMEM;
-			break;
-		}
-		r = &rows[n++];
-		r->id = sqlite3_column_int64(q, 0);
-		r->rec = sqlite3_column_int64(q, 1);
-		r->seq = sqlite3_column_int64(q, 2);
-		r->bytes = sqlite3_column_int64(q, 4);
-		r->blocks = sqlite3_column_int64(q, 5);
-		r->t_start = col_or(q, 6, INT64_MIN);
-		r->t_end = col_or(q, 7, INT64_MIN);
-		r->m2w = sqlite3_column_int64(q, 8);
-		r->rec_found = sqlite3_column_type(q, 8) != SQLITE_NULL;
-	}
-	if (!err && rc != SQLITE_DONE) {
-		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(v.db));
+	err = tt_store_each_segment(st, list_row, &list);
+	rows = list.rows;
+	n = list.n;
+	if (err == -ENOMEM) {
+		snprintf(why, why_len, "out of memory");
+	} else if (err) {
+		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), tt_store_errmsg(st));
 		err = -EIO;
 	}
-	sqlite3_finalize(q);
+	/* the file itself, and the type of every value in it */
+	if (!err)
+		tt_store_check_file(st, summary_problem, &v);
+	/* conns (schema 2): the tuples its rows name are checked against the segments */
+	if (!err && tt_store_schema_version(st) >= 2 && !(v.tmap = tt_idmap_new()))
+		err = -ENOMEM;
 	for (i = 0; !err && i < n; i++) {
 		err = verify_segment(&v, &rows[i]);
 		progress(cb, i + 1, n);
 	}
+	if (!err && v.oom)
+		err = -ENOMEM;
+	if (!err && v.tmap)
+		verify_tuples(&v);
 	if (!err)
 		verify_summaries(&v, rows, n);
 
@@ -974,6 +1093,8 @@ int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_veri
 		free(rows[i].file);
 	free(rows);
 	free(v.frames);
+	free(v.tuples);
+	tt_idmap_free(v.tmap);
 	return err;
 }
 
@@ -1012,40 +1133,45 @@ static int tail_frames(const char *path, int has_last, uint64_t last_off, uint64
 	return rc < 0 ? rc : 0;
 }
 
+/* tt_repair_unindexed's pass over the segments not sealed. */
+struct unindexed {
+	struct tt_store *st;
+	uint64_t *frames;
+	char *why;
+	size_t why_len;
+	int failed; /* a file could not be read: why says it */
+};
+
+static int open_tail(void *ctx, const char *file, int64_t bytes, int has_last, int64_t last_off)
+{
+	struct unindexed *u = ctx;
+	char path[4096];
+	int err;
+
+	if (!file || !tt_store_segment_name_parse(file, NULL, NULL) ||
+	    tt_store_segment_path(u->st, file, path, sizeof(path)))
+		return 0; /* not a name this store gives its segments */
+	err = tail_frames(path, has_last, (uint64_t)last_off, bytes > 0 ? (uint64_t)bytes : 0,
+			  u->frames);
+	if (err) {
+		snprintf(u->why, u->why_len, "%s: %s", path, strerror(-err));
+		u->failed = 1;
+	}
+	return err;
+}
+
 int tt_repair_unindexed(struct tt_store *st, uint64_t *frames, char *why, size_t why_len)
 {
-	sqlite3 *db = tt_store_db(st);
-	sqlite3_stmt *q = NULL;
-	int rc, err = 0;
+	struct unindexed u = { .st = st, .frames = frames, .why = why, .why_len = why_len };
+	int err;
 
 	*frames = 0;
 	why[0] = '\0';
-	if (sqlite3_prepare_v2(db,
-			       "SELECT s.file, s.bytes, (SELECT max(b.offset) FROM blocks b WHERE "
-			       "b.segment_id = s.id) FROM segments s WHERE s.sealed = 0 ORDER BY s.id",
-			       -1, &q, NULL)) {
-		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
-		return -EIO;
-	}
-	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *file = (const char *)sqlite3_column_text(q, 0);
-		int64_t bytes = sqlite3_column_int64(q, 1);
-		char path[4096];
-
-		if (!file || !tt_store_segment_name_parse(file, NULL, NULL) ||
-		    tt_store_segment_path(st, file, path, sizeof(path)))
-			continue; /* not a name this store gives its segments */
-		err = tail_frames(path, sqlite3_column_type(q, 2) != SQLITE_NULL,
-				  (uint64_t)sqlite3_column_int64(q, 2), bytes > 0 ? (uint64_t)bytes : 0,
-				  frames);
-		if (err)
-			snprintf(why, why_len, "%s: %s", path, strerror(-err));
-	}
-	if (!err && rc != SQLITE_DONE) {
-		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
+	err = tt_store_each_open_segment(st, open_tail, &u);
+	if (err && !u.failed) {
+		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), tt_store_errmsg(st));
 		err = -EIO;
 	}
-	sqlite3_finalize(q);
 	return err;
 }
 

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +20,10 @@
 #include "replay.h"
 #include "segment.h"
 
-/* One block row: its place, time span and kind, and what else the frame can confirm. */
-struct brow {
-	int64_t seg_id, seq, offset;
-	int64_t t_start, t_end; /* Unix ns */
-	int keyframe;
-	int64_t id, events, length, checksum;
-};
-
 struct tt_replay {
 	struct tt_source src; /* first: tt_source* <-> tt_replay* */
 	struct tt_store *st;
-	struct brow *blks;
+	struct tt_store_block *blks; /* index rows: place, span, kind, what the frame confirms */
 	size_t n, cap, next; /* blocks to read, and the next one */
 	size_t first; /* blks[first] is the window's first block: warm-up before it */
 	struct tt_segr *r; /* reader of the current segment */
@@ -58,32 +49,25 @@ static const char *replay_errmsg(const struct tt_source *s)
 
 static int open_segment(struct tt_replay *r, int64_t seg_id)
 {
-	sqlite3 *db = tt_store_db(r->st);
-	sqlite3_stmt *q = NULL;
 	char path[4096], why[256];
-	int err = -ENOENT;
+	int err;
 
 	tt_segr_close(r->r);
 	r->r = NULL;
 	r->r_seg = seg_id;
-	if (sqlite3_prepare_v2(db, "SELECT file FROM segments WHERE id = ?1", -1, &q, NULL))
-		return -EIO;
-	sqlite3_bind_int64(q, 1, seg_id);
-	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT) {
-		err = tt_store_segment_path(r->st, (const char *)sqlite3_column_text(q, 0), path,
-					    sizeof(path));
-		if (err) {
-			snprintf(r->warn, sizeof(r->warn), "%s", tt_store_errmsg(r->st));
-		/* frames carry their own checksums: a damaged file header loses none of them */
-		} else if ((err = tt_segr_openf(path, TT_SEGR_SALVAGE, &r->r, why, sizeof(why)))) {
-			snprintf(r->warn, sizeof(r->warn), "%s", why);
-		} else if (!tt_segr_meta(r->r)) {
-			r->stats.headers_damaged++;
-			snprintf(r->warn, sizeof(r->warn), "%s (file header; its blocks read without it)",
-				 why);
-		}
+	err = tt_store_segment_file_path(r->st, seg_id, path, sizeof(path));
+	if (err == -ENOENT || err == -EIO) /* no such row, or the index cannot say */
+		return err;
+	if (err) {
+		snprintf(r->warn, sizeof(r->warn), "%s", tt_store_errmsg(r->st));
+	/* frames carry their own checksums: a damaged file header loses none of them */
+	} else if ((err = tt_segr_openf(path, TT_SEGR_SALVAGE, &r->r, why, sizeof(why)))) {
+		snprintf(r->warn, sizeof(r->warn), "%s", why);
+	} else if (!tt_segr_meta(r->r)) {
+		r->stats.headers_damaged++;
+		snprintf(r->warn, sizeof(r->warn), "%s (file header; its blocks read without it)",
+			 why);
 	}
-	sqlite3_finalize(q);
 	return err;
 }
 
@@ -92,15 +76,16 @@ static int open_segment(struct tt_replay *r, int64_t seg_id)
  * segments, so where the two disagree the frame is read and the row reported
  * (the window's blocks were picked by the row's times, so the answer may be off).
  */
-static void check_row(struct tt_replay *r, const struct brow *b, const struct tt_block_info *bi)
+static void check_row(struct tt_replay *r, const struct tt_store_block *b,
+		      const struct tt_block_info *bi)
 {
 	const char *what = NULL;
 
 	if ((uint64_t)b->offset != bi->offset)
 		what = "offset";
-	else if ((uint64_t)b->t_start != tt_wall_ns(bi->t_start, r->m2w))
+	else if ((uint64_t)b->t_start_ns != tt_wall_ns(bi->t_start, r->m2w))
 		what = "t_start_ns";
-	else if ((uint64_t)b->t_end != tt_wall_ns(bi->t_end, r->m2w))
+	else if ((uint64_t)b->t_end_ns != tt_wall_ns(bi->t_end, r->m2w))
 		what = "t_end_ns";
 	else if ((uint64_t)b->events != bi->n_events)
 		what = "events";
@@ -161,7 +146,7 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 
 	for (;;) {
 		struct tt_block_info bi;
-		const struct brow *b;
+		const struct tt_store_block *b;
 		int rc, warmup;
 
 		if (r->kf_next < r->kf_n) {
@@ -240,40 +225,7 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 	}
 }
 
-static void read_brow(sqlite3_stmt *q, struct brow *out)
-{
-	out->seg_id = sqlite3_column_int64(q, 0);
-	out->seq = sqlite3_column_int64(q, 1);
-	out->offset = sqlite3_column_int64(q, 2);
-	out->t_start = sqlite3_column_int64(q, 3);
-	out->t_end = sqlite3_column_int64(q, 4);
-	out->keyframe = sqlite3_column_int(q, 5) != 0;
-	out->id = sqlite3_column_int64(q, 6);
-	out->events = sqlite3_column_int64(q, 7);
-	out->length = sqlite3_column_int64(q, 8);
-	out->checksum = sqlite3_column_int64(q, 9);
-}
-
-/* The first row of BLK_ROW(...) ... with ?1..?3 bound: 1 found, 0 none, -EIO. */
-static int find_block(sqlite3 *db, const char *sql, int64_t rec, int64_t a, int64_t b,
-		      struct brow *out)
-{
-	sqlite3_stmt *q = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL))
-		return -EIO;
-	sqlite3_bind_int64(q, 1, rec);
-	sqlite3_bind_int64(q, 2, a);
-	sqlite3_bind_int64(q, 3, b);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		read_brow(q, out);
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
-}
-
-static int add_block(struct tt_replay *r, const struct brow *b)
+static int add_block(struct tt_replay *r, const struct tt_store_block *b)
 {
 	if (tt_grow((void **)&r->blks, &r->cap, r->n + 1, sizeof(*r->blks)))
 		return -ENOMEM;
@@ -281,27 +233,11 @@ static int add_block(struct tt_replay *r, const struct brow *b)
 	return 0;
 }
 
-/* Append the rows of q (BLK_ROW) to r->blks; the last one into *last (untouched without rows). */
-static int add_blocks(struct tt_replay *r, sqlite3_stmt *q, struct brow *last)
+/* tt_store_each_block's callback: append the row; the last one stays in blks[n - 1]. */
+static int add_row(void *ctx, const struct tt_store_block *b)
 {
-	int rc;
-
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		read_brow(q, last);
-		if (add_block(r, last))
-			return -ENOMEM;
-	}
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	return add_block(ctx, b);
 }
-
-#define BLK_VALID TT_REPLAY_BLOCK_OK
-#define BLK_FROM                                                                                 \
-	" FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = ?1 AND "     \
-	BLK_VALID
-#define BLK_ROW(kf)                                                                              \
-	"SELECT b.segment_id, s.seq, b.offset, b.t_start_ns, b.t_end_ns, " kf ", b.id, b.events,"  \
-	" b.length, b.checksum" BLK_FROM
-#define BLK_LIST(kf) BLK_ROW(kf)
 
 /*
  * The blocks to read: the window's and, before them, the warm-up back to the
@@ -320,77 +256,64 @@ static int add_blocks(struct tt_replay *r, sqlite3_stmt *q, struct brow *last)
  */
 static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
 {
-	sqlite3 *db = tt_store_db(r->st);
 	int has_kf = tt_store_has_keyframe_column(r->st);
 	int64_t to = o->to_ns ? (int64_t)o->to_ns : INT64_MAX;
-	struct brow f, k, nx, last;
-	sqlite3_stmt *q = NULL;
-	char sql[2048];
+	struct tt_store_block f, k, nx, last;
+	struct tt_store_block_run run;
 	int rc;
 
-	snprintf(sql, sizeof(sql), "%s AND b.t_end_ns >= ?2 ORDER BY s.seq, b.offset LIMIT 1",
-		 has_kf ? BLK_ROW("b.keyframe") : BLK_ROW("1"));
-	rc = find_block(db, sql, o->recording_id, (int64_t)o->from_ns, 0, &f); /* no ?3 */
+	rc = tt_store_find_block(r->st, o->recording_id, TT_BLOCK_FIRST_ENDING,
+				 (int64_t)o->from_ns, 0, &f);
 	if (rc <= 0)
 		return rc;
-	if (f.t_start > to && f.keyframe)
+	if (f.t_start_ns > to && f.keyframe)
 		return 0; /* the window falls before it, between two recordings' blocks */
 	if (has_kf && !f.keyframe) {
-		rc = find_block(db, BLK_ROW("b.keyframe") " AND b.keyframe AND (s.seq, b.offset) <= "
-					"(?2, ?3) ORDER BY s.seq DESC, b.offset DESC LIMIT 1",
-				o->recording_id, f.seq, f.offset, &k);
+		rc = tt_store_find_block(r->st, o->recording_id, TT_BLOCK_KEYFRAME_AT, f.seq,
+					 f.offset, &k);
 		if (rc < 0)
 			return rc;
 		/* none (the index lost it): the window's delta blocks wait for one */
 		if (rc > 0) {
-			if (sqlite3_prepare_v2(db, BLK_LIST("b.keyframe") " AND (s.seq, b.offset) >= "
-						   "(?2, ?3) AND (s.seq, b.offset) < (?4, ?5) "
-						   "ORDER BY s.seq, b.offset",
-					       -1, &q, NULL))
-				return -EIO;
-			sqlite3_bind_int64(q, 1, o->recording_id);
-			sqlite3_bind_int64(q, 2, k.seq);
-			sqlite3_bind_int64(q, 3, k.offset);
-			sqlite3_bind_int64(q, 4, f.seq);
-			sqlite3_bind_int64(q, 5, f.offset);
-			rc = add_blocks(r, q, &last);
-			sqlite3_finalize(q);
-			q = NULL;
+			run = (struct tt_store_block_run){ .seq = k.seq, .offset = k.offset,
+							   .has_end = 1, .end_seq = f.seq,
+							   .end_offset = f.offset };
+			rc = tt_store_each_block(r->st, o->recording_id, &run, add_row, r);
 			if (rc)
 				return rc;
 		}
 	}
 	r->first = r->n;
-	if (f.t_start > to) /* a delta block whose span starts before the window ends */
+	if (f.t_start_ns > to) /* a delta block whose span starts before the window ends */
 		return add_block(r, &f);
-	snprintf(sql, sizeof(sql), "%s AND (s.seq, b.offset) >= (?2, ?3) AND b.t_start_ns <= ?4 "
-		 "ORDER BY s.seq, b.offset", has_kf ? BLK_LIST("b.keyframe") : BLK_LIST("1"));
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL))
-		return -EIO;
-	sqlite3_bind_int64(q, 1, o->recording_id);
-	sqlite3_bind_int64(q, 2, f.seq);
-	sqlite3_bind_int64(q, 3, f.offset);
-	sqlite3_bind_int64(q, 4, to);
-	last = f; /* f has t_start <= to: the query returns it at least */
-	rc = add_blocks(r, q, &last);
-	sqlite3_finalize(q);
-	if (rc || !has_kf || last.t_end > to)
+	run = (struct tt_store_block_run){ .seq = f.seq, .offset = f.offset, .t_start_max = to };
+	rc = tt_store_each_block(r->st, o->recording_id, &run, add_row, r);
+	/* f has t_start <= to: the query returns it at least */
+	last = r->n > r->first ? r->blks[r->n - 1] : f;
+	if (rc || !has_kf || last.t_end_ns > to)
 		return rc;
 	/* the next block: a delta block's span starts where the last one ended */
-	rc = find_block(db, BLK_ROW("b.keyframe") " AND (s.seq, b.offset) > (?2, ?3) ORDER BY s.seq, "
-				"b.offset LIMIT 1",
-			o->recording_id, last.seq, last.offset, &nx);
+	rc = tt_store_find_block(r->st, o->recording_id, TT_BLOCK_NEXT, last.seq, last.offset,
+				 &nx);
 	if (rc <= 0 || nx.keyframe)
 		return rc;
 	return add_block(r, &nx);
 }
 
+/* tt_store_recording's callback: the recording's clock. */
+static int take_m2w(void *ctx, const struct tt_store_rec *rec)
+{
+	struct tt_replay *r = ctx;
+
+	r->m2w = rec->mono_to_wall_ns;
+	return 0;
+}
+
 int tt_replay_open(struct tt_store *st, const struct tt_replay_opts *o, struct tt_replay **out,
 		   char *why, size_t why_len)
 {
-	sqlite3 *db = tt_store_db(st);
-	sqlite3_stmt *q = NULL;
 	struct tt_replay *r = calloc(1, sizeof(*r));
+	struct tt_store_block_count bc;
 	int err = 0;
 
 	*out = NULL;
@@ -401,46 +324,27 @@ int tt_replay_open(struct tt_store *st, const struct tt_replay_opts *o, struct t
 	r->st = st;
 	r->src.next = replay_next;
 	r->src.errmsg = replay_errmsg;
-	if (sqlite3_prepare_v2(db, "SELECT mono_to_wall_ns, (SELECT count(*) FROM blocks b JOIN "
-				   "segments s ON s.id = b.segment_id WHERE s.recording_id = ?1) "
-				   "FROM recordings WHERE id = ?1",
-			       -1, &q, NULL)) {
-		err = -EIO;
-		goto dberr;
-	}
-	sqlite3_bind_int64(q, 1, o->recording_id);
-	if (sqlite3_step(q) != SQLITE_ROW) {
+	err = tt_store_recording(st, o->recording_id, 0, take_m2w, r);
+	if (err == -ENOENT) {
 		snprintf(why, why_len, "%s: no recording %" PRId64, tt_store_dir(st), o->recording_id);
-		err = -ENOENT;
 		goto fail;
 	}
-	r->m2w = sqlite3_column_int64(q, 0);
-	r->stats.blocks_total = (uint64_t)sqlite3_column_int64(q, 1);
-	sqlite3_finalize(q);
-	q = NULL;
+	if (err || (err = tt_store_count_blocks(st, o->recording_id, &bc)))
+		goto dberr;
+	r->stats.blocks_total = bc.total;
 
 	/*
 	 * Rows that cannot be placed are left out of the selection (they would
 	 * pick or order blocks wrongly) and reported: what they held is lost to
 	 * this answer, and the answer says so.
 	 */
-	if (sqlite3_prepare_v2(db, "SELECT min(b.id), count(*) FROM blocks b JOIN segments s ON"
-				   " s.id = b.segment_id WHERE s.recording_id = ?1 AND NOT " BLK_VALID,
-			       -1, &q, NULL)) {
-		err = -EIO;
-		goto dberr;
-	}
-	sqlite3_bind_int64(q, 1, o->recording_id);
-	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 1) > 0) {
-		r->stats.blocks_damaged += (uint64_t)sqlite3_column_int64(q, 1);
+	if (bc.bad > 0) {
+		r->stats.blocks_damaged += bc.bad;
 		snprintf(r->warn, sizeof(r->warn),
 			 "index: blocks row %" PRId64 "%s: offset or times out of range, not read "
 			 "(run verify, then reindex)",
-			 (int64_t)sqlite3_column_int64(q, 0),
-			 sqlite3_column_int64(q, 1) > 1 ? " and others" : "");
+			 bc.first_bad, bc.bad > 1 ? " and others" : "");
 	}
-	sqlite3_finalize(q);
-	q = NULL;
 
 	err = select_blocks(r, o);
 	if (err == -ENOMEM) {
@@ -461,9 +365,8 @@ int tt_replay_open(struct tt_store *st, const struct tt_replay_opts *o, struct t
 	*out = r;
 	return 0;
 dberr:
-	snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
+	snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), tt_store_errmsg(st));
 fail:
-	sqlite3_finalize(q);
 	tt_replay_close(r);
 	return err;
 }

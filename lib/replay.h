@@ -31,17 +31,10 @@
 struct tt_replay;
 
 /*
- * SQL: whether the blocks row aliased b (joined with its segments row s) can be
- * placed: an integer offset and seq, times in (0, TT_TIME_MAX] in order, and a
- * span of at most a day (a block is at most a --flush, an hour). Rows that
- * are not are left out of every selection and reported as lost.
+ * Blocks rows that cannot be placed (offset, seq or times out of range:
+ * TT_REPLAY_BLOCK_OK in lib/store_int.h) are left out of every selection and
+ * reported as lost.
  */
-#define TT_REPLAY_BLOCK_OK                                                                       \
-	"(typeof(b.offset) = 'integer' AND b.offset >= 0 AND typeof(s.seq) = 'integer' AND"       \
-	" typeof(b.t_start_ns) = 'integer' AND typeof(b.t_end_ns) = 'integer' AND"                \
-	" b.t_start_ns > 0 AND b.t_end_ns >= b.t_start_ns AND b.t_end_ns <= 4611686018427387904" \
-	" AND b.t_end_ns - b.t_start_ns <= 86400000000000)"
-
 struct tt_replay_opts {
 	int64_t recording_id; /* which recording (recordings.id) */
 	uint64_t from_ns; /* Unix ns; blocks ending before are not read (0: from the start) */

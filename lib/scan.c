@@ -1,10 +1,8 @@
 /*
  * scan.c: see scan.h.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,60 +11,37 @@
 #include "replay.h"
 #include "scan.h"
 
-/* A time as the index should hold it: an integer in (0, TT_TIME_MAX]. */
-#define VALID_NS(x) "(typeof(" x ") = 'integer' AND " x " > 0 AND " x " <= 4611686018427387904)"
-
-/* The recording's blocks a reader believes (lib/replay.h), as a FROM ... WHERE clause. */
-#define REC_BLOCKS                                                                               \
-	" FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = r.id AND "   \
-	TT_REPLAY_BLOCK_OK
-
 /*
- * A recording's end: the later of its end_ns and its last block's end (only
- * times after its start count), for one that died its last block's end, for
- * one without blocks its start. The blocks are what the segments hold: an
- * end_ns before them, or more than a day after them, is not believed.
+ * Whether a recordings row can be read: start_ns and mono_to_wall_ns integers
+ * in range, rollup periods that tile the hour, a start believed
+ * (tt_store_rec.start_ok). 0, or 1 and why not.
  */
-#define REC_END_SQL                                                                              \
-	"max(coalesce(CASE WHEN " VALID_NS("r.end_ns") " AND r.end_ns >= r.start_ns AND"          \
-	" r.end_ns <= coalesce((SELECT max(b.t_end_ns)" REC_BLOCKS "), r.end_ns) +"               \
-	" 86400000000000 THEN r.end_ns END, r.start_ns), coalesce((SELECT max(b.t_end_ns)"        \
-	REC_BLOCKS " AND b.t_end_ns >= r.start_ns), r.start_ns))"
-
-/*
- * A recording's start_ns is believed when it is a time, no more than a day
- * before its first block (a recorder writes its first block within a flush, at
- * most an hour: a start decades early would stretch every window over them),
- * and not after it (by more than a minute of clock slack).
- */
-#define REC_START_OK                                                                             \
-	"(" VALID_NS("r.start_ns") " AND r.start_ns BETWEEN coalesce((SELECT min(b.t_start_ns)"    \
-	REC_BLOCKS "), r.start_ns) - 86400000000000 AND coalesce((SELECT min(b.t_start_ns)"         \
-	REC_BLOCKS "), r.start_ns) + 60000000000)"
-
-/* Whether a recordings row can be read (column 6: REC_START_OK); "" or why not, in why. */
-static int rec_invalid(const struct tt_scan_rec *rec, sqlite3_stmt *q, int col_start, char *why,
+static int rec_invalid(const struct tt_scan_rec *rec, const struct tt_store_rec *row, char *why,
 		       size_t why_len)
 {
 	const char *what = NULL;
+	unsigned col = 0;
 	int64_t v = 0;
 
-	if (sqlite3_column_type(q, col_start) != SQLITE_INTEGER || (int64_t)rec->start_ns <= 0 ||
+	if (!(row->ints & TT_REC_INT_START) || (int64_t)rec->start_ns <= 0 ||
 	    (int64_t)rec->start_ns > TT_TIME_MAX) {
 		what = "start_ns";
+		col = TT_REC_INT_START;
 		v = (int64_t)rec->start_ns;
-	} else if (sqlite3_column_type(q, 2) != SQLITE_INTEGER ||
+	} else if (!(row->ints & TT_REC_INT_M2W) ||
 		   rec->mono_to_wall_ns < -TT_TIME_MAX || rec->mono_to_wall_ns > TT_TIME_MAX) {
 		what = "mono_to_wall_ns";
+		col = TT_REC_INT_M2W;
 		v = rec->mono_to_wall_ns;
 	} else if (rec->rollup_ns && ((int64_t)rec->rollup_ns < 0 ||
 				      rec->rollup_ns % 1000000000ull ||
 				      (TT_IX_RES_MAJOR * 1000000000ull) % rec->rollup_ns)) {
 		/* the periods must tile the hour, as the recorder's --bucket does */
 		what = "rollup_ns";
+		col = TT_REC_INT_ROLLUP;
 		v = (int64_t)rec->rollup_ns;
 	}
-	if (!what && !sqlite3_column_int(q, 6)) {
+	if (!what && !row->start_ok) {
 		snprintf(why, why_len, "%s: index: recordings row %" PRId64 ": start_ns %" PRId64
 			 " is not within a day before its first block", rec->dir, rec->id,
 			 (int64_t)rec->start_ns);
@@ -74,37 +49,29 @@ static int rec_invalid(const struct tt_scan_rec *rec, sqlite3_stmt *q, int col_s
 	}
 	if (!what)
 		return 0;
-	if (sqlite3_column_type(q, what[0] == 's' ? col_start : what[0] == 'm' ? 2 : 5) ==
-	    SQLITE_INTEGER)
+	if (row->ints & col)
 		snprintf(why, why_len, "%s: index: recordings row %" PRId64 ": %s %" PRId64
 			 " is out of range", rec->dir, rec->id, what, v);
 	else
-		snprintf(why, why_len, "%s: index: recordings row %" PRId64 ": %s is not an integer",
-			 rec->dir, rec->id, what);
+		snprintf(why, why_len,
+			 "%s: index: recordings row %" PRId64 ": %s is not an integer", rec->dir,
+			 rec->id, what);
 	return 1;
 }
 
 int tt_scan_span(struct tt_store *st, uint64_t *start_ns, uint64_t *end_ns)
 {
-	sqlite3_stmt *q = NULL;
-	int err = -ENODATA;
+	struct tt_store_span sp;
 
-	if (sqlite3_prepare_v2(tt_store_db(st),
-			       "SELECT min(r.start_ns), max(" REC_END_SQL "), min(" REC_START_OK
-			       ") FROM recordings r",
-			       -1, &q, NULL))
+	if (tt_store_recordings_span(st, &sp))
 		return -EIO;
-	if (sqlite3_step(q) != SQLITE_ROW) {
-		err = -EIO;
-	} else if (sqlite3_column_type(q, 2) != SQLITE_NULL && !sqlite3_column_int(q, 2)) {
-		err = -EBADMSG; /* a start that is not a time: no span can be told */
-	} else if (sqlite3_column_type(q, 0) != SQLITE_NULL) {
-		*start_ns = (uint64_t)sqlite3_column_int64(q, 0);
-		*end_ns = (uint64_t)sqlite3_column_int64(q, 1);
-		err = 0;
-	}
-	sqlite3_finalize(q);
-	return err;
+	if (sp.start_bad)
+		return -EBADMSG; /* a start that is not a time: no span can be told */
+	if (!sp.has_start)
+		return -ENODATA;
+	*start_ns = (uint64_t)sp.start_ns;
+	*end_ns = (uint64_t)sp.end_ns;
+	return 0;
 }
 
 /*
@@ -221,24 +188,24 @@ out:
 
 /* ---- rollups ----------------------------------------------------------------- */
 
-/* An address as schema 2 stores it (integer, text, NULL) into 16 bytes, v4-mapped. */
-static void column_addr(sqlite3_stmt *q, int col, uint8_t a[16])
+/* A piece from the index, to the caller's on_piece. */
+struct piece_fwd {
+	const struct tt_scan_rec *rec;
+	const struct tt_scan_cb *cb;
+	void *ctx;
+	struct tt_scan_stats *stats;
+	int stopped; /* on_piece returned non-zero */
+};
+
+static int fwd_piece(void *ctx, const struct tt_piece *p)
 {
-	memset(a, 0, 16);
-	if (sqlite3_column_type(q, col) == SQLITE_INTEGER) {
-		uint32_t v = (uint32_t)sqlite3_column_int64(q, col);
+	struct piece_fwd *f = ctx;
+	int err;
 
-		a[10] = a[11] = 0xff;
-		a[12] = (uint8_t)(v >> 24);
-		a[13] = (uint8_t)(v >> 16);
-		a[14] = (uint8_t)(v >> 8);
-		a[15] = (uint8_t)v;
-	} else if (sqlite3_column_type(q, col) == SQLITE_TEXT) {
-		const char *t = (const char *)sqlite3_column_text(q, col);
-
-		if (t && inet_pton(AF_INET6, t, a) != 1)
-			memset(a, 0, 16);
-	}
+	f->stats->pieces++;
+	err = f->cb->on_piece(f->ctx, f->rec, p);
+	f->stopped = err != 0;
+	return err;
 }
 
 /* Pieces of length res_s of rec with t in [t0, t1) (Unix s), in time order. */
@@ -246,137 +213,30 @@ static int scan_pieces(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 		       uint64_t t0, uint64_t t1, const struct tt_scan_cb *cb, void *ctx,
 		       struct tt_scan_stats *stats, char *why, size_t why_len)
 {
-	sqlite3 *db = tt_store_db(st);
-	const struct tt_ix_span span = { rec->id, rec->start_ns, rec->end_ns };
-	sqlite3_stmt *q = NULL;
-	int rc, err = 0;
+	struct piece_fwd f = { .rec = rec, .cb = cb, .ctx = ctx, .stats = stats };
+	int err;
 
 	if (t0 >= t1)
 		return 0;
-	if (sqlite3_prepare_v2(
-		    db,
-		    "SELECT o.t, o.part, o.ticks, o.first_ns, o.last_ns, o.age_ns, o.state, o.closed,"
-		    " o.bytes_in, o.bytes_out, o.packets_in, o.packets_out, o.retrans, o.resets,"
-		    " o.peak_rate_in, o.peak_rate_out, o.rtt_sum_us, o.rtt_n, o.rtt_min_us,"
-		    " o.rtt_max_us, o.cgroup, p.pid, p.comm, c.conn_id, c.family, c.proto, c.laddr,"
-		    " c.lport, c.raddr, c.rport, c.tid, c.netns, c.flags, c.open_ns, c.close_reason,"
-		    " c.close_errno, o.conn, o.process_id, p.id, c.id, c.recording_id FROM rollups o"
-		    " LEFT JOIN conns c ON c.id = o.conn LEFT JOIN processes p ON p.id = o.process_id"
-		    " WHERE o.res = ?1 AND o.t >= ?2 AND o.t < ?3 AND (c.recording_id = ?4 OR c.id IS"
-		    " NULL OR c.recording_id NOT IN (SELECT id FROM recordings))"
-		    " ORDER BY o.t, o.conn, o.part",
-		    -1, &q, NULL)) {
-		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
-		return -EIO;
-	}
-	sqlite3_bind_int64(q, 1, (int64_t)res_s);
-	sqlite3_bind_int64(q, 2, (int64_t)t0);
-	sqlite3_bind_int64(q, 3, (int64_t)t1);
-	sqlite3_bind_int64(q, 4, rec->id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct tt_piece p;
-		struct tt_ix_piece *x = &p.sum;
-		struct tt_ev_conn *c = &p.conn;
-		const char *comm;
-		uint64_t t_ns;
-		int flags;
-
-		if ((err = tt_check_piece(q, &span, res_s, tt_store_dir(st), why, why_len)))
-			break;
-		memset(&p, 0, sizeof(p));
-		x->res_s = (uint32_t)res_s;
-		x->t_s = (uint64_t)sqlite3_column_int64(q, 0);
-		t_ns = x->t_s * 1000000000ull;
-		x->part = (uint32_t)sqlite3_column_int64(q, 1);
-		x->ticks = (uint32_t)sqlite3_column_int64(q, 2);
-		x->first_ns = t_ns + (uint64_t)sqlite3_column_int64(q, 3);
-		x->last_ns = t_ns + (uint64_t)sqlite3_column_int64(q, 4);
-		x->age_ns = (uint64_t)sqlite3_column_int64(q, 5);
-		x->state = (uint8_t)sqlite3_column_int(q, 6);
-		x->closed = (uint8_t)sqlite3_column_int(q, 7);
-		x->bytes_in = (uint64_t)sqlite3_column_int64(q, 8);
-		x->bytes_out = (uint64_t)sqlite3_column_int64(q, 9);
-		x->packets_in = (uint64_t)sqlite3_column_int64(q, 10);
-		x->packets_out = (uint64_t)sqlite3_column_int64(q, 11);
-		x->retrans = (uint32_t)sqlite3_column_int64(q, 12);
-		x->resets = (uint32_t)sqlite3_column_int64(q, 13);
-		x->peak_rate_in = sqlite3_column_double(q, 14);
-		x->peak_rate_out = sqlite3_column_double(q, 15);
-		x->rtt_sum_us = (uint64_t)sqlite3_column_int64(q, 16);
-		x->rtt_n = (uint32_t)sqlite3_column_int64(q, 17);
-		x->rtt_min_us = (uint32_t)sqlite3_column_int64(q, 18);
-		x->rtt_max_us = (uint32_t)sqlite3_column_int64(q, 19);
-		c->cgroup = (uint64_t)sqlite3_column_int64(q, 20);
-		c->tgid = (uint32_t)sqlite3_column_int64(q, 21);
-		comm = (const char *)sqlite3_column_text(q, 22);
-		if (comm) /* comm need not end in a NUL */
-			memcpy(c->comm, comm, strnlen(comm, TT_COMM_MAX));
-		c->id = (uint64_t)sqlite3_column_int64(q, 23);
-		c->family = (uint8_t)sqlite3_column_int(q, 24);
-		c->proto = (uint8_t)sqlite3_column_int(q, 25);
-		column_addr(q, 26, c->laddr);
-		c->lport = (uint16_t)sqlite3_column_int(q, 27);
-		column_addr(q, 28, c->raddr);
-		c->rport = (uint16_t)sqlite3_column_int(q, 29);
-		c->pid = (uint32_t)sqlite3_column_int64(q, 30);
-		c->netns = (uint32_t)sqlite3_column_int64(q, 31);
-		flags = sqlite3_column_int(q, 32);
-		c->flags = (uint8_t)((flags & 1 ? TT_CF_PARTIAL : 0) | (flags & 2 ? TT_CF_UDP_PEER : 0) |
-				     (flags & 4 ? TT_CF_ACTIVE : 0) | (flags & 8 ? TT_CF_PASSIVE : 0));
-		/* the tables carry CLOCK_MONOTONIC */
-		c->open_ns = (uint64_t)sqlite3_column_int64(q, 33) - (uint64_t)rec->mono_to_wall_ns;
-		p.close_reason = (uint8_t)sqlite3_column_int(q, 34);
-		p.err = (uint16_t)sqlite3_column_int(q, 35);
-		stats->pieces++;
-		if ((err = cb->on_piece(ctx, rec, &p)))
-			break;
-	}
-	if (!err && rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
-		err = -EIO;
-	}
-	sqlite3_finalize(q);
+	err = tt_store_each_piece(st, rec->id, rec->mono_to_wall_ns, res_s, t0, t1, fwd_piece, &f);
+	if (err && !f.stopped)
+		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), tt_store_errmsg(st));
 	return err;
 }
 
 /* The recorder's cumulative losses at the last block of rec ending at or before ts. */
 static void losses_at(struct tt_store *st, int64_t rec, uint64_t ts, struct tt_ev_loss *l)
 {
-	sqlite3_stmt *q = NULL;
-
-	memset(l, 0, sizeof(*l));
-	if (sqlite3_prepare_v2(tt_store_db(st),
-			       "SELECT b.ring_drops, b.socks_full, b.peers_full FROM blocks b JOIN"
-			       " segments s ON s.id = b.segment_id WHERE s.recording_id = ?1 AND"
-			       " b.t_end_ns <= ?2 ORDER BY b.t_end_ns DESC LIMIT 1",
-			       -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, rec);
-		sqlite3_bind_int64(q, 2, (int64_t)ts);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			l->ring_drops = (uint64_t)sqlite3_column_int64(q, 0);
-			l->socks_full = (uint64_t)sqlite3_column_int64(q, 1);
-			l->peers_full = (uint64_t)sqlite3_column_int64(q, 2);
-		}
-	}
-	sqlite3_finalize(q);
+	tt_store_losses_at(st, rec, ts, l); /* zeros when the index cannot say */
 }
 
 /* How many blocks the index holds of recording rec (0 if it cannot say). */
 static uint64_t blocks_of(struct tt_store *st, int64_t rec)
 {
-	sqlite3_stmt *q = NULL;
-	uint64_t n = 0;
+	struct tt_store_block_count c;
 
-	if (sqlite3_prepare_v2(tt_store_db(st),
-			       "SELECT count(*) FROM blocks b JOIN segments s ON s.id = b.segment_id"
-			       " WHERE s.recording_id = ?1",
-			       -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, rec);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			n = (uint64_t)sqlite3_column_int64(q, 0);
-	}
-	sqlite3_finalize(q);
-	return n;
+	tt_store_count_blocks(st, rec, &c);
+	return c.total;
 }
 
 static uint64_t round_up(uint64_t v, uint64_t m)
@@ -468,76 +328,78 @@ static int scan_rolled(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 	return 0;
 }
 
+/* A recording from the index, to be scanned. */
+struct scan_run {
+	struct tt_store *st;
+	uint64_t from_ns, to_ns;
+	const struct tt_scan_cb *cb;
+	void *ctx;
+	struct tt_scan_stats *stats;
+	char *warn, *why;
+	size_t warn_len, why_len;
+	int stopped; /* the scan stopped itself (a callback, a damaged row): why is said */
+};
+
+static int scan_one(void *arg, const struct tt_store_rec *row)
+{
+	struct scan_run *sr = arg;
+	struct tt_scan_rec rec = {
+		.dir = tt_store_dir(sr->st),
+		.host = row->host,
+		.id = row->id,
+		.mono_to_wall_ns = row->mono_to_wall_ns,
+		.start_ns = (uint64_t)row->start_ns,
+		.end_ns = (uint64_t)row->span_end_ns,
+		.rollup_ns = (uint64_t)row->rollup_ns,
+		.boot_id = row->boot_id,
+	};
+	int done = 0, err = 0;
+
+	if (rec_invalid(&rec, row, sr->why, sr->why_len)) {
+		sr->stopped = 1;
+		return -EBADMSG;
+	}
+	if (rec.start_ns > (sr->to_ns ? sr->to_ns : UINT64_MAX) || rec.end_ns < sr->from_ns)
+		return 0;
+	sr->stats->recordings++;
+	if (sr->cb->on_piece && rec.rollup_ns)
+		err = scan_rolled(sr->st, &rec, sr->from_ns, sr->to_ns, sr->cb, sr->ctx, sr->stats,
+				  sr->warn, sr->warn_len, sr->why, sr->why_len, &done);
+	if (!err && !done)
+		err = scan_recording(sr->st, &rec, sr->from_ns, sr->to_ns, NULL, sr->cb, sr->ctx,
+				     sr->stats, sr->warn, sr->warn_len, sr->why, sr->why_len);
+	sr->stopped = err != 0;
+	return err;
+}
+
 int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct tt_scan_cb *cb,
 	    void *ctx, struct tt_scan_stats *stats, char *warn, size_t warn_len, char *why,
 	    size_t why_len)
 {
 	struct tt_scan_stats local = { 0 };
-	sqlite3_stmt *q = NULL;
-	int err = 0;
+	struct scan_run sr = { .st = st, .from_ns = from_ns, .to_ns = to_ns, .cb = cb, .ctx = ctx,
+			       .warn = warn, .why = why, .warn_len = warn_len, .why_len = why_len };
+	const char *table;
+	int64_t id, names;
+	int err;
 
 	if (!stats)
 		stats = &local;
+	sr.stats = stats;
 	why[0] = '\0';
 	/* rows the recordings cannot reach: what they hold would be left out silently */
-	if (sqlite3_prepare_v2(tt_store_db(st),
-			       "SELECT 'segments', id, recording_id FROM segments WHERE recording_id"
-			       " NOT IN (SELECT id FROM recordings) UNION ALL SELECT 'blocks', id,"
-			       " segment_id FROM blocks WHERE segment_id NOT IN (SELECT id FROM"
-			       " segments) LIMIT 1",
-			       -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW && warn_len)
+	if (tt_store_find_orphan(st, &table, &id, &names) == 1 && warn_len)
 		snprintf(warn, warn_len, "%s: index: %s row %" PRId64 " names %s %" PRId64
 			 ", which is not there: its blocks are not read (run verify, then reindex)",
-			 tt_store_dir(st), (const char *)sqlite3_column_text(q, 0),
-			 (int64_t)sqlite3_column_int64(q, 1),
-			 sqlite3_column_text(q, 0)[0] == 's' ? "recording" : "segment",
-			 (int64_t)sqlite3_column_int64(q, 2));
-	sqlite3_finalize(q);
-	q = NULL;
+			 tt_store_dir(st), table, id, table[0] == 's' ? "recording" : "segment",
+			 names);
 	/* rollups rows under a key no query selects would be left out silently */
 	if (cb->on_piece && tt_store_schema_version(st) >= 2 &&
 	    (err = tt_check_rollup_keys(st, why, why_len)))
 		return err;
 	/* every row, checked here: a filter in SQL would skip a damaged one silently */
-	if (sqlite3_prepare_v2(tt_store_db(st),
-			       tt_store_schema_version(st) >= 2 ?
-			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", r.rollup_ns, " REC_START_OK ", r.boot_id FROM recordings r ORDER BY r.start_ns, r.id" :
-			       "SELECT r.id, r.host, r.mono_to_wall_ns, r.start_ns, " REC_END_SQL
-			       ", 0, " REC_START_OK ", r.boot_id FROM recordings r ORDER BY r.start_ns, r.id",
-			       -1, &q, NULL)) {
-		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st),
-			 sqlite3_errmsg(tt_store_db(st)));
-		return -EIO;
-	}
-	while (!err && sqlite3_step(q) == SQLITE_ROW) {
-		struct tt_scan_rec rec = {
-			.dir = tt_store_dir(st),
-			.host = (const char *)sqlite3_column_text(q, 1),
-			.id = sqlite3_column_int64(q, 0),
-			.mono_to_wall_ns = sqlite3_column_int64(q, 2),
-			.start_ns = (uint64_t)sqlite3_column_int64(q, 3),
-			.end_ns = (uint64_t)sqlite3_column_int64(q, 4),
-			.rollup_ns = (uint64_t)sqlite3_column_int64(q, 5),
-			.boot_id = (const char *)sqlite3_column_text(q, 7),
-		};
-		int done = 0;
-
-		if (rec_invalid(&rec, q, 3, why, why_len)) {
-			err = -EBADMSG;
-			break;
-		}
-		if (rec.start_ns > (to_ns ? to_ns : UINT64_MAX) || rec.end_ns < from_ns)
-			continue;
-		stats->recordings++;
-		if (cb->on_piece && rec.rollup_ns)
-			err = scan_rolled(st, &rec, from_ns, to_ns, cb, ctx, stats, warn, warn_len,
-					  why, why_len, &done);
-		if (!err && !done)
-			err = scan_recording(st, &rec, from_ns, to_ns, NULL, cb, ctx, stats, warn,
-					     warn_len, why, why_len);
-	}
-	sqlite3_finalize(q);
+	err = tt_store_each_recording(st, TT_REC_BY_START | TT_REC_BELIEF, scan_one, &sr);
+	if (err && !sr.stopped)
+		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), tt_store_errmsg(st));
 	return err;
 }

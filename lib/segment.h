@@ -7,6 +7,12 @@
  * events and continues the state of the blocks before it. The byte layout is
  * specified in docs/FORMAT.md; this header is the API.
  *
+ * Implemented by three files: segwriter.c (tt_segw_*: the file being written,
+ * the block being built, compression), segreader.c (tt_segr_*: finding,
+ * checking and loading frames, resynchronisation, events out) and segcodec.c
+ * (segcodec.h, not API: the header layouts as named constants, their
+ * encode/decode pairs and the event coding, shared by both; no I/O).
+ *
  * Workload: the recorder appends every event once and flushes a block every
  * few seconds; readers scan headers (verify, reindex) or seek to the blocks
  * the index names and decode them whole.

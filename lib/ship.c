@@ -16,12 +16,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "bucket.h"
 #include "buf.h"
 #include "format.h"
 #include "idmap.h"
 #include "scan.h"
 #include "ship.h"
 #include "store.h"
+#include "store_int.h" /* the exporter's own queries: not in the read API yet */
 
 struct tt_migration {
 	int version;
@@ -276,6 +278,11 @@ static int ch_post(struct tt_ch *ch, const char *query, const char *body, size_t
 			cu.easy_getinfo(ch->curl, CURLINFO_RESPONSE_CODE, &code);
 		if (rc == CURLE_OK && code == 200) {
 			err = 0;
+			break;
+		}
+		if (resp.err == -E2BIG) {
+			err = ch_fail(ch, -E2BIG, "%s: the answer passed %u MiB: ask for less (a shorter"
+				      " window)", ch->dest, TT_BUF_MAX >> 20);
 			break;
 		}
 		if (resp.err) {
@@ -714,7 +721,7 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(tt_store_db(s),
+	rc = sqlite3_prepare_v2(tt_store_sqlite(s),
 				"SELECT r.id, r.host, r.boot_id, r.start_ns,"
 				" coalesce(c.ticks_ns, 0), coalesce(c.meta_ns, 0)"
 				" FROM recordings r LEFT JOIN export_cursors c"
@@ -722,7 +729,7 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
 				-1, &q, NULL);
 	if (rc != SQLITE_OK)
 		return ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),
-			       sqlite3_errmsg(tt_store_db(s)));
+			       sqlite3_errmsg(tt_store_sqlite(s)));
 	sqlite3_bind_text(q, 1, x->ch->dest, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct rec_state *r, *n = realloc(x->recs, (x->nrecs + 1) * sizeof(*n));
@@ -746,7 +753,7 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE)
 		return ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),
-			       sqlite3_errmsg(tt_store_db(s)));
+			       sqlite3_errmsg(tt_store_sqlite(s)));
 	return 0;
 }
 
@@ -757,7 +764,7 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
  */
 static int ship_meta(struct exporter *x, struct tt_store *s, struct rec_state *r, uint64_t hw)
 {
-	sqlite3 *db = tt_store_db(s);
+	sqlite3 *db = tt_store_sqlite(s);
 	sqlite3_stmt *q = NULL;
 	struct tt_buf b = { 0 };
 	size_t n = 0;
@@ -907,8 +914,8 @@ static uint64_t high_water(struct tt_store *s)
 	sqlite3_stmt *q = NULL;
 	uint64_t hw = 0;
 
-	if (sqlite3_prepare_v2(tt_store_db(s), "SELECT coalesce(max(t_end_ns), 0) FROM blocks", -1,
-			       &q, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(tt_store_sqlite(s), "SELECT coalesce(max(t_end_ns), 0) FROM blocks",
+			       -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW)
 		hw = (uint64_t)col64(q, 0);
 	sqlite3_finalize(q);
@@ -1030,8 +1037,9 @@ uint64_t tt_ship_unshipped_from(struct tt_store *s)
 
 	if (tt_store_schema_version(s) < 3)
 		return 0;
-	if (sqlite3_prepare_v2(tt_store_db(s), "SELECT coalesce(min(ticks_ns), 0) FROM export_cursors",
-			       -1, &q, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(tt_store_sqlite(s),
+			       "SELECT coalesce(min(ticks_ns), 0) FROM export_cursors", -1, &q,
+			       NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW)
 		t = (uint64_t)col64(q, 0);
 	sqlite3_finalize(q);
@@ -1676,5 +1684,391 @@ out:
 	tt_buf_free(&sql);
 	tt_buf_free(&out);
 	tt_buf_free(&recs);
+	return err;
+}
+
+/* ---- timeline's tables ------------------------------------------------- */
+
+/*
+ * Rebuilding a recording's tables from tt_ticks, which holds only the active
+ * rows: a connection is in its recording's table from the tick it was first
+ * seen in (an active row: new) to the tick it closed in (an active row:
+ * closed), or to the recording's end; in between, when idle, it is its last
+ * active row with the deltas and flags cleared. The ticks in which no
+ * connection was active have no row at all: each active row names the tick
+ * before its own (tick_start), the recording's end is its last tick, and the
+ * ticks between two known ones are placed evenly, as the recorder ticks
+ * (every second). The table is the same in all of them, so one per bucket is
+ * enough to give the bucket its count.
+ */
+struct tl_member {
+	struct tt_row row;
+	int active; /* has a row of tt_ticks in the tick being built */
+};
+
+struct tl_rebuild {
+	struct tt_ch *ch;
+	const struct tt_buckets *grid;
+	uint64_t from_ns, to_ns;
+	int (*fn)(void *ctx, const char *host, const struct tt_table *t);
+	void *ctx;
+	struct tl_member *m; /* the recording's table, as of its last tick */
+	size_t n, cap;
+	struct tt_row *rows; /* the table handed to fn */
+	size_t rows_cap;
+	struct tt_idmap *ids; /* conn_id -> index in m */
+	size_t idle_k; /* the bucket of the last idle table since the last active tick */
+};
+
+/* Columns of the member and row queries: host, rec, ts, conn_id, then conn_from's
+ * fourteen, then the state, flags and deltas, then tick_start. */
+#define TL_COLS 28
+/* Rows per page of a recording's window (about 150 bytes each), and the most a
+ * page grows to when one tick fills it. */
+#define TL_PAGE ((size_t)100000)
+#define TL_PAGE_MAX ((size_t)400000)
+
+static int tl_parse(char *line, char **f, struct tt_row *w)
+{
+	if (tsv_fields(line, f, TL_COLS) < TL_COLS)
+		return -EPROTO;
+	memset(w, 0, sizeof(*w));
+	conn_from(f + 4, &w->conn, strtoull(f[3], NULL, 10));
+	w->open_ns = w->conn.open_ns;
+	w->tot.state = (uint8_t)atoi(f[18]);
+	w->flags = (atoi(f[19]) ? TT_ROW_NEW : 0) | (atoi(f[20]) ? TT_ROW_CLOSED : 0);
+	w->d_bytes_in = strtoull(f[21], NULL, 10);
+	w->d_bytes_out = strtoull(f[22], NULL, 10);
+	w->d_packets_in = strtoull(f[23], NULL, 10);
+	w->d_packets_out = strtoull(f[24], NULL, 10);
+	w->d_retrans = (uint32_t)strtoul(f[25], NULL, 10);
+	w->d_resets = (uint32_t)strtoul(f[26], NULL, 10);
+	return 0;
+}
+
+/* The member for w's connection (a new one if it has none yet); w replaces its row. */
+static int tl_put(struct tl_rebuild *b, const struct tt_row *w, int active)
+{
+	uint32_t k;
+
+	if (!tt_idmap_get(b->ids, w->conn.id, &k) || b->m[k].row.conn.open_ns != w->conn.open_ns) {
+		if (b->n == b->cap) {
+			size_t cap = b->cap ? b->cap * 2 : 256;
+			struct tl_member *m;
+
+			if (cap > UINT32_MAX || !(m = realloc(b->m, cap * sizeof(*m))))
+				return -ENOMEM;
+			b->m = m;
+			b->cap = cap;
+		}
+		k = (uint32_t)b->n++;
+		if (tt_idmap_put(b->ids, w->conn.id, k)) {
+			b->n--;
+			return -ENOMEM;
+		}
+	}
+	b->m[k].row = *w;
+	b->m[k].active = active;
+	return 0;
+}
+
+/* The table of every member at ts_ns to fn; then closed members leave, the rest go idle. */
+static int tl_emit(struct tl_rebuild *b, const char *host, uint64_t ts_ns)
+{
+	struct tt_table t;
+	size_t i;
+	int err;
+
+	if (b->n > b->rows_cap) {
+		struct tt_row *r = realloc(b->rows, b->n * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		b->rows = r;
+		b->rows_cap = b->n;
+	}
+	memset(&t, 0, sizeof(t));
+	t.ts_ns = ts_ns;
+	t.n = b->n;
+	t.rows = b->rows;
+	for (i = 0; i < b->n; i++) {
+		struct tt_row *w = &b->rows[i];
+
+		*w = b->m[i].row;
+		if (!b->m[i].active) {
+			w->d_bytes_in = w->d_bytes_out = w->d_packets_in = w->d_packets_out = 0;
+			w->d_retrans = w->d_resets = 0;
+			w->flags = 0;
+		}
+		t.bytes_in += w->d_bytes_in;
+		t.bytes_out += w->d_bytes_out;
+		t.opened += !!(w->flags & TT_ROW_NEW);
+		t.closed += !!(w->flags & TT_ROW_CLOSED);
+	}
+	if ((err = b->fn(b->ctx, host, &t)))
+		return err;
+	for (i = b->n; i-- > 0;) {
+		struct tl_member *m = &b->m[i];
+
+		if (!m->active)
+			continue;
+		m->active = 0;
+		if (!(m->row.flags & TT_ROW_CLOSED))
+			continue;
+		tt_idmap_del(b->ids, m->row.conn.id);
+		if (i != b->n - 1) {
+			*m = b->m[b->n - 1];
+			if (tt_idmap_put(b->ids, m->row.conn.id, (uint32_t)i))
+				return -ENOMEM; /* cannot happen: the id was there */
+		}
+		b->n--;
+	}
+	return 0;
+}
+
+/* An idle tick at ts_ns: the members' table, once per bucket, if it is in the window. */
+static int tl_idle(struct tl_rebuild *b, const char *host, uint64_t ts_ns)
+{
+	size_t k;
+
+	if (!b->n || ts_ns <= b->from_ns || ts_ns > b->to_ns)
+		return 0;
+	k = tt_bucket_of(b->grid, ts_ns);
+	if (k == SIZE_MAX || k == b->idle_k)
+		return 0;
+	b->idle_k = k;
+	return tl_emit(b, host, ts_ns);
+}
+
+/*
+ * The idle ticks after the known tick p up to the known tick q (q too if
+ * with_q), spaced evenly at about len_ns. Only those in the window count.
+ */
+static int tl_gap(struct tl_rebuild *b, const char *host, uint64_t p, uint64_t q, uint64_t len_ns,
+		  int with_q)
+{
+	uint64_t m, i;
+	int err;
+
+	if (!b->n || q <= p || q <= b->from_ns || p >= b->to_ns)
+		return 0;
+	len_ns = len_ns ? len_ns : 1000000000ull;
+	m = (q - p + len_ns / 2) / len_ns;
+	for (i = 1; i < m; i++) {
+		uint64_t t = p + (uint64_t)((double)(q - p) * (double)i / (double)m);
+
+		if (t > b->to_ns)
+			break;
+		if ((err = tl_idle(b, host, t)))
+			return err;
+	}
+	return with_q ? tl_idle(b, host, q) : 0;
+}
+
+/* The next line of a TabSeparated answer (in place), NULL at its end. */
+static char *tl_line(char **cur)
+{
+	char *l = *cur, *e;
+
+	if (!l || !*l)
+		return NULL;
+	e = strchr(l, '\n');
+	if (e)
+		*e++ = '\0';
+	*cur = e;
+	return l;
+}
+
+/* The third column (ts) of a line of the row queries, before it is cut up. */
+static uint64_t tl_ts(const char *l)
+{
+	const char *t = strchr(l, '\t');
+
+	t = t ? strchr(t + 1, '\t') : NULL;
+	return t ? strtoull(t + 1, NULL, 10) : 0;
+}
+
+/* Whether the line l (host, rec first, as sent: escaped) is of the recording of
+ * host (as sent too, n bytes) and rec. */
+static int tl_of(const char *l, const char *host, size_t n, uint64_t rec)
+{
+	return l && !strncmp(l, host, n) && l[n] == '\t' && strtoull(l + n + 1, NULL, 10) == rec;
+}
+
+int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
+		    const struct tt_buckets *grid,
+		    int (*fn)(void *ctx, const char *host, const struct tt_table *t), void *ctx)
+{
+	struct tt_buf sql = { 0 }, recs = { 0 }, carry = { 0 }, anchors = { 0 }, rows = { 0 };
+	struct tl_rebuild b = { .ch = ch, .grid = grid, .from_ns = from_ns, .to_ns = to_ns,
+				.fn = fn, .ctx = ctx };
+	const char *a = all(ch);
+	char *rcur, *ccur, *acur, *rl, *cl, *al, *f[TL_COLS];
+	int err;
+
+	if (!a)
+		return -ECONNREFUSED;
+	/* the recordings, in the order of the rows below */
+	tt_buf_printf(&sql, "SELECT host, rec, start_ns, end_ns FROM (SELECT host, rec, start_ns,"
+			    " end_ns, ver FROM tt_recordings%s FINAL WHERE 1", a);
+	if ((err = fleet_query(ch, &sql, hostnames, ") ORDER BY host, rec", &recs)))
+		goto out;
+	/* the connections in the tables at the window's start (seen, not closed, by
+	 * then), each as of its last active tick */
+	tt_buf_reset(&sql);
+	tt_buf_printf(&sql,
+		      "SELECT host, rec, max(ts), conn_id, 1, argMax(open_mono, ts),"
+		      " argMax(family, ts), argMax(proto, ts), argMax(laddr, ts),"
+		      " argMax(lport, ts), argMax(raddr, ts), argMax(rport, ts), argMax(pid, ts),"
+		      " argMax(tgid, ts), argMax(comm, ts), argMax(cgroup, ts), argMax(netns, ts),"
+		      " argMax(conn_flags, ts), argMax(state, ts), 0, 0, 0, 0, 0, 0, 0, 0,"
+		      " argMax(tick_start, ts)"
+		      " FROM (SELECT * FROM tt_ticks%s FINAL WHERE ts <= %" PRIu64, a, from_ns);
+	if ((err = fleet_query(ch, &sql, hostnames,
+			       ") GROUP BY host, rec, conn_id, open_mono HAVING max(closed) = 0"
+			       " ORDER BY host, rec",
+			       &carry)))
+		goto out;
+	/* each recording's last tick by then (a row sent twice changes no maximum) */
+	tt_buf_reset(&sql);
+	tt_buf_printf(&sql,
+		      "SELECT host, rec, max(ts), argMax(tick_start, ts) FROM (SELECT host, rec, ts,"
+		      " tick_start FROM tt_ticks%s WHERE ts <= %" PRIu64, a, from_ns);
+	if ((err = fleet_query(ch, &sql, hostnames, ") GROUP BY host, rec ORDER BY host, rec",
+			       &anchors)))
+		goto out;
+	rcur = recs.len ? recs.p : NULL;
+	ccur = carry.len ? carry.p : NULL;
+	acur = anchors.len ? anchors.p : NULL;
+	cl = tl_line(&ccur);
+	al = tl_line(&acur);
+	while ((rl = tl_line(&rcur))) {
+		char *rf[4], raw[272];
+		uint64_t rec, end, known = 0, len = 0, tick = 0, cursor;
+		size_t hn = strcspn(rl, "\t"), limit;
+		struct tt_row w;
+
+		if (hn >= sizeof(raw)) {
+			err = -EPROTO;
+			goto fail;
+		}
+		memcpy(raw, rl, hn);
+		raw[hn] = '\0';
+		if (tsv_fields(rl, rf, 4) < 4) {
+			err = -EPROTO;
+			goto fail;
+		}
+		rec = strtoull(rf[1], NULL, 10);
+		end = strtoull(rf[3], NULL, 10);
+		b.n = 0;
+		b.idle_k = SIZE_MAX;
+		tt_idmap_free(b.ids);
+		if (!(b.ids = tt_idmap_new())) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		/* the members at the window's start, and the last tick before it */
+		for (; tl_of(cl, raw, hn, rec); cl = tl_line(&ccur))
+			if ((err = tl_parse(cl, f, &w)) || (err = tl_put(&b, &w, 0)))
+				goto fail;
+		for (; tl_of(al, raw, hn, rec); al = tl_line(&acur)) {
+			if (tsv_fields(al, f, 4) < 4) {
+				err = -EPROTO;
+				goto fail;
+			}
+			known = strtoull(f[2], NULL, 10);
+			len = known - strtoull(f[3], NULL, 10);
+		}
+		/*
+		 * The window's active rows, tick by tick, a page at a time (the whole
+		 * window may not fit in memory): a full page stops before its last
+		 * tick, which may go on in the next one.
+		 */
+		for (cursor = from_ns, limit = TL_PAGE;;) {
+			size_t nl = 0;
+			uint64_t first = 0, last = 0;
+			char *wcur, *wl;
+			int full;
+
+			tt_buf_reset(&sql);
+			tt_buf_reset(&rows);
+			tt_buf_printf(&sql,
+				      "SELECT host, rec, ts, conn_id, 1, " IDENTITY_COLS ", state, new,"
+				      " closed, bytes_in, bytes_out, packets_in, packets_out, retrans,"
+				      " resets, tick_start FROM (SELECT * FROM tt_ticks%s FINAL"
+				      " WHERE host = '%s' AND rec = %" PRIu64 " AND ts > %" PRIu64
+				      " AND ts <= %" PRIu64 ") ORDER BY ts LIMIT %zu",
+				      a, raw, rec, cursor, to_ns, limit);
+			if (sql.err) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			if ((err = tt_ch_exec(ch, sql.p, &rows)))
+				goto out;
+			for (wcur = rows.len ? rows.p : NULL; wcur && *wcur; nl++) {
+				last = tl_ts(wcur);
+				first = nl ? first : last;
+				wcur = strchr(wcur, '\n');
+				wcur = wcur ? wcur + 1 : NULL;
+			}
+			full = nl >= limit;
+			if (full && first == last) {
+				/* one tick fills the page: a larger one */
+				if (limit >= TL_PAGE_MAX) {
+					err = ch_fail(ch, -E2BIG, "%s: a tick of more than %zu connections",
+						      ch->dest, limit);
+					goto out;
+				}
+				limit *= 4;
+				continue;
+			}
+			wcur = rows.len ? rows.p : NULL;
+			while ((wl = tl_line(&wcur))) {
+				uint64_t ts = tl_ts(wl), start;
+
+				if (full && ts == last)
+					break;
+				if ((err = tl_parse(wl, f, &w)))
+					goto fail;
+				if (ts != tick) {
+					/* the last tick's table; the idle ticks up to this one's start */
+					if (tick && (err = tl_emit(&b, rf[0], tick)))
+						goto fail;
+					start = strtoull(f[27], NULL, 10);
+					if (known && (err = tl_gap(&b, rf[0], known, start, len, 1)))
+						goto fail;
+					b.idle_k = SIZE_MAX;
+					known = tick = ts;
+					len = ts - start;
+				}
+				if ((err = tl_put(&b, &w, 1)))
+					goto fail;
+			}
+			if (!full)
+				break;
+			cursor = tick;
+		}
+		if (tick && (err = tl_emit(&b, rf[0], tick)))
+			goto fail;
+		/* the idle ticks to the recording's end, its last tick */
+		if (known && (err = tl_gap(&b, rf[0], known, end, len, 1)))
+			goto fail;
+	}
+	err = 0;
+	goto out;
+fail:
+	if (err == -ENOMEM)
+		err = ch_fail(ch, -ENOMEM, "out of memory");
+	else if (err == -EPROTO)
+		err = ch_fail(ch, -EPROTO, "%s: unexpected answer to the fleet query", ch->dest);
+out:
+	tt_idmap_free(b.ids);
+	free(b.m);
+	free(b.rows);
+	tt_buf_free(&sql);
+	tt_buf_free(&recs);
+	tt_buf_free(&carry);
+	tt_buf_free(&anchors);
+	tt_buf_free(&rows);
 	return err;
 }

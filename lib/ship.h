@@ -46,7 +46,7 @@ const char *tt_ch_dest(const struct tt_ch *ch);
  * Run one statement; the response (TabSeparated unless sql says otherwise)
  * into *out if out is not NULL (NUL-terminated). 0, or -ECONNREFUSED (could
  * not reach it, after the retries), -EACCES (refused: ClickHouse's message in
- * the error), -ENOMEM.
+ * the error), -ENOMEM, -E2BIG (the answer passed TT_BUF_MAX).
  */
 struct tt_buf;
 int tt_ch_exec(struct tt_ch *ch, const char *sql, struct tt_buf *out);
@@ -165,5 +165,26 @@ struct tt_fleet_event {
  */
 int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
 		    int (*fn)(void *ctx, const struct tt_fleet_event *e), void *ctx);
+
+/*
+ * The tables of the hosts' recordings for timeline, rebuilt from tt_ticks
+ * (which holds only active rows) and handed to fn host by host, recording by
+ * recording, in time order; t->ts_ns is Unix ns, t->start_ns 0. A
+ * connection is in its recording's tables from the tick it was first seen in
+ * to the tick it closed in, or the recording's end; in a tick in which it is
+ * idle it is its last active row (owner, state) without deltas or flags. fn
+ * gets the tables of the ticks ending in (from_ns, to_ns] that had an active
+ * row, and of the idle ticks between them (placed from the rows' tick_start,
+ * the recording's end and the tick length) one per bucket of grid
+ * (lib/bucket.h): what a bucket's sums and maxima need. The rows are read a
+ * page at a time. Stops at fn's first non-zero and returns it; else 0 or as
+ * tt_ch_exec, -EPROTO for an answer it cannot read, -E2BIG for a tick of more
+ * than 400,000 active connections.
+ */
+struct tt_buckets;
+struct tt_table;
+int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
+		    const struct tt_buckets *grid,
+		    int (*fn)(void *ctx, const char *host, const struct tt_table *t), void *ctx);
 
 #endif /* TT_SHIP_H */

@@ -4,7 +4,7 @@
  * Workload: the recorder runs one transaction per block (a block row, a segment
  * update, and an upsert per connection lifetime and per bucket that changed),
  * every few seconds, through statements prepared once. Retention runs after a
- * block and deletes a segment at a time. Readers only use the raw handle.
+ * block and deletes a segment at a time. Readers use lib/store_read.c.
  *
  * The migrations come from schema/NNNN_*.sql, embedded at build time by
  * schema/embed.cmake into schema_sql.h: the tools need no files at run time.
@@ -31,6 +31,7 @@
 #include "idmap.h"
 #include "mem.h"
 #include "store.h"
+#include "store_int.h"
 
 struct tt_migration {
 	int version; /* becomes PRAGMA user_version once applied */
@@ -1125,9 +1126,19 @@ int tt_store_has_keyframe_column(const struct tt_store *s)
 	return s->has_keyframe;
 }
 
-void *tt_store_db(struct tt_store *s)
+sqlite3 *tt_store_sqlite(struct tt_store *s)
 {
 	return s->db;
+}
+
+int tt_store_fail(struct tt_store *s, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	return err;
 }
 
 /*

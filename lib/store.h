@@ -115,9 +115,6 @@ int tt_store_schema_version(const struct tt_store *s);
  */
 int tt_store_has_keyframe_column(const struct tt_store *s);
 
-/* The raw SQLite handle, for read-only queries by the analyzer (sqlite3 *). */
-void *tt_store_db(struct tt_store *s);
-
 /*
  * REBUILD: close the new index and atomically put it in place of index.db
  * (the old one's WAL and shared memory removed first). The lock is kept until
@@ -174,6 +171,272 @@ int tt_store_segment_seal(struct tt_store *s, int64_t seg_id);
  */
 int tt_store_block(struct tt_store *s, int64_t seg_id, const struct tt_block_info *bi,
 		   int64_t m2w, const struct tt_ev_loss *loss, struct tt_indexer *ix);
+
+/* ---- reader side ---------------------------------------------------------- */
+
+/*
+ * What the index says, as it says it: the values come unchecked (an index can
+ * be damaged or hostile), each caller keeps its own range checks (TT_TIME_MAX,
+ * tt_wall_ns...). Strings are NULL where the column is, and valid only during
+ * the callback that receives them. The read functions return 0, fn's first
+ * non-zero (which stops them), or a negative errno with SQLite's own message in
+ * tt_store_errmsg (what follows "DIR: index: " in the caller's message).
+ */
+
+/* A recordings row. */
+struct tt_store_rec {
+	int64_t id;
+	const char *host;
+	const char *kernel;
+	const char *boot_id;
+	const char *options;
+	const char *tool_version;
+	int64_t start_ns;
+	int64_t end_ns; /* 0 with has_end 0: NULL, still recording or died */
+	int has_end;
+	int clean_stop;
+	int64_t mono_to_wall_ns;
+	int64_t rollup_ns; /* 0 in an index older than rollups (schema 1) */
+	unsigned ints; /* TT_REC_INT_*: which of the columns are SQL integers */
+	/* TT_REC_SEG_END: the last t_end_ns of its segments (0: none) */
+	int64_t seg_end_ns;
+	/*
+	 * TT_REC_BELIEF: what readers believe of it, from its blocks (only those
+	 * that can be placed: lib/replay.h). span_end_ns: the later of its end_ns
+	 * and its last block's end (only times after its start count; an end_ns
+	 * before its blocks or more than a day after them is not believed), its
+	 * last block's end for one that died, its start for one without blocks.
+	 * start_ok: start_ns is a time in (0, TT_TIME_MAX], no more than a day
+	 * before its first block and not more than a minute after it (a start
+	 * decades early would stretch every window over them).
+	 */
+	int64_t span_end_ns;
+	int start_ok;
+};
+
+#define TT_REC_INT_START 1u /* start_ns */
+#define TT_REC_INT_M2W 2u /* mono_to_wall_ns */
+#define TT_REC_INT_ROLLUP 4u /* rollup_ns */
+
+/* What tt_store_each_recording reads beyond the row itself, and its order. */
+#define TT_REC_BY_START 1u /* start_ns, then id (else id) */
+#define TT_REC_SEG_END 2u /* seg_end_ns: reads the segments */
+#define TT_REC_BELIEF 4u /* span_end_ns and start_ok: reads the blocks */
+
+/*
+ * fn for every recording. Only the row itself unless flags ask for more: a
+ * damaged segments or blocks table does not keep it from being read.
+ */
+int tt_store_each_recording(struct tt_store *s, unsigned flags,
+			    int (*fn)(void *ctx, const struct tt_store_rec *r), void *ctx);
+
+/* The same for recording id alone: -ENOENT if there is none. */
+int tt_store_recording(struct tt_store *s, int64_t id, unsigned flags,
+		       int (*fn)(void *ctx, const struct tt_store_rec *r), void *ctx);
+
+/*
+ * Over every recording: the first start_ns and the last span_end_ns (has_start
+ * 0: no recordings, or no start in them), and whether any start_ns is not
+ * start_ok (start_bad).
+ */
+struct tt_store_span {
+	int has_start;
+	int64_t start_ns;
+	int64_t end_ns;
+	int start_bad;
+};
+
+int tt_store_recordings_span(struct tt_store *s, struct tt_store_span *sp);
+
+/*
+ * A row that no recording reaches: a segments row of a recording that is not
+ * there, or a blocks row of a segment that is not there (1, with *table
+ * "segments" or "blocks", its id and the id it names); 0: none.
+ */
+int tt_store_find_orphan(struct tt_store *s, const char **table, int64_t *id, int64_t *names);
+
+/* The whole index at a glance (info). */
+struct tt_store_totals {
+	int64_t segments;
+	int64_t sealed; /* segments sealed */
+	int64_t blocks;
+	int64_t connections; /* lifetimes */
+	int64_t t_start_ns; /* the first block's start, the last block's end */
+	int64_t t_end_ns;
+	uint64_t raw_bytes; /* events before compression, in every block */
+	uint64_t bytes; /* the blocks on disk */
+	int64_t ring_drops; /* the recorder's losses, summed over recordings */
+	int64_t socks_full;
+	int64_t peers_full;
+};
+
+int tt_store_totals(struct tt_store *s, struct tt_store_totals *t);
+
+/* fn for every segment's file name as the index holds it (unchecked: see tt_store_segment_path). */
+int tt_store_each_segment_file(struct tt_store *s, int (*fn)(void *ctx, const char *file),
+			       void *ctx);
+
+/* A blocks row, with its segment's seq (file order is seq, offset). */
+struct tt_store_block {
+	int64_t seg_id, seq, offset;
+	int64_t t_start_ns, t_end_ns;
+	int keyframe; /* 1 for every block of an index without blocks.keyframe */
+	int64_t id, events, length, checksum;
+};
+
+/* Recording rec's blocks: all, and those that cannot be placed (below; the first: first_bad). */
+struct tt_store_block_count {
+	uint64_t total;
+	uint64_t bad;
+	int64_t first_bad;
+};
+
+int tt_store_count_blocks(struct tt_store *s, int64_t rec, struct tt_store_block_count *c);
+
+/*
+ * The blocks below are those of recording rec that can be placed (an integer
+ * offset and seq, times in (0, TT_TIME_MAX] in order, a span of at most a day:
+ * TT_REPLAY_BLOCK_OK in lib/store_int.h). One of them, into *out: 1 found, 0
+ * none, or a negative errno.
+ */
+enum tt_store_block_pick {
+	TT_BLOCK_FIRST_ENDING, /* the first, in file order, ending at or after a (Unix ns) */
+	TT_BLOCK_KEYFRAME_AT, /* the last keyframe block at or before (seq a, offset b) */
+	TT_BLOCK_NEXT, /* the first after (seq a, offset b) */
+};
+
+int tt_store_find_block(struct tt_store *s, int64_t rec, enum tt_store_block_pick pick, int64_t a,
+			int64_t b, struct tt_store_block *out);
+
+/*
+ * fn for each block in file order from (seq, offset) on: up to before
+ * (end_seq, end_offset) if has_end, else those starting at or before
+ * t_start_max (Unix ns).
+ */
+struct tt_store_block_run {
+	int64_t seq, offset;
+	int has_end;
+	int64_t end_seq, end_offset;
+	int64_t t_start_max;
+};
+
+int tt_store_each_block(struct tt_store *s, int64_t rec, const struct tt_store_block_run *run,
+			int (*fn)(void *ctx, const struct tt_store_block *b), void *ctx);
+
+/*
+ * path[len] = where segment seg_id's file is: 0; -ENOENT without such a row
+ * (or with a file that is not text); -EIO when the index cannot be read; else
+ * tt_store_segment_path's failure (-EINVAL: not a segment name), with its
+ * message in tt_store_errmsg.
+ */
+int tt_store_segment_file_path(struct tt_store *s, int64_t seg_id, char *path, size_t len);
+
+/* The recorder's cumulative losses at rec's last block ending at or before ts (zeros: none). */
+int tt_store_losses_at(struct tt_store *s, int64_t rec, uint64_t ts, struct tt_ev_loss *l);
+
+/*
+ * fn for each rollup piece of length res_s of recording rec with t in [t0,
+ * t1) (Unix s), in time order (t, conn, part); m2w turns conns.open_ns back to
+ * CLOCK_MONOTONIC, as the tables carry it. A row out of range (a count below
+ * 0, an offset outside the period, a time that is not one) stops it: -EBADMSG,
+ * naming the row.
+ */
+int tt_store_each_piece(struct tt_store *s, int64_t rec, int64_t m2w, uint64_t res_s, uint64_t t0,
+			uint64_t t1, int (*fn)(void *ctx, const struct tt_piece *p), void *ctx);
+
+/* ---- for verify, reindex and adoption (lib/repair.h) ------------------------ */
+
+/* A segments row, with its recording's mono_to_wall_ns (rec_found 0: no such recording). */
+struct tt_store_seg {
+	int64_t id, rec, seq;
+	const char *file;
+	int64_t bytes, blocks;
+	int64_t t_start_ns, t_end_ns; /* INT64_MIN where NULL (no block yet) */
+	int64_t m2w;
+	int rec_found;
+};
+
+/* fn for every segments row, in id order. */
+int tt_store_each_segment(struct tt_store *s, int (*fn)(void *ctx, const struct tt_store_seg *sg),
+			  void *ctx);
+
+/* A blocks row as it is (keyframe 1 for every block of an index without the column). */
+struct tt_store_blockrow {
+	int64_t id, offset, length, raw_length, t_start_ns, t_end_ns, events, checksum, keyframe;
+};
+
+/* fn for every blocks row of segment seg_id, in offset order. */
+int tt_store_each_segment_block(struct tt_store *s, int64_t seg_id,
+				int (*fn)(void *ctx, const struct tt_store_blockrow *b), void *ctx);
+
+/*
+ * Every segment not sealed, with its bytes and the offset of its last indexed
+ * block (has_last 0: none), in id order: where a crash may have left frames
+ * the index does not name.
+ */
+int tt_store_each_open_segment(struct tt_store *s,
+			       int (*fn)(void *ctx, const char *file, int64_t bytes, int has_last,
+					 int64_t last_off),
+			       void *ctx);
+
+/* created_ns of the segments row naming file: 1 found, 0 none, or a negative errno. */
+int tt_store_segment_created(struct tt_store *s, const char *file, int64_t *created_ns);
+
+/*
+ * The summaries of recording rec (schema 2: conns and rollups) that its
+ * blocks contradict, last_end being where its last block ends as the frames
+ * say: a connection seen after it or last seen before first, a rollup outside
+ * its period or after it, a connection whose minor rollups do not add up to
+ * its hour ones or those to its totals.
+ * fn(ctx, table, row, message) for each (row: its key as text); a query that
+ * fails gives row NULL and SQLite's message, and the next one runs.
+ */
+typedef void (*tt_store_problem_fn)(void *ctx, const char *table, const char *row,
+				    const char *msg);
+
+void tt_store_check_summaries(struct tt_store *s, int64_t rec, int64_t last_end,
+			      tt_store_problem_fn fn, void *ctx);
+
+/*
+ * The index file itself: SQLite's integrity_check, and every value of the index's
+ * tables of its column's type (INTEGER, REAL, TEXT, or NULL), reported as
+ * tt_store_check_summaries does.
+ */
+void tt_store_check_file(struct tt_store *s, tt_store_problem_fn fn, void *ctx);
+
+/* A conns row as verify compares it with the CONN events (addresses as conns stores them). */
+struct tt_store_conn_id {
+	int64_t row; /* conns.id */
+	int64_t rec; /* recording_id */
+	uint64_t conn_id; /* the events' connection id */
+	int family, proto, lport, rport;
+	const char *laddr, *raddr; /* an IPv4 address as its integer, IPv6 as text, none "" */
+	int whole; /* its recording's segment 0 is there: nothing of it was removed */
+	int rec_found; /* recording_id names a recording */
+	int has_owner; /* process_id names a processes row: */
+	int64_t pid; /* its pid (the tgid) */
+	const char *comm; /* and name */
+};
+
+/* fn for every conns row; fn's non-zero return stops and is returned; -EIO with errmsg. */
+int tt_store_each_conn_id(struct tt_store *s, int (*fn)(void *ctx, const struct tt_store_conn_id *c),
+			  void *ctx);
+
+/* A rollup part's owner, with its connection's id. */
+struct tt_store_rollup_owner {
+	const char *key; /* "res,t,conn,part" */
+	uint64_t conn_id;
+	int has_owner; /* process_id names a processes row: */
+	int64_t pid;
+	const char *comm;
+};
+
+/* fn for every rollups row, as tt_store_each_conn_id. */
+int tt_store_each_rollup_owner(struct tt_store *s,
+			       int (*fn)(void *ctx, const struct tt_store_rollup_owner *o), void *ctx);
+
+/* The conns rows of no recording, as tt_store_check_summaries reports them. */
+void tt_store_check_orphan_conns(struct tt_store *s, tt_store_problem_fn fn, void *ctx);
 
 /* ---- retention ------------------------------------------------------------ */
 

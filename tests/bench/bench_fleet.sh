@@ -22,18 +22,33 @@
 #            synthetic hosts (10 by default, each --fleet-hours x --conns,
 #            exported alternately to shard 1 and shard 2), through the
 #            Distributed tables, next to the local multi-store top over the
-#            same stores; median of --runs runs each, and whether the two
-#            answers are equal (json)
+#            same stores: --runs rounds (21 by default), each running both,
+#            in turn first (interleaved, so a change of the machine's load
+#            hits both alike); median, min, max and interquartile range of
+#            each, and whether the two answers were equal (json) in every round
 #
-# Stores are kept under --work and reused when their parameters match
-# (--fresh to redo them); ClickHouse's data is made anew each run. Synthesis
-# costs about 6 CPU-minutes per 24 h x 1,000-connection store (see
-# bench_analyze.sh): the default fleet is 10 of them. --hours 0.05 --conns 20
-# --hosts 3 --fleet-hours 0.05 --runs 1 is a smoke run of a few seconds. The
-# script reports; it never fails on a number. Run it on a quiet machine.
+# One command at the issue's scale: `tests/bench/bench_fleet.sh` (or
+# `--scale full`): the export store is 24 h x 1,000 connections, the fleet 10
+# hosts of 24 h x 1,000 connections, 21 rounds. `--scale small` is 1 h x 200
+# connections, 5 hosts, 21 rounds (a few minutes); `--scale smoke` a few
+# seconds (3 hosts of 3 minutes x 20 connections, 3 rounds: does it run,
+# not a measurement). Options after --scale override its values.
 #
-# Usage: tests/bench/bench_fleet.sh [--build DIR] [--work DIR] [--hours H]
-#            [--conns N] [--hosts N] [--fleet-hours H] [--runs N] [--fresh]
+# Preparing the full run: synthesis costs about 6 CPU-minutes (10 minutes of
+# wall time on a busy machine) per 24 h x 1,000-connection store (see
+# bench_analyze.sh) and the full run makes 11, one at a time: 1 to 2 hours,
+# once (the stores are kept under --work and reused while their parameters
+# match; --fresh to redo them; about 1 GB each, have 12 GB free). Each run
+# then exports the 11 stores anew (8.6 M connection-ticks each, at the
+# export rate the script prints; not measured yet at that size) before the
+# 21 rounds of the two tops.
+#
+# ClickHouse's data is made anew each run. The script reports; it never fails
+# on a number. Run it on a quiet machine.
+#
+# Usage: tests/bench/bench_fleet.sh [--scale full|small|smoke] [--build DIR]
+#            [--work DIR] [--hours H] [--conns N] [--hosts N] [--fleet-hours H]
+#            [--runs N] [--fresh]
 # Exit: 0 done, 1 runtime failure, 2 bad usage, 77 no clickhouse-server.
 set -u
 
@@ -46,7 +61,7 @@ HOURS=24
 CONNS=1000
 HOSTS=10
 FLEET_HOURS=24
-RUNS=3
+RUNS=21
 FRESH=0
 SERVER=/usr/sbin/clickhouse-server
 
@@ -60,6 +75,14 @@ die_usage() { echo "$PROG: $1" >&2; echo "Try '$0 --help'." >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
+	--scale)
+		case ${2:-} in
+		full) HOURS=24 CONNS=1000 HOSTS=10 FLEET_HOURS=24 RUNS=21 ;;
+		small) HOURS=1 CONNS=200 HOSTS=5 FLEET_HOURS=1 RUNS=21 ;;
+		smoke) HOURS=0.05 CONNS=20 HOSTS=3 FLEET_HOURS=0.05 RUNS=3 ;;
+		*) die_usage "--scale: full, small or smoke" ;;
+		esac
+		shift ;;
 	--build) BUILD=${2:?}; shift ;;
 	--work) WORK=${2:?}; shift ;;
 	--hours) HOURS=${2:?}; shift ;;
@@ -166,8 +189,6 @@ store() {
 	echo "$want" >"$1.params"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-
 H1=$(free_port); T1=$(free_port); H2=$(free_port); T2=$(free_port)
 start_server 1 "$H1" "$T1" "$T1" "$T2"
 start_server 2 "$H2" "$T2" "$T1" "$T2"
@@ -214,16 +235,33 @@ for st in sql.split(";\n"):
         urllib.request.urlopen("http://127.0.0.1:%s/?database=fleet" % sys.argv[2], st.encode()).read()
 EOF
 TOPQ=(top --group-by remote-host -n 10 --format json)
-fw=(); lw=()
+FURL="http://127.0.0.1:$H1/?database=fleet"
+fw=(); lw=(); same=0
 for r in $(seq 1 "$RUNS"); do
-	res=$(timed "$ANA" "${TOPQ[@]}" --clickhouse "http://127.0.0.1:$H1/?database=fleet") || die "fleet top failed"
-	fw+=("$(head -1 <<<"$res" | cut -d' ' -f1)")
-	ftop=$(tail -n +2 <<<"$res")
-	res=$(timed "$ANA" "${TOPQ[@]}" "${dirs[@]}") || die "local top failed"
-	lw+=("$(head -1 <<<"$res" | cut -d' ' -f1)")
-	ltop=$(tail -n +2 <<<"$res")
+	# interleaved, each first in turn
+	for side in $([ $((r % 2)) = 1 ] && echo "fleet local" || echo "local fleet"); do
+		if [ "$side" = fleet ]; then
+			res=$(timed "$ANA" "${TOPQ[@]}" --clickhouse "$FURL") || die "fleet top failed"
+			fw+=("$(head -1 <<<"$res" | cut -d' ' -f1)")
+			ftop=$(tail -n +2 <<<"$res")
+		else
+			res=$(timed "$ANA" "${TOPQ[@]}" "${dirs[@]}") || die "local top failed"
+			lw+=("$(head -1 <<<"$res" | cut -d' ' -f1)")
+			ltop=$(tail -n +2 <<<"$res")
+		fi
+	done
+	[ "$ftop" = "$ltop" ] && same=$((same + 1))
 done
-same=no
-[ "$ftop" = "$ltop" ] && same=yes
-echo "top over $HOSTS hosts: fleet (Distributed) median $(printf '%s\n' "${fw[@]}" | median) s wall," \
-	"local multi-store median $(printf '%s\n' "${lw[@]}" | median) s wall; equal answers: $same"
+# spread LABEL SECONDS...: median, min, max, interquartile range
+spread() {
+	local l=$1
+	shift
+	printf '%s\n' "$@" | sort -n | awk -v l="$l" '{a[NR] = $1}
+		function q(p,  i, f) { i = 1 + (NR - 1) * p; f = int(i); return a[f] + (i - f) * (a[f + 1] - a[f]) }
+		END { a[NR + 1] = a[NR]; printf "%s median %.3f s (min %.3f, max %.3f, IQR %.3f..%.3f, %d runs)\n",
+			l, q(0.5), a[1], a[NR], q(0.25), q(0.75), NR }'
+}
+echo "top over $HOSTS hosts x ${FLEET_HOURS} h, $RUNS interleaved rounds (wall):"
+spread "  fleet (Distributed)  " "${fw[@]}"
+spread "  local multi-store    " "${lw[@]}"
+echo "  equal answers (json) in $same of $RUNS rounds"

@@ -17,25 +17,19 @@ the segment file keeps every frame. Then:
 
 Runs as any user (the second part is skipped, with a line, unless root).
 """
-import argparse
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+from ttharness import check  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "store-v1")
-FAILS = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILS.append(what)
-        print("FAIL: " + what, flush=True)
-
 
 def crashed_copy(tmp, name):
     """store-v1 as a crash before the last two blocks' index transactions leaves it."""
@@ -79,60 +73,57 @@ def rows(out):
     return res
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
-    a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="ttadopt-")
-    try:
-        whole = os.path.join(tmp, "whole")
-        shutil.copytree(DATA, whole)
-        want = top(a.analyzer, whole)
-        check(want.returncode == 0 and want.stdout, "top of the untouched copy: %r" % (want,))
 
-        store = crashed_copy(tmp, "owner")
-        check(blocks(store) == 3, "the crashed copy indexes 3 blocks, not %d" % blocks(store))
-        p = top(a.analyzer, store)
-        check(p.returncode == 0, "owner: top exit %d: %s" % (p.returncode, p.stderr))
-        check("2 blocks" in p.stderr and "adopted" in p.stderr and
-              len(p.stderr.splitlines()) == 1,
-              "owner: one line saying 2 blocks were adopted: %r" % p.stderr)
-        check(blocks(store) == 5, "owner: 5 blocks indexed after the adoption, not %d" %
+
+def main(t):
+    a = t.args
+    tmp = t.tmpdir("adopt")
+    whole = os.path.join(tmp, "whole")
+    shutil.copytree(DATA, whole)
+    want = top(a.analyzer, whole)
+    check(want.returncode == 0 and want.stdout, "top of the untouched copy: %r" % (want,))
+
+    store = crashed_copy(tmp, "owner")
+    check(blocks(store) == 3, "the crashed copy indexes 3 blocks, not %d" % blocks(store))
+    p = top(a.analyzer, store)
+    check(p.returncode == 0, "owner: top exit %d: %s" % (p.returncode, p.stderr))
+    check("2 blocks" in p.stderr and "adopted" in p.stderr and
+          len(p.stderr.splitlines()) == 1,
+          "owner: one line saying 2 blocks were adopted: %r" % p.stderr)
+    check(blocks(store) == 5, "owner: 5 blocks indexed after the adoption, not %d" %
+          blocks(store))
+    check(rows(p.stdout) == rows(want.stdout), "owner: top after the adoption differs "
+          "from the untouched copy's:\n%s\n--- want:\n%s" % (p.stdout, want.stdout))
+    again = top(a.analyzer, store)
+    check(again.returncode == 0 and again.stderr == "" and again.stdout == p.stdout,
+          "owner, again: nothing to adopt, the same answer: %r" % (again,))
+
+    if os.geteuid() != 0:
+        print("SKIPPED (part): a reader who cannot write the store needs root to switch "
+              "to nobody", flush=True)
+    else:
+        store = crashed_copy(tmp, "nobody")
+        # a directory nobody may create files in (SQLite's -shm for a reader), files
+        # nobody may read but not write: LOCK and index.db stay root's
+        os.chmod(tmp, 0o755)
+        os.chmod(store, 0o777)
+        for f in os.listdir(store):
+            os.chmod(os.path.join(store, f), 0o644)
+        p = top(a.analyzer, store, ["setpriv", "--reuid=65534", "--regid=65534",
+                                    "--clear-groups"])
+        check(p.returncode == 0 and p.stdout, "nobody: top exit %d: %s" %
+              (p.returncode, p.stderr))
+        check("2 blocks not indexed" in p.stderr and "reindex" in p.stderr,
+              "nobody: a warning that 2 blocks are missing and to run reindex: %r" %
+              p.stderr)
+        check(blocks(store) == 3, "nobody: the index left as it was (3 blocks), not %d" %
               blocks(store))
-        check(rows(p.stdout) == rows(want.stdout), "owner: top after the adoption differs "
-              "from the untouched copy's:\n%s\n--- want:\n%s" % (p.stdout, want.stdout))
-        again = top(a.analyzer, store)
-        check(again.returncode == 0 and again.stderr == "" and again.stdout == p.stdout,
-              "owner, again: nothing to adopt, the same answer: %r" % (again,))
-
-        if os.geteuid() != 0:
-            print("SKIPPED (part): a reader who cannot write the store needs root to switch "
-                  "to nobody", flush=True)
-        else:
-            store = crashed_copy(tmp, "nobody")
-            # a directory nobody may create files in (SQLite's -shm for a reader), files
-            # nobody may read but not write: LOCK and index.db stay root's
-            os.chmod(tmp, 0o755)
-            os.chmod(store, 0o777)
-            for f in os.listdir(store):
-                os.chmod(os.path.join(store, f), 0o644)
-            p = top(a.analyzer, store, ["setpriv", "--reuid=65534", "--regid=65534",
-                                        "--clear-groups"])
-            check(p.returncode == 0 and p.stdout, "nobody: top exit %d: %s" %
-                  (p.returncode, p.stderr))
-            check("2 blocks not indexed" in p.stderr and "reindex" in p.stderr,
-                  "nobody: a warning that 2 blocks are missing and to run reindex: %r" %
-                  p.stderr)
-            check(blocks(store) == 3, "nobody: the index left as it was (3 blocks), not %d" %
-                  blocks(store))
-            check(rows(p.stdout) != rows(want.stdout), "nobody: the answer lacks the 2 blocks")
-            check(not [f for f in os.listdir(store) if f.startswith("index.db.rebuild")],
-                  "nobody: no rebuild left behind: %s" % os.listdir(store))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("%s: %d failures" % ("FAIL" if FAILS else "PASS", len(FAILS)))
-    return 1 if FAILS else 0
+        check(rows(p.stdout) != rows(want.stdout), "nobody: the answer lacks the 2 blocks")
+        check(not [f for f in os.listdir(store) if f.startswith("index.db.rebuild")],
+              "nobody: no rebuild left behind: %s" % os.listdir(store))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("adopt", main, options, root=False)

@@ -12,12 +12,13 @@ damaged in the middle: verify reports it (exit 1), and top --no-rollups,
 events, timeline and replay still answer from the intact blocks (exit 0) with a
 warning line (top from rollups answers from the index, without the segment).
 """
-import argparse
 import hashlib
 import os
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
 
 COMMANDS = ["top", "events", "timeline", "replay", "info", "verify", "diff", "extract", "report"]
 WINDOWED = ["top", "events", "timeline"]
@@ -36,25 +37,24 @@ def digest(d):
     return h.hexdigest()
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--synth", required=True)
-    a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="ttcli-")
+
+
+def main(t):
+    a = t.args
+    work = t.tmpdir("cli")
     store = os.path.join(work, "store")
     rec = subprocess.run([a.synth, store, "--conns", "30", "--hours", "0.05", "--seed", "13"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                          timeout=120)
-    fails = []
 
     def check(label, ok, detail=""):
-        if not ok:
-            fails.append("%s %s" % (label, detail))
+        t.check(ok, "%s %s" % (label, detail))
 
-    if rec.returncode != 0:
-        print("FAIL: writing the store: exit %d: %s" % (rec.returncode, rec.stderr))
-        return 1
+    t.require(rec.returncode == 0, "writing the store: exit %d: %s" % (rec.returncode,
+                                                                      rec.stderr))
     empty = os.path.join(work, "empty")
     os.mkdir(empty)
     before = digest(store)
@@ -111,15 +111,7 @@ def main():
         p = subprocess.run([a.analyzer] + args, capture_output=True, text=True, timeout=60)
         check("%s on a damaged segment" % cmd, p.returncode == 0 and p.stdout != "" and
               "warning" in p.stderr, "exit %d, stderr %r" % (p.returncode, p.stderr))
-    subprocess.run(["rm", "-rf", work])
-    if fails:
-        print("FAIL:")
-        for f in fails:
-            print("  - " + f)
-        return 1
-    print("ok")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("analyze_input", main, options, root=False)

@@ -22,7 +22,6 @@ nothing), and against the other subcommands where they must agree:
   replay    one JSON row per connection-tick, final totals equal to the index
   report    an HTML file, no script, the host named; no overwrite without --force
 """
-import argparse
 import collections
 import json
 import os
@@ -30,20 +29,17 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+from ttharness import check  # noqa: E402
 
 CASES = ("info", "verify", "reindex", "top", "events", "timeline", "diff", "extract",
          "replay", "report")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
-FAILS = []
 SUMS = ("bytes_in", "bytes_out", "packets_in", "packets_out")
 
-
-def check(ok, what):
-    if not ok:
-        FAILS.append(what)
-        print("FAIL: " + what, flush=True)
 
 
 class Ctx:
@@ -57,7 +53,7 @@ class Ctx:
         p = subprocess.run([self.synth, d, "--conns", "40", "--hours", "0.1", "--seed", "11"] +
                            list(extra), capture_output=True, text=True, timeout=300)
         if p.returncode != 0:
-            raise SystemExit("FAIL: synth_store: exit %d: %s" % (p.returncode, p.stderr))
+            raise h.Failed("synth_store: exit %d: %s" % (p.returncode, p.stderr))
         summary = [l for l in p.stdout.splitlines() if l.startswith("summary ")][-1]
         s = dict(kv.split("=", 1) for kv in summary.split()[1:])
         return d, {k: (float(v) if "." in v else int(v)) for k, v in s.items()}
@@ -68,7 +64,7 @@ class Ctx:
         check(not any(m in p.stderr for m in SANITIZER_MARKS),
               "%s: sanitizer report: %s" % (" ".join(args), p.stderr))
         if rc is not None and p.returncode != rc:
-            raise SystemExit("FAIL: %s: exit %d, want %d: %s" %
+            raise h.Failed("%s: exit %d, want %d: %s" %
                              (" ".join(args), p.returncode, rc, p.stderr))
         return p
 
@@ -355,22 +351,17 @@ def case_report(c):
     c.run("report", "--force", "-o", out, store)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--synth", required=True)
     ap.add_argument("--case", choices=CASES, required=True)
-    a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="ttsynth-")
-    try:
-        globals()["case_" + a.case](Ctx(a, work))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if FAILS:
-        return 1
-    print("PASS: %s" % a.case)
-    return 0
+
+
+def main(t):
+    a = t.args
+    work = t.tmpdir("synth")
+    globals()["case_" + a.case](Ctx(a, work))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("analyze_synth", main, options, root=False)

@@ -9,12 +9,13 @@ loaded, so these run without root too.
 
 Usage: test_bad_options.py --recorder PATH --case NAME
 """
-import argparse
 import os
 import shlex
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
 
 # name: (arguments, a word the error line must contain)
 CASES = {
@@ -30,45 +31,36 @@ CASES = {
 }
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--recorder", required=True)
     ap.add_argument("--case", choices=sorted(CASES), required=True)
-    a = ap.parse_args()
+
+
+def main(t):
+    a = t.args
+    t.name = "bad_option." + a.case
     args, word = CASES[a.case]
-    name = "cli.bad_option.%s" % a.case
     cmd = [a.recorder] + args
+    t.note("  command: %s" % shlex.join(cmd))
     # in an empty directory: bad usage must not leave a store behind
-    with tempfile.TemporaryDirectory(prefix="ttcli-") as cwd:
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=10, cwd=cwd,
-                               stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            print("FAIL: %s: %s did not exit within 10s (it should not even start)" %
-                  (name, shlex.join(cmd)))
-            return 1
-        left = sorted(os.listdir(cwd))
+    cwd = t.tmpdir("cli")
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10, cwd=cwd,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise h.Failed("%s did not exit within 10s (it should not even start)" % shlex.join(cmd))
+    left = sorted(os.listdir(cwd))
     lines = p.stderr.splitlines()
-    fails = []
-    if p.returncode != 2:
-        fails.append("exit status: got %d, want 2" % p.returncode)
-    if len(lines) != 1:
-        fails.append("stderr: got %d lines, want exactly 1" % len(lines))
-    elif not lines[0].startswith("tcptop-record: ") or word not in lines[0]:
-        fails.append("the stderr line does not start with 'tcptop-record: ' and mention %r" % word)
-    if p.stdout:
-        fails.append("stdout is not empty: %r" % p.stdout[:200])
-    if left:
-        fails.append("files left in the working directory: %r" % left)
-    if fails:
-        print("FAIL: %s: %s" % (name, shlex.join(cmd)))
-        for f in fails:
-            print("  - " + f)
-        print("  stderr: %r" % p.stderr[:500])
-        return 1
-    print("PASS: %s: %s" % (name, lines[0]))
-    return 0
+    t.note("  stderr: %r" % p.stderr[:500])
+    t.eq("exit status", p.returncode, 2)
+    if t.eq("stderr lines", len(lines), 1):
+        t.check(lines[0].startswith("tcptop-record: ") and word in lines[0],
+                "the stderr line does not start with 'tcptop-record: ' and mention %r" % word)
+    t.eq("stdout", p.stdout[:200], "")
+    t.eq("files left in the working directory", left, [])
+    if lines:
+        print(lines[0])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("bad_option", main, options, root=False)

@@ -14,7 +14,6 @@ command carry exactly the command's options.
 
 Usage: test_completion.py --recorder PATH --analyzer PATH --dir COMPLETION_DIR
 """
-import argparse
 import os
 import re
 import shutil
@@ -22,14 +21,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+from ttharness import check  # noqa: E402
+
 OPT = re.compile(r"(?<![\w-])(--?[a-zA-Z][a-zA-Z-]*)")
-fails = []
-
-
-def check(cond, what):
-    if not cond:
-        fails.append(what)
-    return cond
 
 
 def bash_complete(script, words, cwd=None):
@@ -40,17 +36,18 @@ def bash_complete(script, words, cwd=None):
         script, arr, len(words) - 1, fn)
     p = subprocess.run(["bash", "--norc", "--noprofile", "-c", prog], capture_output=True,
                        text=True, cwd=cwd, timeout=30)
-    if p.returncode:
-        fails.append("bash %r: exit %d %s" % (words, p.returncode, p.stderr))
+    check(p.returncode == 0, "bash %r: exit %d %s" % (words, p.returncode, p.stderr))
     return set(filter(None, p.stdout.split("\n")))
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--recorder", required=True)
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--dir", required=True)
-    a = ap.parse_args()
+
+
+def main(t):
+    a = t.args
     an, rec = os.path.abspath(a.analyzer), os.path.abspath(a.recorder)
     a.dir = os.path.abspath(a.dir)
     bash_an = os.path.join(a.dir, "tcptop-analyze.bash")
@@ -141,14 +138,6 @@ print -r -- "by: $(_tcptop_analyze_values --by top)"
     else:
         print("(no zsh: its part is not run)")
 
-    if fails:
-        print("FAIL: completion: %d problems" % len(fails))
-        for f in fails:
-            print("  - " + f)
-        return 1
-    print("PASS: completion")
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("completion", main, options, root=False)

@@ -13,13 +13,14 @@ Stores written without a kernel by tests/bench/synth_store:
                   parses, times never go back, and the retransmitted segments
                   of the retransmit rows add up to top's retransmits.
 """
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+from ttharness import check  # noqa: E402
 
 TT_BUF_MAX = 64 << 20
 
@@ -28,7 +29,7 @@ def synth(args, d, *opts):
     p = subprocess.run([args.synth, d, "--hours", "0.05"] + list(opts), capture_output=True,
                        text=True, timeout=600)
     if p.returncode != 0:
-        raise SystemExit("FAIL: synth_store: " + p.stderr)
+        raise h.Failed("synth_store: " + p.stderr)
 
 
 def analyze(args, *a):
@@ -38,63 +39,55 @@ def analyze(args, *a):
 def no_loss(args, tmp):
     d = os.path.join(tmp, "s")
     synth(args, d, "--conns", "20")
-    fails = []
     nothing = b"tcptop-analyze: events: nothing matched the filter in the window\n"
     for fmt in ("table", "json", "csv"):
         p = analyze(args, "events", "--type", "loss", "--format", fmt, d)
-        if p.returncode != 0 or p.stderr != nothing or p.stdout:
-            fails.append("events --type loss --format %s: exit %d, %r, %r" % (
-                fmt, p.returncode, p.stdout, p.stderr))
+        check(p.returncode == 0 and p.stderr == nothing and not p.stdout,
+              "events --type loss --format %s: exit %d, %r, %r" % (fmt, p.returncode, p.stdout,
+                                                                   p.stderr))
     # the same store has connects: the type filter is what left nothing
     p = analyze(args, "events", "--type", "connect", "--format", "json", d)
-    if p.returncode != 0 or not p.stdout:
-        fails.append("events --type connect: exit %d, %d bytes" % (p.returncode, len(p.stdout)))
-    return fails
+    check(p.returncode == 0 and p.stdout,
+          "events --type connect: exit %d, %d bytes" % (p.returncode, len(p.stdout)))
 
 
 def busy(args, tmp):
     d = os.path.join(tmp, "s")
     synth(args, d, "--conns", "2000", "--active", "1", "--retrans", "1")
-    fails = []
     p = analyze(args, "events", "--format", "json", d)
-    if p.returncode != 0 or p.stderr:
-        return ["events: exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace"))]
-    if len(p.stdout) <= TT_BUF_MAX:
-        fails.append("events: %d bytes: the store was meant to give more than %d" % (
-            len(p.stdout), TT_BUF_MAX))
+    if not check(p.returncode == 0 and not p.stderr,
+                 "events: exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace"))):
+        return
+    check(len(p.stdout) > TT_BUF_MAX, "events: %d bytes: the store was meant to give more "
+          "than %d" % (len(p.stdout), TT_BUF_MAX))
     last, segs, rows, size = 0, 0, 0, len(p.stdout)
     for line in p.stdout.splitlines():
         r = json.loads(line)
         rows += 1
-        if r["ts"] < last:
-            fails.append("events: row %d at %s after %s" % (rows, r["ts"], last))
+        if not check(r["ts"] >= last, "events: row %d at %s after %s" % (rows, r["ts"], last)):
             break
         last = r["ts"]
         if r["event"] == "retransmit":
             segs += int(r["detail"].split()[0])
     p = analyze(args, "top", "-n", "100000", "--format", "json", d)
     want = sum(json.loads(l)["retransmits"] for l in p.stdout.splitlines())
-    if p.returncode != 0 or segs != want or not want:
-        fails.append("retransmitted segments: %d in the events' rows, %d in top" % (segs, want))
+    check(p.returncode == 0 and segs == want and want,
+          "retransmitted segments: %d in the events' rows, %d in top" % (segs, want))
     print("events: %d rows, %d bytes, %d segments retransmitted" % (rows, size, segs))
-    return fails
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--synth", required=True)
     ap.add_argument("--case", required=True, choices=["no_loss", "busy"])
-    args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="tt-events-")
-    try:
-        fails = {"no_loss": no_loss, "busy": busy}[args.case](args, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    for f in fails:
-        print("FAIL: " + f)
-    return 1 if fails else 0
+
+
+def main(t):
+    args = t.args
+    t.name = "events_stream." + args.case
+    tmp = t.tmpdir("events")
+    {"no_loss": no_loss, "busy": busy}[args.case](args, tmp)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("events_stream", main, options, root=False)

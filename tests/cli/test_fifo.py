@@ -12,24 +12,18 @@ hang forever). Each command must end within its timeout:
     leaving it out.
 Runs as any user (issue 14, item 10).
 """
-import argparse
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+from ttharness import check  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "store-v1")
 SEGMENT = "r000001-s000000.tts"
-FAILS = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILS.append(what)
-        print("FAIL: " + what, flush=True)
-
 
 def run(ana, args):
     try:
@@ -47,56 +41,50 @@ def store_with_fifo(tmp, name):
     return store
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
-    a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="ttfifo-")
-    try:
-        store = store_with_fifo(tmp, "index.db")
-        for cmd in (["info"], ["top"], ["events"], ["timeline"],
-                    ["sql", "SELECT count(*) FROM recordings"], ["verify"]):
-            args = cmd[:1] + [store] + cmd[1:] if cmd[0] == "sql" else cmd + [store]
-            p = run(a.analyzer, args)
-            check(p is not None, "index.db a FIFO: %s hung (30 s)" % cmd[0])
-            if p is None:
-                continue
-            check(p.returncode != 0, "index.db a FIFO: %s exit %d" % (cmd[0], p.returncode))
-            check("regular file" in p.stderr or "not a" in p.stderr,
-                  "index.db a FIFO: %s says why: %r" % (cmd[0], p.stderr))
 
-        # reindex rebuilds the index from the segments and puts it in the FIFO's place
-        p = run(a.analyzer, ["reindex", store])
-        check(p is not None and p.returncode == 0,
-              "index.db a FIFO: reindex rebuilds it: %r" % ((p and (p.returncode, p.stderr)),))
-        check(os.path.isfile(os.path.join(store, "index.db")), "index.db is a file again")
-        p = run(a.analyzer, ["top", "--format", "json", store])
-        check(p is not None and p.returncode == 0 and p.stdout.count("\n") == 9,
-              "the rebuilt index answers top (9 rows): %r" % ((p and (p.returncode, p.stderr)),))
 
-        store = store_with_fifo(tmp, SEGMENT)
-        for cmd in (["top"], ["events"]):
-            p = run(a.analyzer, cmd + [store])
-            check(p is not None, "segment a FIFO: %s hung (30 s)" % cmd[0])
-            if p is None:
-                continue
-            check(p.returncode == 0 and "not a regular file" in p.stderr,
-                  "segment a FIFO: %s answers with a warning: exit %d, %r" %
-                  (cmd[0], p.returncode, p.stderr))
-        p = run(a.analyzer, ["verify", store])
-        check(p is not None and p.returncode == 1 and "not a regular file" in p.stdout,
-              "segment a FIFO: verify lists it: %r" % ((p and (p.returncode, p.stdout)),))
-        p = run(a.analyzer, ["reindex", store])
-        check(p is not None and p.returncode != 0 and "not a regular file" in p.stderr,
-              "segment a FIFO: reindex leaves it out: %r" % ((p and (p.returncode, p.stderr)),))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print("%d failures" % len(FAILS))
-        return 1
-    print("PASS")
-    return 0
+def main(t):
+    a = t.args
+    tmp = t.tmpdir("fifo")
+    store = store_with_fifo(tmp, "index.db")
+    for cmd in (["info"], ["top"], ["events"], ["timeline"],
+                ["sql", "SELECT count(*) FROM recordings"], ["verify"]):
+        args = cmd[:1] + [store] + cmd[1:] if cmd[0] == "sql" else cmd + [store]
+        p = run(a.analyzer, args)
+        check(p is not None, "index.db a FIFO: %s hung (30 s)" % cmd[0])
+        if p is None:
+            continue
+        check(p.returncode != 0, "index.db a FIFO: %s exit %d" % (cmd[0], p.returncode))
+        check("regular file" in p.stderr or "not a" in p.stderr,
+              "index.db a FIFO: %s says why: %r" % (cmd[0], p.stderr))
+
+    # reindex rebuilds the index from the segments and puts it in the FIFO's place
+    p = run(a.analyzer, ["reindex", store])
+    check(p is not None and p.returncode == 0,
+          "index.db a FIFO: reindex rebuilds it: %r" % ((p and (p.returncode, p.stderr)),))
+    check(os.path.isfile(os.path.join(store, "index.db")), "index.db is a file again")
+    p = run(a.analyzer, ["top", "--format", "json", store])
+    check(p is not None and p.returncode == 0 and p.stdout.count("\n") == 9,
+          "the rebuilt index answers top (9 rows): %r" % ((p and (p.returncode, p.stderr)),))
+
+    store = store_with_fifo(tmp, SEGMENT)
+    for cmd in (["top"], ["events"]):
+        p = run(a.analyzer, cmd + [store])
+        check(p is not None, "segment a FIFO: %s hung (30 s)" % cmd[0])
+        if p is None:
+            continue
+        check(p.returncode == 0 and "not a regular file" in p.stderr,
+              "segment a FIFO: %s answers with a warning: exit %d, %r" %
+              (cmd[0], p.returncode, p.stderr))
+    p = run(a.analyzer, ["verify", store])
+    check(p is not None and p.returncode == 1 and "not a regular file" in p.stdout,
+          "segment a FIFO: verify lists it: %r" % ((p and (p.returncode, p.stdout)),))
+    p = run(a.analyzer, ["reindex", store])
+    check(p is not None and p.returncode != 0 and "not a regular file" in p.stderr,
+          "segment a FIFO: reindex leaves it out: %r" % ((p and (p.returncode, p.stderr)),))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("fifo", main, options, root=False)

@@ -17,8 +17,6 @@
 
 Usage: test_first_contact.py --analyzer PATH --store TESTDATA_STORE
 """
-import argparse
-import atexit
 import os
 import re
 import shutil
@@ -26,31 +24,30 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+from ttharness import check  # noqa: E402
+
 OPT = re.compile(r"(?<![\w-])(--?[a-zA-Z][a-zA-Z-]*)")
-fails = []
-
-
-def check(cond, what):
-    if not cond:
-        fails.append(what)
-    return cond
 
 
 def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--store", required=True)
-    a = ap.parse_args()
+
+
+def main(t):
+    a = t.args
     an = os.path.abspath(a.analyzer)
     # a copy: a reader of a WAL index may leave -wal/-shm beside it
-    copy = tempfile.mkdtemp(prefix="ttfc-store-")
-    atexit.register(shutil.rmtree, copy, True)
+    copy = t.tmpdir("fc-store")
+    given = os.path.abspath(a.store)
     a.store = os.path.join(copy, "store")
-    shutil.copytree(os.path.abspath(ap.parse_args().store), a.store)
+    shutil.copytree(given, a.store)
 
     usage = run([an, "--help"]).stdout
     cmds = re.findall(r"^  ([a-z]+) ", usage.split("Commands:")[1], re.M)
@@ -60,11 +57,11 @@ def main():
     for c in cmds:
         if c == "help":
             continue
-        h, hc = run([an, c, "--help"]), run([an, "help", c])
-        check(hc.returncode == 0 and hc.stdout == h.stdout and h.stdout,
+        hp, hc = run([an, c, "--help"]), run([an, "help", c])
+        check(hc.returncode == 0 and hc.stdout == hp.stdout and hp.stdout,
               "help %s = %s --help" % (c, c))
         table = {line.rstrip("=") for line in run([an, "help", "--options", c]).stdout.split()}
-        listed = set(OPT.findall(h.stdout)) | {"-h", "--help"}
+        listed = set(OPT.findall(hp.stdout)) | {"-h", "--help"}
         check(table == listed, "%s: option table %s differs from --help %s" %
               (c, sorted(table - listed), sorted(listed - table)))
 
@@ -136,14 +133,7 @@ def main():
             check(p.returncode == 0, "member of adm: exit %d %r" % (p.returncode, p.stderr))
         else:
             print("(not root: the group case is not run)")
-    if fails:
-        print("FAIL: first contact: %d problems" % len(fails))
-        for f in fails:
-            print("  - " + f)
-        return 1
-    print("PASS: first contact")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("first_contact", main, options, root=False)

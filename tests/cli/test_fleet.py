@@ -9,7 +9,9 @@ tests/bench/synth_store with distinct host names, seeds and start times, are
 exported: alpha and bravo to shard 1, charlie to shard 2. Checks:
   - top --clickhouse (through the Distributed tables) equals the local top over
     the three stores, json, field for field, for several groupings and windows,
-    and so do diff and events;
+    and so do diff, events and timeline (timeline also with a fourth, sparse
+    host ticking every 2 s, most of its ticks without an active connection,
+    whose buckets' CONNS come from connections tt_ticks has no row of there);
   - a SIGKILL in the middle of charlie's export (after its first acknowledged
     batch), then a rerun, then one more with the cursors wiped (every row sent
     twice, as if every batch had been acknowledged and no cursor saved):
@@ -20,7 +22,6 @@ exported: alpha and bravo to shard 1, charlie to shard 2. Checks:
     server: one error line, exit 1.
 Runs as any user; skipped (77) without clickhouse-server.
 """
-import argparse
 import json
 import os
 import shutil
@@ -28,23 +29,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import ttclickhouse as tc  # noqa: E402
-from ttclickhouse import Server, free_port  # noqa: E402
+import ttharness as h  # noqa: E402
+from ttclickhouse import Server  # noqa: E402
+from ttharness import check, free_port  # noqa: E402
 
 START = 1710201600  # synth_store's default start
-FAILS = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILS.append(what)
-        print("FAIL: " + what, flush=True)
-    else:
-        print("ok: " + what, flush=True)
 
 
 def run(cmd, **kw):
@@ -58,7 +51,7 @@ def top(ana, args):
 def query(ana, cmd, args):
     p = run([ana, cmd, "--format", "json"] + args)
     if p.returncode != 0:
-        raise SystemExit("FAIL: %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
+        raise h.Failed("%s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
     return [json.loads(l) for l in p.stdout.splitlines()]
 
 
@@ -73,16 +66,17 @@ def totals(srv, db):
                  " FROM tt_ticks FINAL WHERE host = 'charlie'", db).split()
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--synth", required=True)
-    a = ap.parse_args()
+
+
+def main(t):
+    a = t.args
     if not tc.available():
-        print("SKIPPED: %s is not installed (apt-get install clickhouse-server)" % tc.SERVER)
-        return 77
+        raise h.Skip("%s is not installed (apt-get install clickhouse-server)" % tc.SERVER)
     ana = a.analyzer
-    tmp = tempfile.mkdtemp(prefix="ttfleet-")
+    tmp = t.tmpdir("fleet")
     servers = []
     try:
         ports = [free_port() for _ in range(4)]
@@ -103,7 +97,7 @@ def main():
             p = run([a.synth, d, "--conns", str(conns), "--hours", str(mins / 60.0), "--seed",
                      str(11 + i), "--host", h, "--start", str(START + 60 * i)])
             if p.returncode != 0:
-                raise SystemExit("FAIL: synth_store: " + p.stderr)
+                raise h.Failed("synth_store: " + p.stderr)
             stores[h] = d
 
         # one-shot export of charlie into ref: what the killed one must end up as
@@ -202,10 +196,50 @@ def main():
             fleet = query(ana, "events", args + ["--clickhouse", s1.url()])
             check(local == fleet and local, "fleet events == local events %s (%d rows)" %
                   (" ".join(args), len(local)))
+        for args in ([], ["--bucket", "1m"], ["--bucket", "1s", "--state", "ESTAB"],
+                     ["--bucket", "7s", "--from", "@%d" % (START + 95), "--to", "@%d" % (START + 313)],
+                     ["--bucket", "1s", "--from", "@%d.5" % (START + 95),
+                      "--to", "@%d.25" % (START + 313), "--port", "443"],
+                     ["--bucket", "30s", "--comm", "py*", "--utc"], ["--last", "3m", "--bucket", "2s"],
+                     ["--bucket", "1m", "--proto", "udp"], ["--bucket", "1h"]):
+            local = query(ana, "timeline", args + dirs)
+            fleet = query(ana, "timeline", args + ["--clickhouse", s1.url()])
+            check(local == fleet and local, "fleet timeline == local timeline %s (%d rows)" %
+                  (" ".join(args), len(local)))
+        for args in (["--utc", "--bucket", "1m"], ["--format", "csv", "--bucket", "1s"]):
+            local = run([ana, "timeline"] + args + dirs)
+            fleet = run([ana, "timeline"] + args + ["--clickhouse", s1.url()])
+            check(local.returncode == 0 and local.stdout == fleet.stdout and local.stdout,
+                  "fleet timeline == local timeline, byte for byte, %s" % " ".join(args))
         local = top(ana, ["--group-by", "process", stores["charlie"]])
         fleet = top(ana, ["--group-by", "process", "--clickhouse", s1.url(),
                           "--hostname", "charlie"])
         check(local == fleet and local, "--hostname charlie == charlie's store alone")
+
+        # a sparse host: 2 s ticks, few connections, rarely active
+        d = os.path.join(tmp, "delta")
+        p = run([a.synth, d, "--conns", "6", "--hours", "0.1", "--active", "0.02", "--tick", "2s",
+                 "--seed", "17", "--host", "delta", "--start", str(START + 30)])
+        if p.returncode != 0:
+            raise SystemExit("FAIL: synth_store: " + p.stderr)
+        p = run([ana, "export", d, "--clickhouse", s2.url()])
+        check(p.returncode == 0, "export delta to shard 2 (%s)" % p.stderr.strip())
+        idle = int(s1.q("SELECT count() FROM (SELECT DISTINCT ts FROM tt_ticks_all"
+                        " WHERE host = 'delta')", "fleet"))
+        check(0 < idle < 60, "delta: %d of its 180 ticks have an active row" % idle)
+        for args in (["--bucket", "1s"], ["--bucket", "3s", "--from", "@%d" % (START + 100)],
+                     ["--bucket", "1s", "--from", "@%d.5" % (START + 95), "--to", "@%d.25" % (START + 313)],
+                     ["--bucket", "5s", "--state", "ESTAB"], ["--bucket", "1m", "--port", "443"]):
+            local = query(ana, "timeline", args + [d])
+            fleet = query(ana, "timeline", args + ["--clickhouse", s1.url(), "--hostname", "delta"])
+            quiet = sum(r["conns"] > 0 and r["active"] == 0 for r in local)
+            check(local == fleet and local and (quiet or args[1] != "1s"),
+                  "fleet timeline == local timeline of delta %s (%d rows, %d with connections"
+                  " and none active)" % (" ".join(args), len(local), quiet))
+            local = query(ana, "timeline", args + dirs + [d])
+            fleet = query(ana, "timeline", args + ["--clickhouse", s1.url()])
+            check(local == fleet and local, "fleet timeline == local timeline of 4 hosts %s (%d rows)" %
+                  (" ".join(args), len(local)))
 
         p = run([ana, "export", stores["alpha"], "--clickhouse",
                  "http://nobody:x@127.0.0.1:%d/?database=fleet" % s1.http])
@@ -220,13 +254,7 @@ def main():
     finally:
         for s in servers:
             s.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print("%d check(s) failed" % len(FAILS))
-        return 1
-    print("PASS")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("fleet", main, options, root=False)

@@ -24,11 +24,10 @@ able to tell; what the segments can check (block places, times, counts) must
 be caught. --max-silent N fails the test above N.
 
 Usage: test_hostile_index.py --analyzer A --synth S [--jobs 2] [--quick]
-       [--max-silent N] [--keep DIR] [--verbose]
+       [--max-silent N] [--keep DIR]
 --quick: one row of each table and fewer values (the CI run); without it, every
 row variant and every value (a few minutes).
 """
-import argparse
 import concurrent.futures
 import os
 import re
@@ -37,6 +36,9 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
 
 I64_MIN = -(1 << 63)
 I64_MAX = (1 << 63) - 1
@@ -185,77 +187,65 @@ def one(args, src, base, e, n):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--synth", required=True)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--max-silent", type=int, default=-1)
     ap.add_argument("--keep")
-    ap.add_argument("--verbose", action="store_true", help="print every silent answer")
-    args = ap.parse_args()
 
-    top = tempfile.mkdtemp(prefix="tt-hostile-")
-    try:
-        src = os.path.join(top, "src")
-        p = subprocess.run([args.synth, src, "--conns", "12", "--hours", "0.2", "--tick", "5s",
-                            "--flush", "30s", "--keyframe", "60s", "--seed", "7"],
-                           capture_output=True, text=True, timeout=120)
-        if p.returncode != 0:
-            print("FAIL: synth_store: " + p.stderr)
-            return 1
-        for f in ("LOCK",):
-            if os.path.exists(os.path.join(src, f)):
-                os.unlink(os.path.join(src, f))
-        base = {}
-        ref = os.path.join(top, "ref")
-        shutil.copytree(src, ref)
-        for name, cmd in commands(ref, top).items():
-            r = run(args.analyzer, cmd)
-            if r is None or r[0] != 0 or r[2].strip():
-                print("FAIL: intact store: %s: %s" % (name, r if r is None else r[2]))
-                return 1
-            base[name] = r
-        todo = edits(src, args.quick)
-        counts = {}
-        bad, silent = [], {}
-        applied = 0
-        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
-            futs = [ex.submit(one, args, src, base, e, i) for i, e in enumerate(todo)]
-            for f in concurrent.futures.as_completed(futs):
-                e, got = f.result()
-                if got is None:
-                    continue
-                applied += 1
-                for cmd, cls in got.items():
-                    counts[cls] = counts.get(cls, 0) + 1
-                    what = "%s.%s = %r (%s row) -> %s" % (e[0], e[1], e[2], e[3], cmd)
-                    if cls in ("crash", "hang"):
-                        bad.append("%s: %s" % (cls, what))
-                    elif cls == "silent":
-                        if args.verbose:
-                            print("silent: " + what)
-                        silent.setdefault("%s.%s" % (e[0], e[1]), set()).add(cmd)
-        print("edits applied %d of %d, runs %d" % (applied, len(todo), sum(counts.values())))
-        for cls in ("error", "same", "warned", "silent", "crash", "hang"):
-            print("  %-7s %d" % (cls, counts.get(cls, 0)))
-        for k in sorted(silent):
-            print("  silent: %s (%s)" % (k, ", ".join(sorted(silent[k]))))
-        for b in sorted(bad):
-            print("FAIL: " + b)
-        if args.keep:
-            shutil.copytree(src, args.keep, dirs_exist_ok=True)
-        nsilent = counts.get("silent", 0)
-        if bad:
-            return 1
-        if args.max_silent >= 0 and nsilent > args.max_silent:
-            print("FAIL: %d silent answers, at most %d allowed" % (nsilent, args.max_silent))
-            return 1
-        return 0
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
+
+def main(t):
+    args = t.args
+
+    top = t.tmpdir("hostile")
+    src = os.path.join(top, "src")
+    p = subprocess.run([args.synth, src, "--conns", "12", "--hours", "0.2", "--tick", "5s",
+                        "--flush", "30s", "--keyframe", "60s", "--seed", "7"],
+                       capture_output=True, text=True, timeout=120)
+    t.require(p.returncode == 0, "synth_store: " + p.stderr)
+    for f in ("LOCK",):
+        if os.path.exists(os.path.join(src, f)):
+            os.unlink(os.path.join(src, f))
+    base = {}
+    ref = os.path.join(top, "ref")
+    shutil.copytree(src, ref)
+    for name, cmd in commands(ref, top).items():
+        r = run(args.analyzer, cmd)
+        t.require(r is not None and r[0] == 0 and not r[2].strip(),
+                  "intact store: %s: %s" % (name, r if r is None else r[2]))
+        base[name] = r
+    todo = edits(src, args.quick)
+    counts = {}
+    bad, silent = [], {}
+    applied = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        futs = [ex.submit(one, args, src, base, e, i) for i, e in enumerate(todo)]
+        for f in concurrent.futures.as_completed(futs):
+            e, got = f.result()
+            if got is None:
+                continue
+            applied += 1
+            for cmd, cls in got.items():
+                counts[cls] = counts.get(cls, 0) + 1
+                what = "%s.%s = %r (%s row) -> %s" % (e[0], e[1], e[2], e[3], cmd)
+                if cls in ("crash", "hang"):
+                    bad.append("%s: %s" % (cls, what))
+                elif cls == "silent":
+                    silent.setdefault("%s.%s" % (e[0], e[1]), set()).add(cmd)
+    print("edits applied %d of %d, runs %d" % (applied, len(todo), sum(counts.values())))
+    for cls in ("error", "same", "warned", "silent", "crash", "hang"):
+        print("  %-7s %d" % (cls, counts.get(cls, 0)))
+    for k in sorted(silent):
+        print("  silent: %s (%s)" % (k, ", ".join(sorted(silent[k]))))
+    if args.keep:
+        shutil.copytree(src, args.keep, dirs_exist_ok=True)
+    t.eq("runs that crashed or hung", sorted(bad), [])
+    nsilent = counts.get("silent", 0)
+    t.check(args.max_silent < 0 or nsilent <= args.max_silent,
+            "%d silent answers, at most %d allowed" % (nsilent, args.max_silent))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("hostile_index", main, options, root=False)

@@ -16,20 +16,18 @@ error). Here, from the rendered roff:
 
 Usage: test_man.py --recorder PATH --analyzer PATH --man-dir DIR
 """
-import argparse
 import os
 import re
 import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+from ttharness import check  # noqa: E402
+
 OPT = re.compile(r"(?<![\w-])(--?[a-zA-Z][a-zA-Z-]*)")
 BOLD_OPT = re.compile(r"\\fB(--?[a-zA-Z][a-zA-Z-]*)")
-fails = []
-
-
-def fail(msg):
-    fails.append(msg)
 
 
 def sections(roff, macro):
@@ -58,31 +56,31 @@ def accepted(cmd, opt):
     return "unknown option" not in p.stderr and "unrecognized" not in p.stderr, p.stderr.strip()
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--recorder", required=True)
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--man-dir", required=True)
-    a = ap.parse_args()
+
+
+def main(t):
+    a = t.args
     pages = {}
     for name in ("tcptop-record.8", "tcptop-analyze.1", "tcptop-store.5"):
         path = os.path.join(a.man_dir, name)
-        if not os.path.exists(path):
-            fail("%s was not rendered" % path)
+        if not check(os.path.exists(path), "%s was not rendered" % path):
             continue
         pages[name] = open(path).read()
         sh = sections(pages[name], "SH")
         for s in ("NAME", "SYNOPSIS" if name[-1] != "5" else "DESCRIPTION", "DESCRIPTION",
                   "SEE ALSO"):
-            if s not in sh:
-                fail("%s: no %s section" % (name, s))
+            check(s in sh, "%s: no %s section" % (name, s))
         if shutil.which("man"):
             p = subprocess.run(["man", "--warnings", "-l", path], capture_output=True, text=True,
                                env=dict(os.environ, MANWIDTH="80", MAN_KEEP_FORMATTING="0"))
-            if p.returncode or p.stderr.strip():
-                fail("%s: man -l: exit %d, %s" % (name, p.returncode, p.stderr.strip()))
+            check(p.returncode == 0 and not p.stderr.strip(),
+                  "%s: man -l: exit %d, %s" % (name, p.returncode, p.stderr.strip()))
     if "tcptop-record.8" not in pages or "tcptop-analyze.1" not in pages:
-        return report()
+        return
 
     # tcptop-record
     page = pages["tcptop-record.8"]
@@ -90,11 +88,10 @@ def main():
     hlp = help_opts(subprocess.run([a.recorder, "--help"], capture_output=True,
                                    text=True).stdout)
     for o in sorted(hlp - man):
-        fail("tcptop-record: --help lists %s, the man page does not" % o)
+        check(False, "tcptop-record: --help lists %s, the man page does not" % o)
     for o in sorted(man):
         ok, err = accepted([a.recorder], o)
-        if not ok:
-            fail("tcptop-record(8) names %s, the recorder does not accept it: %s" % (o, err))
+        check(ok, "tcptop-record(8) names %s, the recorder does not accept it: %s" % (o, err))
     print("tcptop-record: %d options in --help, %d in the man page" % (len(hlp), len(man)))
 
     # tcptop-analyze
@@ -103,14 +100,11 @@ def main():
     cmds = re.findall(r"^  ([a-z]+) ", usage.split("Commands:")[1], re.M)
     ss = sections(page, "SS")  # only COMMANDS has subsections
     common = set(BOLD_OPT.findall(sections(page, "SH").get("COMMON OPTIONS", "")))
-    if not common:
-        fail("tcptop-analyze(1): no COMMON OPTIONS")
+    check(common, "tcptop-analyze(1): no COMMON OPTIONS")
     for c in cmds:
-        if c not in ss:
-            fail("tcptop-analyze(1): no section for command %s" % c)
+        check(c in ss, "tcptop-analyze(1): no section for command %s" % c)
     for s in ss:
-        if s not in cmds:
-            fail("tcptop-analyze(1): section %s is not a command of the usage" % s)
+        check(s in cmds, "tcptop-analyze(1): section %s is not a command of the usage" % s)
     for c in cmds:
         if c not in ss or c == "help":
             continue
@@ -118,25 +112,13 @@ def main():
         own = set(BOLD_OPT.findall(ss[c])) - {"-h", "--help"}
         avail = own | (common if "Window (" in h else set())
         for o in sorted(help_opts(h) - avail - {"-h", "--help"}):
-            fail("tcptop-analyze %s: --help lists %s, its man section does not" % (c, o))
+            check(False, "tcptop-analyze %s: --help lists %s, its man section does not" % (c, o))
         for o in sorted(own | (common if "Window (" in h else set())):
             ok, err = accepted([a.analyzer, c], o)
-            if not ok:
-                fail("tcptop-analyze(1) gives %s %s, which does not accept it: %s" % (c, o, err))
+            check(ok, "tcptop-analyze(1) gives %s %s, which does not accept it: %s" % (c, o, err))
         print("tcptop-analyze %s: %d options in --help, %d in the man page" %
               (c, len(help_opts(h)), len(avail)))
-    return report()
-
-
-def report():
-    if fails:
-        print("FAIL: man pages: %d problems" % len(fails))
-        for f in fails:
-            print("  - " + f)
-        return 1
-    print("PASS: man pages")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("man", main, options, root=False)

@@ -24,7 +24,6 @@ its generator sent), for the output fixes of issue 10:
 
 Usage: test_outputs.py --analyzer PATH
 """
-import argparse
 import json
 import os
 import re
@@ -32,18 +31,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+from ttharness import check  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "store-v1")
-FAILS = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILS.append(what)
-        print("FAIL: " + what, flush=True)
-    return ok
 
 
 def run(ana, *args, env=None, want_rc=0):
@@ -219,40 +213,35 @@ def hostile_host(ana, tmp):
           "verify: a segment file named with escapes is reported escaped: %r" % out[:300])
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
-    a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="ttout-")
-    try:
-        store = os.path.join(tmp, "store")
-        shutil.copytree(DATA, store)  # never opened in place
-        with open(os.path.join(DATA, "truth.json")) as f:
-            truth = json.load(f)
-        info = json.loads(run(a.analyzer, "info", "--format", "json", store).stdout)
-        span = (info["start_ns"] / 1e9, info["end_ns"] / 1e9)
-        rec = info["recordings"][0]
-        span = (rec["start_ns"] / 1e9, span[1])
-        parts = [("fields", fields, ()), ("diff", diff, ()), ("zones", zones, ()),
-                 ("buckets", buckets, (span,)), ("nothing", nothing, ()),
-                 ("service_port", service_port, (truth,))]
-        parts.append(("hostile_host", lambda ana, _store: hostile_host(ana, tmp), ()))
-        if shutil.which("strace"):
-            parts.append(("replay", replay, (truth,)))
-        else:
-            check(False, "strace is needed (quickstart.sh installs it)")
-        for name, fn, extra in parts:
-            try:  # one broken part does not hide the others
-                fn(a.analyzer, store, *extra)
-            except Exception as e:
-                check(False, "%s: %s: %s" % (name, type(e).__name__, e))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print("FAIL: %d checks" % len(FAILS))
-        sys.exit(1)
-    print("PASS")
+
+
+def main(t):
+    a = t.args
+    tmp = t.tmpdir("out")
+    store = os.path.join(tmp, "store")
+    shutil.copytree(DATA, store)  # never opened in place
+    with open(os.path.join(DATA, "truth.json")) as f:
+        truth = json.load(f)
+    info = json.loads(run(a.analyzer, "info", "--format", "json", store).stdout)
+    span = (info["start_ns"] / 1e9, info["end_ns"] / 1e9)
+    rec = info["recordings"][0]
+    span = (rec["start_ns"] / 1e9, span[1])
+    parts = [("fields", fields, ()), ("diff", diff, ()), ("zones", zones, ()),
+             ("buckets", buckets, (span,)), ("nothing", nothing, ()),
+             ("service_port", service_port, (truth,))]
+    parts.append(("hostile_host", lambda ana, _store: hostile_host(ana, tmp), ()))
+    if shutil.which("strace"):
+        parts.append(("replay", replay, (truth,)))
+    else:
+        check(False, "strace is needed (quickstart.sh installs it)")
+    for name, fn, extra in parts:
+        try:  # one broken part does not hide the others
+            fn(a.analyzer, store, *extra)
+        except Exception as e:
+            check(False, "%s: %s: %s" % (name, type(e).__name__, e))
 
 
 if __name__ == "__main__":
-    main()
+    h.run("outputs", main, options, root=False)

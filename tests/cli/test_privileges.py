@@ -10,15 +10,16 @@ empty store): it never got to record.
 
 Usage: test_privileges.py --recorder PATH [--case none|bpf-only]
 """
-import argparse
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 
-SKIP_RC = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+
+SKIP_RC = h.SKIP_RC  # what the recorder exits with when it cannot capture
 
 
 def command(rec, keep):
@@ -36,53 +37,44 @@ def command(rec, keep):
     return None
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--recorder", required=True)
     ap.add_argument("--case", choices=("none", "bpf-only"), default="none")
-    a = ap.parse_args()
-    name = "cli.privileges.%s" % a.case
+
+
+def main(t):
+    a = t.args
+    t.name = "privileges." + a.case
     keep = [] if a.case == "none" else ["bpf"]
     missing = "CAP_BPF" if a.case == "none" else "CAP_PERFMON"
 
     # -d: should the check ever let it through, it still ends on its own
     cmd = command([a.recorder, "-f", "json", "-i", "100ms", "-d", "1s"], keep)
     if cmd is None:
-        print("SKIPPED: %s: cannot run the recorder with only %s (no setpriv or capsh, or not "
-              "root)" % (name, keep or "no capabilities"), flush=True)
-        return SKIP_RC
+        raise h.Skip("cannot run the recorder with only %s (no setpriv or capsh, or not root)" %
+                     (keep or "no capabilities"))
+    t.note("  command: %s" % shlex.join(cmd))
     # in an empty directory: a recorder that cannot record must not leave a store behind
-    with tempfile.TemporaryDirectory(prefix="ttcli-") as cwd:
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=20, cwd=cwd,
-                               stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            print("FAIL: %s: the recorder did not exit within 20s: %s" % (name, shlex.join(cmd)))
-            return 1
-        left = sorted(os.listdir(cwd))
+    cwd = t.tmpdir("cli")
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=20, cwd=cwd,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise h.Failed("the recorder did not exit within 20s: %s" % shlex.join(cmd))
+    left = sorted(os.listdir(cwd))
     lines = p.stderr.splitlines()
-    fails = []
-    if p.returncode != SKIP_RC:
-        fails.append("exit status: got %d, want %d" % (p.returncode, SKIP_RC))
-    if len(lines) != 1:
-        fails.append("stderr: got %d lines, want exactly 1" % len(lines))
-    elif not lines[0].startswith("tcptop-record: ") or missing not in lines[0]:
-        fails.append("the stderr line does not start with 'tcptop-record: ' and name %s" % missing)
-    elif a.case == "bpf-only" and "missing: CAP_BPF" in lines[0]:
-        fails.append("the stderr line names CAP_BPF as missing although it was kept")
-    if p.stdout:
-        fails.append("stdout is not empty: %r" % p.stdout[:200])
-    if left:
-        fails.append("files left in the working directory: %r" % left)
-    if fails:
-        print("FAIL: %s: %s" % (name, shlex.join(cmd)))
-        for f in fails:
-            print("  - " + f)
-        print("  stderr: %r" % p.stderr[:500])
-        return 1
-    print("PASS: %s: %s" % (name, lines[0]))
-    return 0
+    t.note("  stderr: %r" % p.stderr[:500])
+    t.eq("exit status", p.returncode, SKIP_RC)
+    if t.eq("stderr lines", len(lines), 1):
+        if t.check(lines[0].startswith("tcptop-record: ") and missing in lines[0],
+                   "the stderr line does not start with 'tcptop-record: ' and name %s" % missing):
+            t.check(a.case != "bpf-only" or "missing: CAP_BPF" not in lines[0],
+                    "the stderr line names CAP_BPF as missing although it was kept")
+    t.eq("stdout", p.stdout[:200], "")
+    t.eq("files left in the working directory", left, [])
+    if lines:
+        print(lines[0])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("privileges", main, options, root=False)

@@ -18,23 +18,25 @@ recorder's own writer and indexer behind a made-up event stream, no kernel):
 --case live (root: exit 77 with SKIPPED otherwise): a query while the real
 recorder is writing a store answers from its WAL.
 """
-import argparse
 import csv
 import hashlib
 import io
 import json
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+
+
+
+def check(label, ok, detail=""):
+    return h.check(ok, "%s: %s" % (label, detail))
 
 
 def traffic(seconds):
@@ -76,34 +78,34 @@ def snapshot(d):
 
 
 def record(recorder, store, seconds, extra=()):
-    p = subprocess.Popen([recorder, "-o", store, "-d", "%ds" % seconds, "-f", "json"] +
-                         list(extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    p = subprocess.Popen(h.pdeathsig("TERM") + [recorder, "-o", store, "-d", "%ds" % seconds,
+                                                 "-f", "json"] + list(extra),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          text=True)
     return p
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--case", choices=("static", "live"), required=True)
     ap.add_argument("--synth", help="tests/bench/synth_store (static)")
     ap.add_argument("--recorder", help="tcptop-record (live)")
-    a = ap.parse_args()
+
+
+def main(t):
+    a = t.args
+    t.name = "sql." + a.case
     if a.case == "live" and os.geteuid() != 0:
-        print("SKIPPED: needs root to record a store (run as root, as CI does)")
-        return 77
-    work = tempfile.mkdtemp(prefix="ttsql-")
-    try:
-        return run_static(a, work) if a.case == "static" else run_live(a, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        raise h.Skip("needs root to record a store (run as root, as CI does)")
+    work = t.tmpdir("sql")
+    run_static(a, work) if a.case == "static" else run_live(a, work)
 
 
 def sql_runner(a, cwd, check):
     def sql(args, timeout=600):  # a hang guard, not a measure
         p = subprocess.run([a.analyzer, "sql"] + args, capture_output=True, text=True,
                            timeout=timeout, cwd=cwd)
-        check(" ".join(args)[:80], not any(m in p.stderr for m in SANITIZER_MARKS),
+        check(" ".join(args)[:80], not h.sanitizer_report(p.stderr),
               "sanitizer report: %s" % p.stderr)
         return p
     return sql
@@ -111,12 +113,6 @@ def sql_runner(a, cwd, check):
 
 def run_live(a, work):
     """A query while a recorder writes: its rows are in the WAL, read through the -shm it made."""
-    fails = []
-
-    def check(label, ok, detail=""):
-        if not ok:
-            fails.append("%s: %s" % (label, detail))
-
     sql = sql_runner(a, work, check)
     live = os.path.join(work, "live")
     rec = record(a.recorder, live, 4, ["--flush", "500ms"])
@@ -125,9 +121,8 @@ def run_live(a, work):
         if rec.poll() is not None:
             break
         time.sleep(0.05)
-    if rec.poll() is not None and rec.returncode == 77:
-        print("SKIPPED: the recorder cannot capture here: %s" % rec.stderr.read().strip())
-        return 77
+    if rec.poll() is not None and rec.returncode == h.SKIP_RC:
+        raise h.Skip("the recorder cannot capture here: %s" % rec.stderr.read().strip())
     time.sleep(1.5)  # a block or two committed
     traffic(0.5)
     p = sql(["--format", "csv", live, "SELECT count(*) FROM recordings WHERE end_ns IS NULL"])
@@ -135,12 +130,6 @@ def run_live(a, work):
           "exit %d: %r %r" % (p.returncode, p.stdout, p.stderr))
     _, err = rec.communicate(timeout=30)
     check("recorder", rec.returncode == 0, "exit %d: %s" % (rec.returncode, err))
-    for f in fails:
-        print("FAIL: " + f)
-    if fails:
-        return 1
-    print("PASS: a query on a store being written")
-    return 0
 
 
 def run_static(a, work):
@@ -150,15 +139,9 @@ def run_static(a, work):
     syn = subprocess.run([a.synth, store, "--conns", "40", "--hours", "0.05", "--seed", "5"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                          timeout=120)
-    if syn.returncode != 0:
-        print("FAIL: writing the store: exit %d: %s" % (syn.returncode, syn.stderr))
-        return 1
-    fails = []
+    h.require(syn.returncode == 0, "writing the store: exit %d: %s" % (syn.returncode,
+                                                                      syn.stderr))
     nrefused = [0]
-
-    def check(label, ok, detail=""):
-        if not ok:
-            fails.append("%s: %s" % (label, detail))
 
     sql = sql_runner(a, cwd, check)
     before = snapshot(store)
@@ -216,7 +199,8 @@ def run_static(a, work):
             "string or blob too big", opts=["--timeout", "10m"])  # the size cap, not the clock
     refused("SELECT count(DISTINCT r) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
             " SELECT x + 1 FROM c LIMIT 3000000) SELECT randomblob(100) AS r FROM c)",
-            "needs more than 16 MiB of memory (--max-memory)", opts=["--max-memory", "16M"])
+            "needs more than 16 MiB of memory (--max-memory)",
+            opts=["--max-memory", "16M", "--timeout", "10m"])
     refused("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5)"
             " SELECT x FROM c", "more than 4 rows (--max-rows)", opts=["--max-rows", "4"])
 
@@ -286,14 +270,8 @@ def run_static(a, work):
     check("after the queries", snapshot(store) == before and os.listdir(cwd) == [],
           "store or cwd changed: %s %s" % (sorted(snapshot(store)), os.listdir(cwd)))
 
-    for f in fails:
-        print("FAIL: " + f)
-    if fails:
-        return 1
-    print("PASS: %d refusals, usage errors, table/csv/json on %d connections" %
-          (nrefused[0], want))
-    return 0
+    print("%d refusals, usage errors, table/csv/json on %d connections" % (nrefused[0], want))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("sql", main, options, root=False)

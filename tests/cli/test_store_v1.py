@@ -12,30 +12,24 @@ is copied (never opened in place) and:
                   which migrates the index: the same answers for the old
                   recording, and the new recording appended.
 """
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import ttharness as h  # noqa: E402
+from ttharness import check  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "store-v1")
 END = "2026-12-03 15:52:21"  # after the old recording, before any new one
-FAILS = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILS.append(what)
-        print("FAIL: " + what, flush=True)
-
 
 def run(ana, *args):
     p = subprocess.run([ana] + list(args), capture_output=True, text=True, timeout=120)
     if p.returncode != 0:
-        raise SystemExit("FAIL: %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
+        raise h.Failed("%s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
     return [json.loads(l) for l in p.stdout.splitlines()]
 
 
@@ -97,42 +91,34 @@ def check_answers(got, migrated):
               "refused connect from %d: got %s" % (r["lport"], ev))
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def options(ap):
     ap.add_argument("--analyzer", required=True)
     ap.add_argument("--recorder", required=True)
     ap.add_argument("--case", choices=("read", "migrate"), required=True)
-    a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="ttv1-")
-    try:
-        store = os.path.join(tmp, "store")
-        shutil.copytree(DATA, store)
-        if a.case == "read":
-            check_answers(answers(a.analyzer, store, False), False)
-            info = subprocess.run([a.analyzer, "info", store], capture_output=True, text=True)
-            check("schema v1" in info.stdout, "info names the schema: %s" % info.stdout[:200])
-        else:
-            if os.geteuid() != 0:
-                print("SKIPPED: migrating needs the recorder, which needs root")
-                return 77
-            p = subprocess.run([a.recorder, "-o", store, "-q", "-d", "2s"], capture_output=True,
-                               text=True, timeout=60)
-            if p.returncode == 77:
-                print("SKIPPED: the recorder cannot run here: " + p.stderr.strip())
-                return 77
-            check(p.returncode == 0, "recorder exit %d: %s" % (p.returncode, p.stderr))
-            info = subprocess.run([a.analyzer, "info", store], capture_output=True, text=True)
-            check("schema v3" in info.stdout and "#2" in info.stdout,
-                  "migrated, with a second recording: %s" % info.stdout[:300])
-            check_answers(answers(a.analyzer, store, True), True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print("%d failures" % len(FAILS))
-        return 1
-    print("PASS")
-    return 0
+
+
+def main(t):
+    a = t.args
+    tmp = t.tmpdir("v1")
+    store = os.path.join(tmp, "store")
+    shutil.copytree(DATA, store)
+    if a.case == "read":
+        check_answers(answers(a.analyzer, store, False), False)
+        info = subprocess.run([a.analyzer, "info", store], capture_output=True, text=True)
+        check("schema v1" in info.stdout, "info names the schema: %s" % info.stdout[:200])
+    else:
+        if os.geteuid() != 0:
+            raise h.Skip("migrating needs the recorder, which needs root")
+        p = subprocess.run([a.recorder, "-o", store, "-q", "-d", "2s"], capture_output=True,
+                           text=True, timeout=60)
+        if p.returncode == 77:
+            raise h.Skip("the recorder cannot run here: " + p.stderr.strip())
+        check(p.returncode == 0, "recorder exit %d: %s" % (p.returncode, p.stderr))
+        info = subprocess.run([a.analyzer, "info", store], capture_output=True, text=True)
+        check("schema v3" in info.stdout and "#2" in info.stdout,
+              "migrated, with a second recording: %s" % info.stdout[:300])
+        check_answers(answers(a.analyzer, store, True), True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run("store_v1", main, options, root=False)

@@ -2,7 +2,7 @@
  * fuzz_events: the event decoder. Input: 4 bytes of event count (LE), 1 byte of
  * flags (bit 0: a delta block), then the block's raw encoded events. They are
  * wrapped in a valid segment (CRCs and zstd right, fuzz_support.h) so every
- * input reaches decode_event in lib/segment.c.
+ * input reaches tt_segc_event_decode in lib/segcodec.c.
  */
 #include "fuzz_support.h"
 #include "segment.h"

@@ -28,25 +28,6 @@ PHASES = {"a1": ("11000:1100", "5000:500"), "a2": ("22000:2200", "6000:600"),
           "b1": ("33000:3300", "7000:700")}
 
 
-def analyzer(t):
-    path = os.path.normpath(os.path.join(os.path.dirname(t.args.recorder), "..", "analyze",
-                                         "tcptop-analyze"))
-    t.require(os.access(path, os.X_OK), "tcptop-analyze next to the recorder: %s" % path)
-    return path
-
-
-def run(t, ana, *args):
-    p = subprocess.run([ana] + [str(a) for a in args], capture_output=True, text=True,
-                       timeout=60)
-    t.require(p.returncode == 0, "tcptop-analyze %s: exit %d: %s" %
-              (" ".join(map(str, args)), p.returncode, p.stderr.strip()))
-    return p
-
-
-def jrows(t, ana, *args):
-    return [json.loads(x) for x in run(t, ana, *args, "--format", "json").stdout.splitlines()]
-
-
 def ends(r):
     """(end name, tuple, sent, received) for both ends of a pair, from its result."""
     return [("client", r["client"], r["client_sent"], r["client_recv"]),
@@ -55,9 +36,7 @@ def ends(r):
 
 def main(t):
     me = os.getpid() % 100000
-    store = tempfile.mkdtemp(prefix="tttop-")
-    t.cleanup(lambda: subprocess.run(["rm", "-rf", store]))
-    ana = analyzer(t)
+    store = t.tmpdir("top")
     names = {k: "tt%s%d" % (k[0], me) for k in PHASES}  # a1 and a2 share a name
 
     rec = t.recorder(interval="250ms", extra=["-o", store, "--flush", "1s"])
@@ -84,7 +63,7 @@ def main(t):
         return (c["laddr"], c["lport"], c["raddr"], c["rport"])
 
     comm_glob = "tt[ab]%d" % me
-    conns = {key(r): r for r in jrows(t, ana, "top", "-n", 100, "--comm", comm_glob, store)}
+    conns = {key(r): r for r in t.analyze_rows("top", "-n", 100, "--comm", comm_glob, store)}
     want_proc = {}
     for k, r in res.items():
         p1 = first[k]
@@ -103,7 +82,7 @@ def main(t):
             w[0] += b_sent + sent
             w[1] += b_recv + recv
 
-    procs = {r["comm"]: r for r in jrows(t, ana, "top", "--group-by", "process", "--comm",
+    procs = {r["comm"]: r for r in t.analyze_rows("top", "--group-by", "process", "--comm",
                                          comm_glob, store)}
     for name, (o, i) in want_proc.items():
         row = procs.get(name)
@@ -114,9 +93,9 @@ def main(t):
 
     # windows cut in the pause between the phases
     at = "@%.3f" % mid
-    before = {key(r): r for r in jrows(t, ana, "top", "-n", 100, "--comm", comm_glob, "--to",
+    before = {key(r): r for r in t.analyze_rows("top", "-n", 100, "--comm", comm_glob, "--to",
                                        at, store)}
-    after = {key(r): r for r in jrows(t, ana, "top", "-n", 100, "--comm", comm_glob,
+    after = {key(r): r for r in t.analyze_rows("top", "-n", 100, "--comm", comm_glob,
                                       "--from", at, store)}
     for k, r in res.items():
         p1 = first[k]
@@ -132,14 +111,14 @@ def main(t):
                 t.eq("%s: bytes_in after the pause" % label, a["bytes_in"], recv)
 
     # the index picks the blocks: a tenth of a second reads a few of them
-    p = run(t, ana, "top", "--stats", "--from", at, "--to", "@%.3f" % (mid + 0.1), store)
+    p = t.analyze_ok("top", "--stats", "--from", at, "--to", "@%.3f" % (mid + 0.1), store)
     m = re.search(r"blocks read (\d+) of (\d+)", p.stderr)
     if t.check(m is not None, "--stats prints the blocks read: %r" % p.stderr.strip()):
         read, total = int(m.group(1)), int(m.group(2))
         t.check(0 < read <= 2, "a 100 ms window reads 1-2 blocks (read %d)" % read)
         t.check(total >= 4, "the recording has several blocks (%d)" % total)
 
-    closes = [e for e in jrows(t, ana, "events", "--type", "close", "--comm", comm_glob, store)]
+    closes = [e for e in t.analyze_rows("events", "--type", "close", "--comm", comm_glob, store)]
     for k, r in res.items():
         for end, tup, sent, recv in ends(r):
             mine = [e for e in closes if key(e) == key(tup)]
@@ -152,7 +131,7 @@ def main(t):
     # diff: the first phase as baseline, the second as the window
     start = "@%.3f" % (mid - 30)  # clamped to the recording by the tool
     end = "@%.3f" % (time.time() + 30)
-    drows = jrows(t, ana, "diff", "--group-by", "process", "--comm", comm_glob, "--baseline",
+    drows = t.analyze_rows("diff", "--group-by", "process", "--comm", comm_glob, "--baseline",
                   "%s..%s" % (start, at), "--window", "%s..%s" % (at, end), store)
     dproc = {r["comm"]: r for r in drows}
     for name in want_proc:
@@ -169,11 +148,11 @@ def main(t):
     for label, window in (("whole", []), ("second phase", ["--from", at])):
         small = tempfile.mkdtemp(prefix="tttopx-")
         t.cleanup(lambda d=small: subprocess.run(["rm", "-rf", d]))
-        run(t, ana, "extract", *window, "-o", small, store)
-        run(t, ana, "verify", small)
+        t.analyze_ok("extract", *window, "-o", small, store)
+        t.analyze_ok("verify", small)
         q = ["top", "-n", 1000, "--group-by", "conn", "--comm", comm_glob] + window
-        orig = sorted(json.dumps(r, sort_keys=True) for r in jrows(t, ana, *q, store))
-        copy = sorted(json.dumps(r, sort_keys=True) for r in jrows(t, ana, *q, small))
+        orig = sorted(json.dumps(r, sort_keys=True) for r in t.analyze_rows(*q, store))
+        copy = sorted(json.dumps(r, sort_keys=True) for r in t.analyze_rows(*q, small))
         for r in (orig, copy):  # rates depend on the window's length, not the data
             r[:] = [re.sub(r'"(rate_in|rate_out)": [0-9.]+', "", x) for x in r]
         t.eq("extract (%s): top of the copy equals top of the original" % label, copy, orig)

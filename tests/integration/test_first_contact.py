@@ -16,7 +16,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import signal
 import struct
 import subprocess
@@ -31,8 +30,7 @@ SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 def main(t):
     rec = os.path.abspath(t.args.recorder)
-    tmp = tempfile.mkdtemp(prefix="ttfirst-")
-    t.cleanup(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    tmp = t.tmpdir("first")
 
     for extra, keeps in (([], "keeping at most 1.00 GiB"),
                          (["--retain-size", "0"], "keeping all of it (--retain-size 0)"),

@@ -17,15 +17,11 @@ and against the store:
 import os
 import shutil
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 
 import ttclickhouse as tc
 import ttharness as h
-
-ANALYZER = None
 
 
 def transfer(nbytes):
@@ -66,20 +62,16 @@ def sent_to(server, sport, db):
 
 
 def analyze(t, args):
-    p = subprocess.run([ANALYZER] + args, capture_output=True, text=True, timeout=120)
+    p = t.analyze(*args, timeout=120)
     t.eq("%s: exit (%s)" % (" ".join(args[:2]), p.stderr.strip()), p.returncode, 0)
     return p.stdout
 
 
 def main(t):
-    global ANALYZER
     if not tc.available():
         raise h.Skip("%s is not installed (apt-get install clickhouse-server)" % tc.SERVER)
-    ANALYZER = os.environ.get("TT_ANALYZER") or os.path.join(
-        os.path.dirname(t.args.recorder), "..", "analyze", "tcptop-analyze")
-    tmp = tempfile.mkdtemp(prefix="ttship-")
-    t.cleanup(lambda: shutil.rmtree(tmp, ignore_errors=True))
-    http, tcp = tc.free_port(), tc.free_port()
+    tmp = t.tmpdir("ship")
+    http, tcp = h.free_port(), h.free_port()
     ch = tc.Server(os.path.join(tmp, "ch"), http, tcp, [tcp], start=False)
     t.cleanup(ch.stop)
     url = "http://127.0.0.1:%d/" % http

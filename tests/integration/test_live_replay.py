@@ -12,9 +12,7 @@ two copies of nothing.
 """
 import json
 import os
-import socket
 import subprocess
-import tempfile
 
 import ttharness as h
 
@@ -22,26 +20,10 @@ BEFORE = {"tcp": ("30001:20002", "4321:1234"), "udpu": ("1501:1502", "777:333")}
 AFTER = {"tcp": "123457:65431", "udp": "9001:4003", "udpu": "2345:1234"}
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def analyzer(t):
-    path = os.path.normpath(os.path.join(os.path.dirname(t.args.recorder), "..", "analyze",
-                                         "tcptop-analyze"))
-    t.require(os.access(path, os.X_OK), "tcptop-analyze next to the recorder: %s" % path)
-    return path
-
-
 def main(t):
     me = os.getpid()
-    store = tempfile.mkdtemp(prefix="ttreplay-")
-    t.cleanup(lambda: subprocess.run(["rm", "-rf", store]))
-    ana = analyzer(t)
+    store = t.tmpdir("replay")
+    ana = t.analyzer()
 
     early = {}
     for proto, (before, after) in BEFORE.items():
@@ -62,7 +44,7 @@ def main(t):
         g.say("go")
         late[proto] = g
     res = {p: g.finish() for p, g in list(early.items()) + [("late" + p, g) for p, g in late.items()]}
-    port = free_port()
+    port = h.free_port()
     t.gen("tcp-refused", ["--host", "127.0.0.1", "--port", port], "ttrr%d" % me).finish()
     tcp = [res["tcp"], res["latetcp"]]
     rec.wait_closed("tcp", [tuple(r[e][k] for k in ("laddr", "lport", "raddr", "rport"))

@@ -167,10 +167,10 @@ def main(t):
     s = tm.wait(lambda s: "EXITED:" in s, 15)
     t.check("EXITED:0" in s, "q stops the recorder with exit 0:\n%s" % s)
     err = open(errf).read()
-    t.check(not ts.sanitizer_report(err), "recorder stderr: sanitizer report:\n%s" % err)
+    t.check(not h.sanitizer_report(err), "recorder stderr: sanitizer report:\n%s" % err)
 
     # the store has what the generator did, keys and pause notwithstanding
-    p = ts.analyze(t, "top", "-n", 100, "--group-by", "conn", "--comm", "ttl[CD]%d" % me,
+    p = t.analyze("top", "-n", 100, "--group-by", "conn", "--comm", "ttl[CD]%d" % me,
                    "--format", "json", store)
     t.require(p.returncode == 0, "top on the store: %s" % p.stderr)
     rows = {r["comm"]: r for r in (json.loads(x) for x in p.stdout.splitlines())}

@@ -14,10 +14,8 @@ goes on and ends 0.
 """
 import os
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
 import ttharness as h
@@ -59,8 +57,7 @@ def parse(text):
 
 
 def main(t):
-    tmp = tempfile.mkdtemp(prefix="ttmetrics-")
-    t.cleanup(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    tmp = t.tmpdir("metrics")
     path, store = os.path.join(tmp, "tcptop.prom"), os.path.join(tmp, "store")
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))

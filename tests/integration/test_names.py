@@ -19,7 +19,6 @@ under the server's port with --group-by service-port, whichever port is lower.
 import json
 import os
 import subprocess
-import tempfile
 import time
 
 import ttharness as h
@@ -39,13 +38,6 @@ ATTACK = NAMES[-1]
 def want(name):
     """The documented reading: valid UTF-8 as it is, any other byte as \\xNN."""
     return name.decode("utf-8", "backslashreplace")
-
-
-def analyzer(t):
-    path = os.path.normpath(os.path.join(os.path.dirname(t.args.recorder), "..", "analyze",
-                                         "tcptop-analyze"))
-    t.require(os.access(path, os.X_OK), "tcptop-analyze next to the recorder: %s" % path)
-    return path
 
 
 def run(t, cmd):
@@ -93,9 +85,8 @@ def want_text(name):
 
 
 def main(t):
-    store = tempfile.mkdtemp(prefix="ttnames-")
-    t.cleanup(lambda: subprocess.run(["rm", "-rf", store]))
-    ana = analyzer(t)
+    store = t.tmpdir("names")
+    ana = t.analyzer()
 
     mnt = h.cgroup2_mount()
     t.require(mnt, "a cgroup v2 hierarchy")

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 
 import ttharness as h
@@ -35,13 +34,6 @@ from ttharness import fmt_bytes
 
 HEAD = re.compile(r"^tcptop-analyze replay\s+(PAUSED\s+)?(\S+)\s+(\S+)/(\S+)(\s+END)?\s+"
                   r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})")
-
-
-def analyzer(t):
-    path = os.path.normpath(os.path.join(os.path.dirname(t.args.recorder), "..", "analyze",
-                                         "tcptop-analyze"))
-    t.require(os.access(path, os.X_OK), "tcptop-analyze next to the recorder: %s" % path)
-    return path
 
 
 def header(s):
@@ -75,9 +67,8 @@ def main(t):
     if not shutil.which("tmux"):
         raise h.Skip("tmux is not installed (apt-get install tmux)")
     me = os.getpid() % 100000
-    store = tempfile.mkdtemp(prefix="ttrtty-")
-    t.cleanup(lambda: subprocess.run(["rm", "-rf", store]))
-    ana = analyzer(t)
+    store = t.tmpdir("rtty")
+    ana = t.analyzer()
     name = "ttrt%d" % me
 
     rec = t.recorder(interval="250ms", extra=["-o", store, "--flush", "1s"])

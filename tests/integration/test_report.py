@@ -193,22 +193,10 @@ class Dom(html.parser.HTMLParser):
             self._svg["series"][self._gs[-1]]["title"] += data
 
 
-def analyzer(t):
-    path = os.path.normpath(os.path.join(os.path.dirname(t.args.recorder), "..", "analyze",
-                                         "tcptop-analyze"))
-    t.require(os.access(path, os.X_OK), "tcptop-analyze next to the recorder: %s" % path)
-    return path
-
-
-def run(ana, *args):
-    p = subprocess.run([ana] + [str(a) for a in args], capture_output=True, timeout=120)
+def run(t, *args):
+    """tcptop-analyze ARGS, any exit: exit status, stdout, stderr (any bytes, replaced)."""
+    p = t.analyze(*args, timeout=120, text=False)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
-
-
-def jrows(t, ana, *args):
-    rc, out, err = run(ana, *args, "--format", "json")
-    t.require(rc == 0, "tcptop-analyze %s: exit %d: %s" % (" ".join(map(str, args)), rc, err))
-    return [json.loads(x) for x in out.splitlines()]
 
 
 class Chromium:
@@ -271,10 +259,10 @@ TABLES = {"table-conn": ("conn", None, False), "table-process": ("process", None
           "table-rhost-failures": ("remote-host", "failures", True)}
 
 
-def same_as_top(t, label, dom, ana, args, store, n=10):
+def same_as_top(t, label, dom, args, store, n=10):
     """Every table of the report equals top's JSON for the same window, rank by rank."""
     for tid, (group, by, positive) in TABLES.items():
-        want = jrows(t, ana, "top", "-n", n, "--group-by", group, *(["--by", by] if by else []),
+        want = t.analyze_rows("top", "-n", n, "--group-by", group, *(["--by", by] if by else []),
                      *args, store)
         got = dom.tables.get(tid)
         if not t.check(got is not None, "%s: a table %s" % (label, tid)):
@@ -402,18 +390,18 @@ def trouble_run(t, me, tr):
             for w in ("lossy", "fast") for x in tr[w]]
 
 
-def check_trouble(t, chrome, ana, work, store, tr):
+def check_trouble(t, chrome, work, store, tr):
     """The report's new sections for the ttq* traffic, against the generators and top/events."""
     args = ["--comm", "ttq*"]
     path = os.path.join(work, "trouble.html")
-    rc, out, err = run(ana, "report", "--baseline", "start..start+2s", *args, "-o", path, store)
+    rc, out, err = run(t, "report", "--baseline", "start..start+2s", *args, "-o", path, store)
     t.require(rc == 0, "report --comm ttq*: exit %d: %s" % (rc, err))
     dom = chrome.dom(path)
     attempts = len(tr["refused"])
     t.note("  nft dropped %d segments; %d refused connects" % (tr["dropped"], attempts))
 
     # failed connects: the generator's attempts, events' failed closes, table, chart, card
-    closes = [e for e in jrows(t, ana, "events", "--type", "close", *args, store)
+    closes = [e for e in t.analyze_rows("events", "--type", "close", *args, store)
               if e["detail"].startswith("failed")]
     refused_ev = [e for e in closes if e["rport"] == tr["cport"] and "ECONNREFUSED" in e["detail"]]
     t.eq("events: refused connects to the closed port", len(refused_ev), attempts)
@@ -476,12 +464,12 @@ def check_trouble(t, chrome, ana, work, store, tr):
         r = sp.get(("tcp", port))
         if t.check(r is not None, "by service port: a row for the %s port %d" % (label, port)):
             t.eq("service port %d: connection ends" % port, num(r["cells"].get("conns")), n)
-    same_as_top(t, "report --comm ttq*", dom, ana, args, store)
+    same_as_top(t, "report --comm ttq*", dom, args, store)
     t.check(dom.tables.get("table-diff"), "report --comm ttq* --baseline: a comparison")
 
     # resets by peer and service port: top's groups that had one
     want = {(w["raddr"], w["service_port"]): w
-            for w in jrows(t, ana, "top", "-n", 1000, "--group-by", "remote-host,service-port",
+            for w in t.analyze_rows("top", "-n", 1000, "--group-by", "remote-host,service-port",
                            *args, store) if w["resets"] > 0}
     got = {(r["attrs"]["data-raddr"], int(r["attrs"]["data-service_port"])): r
            for r in dom.tables.get("table-resets", [])}
@@ -494,12 +482,12 @@ def check_trouble(t, chrome, ana, work, store, tr):
 
     # --baseline: the rows diff prints for the same two windows
     path = os.path.join(work, "baseline.html")
-    rc, out, err = run(ana, "report", "--baseline", "start..start+2s", "-o", path, store)
+    rc, out, err = run(t, "report", "--baseline", "start..start+2s", "-o", path, store)
     t.require(rc == 0, "report --baseline: exit %d: %s" % (rc, err))
     d = chrome.dom(path)
     cmd = shlex.split(d.diff_command)
     if t.check(cmd[:2] == ["tcptop-analyze", "diff"], "a diff command line: %r" % d.diff_command):
-        want = jrows(t, ana, *cmd[1:])
+        want = t.analyze_rows(*cmd[1:])
         got = d.tables.get("table-diff", [])
         t.eq("baseline: rows", len(got), min(len(want), 10))
         t.ge("baseline: rows", len(got), 1)
@@ -524,10 +512,8 @@ def main(t):
                      "installs it): the report is checked as a browser renders it")
     chrome = Chromium(t, exe)
     me = os.getpid() % 100000
-    work = tempfile.mkdtemp(prefix="ttreport-")
-    t.cleanup(lambda: shutil.rmtree(work, ignore_errors=True))
+    work = t.tmpdir("report")
     store = os.path.join(work, "store")
-    ana = analyzer(t)
     sizes = {"a": ("200000:20000", "400000:40000"), "b": ("100000:10000", "50000:5000"),
              "c": ("30000:3000", "10000:1000")}
     names = {k: "ttr%s%d" % (k, me) for k in sizes}
@@ -574,7 +560,7 @@ def main(t):
     # --- the generator's report: exact bytes, every chart, the same as top --------------
     glob = "ttr*"
     mine = os.path.join(work, "mine.html")
-    rc, out, err = run(ana, "report", "--comm", glob, "-o", mine, store)
+    rc, out, err = run(t, "report", "--comm", glob, "-o", mine, store)
     t.require(rc == 0, "report --comm: exit %d: %s" % (rc, err))
     t.eq("report --comm: stderr", err, "")
     dom = chrome.dom(mine)
@@ -607,7 +593,7 @@ def main(t):
     t.eq("summary: connections", num(dom.cards.get("sum-conns")), len(want_conn))
     t.ge("summary: resets (the hostile child's)", num(dom.cards.get("sum-resets")), 1)
     check_charts(t, "report --comm", dom, len(want_conn) // 2, resets=True)
-    same_as_top(t, "report --comm", dom, ana, ["--comm", glob], store)
+    same_as_top(t, "report --comm", dom, ["--comm", glob], store)
     # markup in a process name stays text
     t.check(not ({"b", "i", "script", "img", "iframe", "link", "object"} & dom.tags),
             "no element came from a process name: %s" % sorted(dom.tags))
@@ -622,7 +608,7 @@ def main(t):
     # the report's own "same tables" command gives the same tables
     cmd = shlex.split(dom.command)
     if t.check(cmd[:2] == ["tcptop-analyze", "top"], "a top command line: %r" % dom.command):
-        rows = jrows(t, ana, *cmd[1:])
+        rows = t.analyze_rows(*cmd[1:])
         got = dom.tables.get("table-conn", [])
         t.eq("the command line's top: rows", len(rows), len(got))
         for g, w in zip(got, rows):
@@ -632,11 +618,11 @@ def main(t):
     # --- everything on this machine, and a window: still top's numbers -------------------
     for label, args in (("report (whole store)", []), ("report --last 3s", ["--last", "3s"])):
         path = os.path.join(work, "all%d.html" % len(args))
-        rc, out, err = run(ana, "report", "-o", path, *args, store)
+        rc, out, err = run(t, "report", "-o", path, *args, store)
         t.require(rc == 0, "%s: exit %d: %s" % (label, rc, err))
         d = chrome.dom(path)
-        same_as_top(t, label, d, ana, args, store)
-        allc = jrows(t, ana, "top", "-n", 1000000, *args, store)
+        same_as_top(t, label, d, args, store)
+        allc = t.analyze_rows("top", "-n", 1000000, *args, store)
         t.eq("%s: summary bytes in" % label, num(d.cards.get("sum-bytes-in")),
              sum(r["bytes_in"] for r in allc))
         t.eq("%s: summary bytes out" % label, num(d.cards.get("sum-bytes-out")),
@@ -645,7 +631,7 @@ def main(t):
         if not args:
             check_charts(t, label, d, None, resets=True)
 
-    trouble_html = check_trouble(t, chrome, ana, work, store, tr)
+    trouble_html = check_trouble(t, chrome, work, store, tr)
 
     # --- look at it: a screenshot ------------------------------------------------------
     png = os.path.join(work, "report.png")
@@ -665,12 +651,12 @@ def main(t):
     target = os.path.join(outdir, "incident.html")
     with open(target, "w") as f:
         f.write("keep")
-    rc, out, err = run(ana, "report", "-o", target, store)
+    rc, out, err = run(t, "report", "-o", target, store)
     t.eq("an existing -o file: exit", rc, 1)
     t.check("--force" in err and len(err.strip().splitlines()) == 1,
             "an existing -o file: one line naming --force: %r" % err)
     t.eq("an existing -o file: untouched", open(target).read(), "keep")
-    rc, out, err = run(ana, "report", "--force", "-o", target, store)
+    rc, out, err = run(t, "report", "--force", "-o", target, store)
     t.eq("--force: exit", rc, 0)
     t.check(open(target).read().startswith("<!DOCTYPE html>"), "--force replaced the file")
     for label, args, code in (
@@ -682,7 +668,7 @@ def main(t):
             ("no such directory for -o", ["-o", os.path.join(work, "nodir", "r.html"), store], 1),
             ("a malformed time", ["--from", "yesterday-ish", "-o",
                                   os.path.join(outdir, "w.html"), store], 2)):
-        rc, out, err = run(ana, "report", *args)
+        rc, out, err = run(t, "report", *args)
         t.eq("%s: exit" % label, rc, code)
         t.check(err.startswith("tcptop-analyze: report: ") and len(err.strip().splitlines()) == 1,
                 "%s: one line on stderr: %r" % (label, err))

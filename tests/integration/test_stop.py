@@ -11,11 +11,9 @@ a recorder writing a store must take SIGHUP (a closed terminal) as SIGTERM:
 exit 0, the recording marked as a clean stop with its end, every block kept.
 """
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
-import tempfile
 import time
 
 import ttharness as h
@@ -57,8 +55,7 @@ def main(t):
              round(ticks[-1] - ticks[0], 3), 0.6)
     t.eq("tcptop-record -d 1s: stderr", rec2.stderr_text(), "")
 
-    store = tempfile.mkdtemp(prefix="tthup-")
-    t.cleanup(lambda: shutil.rmtree(store, ignore_errors=True))
+    store = t.tmpdir("hup")
     p = subprocess.Popen([t.args.recorder, "-o", store, "-q", "-i", "200ms", "--flush",
                           "400ms"], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     t.cleanup(lambda: p.poll() is None and p.kill())

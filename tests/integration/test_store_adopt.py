@@ -2,7 +2,7 @@
 """Blocks written and fsynced before a SIGKILL but not indexed are adopted.
 
 A recorder (-i 100ms --flush 200ms) records a burst generator started once it
-is attached (ttstore.py burst: every connection's burst sizes and send times
+is attached (ttgen.py store-burst: every connection's burst sizes and send times
 known), and is SIGKILLed the moment its segment file grows: between a frame's
 write and its index transaction, so the segment holds a frame the index does
 not name. The test reads the segment files itself (docs/FORMAT.md: file
@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import struct
-import tempfile
 import time
 
 import ttharness as h
@@ -73,10 +72,10 @@ def kill_at_a_write(t, store, gen_args):
     """One recording of a generator's traffic (started once the recorder is
     attached), SIGKILLed as its segment grows. Returns (the generator, CLOCK_MONOTONIC
     of the attach and of the kill, frames, unindexed frames)."""
-    r = ts.StoreRecorder(t, store, interval="100ms", flush="200ms")
+    r = t.recorder(store=store, interval="100ms", flush="200ms")
     r.start()
     t_attached = time.monotonic()
-    gen = ts.GenProc(t, "burst", gen_args)
+    gen = t.gen("store-burst", gen_args, "ttburst", ready=True)
     time.sleep(1.5)
     seg = newest_segment(store)
     size = os.path.getsize(seg)
@@ -99,10 +98,10 @@ def server_rows(store, port):
 
 def top_bytes(t, store, port, what):
     """top's bytes_in of the generator's server port, and top's stderr."""
-    p = ts.analyze(t, "top", "-n", "1000", "--group-by", "local-port", "--format", "json",
+    p = t.analyze("top", "-n", "1000", "--group-by", "local-port", "--format", "json",
                    store)
     t.eq("%s: top exit status (stderr %r)" % (what, p.stderr), p.returncode, 0)
-    t.check(not ts.sanitizer_report(p.stderr), "%s: sanitizer report:\n%s" % (what, p.stderr))
+    t.check(not h.sanitizer_report(p.stderr), "%s: sanitizer report:\n%s" % (what, p.stderr))
     for line in p.stdout.splitlines():
         row = json.loads(line)
         if row.get("lport") == port:
@@ -145,14 +144,13 @@ def check_bytes(t, store, what, res, t_attached, t_kill):
 
 
 def main(t):
-    top = tempfile.mkdtemp(prefix="ttadopt-")
-    t.cleanup(lambda: shutil.rmtree(top, ignore_errors=True))
+    top = t.tmpdir("adopt")
     crashed = None
     for i in range(ATTEMPTS):
         store = os.path.join(top, "try%d" % i)
         gen, t_attached, t_kill, n, missing = kill_at_a_write(
             t, store, ["--seed", SEED + i, "--lanes", 3, "--pause-min", 5, "--pause-max", 30])
-        res = gen.finish()
+        res = gen.stop()
         t.eq("generator errors", res["errors"], [])
         print("store_adopt: attempt %d: %d frames, %d not indexed" % (i, n, len(missing)),
               flush=True)
@@ -182,9 +180,9 @@ def main(t):
     # the next recorder start adopts them before it records
     rec = os.path.join(top, "recorder")
     shutil.copytree(store, rec)
-    r = ts.StoreRecorder(t, rec, interval="100ms", flush="200ms")
+    r = t.recorder(store=rec, interval="100ms", flush="200ms")
     r.start()
-    rc = r.stop()
+    rc = r.halt()
     t.eq("next recorder: exit status", rc, 0)
     r.check_stderr_clean("next recorder")
     t.check("%d blocks" % len(missing) in r.stderr_text() and "adopted" in r.stderr_text(),

@@ -26,11 +26,9 @@ import pwd
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 import time
 
 import ttharness as h
-import ttstore as ts
 
 SECRET = b"root's precious file\n" * 8
 
@@ -53,10 +51,10 @@ def record(t, store, *extra):
 
 def recorded(t, store):
     """A store of root's with one short recording in it."""
-    rec = ts.StoreRecorder(t, store)
+    rec = t.recorder(store=store)
     rec.start()
     time.sleep(0.6)
-    t.eq("recording %s: exit" % store, rec.stop(), 0)
+    t.eq("recording %s: exit" % store, rec.halt(), 0)
     return store
 
 
@@ -83,7 +81,7 @@ def refused(t, what, rc, err, *words):
     lines = err.strip().splitlines()
     t.check(len(lines) == 1 and all(w in lines[0] for w in words),
             "%s: one line naming %r, got %r" % (what, words, err))
-    t.check(not ts.sanitizer_report(err), "%s: sanitizer report in %r" % (what, err))
+    t.check(not h.sanitizer_report(err), "%s: sanitizer report in %r" % (what, err))
 
 
 def foreign_dirs(t, top, pub):
@@ -125,7 +123,7 @@ def planted_links(t, top):
         v.intact("recorder, %s a symbolic link" % plant)
         if plant == "LOCK":
             continue  # readers never open LOCK
-        p = subprocess.run([ts.analyzer(t)] + ["top", store], capture_output=True, text=True,
+        p = subprocess.run([t.analyzer()] + ["top", store], capture_output=True, text=True,
                            timeout=60)
         refused(t, "top, %s a symbolic link" % plant, p.returncode, p.stderr, plant,
                 "symbolic link")
@@ -142,7 +140,7 @@ def hostile_rows(t, top):
                    "t_end_ns, bytes, blocks, sealed) VALUES (1, 999, '../victim', 1, 1, 1, "
                    "64, 0, 1)")
     db.close()
-    p = subprocess.run([ts.analyzer(t)] + ["verify", store], capture_output=True, text=True,
+    p = subprocess.run([t.analyzer()] + ["verify", store], capture_output=True, text=True,
                        timeout=60)
     t.check(p.returncode != 0 and "../victim" in p.stdout + p.stderr,
             "verify: the row naming ../victim is a problem (exit %d, %r)" %
@@ -159,8 +157,7 @@ def main(t):
         pwd.getpwnam("nobody")
     except KeyError:
         raise h.Skip("no user nobody on this machine")
-    top = tempfile.mkdtemp(prefix="ttattack-")
-    t.cleanup(lambda: shutil.rmtree(top, ignore_errors=True))
+    top = t.tmpdir("attack")
     os.chmod(top, 0o755)
     pub = os.path.join(top, "pub")  # a world-writable directory, as /tmp is
     os.mkdir(pub)

@@ -5,7 +5,7 @@ with retention, it goes on recording past the point where the disk would be full
 The store lives on a small tmpfs (2 MiB, plus 1 KiB for every socket already
 on the host: each is an index row rewritten with every block, and a busy
 machine would otherwise fill the disk with the index alone). Traffic:
-ttstore.py churn (800 loopback sockets, 40 of the connections moving data every
+ttgen.py store-churn (800 loopback sockets, 40 of the connections moving data every
 10 ms, 20 closed and reopened every second).
 
 1. No retention: the recorder runs until the tmpfs is full. It must exit 1
@@ -52,13 +52,13 @@ def watch_segments(store, stop, seen):
 def fill(t, size_k):
     mnt = ts.tmpfs(t, size_k, "full")
     store = os.path.join(mnt, "store")
-    gen = ts.GenProc(t, "churn", GEN)
-    rec = ts.StoreRecorder(t, store)
+    gen = t.gen("store-churn", GEN, "ttchurn", ready=True)
+    rec = t.recorder(store=store)
     rec.start()
     t0 = time.monotonic()
     rc = rec.wait_exit(60)
     took = time.monotonic() - t0
-    gen.finish()
+    gen.stop()
     if rc is None:
         rec.kill()
         raise h.Failed("no retention: the recorder still ran 60s after the start on a %d KiB "
@@ -76,7 +76,7 @@ def fill(t, size_k):
     t.le("full disk: KiB left free on the tmpfs when it stopped", free_k, size_k // 2)
     ts.verify(t, store, "full disk: verify")
     ts.check_index_vs_disk(t, store, "full disk", files_known=False)
-    p = ts.analyze(t, "info", store)
+    p = t.analyze("info", store)
     t.check(p.returncode == 0 and "recordings" in p.stdout,
             "full disk: info exited %d: %s" % (p.returncode, p.stderr.strip()))
     segs = ts.disk_bytes(store)
@@ -89,8 +89,8 @@ def retained(t, size_k, died_after, full_segs):
     RETAIN = ["--retain-size", "%dK" % (size_k * 3 // 4), "--segment-size", "64K"]
     mnt = ts.tmpfs(t, size_k, "ret")
     store = os.path.join(mnt, "store")
-    gen = ts.GenProc(t, "churn", GEN)
-    rec = ts.StoreRecorder(t, store, extra=RETAIN)
+    gen = t.gen("store-churn", GEN, "ttchurn", ready=True)
+    rec = t.recorder(store=store, extra=RETAIN)
     rec.start()
     t0 = time.monotonic()
     seen, stop = {}, threading.Event()
@@ -113,8 +113,8 @@ def retained(t, size_k, died_after, full_segs):
     t.check(written > want_bytes, "with %s: %d segment bytes written in %.1fs, want more than "
             "%d (the full disk run had %d)" % (" ".join(RETAIN), written, ran, want_bytes,
                                               full_segs))
-    rc = rec.stop()
-    gen.finish()
+    rc = rec.halt()
+    gen.stop()
     t.eq("with retention: exit status after SIGINT", rc, 0)
     rec.check_stderr_clean("with retention")
     noise = [l for l in rec.stderr_text().splitlines()
@@ -122,7 +122,7 @@ def retained(t, size_k, died_after, full_segs):
     t.eq("with retention: stderr lines other than warnings", noise, [])
     ts.verify(t, store, "with retention: verify")
     ts.check_index_vs_disk(t, store, "with retention")
-    p = ts.analyze(t, "info", store)
+    p = t.analyze("info", store)
     t.eq("with retention: info exit status", p.returncode, 0)
     print("with retention: still recording after %.1fs, %d KiB of segments written through a "
           "%d KiB tmpfs, %d segments made, %d KiB of them left" %
@@ -133,14 +133,14 @@ def beyond(t, size_k, died_after):
     what = "--retain-size 1G on a %d KiB tmpfs" % size_k
     mnt = ts.tmpfs(t, size_k, "big")
     store = os.path.join(mnt, "store")
-    gen = ts.GenProc(t, "churn", GEN)
-    rec = ts.StoreRecorder(t, store, extra=["--retain-size", "1G", "--segment-size", "64K"])
+    gen = t.gen("store-churn", GEN, "ttchurn", ready=True)
+    rec = t.recorder(store=store, extra=["--retain-size", "1G", "--segment-size", "64K"])
     rec.start()
     rc = rec.wait_exit(died_after + 15)
     ended = rc is not None
     if not ended:
-        rc = rec.stop()
-    gen.finish()
+        rc = rec.halt()
+    gen.stop()
     rec.check_stderr_clean(what)
     lines = [l for l in rec.stderr_text().splitlines()
              if not l.startswith("tcptop-record: warning:")]
@@ -153,7 +153,7 @@ def beyond(t, size_k, died_after):
         t.eq("%s: stderr lines other than warnings" % what, lines, [])
     ts.verify(t, store, what + ": verify")
     ts.check_index_vs_disk(t, store, what, files_known=False)
-    p = ts.analyze(t, "info", store)
+    p = t.analyze("info", store)
     t.eq("%s: info exit status" % what, p.returncode, 0)
     print("%s: %s; %d KiB of segments left" %
           (what, "stopped by itself: %s" % lines if ended else "still recording after %.0fs" %

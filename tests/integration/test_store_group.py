@@ -22,11 +22,9 @@ import socket
 import sqlite3
 import stat
 import subprocess
-import tempfile
 import time
 
 import ttharness as h
-import ttstore as ts
 
 READER = "ttgrpreader"
 
@@ -36,8 +34,7 @@ def main(t):
     if group is None:
         raise h.Skip("no adm, daemon or users group on this machine")
     gid = grp.getgrnam(group).gr_gid
-    base = tempfile.mkdtemp(prefix="ttgrp-")
-    t.cleanup(lambda: subprocess.run(["rm", "-rf", base]))
+    base = t.tmpdir("grp")
     store = os.path.join(base, "store")
     # a connection open all along: the recording has rows whatever else the host does
     lsn = socket.socket()
@@ -85,26 +82,27 @@ def main(t):
             "no -wal after the last connection closed: %r" % sorted(os.listdir(store)))
     _read_as_member(t, member, store, "a WAL index without -wal")
 
-    killed = os.path.join(base, "killed")
-    rec = ts.StoreRecorder(t, killed, extra=("--group", group), umask=0)
-    rec.start()
-    time.sleep(0.8)
-    rec.sigkill()
+    def killed_store(name):
+        """A store of this group whose recorder (umask 000) was SIGKILLed as it ran."""
+        path = os.path.join(base, name)
+        rec = t.recorder(store=path, extra=("--group", group), umask=0)
+        rec.start()
+        time.sleep(0.8)
+        rec.sigkill()
+        return path
+
+    killed = killed_store("killed")
     t.check(os.path.exists(os.path.join(killed, "index.db-wal")),
             "after a SIGKILL the -wal is left: %r" % sorted(os.listdir(killed)))
     _read_as_member(t, member, killed, "after a SIGKILL")
     # the kill may land after a checkpoint emptied the -wal (wal_autocheckpoint
     # 1, journal_size_limit 0) while the -shm still counts its frames: make
     # that state (what is committed is in index.db by then) and read again
-    killed2 = os.path.join(base, "killed2")
-    rec = ts.StoreRecorder(t, killed2, extra=("--group", group), umask=0)
-    rec.start()
-    time.sleep(0.8)
-    rec.sigkill()
+    killed2 = killed_store("killed2")
     os.truncate(os.path.join(killed2, "index.db-wal"), 0)
     _read_as_member(t, member, killed2, "after a SIGKILL, an empty -wal and a stale -shm")
 
-    r = ts.analyze(t, "reindex", store)
+    r = t.analyze("reindex", store)
     t.eq("reindex exit (stderr %r)" % r.stderr, r.returncode, 0)
     _shared(t, store, gid, "after reindex")
     _read_as_member(t, member, store, "after reindex")
@@ -144,19 +142,19 @@ def _read_as_member(t, member, store, what):
     def as_member(cmd):
         return subprocess.run(["setpriv", "--reuid=%d" % member.pw_uid,
                                "--regid=%d" % member.pw_gid, "--init-groups", "--",
-                               ts.analyzer(t)] + cmd + [store],
+                               t.analyzer()] + cmd + [store],
                               capture_output=True, text=True, timeout=60)
 
     for cmd in (["top", "-n", "1000"], ["verify"]):
         mine = as_member(cmd)
         t.eq("%s: member's %s exit (stderr %r)" % (what, cmd[0], mine.stderr), mine.returncode, 0)
-        t.check(not ts.sanitizer_report(mine.stderr), "%s: sanitizer report" % what)
+        t.check(not h.sanitizer_report(mine.stderr), "%s: sanitizer report" % what)
         if cmd[0] == "top":
             t.check(mine.stdout.count("\n") > 1, "%s: top has rows: %r (stderr %r)"
                     % (what, mine.stdout, mine.stderr))
             after = {f: os.stat(os.path.join(store, f)).st_mtime_ns for f in os.listdir(store)}
             t.eq("%s: the member's read wrote nothing" % what, after, before)
-            roots = ts.analyze(t, *(cmd + [store]))
+            roots = t.analyze(*(cmd + [store]))
             # a SIGKILL between a block's fsync and its index transaction leaves blocks
             # the member cannot adopt (it cannot write): it says how many its answer
             # lacks, root's read adopts exactly those, and then the two answers agree

@@ -39,10 +39,10 @@ def answers(t, store, frm, to):
                        ("top_group", ["top", "-n", "100000", "--group-by", "process,remote-port"]),
                        ("events", ["events"]),
                        ("timeline", ["timeline"])):
-        p = ts.analyze(t, *(args + win + ["--format", "json", store]))
+        p = t.analyze(*(args + win + ["--format", "json", store]))
         t.check(p.returncode == 0, "%s %s: exit %d: %s" % (name, win, p.returncode,
                                                            p.stderr.strip()))
-        t.check(not ts.sanitizer_report(p.stderr), "%s: sanitizer report: %s" % (name, p.stderr))
+        t.check(not h.sanitizer_report(p.stderr), "%s: sanitizer report: %s" % (name, p.stderr))
         out[name] = p.stdout
     return out
 
@@ -58,13 +58,15 @@ def main(t):
     t.eq("--keyframe 3s with --flush 2s: exit (stderr %r)" % p.stderr, p.returncode, 2)
     t.check("multiple of --flush" in p.stderr, "says why: %r" % p.stderr)
 
-    gen = ts.GenProc(t, "churn", ["--conns", 60, "--active", 6, "--reopen", 4])
-    rec = ts.StoreRecorder(t, store, interval="100ms", flush="500ms",
+    gen = t.gen("store-churn", ["--conns", 60, "--active", 6, "--reopen", 4],
+
+                "ttchurn", ready=True)
+    rec = t.recorder(store=store, interval="100ms", flush="500ms",
                            extra=["--keyframe", "2s", "--segment-duration", "5s"])
     rec.start()
     time.sleep(14)
-    rec.stop()
-    gen.finish()
+    rec.halt()
+    gen.stop()
     ts.verify(t, store, "recorded with --keyframe 2s")
 
     blocks = ts.query(store, "SELECT s.recording_id AS rec, s.seq, b.offset, b.keyframe, "
@@ -107,7 +109,7 @@ def main(t):
     frm = rng.randrange(t0, t1)
     to = min(t1, frm + 3 * NS)
     small = os.path.join(twin, "small")
-    p = ts.analyze(t, "extract", "--from", "@%.9f" % (frm / NS), "--to", "@%.9f" % (to / NS),
+    p = t.analyze("extract", "--from", "@%.9f" % (frm / NS), "--to", "@%.9f" % (to / NS),
                    "-o", small, store)
     t.eq("extract exit (stderr %r)" % p.stderr, p.returncode, 0)
     first = ts.query(small, "SELECT keyframe FROM blocks ORDER BY id LIMIT 1")
@@ -116,12 +118,12 @@ def main(t):
     t.eq("the extract answers its window as the store does",
          answers(t, small, frm, to)["top"], answers(t, store, frm, to)["top"])
 
-    p = ts.analyze(t, "top", "--stats", "--from", "@%.9f" % ((t0 + t1) / 2 / NS), store)
+    p = t.analyze("top", "--stats", "--from", "@%.9f" % ((t0 + t1) / 2 / NS), store)
     t.check("warm-up blocks" in p.stderr, "--stats counts warm-up blocks: %r" % p.stderr)
 
     before = [(b["seq"], b["offset"], b["keyframe"]) for b in blocks]
     os.unlink(os.path.join(store, "index.db"))
-    p = ts.analyze(t, "reindex", store, timeout=120)
+    p = t.analyze("reindex", store, timeout=120)
     t.eq("reindex exit (stderr %r)" % p.stderr, p.returncode, 0)
     after = [(b["seq"], b["offset"], b["keyframe"]) for b in ts.query(
         store, "SELECT s.seq, b.offset, b.keyframe FROM blocks b JOIN segments s ON "

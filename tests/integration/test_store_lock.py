@@ -12,9 +12,7 @@
    0600: the store holds process names and addresses.
 """
 import os
-import shutil
 import stat
-import tempfile
 import time
 
 import ttharness as h
@@ -23,14 +21,14 @@ import ttstore as ts
 
 def lock(t, top):
     store = os.path.join(top, "locked")
-    first = ts.StoreRecorder(t, store)
+    first = t.recorder(store=store)
     first.start()
     time.sleep(0.5)  # a few blocks in the index
     before = ts.query(store, "SELECT (SELECT count(*) FROM recordings) AS r, "
                              "(SELECT count(*) FROM segments) AS s")[0]
     files_before = sorted(ts.segment_files(store))
 
-    second = ts.StoreRecorder(t, store, canary=False)
+    second = t.recorder(store=store, canary=False)
     second.start(wait=False)
     rc = second.wait_exit(10)
     took = time.monotonic() - second.t_spawn
@@ -46,11 +44,11 @@ def lock(t, top):
     second.check_stderr_clean("second recorder")
     t.check(first.alive(), "the first recorder died when the second one tried: exit %r, %s" %
             (first.proc.poll(), first.stderr_text()))
-    lines_then = first.lines
+    lines_then = first.nlines
     time.sleep(0.5)
-    t.check(first.alive() and first.lines > lines_then,
+    t.check(first.alive() and first.nlines > lines_then,
             "the first recorder goes on recording (JSON lines %d, then %d)" %
-            (lines_then, first.lines))
+            (lines_then, first.nlines))
     after = ts.query(store, "SELECT (SELECT count(*) FROM recordings) AS r, "
                             "(SELECT count(*) FROM segments) AS s")[0]
     t.eq("recordings and segments after the refused recorder", after, before)
@@ -58,10 +56,10 @@ def lock(t, top):
          files_before)
 
     first.sigkill()
-    third = ts.StoreRecorder(t, store)
+    third = t.recorder(store=store)
     third.start()  # Failed if it cannot take the store
     time.sleep(0.6)
-    t.eq("recorder after the first was SIGKILLed: exit status after SIGINT", third.stop(), 0)
+    t.eq("recorder after the first was SIGKILLed: exit status after SIGINT", third.halt(), 0)
     third.check_stderr_clean("recorder after the kill")
     noise = [l for l in third.stderr_text().splitlines()
              if not l.startswith("tcptop-record: warning:")]
@@ -77,7 +75,7 @@ def lock(t, top):
 
 def privacy(t, top):
     store = os.path.join(top, "private")
-    rec = ts.StoreRecorder(t, store, umask=0)
+    rec = t.recorder(store=store, umask=0)
     rec.start()
     time.sleep(0.6)
     modes = {}
@@ -91,15 +89,14 @@ def privacy(t, top):
     t.check("index.db-wal" in modes, "umask 000: no index.db-wal while recording: %s" %
             sorted(modes))
     t.eq("umask 000: files not 0600", {f: oct(m) for f, m in modes.items() if m != 0o600}, {})
-    t.eq("umask 000: exit status after SIGINT", rec.stop(), 0)
+    t.eq("umask 000: exit status after SIGINT", rec.halt(), 0)
     for f in sorted(os.listdir(store)):
         m = stat.S_IMODE(os.stat(os.path.join(store, f)).st_mode)
         t.check(m == 0o600, "umask 000: %s is %s after the stop" % (f, oct(m)))
 
 
 def main(t):
-    top = tempfile.mkdtemp(prefix="ttlock-")
-    t.cleanup(lambda: shutil.rmtree(top, ignore_errors=True))
+    top = t.tmpdir("lock")
     lock(t, top)
     privacy(t, top)
 

@@ -16,20 +16,12 @@ import os
 import signal
 import sqlite3
 import subprocess
-import tempfile
 import time
 
 import ttharness as h
 
 ROWS = ("SELECT conn_id, open_ns, laddr, lport, raddr, rport, bytes_in, bytes_out, packets_in, "
         "packets_out, close_reason FROM connections ORDER BY conn_id, open_ns")
-
-
-def analyzer(t):
-    path = os.path.normpath(os.path.join(os.path.dirname(t.args.recorder), "..", "analyze",
-                                         "tcptop-analyze"))
-    t.require(os.access(path, os.X_OK), "tcptop-analyze next to the recorder: %s" % path)
-    return path
 
 
 def rows(store):
@@ -67,9 +59,8 @@ def top_bytes(ana, store):
 
 def main(t):
     me = os.getpid() % 100000
-    ana = analyzer(t)
-    store = tempfile.mkdtemp(prefix="ttreidx-")
-    t.cleanup(lambda: subprocess.run(["rm", "-rf", store]))
+    ana = t.analyzer()
+    store = t.tmpdir("reidx")
     name = "ttri%d" % me
 
     rec = t.recorder(interval="250ms", extra=["-o", store, "--flush", "500ms"])

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Retention while recording: by the size of the whole directory and by age.
 
-Traffic: ttstore.py churn, hundreds of loopback connections held open, a few
+Traffic: ttgen.py store-churn, hundreds of loopback connections held open, a few
 dozen moving random amounts every 10 ms and some closed and reopened every
 second, so every 200 ms block holds some tens of KiB and the index gains rows
 of closed connections all the time.
@@ -34,9 +34,7 @@ each the larger of its size and its allocated space. It is sampled every
    their rows (open, from the first tick), verify passes.
 """
 import os
-import shutil
 import stat
-import tempfile
 import threading
 import time
 
@@ -137,12 +135,13 @@ def index_peak(store, stop, out):
 
 def by_size(t, top):
     store = os.path.join(top, "size")
-    gen = ts.GenProc(t, "churn", ["--conns", 300, "--active", 100, "--reopen", 15])
+    gen = t.gen("store-churn", ["--conns", 300, "--active", 100, "--reopen", 15],
+                "ttchurn", ready=True)
 
     # the index's size depends on every socket of the host (other tests, services):
     # measure it, then give the second recording room for it, its WAL, and a few
     # segments, so that retention has to remove some
-    first = ts.StoreRecorder(t, store)
+    first = t.recorder(store=store)
     first.start()
     ipeak, stop = [0], threading.Event()
     th = threading.Thread(target=index_peak, args=(store, stop, ipeak), daemon=True)
@@ -150,13 +149,13 @@ def by_size(t, top):
     time.sleep(2.0)
     stop.set()
     th.join()
-    t.eq("size: first recording (no limits): exit status", first.stop(), 0)
+    t.eq("size: first recording (no limits): exit status", first.halt(), 0)
     limit = (ipeak[0] * 5 // 4 + 512 * 1024 + 65535) // 65536 * 65536
     what = "--segment-size 64K --retain-size %dK" % (limit // 1024)
 
     # a keyframe in every block, as before sparse keyframes: enough bytes to roll
     # and remove several segments within the run on a busy machine too
-    rec = ts.StoreRecorder(t, store, extra=["--segment-size", "64K", "--retain-size",
+    rec = t.recorder(store=store, extra=["--segment-size", "64K", "--retain-size",
                                             "%dK" % (limit // 1024), "--keyframe", "200ms"])
     rec.start()
     samples, times, stop = [], [], threading.Event()
@@ -165,8 +164,8 @@ def by_size(t, top):
     time.sleep(RUN_S + 4)
     stop.set()
     th.join()
-    rc = rec.stop()
-    gen.finish()
+    rc = rec.halt()
+    gen.stop()
     t.eq("%s: exit status" % what, rc, 0)
     t.eq("%s: stderr (no warning: the size holds the index and a segment)" % what,
          rec.stderr_text(), "")
@@ -205,8 +204,9 @@ def by_size(t, top):
 def too_small(t, top):
     what = "--segment-size 64K --retain-size 128K"
     store = os.path.join(top, "small")
-    gen = ts.GenProc(t, "churn", ["--conns", 300, "--active", 100, "--reopen", 15])
-    rec = ts.StoreRecorder(t, store, extra=["--segment-size", "64K", "--retain-size", "128K"])
+    gen = t.gen("store-churn", ["--conns", 300, "--active", 100, "--reopen", 15],
+                "ttchurn", ready=True)
+    rec = t.recorder(store=store, extra=["--segment-size", "64K", "--retain-size", "128K"])
     rec.start()
     samples, stop = [], threading.Event()
     th = threading.Thread(target=sampler, args=(store, stop, samples), daemon=True)
@@ -215,8 +215,8 @@ def too_small(t, top):
     stop.set()
     th.join()
     alive = rec.alive()
-    rc = rec.stop()
-    gen.finish()
+    rc = rec.halt()
+    gen.stop()
     t.check(alive, "%s: the recorder stopped by itself" % what)
     t.eq("%s: exit status" % what, rc, 0)
     rec.check_stderr_clean(what)
@@ -241,13 +241,14 @@ def too_small(t, top):
 def by_age(t, top):
     what = "--segment-duration 1s --retain-age 3s"
     store = os.path.join(top, "age")
-    gen = ts.GenProc(t, "churn", ["--conns", 100, "--active", 10, "--reopen", 5])
-    rec = ts.StoreRecorder(t, store, extra=["--segment-duration", "1s", "--retain-age", "3s"])
+    gen = t.gen("store-churn", ["--conns", 100, "--active", 10, "--reopen", 5],
+                "ttchurn", ready=True)
+    rec = t.recorder(store=store, extra=["--segment-duration", "1s", "--retain-age", "3s"])
     rec.start()
     time.sleep(RUN_S)
     wall_stop = time.time()
-    rc = rec.stop()
-    gen.finish()
+    rc = rec.halt()
+    gen.stop()
     t.eq("%s: exit status" % what, rc, 0)
     t.eq("%s: stderr" % what, rec.stderr_text(), "")
     mine = common_checks(t, store, what, 1)
@@ -276,8 +277,7 @@ def by_age(t, top):
 
 
 def main(t):
-    top = tempfile.mkdtemp(prefix="ttretain-")
-    t.cleanup(lambda: shutil.rmtree(top, ignore_errors=True))
+    top = t.tmpdir("retain")
     by_size(t, top)
     too_small(t, top)
     by_age(t, top)

@@ -7,8 +7,8 @@ incremental vacuum, auto_vacuum NONE), so the first runs convert it
 random delay, with --segment-size 16K --retain-size 64K: a size smaller than
 the index, so every segment is removed as soon as it is sealed (a few times a
 second) with its rows, followed by an incremental vacuum and a WAL
-truncation: most kills land in or near a retention pass. Traffic: ttstore.py
-churn (a steady stream of connections opening and closing).
+truncation: most kills land in or near a retention pass. Traffic: ttgen.py
+store-churn (a steady stream of connections opening and closing).
 
 After every kill: `tcptop-analyze verify` passes (a file whose rows a pass
 had deleted when it died is a warning, never a problem), every blocks row
@@ -24,7 +24,6 @@ import os
 import random
 import re
 import shutil
-import tempfile
 import time
 
 import ttharness as h
@@ -38,11 +37,11 @@ RETAIN = ["--segment-size", "16K", "--retain-size", "64K"]
 
 
 def answers(t, store, what):
-    p = ts.analyze(t, "info", store)
+    p = t.analyze("info", store)
     t.check(p.returncode == 0, "%s: info exited %d: %s" % (what, p.returncode, p.stderr.strip()))
-    p = ts.analyze(t, "top", "-n", "5", store)
+    p = t.analyze("top", "-n", "5", store)
     t.check(p.returncode == 0, "%s: top exited %d: %s" % (what, p.returncode, p.stderr.strip()))
-    t.check(not ts.sanitizer_report(p.stderr), "%s: top: sanitizer report" % what)
+    t.check(not h.sanitizer_report(p.stderr), "%s: top: sanitizer report" % what)
 
 
 def unknown_files(store):
@@ -60,8 +59,7 @@ def main(t):
     print("store_retention_kill: seed %d (TT_RETKILL_SEED=%d repeats it), %d kills" %
           (seed, seed, KILLS), flush=True)
     rng = random.Random(seed)
-    top = tempfile.mkdtemp(prefix="ttretkill-")
-    t.cleanup(lambda: shutil.rmtree(top, ignore_errors=True))
+    top = t.tmpdir("retkill")
     store = os.path.join(top, "store")
     os.mkdir(store, 0o700)
     for f in ("index.db", "r000001-s000000.tts"):
@@ -69,12 +67,14 @@ def main(t):
     av = ts.query(store, "PRAGMA auto_vacuum")[0]["auto_vacuum"]
     t.eq("the copy of store-v1: auto_vacuum before any run (0: none)", av, 0)
 
-    gen = ts.GenProc(t, "churn", ["--conns", 100, "--active", 30, "--reopen", 20])
+    gen = t.gen("store-churn", ["--conns", 100, "--active", 30, "--reopen", 20],
+
+                "ttchurn", ready=True)
     stats = {"starting": 0, "attached": 0, "unknown": 0}
     for i in range(KILLS):
         # one in six while it starts (opening, converting, the first pass)
         delay = rng.uniform(0.0, 0.3) if rng.random() < 0.17 else rng.uniform(0.4, 2.5)
-        r = ts.StoreRecorder(t, store, extra=RETAIN)
+        r = t.recorder(store=store, extra=RETAIN)
         r.start(wait=False)
         time.sleep(delay)
         attached = r.attached.is_set()
@@ -96,11 +96,11 @@ def main(t):
         if not gen.alive():
             raise h.Failed("the generator died")
 
-    final = ts.StoreRecorder(t, store, extra=RETAIN)
+    final = t.recorder(store=store, extra=RETAIN)
     final.start()
     time.sleep(1.5)
-    rc = final.stop()
-    gen.finish()
+    rc = final.halt()
+    gen.stop()
     t.eq("final run: exit status after SIGINT", rc, 0)
     final.check_stderr_clean("final run")
     noise = [l for l in final.stderr_text().splitlines()

@@ -29,10 +29,10 @@ def top(t, store, win, group, rollups):
     args = ["top", "-n", "100000", "--format", "json", "--stats", "--group-by", group]
     if not rollups:
         args.append("--no-rollups")
-    p = ts.analyze(t, *(args + win + [store]))
+    p = t.analyze(*(args + win + [store]))
     t.check(p.returncode == 0, "top %s %s: exit %d: %s" % (group, win, p.returncode,
                                                            p.stderr.strip()))
-    t.check(not ts.sanitizer_report(p.stderr), "sanitizer report: %s" % p.stderr)
+    t.check(not h.sanitizer_report(p.stderr), "sanitizer report: %s" % p.stderr)
     pieces = 0
     for line in p.stderr.splitlines():
         if line.startswith("stats:") and "rollup pieces" in line:
@@ -44,15 +44,15 @@ def main(t):
     store = tempfile.mkdtemp(prefix="ttroll-")
     if not os.environ.get("TT_KEEP"):
         t.cleanup(lambda: shutil.rmtree(store, ignore_errors=True))
-    gen = ts.GenProc(t, "churn", ["--conns", 40, "--active", 5, "--reopen", 3])
+    gen = t.gen("store-churn", ["--conns", 40, "--active", 5, "--reopen", 3], "ttchurn", ready=True)
     for _ in range(2):
-        rec = ts.StoreRecorder(t, store, interval="100ms", flush="500ms",
+        rec = t.recorder(store=store, interval="100ms", flush="500ms",
                                extra=["--bucket", "2s", "--segment-duration", "4s"])
         rec.start()
         time.sleep(9)
-        rec.stop()
+        rec.halt()
         time.sleep(1)
-    gen.finish()
+    gen.stop()
     ts.verify(t, store, "recorded with --bucket 2s")
 
     recs = ts.query(store, "SELECT id, rollup_ns, start_ns, end_ns FROM recordings ORDER BY id")

@@ -9,18 +9,8 @@ its local port.
 """
 import errno
 import os
-import socket
 
 import ttharness as h
-
-
-def free_port():
-    """A loopback port with no listener: bound, never listened on, then freed."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def main(t):
@@ -28,7 +18,7 @@ def main(t):
     name = "ttref%d" % me
     rec = t.recorder()
     rec.start()
-    port = free_port()
+    port = h.free_port()
     g = t.gen("tcp-refused", ["--host", "127.0.0.1", "--port", port], name)
     res = g.finish()
     conns = res["conns"]

@@ -26,7 +26,6 @@ they share open_ts, until a closed row. What is checked is the sum.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 
@@ -184,24 +183,6 @@ def steps(t, rec, me):
     return check
 
 
-def free_port():
-    """A port free for both TCP and UDP on 127.0.0.1 (iperf3 needs a number)."""
-    for _ in range(50):
-        a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        a.bind(("127.0.0.1", 0))
-        port = a.getsockname()[1]
-        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            b.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            a.close()
-            b.close()
-    raise h.Failed("no port free for TCP and UDP")
-
-
 def tcp_listening(port):
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(path) as f:
@@ -217,8 +198,8 @@ def iperf3(t, rec):
     if not exe:
         print("NOTE: iperf3 is not installed: the iperf3 -u sub-case is not run", flush=True)
         return lambda rows: None
-    port = free_port()
-    srv = subprocess.Popen(h._pdeathsig("KILL") + [exe, "-s", "-1", "-B", "127.0.0.1", "-p",
+    port = h.free_port()
+    srv = subprocess.Popen(h.pdeathsig("KILL") + [exe, "-s", "-1", "-B", "127.0.0.1", "-p",
                                                      str(port), "--json"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
@@ -235,7 +216,7 @@ def iperf3(t, rec):
                   "iperf3 server not listening on %d: %s" % (port, srv.stderr.read()
                                                              if srv.poll() is not None else ""))
         time.sleep(0.05)
-    cli = subprocess.Popen(h._pdeathsig("KILL") + [exe, "-u", "-c", "127.0.0.1", "-p", str(port),
+    cli = subprocess.Popen(h.pdeathsig("KILL") + [exe, "-u", "-c", "127.0.0.1", "-p", str(port),
                                                      "-b", "20M", "-l", "1200", "-t", "2",
                                                      "--json"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

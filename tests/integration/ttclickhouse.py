@@ -5,7 +5,6 @@ loopback ports only; clusters name the TCP ports of their shards. Starts in a
 fraction of a second. Stdlib only.
 """
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -16,14 +15,6 @@ SERVER = "/usr/sbin/clickhouse-server"
 
 def available():
     return os.access(SERVER, os.X_OK)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def apply_sql(server, path, db, cluster="tt_fleet"):

@@ -15,6 +15,11 @@ Errors go to stderr and exit 1. Every blocking call has a timeout, so a test
 whose other half died fails instead of hanging. The process name (comm) is set
 with prctl(PR_SET_NAME) from --name so the recorder's pid/comm can be checked.
 
+store-burst and store-churn feed the store tests and run until stdin is closed:
+store-burst makes each total a socket ever has known, with the moment it began
+(a recorder can only ever see a total at a burst boundary); store-churn is a
+steady stream of data for the store (keyframes, samples, connection rows).
+
 Stdlib only: it runs with Debian's /usr/bin/python3, inside network namespaces
 (`ip netns exec NS python3 ttgen.py ...` execs, so the pid stays the same).
 """
@@ -24,6 +29,7 @@ import errno
 import fcntl
 import json
 import os
+import random
 import select
 import socket
 import struct
@@ -1574,6 +1580,182 @@ def tcp_abandon(a):
     emit("result", pid=os.getpid(), tid=threading.get_native_id(), conns=[rec])
 
 
+# --- the store tests' traffic: run until stdin is closed (or --duration) -------
+
+
+def burst_schedule(seed, lane, idx):
+    """Burst sizes of connection idx of a lane; both ends compute the same."""
+    rng = random.Random("%s/%d/%d" % (seed, lane, idx))
+    return [1000 + rng.randrange(0, 3000) for _ in range(rng.randint(2, 9))]
+
+
+def _stdin_closed_watch(stop, deadline):
+    def watch():
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([sys.stdin], [], [], 0.2)
+            if r and not sys.stdin.buffer.readline():
+                break
+        stop.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def store_burst(a):
+    """The store tests' burst traffic (module docstring): every total a socket ever had is known."""
+    stop = threading.Event()
+    _stdin_closed_watch(stop, time.monotonic() + a.duration)
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(128)
+    port = ls.getsockname()[1]
+    lock = threading.Lock()
+    cond = threading.Condition(lock)
+    # client (addr, port) -> burst sizes of its connections in connect order: with
+    # tcp_tw_reuse a port comes back once the last connection on it has closed
+    schedules = {}
+    conns = []
+    errors = []
+
+    def serve(c, peer, sizes):
+        try:
+            # blocking, no Python timeout: with one, the socket is non-blocking and
+            # MSG_WAITALL may return part of a burst; SO_RCVTIMEO is the backstop
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 20, 0))
+            if sizes is None:
+                raise RuntimeError("no schedule for %r" % (peer,))
+            got = []
+            for n in sizes:
+                b = c.recv(n, socket.MSG_WAITALL)
+                got.append(len(b))
+                if len(b) != n:
+                    raise RuntimeError("%r: recv gave %d of a %d-byte burst" % (peer, len(b), n))
+            b = c.recv(1, socket.MSG_WAITALL)
+            if b:
+                raise RuntimeError("%r: more bytes than scheduled" % (peer,))
+        except Exception as e:  # reported, the test fails on it
+            with lock:
+                errors.append("server: %r" % e)
+        finally:
+            c.close()
+
+    def acceptor():
+        ls.settimeout(0.2)
+        while True:
+            try:
+                c, peer = ls.accept()
+            except socket.timeout:
+                if done_lanes.is_set():
+                    return
+                continue
+            c.settimeout(None)
+            # here, in accept order, which is connect order for one client port
+            with cond:
+                sizes = None
+                if cond.wait_for(lambda: schedules.get(peer), 20):
+                    sizes = schedules[peer].pop(0)
+            threading.Thread(target=serve, args=(c, peer, sizes), daemon=True).start()
+
+    def lane(k):
+        idx = 0
+        while not stop.is_set():
+            sizes = burst_schedule(a.seed, k, idx)
+            rng = random.Random("%s/pause/%d/%d" % (a.seed, k, idx))
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            rec = {"lane": k, "idx": idx, "sizes": sizes, "t_send": [], "sent": 0}
+            try:
+                s.settimeout(None)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 20, 0))
+                rec["t_connect"] = time.monotonic()
+                s.connect(("127.0.0.1", port))
+                la = s.getsockname()
+                rec.update(laddr=la[0], lport=la[1], raddr="127.0.0.1", rport=port)
+                with cond:
+                    schedules.setdefault((la[0], la[1]), []).append(sizes)
+                    cond.notify_all()
+                for i, n in enumerate(sizes):
+                    payload = bytes([(idx + i) & 0xFF]) * n
+                    rec["t_send"].append(time.monotonic())
+                    w = s.send(payload)  # one send(): one sock_send_length with all n
+                    rec["sent"] += w
+                    if w != n:
+                        raise RuntimeError("send wrote %d of %d" % (w, n))
+                    time.sleep(rng.uniform(a.pause_min, a.pause_max) / 1000.0)
+            except Exception as e:
+                with lock:
+                    errors.append("client %d/%d: %r" % (k, idx, e))
+            finally:
+                s.close()
+                rec["t_close"] = time.monotonic()
+                with lock:
+                    conns.append(rec)
+            idx += 1
+
+    done_lanes = threading.Event()
+    acc = threading.Thread(target=acceptor)
+    acc.start()
+    print(json.dumps({"kind": "ready", "pid": os.getpid(), "port": port}), flush=True)
+    lanes = [threading.Thread(target=lane, args=(k,)) for k in range(a.lanes)]
+    for th in lanes:
+        th.start()
+    for th in lanes:
+        th.join()
+    done_lanes.set()
+    acc.join()
+    time.sleep(0.2)  # the last servers read their EOF
+    ls.close()
+    with lock:
+        print(json.dumps({"kind": "result", "pid": os.getpid(), "port": port, "conns": conns,
+                          "errors": errors}), flush=True)
+
+
+def store_churn(a):
+    """The store tests' steady stream: --conns TCP pairs held open; every --period ms, --active random ones move data."""
+    stop = threading.Event()
+    _stdin_closed_watch(stop, time.monotonic() + a.duration)
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1024)
+    port = ls.getsockname()[1]
+    rng = random.Random(a.seed)
+
+    def pair():
+        c = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s, _ = ls.accept()
+        s.setblocking(False)
+        return [c, s]
+
+    pairs = [pair() for _ in range(a.conns)]
+    print(json.dumps({"kind": "ready", "pid": os.getpid(), "port": port}), flush=True)
+    moved = reopened = 0
+    last_reopen = time.monotonic()
+    blob = os.urandom(65536)
+    while not stop.is_set():
+        for p in rng.sample(pairs, min(a.active, len(pairs))):
+            n = rng.randrange(1, a.max_bytes)
+            off = rng.randrange(0, len(blob) - n)
+            p[0].sendall(blob[off:off + n])
+            moved += n
+            while True:
+                try:
+                    if not p[1].recv(65536):
+                        break
+                except BlockingIOError:
+                    break
+        if a.reopen and time.monotonic() - last_reopen >= 1.0:
+            last_reopen = time.monotonic()
+            for i in rng.sample(range(len(pairs)), min(a.reopen, len(pairs))):
+                for s in pairs[i]:
+                    s.close()
+                pairs[i] = pair()
+                reopened += 1
+        time.sleep(a.period / 1000.0)
+    for p in pairs:
+        for s in p:
+            s.close()
+    ls.close()
+    print(json.dumps({"kind": "result", "moved": moved, "reopened": reopened}), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(prog="ttgen")
     p.add_argument("--name", default="", help="process name (comm), at most 15 bytes")
@@ -1716,6 +1898,24 @@ def main():
     q.add_argument("--port", type=int, required=True)
     q.add_argument("--wait-ms", type=int, default=1500)
     q.set_defaults(fn=tcp_abandon)
+
+    q = sub.add_parser("store-burst")
+    q.add_argument("--seed", required=True)
+    q.add_argument("--lanes", type=int, default=3)
+    q.add_argument("--pause-min", type=float, default=5.0, help="ms between bursts")
+    q.add_argument("--pause-max", type=float, default=40.0)
+    q.add_argument("--duration", type=float, default=150.0, help="backstop, seconds")
+    q.set_defaults(fn=store_burst)
+
+    q = sub.add_parser("store-churn")
+    q.add_argument("--seed", default="1")
+    q.add_argument("--conns", type=int, default=200)
+    q.add_argument("--active", type=int, default=20)
+    q.add_argument("--period", type=float, default=10.0, help="ms")
+    q.add_argument("--max-bytes", type=int, default=3000)
+    q.add_argument("--reopen", type=int, default=0, help="pairs closed and reopened per second")
+    q.add_argument("--duration", type=float, default=100.0, help="backstop, seconds")
+    q.set_defaults(fn=store_churn)
 
     a = p.parse_args()
     if a.comm_hex:

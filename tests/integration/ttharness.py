@@ -1,14 +1,24 @@
-"""ttharness: what every integration test of tcptop-record needs.
+"""ttharness: the one harness of the integration and cli tests.
 
-- Test: argument parsing (--recorder), the skip/fail/pass protocol (exit 77 with
-  a loud "SKIPPED: <reason>", 1 with every failed check and its numbers, 0),
-  checks that collect failures instead of stopping at the first, and teardown
-  that runs whatever happens (try/finally, atexit, SIGTERM/SIGHUP).
+- run(name, main, options, root): argument parsing (--recorder by default, or
+  the test's own options), the skip/fail/pass protocol (exit 77 with a loud
+  "SKIPPED: <name>: <reason>", 1 with every failed check and its numbers, 0),
+  the final "N checks, M failures" line, and teardown that runs whatever
+  happens (try/finally, atexit, SIGTERM/SIGHUP). root=True (the integration
+  tests): skipped without root or BTF, leftovers of killed runs swept first.
+- Test: checks that collect failures instead of stopping at the first (also as
+  the module functions check(), eq() and require(), for the test running
+  now), temporary directories removed at teardown, tcptop-analyze found and run.
 - Recorder: runs `tcptop-record -f json` in the background, waits until it is
   attached (a canary socket made before the start shows up in a tick), collects
-  its rows, stops it with SIGINT and checks it exited 0.
+  its rows, stops it with SIGINT and checks it exited 0. With store=DIR, the
+  store tests' recorder: rows only counted, killed at any moment (attached or
+  not), a chosen umask, the moments it was spawned and found dead.
 - Gen: one ttgen.py process (the traffic generator that knows exactly what it
-  sent and read), optionally inside a network namespace.
+  sent and read), optionally inside a network namespace; its burst and churn
+  modes feed the store tests.
+- pdeathsig(): every child process dies with the test, even when the test is
+  SIGKILLed (a ctest timeout).
 - NetNS: a namespace joined to the host by a veth pair, IPv4 and IPv6
   (2001:db8::/32, nodad), with names and subnets unique to this process.
 - Tmux: a command on a terminal of a chosen size (tmux), its screen read and
@@ -39,6 +49,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TTGEN = os.path.join(HERE, "ttgen.py")
 # every recorder with a store says once where it records and what it keeps
 START_LINE = re.compile(r"^tcptop-record: recording into .*, keeping ")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
 NS_PREFIX = "ttint"  # namespaces: ttint<pid><tag>; veth ends: tt<pid><tag>h / n
 
 
@@ -50,7 +62,7 @@ class Failed(Exception):
     pass
 
 
-def _pdeathsig(sig):
+def pdeathsig(sig):
     """Command prefix: the child dies with us even if we are SIGKILLed (ctest timeout).
 
     setpriv keeps the setting across exec and `ip netns exec` keeps it too; no
@@ -66,6 +78,28 @@ def run_cmd(cmd, check=True, input=None, timeout=20):
     if check and p.returncode != 0:
         raise Failed("command failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr.strip()))
     return p
+
+
+def sanitizer_report(text):
+    """Whether text (a stderr) holds an ASan, LSan or UBSan report."""
+    return any(m in text for m in SANITIZER_MARKS)
+
+
+def indent(text, max_lines):
+    """text indented under a failure line, at most max_lines of it."""
+    lines = text.rstrip().splitlines()
+    if len(lines) > max_lines:
+        lines = lines[:max_lines] + ["... (%d more lines)" % (len(lines) - max_lines)]
+    return "".join("      %s\n" % l for l in lines)
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def norm_addr(a):
@@ -125,9 +159,12 @@ def host_netns():
 
 
 class Test:
-    def __init__(self, name):
-        ap = argparse.ArgumentParser()
-        ap.add_argument("--recorder", required=True, help="path to tcptop-record")
+    def __init__(self, name, options=None):
+        ap = argparse.ArgumentParser(prog="test_" + name)
+        if options is None:
+            ap.add_argument("--recorder", required=True, help="path to tcptop-record")
+        else:
+            options(ap)
         self.args = ap.parse_args()
         self.name = name
         self.failures = []
@@ -168,6 +205,42 @@ class Test:
         """Run fn at teardown, last registered first."""
         self._cleanups.append(fn)
 
+    def tmpdir(self, prefix):
+        """A fresh directory, removed with all it holds at teardown."""
+        d = tempfile.mkdtemp(prefix="tt%s-" % prefix)
+        self.cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
+        return d
+
+    # tcptop-analyze of the same build
+    def analyzer(self):
+        """--analyzer if the test takes it, else $TT_ANALYZER, else ../analyze/ beside the
+        recorder."""
+        path = getattr(self.args, "analyzer", None) or os.environ.get("TT_ANALYZER")
+        if not path:
+            path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(
+                self.args.recorder)), "..", "analyze", "tcptop-analyze"))
+        self.require(os.access(path, os.X_OK), "tcptop-analyze not found or not executable: %s "
+                     "(set TT_ANALYZER)" % path)
+        return path
+
+    def analyze(self, *args, timeout=60, text=True):
+        """tcptop-analyze ARGS: the CompletedProcess, whatever its exit."""
+        return subprocess.run([self.analyzer()] + [str(a) for a in args], capture_output=True,
+                              text=text, timeout=timeout)
+
+    def analyze_ok(self, *args, timeout=120, text=True):
+        """tcptop-analyze ARGS, which must exit 0 (else the test stops here)."""
+        p = self.analyze(*args, timeout=timeout, text=text)
+        err = p.stderr if text else p.stderr.decode("utf-8", "replace")
+        self.require(p.returncode == 0, "tcptop-analyze %s: exit %d: %s" %
+                     (" ".join(map(str, args)), p.returncode, err.strip()))
+        return p
+
+    def analyze_rows(self, *args, timeout=120):
+        """tcptop-analyze ARGS --format json, which must exit 0: its rows."""
+        return [json.loads(x) for x in self.analyze_ok(*args, "--format", "json",
+                                                       timeout=timeout).stdout.splitlines()]
+
     def teardown(self):
         if self._torn_down:
             return
@@ -180,15 +253,22 @@ class Test:
                 sys.stderr.write("teardown: %r\n" % e)
 
     # factories
-    def recorder(self, interval="200ms", extra=()):
-        r = Recorder(self, self.args.recorder, interval, list(extra))
-        self.recorders.append(r)
+    def recorder(self, interval="200ms", extra=(), store=None, flush="200ms", umask=None,
+                 canary=True):
+        """A Recorder (see there); store: the store tests' kind, rows counted, not kept."""
+        r = Recorder(self, self.args.recorder, interval, list(extra), store, flush, umask, canary)
+        if store is None:
+            self.recorders.append(r)
         return r
 
-    def gen(self, mode, args, name, netns=None, pre=(), cgroup=None):
+    def gen(self, mode, args, name, netns=None, pre=(), cgroup=None, ready=False):
         """A ttgen.py process; pre: options that go before the mode (--wait-go ...);
-        cgroup: a cgroup v2 directory it starts in (its sockets are born there)."""
-        return Gen(self, mode, args, name, netns, pre, cgroup)
+        cgroup: a cgroup v2 directory it starts in (its sockets are born there);
+        ready: wait for its "ready" line, kept in .ready."""
+        g = Gen(self, mode, args, name, netns, pre, cgroup)
+        if ready:
+            g.ready = g.expect("ready", 60)
+        return g
 
     def netns(self, tag="a"):
         ns = NetNS(self, tag)
@@ -282,9 +362,31 @@ def conn_rows(rows, proto, laddr, lport, raddr, rport, netns=None):
             r["laddr"] == la and r["raddr"] == ra and (netns is None or r["netns"] == netns)]
 
 
-def run(name, main):
-    """Run main(t) under the skip/fail/pass protocol and exit with its code."""
-    t = Test(name)
+_current = None  # the Test running in this process, for check() and eq()
+
+
+def check(cond, what):
+    """Test.check of the test running now (for helpers that are not given it)."""
+    return _current.check(cond, what)
+
+
+def eq(what, got, want):
+    return _current.eq(what, got, want)
+
+
+def require(cond, what):
+    return _current.require(cond, what)
+
+
+def run(name, main, options=None, root=True):
+    """Run main(t) under the skip/fail/pass protocol and exit with its code.
+
+    options(argparse parser): the test's own options (default: --recorder).
+    root: an integration test, which needs root and BTF (else skipped) and sweeps
+    what killed runs left behind before it starts.
+    """
+    global _current
+    t = _current = Test(name, options)
 
     def on_signal(sig, frame):
         raise Failed("interrupted by signal %d" % sig)
@@ -294,8 +396,9 @@ def run(name, main):
     atexit.register(t.teardown)
     rc = 0
     try:
-        preflight(t)
-        sweep_stale()
+        if root:
+            preflight(t)
+            sweep_stale()
         main(t)
     except Skip as e:
         print("SKIPPED: %s: %s" % (name, e), flush=True)
@@ -311,8 +414,9 @@ def run(name, main):
             t.failures.append(str(e))
     if rc == SKIP_RC:
         sys.exit(rc)
+    summary = "%s: %d checks, %d failures" % (name, t.nchecks, len(t.failures))
     if t.failures:
-        print("FAIL: %s: %d of %d checks failed" % (name, len(t.failures), t.nchecks))
+        print("FAIL: " + summary)
         for f in t.failures:
             print("  - " + f)
         for n in t.notes:
@@ -325,7 +429,7 @@ def run(name, main):
                 print("  recorder stderr: %s" % r.stderr_text().strip()[-2000:])
         sys.stdout.flush()
         sys.exit(1)
-    print("PASS: %s (%d checks)" % (name, t.nchecks), flush=True)
+    print("PASS: " + summary, flush=True)
     if os.environ.get("TTINT_DUMP"):  # for whoever wants to see what was checked
         for r in t.recorders:
             print("  recorder rows: %s" % r.dump())
@@ -365,32 +469,61 @@ def sweep_stale():
 
 
 class Recorder:
-    """tcptop-record -f json in the background."""
+    """tcptop-record -f json in the background.
 
-    def __init__(self, t, path, interval, extra):
+    Without store: --no-store (unless extra has -o DIR), every row kept (rows,
+    lines, wait_for ...), stop() checks the exit and returns the rows.
+    With store: -o STORE --flush FLUSH, the store tests' recorder: rows only
+    counted (nlines; a churn of thousands a second would only cost CPU), umask,
+    start without waiting, sigkill() at any moment; t_spawn/wall_spawn and
+    t_end/wall_end bracket its life (CLOCK_MONOTONIC and wall clock).
+    Its pdeathsig is TERM without a store, KILL with one.
+    """
+
+    def __init__(self, t, path, interval, extra, store=None, flush="200ms", umask=None,
+                 canary=True):
         self.t = t
         self.path = path
         self.interval = interval
         self.extra = [str(x) for x in extra]
+        self.store = store
+        self.keep_rows = store is None
+        # -d: a backstop so the recorder ends even if nobody stops it
+        if store is not None:
+            self.cmd = [path, "-o", store, "-f", "json", "-i", interval, "--flush", flush,
+                        "-d", "110s"] + self.extra
+        else:
+            self.cmd = [path, "-f", "json", "-i", interval, "-d", "110s"]
+            # no store unless the test asks for one (-o DIR): tests run side by side
+            self.cmd += self.extra if "-o" in self.extra else ["--no-store"] + self.extra
+        self.umask = umask
+        self._want_canary = canary
         self.proc = None
         self.rows = []
         self.lines = []  # everything printed, rows and --events lines, in order
+        self.nlines = 0
         self.bad_lines = []
         self.cond = threading.Condition()
+        self.attached = threading.Event()
+        self._ready = None
         self.stderr = []
         self.rc = None
         self._canary = []
         self._threads = []
+        self.t_spawn = None
+        self.wall_spawn = None
+        self.t_end = None
+        self.wall_end = None
 
-    def start(self, ready=None, timeout=20.0):
-        """Start and wait until attached.
+    def start(self, ready=None, timeout=20.0, wait=True):
+        """Start and, with wait, wait until attached; returns whether it is.
 
         Attached means a tick was printed with a row matching ready (default: the
         canary, a connected UDP pair made here before the start, which the
-        start-up socket walk must find). Ticks come only after every program is
-        attached, so from then on everything is counted.
+        start-up socket walk must find; canary=False: any line). Ticks come only
+        after every program is attached, so from then on everything is counted.
         """
-        if ready is None:
+        if ready is None and self._want_canary:
             a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             a.bind(("127.0.0.1", 0))
@@ -399,11 +532,13 @@ class Recorder:
             b.connect(a.getsockname())
             self._canary = [a, b]
             port = a.getsockname()[1]
-            ready = lambda r: r["proto"] == "udp" and r["lport"] == port  # noqa: E731
-        # -d: a backstop so the recorder ends even if nobody stops it
-        cmd = _pdeathsig("TERM") + [self.path, "-f", "json", "-i", self.interval, "-d", "110s"]
-        # no store unless the test asks for one (-o DIR): tests run side by side
-        cmd += self.extra if "-o" in self.extra else ["--no-store"] + self.extra
+            ready = lambda r: r.get("proto") == "udp" and r.get("lport") == port  # noqa: E731
+        self._ready = ready
+        cmd = pdeathsig("TERM" if self.store is None else "KILL") + self.cmd
+        if self.umask is not None:
+            cmd = ["sh", "-c", "umask %03o && exec \"$@\"" % self.umask, "sh"] + cmd
+        self.wall_spawn = time.time()
+        self.t_spawn = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.t.cleanup(self.kill)
@@ -411,17 +546,13 @@ class Recorder:
             th = threading.Thread(target=fn, args=(stream,), daemon=True)
             th.start()
             self._threads.append(th)
+        if not wait:
+            return False
         deadline = time.monotonic() + timeout
-        with self.cond:
-            while not any(ready(r) for r in self.rows):
-                if self.proc.poll() is not None:
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.cond.wait(min(left, 0.2))
-            attached = any(ready(r) for r in self.rows)
-        if not attached:
+        while not self.attached.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                break
+        if not self.attached.is_set():
             rc = self.proc.poll()
             for th in self._threads:
                 th.join(2)
@@ -433,9 +564,13 @@ class Recorder:
             raise Failed("tcptop-record printed no tick with the canary within %.0fs: %s" %
                          (timeout, msg))
         self.start_mono = time.monotonic()
+        return True
 
     def _read_out(self, stream):
         for line in stream:
+            self.nlines += 1
+            if not self.keep_rows and self.attached.is_set():
+                continue
             line = line.decode("utf-8", "replace").strip()
             if not line:
                 continue
@@ -444,6 +579,11 @@ class Recorder:
             except ValueError:
                 with self.cond:
                     self.bad_lines.append(line)
+                continue
+            if not self.attached.is_set() and (self._ready is None or
+                                               ("event" not in r and self._ready(r))):
+                self.attached.set()
+            if not self.keep_rows:
                 continue
             with self.cond:
                 self.lines.append(r)
@@ -462,6 +602,14 @@ class Recorder:
     def start_line(self):
         """That line, or None."""
         return next((l.rstrip("\n") for l in self.stderr if START_LINE.match(l)), None)
+
+    def check_stderr_clean(self, what):
+        self.t.check(not sanitizer_report(self.stderr_text()),
+                     "%s: sanitizer report on the recorder's stderr:\n%s" %
+                     (what, indent(self.stderr_text(), 60)))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def snapshot(self):
         with self.cond:
@@ -507,40 +655,56 @@ class Recorder:
             raise Failed("tcptop-record printed no tick within %.0fs" % timeout)
         return max(self.ticks())
 
-    def stop(self, timeout=15.0, sig=signal.SIGINT):
-        """Signal it (SIGINT), wait for the last tick and the exit; check exit 0. All rows."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            self.rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise Failed("tcptop-record did not exit within %.0fs of SIGINT" % timeout)
-        for th in self._threads:
-            th.join(5)
-        for s in self._canary:
-            s.close()
-        self.t.eq("tcptop-record exit status after %s" % signal.Signals(sig).name, self.rc, 0)
-        self.t.eq("tcptop-record lines that are not JSON", self.bad_lines[:3], [])
-        return self.snapshot()
-
-    def wait_exit(self, timeout=15.0):
-        """Wait for it to end by itself (--duration); its exit status, None if it did not."""
+    def _reap(self, timeout):
         try:
             self.rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self.t_end = time.monotonic()
+        self.wall_end = time.time()
         for th in self._threads:
             th.join(5)
+        for s in self._canary:
+            s.close()
+        self._canary = []
         return self.rc
+
+    def halt(self, sig=signal.SIGINT, timeout=15.0):
+        """Signal it and wait for the exit: its exit status; None (and killed) if it
+        did not exit in time."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self._reap(timeout)
+        if rc is None:
+            self.kill()
+        return rc
+
+    def stop(self, timeout=15.0, sig=signal.SIGINT):
+        """Signal it (SIGINT), wait for the last tick and the exit; check exit 0. All rows."""
+        if self.halt(sig, timeout) is None:
+            raise Failed("tcptop-record did not exit within %.0fs of %s" %
+                         (timeout, signal.Signals(sig).name))
+        self.t.eq("tcptop-record exit status after %s" % signal.Signals(sig).name, self.rc, 0)
+        self.t.eq("tcptop-record lines that are not JSON", self.bad_lines[:3], [])
+        return self.snapshot()
+
+    def sigkill(self):
+        """SIGKILL; returns once it is dead (t_end: a moment after it died)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        return self._reap(10)
+
+    def wait_exit(self, timeout=15.0):
+        """Wait for it to end by itself (--duration); its exit status, None if it did not."""
+        return self._reap(timeout)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(5)
+            self._reap(5)
         for s in self._canary:
             s.close()
+        self._canary = []
 
     def dump(self):
         """On failure: all rows to a file, for whoever debugs it."""
@@ -569,7 +733,7 @@ class Gen:
             cmd = ["ip", "netns", "exec", netns.name] + cmd
         if cgroup is not None:
             cmd = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup] + cmd
-        self.proc = subprocess.Popen(_pdeathsig("KILL") + cmd, stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(pdeathsig("KILL") + cmd, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         t.cleanup(self.kill)
         self.q = queue.Queue()
@@ -627,6 +791,14 @@ class Gen:
         if rc != 0:
             raise Failed("ttgen %s exited %d: %s" % (self.mode, rc, "".join(self.err).strip()))
         return res
+
+    def stop(self, timeout=30.0):
+        """Close its stdin (store-burst and store-churn stop then): its result."""
+        self.close_stdin()
+        return self.finish(timeout)
+
+    def alive(self):
+        return self.proc.poll() is None
 
     @property
     def pid(self):

@@ -3,7 +3,8 @@
  * edge values, write -> read -> aggregate against direct aggregation (from the
  * start and from a middle block), truncation at every byte of the last frame,
  * bit flips in every part of the file, mutated blocks fed to the decoder,
- * a block encoded by hand from docs/FORMAT.md, version rules, write errors,
+ * a block encoded by hand from docs/FORMAT.md, the header layouts against
+ * that document's tables, version rules, write errors,
  * and the encoded size of a synthetic 1,000-connection workload.
  */
 #define _GNU_SOURCE
@@ -26,6 +27,7 @@
 #include <cmocka.h>
 
 #include "aggregator.h"
+#include "segcodec.h"
 #include "segment.h"
 #include "tst.h"
 
@@ -1260,6 +1262,238 @@ static void test_hand_encoded_block_per_format_doc(void **state)
 	}
 }
 
+/*
+ * The header layouts of lib/segcodec.h against docs/FORMAT.md's two tables
+ * (read from the document itself, so neither can change alone): every row's
+ * offset and size is the codec's, the rows tile the header, and a header the
+ * codec encodes holds each field where the table says.
+ */
+struct doc_row {
+	char off[16];
+	unsigned size;
+	char field[64];
+	char value[160];
+};
+
+/* The rows of the first table after the line that starts with heading. */
+static size_t doc_table(const char *doc, const char *heading, struct doc_row *rows, size_t max)
+{
+	const char *p = strstr(doc, heading);
+	size_t n = 0;
+
+	assert_non_null(p);
+	p = strstr(p, "\n| ");
+	assert_non_null(p);
+	p++;
+	while (*p == '|' && n < max) {
+		const char *eol = strchr(p, '\n');
+		char line[512], *cell[5] = {0}, *s, *save = NULL;
+		int nc = 0;
+
+		assert_non_null(eol);
+		assert_true((size_t)(eol - p) < sizeof(line));
+		memcpy(line, p, (size_t)(eol - p));
+		line[eol - p] = 0;
+		p = eol + 1;
+		for (s = strtok_r(line, "|", &save); s && nc < 5; s = strtok_r(NULL, "|", &save)) {
+			char *e;
+
+			while (*s == ' ')
+				s++;
+			for (e = s + strlen(s); e > s && e[-1] == ' '; e--)
+				;
+			*e = 0;
+			cell[nc++] = s;
+		}
+		if (nc < 3 || !strcmp(cell[0], "offset") || !strcmp(cell[0], "---"))
+			continue;
+		snprintf(rows[n].off, sizeof(rows[n].off), "%s", cell[0]);
+		rows[n].size = (unsigned)strtoul(cell[1], NULL, 10);
+		snprintf(rows[n].field, sizeof(rows[n].field), "%s", cell[2]);
+		snprintf(rows[n].value, sizeof(rows[n].value), "%s", nc > 3 ? cell[3] : "");
+		n++;
+	}
+	return n;
+}
+
+struct layout {
+	const char *field; /* as the table names it */
+	unsigned off, size;
+};
+
+/* Check rows against want (in table order); end is the header length (H or F). */
+static void check_layout(const struct doc_row *rows, size_t n, const struct layout *want,
+			 size_t n_want, const char *end, unsigned hdr_len)
+{
+	size_t i;
+
+	assert_true(n >= n_want);
+	for (i = 0; i < n_want; i++) {
+		unsigned off;
+
+		if (strcmp(rows[i].field, want[i].field))
+			fail_msg("row %zu: table says '%s', codec has '%s'", i, rows[i].field,
+				 want[i].field);
+		/* the CRC row says "H-4" (or "F-4"): the last 4 bytes of the header */
+		if (!strncmp(rows[i].off, end, strlen(end)) && rows[i].off[strlen(end)] == '-')
+			off = hdr_len - (unsigned)strtoul(rows[i].off + strlen(end) + 1, NULL, 10);
+		else
+			off = (unsigned)strtoul(rows[i].off, NULL, 10);
+		if (off != want[i].off || rows[i].size != want[i].size)
+			fail_msg("%s: table says offset %s size %u, codec %u size %u",
+				 want[i].field, rows[i].off, rows[i].size, want[i].off,
+				 want[i].size);
+		/* the fields tile the header, no gap, no overlap */
+		if (i + 1 < n_want)
+			assert_int_equal(want[i].off + want[i].size, want[i + 1].off);
+		else
+			assert_int_equal(want[i].off + want[i].size, hdr_len);
+	}
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static void test_header_layout_per_format_doc(void **state)
+{
+	static const struct layout file[] = {
+	    {"magic", TT_SEGC_H_MAGIC, TT_SEGC_MAGIC_LEN},
+	    {"major version", TT_SEGC_H_MAJOR, 2},
+	    {"minor version", TT_SEGC_H_MINOR, 2},
+	    {"header length `H`", TT_SEGC_H_LEN, 2},
+	    {"flags", TT_SEGC_H_FLAGS, 2},
+	    {"recording id", TT_SEGC_H_RECORDING_ID, 8},
+	    {"mono_to_wall_ns (signed)", TT_SEGC_H_MONO_TO_WALL, 8},
+	    {"created_wall_ns", TT_SEGC_H_CREATED, 8},
+	    {"boot_id_hi", TT_SEGC_H_BOOT_ID_HI, 8},
+	    {"boot_id_lo", TT_SEGC_H_BOOT_ID_LO, 8},
+	    {"seq", TT_SEGC_H_SEQ, 4},
+	    {"header CRC", TT_SEGC_H_CRC, 4},
+	};
+	static const struct layout frame[] = {
+	    {"frame magic", TT_SEGC_F_MAGIC, TT_SEGC_FRAME_MAGIC_LEN},
+	    {"frame header length `F`", TT_SEGC_F_LEN, 2},
+	    {"flags", TT_SEGC_F_FLAGS, 2},
+	    {"payload length `P`", TT_SEGC_F_PAYLOAD_LEN, 4},
+	    {"raw length", TT_SEGC_F_RAW_LEN, 4},
+	    {"event count", TT_SEGC_F_N_EVENTS, 4},
+	    {"payload CRC", TT_SEGC_F_PAYLOAD_CRC, 4},
+	    {"t_start", TT_SEGC_F_T_START, 8},
+	    {"t_end", TT_SEGC_F_T_END, 8},
+	    {"reserved", TT_SEGC_F_RESERVED, 4},
+	    {"header CRC", TT_SEGC_F_CRC, 4},
+	};
+	const struct tt_seg_meta meta = {
+	    .recording_id = 0x0102030405060708, .seq = 0x0a0b0c0d, .mono_to_wall_ns = -7,
+	    .created_wall_ns = 0x1112131415161718, .boot_id_hi = 0x2122232425262728,
+	    .boot_id_lo = 0x3132333435363738};
+	const struct tt_segc_frame fr = {
+	    .flags = TT_SEGC_FRAME_DELTA, .payload_len = 0x41424344, .raw_len = 0x51525354,
+	    .n_events = 0x61626364, .payload_crc = 0x71727374, .t_start = 0x8182838485868788,
+	    .t_end = 0x9192939495969798};
+	struct doc_row rows[32];
+	struct tt_segc_file fd;
+	struct tt_segc_frame fdec;
+	uint8_t h[TT_SEGC_HDR_LEN], f[TT_SEGC_FRAME_HDR_LEN];
+	char magic[64] = "";
+	unsigned hlen = 0;
+	size_t n, len, i;
+	char *doc;
+
+	(void)state;
+	doc = (char *)tst_slurp(TT_FORMAT_DOC, &len);
+	assert_non_null(doc);
+	doc = realloc(doc, len + 1);
+	assert_non_null(doc);
+	doc[len] = 0;
+
+	/* file header: layout, documented values, and where the encoder puts each field */
+	n = doc_table(doc, "\n## File header", rows, 32);
+	assert_int_equal(n, sizeof(file) / sizeof(file[0]));
+	check_layout(rows, n, file, n, "H", TT_SEGC_HDR_LEN);
+	for (i = 0; i < TT_SEGC_MAGIC_LEN; i++)
+		snprintf(magic + 3 * i, sizeof(magic) - 3 * i, "%s%02X", i ? " " : "`",
+			 tt_segc_magic[i]);
+	assert_true(!strncmp(rows[0].value, magic, strlen(magic)));
+	assert_int_equal(strtoul(rows[1].value, NULL, 10), TT_SEG_VERSION);
+	assert_int_equal(strtoul(rows[2].value, NULL, 10), TT_SEGC_MINOR);
+	assert_int_equal(strtoul(rows[3].value, NULL, 10), TT_SEGC_HDR_LEN);
+	assert_int_equal(strtoul(rows[4].value, NULL, 10), 0);
+
+	tt_segc_file_encode(h, &meta);
+	assert_memory_equal(h + file[0].off, tt_segc_magic, TT_SEGC_MAGIC_LEN);
+	assert_int_equal(get_le(h + file[1].off, file[1].size), TT_SEG_VERSION);
+	assert_int_equal(get_le(h + file[2].off, file[2].size), TT_SEGC_MINOR);
+	assert_int_equal(get_le(h + file[3].off, file[3].size), TT_SEGC_HDR_LEN);
+	assert_int_equal(get_le(h + file[4].off, file[4].size), 0);
+	assert_int_equal(get_le(h + file[5].off, file[5].size), meta.recording_id);
+	assert_int_equal(get_le(h + file[6].off, file[6].size), (uint64_t)meta.mono_to_wall_ns);
+	assert_int_equal(get_le(h + file[7].off, file[7].size), meta.created_wall_ns);
+	assert_int_equal(get_le(h + file[8].off, file[8].size), meta.boot_id_hi);
+	assert_int_equal(get_le(h + file[9].off, file[9].size), meta.boot_id_lo);
+	assert_int_equal(get_le(h + file[10].off, file[10].size), meta.seq);
+	assert_int_equal(get_le(h + file[11].off, file[11].size), crc32(0, h, TT_SEGC_HDR_LEN - 4));
+	assert_int_equal(tt_segc_file_peek(h, &hlen), TT_SEGC_OK);
+	assert_int_equal(hlen, TT_SEGC_HDR_LEN);
+	assert_int_equal(tt_segc_file_decode(h, hlen, &fd), TT_SEGC_OK);
+	assert_memory_equal(&fd.meta, &meta, sizeof(meta));
+
+	/* frame header, the same way */
+	n = doc_table(doc, "\n## Frame", rows, 32);
+	/* the last row is the payload after the header, not a header field */
+	assert_int_equal(n, sizeof(frame) / sizeof(frame[0]) + 1);
+	assert_string_equal(rows[n - 1].field, "payload");
+	check_layout(rows, n - 1, frame, n - 1, "F", TT_SEGC_FRAME_HDR_LEN);
+	for (i = 0; i < TT_SEGC_FRAME_MAGIC_LEN; i++)
+		snprintf(magic + 3 * i, sizeof(magic) - 3 * i, "%s%02X", i ? " " : "`",
+			 tt_segc_frame_magic[i]);
+	assert_true(!strncmp(rows[0].value, magic, strlen(magic)));
+	snprintf(magic, sizeof(magic), "(0x%08X ", TT_SEGC_FRAME_MAGIC);
+	assert_non_null(strstr(rows[0].value, magic));
+	assert_int_equal(strtoul(rows[1].value, NULL, 10), TT_SEGC_FRAME_HDR_LEN);
+	assert_non_null(strstr(rows[2].value, "defines bit 0, `DELTA`"));
+	assert_int_equal(TT_SEGC_FRAME_DELTA, 1u << 0);
+	assert_non_null(strstr(rows[4].value, "≤ 64 MiB"));
+	assert_int_equal(TT_SEGC_RAW_CAP, 64u << 20);
+	snprintf(magic, sizeof(magic), "`%u ≤ F ≤ %u`", TT_SEGC_FRAME_HDR_LEN,
+		 TT_SEGC_FRAME_HDR_MAX);
+	assert_non_null(strstr(doc, magic));
+
+	tt_segc_frame_encode(f, &fr);
+	assert_int_equal(get_le(f + frame[0].off, frame[0].size), TT_SEGC_FRAME_MAGIC);
+	assert_memory_equal(f + frame[0].off, tt_segc_frame_magic, TT_SEGC_FRAME_MAGIC_LEN);
+	assert_int_equal(get_le(f + frame[1].off, frame[1].size), TT_SEGC_FRAME_HDR_LEN);
+	assert_int_equal(get_le(f + frame[2].off, frame[2].size), fr.flags);
+	assert_int_equal(get_le(f + frame[3].off, frame[3].size), fr.payload_len);
+	assert_int_equal(get_le(f + frame[4].off, frame[4].size), fr.raw_len);
+	assert_int_equal(get_le(f + frame[5].off, frame[5].size), fr.n_events);
+	assert_int_equal(get_le(f + frame[6].off, frame[6].size), fr.payload_crc);
+	assert_int_equal(get_le(f + frame[7].off, frame[7].size), fr.t_start);
+	assert_int_equal(get_le(f + frame[8].off, frame[8].size), fr.t_end);
+	assert_int_equal(get_le(f + frame[9].off, frame[9].size), 0);
+	assert_int_equal(get_le(f + frame[10].off, frame[10].size),
+			 crc32(0, f, TT_SEGC_FRAME_HDR_LEN - 4));
+	assert_true(tt_segc_is_frame_magic(f));
+	assert_int_equal(tt_segc_frame_peek(f, &hlen), TT_SEGC_OK);
+	assert_int_equal(hlen, TT_SEGC_FRAME_HDR_LEN);
+	assert_int_equal(tt_segc_frame_decode(f, hlen, &fdec), TT_SEGC_OK);
+	assert_int_equal(fdec.hlen, TT_SEGC_FRAME_HDR_LEN);
+	assert_int_equal(fdec.flags, fr.flags);
+	assert_int_equal(fdec.payload_len, fr.payload_len);
+	assert_int_equal(fdec.raw_len, fr.raw_len);
+	assert_int_equal(fdec.n_events, fr.n_events);
+	assert_int_equal(fdec.payload_crc, fr.payload_crc);
+	assert_int_equal(fdec.t_start, fr.t_start);
+	assert_int_equal(fdec.t_end, fr.t_end);
+	free(doc);
+}
+
 static void test_version_rules(void **state)
 {
 	const char *path = tpath("version.tts");
@@ -1609,6 +1843,7 @@ int main(void)
 	    cmocka_unit_test(test_several_damages_and_garbage),
 	    cmocka_unit_test(test_decoder_survives_mutated_blocks),
 	    cmocka_unit_test(test_hand_encoded_block_per_format_doc),
+	    cmocka_unit_test(test_header_layout_per_format_doc),
 	    cmocka_unit_test(test_version_rules),
 	    cmocka_unit_test(test_delta_blocks_flagged),
 	    cmocka_unit_test(test_writer_contract),

@@ -27,6 +27,7 @@
 #include "format.h"
 #include "indexer.h"
 #include "store.h"
+#include "store_int.h" /* white-box: the test reads the index itself */
 #include "tst.h"
 
 #define SEC 1000000000ull
@@ -76,7 +77,7 @@ static struct tt_store *open_w(const char *dir)
 
 static sqlite3 *db_of(struct tt_store *s)
 {
-	return tt_store_db(s);
+	return tt_store_sqlite(s);
 }
 
 /* First column of a one-row query; fails the test on an SQL error. */
@@ -1608,6 +1609,94 @@ static void test_block_cost(void **state)
 	tt_store_close(s);
 }
 
+/* ---- the read API (lib/store_read.c) ------------------------------------------------------ */
+
+static int copy_rec(void *ctx, const struct tt_store_rec *r)
+{
+	struct tt_store_rec *out = ctx;
+
+	*out = *r;
+	assert_string_equal(r->host, rec_info.host);
+	assert_string_equal(r->kernel, rec_info.kernel);
+	assert_string_equal(r->boot_id, rec_info.boot_id);
+	assert_string_equal(r->options, rec_info.options);
+	assert_string_equal(r->tool_version, rec_info.tool_version);
+	out->host = out->kernel = out->boot_id = out->options = out->tool_version = NULL;
+	return 0;
+}
+
+static int add_block_row(void *ctx, const struct tt_store_block *b)
+{
+	int64_t *offs = ctx;
+
+	offs[++offs[0]] = b->offset;
+	return 0;
+}
+
+static void test_read_api(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = open_w(f->dir);
+	struct tt_store_rec r;
+	struct tt_store_totals t;
+	struct tt_store_block_count c;
+	struct tt_store_block b;
+	struct tt_store_block_run run = { .t_start_max = INT64_MAX };
+	struct tt_ev_loss l;
+	int64_t rec, seg, offs[4] = { 0 };
+	uint64_t a_in, a_out;
+
+	rec = write_recording(s, &seg, &a_in, &a_out);
+
+	/* the row as written, and what readers believe of it from its blocks */
+	assert_int_equal(tt_store_recording(s, rec, TT_REC_SEG_END | TT_REC_BELIEF, copy_rec, &r), 0);
+	assert_int_equal(r.id, rec);
+	assert_int_equal(r.start_ns, (int64_t)(M2W + 100 * SEC));
+	assert_int_equal(r.has_end, 1);
+	assert_int_equal(r.end_ns, (int64_t)(M2W + 111 * SEC));
+	assert_int_equal(r.clean_stop, 1);
+	assert_int_equal(r.mono_to_wall_ns, (int64_t)M2W);
+	assert_int_equal(r.seg_end_ns, (int64_t)(M2W + 110 * SEC));
+	assert_int_equal(r.span_end_ns, (int64_t)(M2W + 111 * SEC));
+	assert_int_equal(r.start_ok, 1);
+	assert_int_equal(r.ints, TT_REC_INT_START | TT_REC_INT_M2W | TT_REC_INT_ROLLUP);
+	assert_int_equal(tt_store_recording(s, rec + 1, 0, copy_rec, &r), -ENOENT);
+
+	assert_int_equal(tt_store_totals(s, &t), 0);
+	assert_int_equal(t.segments, 1);
+	assert_int_equal(t.sealed, 1);
+	assert_int_equal(t.blocks, 2);
+	assert_int_equal(t.t_start_ns, (int64_t)(M2W + 100 * SEC));
+	assert_int_equal(t.t_end_ns, (int64_t)(M2W + 110 * SEC));
+	assert_int_equal(t.bytes, 3000);
+	assert_int_equal(t.raw_bytes, 12000);
+	assert_int_equal(t.ring_drops, 10);
+	assert_int_equal(t.socks_full, 2);
+	assert_int_equal(t.peers_full, 1);
+
+	/* the blocks a replay picks: the first ending at or after a time, the next one */
+	assert_int_equal(tt_store_count_blocks(s, rec, &c), 0);
+	assert_int_equal(c.total, 2);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(tt_store_find_block(s, rec, TT_BLOCK_FIRST_ENDING,
+					     (int64_t)(M2W + 106 * SEC), 0, &b), 1);
+	assert_int_equal(b.offset, 1064);
+	assert_int_equal(tt_store_find_block(s, rec, TT_BLOCK_NEXT, b.seq, b.offset, &b), 0);
+	assert_int_equal(tt_store_find_block(s, rec, TT_BLOCK_KEYFRAME_AT, 0, 1063, &b), 1);
+	assert_int_equal(b.offset, 64);
+	assert_int_equal(tt_store_each_block(s, rec, &run, add_block_row, offs), 0);
+	assert_int_equal(offs[0], 2);
+	assert_int_equal(offs[1], 64);
+	assert_int_equal(offs[2], 1064);
+
+	/* the recorder's cumulative losses at the last block ending by then */
+	assert_int_equal(tt_store_losses_at(s, rec, M2W + 106 * SEC, &l), 0);
+	assert_int_equal(l.ring_drops, 3);
+	assert_int_equal(tt_store_losses_at(s, rec, M2W + 99 * SEC, &l), 0);
+	assert_int_equal(l.ring_drops, 0);
+	tt_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1634,6 +1723,7 @@ int main(void)
 		cmocka_unit_test(test_segment_names),
 		cmocka_unit_test_setup_teardown(test_hostile_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_cost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_api, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
