@@ -438,10 +438,12 @@ static int piece_invalid(struct tt_store *st, sqlite3_stmt *q, const struct tt_i
 			 uint64_t res_s)
 {
 	char why[512];
+	size_t skip = strlen(tt_store_dir(st)) + strlen(": index: ");
 
 	if (!tt_check_piece(q, span, res_s, tt_store_dir(st), why, sizeof(why)))
 		return 0;
-	tt_store_fail(st, -EBADMSG, "%s", why + strlen(tt_store_dir(st)) + strlen(": index: "));
+	/* tt_store_errmsg names the store itself */
+	tt_store_fail(st, -EBADMSG, "%s", strlen(why) > skip ? why + skip : why);
 	return 1;
 }
 
@@ -452,9 +454,11 @@ static void piece_span(struct tt_store *s, int64_t rec, struct tt_ix_span *span)
 
 	span->rec_id = rec;
 	span->start_ns = span->end_ns = 0;
-	if (sqlite3_prepare_v2(tt_store_sqlite(s), "SELECT start_ns, max(coalesce(end_ns, start_ns), coalesce("
-			       "(SELECT max(t_end_ns) FROM segments WHERE recording_id = ?1), 0)) FROM"
-			       " recordings WHERE id = ?1", -1, &q, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(tt_store_sqlite(s),
+			       "SELECT start_ns, max(coalesce(end_ns, start_ns), coalesce((SELECT"
+			       " max(t_end_ns) FROM segments WHERE recording_id = ?1), 0)) FROM"
+			       " recordings WHERE id = ?1",
+			       -1, &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(q, 1, rec);
 		if (sqlite3_step(q) == SQLITE_ROW) {
 			span->start_ns = (uint64_t)sqlite3_column_int64(q, 0);
