@@ -302,8 +302,8 @@ int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len)
 		    " SELECT 't', (SELECT t FROM rollups WHERE res = k.res ORDER BY t LIMIT 1) AS v"
 		    " FROM k, span WHERE v < span.a UNION ALL"
 		    " SELECT 't', (SELECT t FROM rollups WHERE res = k.res ORDER BY t DESC LIMIT 1)"
-		    " AS v FROM k, span WHERE typeof(v) <> 'integer' OR v > max(span.b,"
-		    " (SELECT max(t_end_ns) FROM segments) / 1000000000 + 86400) LIMIT 1",
+		    " AS v FROM k, span WHERE v IS NOT NULL AND (typeof(v) <> 'integer' OR v > max(span.b,"
+		    " (SELECT max(t_end_ns) FROM segments) / 1000000000 + 86400)) LIMIT 1",
 		    -1, &q, NULL)) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
 		return -EIO;

@@ -465,6 +465,11 @@ static void piece_span(struct tt_store *s, int64_t rec, struct tt_ix_span *span)
 			span->end_ns = (uint64_t)sqlite3_column_int64(q, 1);
 		}
 	}
+	/* tt_check_piece adds a day to these: a lie out of range must not overflow */
+	if (span->start_ns > (uint64_t)TT_TIME_MAX || span->end_ns > (uint64_t)TT_TIME_MAX) {
+		span->start_ns = span->start_ns > (uint64_t)TT_TIME_MAX ? 0 : span->start_ns;
+		span->end_ns = (uint64_t)TT_TIME_MAX;
+	}
 	sqlite3_finalize(q);
 }
 
