@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "escape.h"
 #include "format.h"
+#include "idxcheck.h"
 #include "store.h"
 
 static uint64_t file_size(const char *dir, const char *name)
@@ -168,6 +169,10 @@ int cmd_info(int argc, char **argv)
 	if (nblocks && (bad_ns(t0) || bad_ns(t1) || t1 < t0))
 		cmd_err("info: warning: index: blocks: span %" PRId64 " .. %" PRId64
 			" is not a time span (the index is damaged: verify, reindex)", t0, t1);
+
+	/* what info prints comes from the index alone: the rows against each other and the frames */
+	if (tt_store_schema_version(st) >= 2 && tt_check_store_rows(st, 1, why, sizeof(why)))
+		cmd_err("info: warning: %s", why);
 
 	ss = (struct seg_sizes){ .dir = dir };
 	tt_store_each_segment_file(st, add_segment_size, &ss); /* best effort, like file_size */

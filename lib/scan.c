@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idxcheck.h"
 #include "replay.h"
 #include "scan.h"
 
@@ -244,6 +245,31 @@ static uint64_t round_up(uint64_t v, uint64_t m)
 }
 
 /*
+ * Minor periods [a, b) and [c, d) (Unix ns) were read: each hour they touch is
+ * compared with its hour rows (at most two hours: an aggregate of their minor
+ * periods). A disagreement is a warning, the first one.
+ */
+static void check_hours(struct tt_store *st, const struct tt_scan_rec *rec, uint64_t a,
+			uint64_t b, uint64_t c, uint64_t d, char *warn, size_t warn_len)
+{
+	const uint64_t h = TT_IX_RES_MAJOR * 1000000000ull;
+	uint64_t hours[4] = { a - a % h, (b - 1) - (b - 1) % h, c - c % h, (d - 1) - (d - 1) % h };
+	int i, j;
+
+	for (i = 0; i < 4; i++) {
+		if ((i < 2 && a >= b) || (i >= 2 && c >= d))
+			continue;
+		for (j = 0; j < i && hours[j] != hours[i]; j++)
+			;
+		if (j < i && !((j < 2 && a >= b) || (j >= 2 && c >= d)))
+			continue; /* compared already */
+		if (tt_check_hour(st, rec->id, rec->rollup_ns / 1000000000ull,
+				  hours[i] / 1000000000ull, warn, warn_len))
+			return;
+	}
+}
+
+/*
  * The window (from_ns, to_ns] of rec as: the ticks ending in its partial first
  * minor period, the pieces of the whole periods (hours where whole hours fit,
  * minor periods around them), the ticks ending in its partial last period.
@@ -290,6 +316,9 @@ static int scan_rolled(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 	if (to > b1 && (err = scan_recording(st, rec, b1, to_ns, &e, cb, ctx, stats, warn,
 					     warn_len, why, why_len)))
 		return err;
+	/* the hours whose minor periods were read, against the hours' own rows */
+	if (warn_len && !warn[0])
+		check_hours(st, rec, a1, a2 < b2 ? a2 : b1, a2 < b2 ? b2 : b1, b1, warn, warn_len);
 	/* losses over the window, from the blocks' running totals */
 	losses_at(st, rec->id, from_ns, &l0);
 	losses_at(st, rec->id, to_ns ? to_ns : UINT64_MAX >> 1, &l1);
@@ -364,6 +393,10 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 			 ", which is not there: its blocks are not read (run verify, then reindex)",
 			 tt_store_dir(st), table, id, table[0] == 's' ? "recording" : "segment",
 			 names);
+	/* rollups rows under a key no query selects would be left out silently */
+	if (cb->on_piece && tt_store_schema_version(st) >= 2 &&
+	    (err = tt_check_rollup_keys(st, why, why_len)))
+		return err;
 	/* every row, checked here: a filter in SQL would skip a damaged one silently */
 	err = tt_store_each_recording(st, TT_REC_BY_START | TT_REC_BELIEF, scan_one, &sr);
 	if (err && !sr.stopped)

@@ -150,6 +150,14 @@ int tt_segr_next_block(struct tt_segr *r, struct tt_block_info *info);
 int tt_segr_load_block(struct tt_segr *r, uint64_t offset, struct tt_block_info *info);
 
 /*
+ * The header of the frame at offset, without reading its payload (one or two
+ * preads): info as tt_segr_load_block fills it, for a reader that checks the
+ * index against the file cheaply (info). 1, -EBADMSG (no trustworthy frame
+ * header there, or one of a frame cut short), -EIO. No block is loaded after it.
+ */
+int tt_segr_peek_block(struct tt_segr *r, uint64_t offset, struct tt_block_info *info);
+
+/*
  * Next event of the loaded block: 1, 0 at the block's end, -EBADMSG if
  * undecodable (the rest of that block is lost; errmsg says where and why),
  * -EINVAL if no block is loaded. Events of types newer than this build (a later

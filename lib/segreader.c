@@ -50,6 +50,7 @@ struct tt_segr {
 	uint64_t pos;	    /* where the next frame is expected */
 	int resync;	    /* after damage: look for the next frame magic from pos */
 	int ioerr;	    /* the negative errno behind the last FRAME_EIO */
+	int hdr_only;	    /* load_frame stops after the header (tt_segr_peek_block) */
 	ZSTD_DCtx *dctx;    /* made once, reused for every block */
 	uint8_t *payload;   /* compressed payload of the frame being loaded */
 	size_t payload_cap;
@@ -315,6 +316,8 @@ static enum frame_res load_frame(struct tt_segr *r, uint64_t off, struct tt_bloc
 		*next = off + 1;
 		return FRAME_BAD;
 	}
+	if (r->hdr_only)
+		return FRAME_OK;
 	if (tt_grow((void **)&r->payload, &r->payload_cap, plen, 1) ||
 	    tt_grow((void **)&r->raw, &r->raw_cap, raw_len, 1)) {
 		snprintf(r->err, sizeof(r->err), "frame at offset %llu: out of memory",
@@ -449,6 +452,28 @@ int tt_segr_next_block(struct tt_segr *r, struct tt_block_info *info)
 		default:
 			return r->ioerr;
 		}
+	}
+}
+
+int tt_segr_peek_block(struct tt_segr *r, uint64_t offset, struct tt_block_info *info)
+{
+	uint64_t next;
+	int err;
+
+	r->loaded = 0;
+	if ((err = refresh_size(r)))
+		return err;
+	r->hdr_only = 1;
+	err = load_frame(r, offset, info, &next);
+	r->hdr_only = 0;
+	switch (err) {
+	case FRAME_OK:
+		return 1;
+	case FRAME_NOHDR:
+	case FRAME_BAD:
+		return -EBADMSG;
+	default:
+		return r->ioerr;
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "idxcheck.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -430,55 +431,52 @@ static void column_addr(sqlite3_stmt *q, int col, uint8_t a[16])
 }
 
 /*
- * Whether a rollups row (and its conns row) of tt_store_each_piece can be read: counts
- * are not negative, offsets within the period, times times. 1 and why not
- * (tt_store_errmsg) if it cannot.
+ * Whether a rollups row (and its conns and processes rows) of tt_store_each_piece
+ * can be read (lib/idxcheck.h). 1 and why not (tt_store_errmsg) if it cannot.
  */
-static int piece_invalid(struct tt_store *st, sqlite3_stmt *q, uint64_t res_s)
+static int piece_invalid(struct tt_store *st, sqlite3_stmt *q, const struct tt_ix_span *span,
+			 uint64_t res_s)
 {
-	/* columns that must be integers >= 0 (NULL allowed for the ones that may be) */
-	static const struct {
-		int col, null_ok;
-		int64_t max;
-		const char *name;
-	} chk[] = {
-		{ 0, 0, TT_TIME_MAX / 1000000000, "t" }, { 2, 0, INT64_MAX, "ticks" },
-		{ 3, 1, 0, "first_ns" },		  { 4, 1, 0, "last_ns" },
-		{ 5, 1, TT_TIME_MAX, "age_ns" },	  { 8, 0, INT64_MAX, "bytes_in" },
-		{ 9, 0, INT64_MAX, "bytes_out" },	  { 10, 0, INT64_MAX, "packets_in" },
-		{ 11, 0, INT64_MAX, "packets_out" },	  { 12, 0, UINT32_MAX, "retrans" },
-		{ 13, 0, UINT32_MAX, "resets" },	  { 16, 0, INT64_MAX, "rtt_sum_us" },
-		{ 17, 0, UINT32_MAX, "rtt_n" },	  { 18, 1, UINT32_MAX, "rtt_min_us" },
-		{ 19, 1, UINT32_MAX, "rtt_max_us" },	  { 33, 0, TT_TIME_MAX, "open_ns" },
-	};
-	size_t i;
+	char why[512];
+	size_t skip = strlen(tt_store_dir(st)) + strlen(": index: ");
 
-	for (i = 0; i < sizeof(chk) / sizeof(chk[0]); i++) {
-		int type = sqlite3_column_type(q, chk[i].col);
-		int64_t v = sqlite3_column_int64(q, chk[i].col);
-		int64_t max = chk[i].max ? chk[i].max : (int64_t)res_s * 1000000000;
+	if (!tt_check_piece(q, span, res_s, tt_store_dir(st), why, sizeof(why)))
+		return 0;
+	/* tt_store_errmsg names the store itself */
+	tt_store_fail(st, -EBADMSG, "%s", strlen(why) > skip ? why + skip : why);
+	return 1;
+}
 
-		if (type == SQLITE_NULL && chk[i].null_ok)
-			continue;
-		if (type == SQLITE_INTEGER && v >= (chk[i].col == 33 ? 1 : 0) && v <= max)
-			continue;
-		if (chk[i].col == 33)
-			tt_store_fail(st, -EBADMSG, "conns row %" PRId64 ": open_ns is not a time",
-				      (int64_t)sqlite3_column_int64(q, 36));
-		else
-			tt_store_fail(st, -EBADMSG, "rollups row (res %" PRIu64 ", t %" PRId64
-				      ", conn %" PRId64 ", part %" PRId64 "): %s is out of range",
-				      res_s, (int64_t)sqlite3_column_int64(q, 0),
-				      (int64_t)sqlite3_column_int64(q, 36),
-				      (int64_t)sqlite3_column_int64(q, 1), chk[i].name);
-		return 1;
+/* The span of recording rec a piece must lie in (its end: the later of end_ns and its blocks'). */
+static void piece_span(struct tt_store *s, int64_t rec, struct tt_ix_span *span)
+{
+	sqlite3_stmt *q = NULL;
+
+	span->rec_id = rec;
+	span->start_ns = span->end_ns = 0;
+	if (sqlite3_prepare_v2(tt_store_sqlite(s),
+			       "SELECT start_ns, max(coalesce(end_ns, start_ns), coalesce((SELECT"
+			       " max(t_end_ns) FROM segments WHERE recording_id = ?1), 0)) FROM"
+			       " recordings WHERE id = ?1",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, rec);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			span->start_ns = (uint64_t)sqlite3_column_int64(q, 0);
+			span->end_ns = (uint64_t)sqlite3_column_int64(q, 1);
+		}
 	}
-	return 0;
+	/* tt_check_piece adds a day to these: a lie out of range must not overflow */
+	if (span->start_ns > (uint64_t)TT_TIME_MAX || span->end_ns > (uint64_t)TT_TIME_MAX) {
+		span->start_ns = span->start_ns > (uint64_t)TT_TIME_MAX ? 0 : span->start_ns;
+		span->end_ns = (uint64_t)TT_TIME_MAX;
+	}
+	sqlite3_finalize(q);
 }
 
 int tt_store_each_piece(struct tt_store *s, int64_t rec, int64_t m2w, uint64_t res_s, uint64_t t0,
 			uint64_t t1, int (*fn)(void *ctx, const struct tt_piece *p), void *ctx)
 {
+	struct tt_ix_span span;
 	sqlite3_stmt *q = NULL;
 	int rc = SQLITE_DONE, err;
 
@@ -488,10 +486,11 @@ int tt_store_each_piece(struct tt_store *s, int64_t rec, int64_t m2w, uint64_t r
 		      " o.resets, o.peak_rate_in, o.peak_rate_out, o.rtt_sum_us, o.rtt_n,"
 		      " o.rtt_min_us, o.rtt_max_us, o.cgroup, p.pid, p.comm, c.conn_id, c.family,"
 		      " c.proto, c.laddr, c.lport, c.raddr, c.rport, c.tid, c.netns, c.flags,"
-		      " c.open_ns, c.close_reason, c.close_errno, o.conn FROM rollups o"
-		      " JOIN conns c ON c.id = o.conn"
-		      " JOIN processes p ON p.id = o.process_id"
-		      " WHERE o.res = ?1 AND o.t >= ?2 AND o.t < ?3 AND c.recording_id = ?4"
+		      " c.open_ns, c.close_reason, c.close_errno, o.conn, o.process_id, p.id, c.id,"
+		      " c.recording_id FROM rollups o LEFT JOIN conns c ON c.id = o.conn"
+		      " LEFT JOIN processes p ON p.id = o.process_id"
+		      " WHERE o.res = ?1 AND o.t >= ?2 AND o.t < ?3 AND (c.recording_id = ?4 OR"
+		      " c.id IS NULL OR c.recording_id NOT IN (SELECT id FROM recordings))"
 		      " ORDER BY o.t, o.conn, o.part",
 		      &q);
 	if (err)
@@ -500,6 +499,7 @@ int tt_store_each_piece(struct tt_store *s, int64_t rec, int64_t m2w, uint64_t r
 	sqlite3_bind_int64(q, 2, (int64_t)t0);
 	sqlite3_bind_int64(q, 3, (int64_t)t1);
 	sqlite3_bind_int64(q, 4, rec);
+	piece_span(s, rec, &span);
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct tt_piece p;
 		struct tt_ix_piece *x = &p.sum;
@@ -508,7 +508,7 @@ int tt_store_each_piece(struct tt_store *s, int64_t rec, int64_t m2w, uint64_t r
 		uint64_t t_ns;
 		int flags;
 
-		if (piece_invalid(s, q, res_s)) {
+		if (piece_invalid(s, q, &span, res_s)) {
 			err = -EBADMSG;
 			break;
 		}
