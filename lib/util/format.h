@@ -1,7 +1,7 @@
 /*
- * format.h: numbers and addresses as people read them, and rows as JSON.
+ * format.h: numbers, times and addresses as people read them.
  * Shared by tcptop-record's outputs and tcptop-analyze, so both spell a field
- * the same way.
+ * the same way. Values only: rows and events as JSON are rowjson.h's.
  */
 #ifndef TT_FORMAT_H
 #define TT_FORMAT_H
@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aggregator.h"
 #include "buf.h"
 
 /* 1023 B, 1.2 KiB, 340 MiB ... into buf (>= 16 bytes); returns buf. */
@@ -39,21 +38,5 @@ const char *tt_proto_name(int proto);
 
 /* Append the C string s as a JSON string: tt_esc_json (escape.h). */
 void tt_json_str(struct tt_buf *b, const char *s);
-
-/*
- * One row as one JSON object and a newline, with the recorder's key names (see
- * docs/architecture.md). mono_to_wall_ns converts CLOCK_MONOTONIC to Unix time.
- */
-void tt_row_json(struct tt_buf *b, const struct tt_row *r, const struct tt_table *t,
-		 int64_t mono_to_wall_ns);
-
-/*
- * A lifecycle event (STATE, RESET, CLOSE) as one JSON line: "event" names it,
- * conn (may be NULL) supplies the endpoint and owner keys. A LOSS that counts
- * anything (cumulative: ring_drops, socks_full, peers_full) is a line too, so
- * a stream says when its numbers are short. Other types: nothing.
- */
-void tt_event_json(struct tt_buf *b, const struct tt_event *ev, const struct tt_ev_conn *conn,
-		   int64_t mono_to_wall_ns);
 
 #endif /* TT_FORMAT_H */
