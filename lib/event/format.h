@@ -1,7 +1,8 @@
 /*
- * format.h: numbers, times and addresses as people read them.
+ * format.h: numbers, times and addresses as people read them, and lifecycle
+ * events as JSON lines (rows, which need the aggregator, are rowjson.h's).
  * Shared by tcptop-record's outputs and tcptop-analyze, so both spell a field
- * the same way. Values only: rows and events as JSON are rowjson.h's.
+ * the same way.
  */
 #ifndef TT_FORMAT_H
 #define TT_FORMAT_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "event.h"
 
 /* 1023 B, 1.2 KiB, 340 MiB ... into buf (>= 16 bytes); returns buf. */
 char *tt_fmt_bytes(char *buf, size_t len, uint64_t bytes);
@@ -38,5 +40,27 @@ const char *tt_proto_name(int proto);
 
 /* Append the C string s as a JSON string: tt_esc_json (escape.h). */
 void tt_json_str(struct tt_buf *b, const char *s);
+
+/* "key":<Unix s>.<ms> for a CLOCK_MONOTONIC time; mono_to_wall_ns converts it. */
+void tt_json_ts(struct tt_buf *b, const char *key, uint64_t mono_ns, int64_t mono_to_wall_ns);
+
+/*
+ * The keys that say which connection (proto, addresses, ports, owner,
+ * cgroup, netns, flags), each after a comma: shared by rows (rowjson.h) and
+ * events, so both spell a connection alike.
+ */
+void tt_json_conn(struct tt_buf *b, const struct tt_ev_conn *c);
+
+/* TT_CLOSE_* as "normal", "failed", "reset", "idle"; "?" otherwise. */
+const char *tt_close_reason_name(unsigned reason);
+
+/*
+ * A lifecycle event (STATE, RESET, CLOSE) as one JSON line: "event" names it,
+ * conn (may be NULL) supplies the endpoint and owner keys. A LOSS that counts
+ * anything (cumulative: ring_drops, socks_full, peers_full) is a line too, so
+ * a stream says when its numbers are short. Other types: nothing.
+ */
+void tt_event_json(struct tt_buf *b, const struct tt_event *ev, const struct tt_ev_conn *conn,
+		   int64_t mono_to_wall_ns);
 
 #endif /* TT_FORMAT_H */
