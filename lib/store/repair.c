@@ -686,8 +686,9 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 			differs(diff, sizeof(diff), "keyframe", kf, f->bi.keyframe);
 		if (diff[0])
 			vnote(v, TT_FINDING_PROBLEM, brow, "differs from its frame: %s", diff);
-		if (off + len > last_end)
-			last_end = off + len;
+		/* the frame's length: the row's may be anything (reported just above) */
+		if ((int64_t)(f->bi.offset + f->bi.length) > last_end)
+			last_end = (int64_t)(f->bi.offset + f->bi.length);
 	}
 	if (rc != SQLITE_DONE)
 		vnote(v, TT_FINDING_PROBLEM, what, "index: %s", sqlite3_errmsg(v->db));

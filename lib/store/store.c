@@ -895,6 +895,14 @@ static int open_db(struct tt_store *s, int file_mode)
 		 * exists in each, or they ask tt_store_schema_version), so a
 		 * store stays readable where it cannot be written.
 		 */
+		int64_t tables = 0;
+
+		/* a recorder killed while it created the index leaves it empty */
+		if (v == 0 && !query_int(s, "SELECT count(*) FROM sqlite_master", &tables,
+					 "reading the schema") && tables == 0)
+			return fail(s, -ENODATA,
+				    "%s holds no recording yet (its index.db is empty: a recorder "
+				    "stopped while it created it)", s->dir);
 		if (v < 1)
 			return fail(s, -EPROTO,
 				    "%s/index.db has schema version %" PRId64

@@ -1307,6 +1307,34 @@ static void test_far_future_schema_refused(void **state)
 	assert_int_equal(user_version(f->dir), 999);
 }
 
+/*
+ * A recorder killed while it created the index leaves an empty index.db (no
+ * schema yet): readers say the store holds no recording (not a schema they
+ * cannot read), and the next writer creates the schema in it.
+ */
+static void test_empty_index_left_by_a_kill(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = NULL;
+	char path[256], why[512];
+	FILE *fp;
+
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/index.db", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)),
+			 -ENODATA);
+	assert_null(s);
+	assert_non_null(strstr(why, "holds no recording yet"));
+	s = open_w(f->dir);
+	tt_store_close(s);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), 0);
+	assert_true(tt_store_schema_version(s) >= 1);
+	tt_store_close(s);
+}
+
 /* ---- failures and cost ---------------------------------------------------------------------- */
 
 /* A block whose transaction fails stores nothing, and the next one stores what it lost. */
@@ -1594,6 +1622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v1_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyframe_column, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_far_future_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_index_left_by_a_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_block_is_retried, setup, teardown),
 		cmocka_unit_test(test_segment_names),
 		cmocka_unit_test_setup_teardown(test_hostile_directory, setup, teardown),
