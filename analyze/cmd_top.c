@@ -154,7 +154,7 @@ static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, u
 	const struct tt_group **rows = NULL;
 	long nr = top ? tt_top_rank(top, by, &rows) : 0;
 	struct tt_grid *g;
-	uint64_t in = 0, o = 0, conns = 0;
+	uint64_t in = 0, o = 0;
 	long i;
 	int err;
 
@@ -163,7 +163,6 @@ static int print_top(struct top_run *r, struct tt_top *top, enum tt_metric by, u
 	for (i = 0; i < nr; i++) {
 		in += rows[i]->bytes_in;
 		o += rows[i]->bytes_out;
-		conns += rows[i]->conns;
 	}
 	if (r->q->fmt == TT_GRID_TABLE) {
 		char a[64], b[64], d[32], bi[32], bo[32];

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,7 +213,8 @@ static int normalize(const char *cmd, int argc, char **argv, char ***out, int *o
 			for (t = tab; t->name && t->name[1] != ch; t++)
 				;
 		}
-		nv[n++] = (char *)t->name;
+		/* argv is char ** by convention; no command writes through it */
+		nv[n++] = (char *)(uintptr_t)t->name;
 		if (t->arg)
 			nv[n++] = optarg;
 	}
@@ -273,8 +275,8 @@ static int unreadable_store(const char *cmd, const char *dir)
 static int run(const struct cmd *c, int argc, char **argv)
 {
 	int need = !strcmp(c->name, "sql") ? 2 : 1, err, i, n, npos, p0;
-	const char *store = NULL, *from = NULL;
-	char **nv;
+	const char *from = NULL;
+	char *store = NULL, **nv;
 
 	if ((err = normalize(c->name, argc, argv, &nv, &n, &npos)))
 		return err;
@@ -316,12 +318,12 @@ static int run(const struct cmd *c, int argc, char **argv)
 		fprintf(stderr, PROG ": reading %s (%s)\n", store, from);
 	/* before the positional ones (and their "--"): the store comes first */
 	memmove(nv + p0 + 1, nv + p0, (size_t)(n - p0) * sizeof(*nv));
-	nv[p0] = (char *)store;
+	nv[p0] = store;
 	n++;
 	if (p0 + 1 < n && !strcmp(nv[p0 + 1], "--")) {
 		/* "--" STORE ...: the store must not look like what "--" protects */
 		nv[p0] = "--";
-		nv[p0 + 1] = (char *)store;
+		nv[p0 + 1] = store;
 	}
 call:
 	err = c->fn(n, nv);

@@ -162,7 +162,8 @@ static void adopt_finding(void *ctx, enum tt_finding_level level, const char *wh
  */
 static void adopt(const struct qargs *a, const char *dir)
 {
-	struct tt_repair_cb cb = { .on_finding = adopt_finding, .ctx = (void *)a };
+	/* ctx is void * in the callback API; adopt_finding only reads it */
+	struct tt_repair_cb cb = { .on_finding = adopt_finding, .ctx = (void *)(uintptr_t)a };
 	struct tt_reindex_result res;
 	uint64_t n = 0;
 	char why[512];

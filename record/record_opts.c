@@ -370,16 +370,17 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			break;
 		}
 		case OPT_RING_SIZE: {
-			uint64_t v;
+			uint64_t ring;
 
 			/* the kernel wants a power of two and a whole number of pages */
-			if (tt_parse_size(optarg, &v) || v < 4096 || v > (1ull << 30) || (v & (v - 1))) {
+			if (tt_parse_size(optarg, &ring) || ring < 4096 || ring > (1ull << 30) ||
+			    (ring & (ring - 1))) {
 				snprintf(msg, msg_len,
 					 "--ring-size: '%s' is not a power of two from 4K to 1G (e.g. 64K, 4M)",
 					 optarg);
 				return 2;
 			}
-			o->ring_bytes = (uint32_t)v;
+			o->ring_bytes = (uint32_t)ring;
 			break;
 		}
 		case OPT_RETAIN_SIZE:

@@ -140,6 +140,9 @@ static tt_log_fn g_log; /* libbpf's print hook is process-wide */
 static void *g_log_ctx;
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char msg[512];
 	size_t n;
@@ -155,6 +158,9 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 }
 
 static void logf_(struct tt_collector *c, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void logf_(struct tt_collector *c, int level, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -168,6 +174,9 @@ static void logf_(struct tt_collector *c, int level, const char *fmt, ...)
 }
 
 /* Note a capability or hook the capture runs without: warned now, stored with the recording. */
+static void limit(struct tt_collector *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 static void limit(struct tt_collector *c, const char *fmt, ...)
 {
 	size_t n = strlen(c->limits);

@@ -60,13 +60,20 @@ static void comm_text(struct tt_buf *b, const char *comm)
 		tt_html_text(b, comm, n);
 }
 
+/* format(strftime): gcc checks the callers' formats, which leaves the pass-through below */
+static char *fmt_when(char *buf, size_t len, uint64_t ns, int utc, const char *fmt)
+	__attribute__((format(strftime, 5, 0)));
+
 static char *fmt_when(char *buf, size_t len, uint64_t ns, int utc, const char *fmt)
 {
 	time_t s = (time_t)(ns / NS);
 	struct tm tm;
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	if (!strftime(buf, len, fmt, utc ? gmtime_r(&s, &tm) : localtime_r(&s, &tm)))
 		snprintf(buf, len, "?");
+#pragma GCC diagnostic pop
 	return buf;
 }
 

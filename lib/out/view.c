@@ -921,8 +921,8 @@ static const char *const help_text[] = {
 	"Colors: red retransmitting, dim closed, yellow partial; NO_COLOR turns them off.",
 };
 
-/* One screen line: position, clear, then the text cut to cols cells; none at or past limit. */
-static void screen_line(struct tt_buf *b, unsigned y, unsigned limit, unsigned cols, const char *s,
+/* One screen line: position, clear, then the text cut to width cells; none at or past limit. */
+static void screen_line(struct tt_buf *b, unsigned y, unsigned limit, unsigned width, const char *s,
 			int middle, const char *sgr)
 {
 	if (y >= limit)
@@ -930,8 +930,8 @@ static void screen_line(struct tt_buf *b, unsigned y, unsigned limit, unsigned c
 	tt_buf_printf(b, "\033[%u;1H\033[2K", y + 1);
 	if (sgr)
 		tt_buf_printf(b, "%s", sgr);
-	if (dwidth(s) > cols)
-		put_fit(b, s, cols, 0, middle);
+	if (dwidth(s) > width)
+		put_fit(b, s, width, 0, middle);
 	else
 		tt_buf_add(b, s, strlen(s));
 	if (sgr)

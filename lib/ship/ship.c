@@ -1202,14 +1202,13 @@ int tt_shipper_take_note(struct tt_shipper *s, char *msg, size_t len)
 	return has;
 }
 
-uint64_t tt_shipper_failures(const struct tt_shipper *s)
+uint64_t tt_shipper_failures(struct tt_shipper *s)
 {
-	pthread_mutex_t *mu = (pthread_mutex_t *)&s->mu;
 	uint64_t n;
 
-	pthread_mutex_lock(mu);
+	pthread_mutex_lock(&s->mu);
 	n = s->failures;
-	pthread_mutex_unlock(mu);
+	pthread_mutex_unlock(&s->mu);
 	return n;
 }
 

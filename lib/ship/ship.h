@@ -123,7 +123,7 @@ int tt_shipper_take_note(struct tt_shipper *s, char *msg, size_t len);
 int tt_shipper_stop(struct tt_shipper *s, uint64_t drain_ns, char *why, size_t why_len);
 
 /* Passes that failed, in all. */
-uint64_t tt_shipper_failures(const struct tt_shipper *s);
+uint64_t tt_shipper_failures(struct tt_shipper *s);
 
 /* ---- queries ------------------------------------------------------------- */
 

@@ -568,7 +568,7 @@ struct segrow {
 	int64_t first_end; /* the first one's end */
 	int64_t last_start; /* the latest start */
 	int64_t last_end; /* the latest end */
-	const char *file;
+	char *file;
 };
 
 /* 0, or -ENOMEM (the pass cannot go on): everything else is a finding. */
@@ -971,7 +971,7 @@ int tt_verify(struct tt_store *st, const struct tt_repair_cb *cb, struct tt_veri
 	if (d)
 		closedir(d);
 	for (i = 0; i < n; i++)
-		free((void *)rows[i].file);
+		free(rows[i].file);
 	free(rows);
 	free(v.frames);
 	return err;

@@ -442,6 +442,9 @@ int tt_parse_time(const char *s, const struct tt_time_ctx *ctx, uint64_t *unix_n
 }
 
 static int why_fail(char *why, size_t why_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int why_fail(char *why, size_t why_len, const char *fmt, ...)
 {
 	va_list ap;
 

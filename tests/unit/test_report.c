@@ -374,7 +374,7 @@ static void assert_group_equal(const struct tt_group *got, const struct tt_group
 
 /* Every group of top is the reference's, and the other way round. */
 static void check_against_ref(struct tt_top *top, const struct tt_groupby *by,
-			      const struct ref *ref)
+			      struct ref *ref)
 {
 	const struct tt_group **ranked;
 	long n = tt_top_rank(top, TT_BY_BYTES, &ranked), i;
@@ -386,7 +386,7 @@ static void check_against_ref(struct tt_top *top, const struct tt_groupby *by,
 		const struct ref_group *rg;
 
 		project(by, ranked[i]->host, &ranked[i]->conn, &k);
-		rg = ref_find((struct ref *)ref, &k, 0);
+		rg = ref_find(ref, &k, 0);
 		if (!rg)
 			fail_msg("group %ld of %ld is not in the reference", i, n);
 		assert_group_equal(ranked[i], &rg->g, conn_only);

@@ -81,6 +81,9 @@ static sqlite3 *db_of(struct tt_store *s)
 
 /* First column of a one-row query; fails the test on an SQL error. */
 static int64_t q_int(sqlite3 *db, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int64_t q_int(sqlite3 *db, const char *fmt, ...)
 {
 	sqlite3_stmt *q;
 	char sql[1024];
@@ -99,6 +102,9 @@ static int64_t q_int(sqlite3 *db, const char *fmt, ...)
 	sqlite3_finalize(q);
 	return v;
 }
+
+static const char *q_text(sqlite3 *db, char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static const char *q_text(sqlite3 *db, char *buf, size_t len, const char *fmt, ...)
 {
@@ -783,14 +789,14 @@ static void test_retain_by_size(void **state)
 	/* connections that ended before what is left are gone; the long one stays */
 	cut = M2W + t0 + 3 * SEG_SPAN;
 	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE last_seen_ns < %llu",
-			       cut),
+			       (unsigned long long)cut),
 			 0);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM connections"), 3);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE conn_id = %llu",
 			       (unsigned long long)LONG_ID(rec)),
 			 1);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM buckets WHERE t_start_ns + %llu <= %llu",
-			       BUCKET, cut),
+			       (unsigned long long)BUCKET, (unsigned long long)cut),
 			 0);
 	assert_true(q_int(db, "SELECT count(*) FROM buckets b JOIN connections c ON c.id = "
 			      "b.connection_id WHERE c.conn_id = %llu",
@@ -930,13 +936,14 @@ static void test_retain_keeps_open_connections(void **state)
 	int64_t rec, seg[4];
 	unsigned removed;
 	sqlite3 *db = db_of(s);
-	const char *ins = "INSERT INTO conns (recording_id, conn_id, family, proto, laddr, "
-			  "lport, raddr, rport, process_id, tid, cgroup, netns, flags, "
-			  "open_ns, close_ns, first_seen_ns, last_seen_ns, state, bytes_in, "
-			  "bytes_out, packets_in, packets_out, peak_rate_in, peak_rate_out, "
-			  "rtt_samples, retrans, resets_sent, resets_recv, reset_events) VALUES "
-			  "(%lld, %d, 4, 6, 16843009, 1, 33686018, 2, 1, 1, 0, 0, 0, "
-			  "%llu, %s, %llu, %llu, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)";
+	static const char ins[] = "INSERT INTO conns (recording_id, conn_id, family, proto, "
+				  "laddr, lport, raddr, rport, process_id, tid, cgroup, netns, "
+				  "flags, open_ns, close_ns, first_seen_ns, last_seen_ns, state, "
+				  "bytes_in, bytes_out, packets_in, packets_out, peak_rate_in, "
+				  "peak_rate_out, rtt_samples, retrans, resets_sent, resets_recv, "
+				  "reset_events) VALUES (%lld, %d, 4, 6, 16843009, 1, 33686018, 2, "
+				  "1, 1, 0, 0, 0, %llu, %s, %llu, %llu, 1, 0, 0, 0, 0, 0, 0, 0, 0, "
+				  "0, 0, 0)";
 	char sql[1024], close_ns[32];
 
 	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);

@@ -60,6 +60,9 @@ static int teardown(void **state)
 }
 
 static int64_t q(const char *dir, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int64_t q(const char *dir, const char *fmt, ...)
 {
 	char sql[512];
 	va_list ap;
