@@ -173,8 +173,8 @@ void tt_event_json(struct tt_buf *b, const struct tt_event *ev, const struct tt_
 		tt_buf_printf(b, ",\"direction\":\"%s\"", ev->reset.received ? "received" : "sent");
 		break;
 	default:
-		tt_buf_printf(b, ",\"close_reason\":\"%s\",\"error\":%u,", tt_close_reason_name(ev->close.reason),
-			      ev->close.err);
+		tt_buf_printf(b, ",\"close_reason\":\"%s\",\"error\":%u,",
+			      tt_close_reason_name(ev->close.reason), ev->close.err);
 		tt_buf_printf(b, "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64, ev->close.c.bytes_in,
 			      ev->close.c.bytes_out);
 		break;
