@@ -20,6 +20,7 @@
 #include "format.h"
 #include "qargs.h"
 #include "replay_tty.h"
+#include "rowjson.h"
 #include "scan.h"
 #include "view.h"
 

@@ -22,6 +22,7 @@
 #include "format.h"
 #include "metrics.h"
 #include "record_opts.h"
+#include "rowjson.h"
 #include "ship.h"
 #include "version.h"
 #include "view.h"

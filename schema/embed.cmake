@@ -1,7 +1,7 @@
 # Embeds schema/NNNN_*.sql into the tools, so they need no files at run time.
 #
-# Included from lib/CMakeLists.txt after tt_core is defined: it generates
-# ${PROJECT_BINARY_DIR}/schema/schema_sql.h (included by lib/store.c only) with
+# Included from lib/store/CMakeLists.txt after tt_store is defined: it generates
+# ${PROJECT_BINARY_DIR}/schema/schema_sql.h (included by lib/store/store.c only) with
 # one byte array per migration and a table of them in version order. The same
 # file runs as a script (cmake -P) to do the generating; the header is written
 # to a temporary name and renamed, so a build that stops half way leaves no
@@ -47,5 +47,5 @@ add_custom_command(OUTPUT "${TT_SCHEMA_H}"
 	DEPENDS ${TT_SCHEMA_SQL} ${PROJECT_SOURCE_DIR}/schema/embed.cmake
 	COMMENT "Embedding schema/*.sql"
 	VERBATIM)
-target_sources(tt_core PRIVATE "${TT_SCHEMA_H}")
-target_include_directories(tt_core PRIVATE "${PROJECT_BINARY_DIR}/schema")
+target_sources(tt_store PRIVATE "${TT_SCHEMA_H}")
+target_include_directories(tt_store PRIVATE "${PROJECT_BINARY_DIR}/schema")

@@ -1,5 +1,6 @@
 /*
- * format.h: numbers and addresses as people read them, and rows as JSON.
+ * format.h: numbers, times and addresses as people read them, and lifecycle
+ * events as JSON lines (rows, which need the aggregator, are rowjson.h's).
  * Shared by tcptop-record's outputs and tcptop-analyze, so both spell a field
  * the same way.
  */
@@ -9,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aggregator.h"
 #include "buf.h"
+#include "event.h"
 
 /* 1023 B, 1.2 KiB, 340 MiB ... into buf (>= 16 bytes); returns buf. */
 char *tt_fmt_bytes(char *buf, size_t len, uint64_t bytes);
@@ -40,12 +41,18 @@ const char *tt_proto_name(int proto);
 /* Append the C string s as a JSON string: tt_esc_json (escape.h). */
 void tt_json_str(struct tt_buf *b, const char *s);
 
+/* "key":<Unix s>.<ms> for a CLOCK_MONOTONIC time; mono_to_wall_ns converts it. */
+void tt_json_ts(struct tt_buf *b, const char *key, uint64_t mono_ns, int64_t mono_to_wall_ns);
+
 /*
- * One row as one JSON object and a newline, with the recorder's key names (see
- * docs/architecture.md). mono_to_wall_ns converts CLOCK_MONOTONIC to Unix time.
+ * The keys that say which connection (proto, addresses, ports, owner,
+ * cgroup, netns, flags), each after a comma: shared by rows (rowjson.h) and
+ * events, so both spell a connection alike.
  */
-void tt_row_json(struct tt_buf *b, const struct tt_row *r, const struct tt_table *t,
-		 int64_t mono_to_wall_ns);
+void tt_json_conn(struct tt_buf *b, const struct tt_ev_conn *c);
+
+/* TT_CLOSE_* as "normal", "failed", "reset", "idle"; "?" otherwise. */
+const char *tt_close_reason_name(unsigned reason);
 
 /*
  * A lifecycle event (STATE, RESET, CLOSE) as one JSON line: "event" names it,
