@@ -17,7 +17,7 @@ PKGS=(build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev 
 # Prometheus parser, debootstrap (a fresh Debian 12 for the .deb), ClickHouse (fleet tests:
 # plain processes on loopback ports, docs/FLEET.md)
 TEST_PKGS=(iproute2 nftables python3 util-linux libcap2-bin tmux chromium systemd man-db passwd zsh strace
-           python3-prometheus-client debootstrap clickhouse-server clickhouse-client)
+           python3-prometheus-client debootstrap clickhouse-server clickhouse-client clang-format)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 
@@ -51,6 +51,9 @@ record)
 	exec ./build/record/tcptop-record "$@" ;;
 test)
 	setup "${PKGS[@]}" "${TEST_PKGS[@]}"
+	# every C file as the committed .clang-format lays it out (clang-format -i to fix)
+	find bpf lib record analyze tests -name '*.[ch]' -print0 |
+		xargs -0 clang-format --dry-run --Werror || die "C files not formatted (clang-format -i)"
 	# The optimised build must compile too (-Werror sees more there), then every
 	# test runs against the sanitized build: ASan+UBSan abort on the first error.
 	build build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -209,7 +209,11 @@ static int diff_print(void *run, const struct tt_scan_stats *st)
 		if (tt_grid_add_row(grid))
 			goto oom;
 		tt_top_key_cells(grid, &r->by, cols, 0, nk, c->win ? c->win : c->base);
-		tt_grid_str(grid, col++, !c->base ? "new" : !c->win ? "gone" : rw >= rb ? "up" : "down");
+		tt_grid_str(grid, col++,
+			    !c->base   ? "new"
+			    : !c->win  ? "gone"
+			    : rw >= rb ? "up"
+				       : "down");
 		tt_grid_real(grid, col++, rb);
 		tt_grid_real(grid, col++, rw);
 		tt_grid_real(grid, col++, rw - rb);
@@ -227,7 +231,8 @@ static int diff_print(void *run, const struct tt_scan_stats *st)
 		tt_grid_uint(grid, col++, c->win ? c->win->retrans : 0);
 	}
 	if (q->fmt == TT_GRID_TABLE)
-		tt_buf_printf(&r->out, "baseline %s  vs  window %s  (rates per second of each window)\n",
+		tt_buf_printf(&r->out,
+			      "baseline %s  vs  window %s  (rates per second of each window)\n",
 			      r->w[0].spec, r->w[1].spec);
 	if (tt_grid_render(grid, &go, &r->out))
 		goto oom;

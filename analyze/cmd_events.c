@@ -24,16 +24,7 @@
 #include "scan.h"
 #include "ship.h"
 
-enum ev_kind {
-	K_CONNECT = 0,
-	K_ACCEPT,
-	K_CLOSE,
-	K_RESET,
-	K_RETRANSMIT,
-	K_STATE,
-	K_LOSS,
-	K_MAX
-};
+enum ev_kind { K_CONNECT = 0, K_ACCEPT, K_CLOSE, K_RESET, K_RETRANSMIT, K_STATE, K_LOSS, K_MAX };
 
 static const char *const kind_names[K_MAX] = {
 	"connect", "accept", "close", "reset", "retransmit", "state", "loss",
@@ -321,7 +312,8 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 		const struct tt_row *row = &t->rows[i];
 
 		if (row->d_retrans)
-			add_retransmit(r, ts, &row->conn, row->d_retrans, row->tot.retrans, rec->host);
+			add_retransmit(r, ts, &row->conn, row->d_retrans, row->tot.retrans,
+				       rec->host);
 	}
 	if (r->oom)
 		return -ENOMEM;
@@ -399,12 +391,12 @@ static int events_opt(void *run, int argc, char **argv, int *i)
 static int events_check(void *run)
 {
 	static const struct tt_col cols[] = {
-		{ "ts", "TIME", TT_COL_TIME },	      { "host", "HOST", TT_COL_STR },
-		{ "event", "EVENT", TT_COL_STR },     { "proto", "PROTO", TT_COL_STR },
-		{ "laddr", "LOCAL", TT_COL_STR },     { "lport", "LPORT", TT_COL_UINT },
-		{ "raddr", "REMOTE", TT_COL_STR },    { "rport", "RPORT", TT_COL_UINT },
-		{ "pid", "PID", TT_COL_UINT },	      { "comm", "COMM", TT_COL_STR },
-		{ "detail", "DETAIL", TT_COL_STR },   { "bytes_in", "RX", TT_COL_BYTES },
+		{ "ts", "TIME", TT_COL_TIME },	     { "host", "HOST", TT_COL_STR },
+		{ "event", "EVENT", TT_COL_STR },    { "proto", "PROTO", TT_COL_STR },
+		{ "laddr", "LOCAL", TT_COL_STR },    { "lport", "LPORT", TT_COL_UINT },
+		{ "raddr", "REMOTE", TT_COL_STR },   { "rport", "RPORT", TT_COL_UINT },
+		{ "pid", "PID", TT_COL_UINT },	     { "comm", "COMM", TT_COL_STR },
+		{ "detail", "DETAIL", TT_COL_STR },  { "bytes_in", "RX", TT_COL_BYTES },
 		{ "bytes_out", "TX", TT_COL_BYTES },
 	};
 	struct ev_run *r = run;

@@ -68,7 +68,8 @@ int cmd_export(int argc, char **argv)
 			       "from 0.2 s (default 5); a refusal is never retried.\n");
 			return 0;
 		}
-		if (!strcmp(a, "--clickhouse") || !strcmp(a, "--batch") || !strcmp(a, "--retries")) {
+		if (!strcmp(a, "--clickhouse") || !strcmp(a, "--batch") ||
+		    !strcmp(a, "--retries")) {
 			long x;
 
 			if (!v) {
@@ -83,7 +84,8 @@ int cmd_export(int argc, char **argv)
 			x = strtol(v, &end, 10);
 			if (*end || !*v || x < (a[2] == 'b' ? 1 : 0) || x > 10000000) {
 				cmd_err("export: %s: '%s' is not a number %s", a, v,
-					a[2] == 'b' ? "of rows (1 or more)" : "of retries (0 or more)");
+					a[2] == 'b' ? "of rows (1 or more)"
+						    : "of retries (0 or more)");
 				return 2;
 			}
 			if (a[2] == 'b')

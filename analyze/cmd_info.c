@@ -59,8 +59,8 @@ static int print_recording(void *ctx, const struct tt_store_rec *r)
 		tt_json_str(&jb, host ? host : "");
 		tt_buf_printf(&jb, ",\"kernel\":");
 		tt_json_str(&jb, kernel ? kernel : "");
-		tt_buf_printf(&jb, ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
-				   ",\"clean_stop\":%s}",
+		tt_buf_printf(&jb,
+			      ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"clean_stop\":%s}",
 			      start, end, clean ? "true" : "false");
 		fputs(jb.p ? jb.p : "", stdout);
 		tt_buf_free(&jb);
@@ -168,7 +168,8 @@ int cmd_info(int argc, char **argv)
 	pfull = tot.peers_full;
 	if (nblocks && (bad_ns(t0) || bad_ns(t1) || t1 < t0))
 		cmd_err("info: warning: index: blocks: span %" PRId64 " .. %" PRId64
-			" is not a time span (the index is damaged: verify, reindex)", t0, t1);
+			" is not a time span (the index is damaged: verify, reindex)",
+			t0, t1);
 
 	/* what info prints comes from the index alone: the rows against each other and the frames */
 	if (tt_store_schema_version(st) >= 2 && tt_check_store_rows(st, 1, why, sizeof(why)))
@@ -194,8 +195,8 @@ int cmd_info(int argc, char **argv)
 		       ",\"segments_sealed\":%" PRId64 ",\"blocks\":%" PRId64
 		       ",\"connections\":%" PRId64 ",\"segment_bytes\":%" PRIu64
 		       ",\"index_bytes\":%" PRIu64 ",\"raw_bytes\":%" PRIu64
-		       ",\"compression_ratio\":%.2f,\"ring_drops\":%" PRId64 ",\"socks_full\":%" PRId64
-		       ",\"peers_full\":%" PRId64 "}\n",
+		       ",\"compression_ratio\":%.2f,\"ring_drops\":%" PRId64
+		       ",\"socks_full\":%" PRId64 ",\"peers_full\":%" PRId64 "}\n",
 		       t0, t1, nseg, nsealed, nblocks, nconns, seg_bytes, idx_bytes, raw,
 		       stored ? (double)raw / (double)stored : 0.0, drops, sfull, pfull);
 		rc = 0;
@@ -203,19 +204,20 @@ int cmd_info(int argc, char **argv)
 	}
 	char edir[1024];
 
-	printf("store        %s (index schema v%d)\n", tt_esc_cstr(edir, sizeof(edir), dir, strlen(dir)),
-	       tt_store_schema_version(st));
+	printf("store        %s (index schema v%d)\n",
+	       tt_esc_cstr(edir, sizeof(edir), dir, strlen(dir)), tt_store_schema_version(st));
 	printf("recordings\n");
 	if (print_recordings(st, utc, 0) < 0)
 		goto dberr;
 	if (nblocks)
-		printf("span         %s -> %s (%s)\n", tt_fmt_time(a, sizeof(a), (uint64_t)t0, utc, TT_TIME_ZONE),
+		printf("span         %s -> %s (%s)\n",
+		       tt_fmt_time(a, sizeof(a), (uint64_t)t0, utc, TT_TIME_ZONE),
 		       tt_fmt_time(b, sizeof(b), (uint64_t)t1, utc, TT_TIME_ZONE),
 		       tt_fmt_duration(s1, sizeof(s1), (uint64_t)t1 - (uint64_t)t0));
 	else
 		printf("span         (no blocks yet)\n");
-	printf("segments     %" PRId64 " (%" PRId64 " sealed), %" PRId64 " blocks\n", nseg,
-	       nsealed, nblocks);
+	printf("segments     %" PRId64 " (%" PRId64 " sealed), %" PRId64 " blocks\n", nseg, nsealed,
+	       nblocks);
 	printf("size         segments %s, index %s; events %s raw, compression %.1fx\n",
 	       tt_fmt_bytes(s1, sizeof(s1), seg_bytes), tt_fmt_bytes(s2, sizeof(s2), idx_bytes),
 	       tt_fmt_bytes(s3, sizeof(s3), raw), stored ? (double)raw / (double)stored : 0.0);

@@ -12,8 +12,7 @@
 #include "cmd.h"
 #include "repair.h"
 
-static void print_finding(void *ctx, enum tt_finding_level level, const char *what,
-			  const char *msg)
+static void print_finding(void *ctx, enum tt_finding_level level, const char *what, const char *msg)
 {
 	(void)ctx;
 	cmd_err("reindex: %s%s: %s", level == TT_FINDING_NOTE ? "" : "warning: ", what, msg);
@@ -43,8 +42,8 @@ int cmd_reindex(int argc, char **argv)
 	       " events; %" PRIu64 " damaged blocks and %u unreadable files left out\n",
 	       argv[1], res.segments, res.blocks, res.events, res.damaged, res.bad_files);
 	if (res.bad_headers)
-		printf("%s: %u segments with a damaged file header indexed by their name\n", argv[1],
-		       res.bad_headers);
+		printf("%s: %u segments with a damaged file header indexed by their name\n",
+		       argv[1], res.bad_headers);
 	if (res.unsynced)
 		printf("%s: %" PRIu64 " blocks after the damage, up to the next keyframe, indexed "
 		       "but not summarised\n",

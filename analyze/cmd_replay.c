@@ -193,7 +193,8 @@ static int replay_opt(void *run, int argc, char **argv, int *i)
 		int k = tt_sort_key_parse(v);
 
 		if (k < 0) {
-			cmd_err("replay: --sort: '%s' is not rate, bytes, packets, rtt, retrans or duration", v);
+			cmd_err("replay: --sort: '%s' is not rate, bytes, packets, rtt, retrans or duration",
+				v);
 			return 2;
 		}
 		r->sort = (enum tt_sort_key)k;

@@ -39,16 +39,19 @@
 #include "report.h"
 #include "scan.h"
 
-#define POINTS 150 /* buckets per chart: smooth lines, still a few pixels each */
-#define GIGA UINT64_C(1000000000)
+#define POINTS	150 /* buckets per chart: smooth lines, still a few pixels each */
+#define GIGA	UINT64_C(1000000000)
 #define NTRACKS (4 * TT_HTML_TOP) /* two charts of TT_HTML_TOP lines, two ends each */
 
 /* The groupings the report keeps, one tt_top each. */
 enum { T_CONN, T_PROC, T_RHOST, T_SPORT, T_RST, T_DIFF, NTOPS };
 static const char *const top_group[NTOPS] = {
-	[T_CONN] = "conn",	    [T_PROC] = "process",
-	[T_RHOST] = "remote-host",  [T_SPORT] = "service-port",
-	[T_RST] = "remote-host,service-port", [T_DIFF] = "remote-host,process", /* diff's default */
+	[T_CONN] = "conn",
+	[T_PROC] = "process",
+	[T_RHOST] = "remote-host",
+	[T_SPORT] = "service-port",
+	[T_RST] = "remote-host,service-port",
+	[T_DIFF] = "remote-host,process", /* diff's default */
 };
 
 /* The tables, in the page's order: which grouping, ranked by what. */
@@ -254,8 +257,7 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 	r->rec_in_window = 0;
 	if (r->pass != 1)
 		return 0;
-	add_name(r->hosts, sizeof(r->hosts), rec->host && *rec->host ? rec->host : "?",
-		 &r->nhosts);
+	add_name(r->hosts, sizeof(r->hosts), rec->host && *rec->host ? rec->host : "?", &r->nhosts);
 	/* a recording the index cannot name a kernel for names none */
 	tt_store_recording(r->st, rec->id, 0, add_kernel, r);
 	return 0;
@@ -289,7 +291,8 @@ static int buckets_setup(struct rp_run *r, const struct tt_table *t)
 
 	r->tick_ns = t->ts_ns > t->start_ns ? t->ts_ns - t->start_ns : GIGA;
 	m = (uint64_t)llround((double)win / POINTS / (double)r->tick_ns);
-	if (tt_buckets_init(&r->grid, r->q->from_ns, r->q->from_ns, r->q->to_ns, (m ? m : 1) * r->tick_ns))
+	if (tt_buckets_init(&r->grid, r->q->from_ns, r->q->from_ns, r->q->to_ns,
+			    (m ? m : 1) * r->tick_ns))
 		return -EINVAL;
 	r->nb = r->grid.n;
 	r->in = calloc(r->nb, sizeof(*r->in));
@@ -440,8 +443,10 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 static int scan_all(struct rp_run *r, uint64_t from, uint64_t to, struct tt_scan_stats *st,
 		    char *warn, size_t warn_len)
 {
-	struct tt_scan_cb cb = { .on_recording = on_recording, .on_event = on_event,
-				 .on_table = on_table, .on_progress = on_progress };
+	struct tt_scan_cb cb = { .on_recording = on_recording,
+				 .on_event = on_event,
+				 .on_table = on_table,
+				 .on_progress = on_progress };
 	char why[512];
 	int i, err = 0;
 
@@ -457,7 +462,6 @@ static int scan_all(struct rp_run *r, uint64_t from, uint64_t to, struct tt_scan
 }
 
 /* ---- options and the command line shown in the report ---------------------- */
-
 
 /* Append s to buf as one shell word. */
 static void shell_word(char *buf, size_t len, const char *s)
@@ -490,8 +494,9 @@ static void shell_word(char *buf, size_t len, const char *s)
 
 static int is_filter(const char *o)
 {
-	static const char *const f[] = { "--proto", "--port", "--pid",
-					 "--comm",  "--host", "--state" };
+	static const char *const f[] = {
+		"--proto", "--port", "--pid", "--comm", "--host", "--state"
+	};
 	size_t i;
 
 	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
@@ -501,10 +506,11 @@ static int is_filter(const char *o)
 }
 
 static const char *const metric_names[TT_BY_MAX] = {
-	[TT_BY_BYTES] = "bytes",     [TT_BY_TX] = "tx",		[TT_BY_RX] = "rx",
-	[TT_BY_RATE] = "rate",	     [TT_BY_PACKETS] = "packets", [TT_BY_RTT] = "rtt",
-	[TT_BY_RETRANS] = "retrans", [TT_BY_DURATION] = "duration", [TT_BY_CONNS] = "conns",
-	[TT_BY_FAILURES] = "failures",
+	[TT_BY_BYTES] = "bytes",     [TT_BY_TX] = "tx",
+	[TT_BY_RX] = "rx",	     [TT_BY_RATE] = "rate",
+	[TT_BY_PACKETS] = "packets", [TT_BY_RTT] = "rtt",
+	[TT_BY_RETRANS] = "retrans", [TT_BY_DURATION] = "duration",
+	[TT_BY_CONNS] = "conns",     [TT_BY_FAILURES] = "failures",
 };
 
 static const char help[] =
@@ -647,12 +653,13 @@ static void to_rates(struct rp_run *r)
 		for (s = 0; s < 2; s++)
 			for (j = 0; j < r->nlines[s]; j++) {
 				struct line *l = &r->lines[s][j];
-				const struct track *a = &r->tr[l->a], *b = l->b >= 0 ? &r->tr[l->b] : NULL;
+				const struct track *a = &r->tr[l->a],
+						   *b = l->b >= 0 ? &r->tr[l->b] : NULL;
 				int seen = a->seen[k] || (b && b->seen[k]);
 
 				/* one end's bytes: the other end moved the same ones */
 				l->rate[k] = a->seen[k] && secs > 0 ? a->bytes[k] / secs : NAN;
-				l->rtt[k] = a->rtt_n[k] ? a->rtt_sum[k] / a->rtt_n[k]
+				l->rtt[k] = a->rtt_n[k]	       ? a->rtt_sum[k] / a->rtt_n[k]
 					    : b && b->rtt_n[k] ? b->rtt_sum[k] / b->rtt_n[k]
 							       : NAN;
 				l->retr[k] = seen ? a->retr[k] + (b ? b->retr[k] : 0) : NAN;
@@ -768,9 +775,9 @@ struct ranking {
 
 static double amount(const struct tt_group *g, int by)
 {
-	return by == TT_BY_RETRANS ? (double)g->retrans
+	return by == TT_BY_RETRANS    ? (double)g->retrans
 	       : by == TT_BY_FAILURES ? (double)g->failed + (double)g->resets
-				     : 1;
+				      : 1;
 }
 
 static int rank_copy(struct tt_top *t, int by, int positive, struct ranking *out)
@@ -820,8 +827,8 @@ static void page_fill(struct page *p, const struct rp_run *r, const struct rp_op
 	for (i = 0; i < q->ndirs; i++)
 		shell_word(p->stores, sizeof(p->stores), q->dirs[i]);
 	snprintf(p->command, sizeof(p->command),
-		 "tcptop-analyze top -n %u --by %s --from @%" PRIu64 ".%09" PRIu64
-		 " --to @%" PRIu64 ".%09" PRIu64 "%s%s %s",
+		 "tcptop-analyze top -n %u --by %s --from @%" PRIu64 ".%09" PRIu64 " --to @%" PRIu64
+		 ".%09" PRIu64 "%s%s %s",
 		 o->n, metric_names[o->by], q->from_ns / GIGA, q->from_ns % GIGA, q->to_ns / GIGA,
 		 q->to_ns % GIGA, o->filters[0] ? " " : "", o->filters, p->stores);
 	h->hosts = r->hosts;
@@ -879,9 +886,9 @@ static void page_fill(struct page *p, const struct rp_run *r, const struct rp_op
 		t->rows = rk[k].rows;
 		t->ngroups = rk[k].n;
 		t->nrows = rk[k].n < o->n ? rk[k].n : o->n;
-		t->colors = tables[k].top == T_CONN ? (tables[k].by == TT_BY_RETRANS ? p->hc[1]
-											: p->hc[0])
-						    : NULL;
+		t->colors = tables[k].top == T_CONN
+				    ? (tables[k].by == TT_BY_RETRANS ? p->hc[1] : p->hc[0])
+				    : NULL;
 		t->ncolors = tables[k].top == T_CONN
 				     ? r->nlines[tables[k].by == TT_BY_RETRANS ? 1 : 0]
 				     : 0;
@@ -1009,7 +1016,8 @@ static int report_opt(void *run, int argc, char **argv, int *i)
 		x = tt_metric_parse(v);
 		if (x < 0) {
 			cmd_err("report: --by: '%s' is not bytes, tx, rx, rate, packets, "
-				"rtt, retrans, duration, conns or failures", v);
+				"rtt, retrans, duration, conns or failures",
+				v);
 			return 2;
 		}
 		o->by = (enum tt_metric)x;
@@ -1106,10 +1114,9 @@ static int report_print(void *run, const struct tt_scan_stats *unused)
 		goto oom;
 	r->from2 = q->to_ns;
 	r->to2 = q->from_ns;
-	if (r->nb && (lines_setup(r, 0, rep->rk[0].rows, rep->rk[0].n, rep->conns.rows,
-				  rep->conns.all) ||
-		      lines_setup(r, 1, rep->rk[4].rows, rep->rk[4].n, rep->conns.rows,
-				  rep->conns.all)))
+	if (r->nb &&
+	    (lines_setup(r, 0, rep->rk[0].rows, rep->rk[0].n, rep->conns.rows, rep->conns.all) ||
+	     lines_setup(r, 1, rep->rk[4].rows, rep->rk[4].n, rep->conns.rows, rep->conns.all)))
 		goto oom;
 	if (r->ntr) {
 		r->pass = 2;
@@ -1158,7 +1165,7 @@ static int report_print(void *run, const struct tt_scan_stats *unused)
 	}
 	err = tt_html_report(&page->h, &rep->out);
 	if (err) {
-		cmd_err("report: %s", err == -ENOMEM ? "out of memory"
+		cmd_err("report: %s", err == -ENOMEM  ? "out of memory"
 				      : err == -E2BIG ? "the report would be too large (use -n)"
 						      : "inconsistent data");
 		return 1;

@@ -187,9 +187,9 @@ static int timeline_print(void *run, const struct tt_scan_stats *st)
 		const struct bucket *b = &r->b[k];
 		/* on the clock, cut to the window: the first starts at the window's start */
 		uint64_t start = k ? tt_bucket_start(&r->grid, k) : q->from_ns;
-		uint64_t end = tt_bucket_start(&r->grid, k + 1) < q->to_ns ?
-				       tt_bucket_start(&r->grid, k + 1) :
-				       q->to_ns;
+		uint64_t end = tt_bucket_start(&r->grid, k + 1) < q->to_ns
+				       ? tt_bucket_start(&r->grid, k + 1)
+				       : q->to_ns;
 		double secs = (double)(end - start) / 1e9;
 
 		if (tt_grid_add_row(g))

@@ -63,7 +63,8 @@ static struct tt_grid *top_grid(const struct top_run *r, const struct tt_group *
 	/* machines get the interval as a column rather than a heading */
 	g = tt_top_grid(&r->by, rows, nr, n, window_ns,
 			r->nhosts > 1 || r->q->ndirs > 1 || lists(r->fields, "host"),
-			r->interval_ns && (!table || lists(r->fields, "interval_start")) ? from : 0);
+			r->interval_ns && (!table || lists(r->fields, "interval_start")) ? from
+											 : 0);
 	if (!g) {
 		cmd_err("top: out of memory");
 		return NULL;
@@ -107,7 +108,8 @@ static int on_recording(void *ctx, const struct tt_scan_rec *rec)
 	char host[128];
 
 	/* the index is data: a host name prints escaped like any name (escape.h) */
-	tt_esc_cstr(host, sizeof(host), rec->host ? rec->host : "", rec->host ? strlen(rec->host) : 0);
+	tt_esc_cstr(host, sizeof(host), rec->host ? rec->host : "",
+		    rec->host ? strlen(rec->host) : 0);
 	if (rec->host && !strstr(r->hosts, host) && l + strlen(host) + 3 < sizeof(r->hosts)) {
 		snprintf(r->hosts + l, sizeof(r->hosts) - l, "%s%s", l ? ", " : "", host);
 		r->nhosts++;
@@ -241,7 +243,8 @@ static int top_opt(void *run, int argc, char **argv, int *i)
 		int m = tt_metric_parse(v);
 
 		if (m < 0) {
-			cmd_err("top: --by: '%s' is not bytes, tx, rx, rate, packets, rtt, retrans, duration, conns or failures", v);
+			cmd_err("top: --by: '%s' is not bytes, tx, rx, rate, packets, rtt, retrans, duration, conns or failures",
+				v);
 			return 2;
 		}
 		r->metric = (enum tt_metric)m;

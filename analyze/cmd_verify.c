@@ -16,8 +16,7 @@
 #include "repair.h"
 #include "store.h"
 
-static void print_finding(void *ctx, enum tt_finding_level level, const char *what,
-			  const char *msg)
+static void print_finding(void *ctx, enum tt_finding_level level, const char *what, const char *msg)
 {
 	char ew[1024], em[2048];
 

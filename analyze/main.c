@@ -25,15 +25,19 @@ static const struct cmd cmds[] = {
 	{ "info", cmd_info, "recordings, time span, hosts, segments, size, compression, losses" },
 	{ "verify", cmd_verify, "check every frame's checksum and the index against the segments" },
 	{ "reindex", cmd_reindex, "rebuild the index from the segment files" },
-	{ "top", cmd_top, "top-N of a window by bytes, rate, RTT...; grouped by conn, process, host..." },
-	{ "events", cmd_events, "connects, accepts, closes, resets, retransmits, state changes, losses" },
-	{ "timeline", cmd_timeline, "time-bucketed totals: bytes, rates, connections, retransmits" },
+	{ "top", cmd_top,
+	  "top-N of a window by bytes, rate, RTT...; grouped by conn, process, host..." },
+	{ "events", cmd_events,
+	  "connects, accepts, closes, resets, retransmits, state changes, losses" },
+	{ "timeline", cmd_timeline,
+	  "time-bucketed totals: bytes, rates, connections, retransmits" },
 	{ "report", cmd_report, "a self-contained HTML post-mortem report of a window" },
 	{ "diff", cmd_diff, "what changed between a baseline window and the incident window" },
 	{ "extract", cmd_extract, "write a window as a new, self-contained store" },
 	{ "sql", cmd_sql, "run one read-only SQL statement on the index" },
 	{ "export", cmd_export, "send stores to ClickHouse, incrementally (docs/FLEET.md)" },
-	{ "replay", cmd_replay, "the recording again, tick by tick, as text or JSON, at any speed" },
+	{ "replay", cmd_replay,
+	  "the recording again, tick by tick, as text or JSON, at any speed" },
 	{ "help", cmd_help, "this list, or help CMD: a command's own help" },
 };
 
@@ -189,7 +193,8 @@ static int normalize(const char *cmd, int argc, char **argv, char ***out, int *o
 				goto usage;
 			}
 			if (typed[0] != '-' || typed[1] != '-' || len >= sizeof(name)) {
-				cmd_err("%s: unknown option '-%c' (see %s --help)", cmd, optopt, cmd);
+				cmd_err("%s: unknown option '-%c' (see %s --help)", cmd, optopt,
+					cmd);
 				goto usage;
 			}
 			memcpy(name, typed, len);
@@ -197,12 +202,14 @@ static int normalize(const char *cmd, int argc, char **argv, char ***out, int *o
 			for (t = tab; t->name; t++)
 				amb += !strncmp(t->name, name, len) && t->name[1] == '-';
 			if (amb > 1) {
-				cmd_err("%s: option '%s' is ambiguous (see %s --help)", cmd, name, cmd);
+				cmd_err("%s: option '%s' is ambiguous (see %s --help)", cmd, name,
+					cmd);
 				goto usage;
 			}
 			sug = optab_suggest(cmd, name);
 			if (sug)
-				cmd_err("%s: unknown option '%s' (did you mean %s?)", cmd, name, sug);
+				cmd_err("%s: unknown option '%s' (did you mean %s?)", cmd, name,
+					sug);
 			else
 				cmd_err("%s: unknown option '%s' (see %s --help)", cmd, name, cmd);
 			goto usage;
@@ -306,7 +313,8 @@ static int run(const struct cmd *c, int argc, char **argv)
 		store = DEFAULT_STORE, from = "tcptop-record's default store";
 	if (!from) {
 		cmd_err("%s: which store? Give DIR, or set TCPTOP_STORE (there is no " SERVICE_STORE
-			" and no ./" DEFAULT_STORE ")", c->name);
+			" and no ./" DEFAULT_STORE ")",
+			c->name);
 		err = 2;
 		goto out;
 	}

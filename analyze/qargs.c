@@ -78,9 +78,10 @@ int qargs_opt(struct qargs *a, int argc, char **argv, int *i)
 			a->hostnames = v;
 		return 1;
 	}
-	if (strcmp(o, "--from") && strcmp(o, "--to") && strcmp(o, "--last") && strcmp(o, "--proto") &&
-	    strcmp(o, "--port") && strcmp(o, "--pid") && strcmp(o, "--comm") && strcmp(o, "--host") &&
-	    strcmp(o, "--state") && strcmp(o, "--format")) {
+	if (strcmp(o, "--from") && strcmp(o, "--to") && strcmp(o, "--last") &&
+	    strcmp(o, "--proto") && strcmp(o, "--port") && strcmp(o, "--pid") &&
+	    strcmp(o, "--comm") && strcmp(o, "--host") && strcmp(o, "--state") &&
+	    strcmp(o, "--format")) {
 		cmd_err("%s: unknown option '%s' (see %s --help)", a->cmd, o, a->cmd);
 		return 2;
 	}
@@ -138,8 +139,7 @@ int qargs_opt(struct qargs *a, int argc, char **argv, int *i)
 	return 1;
 }
 
-static void adopt_finding(void *ctx, enum tt_finding_level level, const char *what,
-			  const char *msg)
+static void adopt_finding(void *ctx, enum tt_finding_level level, const char *what, const char *msg)
 {
 	const struct qargs *a = ctx;
 
@@ -166,7 +166,8 @@ static void adopt(const struct qargs *a, const char *dir)
 	if (!n || err == -EBUSY)
 		return;
 	if (err)
-		cmd_err("%s: warning: %s: %" PRIu64 " blocks not indexed (written before a recorder "
+		cmd_err("%s: warning: %s: %" PRIu64
+			" blocks not indexed (written before a recorder "
 			"stopped uncleanly) are not in this answer; run tcptop-analyze reindex %s as "
 			"a user who can write it (%s)",
 			a->cmd, dir, n, dir, why);
@@ -187,12 +188,14 @@ int qargs_open(struct qargs *a)
 		return 2;
 	}
 	if (a->hostnames && !a->clickhouse) {
-		cmd_err("%s: --hostname selects hosts of --clickhouse (a store is one host)", a->cmd);
+		cmd_err("%s: --hostname selects hosts of --clickhouse (a store is one host)",
+			a->cmd);
 		return 2;
 	}
 	if (a->clickhouse && !a->fleet_ok) {
 		cmd_err("%s: --clickhouse: not answered from ClickHouse yet (top is): export and "
-			"query the stores, or use clickhouse-client (docs/FLEET.md)", a->cmd);
+			"query the stores, or use clickhouse-client (docs/FLEET.md)",
+			a->cmd);
 		return 2;
 	}
 	if (a->clickhouse) {
@@ -223,7 +226,8 @@ int qargs_open(struct qargs *a)
 		int err;
 
 		adopt(a, a->dirs[i]);
-		if (tt_store_open(a->dirs[i], TT_STORE_READ, 0, 0, &a->stores[i], why, sizeof(why))) {
+		if (tt_store_open(a->dirs[i], TT_STORE_READ, 0, 0, &a->stores[i], why,
+				  sizeof(why))) {
 			cmd_err("%s: %s", a->cmd, why);
 			return 1;
 		}
@@ -232,7 +236,8 @@ int qargs_open(struct qargs *a)
 		err = tt_scan_span(a->stores[i], &s, &e);
 		if (err == -EBADMSG) {
 			cmd_err("%s: %s: index: recordings: a start_ns is not a time, or not one of its "
-				"blocks (the index is damaged: verify, then reindex)", a->cmd, a->dirs[i]);
+				"blocks (the index is damaged: verify, then reindex)",
+				a->cmd, a->dirs[i]);
 			return 1;
 		}
 		if (err)
@@ -243,7 +248,8 @@ int qargs_open(struct qargs *a)
 			a->span_end_ns = e;
 	}
 	if (!a->span_end_ns) {
-		cmd_err("%s: %s holds no recording yet", a->cmd, a->ndirs == 1 ? a->dirs[0] : "these stores");
+		cmd_err("%s: %s holds no recording yet", a->cmd,
+			a->ndirs == 1 ? a->dirs[0] : "these stores");
 		return 1;
 	}
 	tc.start_ns = a->span_start_ns;
@@ -313,8 +319,9 @@ int qargs_scan(struct qargs *a, uint64_t from_ns, uint64_t to_ns, const struct t
 	if (warn[0])
 		cmd_err("%s: warning: %s; the rest is answered", a->cmd, warn);
 	if (st->lost.ring_drops || st->lost.socks_full || st->lost.peers_full)
-		cmd_err("%s: warning: the recorder lost %" PRIu64 " lifecycle records and left %" PRIu64
-			" sockets and %" PRIu64 " UDP flows uncounted here: some numbers are short",
+		cmd_err("%s: warning: the recorder lost %" PRIu64
+			" lifecycle records and left %" PRIu64 " sockets and %" PRIu64
+			" UDP flows uncounted here: some numbers are short",
 			a->cmd, st->lost.ring_drops, st->lost.socks_full, st->lost.peers_full);
 	return 0;
 }
@@ -362,7 +369,8 @@ void qargs_nothing(const struct qargs *a, const struct tt_scan_stats *st, int fi
 		cmd_err("%s: nothing matched the filter in the window", a->cmd);
 	else if (st && (st->blocks_damaged || st->blocks_unsynced))
 		cmd_err("%s: nothing readable in the window: every block of it is damaged or "
-			"follows damage (warned above)", a->cmd);
+			"follows damage (warned above)",
+			a->cmd);
 	else
 		cmd_err("%s: nothing recorded in the window", a->cmd);
 }
@@ -370,22 +378,23 @@ void qargs_nothing(const struct qargs *a, const struct tt_scan_stats *st, int fi
 int qargs_range(struct qargs *q, const char *name, const char *spec, uint64_t *from_ns,
 		uint64_t *to_ns)
 {
-	struct tt_time_ctx tc = { .utc = q->utc, .start_ns = q->span_start_ns,
+	struct tt_time_ctx tc = { .utc = q->utc,
+				  .start_ns = q->span_start_ns,
 				  .end_ns = q->span_end_ns };
 	const char *dots = strstr(spec, "..");
 	char from[128];
 
 	tc.now_ns = tt_clock_ns(CLOCK_REALTIME);
 	if (!dots || (size_t)(dots - spec) >= sizeof(from)) {
-		cmd_err("%s: %s: '%s' is not FROM..TO (e.g. 14:00..14:10, -1h..-50m)", q->cmd,
-			name, spec);
+		cmd_err("%s: %s: '%s' is not FROM..TO (e.g. 14:00..14:10, -1h..-50m)", q->cmd, name,
+			spec);
 		return 2;
 	}
 	memcpy(from, spec, (size_t)(dots - spec));
 	from[dots - spec] = '\0';
 	if (tt_parse_time(from, &tc, from_ns) || tt_parse_time(dots + 2, &tc, to_ns)) {
-		cmd_err("%s: %s: '%s': a time is malformed (e.g. 14:00..14:10, -1h..-50m)",
-			q->cmd, name, spec);
+		cmd_err("%s: %s: '%s': a time is malformed (e.g. 14:00..14:10, -1h..-50m)", q->cmd,
+			name, spec);
 		return 2;
 	}
 	if (*from_ns >= *to_ns) {

@@ -158,7 +158,8 @@ static void show(const struct cursor *c, struct tt_view *v, unsigned speed_idx)
 		uint64_t at = tick_wall(c) > c->rec_start ? tick_wall(c) - c->rec_start : 0;
 
 		tt_fmt_duration(pos, sizeof(pos), at);
-		snprintf(status, sizeof(status), "%s  %s/%s%s", sp, pos, len, c->at_end ? "  END" : "");
+		snprintf(status, sizeof(status), "%s  %s/%s%s", sp, pos, len,
+			 c->at_end ? "  END" : "");
 		if (tt_view_set_table(v, c->t, c->m2w))
 			tt_view_say(v, "out of memory");
 	} else {
@@ -180,8 +181,8 @@ static int go_to(struct cursor *c, struct tt_view *v, int utc)
 		return 0;
 	tc.now_ns = tt_clock_ns(CLOCK_REALTIME);
 	if (tt_parse_time(text, &tc, &target)) {
-		snprintf(msg, sizeof(msg), "not a time: '%.60s' (e.g. 14:05:30, -5m, start+1m, end)",
-			 text);
+		snprintf(msg, sizeof(msg),
+			 "not a time: '%.60s' (e.g. 14:05:30, -5m, start+1m, end)", text);
 		tt_view_say(v, msg);
 		return 0;
 	}
@@ -236,9 +237,14 @@ int replay_tty(struct tt_store *st, int64_t rec, uint64_t rec_start, uint64_t re
 	       const struct tt_filter *filter, unsigned top)
 {
 	struct cursor c = { .st = st, .rec = rec, .rec_start = rec_start, .rec_end = rec_end };
-	struct tt_view_ui_opts vo = { .title = "tcptop-analyze replay", .sort = sort, .utc = utc,
-				      .replay = 1, .color = tt_view_want_color(), .where = where,
-				      .filter = filter, .top = top };
+	struct tt_view_ui_opts vo = { .title = "tcptop-analyze replay",
+				      .sort = sort,
+				      .utc = utc,
+				      .replay = 1,
+				      .color = tt_view_want_color(),
+				      .where = where,
+				      .filter = filter,
+				      .top = top };
 	struct tt_view *v;
 	struct tt_buf b = { 0 };
 	struct sigaction sa;
@@ -279,8 +285,8 @@ int replay_tty(struct tt_store *st, int64_t rec, uint64_t rec_start, uint64_t re
 		if (!tt_view_paused(v) && !c.at_end && c.t) {
 			/* the next tick is due one recorded tick length later, at speed */
 			gap = speeds[speed_idx] ? (uint64_t)((double)(c.t->ts_ns - c.t->start_ns) /
-							     speeds[speed_idx]) :
-						  0;
+							     speeds[speed_idx])
+						: 0;
 			if (now >= due + gap) {
 				err = cursor_next(&c);
 				if (err < 0)

@@ -26,25 +26,25 @@
 #include <bpf/bpf_tracing.h>
 #include "tcptop_abi.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define ETH_P_IP 0x0800
+#define AF_INET	   2
+#define AF_INET6   10
+#define ETH_P_IP   0x0800
 #define ETH_P_IPV6 0x86DD
-#define ENOMEM 12
-#define E2BIG 7
+#define ENOMEM	   12
+#define E2BIG	   7
 
 /* Linux TCP states (include/net/tcp_states.h) */
-#define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
-#define TCP_SYN_RECV 3
-#define TCP_FIN_WAIT1 4
-#define TCP_FIN_WAIT2 5
-#define TCP_TIME_WAIT 6
-#define TCP_CLOSE 7
-#define TCP_CLOSE_WAIT 8
-#define TCP_LAST_ACK 9
-#define TCP_LISTEN 10
-#define TCP_CLOSING 11
+#define TCP_ESTABLISHED	 1
+#define TCP_SYN_SENT	 2
+#define TCP_SYN_RECV	 3
+#define TCP_FIN_WAIT1	 4
+#define TCP_FIN_WAIT2	 5
+#define TCP_TIME_WAIT	 6
+#define TCP_CLOSE	 7
+#define TCP_CLOSE_WAIT	 8
+#define TCP_LAST_ACK	 9
+#define TCP_LISTEN	 10
+#define TCP_CLOSING	 11
 #define TCP_NEW_SYN_RECV 12
 
 char LICENSE[] SEC("license") = "GPL";
@@ -159,7 +159,6 @@ static __always_inline __u64 sk_cgroup(struct sock *sk)
 	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 }
 
-
 /*
  * The bytes the application wrote and read, from the kernel's counters
  * (64-bit totals plus 32-bit queue lengths; subtract in u32, then widen):
@@ -215,7 +214,8 @@ static __always_inline void snap_tcp(struct sock *sk, struct tt_snap *s, __u8 sk
 	copied = tp->copied_seq;
 	rcv_nxt = tp->rcv_nxt;
 	read = tp->bytes_received - (__u32)(rcv_nxt - copied);
-	if ((sk->__sk_common.skc_flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) &&
+	if ((sk->__sk_common.skc_flags &
+	     (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) &&
 	    copied == rcv_nxt && read)
 		read--;
 	s->bytes_out = written;
@@ -280,9 +280,9 @@ static __always_inline struct tt_sk *sk_entry_create(struct sock *sk, __u64 cook
 static __always_inline void submit(struct tt_kevent *e)
 {
 	bpf_ringbuf_submit(e, rb_wake_bytes && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) <
-							 rb_wake_bytes ?
-				      BPF_RB_NO_WAKEUP :
-				      0);
+						       rb_wake_bytes
+				      ? BPF_RB_NO_WAKEUP
+				      : 0);
 }
 
 static __always_inline struct tt_kevent *reserve(__u32 type, struct sock *sk, __u64 cookie,

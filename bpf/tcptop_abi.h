@@ -16,7 +16,7 @@
 #endif
 
 #define TT_ABI_VERSION 3
-#define TT_COMM_LEN 16
+#define TT_COMM_LEN    16
 
 /* Addresses are always 16 bytes: IPv4 is stored v4-mapped (::ffff:a.b.c.d), so a
  * v4-mapped IPv6 socket and a plain IPv4 one look the same to user space. */
@@ -33,10 +33,11 @@ _Static_assert(sizeof(struct tt_tuple) == 40, "tt_tuple layout");
 
 /* tt_sk.flags: what the lifecycle hooks learnt about a TCP socket */
 #define TT_SKF_OPEN_SEEN 0x01 /* we saw its connect or its birth as a child: counts from open */
-#define TT_SKF_ACTIVE 0x02 /* opened by connect(): its SYN is in write_seq */
-#define TT_SKF_FIN_OUT 0x04 /* the application shut down sending: a FIN is in write_seq */
-#define TT_SKF_HELD_CLOSE 0x08 /* reached CLOSE while a file still held it: its destroy
-				   * comes from the holder's close(), in its context */
+#define TT_SKF_ACTIVE	 0x02 /* opened by connect(): its SYN is in write_seq */
+#define TT_SKF_FIN_OUT	 0x04 /* the application shut down sending: a FIN is in write_seq */
+#define TT_SKF_HELD_CLOSE                                                                          \
+	0x08 /* reached CLOSE while a file still held it: its destroy                              \
+	      * comes from the holder's close(), in its context */
 
 /*
  * Per-TCP-socket state kept by the kernel side, map `socks`, key = socket
@@ -58,11 +59,12 @@ struct tt_sk {
 _Static_assert(sizeof(struct tt_sk) == 48, "tt_sk layout");
 
 /* tt_snap.flags */
-#define TT_SNF_HELD 0x01 /* from the task_file walk: pid/tgid/comm hold the socket */
-#define TT_SNF_TASK 0x02 /* pid/tgid/comm: the task that called connect(), close(), shutdown() */
+#define TT_SNF_HELD   0x01 /* from the task_file walk: pid/tgid/comm hold the socket */
+#define TT_SNF_TASK   0x02 /* pid/tgid/comm: the task that called connect(), close(), shutdown() */
 #define TT_SNF_ORPHAN 0x04 /* from iter/tcp: no process holds it any more */
-#define TT_SNF_ZEROED 0x08 /* tcp_disconnect() zeroed the kernel counters: bytes,
-			    * packets and RTT are not valid, keep the last ones */
+#define TT_SNF_ZEROED                                                                              \
+	0x08 /* tcp_disconnect() zeroed the kernel counters: bytes,                                \
+	      * packets and RTT are not valid, keep the last ones */
 #define TT_SNF_KNOWN 0x10 /* the socket has a `socks` entry (flags, resets below) */
 
 /*
@@ -162,7 +164,7 @@ enum tt_health_idx {
 };
 
 /* Values of the `walk_mode` global the iterators read. */
-#define TT_WALK_TICK 0 /* emit records */
+#define TT_WALK_TICK	 0 /* emit records */
 #define TT_WALK_DISCOVER 1 /* iter/tcp: assign cookies and entries, emit nothing */
 
 #endif /* TCPTOP_ABI_H */

@@ -337,7 +337,8 @@ int main(int argc, char **argv)
 		 */
 		const uint64_t keep = 0;
 
-		if (o.store_dir && (err = tt_priv_prepare_dir(&user, o.store_dir, why, sizeof(why))))
+		if (o.store_dir &&
+		    (err = tt_priv_prepare_dir(&user, o.store_dir, why, sizeof(why))))
 			goto fail_why;
 		tt_collector_end_discovery(col);
 		if ((err = tt_priv_drop(&user, keep, why, sizeof(why))))
@@ -353,8 +354,8 @@ int main(int argc, char **argv)
 		if ((warn = tt_writer_take_warning(wr)))
 			warn_line(warn);
 		/* a thread sends what the writer seals; the store is its buffer */
-		if (o.ship_url && (err = tt_shipper_start(o.ship_url, o.store_dir, 0, &ship, why,
-							   sizeof(why)))) {
+		if (o.ship_url &&
+		    (err = tt_shipper_start(o.ship_url, o.store_dir, 0, &ship, why, sizeof(why)))) {
 			fprintf(stderr, PROG ": --ship: %s\n", why);
 			goto out;
 		}
@@ -363,8 +364,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, PROG ": %s\n", desc);
 	}
 	if (o.output == REC_OUT_LIVE) {
-		struct tt_view_ui_opts vo = { .title = PROG, .where = o.store_dir ? desc : NULL,
-					      .sort = o.sort, .utc = o.utc, .filter = &o.filter,
+		struct tt_view_ui_opts vo = { .title = PROG,
+					      .where = o.store_dir ? desc : NULL,
+					      .sort = o.sort,
+					      .utc = o.utc,
+					      .filter = &o.filter,
 					      .top = o.top,
 					      .color = tt_view_want_color() };
 
@@ -459,8 +463,10 @@ int main(int argc, char **argv)
 	}
 	/* the last blocks, for up to 10 s; what is left stays in the store */
 	if (ship && tt_shipper_stop(ship, 10000000000ull, why, sizeof(why)))
-		fprintf(stderr, PROG ": warning: --ship: the end of the recording is not shipped yet "
-				"(it stays in the store; tcptop-analyze export or --ship sends it): %s\n",
+		fprintf(stderr,
+			PROG
+			": warning: --ship: the end of the recording is not shipped yet "
+			"(it stays in the store; tcptop-analyze export or --ship sends it): %s\n",
 			why);
 	ship = NULL;
 	ret = 0;

@@ -52,9 +52,11 @@ static void render(struct tt_buf *b, const struct rec_metrics *m)
 		m->socks_full);
 	counter(b, "tcptop_peer_table_full", "UDP flows not tracked: the peer table was full.",
 		m->peers_full);
-	family(b, "tcptop_cpu_seconds", "counter", "seconds", "CPU time of the recorder, user and system.");
+	family(b, "tcptop_cpu_seconds", "counter", "seconds",
+	       "CPU time of the recorder, user and system.");
 	tt_buf_printf(b, "tcptop_cpu_seconds_total %.3f\n", m->cpu_seconds);
-	family(b, "tcptop_start_time_seconds", "gauge", "seconds", "When the recorder started, Unix time.");
+	family(b, "tcptop_start_time_seconds", "gauge", "seconds",
+	       "When the recorder started, Unix time.");
 	tt_buf_printf(b, "tcptop_start_time_seconds %.3f\n", m->start_time);
 	if (m->have_store) {
 		family(b, "tcptop_store_bytes", "gauge", "bytes", "Size of the store's files.");

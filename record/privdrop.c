@@ -45,7 +45,8 @@ int tt_priv_prepare_dir(const struct tt_priv_user *u, const char *dir, char *why
 		return 0;
 	if (mkdir(dir, 0700) < 0) {
 		if (errno == EEXIST)
-			return 0; /* an existing store keeps its owner: the writer says if u cannot write */
+			return 0; /* an existing store keeps its owner: the writer says if u cannot
+				     write */
 		snprintf(why, why_len, "%s: creating the store: %s", dir, strerror(errno));
 		return -errno;
 	}
@@ -78,7 +79,8 @@ int tt_priv_drop(const struct tt_priv_user *u, uint64_t keep, char *why, size_t 
 
 	if (getuid() != u->uid || geteuid() != u->uid) {
 		if (geteuid() != 0) {
-			snprintf(why, why_len, "--user %s: running as uid %u, only root can switch users",
+			snprintf(why, why_len,
+				 "--user %s: running as uid %u, only root can switch users",
 				 u->name, (unsigned)geteuid());
 			return -EPERM;
 		}
@@ -102,8 +104,8 @@ int tt_priv_drop(const struct tt_priv_user *u, uint64_t keep, char *why, size_t 
 		goto fail;
 	/* trust, but verify: no way back to root, no capability beyond keep */
 	if (u->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		snprintf(why, why_len, "--user %s: could still become root after dropping privileges",
-			 u->name);
+		snprintf(why, why_len,
+			 "--user %s: could still become root after dropping privileges", u->name);
 		return -EPERM;
 	}
 	if ((err = tt_probe_effective_caps(&eff)) || (eff & ~keep)) {
@@ -138,7 +140,8 @@ void tt_priv_caps_str(uint64_t mask, char *buf, size_t len)
 
 		if (!(mask & (1ull << cap)))
 			continue;
-		name = cap < (int)(sizeof(cap_names) / sizeof(cap_names[0])) ? cap_names[cap] : NULL;
+		name = cap < (int)(sizeof(cap_names) / sizeof(cap_names[0])) ? cap_names[cap]
+									     : NULL;
 		if (name)
 			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", name);
 		else

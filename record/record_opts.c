@@ -214,19 +214,24 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 		case 'i':
 			if (tt_parse_duration(optarg, &o->interval_ns) ||
 			    o->interval_ns < 10000000ull) {
-				snprintf(msg, msg_len, "--interval: '%s' is not a duration of at least 10ms", optarg);
+				snprintf(msg, msg_len,
+					 "--interval: '%s' is not a duration of at least 10ms",
+					 optarg);
 				return 2;
 			}
 			break;
 		case 'd':
 			if (tt_parse_duration(optarg, &o->duration_ns) || !o->duration_ns) {
-				snprintf(msg, msg_len, "--duration: '%s' is not a positive duration (e.g. 30s, 5m)", optarg);
+				snprintf(msg, msg_len,
+					 "--duration: '%s' is not a positive duration (e.g. 30s, 5m)",
+					 optarg);
 				return 2;
 			}
 			break;
 		case OPT_UDP_IDLE:
 			if (tt_parse_duration(optarg, &o->udp_idle_ns) || !o->udp_idle_ns) {
-				snprintf(msg, msg_len, "--udp-idle: '%s' is not a positive duration", optarg);
+				snprintf(msg, msg_len,
+					 "--udp-idle: '%s' is not a positive duration", optarg);
 				return 2;
 			}
 			break;
@@ -241,21 +246,25 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			else if (!strcmp(optarg, "none"))
 				o->output = REC_OUT_NONE;
 			else {
-				snprintf(msg, msg_len, "--format: '%s' is not text, json or none", optarg);
+				snprintf(msg, msg_len, "--format: '%s' is not text, json or none",
+					 optarg);
 				return 2;
 			}
 			break;
 		case 's':
 			k = tt_sort_key_parse(optarg);
 			if (k < 0) {
-				snprintf(msg, msg_len, "--sort: '%s' is not one of rate, bytes, packets, rtt, retrans, duration", optarg);
+				snprintf(msg, msg_len,
+					 "--sort: '%s' is not one of rate, bytes, packets, rtt, retrans, duration",
+					 optarg);
 				return 2;
 			}
 			o->sort = (enum tt_sort_key)k;
 			break;
 		case 'n':
 			if (parse_uint(optarg, 1000000, &v) || !v) {
-				snprintf(msg, msg_len, "--top: '%s' is not a positive number", optarg);
+				snprintf(msg, msg_len, "--top: '%s' is not a positive number",
+					 optarg);
 				return 2;
 			}
 			o->top = (unsigned)v;
@@ -269,14 +278,17 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			break;
 		case OPT_COMM:
 			if (strlen(optarg) >= sizeof(o->filter.comm) || !*optarg) {
-				snprintf(msg, msg_len, "--comm: pattern empty or longer than %zu characters", sizeof(o->filter.comm) - 1);
+				snprintf(msg, msg_len,
+					 "--comm: pattern empty or longer than %zu characters",
+					 sizeof(o->filter.comm) - 1);
 				return 2;
 			}
 			memcpy(o->filter.comm, optarg, strlen(optarg) + 1);
 			break;
 		case OPT_PORT:
 			if (parse_uint(optarg, 65535, &v)) {
-				snprintf(msg, msg_len, "--port: '%s' is not a port (0-65535)", optarg);
+				snprintf(msg, msg_len, "--port: '%s' is not a port (0-65535)",
+					 optarg);
 				return 2;
 			}
 			o->filter.port = (int)v;
@@ -291,7 +303,8 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 		case OPT_MAX_PEERS:
 			if (parse_uint(optarg, 1u << 24, &v) || v < 64) {
 				snprintf(msg, msg_len, "%s: '%s' is not a number from 64 to %u",
-					 ch == OPT_MAX_SOCKETS ? "--max-sockets" : "--max-peers", optarg, 1u << 24);
+					 ch == OPT_MAX_SOCKETS ? "--max-sockets" : "--max-peers",
+					 optarg, 1u << 24);
 				return 2;
 			}
 			if (ch == OPT_MAX_SOCKETS)
@@ -324,7 +337,9 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			break;
 		case OPT_KEYFRAME:
 			if (tt_parse_duration(optarg, &o->keyframe_ns) || !o->keyframe_ns) {
-				snprintf(msg, msg_len, "--keyframe: '%s' is not a positive duration (e.g. 60s)", optarg);
+				snprintf(msg, msg_len,
+					 "--keyframe: '%s' is not a positive duration (e.g. 60s)",
+					 optarg);
 				return 2;
 			}
 			break;
@@ -337,7 +352,8 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			break;
 		case OPT_SHIP:
 			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) {
-				snprintf(msg, msg_len, "--ship: '%s' is not an http:// or https:// URL", optarg);
+				snprintf(msg, msg_len,
+					 "--ship: '%s' is not an http:// or https:// URL", optarg);
 				return 2;
 			}
 			o->ship_url = optarg;
@@ -353,18 +369,22 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 		case OPT_SEG_DURATION:
 		case OPT_RETAIN_AGE:
 		case OPT_BUCKET: {
-			uint64_t *dst = ch == OPT_FLUSH ? &o->flush_ns :
-					ch == OPT_SEG_DURATION ? &o->segment_ns :
-					ch == OPT_RETAIN_AGE ? &o->retain_ns : &o->bucket_ns;
+			uint64_t *dst = ch == OPT_FLUSH		 ? &o->flush_ns
+					: ch == OPT_SEG_DURATION ? &o->segment_ns
+					: ch == OPT_RETAIN_AGE	 ? &o->retain_ns
+								 : &o->bucket_ns;
 
 			if (tt_parse_duration(optarg, dst) || *dst < 100000000ull) {
-				snprintf(msg, msg_len, "--%s: '%s' is not a duration of at least 100ms",
+				snprintf(msg, msg_len,
+					 "--%s: '%s' is not a duration of at least 100ms",
 					 opt_name(ch), optarg);
 				return 2;
 			}
 			if (ch == OPT_BUCKET && !tt_indexer_minor_ok(*dst)) {
-				snprintf(msg, msg_len, "--bucket: '%s' is not a whole number of seconds "
-					 "that divides an hour (1s, 10s, 1m, 5m ...)", optarg);
+				snprintf(msg, msg_len,
+					 "--bucket: '%s' is not a whole number of seconds "
+					 "that divides an hour (1s, 10s, 1m, 5m ...)",
+					 optarg);
 				return 2;
 			}
 			break;
@@ -393,7 +413,8 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 			uint64_t *dst = ch == OPT_SEG_SIZE ? &o->segment_bytes : &o->retain_bytes;
 
 			if (tt_parse_size(optarg, dst) || *dst < 4096) {
-				snprintf(msg, msg_len, "--%s: '%s' is not a size of at least 4K (e.g. 64M, 2G)",
+				snprintf(msg, msg_len,
+					 "--%s: '%s' is not a size of at least 4K (e.g. 64M, 2G)",
 					 opt_name(ch), optarg);
 				return 2;
 			}
@@ -420,7 +441,8 @@ int rec_opts_parse(int argc, char **argv, struct rec_opts *o, char *msg, size_t 
 		}
 	}
 	if (o->output == REC_OUT_NONE && no_store) {
-		snprintf(msg, msg_len, "--format none with --no-store would record nothing and show nothing");
+		snprintf(msg, msg_len,
+			 "--format none with --no-store would record nothing and show nothing");
 		return 2;
 	}
 	if (no_store && o->store_dir) {

@@ -19,7 +19,8 @@ enum rec_output {
 	REC_OUT_NONE, /* record only: a service writes nothing to stdout */
 };
 
-/* Every store is bounded unless told otherwise (--retain-size 0): a recorder left running fills no disk. */
+/* Every store is bounded unless told otherwise (--retain-size 0): a recorder left running fills no
+ * disk. */
 #define REC_DEFAULT_RETAIN_BYTES (1ull << 30)
 
 struct rec_opts {

@@ -53,15 +53,16 @@ void rec_print_version(FILE *f, const char *prog)
 
 		fprintf(f, "  %-28s %s", hooks[i].hook, has ? "yes" : "no");
 		if (hooks[i].without)
-			fprintf(f, "  optional%s%s", has ? "" : ", not counted: ",
-				has ? "" : hooks[i].without);
+			fprintf(f, "  optional%s%s",
+				has ? "" : ", not counted: ", has ? "" : hooks[i].without);
 		else if (!has)
 			fprintf(f, "  required: the recorder cannot run");
 		fputc('\n', f);
 	}
 	btf__free(vmlinux);
 	if (!tt_probe_cgroup2(cg, sizeof(cg)))
-		fprintf(f, "  %-28s yes  optional (UDP), on the cgroup v2 at %s\n", "cgroup_skb", cg);
+		fprintf(f, "  %-28s yes  optional (UDP), on the cgroup v2 at %s\n", "cgroup_skb",
+			cg);
 	else
 		fprintf(f, "  %-28s no  optional, not counted: UDP (no cgroup v2 mount)\n",
 			"cgroup_skb");

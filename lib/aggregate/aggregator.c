@@ -118,8 +118,7 @@ static int on_conn(struct tt_agg *a, const struct tt_event *ev)
 	return 0;
 }
 
-static void on_counters(struct tt_agg *a, struct conn *c, const struct tt_counters *nc,
-			uint64_t ts)
+static void on_counters(struct tt_agg *a, struct conn *c, const struct tt_counters *nc, uint64_t ts)
 {
 	(void)a;
 	if (counters_moved(&c->cur, nc))
@@ -319,8 +318,8 @@ int tt_agg_keyframe(const struct tt_agg *a, uint64_t ts_ns,
 }
 
 static const char *const sort_names[TT_SORT_MAX] = {
-	[TT_SORT_RATE] = "rate",	 [TT_SORT_BYTES] = "bytes",	[TT_SORT_PACKETS] = "packets",
-	[TT_SORT_RTT] = "rtt",		 [TT_SORT_RETRANS] = "retrans", [TT_SORT_DURATION] = "duration",
+	[TT_SORT_RATE] = "rate", [TT_SORT_BYTES] = "bytes",	[TT_SORT_PACKETS] = "packets",
+	[TT_SORT_RTT] = "rtt",	 [TT_SORT_RETRANS] = "retrans", [TT_SORT_DURATION] = "duration",
 };
 
 const char *tt_sort_key_name(enum tt_sort_key k)

@@ -18,7 +18,7 @@ struct tt_agg;
 
 /* tt_row.flags */
 #define TT_ROW_CLOSED 0x01 /* ended during this tick: shown once, then dropped */
-#define TT_ROW_NEW 0x02 /* first seen during this tick */
+#define TT_ROW_NEW    0x02 /* first seen during this tick */
 
 /* One connection at the end of one tick. */
 struct tt_row {

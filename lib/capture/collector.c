@@ -38,15 +38,16 @@
 #include "probe.h"
 #include "tcptop_abi.h"
 
-#define BATCH 256
-#define FLOW_ID_BIT (1ull << 63)
-#define GONE_TICKS 2 /* walks in a row a TCP socket is missing before it is closed */
+#define BATCH	       256
+#define FLOW_ID_BIT    (1ull << 63)
+#define GONE_TICKS     2 /* walks in a row a TCP socket is missing before it is closed */
 #define DISCOVER_EVERY 10 /* ticks between two discovery walks of one namespace */
-#define ORPHANS_EVERY 5 /* ticks between two walks of our namespace's orphans: they move
-			 * no application bytes, their hooks report their ends, and
-			 * iter/tcp costs as much again as the task_file walk */
-#define MAX_NETNS 1024 /* namespaces remembered for discovery */
-#define WALK_BUF (64 * 1024)
+#define ORPHANS_EVERY                                                                              \
+	5 /* ticks between two walks of our namespace's orphans: they move                         \
+	   * no application bytes, their hooks report their ends, and                              \
+	   * iter/tcp costs as much again as the task_file walk */
+#define MAX_NETNS   1024 /* namespaces remembered for discovery */
+#define WALK_BUF    (64 * 1024)
 #define DRAIN_EVERY 256 /* events handed out between two ring drains */
 
 /* What the collector remembers about one connection or UDP flow. */
@@ -337,9 +338,9 @@ static void conn_from_snap(struct tt_ev_conn *ci, uint64_t id, const struct tt_s
 	endpoints_from_tuple(ci, &v->tuple);
 	ci->proto = v->tuple.proto;
 	/* seen opening: which side listened is known (service-port groups by it) */
-	ci->flags = !(v->sk_flags & TT_SKF_OPEN_SEEN) ? TT_CF_PARTIAL :
-		    (v->sk_flags & TT_SKF_ACTIVE)     ? TT_CF_ACTIVE :
-							TT_CF_PASSIVE;
+	ci->flags = !(v->sk_flags & TT_SKF_OPEN_SEEN) ? TT_CF_PARTIAL
+		    : (v->sk_flags & TT_SKF_ACTIVE)   ? TT_CF_ACTIVE
+						      : TT_CF_PASSIVE;
 	if (v->flags & (TT_SNF_HELD | TT_SNF_TASK)) {
 		/* the process: the walk knows who holds a socket, not which thread */
 		ci->pid = v->tgid;
@@ -619,7 +620,8 @@ static uint64_t flow_id(const struct tt_flow_key *k);
 static void udp_connected_row(struct tt_collector *c, const struct usock *u,
 			      const struct tt_snap *v, uint64_t ts)
 {
-	struct tt_flow_key k = { .cookie = v->cookie, .port = v->tuple.dport,
+	struct tt_flow_key k = { .cookie = v->cookie,
+				 .port = v->tuple.dport,
 				 .lport = v->tuple.sport };
 	struct cstate *s;
 	uint64_t id;
@@ -935,7 +937,8 @@ static void end_tcp(struct tt_collector *c, uint64_t ts)
 		if (s->is_flow || s->gone < GONE_TICKS)
 			continue;
 		nc.state = TT_TCP_CLOSE;
-		logf_(c, 2, "connection %llu: gone without a close record", (unsigned long long)s->cookie);
+		logf_(c, 2, "connection %llu: gone without a close record",
+		      (unsigned long long)s->cookie);
 		emit_close(c, s, &nc, NULL, -1, ts);
 	}
 }
@@ -963,8 +966,9 @@ static void discover(struct tt_collector *c)
 		if (fd < 0)
 			continue;
 		if (setns(fd, CLONE_NEWNET)) {
-			limit(c, "setns into other namespaces: %s (needs CAP_SYS_ADMIN): their "
-				 "connections open before the start are found only when they change state",
+			limit(c,
+			      "setns into other namespaces: %s (needs CAP_SYS_ADMIN): their "
+			      "connections open before the start are found only when they change state",
 			      strerror(errno));
 			close(fd);
 			continue;
@@ -1112,7 +1116,8 @@ static int collector_next(struct tt_source *src, struct tt_event *ev)
 			if (c->opts.wake && !c->wake_off)
 				err = wait_or_wake(c, (int)(wait_ms < 100 ? wait_ms : 100));
 			else
-				err = ring_buffer__poll(c->rb, (int)(wait_ms < 100 ? wait_ms : 100));
+				err = ring_buffer__poll(c->rb,
+							(int)(wait_ms < 100 ? wait_ms : 100));
 			if (err < 0 && err != -EINTR) {
 				snprintf(c->err, sizeof(c->err), "ring buffer: %s", strerror(-err));
 				return err;
@@ -1174,8 +1179,8 @@ static void attach_cgroup(struct tt_collector *c)
 	eg = bpf_program__attach_cgroup(c->skel->progs.tt_skb_egress, c->cgroup_fd);
 	in = eg ? bpf_program__attach_cgroup(c->skel->progs.tt_skb_ingress, c->cgroup_fd) : NULL;
 	if (!eg || !in) {
-		limit(c, "cgroup_skb attach on %s: %s (needs CAP_NET_ADMIN): UDP is not counted", path,
-		      strerror(errno));
+		limit(c, "cgroup_skb attach on %s: %s (needs CAP_NET_ADMIN): UDP is not counted",
+		      path, strerror(errno));
 		bpf_link__destroy(eg);
 		return;
 	}
@@ -1274,7 +1279,8 @@ int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **o
 	probe_optional(c);
 	err = capture_bpf__load(c->skel);
 	if (err) {
-		snprintf(why, why_len, "loading BPF programs: %s (run with --verbose for the verifier log)",
+		snprintf(why, why_len,
+			 "loading BPF programs: %s (run with --verbose for the verifier log)",
 			 strerror(-err));
 		err = err == -EPERM ? -EPERM : -ENOTSUP;
 		goto fail;
@@ -1316,7 +1322,8 @@ int tt_collector_open(const struct tt_collector_opts *o, struct tt_collector **o
 	 * walk that meets them all (partial: their counts start now). What it
 	 * queues goes out with the first tick.
 	 */
-	c->mono_to_wall = (int64_t)tt_clock_ns(CLOCK_REALTIME) - (int64_t)tt_clock_ns(CLOCK_MONOTONIC);
+	c->mono_to_wall =
+		(int64_t)tt_clock_ns(CLOCK_REALTIME) - (int64_t)tt_clock_ns(CLOCK_MONOTONIC);
 	c->tick_start_ns = tt_clock_ns(CLOCK_MONOTONIC);
 	c->tickno = 1;
 	c->starting = 1;
@@ -1366,8 +1373,9 @@ const char *tt_collector_limits(const struct tt_collector *c)
 void tt_collector_end_discovery(struct tt_collector *c)
 {
 	c->no_discovery = 1;
-	limit(c, "no discovery walks after the start (privileges given up): connections from "
-		 "before the start in a namespace first met later are found when they change state");
+	limit(c,
+	      "no discovery walks after the start (privileges given up): connections from "
+	      "before the start in a namespace first met later are found when they change state");
 }
 
 void tt_collector_health(const struct tt_collector *c, struct tt_collector_health *h)

@@ -26,7 +26,8 @@ struct tt_collector_opts {
 	uint32_t socks_max; /* counter map sizes */
 	uint32_t peers_max;
 	uint32_t ringbuf_bytes; /* power of two, >= page size */
-	const volatile sig_atomic_t *stop; /* when it becomes non-zero, the stream ends after a last tick */
+	const volatile sig_atomic_t
+		*stop; /* when it becomes non-zero, the stream ends after a last tick */
 	tt_log_fn log; /* may be NULL */
 	void *log_ctx;
 	/*

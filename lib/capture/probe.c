@@ -12,8 +12,8 @@
 
 #define CAP_NET_ADMIN 12
 #define CAP_SYS_ADMIN 21
-#define CAP_PERFMON 38
-#define CAP_BPF 39
+#define CAP_PERFMON   38
+#define CAP_BPF	      39
 
 int tt_probe_effective_caps(uint64_t *caps)
 {
@@ -54,7 +54,8 @@ int tt_probe_privileges(char *why, size_t len)
 int tt_probe_kernel(char *why, size_t len)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		snprintf(why, len, "kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE and tp_btf need CONFIG_DEBUG_INFO_BTF=y");
+		snprintf(why, len,
+			 "kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE and tp_btf need CONFIG_DEBUG_INFO_BTF=y");
 		return -ENOTSUP;
 	}
 	return 0;

@@ -18,9 +18,9 @@ const char *tt_event_type_name(unsigned type)
 
 /* Index = kernel TCP state number; ss's spellings. */
 static const char *const tcp_states[] = {
-	[0] = "UNCONN",	    [1] = "ESTAB",	  [2] = "SYN-SENT", [3] = "SYN-RECV",
-	[4] = "FIN-WAIT-1", [5] = "FIN-WAIT-2",	  [6] = "TIME-WAIT", [7] = "CLOSE",
-	[8] = "CLOSE-WAIT", [9] = "LAST-ACK",	  [10] = "LISTEN",  [11] = "CLOSING",
+	[0] = "UNCONN",	       [1] = "ESTAB",	   [2] = "SYN-SENT",  [3] = "SYN-RECV",
+	[4] = "FIN-WAIT-1",    [5] = "FIN-WAIT-2", [6] = "TIME-WAIT", [7] = "CLOSE",
+	[8] = "CLOSE-WAIT",    [9] = "LAST-ACK",   [10] = "LISTEN",   [11] = "CLOSING",
 	[12] = "NEW-SYN-RECV",
 };
 
@@ -37,8 +37,8 @@ int tt_tcp_state_parse(const char *name)
 		const char *alias;
 		int state;
 	} aliases[] = {
-		{ "ESTABLISHED", 1 }, { "SYN_SENT", 2 },   { "SYN_RECV", 3 },	{ "FIN_WAIT1", 4 },
-		{ "FIN_WAIT2", 5 },   { "TIME_WAIT", 6 },  { "CLOSE_WAIT", 8 }, { "LAST_ACK", 9 },
+		{ "ESTABLISHED", 1 }, { "SYN_SENT", 2 },  { "SYN_RECV", 3 },   { "FIN_WAIT1", 4 },
+		{ "FIN_WAIT2", 5 },   { "TIME_WAIT", 6 }, { "CLOSE_WAIT", 8 }, { "LAST_ACK", 9 },
 	};
 	unsigned i;
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define TT_EVENT_VERSION 1
-#define TT_COMM_MAX 16
+#define TT_COMM_MAX	 16
 
 enum tt_ev_type {
 	TT_EV_CONN = 1, /* a connection (or UDP flow) is seen: identity and owner */
@@ -26,10 +26,10 @@ enum tt_ev_type {
 };
 
 /* tt_ev_conn.flags */
-#define TT_CF_PARTIAL 0x01 /* existed before the recorder: counts start at the start */
+#define TT_CF_PARTIAL  0x01 /* existed before the recorder: counts start at the start */
 #define TT_CF_UDP_PEER 0x02 /* one remote peer of an unconnected UDP socket */
-#define TT_CF_ACTIVE 0x04 /* TCP opened here by connect(): the remote port is the service's */
-#define TT_CF_PASSIVE 0x08 /* TCP accepted from a listener: the local port is the service's */
+#define TT_CF_ACTIVE   0x04 /* TCP opened here by connect(): the remote port is the service's */
+#define TT_CF_PASSIVE  0x08 /* TCP accepted from a listener: the local port is the service's */
 
 /* tt_ev_close.reason */
 enum tt_close_reason {
@@ -108,9 +108,10 @@ struct tt_ev_loss {
 };
 
 /* tt_event.flags */
-#define TT_EVF_KEYFRAME 0x0001 /* restates state at a block start (CONN, SAMPLE, LOSS):
-				 * a reader that has the state already sees no change,
-				 * one that starts here gets all of it, with no deltas */
+#define TT_EVF_KEYFRAME                                                                            \
+	0x0001 /* restates state at a block start (CONN, SAMPLE, LOSS):                            \
+		* a reader that has the state already sees no change,                              \
+		* one that starts here gets all of it, with no deltas */
 
 struct tt_event {
 	uint64_t ts_ns; /* CLOCK_MONOTONIC */
@@ -159,10 +160,10 @@ const char *tt_tcp_state_name(unsigned state);
 int tt_tcp_state_parse(const char *name);
 
 #define TT_TCP_ESTABLISHED 1
-#define TT_TCP_SYN_SENT 2
-#define TT_TCP_SYN_RECV 3
-#define TT_TCP_CLOSE 7
-#define TT_TCP_LISTEN 10
+#define TT_TCP_SYN_SENT	   2
+#define TT_TCP_SYN_RECV	   3
+#define TT_TCP_CLOSE	   7
+#define TT_TCP_LISTEN	   10
 
 /*
  * Times a reader accepts from a store (Unix ns, and |mono_to_wall_ns|): up to

@@ -53,7 +53,8 @@ char *tt_fmt_time(char *buf, size_t len, uint64_t unix_ns, int utc, unsigned fla
 	n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 	if ((flags & TT_TIME_MS) && n < len)
 		n += (size_t)snprintf(buf + n, len - n, ".%03u",
-				      (unsigned)(unix_ns % UINT64_C(1000000000) / UINT64_C(1000000)));
+				      (unsigned)(unix_ns % UINT64_C(1000000000) /
+						 UINT64_C(1000000)));
 	if ((flags & TT_TIME_ZONE) && n < len)
 		strftime(buf + n, len - n, utc ? " UTC" : " %Z", &tm);
 	return buf;
@@ -166,8 +167,8 @@ void tt_event_json(struct tt_buf *b, const struct tt_event *ev, const struct tt_
 	switch (ev->type) {
 	case TT_EV_STATE:
 		tt_buf_printf(b, ",\"old_state\":\"%s\",", tt_tcp_state_name(ev->state.old_state));
-		tt_buf_printf(b, "\"state\":\"%s\",\"error\":%u", tt_tcp_state_name(ev->state.new_state),
-			      ev->state.err);
+		tt_buf_printf(b, "\"state\":\"%s\",\"error\":%u",
+			      tt_tcp_state_name(ev->state.new_state), ev->state.err);
 		break;
 	case TT_EV_RESET:
 		tt_buf_printf(b, ",\"direction\":\"%s\"", ev->reset.received ? "received" : "sent");
@@ -175,8 +176,8 @@ void tt_event_json(struct tt_buf *b, const struct tt_event *ev, const struct tt_
 	default:
 		tt_buf_printf(b, ",\"close_reason\":\"%s\",\"error\":%u,",
 			      tt_close_reason_name(ev->close.reason), ev->close.err);
-		tt_buf_printf(b, "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64, ev->close.c.bytes_in,
-			      ev->close.c.bytes_out);
+		tt_buf_printf(b, "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64,
+			      ev->close.c.bytes_in, ev->close.c.bytes_out);
 		break;
 	}
 	tt_buf_add(b, "}\n", 2);

@@ -20,7 +20,7 @@ char *tt_fmt_bytes(char *buf, size_t len, uint64_t bytes);
 char *tt_fmt_rate(char *buf, size_t len, double bps);
 
 /* tt_fmt_time flags */
-#define TT_TIME_MS 0x1 /* ".123" after the seconds */
+#define TT_TIME_MS   0x1 /* ".123" after the seconds */
 #define TT_TIME_ZONE 0x2 /* " UTC" or the local zone's name at the end */
 
 /* Unix ns as "2026-11-27 14:05:00" in local time (UTC with utc), with flags; returns buf. */

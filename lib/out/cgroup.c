@@ -17,8 +17,8 @@
 #include "mem.h"
 
 #define CGROUP2_MAGIC 0x63677270
-#define CGROUPS_MAX (1u << 20)
-#define DEPTH_MAX 64
+#define CGROUPS_MAX   (1u << 20)
+#define DEPTH_MAX     64
 
 struct ent {
 	uint64_t id;

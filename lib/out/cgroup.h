@@ -23,7 +23,8 @@ int tt_cgroups_load(const char *root, struct tt_cgroups **out);
 
 void tt_cgroups_free(struct tt_cgroups *c);
 
-/* The path of id below the root ("/system.slice/nginx.service", "/" for the root); NULL if unknown. */
+/* The path of id below the root ("/system.slice/nginx.service", "/" for the root); NULL if unknown.
+ */
 const char *tt_cgroups_path(const struct tt_cgroups *c, uint64_t id);
 
 /*

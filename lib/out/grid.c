@@ -73,7 +73,8 @@ void tt_grid_free(struct tt_grid *g)
 
 int tt_grid_add_row(struct tt_grid *g)
 {
-	int err = tt_grow((void **)&g->cells, &g->cap, (g->nrows + 1) * g->ncols, sizeof(*g->cells));
+	int err =
+		tt_grow((void **)&g->cells, &g->cap, (g->nrows + 1) * g->ncols, sizeof(*g->cells));
 
 	if (err)
 		return g->err = err;
@@ -185,7 +186,8 @@ static void human(char *buf, size_t len, const struct tt_col *col, const struct 
 		}
 		break;
 	case TT_COL_TIME:
-		tt_fmt_time(buf, len, c->u, utc, TT_TIME_MS | TT_TIME_ZONE); /* per cell: DST moves */
+		tt_fmt_time(buf, len, c->u, utc,
+			    TT_TIME_MS | TT_TIME_ZONE); /* per cell: DST moves */
 		break;
 	case TT_COL_DURATION:
 		tt_fmt_duration(buf, len, c->u);
@@ -253,8 +255,8 @@ static int left_aligned(enum tt_col_type t)
 }
 
 /* Text and numbers line up on their own side; the last column has no trailing blanks. */
-static void cell_out(struct tt_buf *b, const struct tt_grid *g, const size_t *w, size_t k,
-		     size_t c, const char *text)
+static void cell_out(struct tt_buf *b, const struct tt_grid *g, const size_t *w, size_t k, size_t c,
+		     const char *text)
 {
 	size_t tw = tt_esc_width(text, strlen(text)), pad = w[k] > tw ? w[k] - tw : 0;
 
@@ -283,7 +285,8 @@ static int render_table(const struct tt_grid *g, const struct tt_grid_opts *o, s
 	for (r = 0; r < g->nrows; r++)
 		for (k = 0; k < n; k++) {
 			c = col_at(g, k);
-			human(cellbuf, sizeof(cellbuf), &g->cols[c], &g->cells[r * g->ncols + c], o->utc);
+			human(cellbuf, sizeof(cellbuf), &g->cols[c], &g->cells[r * g->ncols + c],
+			      o->utc);
 			if (tt_esc_width(cellbuf, strlen(cellbuf)) > w[k])
 				w[k] = tt_esc_width(cellbuf, strlen(cellbuf));
 		}
@@ -291,14 +294,16 @@ static int render_table(const struct tt_grid *g, const struct tt_grid_opts *o, s
 		for (k = 0; k < n; k++) {
 			const char *t = g->cols[col_at(g, k)].title;
 
-			cell_out(b, g, w, k, col_at(g, k), tt_esc_cstr(cellbuf, sizeof(cellbuf), t, strlen(t)));
+			cell_out(b, g, w, k, col_at(g, k),
+				 tt_esc_cstr(cellbuf, sizeof(cellbuf), t, strlen(t)));
 		}
 		tt_buf_add(b, "\n", 1);
 	}
 	for (r = 0; r < g->nrows; r++) {
 		for (k = 0; k < n; k++) {
 			c = col_at(g, k);
-			human(cellbuf, sizeof(cellbuf), &g->cols[c], &g->cells[r * g->ncols + c], o->utc);
+			human(cellbuf, sizeof(cellbuf), &g->cols[c], &g->cells[r * g->ncols + c],
+			      o->utc);
 			cell_out(b, g, w, k, c, cellbuf);
 		}
 		tt_buf_add(b, "\n", 1);
@@ -316,7 +321,8 @@ int tt_grid_render(const struct tt_grid *g, const struct tt_grid_opts *o, struct
 	if (o->fmt == TT_GRID_TABLE)
 		return render_table(g, o, b);
 	if (o->fmt == TT_GRID_CSV && o->header) {
-		for (k = 0; k < n; k++) { /* sql's keys are the statement's column names: any text */
+		for (k = 0; k < n;
+		     k++) { /* sql's keys are the statement's column names: any text */
 			if (k)
 				tt_buf_add(b, ",", 1);
 			tt_esc_csv(b, g->cols[col_at(g, k)].key, strlen(g->cols[col_at(g, k)].key));
@@ -337,7 +343,8 @@ int tt_grid_render(const struct tt_grid *g, const struct tt_grid_opts *o, struct
 				tt_buf_add(b, ",", 1);
 			raw(b, &g->cols[c], &g->cells[r * g->ncols + c], o->fmt == TT_GRID_JSON);
 		}
-		tt_buf_add(b, o->fmt == TT_GRID_JSON ? "}\n" : "\n", o->fmt == TT_GRID_JSON ? 2 : 1);
+		tt_buf_add(b, o->fmt == TT_GRID_JSON ? "}\n" : "\n",
+			   o->fmt == TT_GRID_JSON ? 2 : 1);
 	}
 	return b->err;
 }
@@ -366,7 +373,8 @@ int tt_grid_fields(struct tt_grid *g, const char *fields, char *why, size_t why_
 		if (c == g->ncols) {
 			struct tt_buf m = { 0 };
 
-			tt_buf_printf(&m, "--fields: '%.*s' is not a field here; the fields: ", (int)len, p);
+			tt_buf_printf(&m, "--fields: '%.*s' is not a field here; the fields: ",
+				      (int)len, p);
 			for (c = 0; c < g->ncols; c++)
 				tt_buf_printf(&m, "%s%s", c ? "," : "", g->cols[c].key);
 			snprintf(why, why_len, "%s", m.p ? m.p : "");

@@ -21,7 +21,8 @@ enum tt_col_type {
 	TT_COL_REAL, /* double, 1 decimal in tables */
 	TT_COL_BYTES, /* uint: "1.20 MiB" in tables, raw in CSV/JSON */
 	TT_COL_RATE, /* double bytes/s: "340 KiB/s" ("-1.2 MiB/s") in tables, raw in CSV/JSON */
-	TT_COL_TIME, /* uint Unix ns: local or UTC time with its zone in tables, Unix seconds (ms) otherwise */
+	TT_COL_TIME, /* uint Unix ns: local or UTC time with its zone in tables, Unix seconds (ms)
+			otherwise */
 	TT_COL_DURATION, /* uint ns: "4m05s" in tables, seconds (ms) otherwise */
 	TT_COL_USEC, /* uint microseconds: "1.25ms" in tables, raw otherwise */
 };
@@ -40,7 +41,8 @@ enum tt_grid_fmt {
 
 struct tt_grid;
 
-/* A grid with these columns (the array is copied; its strings must outlive the grid). NULL: no memory. */
+/* A grid with these columns (the array is copied; its strings must outlive the grid). NULL: no
+ * memory. */
 struct tt_grid *tt_grid_new(const struct tt_col *cols, size_t ncols);
 
 void tt_grid_free(struct tt_grid *g);

@@ -22,7 +22,7 @@
 
 #define CANVAS_W 1000.0
 #define LABEL_PX 110.0 /* room for one time label, "2026-11-27" on a second line included */
-#define NS UINT64_C(1000000000)
+#define NS	 UINT64_C(1000000000)
 
 /* d3's category10: distinct for the 10 top connections, readable as thin lines */
 static const char *const palette[TT_HTML_CONNS_MAX] = {
@@ -31,11 +31,11 @@ static const char *const palette[TT_HTML_CONNS_MAX] = {
 };
 
 #define C_OTHERS "#9aa1ad" /* everything not drawn on its own */
-#define C_FAIL "#9467bd"
-#define C_IN "#1f77b4"
-#define C_OUT "#ff7f0e"
-#define C_NEW "#1f77b4"
-#define C_RST "#d62728"
+#define C_FAIL	 "#9467bd"
+#define C_IN	 "#1f77b4"
+#define C_OUT	 "#ff7f0e"
+#define C_NEW	 "#1f77b4"
+#define C_RST	 "#d62728"
 
 /* ---- text ------------------------------------------------------------------ */
 
@@ -252,9 +252,9 @@ static double fy(const struct frame *f, double v)
 
 	if (f->ys.log) /* zero and what is below the axis sit on its floor */
 		y = f->y0 + f->h -
-		    (v > f->ys.lo ? (log10(v) - log10(f->ys.lo)) /
-					    (log10(f->ys.hi) - log10(f->ys.lo)) :
-				    0) *
+		    (v > f->ys.lo
+			     ? (log10(v) - log10(f->ys.lo)) / (log10(f->ys.hi) - log10(f->ys.lo))
+			     : 0) *
 			    f->h;
 	else
 		y = f->y0 + f->h - (top > 0 ? v / top : 0) * f->h;
@@ -274,8 +274,9 @@ static void value_axis(struct tt_buf *b, const struct frame *f)
 		if (v < f->ys.lo * (1 - 1e-9) || v > f->ys.hi * (1 + 1e-9))
 			continue;
 		y = fy(f, v);
-		tt_buf_printf(b, "<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
-				 "y2=\"%.1f\"/>",
+		tt_buf_printf(b,
+			      "<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
+			      "y2=\"%.1f\"/>",
 			      v > f->ys.lo * (1 + 1e-9) ? "gl" : "base", f->x0, f->x0 + f->w, y, y);
 		tt_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
 			      f->x0 - 6, y + 4, lab);
@@ -283,8 +284,9 @@ static void value_axis(struct tt_buf *b, const struct frame *f)
 	for (i = 0; !f->ys.log && i <= f->ys.n; i++) {
 		double v = i * f->ys.step, y = f->y0 + f->h - f->h * i / f->ys.n;
 
-		tt_buf_printf(b, "<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
-				 "y2=\"%.1f\"/>",
+		tt_buf_printf(b,
+			      "<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
+			      "y2=\"%.1f\"/>",
 			      i ? "gl" : "base", f->x0, f->x0 + f->w, y, y);
 		tt_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f%s%s</text>",
 			      f->x0 - 6, y + 4, f->ys.dec, v, f->ys.name[0] ? " " : "", f->ys.name);
@@ -300,9 +302,10 @@ static void value_axis(struct tt_buf *b, const struct frame *f)
 static void time_axis(struct tt_buf *b, const struct frame *f, int utc)
 {
 	static const uint64_t steps[] = {
-		NS / 10, NS / 5, NS / 2, NS, 2 * NS, 5 * NS, 10 * NS, 15 * NS, 30 * NS, 60 * NS,
-		120 * NS, 300 * NS, 600 * NS, 900 * NS, 1800 * NS, 3600 * NS, 7200 * NS,
-		10800 * NS, 21600 * NS, 43200 * NS, 86400 * NS, 172800 * NS, 604800 * NS,
+		NS / 10,    NS / 5,	NS / 2,	    NS,		 2 * NS,      5 * NS,
+		10 * NS,    15 * NS,	30 * NS,    60 * NS,	 120 * NS,    300 * NS,
+		600 * NS,   900 * NS,	1800 * NS,  3600 * NS,	 7200 * NS,   10800 * NS,
+		21600 * NS, 43200 * NS, 86400 * NS, 172800 * NS, 604800 * NS,
 	};
 	uint64_t span = f->t1 > f->t0 ? f->t1 - f->t0 : 1, step = 0, t;
 	int max_labels = (int)(f->w / LABEL_PX), multi_day, last_yday = -1, last_year = -1;
@@ -358,8 +361,9 @@ static void time_axis(struct tt_buf *b, const struct frame *f, int utc)
 			fmt_when(date, sizeof(date), t, utc, "%Y-%m-%d");
 		/* half the label's width (12 px digits are about 7 wide): keep it on the canvas */
 		half = 3.6 * (double)(strlen(date) > strlen(lab) ? strlen(date) : strlen(lab));
-		tt_buf_printf(b, "<line class=\"gl\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
-				 "y2=\"%.1f\"/>",
+		tt_buf_printf(b,
+			      "<line class=\"gl\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
+			      "y2=\"%.1f\"/>",
 			      x, x, f->y0, f->y0 + f->h + 4);
 		anchor = x + half > CANVAS_W - 2 ? "end" : x - half < 2 ? "start" : "middle";
 		tt_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s", x,
@@ -542,8 +546,7 @@ static void bars_chart(struct tt_buf *b, const struct tt_html_report *r)
 	static const char *const cls[PANELS] = { "new", "failed", "reset" };
 	static const char *const col[PANELS] = { C_NEW, C_FAIL, C_RST };
 	static const char *const name[PANELS] = { "new", "failed", "resets" };
-	static const char *const what[PANELS] = { "new connections", "failed connects",
-						  "resets" };
+	static const char *const what[PANELS] = { "new connections", "failed connects", "resets" };
 	const uint64_t *v[PANELS] = { r->opened_b, r->failed_b, r->resets_b };
 	struct frame all = { .x0 = 92, .y0 = 10, .w = CANVAS_W - 92 - 24 };
 	struct frame f[PANELS];
@@ -593,8 +596,8 @@ static void bars_chart(struct tt_buf *b, const struct tt_html_report *r)
 				      "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 				      "height=\"%.1f\" data-v=\"%" PRIu64 "\"><title>%" PRIu64
 				      " %s</title></rect>",
-				      (x0 + x1 - w) / 2, y, w, f[j].y0 + f[j].h - y, v[j][k], v[j][k],
-				      what[j]);
+				      (x0 + x1 - w) / 2, y, w, f[j].y0 + f[j].h - y, v[j][k],
+				      v[j][k], what[j]);
 		}
 		tt_buf_printf(b, "</g>");
 	}
@@ -636,8 +639,9 @@ static void hbars_chart(struct tt_buf *b, const char *id, const char *label,
 			      "height=\"14\" rx=\"2\" data-v=\"%" PRIu64 "\"><title>",
 			      f.x0, y, w, v[i]);
 		text(b, labels[i]);
-		tt_buf_printf(b, ": %" PRIu64 "</title></rect><text x=\"%.1f\" y=\"%.1f\">%" PRIu64
-				 "</text>",
+		tt_buf_printf(b,
+			      ": %" PRIu64 "</title></rect><text x=\"%.1f\" y=\"%.1f\">%" PRIu64
+			      "</text>",
 			      v[i], f.x0 + w + 6, y + 11, v[i]);
 	}
 	tt_buf_printf(b, "</g></svg>");
@@ -704,8 +708,9 @@ static void lifetimes_chart(struct tt_buf *b, const struct tt_html_report *r)
 			      tt_fmt_duration(d, sizeof(d), z > a ? z - a : 0));
 		if (c->peer)
 			tt_buf_printf(b, " (both ends recorded here)");
-		tt_buf_printf(b, "</title><rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-				 "height=\"12\" rx=\"2\"/>",
+		tt_buf_printf(b,
+			      "</title><rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			      "height=\"12\" rx=\"2\"/>",
 			      x0, y, x1 - x0);
 		/* it began before the window, or before the recording (partial) */
 		if (c->open_ns < r->from_ns || (c->g->conn.flags & TT_CF_PARTIAL))
@@ -733,7 +738,8 @@ static void conn_series_label(char *buf, size_t len, size_t i, const struct tt_h
 	else
 		tt_fmt_bytes(by, sizeof(by), v);
 	snprintf(buf, len, "#%zu %s  %s %s %s %s  (%s%s)", i + 1, comm[0] ? comm : "?",
-		 tt_proto_name(k->proto), tt_fmt_endpoint(l, sizeof(l), k->laddr, k->lport, k->family),
+		 tt_proto_name(k->proto),
+		 tt_fmt_endpoint(l, sizeof(l), k->laddr, k->lport, k->family),
 		 c->peer ? "\xe2\x87\x84" : "\xe2\x86\x92",
 		 tt_fmt_endpoint(rm, sizeof(rm), k->raddr, k->rport, k->family), by,
 		 c->peer ? ", both ends" : "");
@@ -790,8 +796,8 @@ static void charts(struct tt_buf *b, const struct tt_html_report *r)
 	s[1].color = C_OUT;
 	s[1].v = r->rate_out;
 	s[1].dash = 1;
-	line_chart(b, r, "chart-bandwidth", "bandwidth in and out", s, r->nbuckets ? 2 : 0,
-		   Y_RATE, "no tick in this window");
+	line_chart(b, r, "chart-bandwidth", "bandwidth in and out", s, r->nbuckets ? 2 : 0, Y_RATE,
+		   "no tick in this window");
 	legend(b, s, 2, "line");
 	tt_buf_printf(b, "</figure>");
 
@@ -825,8 +831,10 @@ static void charts(struct tt_buf *b, const struct tt_html_report *r)
 	tt_buf_printf(b, "</figure>");
 
 	n = conn_series(r, s, r->retr_top, r->nretr_top, r->retr_others, 1);
-	snprintf(note, sizeof(note), "retransmitted segments %s, the top retransmitters and "
-				     "the rest", bk);
+	snprintf(note, sizeof(note),
+		 "retransmitted segments %s, the top retransmitters and "
+		 "the rest",
+		 bk);
 	figure_open(b, "Retransmits", note);
 	line_chart(b, r, "chart-retrans", "retransmits of the top retransmitters", s, n, Y_COUNT,
 		   r->nbuckets ? "no retransmit in this window" : "no tick in this window");
@@ -1095,8 +1103,9 @@ static void table(struct tt_buf *b, const struct tt_html_report *r, const struct
 		tt_buf_printf(b, "><td class=\"n\">");
 		for (j = 0; j < t->ncolors && j < TT_HTML_TOP; j++) /* the colour of its line */
 			if (t->colors[j].g == g || t->colors[j].peer == g)
-				tt_buf_printf(b, "<span class=\"sw box\" style=\"background:%s\">"
-						 "</span>",
+				tt_buf_printf(b,
+					      "<span class=\"sw box\" style=\"background:%s\">"
+					      "</span>",
 					      conn_color(r, t->colors, j));
 		tt_buf_printf(b, "%zu</td>", i + 1);
 		key_cells(b, t->by, r->host_col, g);
@@ -1165,8 +1174,8 @@ static void failures(struct tt_buf *b, const struct tt_html_report *r)
 	for (i = 0; i < n; i++) {
 		const struct tt_html_fail *f = &r->fails[i];
 
-		snprintf(labs[i], sizeof(labs[i]), "%s %s %s",
-			 err_name(e, sizeof(e), f->err), tt_proto_name(f->dest.proto),
+		snprintf(labs[i], sizeof(labs[i]), "%s %s %s", err_name(e, sizeof(e), f->err),
+			 tt_proto_name(f->dest.proto),
 			 tt_fmt_endpoint(a, sizeof(a), f->dest.raddr, f->dest.rport,
 					 f->dest.family));
 		lab[i] = labs[i];
@@ -1190,8 +1199,9 @@ static void failures(struct tt_buf *b, const struct tt_html_report *r)
 	for (i = 0; i < r->nfails; i++) {
 		const struct tt_html_fail *f = &r->fails[i];
 
-		tt_buf_printf(b, "<tr data-rank=\"%zu\" data-err=\"%u\" data-proto=\"%s\" "
-				 "data-raddr=\"%s\" data-rport=\"%u\"><td class=\"n\">%zu</td>",
+		tt_buf_printf(b,
+			      "<tr data-rank=\"%zu\" data-err=\"%u\" data-proto=\"%s\" "
+			      "data-raddr=\"%s\" data-rport=\"%u\"><td class=\"n\">%zu</td>",
 			      i + 1, f->err, tt_proto_name(f->dest.proto),
 			      tt_fmt_addr(a, sizeof(a), f->dest.raddr, f->dest.family),
 			      f->dest.rport, i + 1);
@@ -1200,8 +1210,8 @@ static void failures(struct tt_buf *b, const struct tt_html_report *r)
 			text(b, f->host);
 			tt_buf_printf(b, "</td>");
 		}
-		tt_buf_printf(b, "<td>%s</td><td>%s</td><td>%s</td>", err_name(e, sizeof(e), f->err),
-			      tt_proto_name(f->dest.proto),
+		tt_buf_printf(b, "<td>%s</td><td>%s</td><td>%s</td>",
+			      err_name(e, sizeof(e), f->err), tt_proto_name(f->dest.proto),
 			      tt_fmt_endpoint(a, sizeof(a), f->dest.raddr, f->dest.rport,
 					      f->dest.family));
 		td_uint(b, "count", f->count);
@@ -1246,8 +1256,9 @@ static void failures(struct tt_buf *b, const struct tt_html_report *r)
 	for (i = 0; i < r->nrsts; i++) {
 		const struct tt_html_reset *x = &r->rsts[i];
 
-		tt_buf_printf(b, "<tr data-rank=\"%zu\" data-raddr=\"%s\" data-proto=\"%s\" "
-				 "data-service_port=\"%u\"><td class=\"n\">%zu</td>",
+		tt_buf_printf(b,
+			      "<tr data-rank=\"%zu\" data-raddr=\"%s\" data-proto=\"%s\" "
+			      "data-service_port=\"%u\"><td class=\"n\">%zu</td>",
 			      i + 1, tt_fmt_addr(a, sizeof(a), x->peer.raddr, x->peer.family),
 			      tt_proto_name(x->peer.proto), x->service_port, i + 1);
 		if (r->host_col) {
@@ -1281,14 +1292,16 @@ static void baseline(struct tt_buf *b, const struct tt_html_report *r)
 	char x[64], y[64], z[32], h[48];
 	size_t i;
 
-	tt_buf_printf(b, "<section id=\"baseline\"><h2>Compared with the baseline</h2>"
-			 "<p class=\"note\" id=\"meta-baseline\" data-from-ns=\"%" PRIu64
-			 "\" data-to-ns=\"%" PRIu64 "\">Baseline ",
+	tt_buf_printf(b,
+		      "<section id=\"baseline\"><h2>Compared with the baseline</h2>"
+		      "<p class=\"note\" id=\"meta-baseline\" data-from-ns=\"%" PRIu64
+		      "\" data-to-ns=\"%" PRIu64 "\">Baseline ",
 		      r->base_from_ns, r->base_to_ns);
 	text(b, r->baseline);
-	tt_buf_printf(b, " (%s \xe2\x86\x92 %s, %s): new talkers, vanished ones and the largest "
-			 "changes of rate, per second of each window. The same rows: "
-			 "<code id=\"meta-diff-command\">",
+	tt_buf_printf(b,
+		      " (%s \xe2\x86\x92 %s, %s): new talkers, vanished ones and the largest "
+		      "changes of rate, per second of each window. The same rows: "
+		      "<code id=\"meta-diff-command\">",
 		      fmt_when(x, sizeof(x), r->base_from_ns, r->utc, "%Y-%m-%d %H:%M:%S"),
 		      fmt_when(y, sizeof(y), r->base_to_ns, r->utc, "%Y-%m-%d %H:%M:%S"),
 		      tt_fmt_duration(z, sizeof(z), r->base_to_ns - r->base_from_ns));
@@ -1415,8 +1428,9 @@ static const char css[] =
 static void card(struct tt_buf *b, const char *id, const char *cls, const char *key,
 		 const char *value, uint64_t raw, const char *detail)
 {
-	tt_buf_printf(b, "<div class=\"card%s%s\" id=\"%s\" data-v=\"%" PRIu64 "\">"
-			 "<div class=\"k\">%s</div><div class=\"v\">",
+	tt_buf_printf(b,
+		      "<div class=\"card%s%s\" id=\"%s\" data-v=\"%" PRIu64 "\">"
+		      "<div class=\"k\">%s</div><div class=\"v\">",
 		      cls[0] ? " " : "", cls, id, raw, key);
 	text(b, value);
 	tt_buf_printf(b, "</div><div class=\"d\">");
@@ -1471,8 +1485,9 @@ static void summary(struct tt_buf *b, const struct tt_html_report *r)
 	text(b, r->hosts && *r->hosts ? r->hosts : "?");
 	tt_buf_printf(b, "</dd><dt>Kernel</dt><dd id=\"meta-kernels\">");
 	text(b, r->kernels && *r->kernels ? r->kernels : "?");
-	tt_buf_printf(b, "</dd><dt>Window</dt><dd id=\"meta-window\" data-from-ns=\"%" PRIu64
-			 "\" data-to-ns=\"%" PRIu64 "\">",
+	tt_buf_printf(b,
+		      "</dd><dt>Window</dt><dd id=\"meta-window\" data-from-ns=\"%" PRIu64
+		      "\" data-to-ns=\"%" PRIu64 "\">",
 		      r->from_ns, r->to_ns);
 	tt_buf_printf(b, "%s", fmt_when(v, sizeof(v), r->from_ns, r->utc, "%Y-%m-%d %H:%M:%S"));
 	tt_buf_printf(b, " \xe2\x86\x92 %s %s (%s)",
@@ -1488,8 +1503,9 @@ static void summary(struct tt_buf *b, const struct tt_html_report *r)
 		tt_buf_printf(b, "none: every connection");
 	}
 	if (r->ticks)
-		tt_buf_printf(b, "</dd><dt>Ticks</dt><dd>%" PRIu64 " of %s; charts average over %s "
-				 "buckets</dd>",
+		tt_buf_printf(b,
+			      "</dd><dt>Ticks</dt><dd>%" PRIu64 " of %s; charts average over %s "
+			      "buckets</dd>",
 			      r->ticks, tt_fmt_duration(x, sizeof(x), r->tick_ns),
 			      tt_fmt_duration(y, sizeof(y), r->bucket_ns));
 	else
@@ -1513,8 +1529,8 @@ int tt_html_report(const struct tt_html_report *r, struct tt_buf *out)
 	    (r->baseline && (!r->diff_by || (r->nchanges && !r->changes))))
 		return -EINVAL;
 	for (i = 0; i < r->nconns_top; i++)
-		if (!r->conns_top[i].g || (r->nbuckets && (!r->conns_top[i].rate ||
-							   !r->conns_top[i].rtt_us)))
+		if (!r->conns_top[i].g ||
+		    (r->nbuckets && (!r->conns_top[i].rate || !r->conns_top[i].rtt_us)))
 			return -EINVAL;
 	for (i = 0; i < r->nretr_top; i++)
 		if (!r->retr_top[i].g || (r->nbuckets && !r->retr_top[i].retrans))
@@ -1528,8 +1544,9 @@ int tt_html_report(const struct tt_html_report *r, struct tt_buf *out)
 		      fmt_when(a, sizeof(a), r->from_ns, r->utc, "%Y-%m-%d %H:%M"), css);
 	tt_buf_printf(out, "<header><h1>Network post-mortem: ");
 	text(out, r->hosts && *r->hosts ? r->hosts : "?");
-	tt_buf_printf(out, "</h1><p class=\"sub\">%s \xe2\x86\x92 %s %s, recorded by tcptop</p>"
-			   "</header>\n",
+	tt_buf_printf(out,
+		      "</h1><p class=\"sub\">%s \xe2\x86\x92 %s %s, recorded by tcptop</p>"
+		      "</header>\n",
 		      fmt_when(a, sizeof(a), r->from_ns, r->utc, "%Y-%m-%d %H:%M:%S"),
 		      fmt_when(c, sizeof(c), r->to_ns, r->utc, "%Y-%m-%d %H:%M:%S"),
 		      fmt_when(z, sizeof(z), r->from_ns, r->utc, r->utc ? "UTC" : "%Z"));
@@ -1537,11 +1554,12 @@ int tt_html_report(const struct tt_html_report *r, struct tt_buf *out)
 	tt_buf_add(out, "\n", 1);
 	charts(out, r);
 	tt_buf_add(out, "\n", 1);
-	tt_buf_printf(out, "<section id=\"tables\"><h2>Top talkers</h2>"
-			   "<p class=\"note\">The window's bytes, the highest per-tick rate, the "
-			   "average and highest smoothed RTT, retransmitted segments and resets: the "
-			   "numbers <code>tcptop-analyze top</code> prints for the same window; Failed: "
-			   "connections whose connect() failed, as <code>events</code> closes them.</p>");
+	tt_buf_printf(out,
+		      "<section id=\"tables\"><h2>Top talkers</h2>"
+		      "<p class=\"note\">The window's bytes, the highest per-tick rate, the "
+		      "average and highest smoothed RTT, retransmitted segments and resets: the "
+		      "numbers <code>tcptop-analyze top</code> prints for the same window; Failed: "
+		      "connections whose connect() failed, as <code>events</code> closes them.</p>");
 	for (i = 0; i < r->ntables; i++)
 		table(out, r, &r->tables[i]);
 	tt_buf_printf(out, "</section>\n");
@@ -1551,10 +1569,11 @@ int tt_html_report(const struct tt_html_report *r, struct tt_buf *out)
 		baseline(out, r);
 		tt_buf_add(out, "\n", 1);
 	}
-	tt_buf_printf(out, "<footer>Generated by tcptop-analyze " TT_VERSION " on %s. "
-			   "Every number comes from replaying the recorder's stored event stream. "
-			   "This file is self-contained: it loads nothing from anywhere.</footer>"
-			   "\n</body></html>\n",
+	tt_buf_printf(out,
+		      "<footer>Generated by tcptop-analyze " TT_VERSION " on %s. "
+		      "Every number comes from replaying the recorder's stored event stream. "
+		      "This file is self-contained: it loads nothing from anywhere.</footer>"
+		      "\n</body></html>\n",
 		      fmt_when(a, sizeof(a), r->generated_ns, r->utc, "%Y-%m-%d %H:%M:%S %Z"));
 	return out->err;
 }

@@ -37,7 +37,8 @@ struct tt_html_conn {
 	const struct tt_group *peer; /* the other end of a local connection; NULL */
 	uint64_t open_ns; /* Unix ns it opened (first sight for a partial one); 0: unknown */
 	uint64_t close_ns; /* Unix ns it closed; 0: not within the window */
-	const double *rate; /* [nbuckets] bytes/s in + out (of one end); NAN: no tick of its recording */
+	const double
+		*rate; /* [nbuckets] bytes/s in + out (of one end); NAN: no tick of its recording */
 	const double *rtt_us; /* [nbuckets] average smoothed RTT; NAN: no sample */
 	const double *retrans; /* [nbuckets] segments retransmitted (both ends); NAN: not seen */
 };

@@ -36,9 +36,9 @@ struct qcell {
 };
 
 struct qcol {
-	char *name;    /* as SQLite names it */
-	char *key;     /* name made safe for CSV/JSON, unique */
-	int decl;      /* enum tt_col_type of the declared affinity, -1 without one */
+	char *name; /* as SQLite names it */
+	char *key; /* name made safe for CSV/JSON, unique */
+	int decl; /* enum tt_col_type of the declared affinity, -1 without one */
 	unsigned seen; /* bit (1 << enum tt_qval) for every storage class met, and SEEN_INF */
 };
 
@@ -50,22 +50,22 @@ struct tt_query {
 	struct tt_col *gcols; /* the grid's view of cols, typed once all rows are in */
 	size_t ncols;
 	struct qcell *cells; /* row-major */
-	size_t nrows, cap;   /* cap in cells */
-	uint64_t bytes;	     /* held, counted against max_memory */
+	size_t nrows, cap; /* cap in cells */
+	uint64_t bytes; /* held, counted against max_memory */
 };
 
 /* One attempt's state, shared with the authorizer and the progress handler. */
 struct run {
 	const char *shown; /* the path as the caller gave it, for messages */
-	char keyword[16];  /* first word of the statement, upper case, for messages */
-	char words[48];	   /* the same with what CREATE/DROP act on: "CREATE TEMP TABLE" */
+	char keyword[16]; /* first word of the statement, upper case, for messages */
+	char words[48]; /* the same with what CREATE/DROP act on: "CREATE TEMP TABLE" */
 	uint64_t deadline; /* CLOCK_MONOTONIC ns */
 	uint64_t timeout_ns;
 	uint64_t max_memory;
 	size_t max_rows;
 	int timed_out; /* the progress handler stopped the statement */
 	int saw_query; /* the authorizer saw a SELECT or an allowed PRAGMA */
-	int denied;    /* the authorizer refused something; deny says what */
+	int denied; /* the authorizer refused something; deny says what */
 	char deny[256];
 	char *why;
 	size_t why_len;
@@ -129,8 +129,10 @@ static const char *skip_filler(const char *s)
  * rest are the sqlite3 shell's file functions, should a build ever carry them.
  */
 static const char *const denied_functions[] = {
-	"load_extension", "fts3_tokenizer", "fts5", "fts5_decode", "fts5_decode_none",
-	"rtreenode", "rtreedepth", "readfile", "writefile", "edit", "lsmode", "zipfile",
+	"load_extension", "fts3_tokenizer",   "fts5",
+	"fts5_decode",	  "fts5_decode_none", "rtreenode",
+	"rtreedepth",	  "readfile",	      "writefile",
+	"edit",		  "lsmode",	      "zipfile",
 	"sqlar_compress", "sqlar_uncompress",
 };
 
@@ -525,7 +527,9 @@ static int lock_down(struct run *r, sqlite3 *db)
 		{ SQLITE_DBCONFIG_RESET_DATABASE, 0, "RESET_DATABASE" },
 		{ SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, "ENABLE_TRIGGER" },
 	};
-	uint64_t left = r->deadline > tt_clock_ns(CLOCK_MONOTONIC) ? r->deadline - tt_clock_ns(CLOCK_MONOTONIC) : 0;
+	uint64_t left = r->deadline > tt_clock_ns(CLOCK_MONOTONIC)
+				? r->deadline - tt_clock_ns(CLOCK_MONOTONIC)
+				: 0;
 	size_t i;
 	int rc;
 
@@ -642,8 +646,8 @@ static char *make_key(const struct tt_query *q, size_t col)
 		unsigned char c = (unsigned char)name[i];
 
 		base[i] = c && (c < 0x20 || c == 0x7f || c == '"' || c == '\\' || c == ',')
-			      ? '_'
-			      : (char)c;
+				  ? '_'
+				  : (char)c;
 	}
 	key = base;
 	for (k = 2;; k++) {
@@ -795,8 +799,8 @@ static int attempt(struct run *r, const struct dbfile *f, int immutable, const c
 	sqlite3_hard_heap_limit64((sqlite3_int64)r->max_memory);
 	rc = sqlite3_open_v2(uri, &db,
 			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_URI |
-				 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE |
-				 SQLITE_OPEN_EXRESCODE,
+				     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE |
+				     SQLITE_OPEN_EXRESCODE,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		if (rc == SQLITE_CANTOPEN_SYMLINK)

@@ -52,15 +52,15 @@
 #include "grid.h"
 
 #define TT_QUERY_TIMEOUT_NS (10ull * 1000000000ull) /* default wall time */
-#define TT_QUERY_MAX_MEMORY (256ull << 20)	    /* default SQLite heap, and result held */
-#define TT_QUERY_MAX_ROWS   ((size_t)1000000)	    /* default cap on result rows */
-#define TT_QUERY_MAX_VALUE  (16 << 20)		    /* SQLITE_LIMIT_LENGTH: one string or blob */
-#define TT_QUERY_MAX_SQL    (1 << 20)		    /* SQLITE_LIMIT_SQL_LENGTH */
+#define TT_QUERY_MAX_MEMORY (256ull << 20) /* default SQLite heap, and result held */
+#define TT_QUERY_MAX_ROWS   ((size_t)1000000) /* default cap on result rows */
+#define TT_QUERY_MAX_VALUE  (16 << 20) /* SQLITE_LIMIT_LENGTH: one string or blob */
+#define TT_QUERY_MAX_SQL    (1 << 20) /* SQLITE_LIMIT_SQL_LENGTH */
 
 struct tt_query_limits {
 	uint64_t timeout_ns; /* open + prepare + every step; 0: TT_QUERY_TIMEOUT_NS */
 	uint64_t max_memory; /* bytes; 0: TT_QUERY_MAX_MEMORY */
-	size_t max_rows;     /* 0: TT_QUERY_MAX_ROWS */
+	size_t max_rows; /* 0: TT_QUERY_MAX_ROWS */
 };
 
 /* What a cell holds: SQLite's storage class. */

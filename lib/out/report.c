@@ -39,9 +39,9 @@ struct tt_top {
 };
 
 static const char *const key_names[TT_G_MAX] = {
-	[TT_G_CONN] = "conn",		[TT_G_PID] = "pid",	     [TT_G_PROCESS] = "process",
-	[TT_G_RHOST] = "remote-host",	[TT_G_RNET] = "remote-net", [TT_G_RPORT] = "remote-port",
-	[TT_G_LPORT] = "local-port",	[TT_G_CGROUP] = "cgroup",   [TT_G_HOST] = "host",
+	[TT_G_CONN] = "conn",	       [TT_G_PID] = "pid",	   [TT_G_PROCESS] = "process",
+	[TT_G_RHOST] = "remote-host",  [TT_G_RNET] = "remote-net", [TT_G_RPORT] = "remote-port",
+	[TT_G_LPORT] = "local-port",   [TT_G_CGROUP] = "cgroup",   [TT_G_HOST] = "host",
 	[TT_G_SPORT] = "service-port",
 };
 
@@ -88,14 +88,17 @@ int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_
 			long bits = tok[10] == '/' ? strtol(tok + 11, &end, 10) : -1;
 
 			if (tok[10] != '/' || *end || bits < 0 || bits > 128) {
-				snprintf(why, why_len, "--group-by: '%s': remote-net needs a prefix length, e.g. remote-net/24", tok);
+				snprintf(why, why_len,
+					 "--group-by: '%s': remote-net needs a prefix length, e.g. remote-net/24",
+					 tok);
 				return -EINVAL;
 			}
 			g->net_bits = (int)bits;
 		}
 		for (k = 0; k < g->n; k++)
 			if (g->keys[k] == (enum tt_group_key)found) {
-				snprintf(why, why_len, "--group-by: '%s' given twice", key_names[found]);
+				snprintf(why, why_len, "--group-by: '%s' given twice",
+					 key_names[found]);
 				return -EINVAL;
 			}
 		if (g->n == TT_GROUP_KEYS_MAX) {
@@ -110,10 +113,11 @@ int tt_groupby_parse(const char *s, struct tt_groupby *g, char *why, size_t why_
 int tt_metric_parse(const char *s)
 {
 	static const char *const names[TT_BY_MAX] = {
-		[TT_BY_BYTES] = "bytes",     [TT_BY_TX] = "tx",	      [TT_BY_RX] = "rx",
-		[TT_BY_RATE] = "rate",	     [TT_BY_PACKETS] = "packets", [TT_BY_RTT] = "rtt",
-		[TT_BY_RETRANS] = "retrans", [TT_BY_DURATION] = "duration", [TT_BY_CONNS] = "conns",
-		[TT_BY_FAILURES] = "failures",
+		[TT_BY_BYTES] = "bytes",     [TT_BY_TX] = "tx",
+		[TT_BY_RX] = "rx",	     [TT_BY_RATE] = "rate",
+		[TT_BY_PACKETS] = "packets", [TT_BY_RTT] = "rtt",
+		[TT_BY_RETRANS] = "retrans", [TT_BY_DURATION] = "duration",
+		[TT_BY_CONNS] = "conns",     [TT_BY_FAILURES] = "failures",
 	};
 	int i;
 
@@ -589,10 +593,10 @@ long tt_top_rank(struct tt_top *t, enum tt_metric by, const struct tt_group ***o
 size_t tt_top_key_cols(const struct tt_groupby *g, int host_col, struct tt_col *cols)
 {
 	static const struct tt_col conn_cols[] = {
-		{ "proto", "PROTO", TT_COL_STR }, { "laddr", "LOCAL", TT_COL_STR },
+		{ "proto", "PROTO", TT_COL_STR },  { "laddr", "LOCAL", TT_COL_STR },
 		{ "lport", "LPORT", TT_COL_UINT }, { "raddr", "REMOTE", TT_COL_STR },
 		{ "rport", "RPORT", TT_COL_UINT }, { "pid", "PID", TT_COL_UINT },
-		{ "comm", "COMM", TT_COL_STR },	  { "state", "STATE", TT_COL_STR },
+		{ "comm", "COMM", TT_COL_STR },	   { "state", "STATE", TT_COL_STR },
 	};
 	size_t nc = 0, i;
 	int k;
@@ -677,14 +681,17 @@ void tt_top_key_cells(struct tt_grid *grid, const struct tt_groupby *g, const st
 		else if (!strcmp(key, "cgroup"))
 			tt_grid_uint(grid, c, cn->cgroup);
 		else if (!strcmp(key, "cgroup_path"))
-			tt_grid_str(grid, c, tt_cgroups_path(g->cgroups, cn->cgroup)); /* NULL: null */
+			tt_grid_str(grid, c,
+				    tt_cgroups_path(g->cgroups, cn->cgroup)); /* NULL: null */
 		else if (!strcmp(key, "container"))
-			tt_grid_str(grid, c, tt_cgroup_container(tt_cgroups_path(g->cgroups, cn->cgroup),
-								 a, sizeof(a)));
+			tt_grid_str(grid, c,
+				    tt_cgroup_container(tt_cgroups_path(g->cgroups, cn->cgroup), a,
+							sizeof(a)));
 		else if (!strcmp(key, "service_port"))
 			tt_grid_uint(grid, c, r->service_port);
 		else if (!strcmp(key, "rnet"))
-			tt_grid_str(grid, c, tt_groupby_fmt_net(a, sizeof(a), g, cn->raddr, cn->family));
+			tt_grid_str(grid, c,
+				    tt_groupby_fmt_net(a, sizeof(a), g, cn->raddr, cn->family));
 	}
 }
 

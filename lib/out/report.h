@@ -143,7 +143,8 @@ const struct tt_group *tt_top_lookup(const struct tt_top *t, const struct tt_gro
 
 /* One row of a comparison of two windows grouped the same way (tt_top_diff). */
 struct tt_change {
-	const struct tt_group *base, *win; /* the group in the baseline, in the window; either NULL */
+	const struct tt_group *base,
+		*win; /* the group in the baseline, in the window; either NULL */
 	double rate_base, rate_win; /* bytes in + out per second of each window */
 	double score; /* how much the rate moved: the rows come largest first */
 };

@@ -30,8 +30,8 @@ void tt_row_json(struct tt_buf *b, const struct tt_row *r, const struct tt_table
 		      "\"bytes_in_delta\":%" PRIu64 ",\"bytes_out_delta\":%" PRIu64
 		      ",\"packets_in_delta\":%" PRIu64 ",\"packets_out_delta\":%" PRIu64
 		      ",\"retransmits_delta\":%u,\"resets_delta\":%u,",
-		      r->d_bytes_in, r->d_bytes_out, r->d_packets_in, r->d_packets_out, r->d_retrans,
-		      r->d_resets);
+		      r->d_bytes_in, r->d_bytes_out, r->d_packets_in, r->d_packets_out,
+		      r->d_retrans, r->d_resets);
 	tt_buf_printf(b, "\"closed\":%s,\"age_ms\":%" PRIu64 ",",
 		      (r->flags & TT_ROW_CLOSED) ? "true" : "false",
 		      tt_row_age_ns(r, ts_ns) / 1000000);

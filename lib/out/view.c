@@ -114,11 +114,11 @@ static void put_fit(struct tt_buf *b, const char *s, size_t w, int right, int mi
 
 /* ---- lines: what a row of the screen shows ---- */
 
-#define L_CLOSED 0x01
+#define L_CLOSED  0x01
 #define L_PARTIAL 0x02
 #define L_RETRANS 0x04 /* retransmitted during the tick */
-#define L_PEER 0x08
-#define L_NEW 0x10
+#define L_PEER	  0x08
+#define L_NEW	  0x10
 
 struct line {
 	const struct tt_row *r; /* the connection; NULL for a group */
@@ -148,7 +148,8 @@ static void line_add(struct line *l, const struct tt_row *r, uint64_t now)
 	l->flags |= ((r->flags & TT_ROW_CLOSED) ? L_CLOSED : 0) |
 		    ((r->flags & TT_ROW_NEW) ? L_NEW : 0) |
 		    ((r->conn.flags & TT_CF_PARTIAL) ? L_PARTIAL : 0) |
-		    ((r->conn.flags & TT_CF_UDP_PEER) ? L_PEER : 0) | (r->d_retrans ? L_RETRANS : 0);
+		    ((r->conn.flags & TT_CF_UDP_PEER) ? L_PEER : 0) |
+		    (r->d_retrans ? L_RETRANS : 0);
 }
 
 static void group_key(char *k, size_t len, const struct tt_row *r, enum tt_view_group g)
@@ -169,8 +170,7 @@ static void group_key(char *k, size_t len, const struct tt_row *r, enum tt_view_
 		break;
 	}
 	default:
-		snprintf(k, len, "%s/%u", tt_proto_name(r->conn.proto),
-			 tt_service_port(&r->conn));
+		snprintf(k, len, "%s/%u", tt_proto_name(r->conn.proto), tt_service_port(&r->conn));
 		break;
 	}
 }
@@ -319,22 +319,14 @@ struct coldef {
 };
 
 static const struct coldef cols[NCOL] = {
-	[C_PID] = { "PID", 1, 0, 0, 5, 1 },
-	[C_COMM] = { "COMM", 0, 0, 6, 1, 1 },
-	[C_KEY] = { "", 0, 1, 10, 0, 2 },
-	[C_CONNS] = { "CONNS", 1, 0, 0, 1, 2 },
-	[C_PROT] = { "PROT", 0, 0, 0, 10, 1 },
-	[C_LOCAL] = { "LOCAL", 0, 1, 12, 7, 1 },
-	[C_REMOTE] = { "REMOTE", 0, 1, 12, 2, 1 },
-	[C_STATE] = { "STATE", 0, 0, 0, 8, 1 },
-	[C_RXS] = { "RX/s", 1, 0, 0, 0, 0 },
-	[C_TXS] = { "TX/s", 1, 0, 0, 0, 0 },
-	[C_RX] = { "RX", 1, 0, 0, 0, 0 },
-	[C_TX] = { "TX", 1, 0, 0, 0, 0 },
-	[C_RTT] = { "RTT", 1, 0, 0, 6, 0 },
-	[C_RETR] = { "RETR", 1, 0, 0, 4, 0 },
-	[C_AGE] = { "AGE", 1, 0, 0, 9, 0 },
-	[C_FLAGS] = { "FLAGS", 0, 0, 5, 3, 0 },
+	[C_PID] = { "PID", 1, 0, 0, 5, 1 },	   [C_COMM] = { "COMM", 0, 0, 6, 1, 1 },
+	[C_KEY] = { "", 0, 1, 10, 0, 2 },	   [C_CONNS] = { "CONNS", 1, 0, 0, 1, 2 },
+	[C_PROT] = { "PROT", 0, 0, 0, 10, 1 },	   [C_LOCAL] = { "LOCAL", 0, 1, 12, 7, 1 },
+	[C_REMOTE] = { "REMOTE", 0, 1, 12, 2, 1 }, [C_STATE] = { "STATE", 0, 0, 0, 8, 1 },
+	[C_RXS] = { "RX/s", 1, 0, 0, 0, 0 },	   [C_TXS] = { "TX/s", 1, 0, 0, 0, 0 },
+	[C_RX] = { "RX", 1, 0, 0, 0, 0 },	   [C_TX] = { "TX", 1, 0, 0, 0, 0 },
+	[C_RTT] = { "RTT", 1, 0, 0, 6, 0 },	   [C_RETR] = { "RETR", 1, 0, 0, 4, 0 },
+	[C_AGE] = { "AGE", 1, 0, 0, 9, 0 },	   [C_FLAGS] = { "FLAGS", 0, 0, 5, 3, 0 },
 };
 
 #define CELL 64
@@ -351,8 +343,10 @@ static void flag_words(char *w, size_t wl, char *letters, unsigned f)
 		unsigned bit;
 		const char *word;
 		char letter;
-	} fl[] = { { L_CLOSED, "closed", 'C' },	 { L_NEW, "new", 'N' },
-		   { L_RETRANS, "retrans", 'R' }, { L_PARTIAL, "partial", 'P' },
+	} fl[] = { { L_CLOSED, "closed", 'C' },
+		   { L_NEW, "new", 'N' },
+		   { L_RETRANS, "retrans", 'R' },
+		   { L_PARTIAL, "partial", 'P' },
 		   { L_PEER, "peer", 'U' } };
 	size_t i, n = 0, k = 0;
 
@@ -488,10 +482,10 @@ static void put_row(struct tt_buf *b, const struct cells *c, const unsigned w[NC
 	}
 }
 
-static const char *const group_names[TT_VIEW_GROUP_MAX] = { "connection", "process",
-							     "remote host", "service port" };
+static const char *const group_names[TT_VIEW_GROUP_MAX] = { "connection", "process", "remote host",
+							    "service port" };
 static const char *const group_heads[TT_VIEW_GROUP_MAX] = { "", "PROCESS", "REMOTE HOST",
-							     "SERVICE" };
+							    "SERVICE" };
 
 /* ---- the header ---- */
 
@@ -510,7 +504,8 @@ static void totals_line(struct tt_buf *b, const struct tt_table *t, size_t shown
 		tt_buf_printf(b, "  rows %zu-%zu of %zu", nlines ? shown_from + 1 : 0, shown_to,
 			      nlines);
 	tt_buf_printf(b, "  new %u  closed %u  in %s (%s)  out %s (%s)", t->opened, t->closed,
-		      tt_fmt_rate(rin, sizeof(rin), t->rate_in), tt_fmt_bytes(bin, sizeof(bin), t->bytes_in),
+		      tt_fmt_rate(rin, sizeof(rin), t->rate_in),
+		      tt_fmt_bytes(bin, sizeof(bin), t->bytes_in),
 		      tt_fmt_rate(rout, sizeof(rout), t->rate_out),
 		      tt_fmt_bytes(bout, sizeof(bout), t->bytes_out));
 }
@@ -526,8 +521,9 @@ static void losses_line(struct tt_buf *b, const struct tt_table *t)
 		tt_buf_printf(b, "losses: none");
 		return;
 	}
-	tt_buf_printf(b, "losses: ring %" PRIu64 "  socket-map-full %" PRIu64
-			 "  peer-map-full %" PRIu64 "  (SOME CONNECTIONS OR EVENTS WERE NOT RECORDED)",
+	tt_buf_printf(b,
+		      "losses: ring %" PRIu64 "  socket-map-full %" PRIu64
+		      "  peer-map-full %" PRIu64 "  (SOME CONNECTIONS OR EVENTS WERE NOT RECORDED)",
 		      t->loss.ring_drops, t->loss.socks_full, t->loss.peers_full);
 }
 
@@ -760,7 +756,8 @@ static int prompt_key(struct tt_view *v, const unsigned char *k, size_t len)
 		v->prompt = 0;
 	} else if ((k[0] == 127 || k[0] == 8) && v->input_len) {
 		/* a whole UTF-8 character: its continuation bytes, then its first */
-		while (v->input_len > 1 && ((unsigned char)v->input[v->input_len - 1] & 0xc0) == 0x80)
+		while (v->input_len > 1 &&
+		       ((unsigned char)v->input[v->input_len - 1] & 0xc0) == 0x80)
 			v->input_len--;
 		v->input_len--;
 	} else if (k[0] == 21) { /* ^U */
@@ -890,13 +887,13 @@ int tt_view_key(struct tt_view *v, const unsigned char *in, size_t n, size_t *us
 
 /* ---- drawing ---- */
 
-#define SGR_RESET "\033[0m"
-#define SGR_HEAD "\033[7m" /* reverse: the column header */
-#define SGR_CLOSED "\033[2m" /* dim: gone at the end of this tick */
+#define SGR_RESET   "\033[0m"
+#define SGR_HEAD    "\033[7m" /* reverse: the column header */
+#define SGR_CLOSED  "\033[2m" /* dim: gone at the end of this tick */
 #define SGR_RETRANS "\033[31m" /* red: retransmitted during the tick */
 #define SGR_PARTIAL "\033[33m" /* yellow: open before the recorder, counts start late */
-#define SGR_ALERT "\033[1;31m" /* bold red: losses */
-#define SGR_PAUSED "\033[1;33m"
+#define SGR_ALERT   "\033[1;31m" /* bold red: losses */
+#define SGR_PAUSED  "\033[1;33m"
 
 static const char *const help_text[] = {
 	"Keys",
@@ -967,7 +964,8 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 		if (!v->o.replay)
 			tt_buf_printf(&tmp, "  tick %" PRIu64, t->seq);
 	}
-	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, v->paused && color ? SGR_PAUSED : NULL);
+	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0,
+		    v->paused && color ? SGR_PAUSED : NULL);
 	/* 2: what is recorded where */
 	tt_buf_reset(&tmp);
 	if (v->where) {
@@ -990,8 +988,9 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 			screen_line(b, y++, nrows - 1, ncols, esc, 1, NULL);
 		}
 	} else {
-		screen_line(b, y++, nrows - 1, ncols, v->o.replay ? "" : "not recording: no store (-o DIR keeps it)",
-			    0, NULL);
+		screen_line(b, y++, nrows - 1, ncols,
+			    v->o.replay ? "" : "not recording: no store (-o DIR keeps it)", 0,
+			    NULL);
 	}
 	if (!v->have_table) {
 		screen_line(b, y++, nrows - 1, ncols, "waiting for the first tick...", 0, NULL);
@@ -1014,7 +1013,8 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 	tt_buf_reset(&tmp);
 	/* 4: losses */
 	losses_line(&tmp, t);
-	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, lossy(t) && color ? SGR_ALERT : NULL);
+	screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0,
+		    lossy(t) && color ? SGR_ALERT : NULL);
 	tt_buf_reset(&tmp);
 	/* 5: how the rows are chosen */
 	{
@@ -1049,18 +1049,18 @@ int tt_view_draw(struct tt_view *v, struct tt_buf *b, unsigned ncols, unsigned n
 		const char *sgr = NULL;
 
 		if (color)
-			sgr = (l->flags & L_RETRANS) ? SGR_RETRANS :
-			      (l->flags & L_CLOSED)  ? SGR_CLOSED :
-			      (l->flags & L_PARTIAL) ? SGR_PARTIAL :
-						       NULL;
+			sgr = (l->flags & L_RETRANS)   ? SGR_RETRANS
+			      : (l->flags & L_CLOSED)  ? SGR_CLOSED
+			      : (l->flags & L_PARTIAL) ? SGR_PARTIAL
+						       : NULL;
 		put_row(&tmp, &v->cells[i], w, 0, NULL);
 		screen_line(b, y++, nrows - 1, ncols, tmp.p ? tmp.p : "", 0, sgr);
 		tt_buf_reset(&tmp);
 	}
 	if (!v->ls.n)
 		screen_line(b, y++, nrows - 1, ncols,
-			    v->ls.nrows == t->n ? "(no connections in this tick)" :
-						  "(no connection matches the filter)",
+			    v->ls.nrows == t->n ? "(no connections in this tick)"
+						: "(no connection matches the filter)",
 			    0, NULL);
 footer:
 	/* everything between the rows and the last line, cleared */
@@ -1068,16 +1068,17 @@ footer:
 		tt_buf_printf(b, "\033[%u;1H\033[2K", ++y);
 	if (v->prompt)
 		tt_buf_printf(&tmp, "%s%s_",
-			      v->prompt == '/' ?
-				      "filter (name, address/CIDR, port; empty clears): " :
-				      "go to (14:05:30, -5m, start+1m, end): ",
+			      v->prompt == '/' ? "filter (name, address/CIDR, port; empty clears): "
+					       : "go to (14:05:30, -5m, start+1m, end): ",
 			      v->input);
 	else if (v->msg[0])
 		tt_buf_printf(&tmp, "%s", v->msg);
 	else
-		tt_buf_printf(&tmp, "%s", v->o.replay ?
-			"? help  q quit  space pause  +/- speed  <- -> step  [ ] minute  g go to" :
-			"? help  q quit  s sort  / filter  v group  space pause  arrows scroll");
+		tt_buf_printf(
+			&tmp, "%s",
+			v->o.replay
+				? "? help  q quit  space pause  +/- speed  <- -> step  [ ] minute  g go to"
+				: "? help  q quit  s sort  / filter  v group  space pause  arrows scroll");
 	screen_line(b, nrows - 1, nrows, ncols, tmp.p ? tmp.p : "", 0, NULL);
 	tt_buf_free(&tmp);
 	return b->err;

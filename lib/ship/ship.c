@@ -114,14 +114,14 @@ static struct {
 static int curl_load(char *why, size_t why_len)
 {
 	static const char *const names[] = {
-		"curl_global_init", "curl_easy_init",	  "curl_easy_cleanup", "curl_easy_setopt",
-		"curl_easy_perform", "curl_easy_getinfo", "curl_easy_reset",   "curl_easy_escape",
+		"curl_global_init",  "curl_easy_init",	   "curl_easy_cleanup", "curl_easy_setopt",
+		"curl_easy_perform", "curl_easy_getinfo",  "curl_easy_reset",	"curl_easy_escape",
 		"curl_free",	     "curl_easy_strerror",
 	};
 	void **slots[] = {
-		(void **)&cu.global_init,  (void **)&cu.easy_init,    (void **)&cu.easy_cleanup,
-		(void **)&cu.easy_setopt,  (void **)&cu.easy_perform, (void **)&cu.easy_getinfo,
-		(void **)&cu.easy_reset,   (void **)&cu.easy_escape,  (void **)&cu.free,
+		(void **)&cu.global_init,   (void **)&cu.easy_init,    (void **)&cu.easy_cleanup,
+		(void **)&cu.easy_setopt,   (void **)&cu.easy_perform, (void **)&cu.easy_getinfo,
+		(void **)&cu.easy_reset,    (void **)&cu.easy_escape,  (void **)&cu.free,
 		(void **)&cu.easy_strerror,
 	};
 	size_t i;
@@ -131,7 +131,8 @@ static int curl_load(char *why, size_t why_len)
 		return 0;
 	h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
-		snprintf(why, why_len, "libcurl is needed for ClickHouse (apt-get install libcurl4): %s",
+		snprintf(why, why_len,
+			 "libcurl is needed for ClickHouse (apt-get install libcurl4): %s",
 			 dlerror());
 		return -ENOENT;
 	}
@@ -274,8 +275,10 @@ static int ch_post(struct tt_ch *ch, const char *query, const char *body, size_t
 			break;
 		}
 		if (resp.err == -E2BIG) {
-			err = ch_fail(ch, -E2BIG, "%s: the answer passed %u MiB: ask for less (a shorter"
-				      " window)", ch->dest, TT_BUF_MAX >> 20);
+			err = ch_fail(ch, -E2BIG,
+				      "%s: the answer passed %u MiB: ask for less (a shorter"
+				      " window)",
+				      ch->dest, TT_BUF_MAX >> 20);
 			break;
 		}
 		if (resp.err) {
@@ -287,7 +290,8 @@ static int ch_post(struct tt_ch *ch, const char *query, const char *body, size_t
 
 			tt_buf_add(&resp, "", 1);
 			first_line(resp.p ? resp.p : "", line, sizeof(line));
-			err = ch_fail(ch, -EACCES, "%s refused (HTTP %ld): %s", ch->dest, code, line);
+			err = ch_fail(ch, -EACCES, "%s refused (HTTP %ld): %s", ch->dest, code,
+				      line);
 			break;
 		}
 		if (rc == CURLE_OK) {
@@ -565,8 +569,9 @@ static int on_table(void *ctx, const struct tt_scan_rec *rec, const struct tt_ta
 		tt_buf_printf(b,
 			      ",\"cgroup\":%" PRIu64 ",\"netns\":%u,\"conn_flags\":%u,\"new\":%u"
 			      ",\"closed\":%u,\"state\":%u,\"close_reason\":%u,\"close_errno\":%u"
-			      ",\"age_ns\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-			      ",\"packets_in\":%" PRIu64 ",\"packets_out\":%" PRIu64
+			      ",\"age_ns\":%" PRIu64 ",\"bytes_in\":%" PRIu64
+			      ",\"bytes_out\":%" PRIu64 ",\"packets_in\":%" PRIu64
+			      ",\"packets_out\":%" PRIu64
 			      ",\"retrans\":%u,\"retrans_total\":%u,\"resets\":%u"
 			      ",\"rate_in\":%.17g,\"rate_out\":%.17g"
 			      ",\"rate_in_bits\":%" PRIu64 ",\"rate_out_bits\":%" PRIu64
@@ -676,8 +681,9 @@ static int on_event(void *ctx, const struct tt_scan_rec *rec, const struct tt_ev
 		      ev->type == TT_EV_STATE ? ev->state.new_state : 0,
 		      ev->type == TT_EV_RESET ? ev->reset.received : 0,
 		      ev->type == TT_EV_CLOSE ? ev->close.reason : 0,
-		      ev->type == TT_EV_CLOSE ? ev->close.err :
-		      ev->type == TT_EV_STATE ? ev->state.err : 0,
+		      ev->type == TT_EV_CLOSE	? ev->close.err
+		      : ev->type == TT_EV_STATE ? ev->state.err
+						: 0,
 		      ev->type == TT_EV_CLOSE ? ev->close.c.bytes_in : 0,
 		      ev->type == TT_EV_CLOSE ? ev->close.c.bytes_out : 0, d.ring_drops,
 		      d.socks_full, d.peers_full);
@@ -737,8 +743,7 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
 		memset(r, 0, sizeof(*r));
 		r->id = col64(q, 0);
 		snprintf(r->host, sizeof(r->host), "%s", col_text(q, 1));
-		snprintf(k, sizeof(k), "%s %s %" PRId64, r->host, col_text(q, 2),
-			 col64(q, 3));
+		snprintf(k, sizeof(k), "%s %s %" PRId64, r->host, col_text(q, 2), col64(q, 3));
 		r->key = tt_fnv1a(k, strlen(k), TT_FNV1A_INIT);
 		r->ticks_ns = (uint64_t)col64(q, 4);
 		r->meta_ns = (uint64_t)col64(q, 5);
@@ -788,16 +793,14 @@ static int ship_meta(struct exporter *x, struct tt_store *s, struct rec_state *r
 		tt_buf_printf(&b,
 			      ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
 			      ",\"clean_stop\":%d,\"options\":",
-			      col64(q, 2), col64(q, 9),
-			      sqlite3_column_int(q, 4));
+			      col64(q, 2), col64(q, 9), sqlite3_column_int(q, 4));
 		json_str(&b, col_text(q, 5), 4096);
 		tt_buf_add(&b, ",\"tool_version\":", 16);
 		json_str(&b, col_text(q, 6), 256);
 		tt_buf_printf(&b,
 			      ",\"mono_to_wall_ns\":%" PRId64 ",\"bucket_ns\":%" PRId64
 			      ",\"ver\":%" PRId64 "}\n",
-			      col64(q, 7), col64(q, 8),
-			      col64(q, 9) * 2 + (col64(q, 3) != 0));
+			      col64(q, 7), col64(q, 8), col64(q, 9) * 2 + (col64(q, 3) != 0));
 	}
 	sqlite3_finalize(q);
 	q = NULL;
@@ -816,9 +819,10 @@ static int ship_meta(struct exporter *x, struct tt_store *s, struct rec_state *r
 
 		tt_buf_add(&b, "{\"host\":", 8);
 		json_str(&b, r->host, sizeof(r->host));
-		tt_buf_printf(&b, ",\"rec\":%" PRIu64 ",\"conn_id\":%" PRIu64 ",\"open_ns\":%" PRId64
-			      ",\"proto\":", r->key, (uint64_t)col64(q, 0),
-			      col64(q, 1));
+		tt_buf_printf(&b,
+			      ",\"rec\":%" PRIu64 ",\"conn_id\":%" PRIu64 ",\"open_ns\":%" PRId64
+			      ",\"proto\":",
+			      r->key, (uint64_t)col64(q, 0), col64(q, 1));
 		json_str(&b, col_text(q, 2), 8);
 		tt_buf_printf(&b, ",\"family\":%d,\"laddr\":", sqlite3_column_int(q, 3));
 		json_str(&b, col_text(q, 4), 64);
@@ -831,9 +835,8 @@ static int ship_meta(struct exporter *x, struct tt_store *s, struct rec_state *r
 			      ",\"cgroup\":%" PRIu64 ",\"netns\":%" PRId64 ",\"partial\":%d"
 			      ",\"udp_peer\":%d,\"close_ns\":%" PRId64 ",\"first_seen_ns\":%" PRId64
 			      ",\"last_seen_ns\":%" PRId64 ",\"state\":",
-			      (uint64_t)col64(q, 10), col64(q, 11),
-			      sqlite3_column_int(q, 12), sqlite3_column_int(q, 13), close_ns,
-			      col64(q, 15), last);
+			      (uint64_t)col64(q, 10), col64(q, 11), sqlite3_column_int(q, 12),
+			      sqlite3_column_int(q, 13), close_ns, col64(q, 15), last);
 		json_str(&b, col_text(q, 17), 32);
 		tt_buf_add(&b, ",\"close_reason\":", 16);
 		json_str(&b, col_text(q, 18), 32);
@@ -843,11 +846,9 @@ static int ship_meta(struct exporter *x, struct tt_store *s, struct rec_state *r
 			      ",\"rtt_min_us\":%d,\"rtt_avg_us\":%d,\"rtt_max_us\":%d"
 			      ",\"rtt_samples\":%d,\"retrans\":%" PRId64 ",\"resets_sent\":%" PRId64
 			      ",\"resets_recv\":%" PRId64 ",\"ver\":%" PRId64 "}\n",
-			      sqlite3_column_int(q, 19), col64(q, 20),
-			      col64(q, 21), col64(q, 22),
-			      col64(q, 23), sqlite3_column_int(q, 24),
-			      sqlite3_column_int(q, 25), sqlite3_column_int(q, 26),
-			      sqlite3_column_int(q, 27), col64(q, 28),
+			      sqlite3_column_int(q, 19), col64(q, 20), col64(q, 21), col64(q, 22),
+			      col64(q, 23), sqlite3_column_int(q, 24), sqlite3_column_int(q, 25),
+			      sqlite3_column_int(q, 26), sqlite3_column_int(q, 27), col64(q, 28),
 			      col64(q, 29), col64(q, 30),
 			      /* a close after the last activity still wins */
 			      (close_ns > last ? close_ns : last) * 2 + (close_ns != 0));
@@ -874,11 +875,10 @@ static int ship_meta(struct exporter *x, struct tt_store *s, struct rec_state *r
 		tt_buf_add(&b, "{\"host\":", 8);
 		json_str(&b, r->host, sizeof(r->host));
 		tt_buf_printf(&b,
-			      ",\"rec\":%" PRIu64 ",\"t_start_ns\":%" PRId64 ",\"t_end_ns\":%" PRId64
-			      ",\"ring_drops\":%" PRId64 ",\"socks_full\":%" PRId64
-			      ",\"peers_full\":%" PRId64 "}\n",
-			      r->key, col64(q, 0), col64(q, 1),
-			      col64(q, 2), col64(q, 3),
+			      ",\"rec\":%" PRIu64 ",\"t_start_ns\":%" PRId64
+			      ",\"t_end_ns\":%" PRId64 ",\"ring_drops\":%" PRId64
+			      ",\"socks_full\":%" PRId64 ",\"peers_full\":%" PRId64 "}\n",
+			      r->key, col64(q, 0), col64(q, 1), col64(q, 2), col64(q, 3),
 			      col64(q, 4));
 		x->st->losses++;
 	}
@@ -939,8 +939,10 @@ int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *
 	struct tt_ship_opts dflt = { 0 };
 	struct tt_ship_stats local = { 0 };
 	struct exporter x;
-	struct tt_scan_cb cb = { .on_recording = on_recording, .on_table = on_table,
-				 .on_event = on_event, .on_progress = on_progress };
+	struct tt_scan_cb cb = { .on_recording = on_recording,
+				 .on_table = on_table,
+				 .on_event = on_event,
+				 .on_progress = on_progress };
 	struct tt_store *s = NULL;
 	char path[4096], warn[256] = "";
 	uint64_t from = UINT64_MAX, hw;
@@ -965,7 +967,8 @@ int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *
 	snprintf(path, sizeof(path), "%s/index.db", dir);
 	if (sqlite3_open_v2(path, &x.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
-		snprintf(why, why_len, "%s: %s", path, x.db ? sqlite3_errmsg(x.db) : "out of memory");
+		snprintf(why, why_len, "%s: %s", path,
+			 x.db ? sqlite3_errmsg(x.db) : "out of memory");
 		err = -EIO;
 		goto out;
 	}
@@ -1082,7 +1085,8 @@ static int ship_pass(struct tt_shipper *s, int last)
 		if (!s->noted_failing) {
 			snprintf(s->note, sizeof(s->note),
 				 "shipping to %s failed (recording goes on; the store keeps what is not "
-				 "shipped): %s", tt_ch_dest(s->ch), why);
+				 "shipped): %s",
+				 tt_ch_dest(s->ch), why);
 			s->has_note = 1;
 			s->noted_failing = 1;
 		}
@@ -1148,8 +1152,8 @@ static void *ship_thread(void *arg)
 	return NULL;
 }
 
-int tt_shipper_start(const char *url, const char *dir, uint64_t period_ns,
-		     struct tt_shipper **out, char *why, size_t why_len)
+int tt_shipper_start(const char *url, const char *dir, uint64_t period_ns, struct tt_shipper **out,
+		     char *why, size_t why_len)
 {
 	struct tt_shipper *s = calloc(1, sizeof(*s));
 	sigset_t all, old;
@@ -1219,7 +1223,8 @@ int tt_shipper_stop(struct tt_shipper *s, uint64_t drain_ns, char *why, size_t w
 	s->stopping = 1;
 	s->drain_until = drain_ns ? tt_clock_ns(CLOCK_MONOTONIC) + drain_ns : 0;
 	/* a request in flight, to a server that hangs, ends by the deadline too */
-	__atomic_store_n(&s->ch->abort_at, drain_ns ? s->drain_until : tt_clock_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
+	__atomic_store_n(&s->ch->abort_at, drain_ns ? s->drain_until : tt_clock_ns(CLOCK_MONOTONIC),
+			 __ATOMIC_RELAXED);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
@@ -1307,7 +1312,8 @@ int tt_fleet_span(struct tt_ch *ch, const char *hostnames, uint64_t *start_ns, u
 	hosts[0] = '\0';
 	tt_buf_printf(&sql,
 		      "SELECT host, min(start_ns), max(end_ns) FROM (SELECT host, rec, start_ns,"
-		      " end_ns, ver FROM tt_recordings%s FINAL WHERE 1", a);
+		      " end_ns, ver FROM tt_recordings%s FINAL WHERE 1",
+		      a);
 	if ((err = fleet_query(ch, &sql, hostnames, ") GROUP BY host ORDER BY host", &out)))
 		goto out;
 	for (line = out.p ? strtok_r(out.p, "\n", &save) : NULL; line;
@@ -1359,15 +1365,33 @@ static void tsv_unescape(char *s)
 		if (*s == '\\' && s[1]) {
 			s++;
 			switch (*s) {
-			case 't': *d++ = '\t'; break;
-			case 'n': *d++ = '\n'; break;
-			case 'r': *d++ = '\r'; break;
-			case 'b': *d++ = '\b'; break;
-			case 'f': *d++ = '\f'; break;
-			case 'a': *d++ = '\a'; break;
-			case 'v': *d++ = '\v'; break;
-			case '0': *d++ = '\0'; break;
-			default: *d++ = *s; break;
+			case 't':
+				*d++ = '\t';
+				break;
+			case 'n':
+				*d++ = '\n';
+				break;
+			case 'r':
+				*d++ = '\r';
+				break;
+			case 'b':
+				*d++ = '\b';
+				break;
+			case 'f':
+				*d++ = '\f';
+				break;
+			case 'a':
+				*d++ = '\a';
+				break;
+			case 'v':
+				*d++ = '\v';
+				break;
+			case '0':
+				*d++ = '\0';
+				break;
+			default:
+				*d++ = *s;
+				break;
 			}
 		} else {
 			*d++ = *s;
@@ -1393,8 +1417,8 @@ static int tsv_fields(char *line, char **f, int max)
 }
 
 int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
-		    int per_tick,
-		    int (*fn)(void *ctx, const char *host, const struct tt_piece *p), void *ctx)
+		    int per_tick, int (*fn)(void *ctx, const char *host, const struct tt_piece *p),
+		    void *ctx)
 {
 	struct tt_buf sql = { 0 }, out = { 0 };
 	const char *a = all(ch);
@@ -1419,16 +1443,18 @@ int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 		      " sum(packets_in), sum(packets_out), sum(retrans), sum(resets),"
 		      " max(rate_in_bits), max(rate_out_bits), sum(srtt_us), countIf(srtt_us > 0),"
 		      " min(srtt_us), max(srtt_us)%s"
-		      " FROM (SELECT * FROM tt_ticks%s FINAL WHERE ts > %" PRIu64 " AND ts <= %" PRIu64,
+		      " FROM (SELECT * FROM tt_ticks%s FINAL WHERE ts > %" PRIu64
+		      " AND ts <= %" PRIu64,
 		      per_tick ? ", ts" : "", a, from_ns, to_ns);
-	if ((err = fleet_query(ch, &sql, hostnames,
-			       per_tick ? ") GROUP BY host, rec, conn_id, open_mono, tgid, comm, cgroup, ts"
-					  " ORDER BY host, max(ts), min(ts), rec, conn_id, open_mono,"
-					  " tgid, comm, cgroup" :
-					  ") GROUP BY host, rec, conn_id, open_mono, tgid, comm, cgroup"
-					  " ORDER BY host, max(ts), min(ts), rec, conn_id, open_mono,"
-					  " tgid, comm, cgroup",
-			       &out)))
+	if ((err = fleet_query(
+		     ch, &sql, hostnames,
+		     per_tick ? ") GROUP BY host, rec, conn_id, open_mono, tgid, comm, cgroup, ts"
+				" ORDER BY host, max(ts), min(ts), rec, conn_id, open_mono,"
+				" tgid, comm, cgroup"
+			      : ") GROUP BY host, rec, conn_id, open_mono, tgid, comm, cgroup"
+				" ORDER BY host, max(ts), min(ts), rec, conn_id, open_mono,"
+				" tgid, comm, cgroup",
+		     &out)))
 		goto out;
 	for (line = out.len ? out.p : NULL; line && *line; line = next) {
 		char *f[40];
@@ -1439,7 +1465,8 @@ int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 		if (next)
 			*next++ = '\0';
 		if (tsv_fields(line, f, 40) < 36) {
-			err = ch_fail(ch, -EPROTO, "%s: unexpected answer to the fleet query", ch->dest);
+			err = ch_fail(ch, -EPROTO, "%s: unexpected answer to the fleet query",
+				      ch->dest);
 			goto out;
 		}
 		memset(&p, 0, sizeof(p));
@@ -1561,8 +1588,10 @@ int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 	if (!a)
 		return -ECONNREFUSED;
 	/* recordings' starts: the order of a store's recordings */
-	tt_buf_printf(&sql, "SELECT rec, start_ns FROM (SELECT host, rec, start_ns, ver FROM"
-			    " tt_recordings%s FINAL WHERE 1", a);
+	tt_buf_printf(&sql,
+		      "SELECT rec, start_ns FROM (SELECT host, rec, start_ns, ver FROM"
+		      " tt_recordings%s FINAL WHERE 1",
+		      a);
 	if ((err = fleet_query(ch, &sql, hostnames, ")", &recs)))
 		goto out;
 	for (pass = 0; pass < 2; pass++) {
@@ -1573,12 +1602,13 @@ int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 				      "SELECT host, rec, ts, seq, conn_id, type, old_state, new_state,"
 				      " received, close_reason, close_errno, bytes_in, bytes_out,"
 				      " ring_drops, socks_full, peers_full, known, " IDENTITY_COLS
-				      " FROM tt_events%s FINAL WHERE ts >= %" PRIu64 " AND ts <= %" PRIu64,
+				      " FROM tt_events%s FINAL WHERE ts >= %" PRIu64
+				      " AND ts <= %" PRIu64,
 				      a, from_ns, to_ns);
 		else
 			tt_buf_printf(&sql,
-				      "SELECT host, rec, ts, row, conn_id, retrans, retrans_total, 1, "
-				      IDENTITY_COLS " FROM tt_ticks%s FINAL WHERE retrans > 0 AND"
+				      "SELECT host, rec, ts, row, conn_id, retrans, retrans_total, 1, " IDENTITY_COLS
+				      " FROM tt_ticks%s FINAL WHERE retrans > 0 AND"
 				      " ts >= %" PRIu64 " AND ts <= %" PRIu64,
 				      a, from_ns, to_ns);
 		if ((err = fleet_query(ch, &sql, hostnames, "", &out)))
@@ -1593,12 +1623,13 @@ int tt_fleet_events(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 				*next++ = '\0';
 			nf = tsv_fields(line, f, 40);
 			if (nf < (pass ? 21 : 30)) {
-				err = ch_fail(ch, -EPROTO, "%s: unexpected answer to the fleet query",
-					      ch->dest);
+				err = ch_fail(ch, -EPROTO,
+					      "%s: unexpected answer to the fleet query", ch->dest);
 				goto out;
 			}
 			if (n == cap) {
-				struct fev *nv = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
+				struct fev *nv =
+					realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
 
 				if (!nv) {
 					err = ch_fail(ch, -ENOMEM, "out of memory");
@@ -1716,7 +1747,7 @@ struct tl_rebuild {
 #define TL_COLS 28
 /* Rows per page of a recording's window (about 150 bytes each), and the most a
  * page grows to when one tick fills it. */
-#define TL_PAGE ((size_t)100000)
+#define TL_PAGE	    ((size_t)100000)
 #define TL_PAGE_MAX ((size_t)400000)
 
 static int tl_parse(char *line, char **f, struct tt_row *w)
@@ -1891,8 +1922,12 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 		    int (*fn)(void *ctx, const char *host, const struct tt_table *t), void *ctx)
 {
 	struct tt_buf sql = { 0 }, recs = { 0 }, carry = { 0 }, anchors = { 0 }, rows = { 0 };
-	struct tl_rebuild b = { .ch = ch, .grid = grid, .from_ns = from_ns, .to_ns = to_ns,
-				.fn = fn, .ctx = ctx };
+	struct tl_rebuild b = { .ch = ch,
+				.grid = grid,
+				.from_ns = from_ns,
+				.to_ns = to_ns,
+				.fn = fn,
+				.ctx = ctx };
 	const char *a = all(ch);
 	char *rcur, *ccur, *acur, *rl, *cl, *al, *f[TL_COLS];
 	int err;
@@ -1900,8 +1935,10 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 	if (!a)
 		return -ECONNREFUSED;
 	/* the recordings, in the order of the rows below */
-	tt_buf_printf(&sql, "SELECT host, rec, start_ns, end_ns FROM (SELECT host, rec, start_ns,"
-			    " end_ns, ver FROM tt_recordings%s FINAL WHERE 1", a);
+	tt_buf_printf(&sql,
+		      "SELECT host, rec, start_ns, end_ns FROM (SELECT host, rec, start_ns,"
+		      " end_ns, ver FROM tt_recordings%s FINAL WHERE 1",
+		      a);
 	if ((err = fleet_query(ch, &sql, hostnames, ") ORDER BY host, rec", &recs)))
 		goto out;
 	/* the connections in the tables at the window's start (seen, not closed, by
@@ -1914,7 +1951,8 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 		      " argMax(tgid, ts), argMax(comm, ts), argMax(cgroup, ts), argMax(netns, ts),"
 		      " argMax(conn_flags, ts), argMax(state, ts), 0, 0, 0, 0, 0, 0, 0, 0,"
 		      " argMax(tick_start, ts)"
-		      " FROM (SELECT * FROM tt_ticks%s FINAL WHERE ts <= %" PRIu64, a, from_ns);
+		      " FROM (SELECT * FROM tt_ticks%s FINAL WHERE ts <= %" PRIu64,
+		      a, from_ns);
 	if ((err = fleet_query(ch, &sql, hostnames,
 			       ") GROUP BY host, rec, conn_id, open_mono HAVING max(closed) = 0"
 			       " ORDER BY host, rec",
@@ -1924,7 +1962,8 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 	tt_buf_reset(&sql);
 	tt_buf_printf(&sql,
 		      "SELECT host, rec, max(ts), argMax(tick_start, ts) FROM (SELECT host, rec, ts,"
-		      " tick_start FROM tt_ticks%s WHERE ts <= %" PRIu64, a, from_ns);
+		      " tick_start FROM tt_ticks%s WHERE ts <= %" PRIu64,
+		      a, from_ns);
 	if ((err = fleet_query(ch, &sql, hostnames, ") GROUP BY host, rec ORDER BY host, rec",
 			       &anchors)))
 		goto out;
@@ -1984,7 +2023,8 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 			tt_buf_reset(&sql);
 			tt_buf_reset(&rows);
 			tt_buf_printf(&sql,
-				      "SELECT host, rec, ts, conn_id, 1, " IDENTITY_COLS ", state, new,"
+				      "SELECT host, rec, ts, conn_id, 1, " IDENTITY_COLS
+				      ", state, new,"
 				      " closed, bytes_in, bytes_out, packets_in, packets_out, retrans,"
 				      " resets, tick_start FROM (SELECT * FROM tt_ticks%s FINAL"
 				      " WHERE host = '%s' AND rec = %" PRIu64 " AND ts > %" PRIu64
@@ -2006,7 +2046,8 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 			if (full && first == last) {
 				/* one tick fills the page: a larger one */
 				if (limit >= TL_PAGE_MAX) {
-					err = ch_fail(ch, -E2BIG, "%s: a tick of more than %zu connections",
+					err = ch_fail(ch, -E2BIG,
+						      "%s: a tick of more than %zu connections",
 						      ch->dest, limit);
 					goto out;
 				}
@@ -2022,11 +2063,13 @@ int tt_fleet_tables(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, u
 				if ((err = tl_parse(wl, f, &w)))
 					goto fail;
 				if (ts != tick) {
-					/* the last tick's table; the idle ticks up to this one's start */
+					/* the last tick's table; the idle ticks up to this one's
+					 * start */
 					if (tick && (err = tl_emit(&b, rf[0], tick)))
 						goto fail;
 					start = strtoull(f[27], NULL, 10);
-					if (known && (err = tl_gap(&b, rf[0], known, start, len, 1)))
+					if (known &&
+					    (err = tl_gap(&b, rf[0], known, start, len, 1)))
 						goto fail;
 					b.idle_k = SIZE_MAX;
 					known = tick = ts;

@@ -103,8 +103,8 @@ struct tt_shipper;
  * with a backoff from 1 s doubling to 30 s; the store is the buffer, so
  * nothing is lost meanwhile. 0, or a negative errno with why.
  */
-int tt_shipper_start(const char *url, const char *dir, uint64_t period_ns,
-		     struct tt_shipper **out, char *why, size_t why_len);
+int tt_shipper_start(const char *url, const char *dir, uint64_t period_ns, struct tt_shipper **out,
+		     char *why, size_t why_len);
 
 /*
  * What changed since the last call, for the recorder to print: "shipping to
@@ -116,8 +116,8 @@ int tt_shipper_take_note(struct tt_shipper *s, char *msg, size_t len);
 
 /*
  * Stop: one last pass, tried for at most drain_ns (0: none; a request in
- * flight is cut at that deadline too), then end the thread and free. 0 when everything stored was shipped; else a negative
- * errno and why (what is left stays in the store, sent by the next
+ * flight is cut at that deadline too), then end the thread and free. 0 when everything stored was
+ * shipped; else a negative errno and why (what is left stays in the store, sent by the next
  * tcptop-analyze export or --ship to the same URL).
  */
 int tt_shipper_stop(struct tt_shipper *s, uint64_t drain_ns, char *why, size_t why_len);
@@ -143,8 +143,8 @@ int tt_fleet_span(struct tt_ch *ch, const char *hostnames, uint64_t *start_ns, u
  * (host by host, then by time). Stops at fn's first non-zero and returns it.
  */
 int tt_fleet_pieces(struct tt_ch *ch, const char *hostnames, uint64_t from_ns, uint64_t to_ns,
-		    int per_tick,
-		    int (*fn)(void *ctx, const char *host, const struct tt_piece *p), void *ctx);
+		    int per_tick, int (*fn)(void *ctx, const char *host, const struct tt_piece *p),
+		    void *ctx);
 
 /* One lifecycle event, or one connection's retransmits in one tick, of the fleet. */
 struct tt_fleet_event {

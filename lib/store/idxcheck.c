@@ -14,10 +14,10 @@
 #include "segment.h"
 #include "store_int.h"
 
-#define NS 1000000000ll
-#define DAY_NS (86400 * NS)
+#define NS	      1000000000ll
+#define DAY_NS	      (86400 * NS)
 #define TCP_STATE_MAX 13 /* TCP_BOUND_INACTIVE, the last of Linux's enum */
-#define TCP_LISTEN 10
+#define TCP_LISTEN    10
 
 /* 0: an integer in [lo, hi]; 1: NULL and null_ok; -1: anything else. */
 static int col_int(sqlite3_stmt *q, int col, int64_t lo, int64_t hi, int null_ok, int64_t *v)
@@ -55,10 +55,13 @@ static int col_addr(sqlite3_stmt *q, int col, int64_t fam)
 		return 1;
 	if (fam == 4)
 		return type == SQLITE_INTEGER && sqlite3_column_int64(q, col) > 0 &&
-		       sqlite3_column_int64(q, col) <= UINT32_MAX ? 0 : -1;
+				       sqlite3_column_int64(q, col) <= UINT32_MAX
+			       ? 0
+			       : -1;
 	t = (const char *)sqlite3_column_text(q, col);
 	return type == SQLITE_TEXT && t && inet_pton(AF_INET6, t, a) == 1 && memcmp(a, zero, 16)
-	       ? 0 : -1;
+		       ? 0
+		       : -1;
 }
 
 static const struct {
@@ -108,17 +111,18 @@ static const struct {
 	{ TT_PQ_C_REC, 0, INT64_MIN, INT64_MAX, "recording_id" },
 };
 
-static void piece_why(sqlite3_stmt *q, const char *dir, uint64_t res_s, const char *what,
-		      char *why, size_t why_len)
+static void piece_why(sqlite3_stmt *q, const char *dir, uint64_t res_s, const char *what, char *why,
+		      size_t why_len)
 {
-	snprintf(why, why_len, "%s: index: rollups row (res %" PRIu64 ", t %" PRId64 ", conn %" PRId64
-		 ", part %" PRId64 "): %s", dir, res_s, (int64_t)sqlite3_column_int64(q, TT_PQ_T),
+	snprintf(why, why_len,
+		 "%s: index: rollups row (res %" PRIu64 ", t %" PRId64 ", conn %" PRId64
+		 ", part %" PRId64 "): %s",
+		 dir, res_s, (int64_t)sqlite3_column_int64(q, TT_PQ_T),
 		 (int64_t)sqlite3_column_int64(q, TT_PQ_CONN),
 		 (int64_t)sqlite3_column_int64(q, TT_PQ_PART), what);
 }
 
-static void conn_why(sqlite3_stmt *q, const char *dir, const char *what, char *why,
-		     size_t why_len)
+static void conn_why(sqlite3_stmt *q, const char *dir, const char *what, char *why, size_t why_len)
 {
 	snprintf(why, why_len, "%s: index: conns row %" PRId64 ": %s", dir,
 		 (int64_t)sqlite3_column_int64(q, TT_PQ_CONN), what);
@@ -160,8 +164,10 @@ static int check_conn(sqlite3_stmt *q, const struct tt_ix_span *rec, const char 
 		return -EBADMSG;
 	}
 	if ((la = col_addr(q, TT_PQ_LADDR, fam)) < 0 || (ra = col_addr(q, TT_PQ_RADDR, fam)) < 0) {
-		conn_why(q, dir, la < 0 ? "laddr is not an address of its family" :
-			 "raddr is not an address of its family", why, why_len);
+		conn_why(q, dir,
+			 la < 0 ? "laddr is not an address of its family"
+				: "raddr is not an address of its family",
+			 why, why_len);
 		return -EBADMSG;
 	}
 	/* a socket cookie is never 0; a UDP peer flow's id is one with bit 63 set */
@@ -181,8 +187,8 @@ static int check_conn(sqlite3_stmt *q, const struct tt_ix_span *rec, const char 
 	return 0;
 }
 
-int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s,
-		   const char *dir, char *why, size_t why_len)
+int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s, const char *dir,
+		   char *why, size_t why_len)
 {
 	char what[160];
 	int64_t v, t, ticks, first, last, age, n, sum, mn, mx, open_ns, end;
@@ -212,8 +218,10 @@ int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s
 		return -EBADMSG;
 	}
 	if (col_rate(q, TT_PQ_PEAK_IN) < 0 || col_rate(q, TT_PQ_PEAK_OUT) < 0) {
-		piece_why(q, dir, res_s, col_rate(q, TT_PQ_PEAK_IN) < 0 ? "peak_rate_in is out of range"
-			  : "peak_rate_out is out of range", why, why_len);
+		piece_why(q, dir, res_s,
+			  col_rate(q, TT_PQ_PEAK_IN) < 0 ? "peak_rate_in is out of range"
+							 : "peak_rate_out is out of range",
+			  why, why_len);
 		return -EBADMSG;
 	}
 	if (col_int(q, TT_PQ_PID, 0, UINT32_MAX, 0, &v) < 0) {
@@ -257,7 +265,8 @@ int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s
 	else if (n && !mnn && !mxn &&
 		 (mn > mx || (uint64_t)sum < (uint64_t)n * (uint64_t)mn ||
 		  (uint64_t)sum > (uint64_t)n * (uint64_t)mx))
-		snprintf(what, sizeof(what), "rtt_sum_us is not between rtt_n times its min and max");
+		snprintf(what, sizeof(what),
+			 "rtt_sum_us is not between rtt_n times its min and max");
 	for (i = 0; !what[0] && i < 2; i++) {
 		int64_t bytes = sqlite3_column_int64(q, i ? TT_PQ_BYTES_OUT : TT_PQ_BYTES_IN);
 		int pc = i ? TT_PQ_PEAK_OUT : TT_PQ_PEAK_IN;
@@ -312,8 +321,10 @@ int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len)
 	if (rc == SQLITE_ROW) {
 		const char *v = (const char *)sqlite3_column_text(q, 1);
 
-		snprintf(why, why_len, "%s: index: rollups: a row has %s %s, which is no %s of any"
-			 " recording", tt_store_dir(st), sqlite3_column_text(q, 0), v ? v : "NULL",
+		snprintf(why, why_len,
+			 "%s: index: rollups: a row has %s %s, which is no %s of any"
+			 " recording",
+			 tt_store_dir(st), sqlite3_column_text(q, 0), v ? v : "NULL",
 			 sqlite3_column_text(q, 0)[0] == 'r' ? "rollup length" : "period");
 		err = -EBADMSG;
 	} else if (rc != SQLITE_DONE) {
@@ -325,18 +336,32 @@ int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len)
 }
 
 /* Columns compared between an hour and its minor periods: sums, then extremes. */
-#define SUMS(s)                                                                                  \
-	"sum(" s "ticks), sum(" s "bytes_in), sum(" s "bytes_out), sum(" s "packets_in), sum("    \
-	s "packets_out), sum(" s "retrans), sum(" s "resets), sum(" s "rtt_sum_us), sum(" s       \
+#define SUMS(s)                                                                                    \
+	"sum(" s "ticks), sum(" s "bytes_in), sum(" s "bytes_out), sum(" s "packets_in), sum(" s   \
+	"packets_out), sum(" s "retrans), sum(" s "resets), sum(" s "rtt_sum_us), sum(" s          \
 	"rtt_n), sum(" s "closed)"
 
-int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t hour_s,
-		  char *why, size_t why_len)
+int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t hour_s, char *why,
+		  size_t why_len)
 {
 	static const char *const names[] = {
-		"ticks", "bytes_in", "bytes_out", "packets_in", "packets_out", "retrans", "resets",
-		"rtt_sum_us", "rtt_n", "closed", "age_ns", "peak_rate_in", "peak_rate_out",
-		"rtt_max_us", "rtt_min_us", "rows", "last state, process or cgroup",
+		"ticks",
+		"bytes_in",
+		"bytes_out",
+		"packets_in",
+		"packets_out",
+		"retrans",
+		"resets",
+		"rtt_sum_us",
+		"rtt_n",
+		"closed",
+		"age_ns",
+		"peak_rate_in",
+		"peak_rate_out",
+		"rtt_max_us",
+		"rtt_min_us",
+		"rows",
+		"last state, process or cgroup",
 	};
 	sqlite3 *db = tt_store_sqlite(st);
 	sqlite3_stmt *q = NULL;
@@ -344,30 +369,31 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 
 	if (sqlite3_prepare_v2(
 		    db,
-		    "SELECT x.conn, " SUMS("x.s * x.") ","
-		    " max(CASE x.s WHEN 1 THEN x.age_ns END) IS NOT max(CASE x.s WHEN -1 THEN"
-		    "  x.age_ns END),"
-		    " max(CASE x.s WHEN 1 THEN x.peak_rate_in END) IS NOT max(CASE x.s WHEN -1 THEN"
-		    "  x.peak_rate_in END),"
-		    " max(CASE x.s WHEN 1 THEN x.peak_rate_out END) IS NOT max(CASE x.s WHEN -1 THEN"
-		    "  x.peak_rate_out END),"
-		    " max(CASE x.s WHEN 1 THEN x.rtt_max_us END) IS NOT max(CASE x.s WHEN -1 THEN"
-		    "  x.rtt_max_us END),"
-		    " min(CASE x.s WHEN 1 THEN x.rtt_min_us END) IS NOT min(CASE x.s WHEN -1 THEN"
-		    "  x.rtt_min_us END),"
-		    " sum(x.s = 1) = 0 OR sum(x.s = -1) = 0,"
-		    " (SELECT o.state || ',' || o.process_id || ',' || o.cgroup FROM rollups o WHERE"
-		    "  o.res = ?2 AND o.t >= ?3 AND o.t < ?3 + 3600 AND o.conn = x.conn ORDER BY o.t"
-		    "  DESC, o.part DESC LIMIT 1) IS NOT (SELECT h.state || ',' || h.process_id || ','"
-		    "  || h.cgroup FROM rollups h WHERE h.res = 3600 AND h.t = ?3 AND h.conn = x.conn"
-		    "  ORDER BY h.part DESC LIMIT 1)"
-		    " FROM (SELECT 1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
-		    "  WHERE o.res = ?2 AND o.t >= ?3 AND o.t < ?3 + 3600 AND c.recording_id = ?1"
-		    "  UNION ALL SELECT -1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
-		    "  WHERE o.res = 3600 AND o.t = ?3 AND c.recording_id = ?1) x"
-		    " WHERE EXISTS (SELECT 1 FROM rollups h JOIN conns c ON c.id = h.conn WHERE"
-		    "  h.res = 3600 AND h.t = ?3 AND c.recording_id = ?1)"
-		    " GROUP BY x.conn",
+		    "SELECT x.conn, " SUMS(
+			    "x.s * x.") ","
+					" max(CASE x.s WHEN 1 THEN x.age_ns END) IS NOT max(CASE x.s WHEN -1 THEN"
+					"  x.age_ns END),"
+					" max(CASE x.s WHEN 1 THEN x.peak_rate_in END) IS NOT max(CASE x.s WHEN -1 THEN"
+					"  x.peak_rate_in END),"
+					" max(CASE x.s WHEN 1 THEN x.peak_rate_out END) IS NOT max(CASE x.s WHEN -1 THEN"
+					"  x.peak_rate_out END),"
+					" max(CASE x.s WHEN 1 THEN x.rtt_max_us END) IS NOT max(CASE x.s WHEN -1 THEN"
+					"  x.rtt_max_us END),"
+					" min(CASE x.s WHEN 1 THEN x.rtt_min_us END) IS NOT min(CASE x.s WHEN -1 THEN"
+					"  x.rtt_min_us END),"
+					" sum(x.s = 1) = 0 OR sum(x.s = -1) = 0,"
+					" (SELECT o.state || ',' || o.process_id || ',' || o.cgroup FROM rollups o WHERE"
+					"  o.res = ?2 AND o.t >= ?3 AND o.t < ?3 + 3600 AND o.conn = x.conn ORDER BY o.t"
+					"  DESC, o.part DESC LIMIT 1) IS NOT (SELECT h.state || ',' || h.process_id || ','"
+					"  || h.cgroup FROM rollups h WHERE h.res = 3600 AND h.t = ?3 AND h.conn = x.conn"
+					"  ORDER BY h.part DESC LIMIT 1)"
+					" FROM (SELECT 1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
+					"  WHERE o.res = ?2 AND o.t >= ?3 AND o.t < ?3 + 3600 AND c.recording_id = ?1"
+					"  UNION ALL SELECT -1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
+					"  WHERE o.res = 3600 AND o.t = ?3 AND c.recording_id = ?1) x"
+					" WHERE EXISTS (SELECT 1 FROM rollups h JOIN conns c ON c.id = h.conn WHERE"
+					"  h.res = 3600 AND h.t = ?3 AND c.recording_id = ?1)"
+					" GROUP BY x.conn",
 		    -1, &q, NULL)) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
 		return -EIO;
@@ -379,19 +405,22 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 		for (i = 1; i <= 17; i++) {
 			if (!sqlite3_column_int64(q, i))
 				continue;
-			snprintf(why, why_len, "%s: index: rollups: conn %" PRId64 ", hour %" PRIu64
+			snprintf(why, why_len,
+				 "%s: index: rollups: conn %" PRId64 ", hour %" PRIu64
 				 ": the minor periods' %s differ from the hour's (the index disagrees"
-				 " with itself: run tcptop-analyze verify)", tt_store_dir(st),
-				 (int64_t)sqlite3_column_int64(q, 0), hour_s, names[i - 1]);
+				 " with itself: run tcptop-analyze verify)",
+				 tt_store_dir(st), (int64_t)sqlite3_column_int64(q, 0), hour_s,
+				 names[i - 1]);
 			err = -EBADMSG;
 			break;
 		}
 	}
 	if (!err && rc != SQLITE_DONE) {
 		/* a sum that overflows: no intact index holds such counts */
-		snprintf(why, why_len, "%s: index: rollups: hour %" PRIu64 ": %s (the index disagrees"
-			 " with itself: run tcptop-analyze verify)", tt_store_dir(st), hour_s,
-			 sqlite3_errmsg(db));
+		snprintf(why, why_len,
+			 "%s: index: rollups: hour %" PRIu64 ": %s (the index disagrees"
+			 " with itself: run tcptop-analyze verify)",
+			 tt_store_dir(st), hour_s, sqlite3_errmsg(db));
 		err = -EBADMSG;
 	}
 	sqlite3_finalize(q);
@@ -447,10 +476,11 @@ static int check_frames(struct tt_store *st, char *why, size_t why_len)
 		else if (sqlite3_column_int64(q, 9) != (int64_t)bi.checksum)
 			what = "checksum";
 		if (what) {
-			snprintf(why, why_len, "%s: index: blocks row %" PRId64 ": %s differs from its"
+			snprintf(why, why_len,
+				 "%s: index: blocks row %" PRId64 ": %s differs from its"
 				 " frame in the segment (the index disagrees with itself: run"
-				 " tcptop-analyze verify)", tt_store_dir(st),
-				 (int64_t)sqlite3_column_int64(q, 2), what);
+				 " tcptop-analyze verify)",
+				 tt_store_dir(st), (int64_t)sqlite3_column_int64(q, 2), what);
 			err = -EBADMSG;
 		}
 	}
@@ -508,8 +538,10 @@ int tt_check_store_rows(struct tt_store *st, int frames, char *why, size_t why_l
 		return -EIO;
 	}
 	if (sqlite3_step(q) == SQLITE_ROW) {
-		snprintf(why, why_len, "%s: index: %s (the index disagrees with itself: run"
-			 " tcptop-analyze verify)", tt_store_dir(st), sqlite3_column_text(q, 0));
+		snprintf(why, why_len,
+			 "%s: index: %s (the index disagrees with itself: run"
+			 " tcptop-analyze verify)",
+			 tt_store_dir(st), sqlite3_column_text(q, 0));
 		err = -EBADMSG;
 	}
 	sqlite3_finalize(q);

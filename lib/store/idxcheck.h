@@ -29,13 +29,47 @@
  * LEFT JOINed so that a missing one is seen rather than skipped.
  */
 enum tt_pq_col {
-	TT_PQ_T, TT_PQ_PART, TT_PQ_TICKS, TT_PQ_FIRST_NS, TT_PQ_LAST_NS, TT_PQ_AGE_NS, TT_PQ_STATE,
-	TT_PQ_CLOSED, TT_PQ_BYTES_IN, TT_PQ_BYTES_OUT, TT_PQ_PACKETS_IN, TT_PQ_PACKETS_OUT,
-	TT_PQ_RETRANS, TT_PQ_RESETS, TT_PQ_PEAK_IN, TT_PQ_PEAK_OUT, TT_PQ_RTT_SUM, TT_PQ_RTT_N,
-	TT_PQ_RTT_MIN, TT_PQ_RTT_MAX, TT_PQ_CGROUP, TT_PQ_PID, TT_PQ_COMM, TT_PQ_CONN_ID,
-	TT_PQ_FAMILY, TT_PQ_PROTO, TT_PQ_LADDR, TT_PQ_LPORT, TT_PQ_RADDR, TT_PQ_RPORT, TT_PQ_TID,
-	TT_PQ_NETNS, TT_PQ_FLAGS, TT_PQ_OPEN_NS, TT_PQ_CLOSE_REASON, TT_PQ_CLOSE_ERRNO, TT_PQ_CONN,
-	TT_PQ_PROCESS_ID, TT_PQ_P_ID, TT_PQ_C_ID, TT_PQ_C_REC,
+	TT_PQ_T,
+	TT_PQ_PART,
+	TT_PQ_TICKS,
+	TT_PQ_FIRST_NS,
+	TT_PQ_LAST_NS,
+	TT_PQ_AGE_NS,
+	TT_PQ_STATE,
+	TT_PQ_CLOSED,
+	TT_PQ_BYTES_IN,
+	TT_PQ_BYTES_OUT,
+	TT_PQ_PACKETS_IN,
+	TT_PQ_PACKETS_OUT,
+	TT_PQ_RETRANS,
+	TT_PQ_RESETS,
+	TT_PQ_PEAK_IN,
+	TT_PQ_PEAK_OUT,
+	TT_PQ_RTT_SUM,
+	TT_PQ_RTT_N,
+	TT_PQ_RTT_MIN,
+	TT_PQ_RTT_MAX,
+	TT_PQ_CGROUP,
+	TT_PQ_PID,
+	TT_PQ_COMM,
+	TT_PQ_CONN_ID,
+	TT_PQ_FAMILY,
+	TT_PQ_PROTO,
+	TT_PQ_LADDR,
+	TT_PQ_LPORT,
+	TT_PQ_RADDR,
+	TT_PQ_RPORT,
+	TT_PQ_TID,
+	TT_PQ_NETNS,
+	TT_PQ_FLAGS,
+	TT_PQ_OPEN_NS,
+	TT_PQ_CLOSE_REASON,
+	TT_PQ_CLOSE_ERRNO,
+	TT_PQ_CONN,
+	TT_PQ_PROCESS_ID,
+	TT_PQ_P_ID,
+	TT_PQ_C_ID,
+	TT_PQ_C_REC,
 };
 
 /* The recording a piece belongs to: its id and span (Unix ns). */
@@ -49,8 +83,8 @@ struct tt_ix_span {
  * every column in range, the references there, the row consistent with itself
  * (RTT sum between n * min and n * max, bytes moved exactly when a rate was seen).
  */
-int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s,
-		   const char *dir, char *why, size_t why_len);
+int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s, const char *dir,
+		   char *why, size_t why_len);
 
 /*
  * The keys of the rollups table: every res a rollup length of a recording (or
@@ -64,8 +98,8 @@ int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len);
  * hour's own rows: per connection, the sums and extremes must agree. Nothing
  * is compared when the index holds no row of the hour (not written yet).
  */
-int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t hour_s,
-		  char *why, size_t why_len);
+int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t hour_s, char *why,
+		  size_t why_len);
 
 /*
  * What info prints, checked: recordings, segments, blocks and conns rows in

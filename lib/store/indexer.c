@@ -197,8 +197,8 @@ static int same_owner(const struct tt_ix_piece *p, const struct tt_ev_conn *c)
 }
 
 /* The part of length k that an active tick ending at now (Unix ns) of c goes into. */
-static struct tt_ix_piece *enter_part(struct tt_indexer *ix, struct life *l, uint32_t slot,
-				      int k, uint64_t now, const struct tt_ev_conn *c)
+static struct tt_ix_piece *enter_part(struct tt_indexer *ix, struct life *l, uint32_t slot, int k,
+				      uint64_t now, const struct tt_ev_conn *c)
 {
 	/* a tick covers (start, end]: one ending on a boundary is in the period before */
 	uint64_t t = now ? (now - 1) - (now - 1) % ix->res_ns[k] : 0;
@@ -228,8 +228,7 @@ static struct tt_ix_piece *enter_part(struct tt_indexer *ix, struct life *l, uin
 	return p;
 }
 
-static void add_to_part(struct tt_ix_piece *p, const struct tt_row *r, uint64_t now,
-			uint64_t age)
+static void add_to_part(struct tt_ix_piece *p, const struct tt_row *r, uint64_t now, uint64_t age)
 {
 	uint32_t rtt = r->tot.srtt_us;
 
@@ -374,8 +373,7 @@ static void commit(struct tt_indexer *ix)
 	ix->ndone = n;
 }
 
-static void out_piece(struct tt_indexer *ix, size_t *nop, const struct tt_ix_piece *p,
-		      uint32_t out)
+static void out_piece(struct tt_indexer *ix, size_t *nop, const struct tt_ix_piece *p, uint32_t out)
 {
 	struct tt_ix_piece *o = &ix->op[(*nop)++];
 

@@ -149,7 +149,8 @@ static int list_segments(const char *dir, struct tt_store *old, const struct tt_
 			continue;
 		/* only names the store gives its segments (tt_store_segment_name) */
 		if (!tt_store_segment_name_parse(de->d_name, &rec, &seq)) {
-			finding(cb, TT_FINDING_WARNING, de->d_name, "not a segment file name; left out");
+			finding(cb, TT_FINDING_WARNING, de->d_name,
+				"not a segment file name; left out");
 			res->bad_files++;
 			continue;
 		}
@@ -293,8 +294,8 @@ static int rebuild_segment(struct rebuild *rb, int64_t rec_id, const struct seg 
 				"%s; the rest of that block is left out", tt_segr_errmsg(r));
 		}
 		if (!err)
-			err = tt_store_block(rb->st, seg_id, &bi, sg->meta.mono_to_wall_ns, &rb->loss,
-					     rb->ix);
+			err = tt_store_block(rb->st, seg_id, &bi, sg->meta.mono_to_wall_ns,
+					     &rb->loss, rb->ix);
 		rb->res->blocks++;
 	}
 	if (!err)
@@ -355,7 +356,7 @@ static int rebuild_recording(struct rebuild *rb, struct tt_store *old, const str
 static void remove_rebuild(const char *dir)
 {
 	static const char *const names[] = { "index.db.rebuild", "index.db.rebuild-wal",
-					      "index.db.rebuild-shm" };
+					     "index.db.rebuild-shm" };
 	char path[4096];
 	size_t i;
 
@@ -531,8 +532,8 @@ static void tuple_add(struct verify *v, const struct tt_ev_conn *c)
 	char l[64], r[64];
 
 	sig_add(v, c->id,
-		conn_sig(c->family, c->proto, addr_text(l, sizeof(l), c->laddr, c->family), c->lport,
-			 addr_text(r, sizeof(r), c->raddr, c->family), c->rport));
+		conn_sig(c->family, c->proto, addr_text(l, sizeof(l), c->laddr, c->family),
+			 c->lport, addr_text(r, sizeof(r), c->raddr, c->family), c->rport));
 }
 
 /* A CONN event's owner (an owner change is a new CONN of the same id). */
@@ -552,11 +553,11 @@ static int sig_seen(const struct verify *v, uint64_t id, uint64_t sig)
 	return 0;
 }
 
-static void vnote(struct verify *v, enum tt_finding_level level, const char *what,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void vnote(struct verify *v, enum tt_finding_level level, const char *what, const char *fmt,
+		  ...) __attribute__((format(printf, 4, 5)));
 
-static void vnote(struct verify *v, enum tt_finding_level level, const char *what,
-		  const char *fmt, ...)
+static void vnote(struct verify *v, enum tt_finding_level level, const char *what, const char *fmt,
+		  ...)
 {
 	char msg[512];
 	va_list ap;
@@ -596,7 +597,8 @@ static int read_frames(struct verify *v, const char *path, const char *file,
 		*meta_ok = 1;
 	} else {
 		vnote(v, TT_FINDING_WARNING, file,
-		      "file header damaged (%s): its frames are read without it", tt_segr_errmsg(r));
+		      "file header damaged (%s): its frames are read without it",
+		      tt_segr_errmsg(r));
 	}
 	while ((rc = tt_segr_next_block(r, &bi)) != 0) {
 		struct frame *f;
@@ -697,8 +699,8 @@ static int check_block(void *ctx, const struct tt_store_blockrow *b)
 	char brow[512], diff[512] = "";
 
 	vs->nrows++;
-	snprintf(brow, sizeof(brow), "blocks row %" PRId64 " (%s offset %" PRId64 ")", id,
-		 sr->file, off);
+	snprintf(brow, sizeof(brow), "blocks row %" PRId64 " (%s offset %" PRId64 ")", id, sr->file,
+		 off);
 	if (!f) {
 		vnote(v, TT_FINDING_PROBLEM, brow, "no frame starts there");
 		vs->rows_bad = 1;
@@ -782,10 +784,13 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 				meta.mono_to_wall_ns);
 		sr->span_rec = meta_ok ? (int64_t)meta.recording_id : sr->rec;
 		if (!sr->rec_found)
-			vnote(v, TT_FINDING_PROBLEM, what, "recording_id %" PRId64 ": no such "
-			      "recording%s%s", sr->rec, diff[0] ? "; " : "", diff);
+			vnote(v, TT_FINDING_PROBLEM, what,
+			      "recording_id %" PRId64 ": no such "
+			      "recording%s%s",
+			      sr->rec, diff[0] ? "; " : "", diff);
 		else if (diff[0])
-			vnote(v, TT_FINDING_PROBLEM, what, "differs from the file header: %s", diff);
+			vnote(v, TT_FINDING_PROBLEM, what, "differs from the file header: %s",
+			      diff);
 	}
 	if (!sr->rec_found && meta_ok)
 		sr->m2w = meta.mono_to_wall_ns; /* the times are still checked */
@@ -845,7 +850,8 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 			continue;
 		if (f->intact)
 			vnote(v, TT_FINDING_WARNING, sr->file,
-			      "block at offset %" PRIu64 " is not in the index yet (written just before a "
+			      "block at offset %" PRIu64
+			      " is not in the index yet (written just before a "
 			      "crash or a stop: a recorder's next start or reindex adopts it)",
 			      f->bi.offset);
 		else if ((int64_t)f->bi.offset >= last_end)
@@ -991,7 +997,9 @@ static void verify_tuples(struct verify *v)
 
 static void verify_summaries(struct verify *v, const struct segrow *rows, size_t n)
 {
-	struct vsum vs = { .v = v, .rows = rows, .n = n,
+	struct vsum vs = { .v = v,
+			   .rows = rows,
+			   .n = n,
 			   .lean = tt_store_schema_version(v->st) >= 2 };
 
 	if (tt_store_each_recording(v->st, 0, check_recording, &vs)) {

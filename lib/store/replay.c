@@ -60,7 +60,7 @@ static int open_segment(struct tt_replay *r, int64_t seg_id)
 		return err;
 	if (err) {
 		snprintf(r->warn, sizeof(r->warn), "%s", tt_store_errmsg(r->st));
-	/* frames carry their own checksums: a damaged file header loses none of them */
+		/* frames carry their own checksums: a damaged file header loses none of them */
 	} else if ((err = tt_segr_openf(path, TT_SEGR_SALVAGE, &r->r, why, sizeof(why)))) {
 		snprintf(r->warn, sizeof(r->warn), "%s", why);
 	} else if (!tt_segr_meta(r->r)) {
@@ -184,7 +184,8 @@ static int replay_next(struct tt_source *s, struct tt_event *ev)
 				r->stats.blocks_unsynced++;
 			if (!r->warn[0]) /* no damage to blame: the index lost a keyframe */
 				snprintf(r->warn, sizeof(r->warn),
-					 "index: blocks row %" PRId64 ": a delta block with no keyframe "
+					 "index: blocks row %" PRId64
+					 ": a delta block with no keyframe "
 					 "block before it in the index",
 					 b->id);
 			continue;
@@ -262,8 +263,8 @@ static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
 	struct tt_store_block_run run;
 	int rc;
 
-	rc = tt_store_find_block(r->st, o->recording_id, TT_BLOCK_FIRST_ENDING,
-				 (int64_t)o->from_ns, 0, &f);
+	rc = tt_store_find_block(r->st, o->recording_id, TT_BLOCK_FIRST_ENDING, (int64_t)o->from_ns,
+				 0, &f);
 	if (rc <= 0)
 		return rc;
 	if (f.t_start_ns > to && f.keyframe)
@@ -275,8 +276,10 @@ static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
 			return rc;
 		/* none (the index lost it): the window's delta blocks wait for one */
 		if (rc > 0) {
-			run = (struct tt_store_block_run){ .seq = k.seq, .offset = k.offset,
-							   .has_end = 1, .end_seq = f.seq,
+			run = (struct tt_store_block_run){ .seq = k.seq,
+							   .offset = k.offset,
+							   .has_end = 1,
+							   .end_seq = f.seq,
 							   .end_offset = f.offset };
 			rc = tt_store_each_block(r->st, o->recording_id, &run, add_row, r);
 			if (rc)
@@ -293,8 +296,7 @@ static int select_blocks(struct tt_replay *r, const struct tt_replay_opts *o)
 	if (rc || !has_kf || last.t_end_ns > to)
 		return rc;
 	/* the next block: a delta block's span starts where the last one ended */
-	rc = tt_store_find_block(r->st, o->recording_id, TT_BLOCK_NEXT, last.seq, last.offset,
-				 &nx);
+	rc = tt_store_find_block(r->st, o->recording_id, TT_BLOCK_NEXT, last.seq, last.offset, &nx);
 	if (rc <= 0 || nx.keyframe)
 		return rc;
 	return add_block(r, &nx);
@@ -326,7 +328,8 @@ int tt_replay_open(struct tt_store *st, const struct tt_replay_opts *o, struct t
 	r->src.errmsg = replay_errmsg;
 	err = tt_store_recording(st, o->recording_id, 0, take_m2w, r);
 	if (err == -ENOENT) {
-		snprintf(why, why_len, "%s: no recording %" PRId64, tt_store_dir(st), o->recording_id);
+		snprintf(why, why_len, "%s: no recording %" PRId64, tt_store_dir(st),
+			 o->recording_id);
 		goto fail;
 	}
 	if (err || (err = tt_store_count_blocks(st, o->recording_id, &bc)))

@@ -28,30 +28,32 @@ static int rec_invalid(const struct tt_scan_rec *rec, const struct tt_store_rec 
 		what = "start_ns";
 		col = TT_REC_INT_START;
 		v = (int64_t)rec->start_ns;
-	} else if (!(row->ints & TT_REC_INT_M2W) ||
-		   rec->mono_to_wall_ns < -TT_TIME_MAX || rec->mono_to_wall_ns > TT_TIME_MAX) {
+	} else if (!(row->ints & TT_REC_INT_M2W) || rec->mono_to_wall_ns < -TT_TIME_MAX ||
+		   rec->mono_to_wall_ns > TT_TIME_MAX) {
 		what = "mono_to_wall_ns";
 		col = TT_REC_INT_M2W;
 		v = rec->mono_to_wall_ns;
-	} else if (rec->rollup_ns && ((int64_t)rec->rollup_ns < 0 ||
-				      rec->rollup_ns % 1000000000ull ||
-				      (TT_IX_RES_MAJOR * 1000000000ull) % rec->rollup_ns)) {
+	} else if (rec->rollup_ns &&
+		   ((int64_t)rec->rollup_ns < 0 || rec->rollup_ns % 1000000000ull ||
+		    (TT_IX_RES_MAJOR * 1000000000ull) % rec->rollup_ns)) {
 		/* the periods must tile the hour, as the recorder's --bucket does */
 		what = "rollup_ns";
 		col = TT_REC_INT_ROLLUP;
 		v = (int64_t)rec->rollup_ns;
 	}
 	if (!what && !row->start_ok) {
-		snprintf(why, why_len, "%s: index: recordings row %" PRId64 ": start_ns %" PRId64
-			 " is not within a day before its first block", rec->dir, rec->id,
-			 (int64_t)rec->start_ns);
+		snprintf(why, why_len,
+			 "%s: index: recordings row %" PRId64 ": start_ns %" PRId64
+			 " is not within a day before its first block",
+			 rec->dir, rec->id, (int64_t)rec->start_ns);
 		return 1;
 	}
 	if (!what)
 		return 0;
 	if (row->ints & col)
-		snprintf(why, why_len, "%s: index: recordings row %" PRId64 ": %s %" PRId64
-			 " is out of range", rec->dir, rec->id, what, v);
+		snprintf(why, why_len,
+			 "%s: index: recordings row %" PRId64 ": %s %" PRId64 " is out of range",
+			 rec->dir, rec->id, what, v);
 	else
 		snprintf(why, why_len,
 			 "%s: index: recordings row %" PRId64 ": %s is not an integer", rec->dir,
@@ -165,7 +167,8 @@ static int scan_recording(struct tt_store *st, const struct tt_scan_rec *rec, ui
 		stats->lost.peers_full += last.peers_full - base.peers_full;
 	}
 	if (tt_replay_warning(rp) && warn_len) {
-		int n = snprintf(warn, warn_len, "%s: recording %" PRId64 ": %s (%" PRIu64
+		int n = snprintf(warn, warn_len,
+				 "%s: recording %" PRId64 ": %s (%" PRIu64
 				 " damaged blocks skipped",
 				 rec->dir, rec->id, tt_replay_warning(rp), rs->blocks_damaged);
 
@@ -249,8 +252,8 @@ static uint64_t round_up(uint64_t v, uint64_t m)
  * compared with its hour rows (at most two hours: an aggregate of their minor
  * periods). A disagreement is a warning, the first one.
  */
-static void check_hours(struct tt_store *st, const struct tt_scan_rec *rec, uint64_t a,
-			uint64_t b, uint64_t c, uint64_t d, char *warn, size_t warn_len)
+static void check_hours(struct tt_store *st, const struct tt_scan_rec *rec, uint64_t a, uint64_t b,
+			uint64_t c, uint64_t d, char *warn, size_t warn_len)
 {
 	const uint64_t h = TT_IX_RES_MAJOR * 1000000000ull;
 	uint64_t hours[4] = { a - a % h, (b - 1) - (b - 1) % h, c - c % h, (d - 1) - (d - 1) % h };
@@ -313,8 +316,8 @@ static int scan_rolled(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 		return err;
 	}
 	e = (struct edge){ b1, to_ns ? to_ns : UINT64_MAX };
-	if (to > b1 && (err = scan_recording(st, rec, b1, to_ns, &e, cb, ctx, stats, warn,
-					     warn_len, why, why_len)))
+	if (to > b1 && (err = scan_recording(st, rec, b1, to_ns, &e, cb, ctx, stats, warn, warn_len,
+					     why, why_len)))
 		return err;
 	/* the hours whose minor periods were read, against the hours' own rows */
 	if (warn_len && !warn[0])
@@ -377,8 +380,15 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 	    size_t why_len)
 {
 	struct tt_scan_stats local = { 0 };
-	struct scan_run sr = { .st = st, .from_ns = from_ns, .to_ns = to_ns, .cb = cb, .ctx = ctx,
-			       .warn = warn, .why = why, .warn_len = warn_len, .why_len = why_len };
+	struct scan_run sr = { .st = st,
+			       .from_ns = from_ns,
+			       .to_ns = to_ns,
+			       .cb = cb,
+			       .ctx = ctx,
+			       .warn = warn,
+			       .why = why,
+			       .warn_len = warn_len,
+			       .why_len = why_len };
 	const char *table;
 	int64_t id, names;
 	int err;
@@ -389,7 +399,8 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 	why[0] = '\0';
 	/* rows the recordings cannot reach: what they hold would be left out silently */
 	if (tt_store_find_orphan(st, &table, &id, &names) == 1 && warn_len)
-		snprintf(warn, warn_len, "%s: index: %s row %" PRId64 " names %s %" PRId64
+		snprintf(warn, warn_len,
+			 "%s: index: %s row %" PRId64 " names %s %" PRId64
 			 ", which is not there: its blocks are not read (run verify, then reindex)",
 			 tt_store_dir(st), table, id, table[0] == 's' ? "recording" : "segment",
 			 names);

@@ -2,7 +2,8 @@
  * scan.h: the analyzer's one loop. For every recording of a store that
  * overlaps a window: replay its blocks (only those the window needs, picked by
  * the index, from the last keyframe before it: lib/replay.h) through a fresh
- * aggregator, and hand each event and each tick's table to the caller. Commands differ only in what they do with the tables.
+ * aggregator, and hand each event and each tick's table to the caller. Commands differ only in what
+ * they do with the tables.
  */
 #ifndef TT_SCAN_H
 #define TT_SCAN_H

@@ -57,16 +57,16 @@
 #define N_CTR	  10
 #define CTR_KNOWN ((1u << N_CTR) - 1)
 static const uint64_t ctr_max[N_CTR] = {
-    UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, /* bytes, packets in/out */
-    UINT32_MAX, UINT32_MAX,			    /* srtt, rttvar */
-    UINT8_MAX,					    /* state */
-    UINT32_MAX, UINT32_MAX, UINT32_MAX,		    /* retrans, rst_sent, rst_recv */
+	UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, /* bytes, packets in/out */
+	UINT32_MAX, UINT32_MAX, /* srtt, rttvar */
+	UINT8_MAX, /* state */
+	UINT32_MAX, UINT32_MAX, UINT32_MAX, /* retrans, rst_sent, rst_recv */
 };
 
 /* ---- the header layouts against docs/FORMAT.md's tables -------------------- */
 
-const uint8_t tt_segc_magic[TT_SEGC_MAGIC_LEN] = {0x89, 'T', 'T', 'S', 'E', 'G', '\r', '\n'};
-const uint8_t tt_segc_frame_magic[TT_SEGC_FRAME_MAGIC_LEN] = {0xf7, 0x54, 0x54, 0x42};
+const uint8_t tt_segc_magic[TT_SEGC_MAGIC_LEN] = { 0x89, 'T', 'T', 'S', 'E', 'G', '\r', '\n' };
+const uint8_t tt_segc_frame_magic[TT_SEGC_FRAME_MAGIC_LEN] = { 0xf7, 0x54, 0x54, 0x42 };
 
 /* Each field ends where the next begins, and the CRC ends the header. */
 _Static_assert(TT_SEGC_H_MAGIC + TT_SEGC_MAGIC_LEN == TT_SEGC_H_MAJOR, "file header layout");
@@ -324,7 +324,7 @@ static int ev_has_id(unsigned type)
 /* IPv4 is stored v4-mapped in memory (::ffff:a.b.c.d): that form takes 4 bytes. */
 static int is_v4mapped(const uint8_t a[16])
 {
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	return !memcmp(a, prefix, sizeof(prefix));
 }

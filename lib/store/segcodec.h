@@ -29,7 +29,7 @@ extern const uint8_t tt_segc_magic[TT_SEGC_MAGIC_LEN]; /* 89 54 54 53 45 47 0D 0
 
 /* byte offsets of the fields; the CRC is always the last 4 bytes of H */
 #define TT_SEGC_H_MAGIC	       0
-#define TT_SEGC_H_MAJOR	       8  /* u16 */
+#define TT_SEGC_H_MAJOR	       8 /* u16 */
 #define TT_SEGC_H_MINOR	       10 /* u16 */
 #define TT_SEGC_H_LEN	       12 /* u16: header length H */
 #define TT_SEGC_H_FLAGS	       14 /* u16 */
@@ -41,10 +41,10 @@ extern const uint8_t tt_segc_magic[TT_SEGC_MAGIC_LEN]; /* 89 54 54 53 45 47 0D 0
 #define TT_SEGC_H_SEQ	       56 /* u32 */
 #define TT_SEGC_H_CRC	       60 /* u32, at H - 4: here for H = TT_SEGC_HDR_LEN */
 
-#define TT_SEGC_HDR_LEN	       64   /* H as this writer writes it (1.0 and 1.1) */
+#define TT_SEGC_HDR_LEN	       64 /* H as this writer writes it (1.0 and 1.1) */
 #define TT_SEGC_HDR_MAX	       4096 /* a reader refuses longer headers */
-#define TT_SEGC_HDR_STABLE     16   /* magic, versions, H, flags: fixed in every version */
-#define TT_SEGC_MINOR	       1    /* this writer's minor version; readers accept any minor */
+#define TT_SEGC_HDR_STABLE     16 /* magic, versions, H, flags: fixed in every version */
+#define TT_SEGC_MINOR	       1 /* this writer's minor version; readers accept any minor */
 #define TT_SEGC_RFLAGS	       0xff /* required flag bits, in either header */
 #define TT_SEGC_H_RFLAGS_KNOWN 0x00 /* required file header flags this reader knows */
 
@@ -60,11 +60,11 @@ struct tt_segc_file {
 enum tt_segc_res {
 	TT_SEGC_OK,
 	TT_SEGC_BAD_MAGIC,
-	TT_SEGC_BAD_LEN,     /* the header length is outside the format's bounds */
-	TT_SEGC_BAD_CRC,     /* the header's CRC does not match */
+	TT_SEGC_BAD_LEN, /* the header length is outside the format's bounds */
+	TT_SEGC_BAD_CRC, /* the header's CRC does not match */
 	TT_SEGC_BAD_VERSION, /* another major version (file header) */
-	TT_SEGC_BAD_FLAGS,   /* required flags this build does not know */
-	TT_SEGC_BAD_SIZES,   /* implausible sizes (frame header) */
+	TT_SEGC_BAD_FLAGS, /* required flags this build does not know */
+	TT_SEGC_BAD_SIZES, /* implausible sizes (frame header) */
 };
 
 /* The TT_SEGC_HDR_LEN bytes of a file header as this build writes it. */
@@ -93,9 +93,9 @@ enum tt_segc_res tt_segc_file_decode(const uint8_t *h, unsigned hlen, struct tt_
 extern const uint8_t tt_segc_frame_magic[TT_SEGC_FRAME_MAGIC_LEN];
 
 #define TT_SEGC_F_MAGIC	      0
-#define TT_SEGC_F_LEN	      4	 /* u16: frame header length F */
-#define TT_SEGC_F_FLAGS	      6	 /* u16 */
-#define TT_SEGC_F_PAYLOAD_LEN 8	 /* u32: P */
+#define TT_SEGC_F_LEN	      4 /* u16: frame header length F */
+#define TT_SEGC_F_FLAGS	      6 /* u16 */
+#define TT_SEGC_F_PAYLOAD_LEN 8 /* u32: P */
 #define TT_SEGC_F_RAW_LEN     12 /* u32 */
 #define TT_SEGC_F_N_EVENTS    16 /* u32 */
 #define TT_SEGC_F_PAYLOAD_CRC 20 /* u32 */
@@ -104,13 +104,13 @@ extern const uint8_t tt_segc_frame_magic[TT_SEGC_FRAME_MAGIC_LEN];
 #define TT_SEGC_F_RESERVED    40 /* u32, written 0 */
 #define TT_SEGC_F_CRC	      44 /* u32, at F - 4: here for F = TT_SEGC_FRAME_HDR_LEN */
 
-#define TT_SEGC_FRAME_HDR_LEN  48     /* F as this writer writes it */
-#define TT_SEGC_FRAME_HDR_MAX  1024   /* a reader refuses longer frame headers */
+#define TT_SEGC_FRAME_HDR_LEN  48 /* F as this writer writes it */
+#define TT_SEGC_FRAME_HDR_MAX  1024 /* a reader refuses longer frame headers */
 #define TT_SEGC_FRAME_DELTA    0x0001 /* 1.1: the block continues the previous one's state */
-#define TT_SEGC_F_RFLAGS_KNOWN 0x01   /* required frame flags this reader knows */
+#define TT_SEGC_F_RFLAGS_KNOWN 0x01 /* required frame flags this reader knows */
 
 #define TT_SEGC_RAW_CAP (64u << 20) /* a block's encoded events, before compression */
-#define TT_SEGC_IDS_CAP (1u << 20)  /* distinct connection ids in one block */
+#define TT_SEGC_IDS_CAP (1u << 20) /* distinct connection ids in one block */
 
 /* What a frame header says. */
 struct tt_segc_frame {
@@ -174,10 +174,10 @@ struct tt_segc_block {
 	struct tt_segc_idslot *ids; /* the block's id table, in order of first occurrence */
 	size_t n_ids, cap_ids;
 	struct tt_ev_conn prev_conn; /* the last CONN coded, for absent fields */
-	uint64_t prev_ts;	     /* ts of the last event coded (the block's t_start at first) */
+	uint64_t prev_ts; /* ts of the last event coded (the block's t_start at first) */
 	uint64_t prev_new_id; /* the last id entered in the table (0 at first), for ID_DELTA */
-	size_t last_slot;     /* slot of the last event that named an id, for ID_SAME */
-	int has_last;	      /* whether there was one */
+	size_t last_slot; /* slot of the last event that named an id, for ID_SAME */
+	int has_last; /* whether there was one */
 };
 
 /* Start a block at t_start; the id table keeps its memory. */

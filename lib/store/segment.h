@@ -33,21 +33,21 @@
 /* What a segment says about itself, in its header. */
 struct tt_seg_meta {
 	uint64_t recording_id; /* the recording it belongs to (index.db recordings.id) */
-	uint32_t seq;	       /* segment number within the recording, from 0 */
+	uint32_t seq; /* segment number within the recording, from 0 */
 	uint32_t pad;
-	int64_t mono_to_wall_ns;  /* add to a CLOCK_MONOTONIC time to get Unix time (ns) */
+	int64_t mono_to_wall_ns; /* add to a CLOCK_MONOTONIC time to get Unix time (ns) */
 	uint64_t created_wall_ns; /* Unix time the file was created */
-	uint64_t boot_id_hi;	  /* /proc/sys/kernel/random/boot_id, the monotonic clock's epoch */
+	uint64_t boot_id_hi; /* /proc/sys/kernel/random/boot_id, the monotonic clock's epoch */
 	uint64_t boot_id_lo;
 };
 
 /* One block as written or found. */
 struct tt_block_info {
-	uint64_t offset;  /* of the frame's first byte in the file */
-	uint32_t length;  /* of the whole frame on disk, header included */
+	uint64_t offset; /* of the frame's first byte in the file */
+	uint32_t length; /* of the whole frame on disk, header included */
 	uint32_t raw_len; /* encoded events before compression */
 	uint64_t t_start; /* first event's ts_ns (CLOCK_MONOTONIC) */
-	uint64_t t_end;	  /* last event's ts_ns */
+	uint64_t t_end; /* last event's ts_ns */
 	uint32_t n_events;
 	uint32_t checksum; /* of the frame's payload as stored (docs/FORMAT.md) */
 	uint32_t keyframe; /* 1: a reader can start here (no DELTA flag: every 1.0 block);

@@ -27,7 +27,7 @@
 #include "segment.h"
 
 static void seterr(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static void seterr(char *buf, size_t len, const char *fmt, ...)
 {
@@ -45,14 +45,14 @@ static void seterr(char *buf, size_t len, const char *fmt, ...)
 struct tt_segr {
 	int fd;
 	struct tt_seg_meta meta;
-	int meta_ok;	    /* 0 when opened with TT_SEGR_SALVAGE over a damaged header */
+	int meta_ok; /* 0 when opened with TT_SEGR_SALVAGE over a damaged header */
 	uint64_t file_size; /* refreshed at every frame lookup: the file may grow */
-	uint64_t pos;	    /* where the next frame is expected */
-	int resync;	    /* after damage: look for the next frame magic from pos */
-	int ioerr;	    /* the negative errno behind the last FRAME_EIO */
-	int hdr_only;	    /* load_frame stops after the header (tt_segr_peek_block) */
-	ZSTD_DCtx *dctx;    /* made once, reused for every block */
-	uint8_t *payload;   /* compressed payload of the frame being loaded */
+	uint64_t pos; /* where the next frame is expected */
+	int resync; /* after damage: look for the next frame magic from pos */
+	int ioerr; /* the negative errno behind the last FRAME_EIO */
+	int hdr_only; /* load_frame stops after the header (tt_segr_peek_block) */
+	ZSTD_DCtx *dctx; /* made once, reused for every block */
+	uint8_t *payload; /* compressed payload of the frame being loaded */
 	size_t payload_cap;
 	uint8_t *raw; /* the loaded block, decompressed */
 	size_t raw_cap;
@@ -221,10 +221,10 @@ const char *tt_segr_errmsg(const struct tt_segr *r)
 
 /* What load_frame found at an offset. */
 enum frame_res {
-	FRAME_OK,    /* a block, loaded */
+	FRAME_OK, /* a block, loaded */
 	FRAME_NOHDR, /* no trustworthy frame header here */
-	FRAME_BAD,   /* a trustworthy header, but the frame is cut short or damaged */
-	FRAME_EIO,   /* the file could not be read, or no memory: r->ioerr says which */
+	FRAME_BAD, /* a trustworthy header, but the frame is cut short or damaged */
+	FRAME_EIO, /* the file could not be read, or no memory: r->ioerr says which */
 };
 
 /*
@@ -385,7 +385,7 @@ static int find_magic(struct tt_segr *r, uint64_t from, uint64_t *at)
 
 	while (off + TT_SEGC_FRAME_MAGIC_LEN <= r->file_size) {
 		size_t n =
-		    r->file_size - off < SCAN_CHUNK ? (size_t)(r->file_size - off) : SCAN_CHUNK;
+			r->file_size - off < SCAN_CHUNK ? (size_t)(r->file_size - off) : SCAN_CHUNK;
 		size_t i;
 		int err = read_at(r->fd, r->scan, n, off);
 
@@ -531,8 +531,8 @@ int tt_segr_next_event(struct tt_segr *r, struct tt_event *ev)
 		c.end = r->raw + r->raw_len;
 		c.why = NULL;
 		res = r->n_done < r->n_events
-			  ? tt_segc_event_decode(&c, &r->bs, ev)
-			  : tt_segc_fail(&c, "more events than the header says");
+			      ? tt_segc_event_decode(&c, &r->bs, ev)
+			      : tt_segc_fail(&c, "more events than the header says");
 		if (res < 0) {
 			snprintf(r->err, sizeof(r->err),
 				 "block at offset %llu, event %u at byte %zu: %s",

@@ -23,7 +23,7 @@
 #include "segment.h"
 
 static void seterr(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static void seterr(char *buf, size_t len, const char *fmt, ...)
 {
@@ -38,8 +38,8 @@ static void seterr(char *buf, size_t len, const char *fmt, ...)
 
 struct tt_segw {
 	int fd;
-	uint64_t size;		/* header and complete frames: where the next frame goes */
-	ZSTD_CCtx *cctx;	/* made once, reused for every block */
+	uint64_t size; /* header and complete frames: where the next frame goes */
+	ZSTD_CCtx *cctx; /* made once, reused for every block */
 	struct tt_idmap *index; /* id -> slot in bs.ids, for the block being built */
 	struct tt_segc_block bs;
 	uint8_t *raw; /* the block being built, encoded */
@@ -189,7 +189,7 @@ int tt_segw_append(struct tt_segw *w, const struct tt_event *ev)
 	if (!w->n_events)
 		w->t_start = ev->ts_ns;
 	w->raw_len =
-	    (size_t)(tt_segc_event_encode(bs, w->raw + w->raw_len, ev, slot, is_new) - w->raw);
+		(size_t)(tt_segc_event_encode(bs, w->raw + w->raw_len, ev, slot, is_new) - w->raw);
 	w->t_end = ev->ts_ns;
 	w->n_events++;
 	return 0;
@@ -211,7 +211,7 @@ static void block_reset(struct tt_segw *w)
 
 int tt_segw_flush(struct tt_segw *w, int sync, struct tt_block_info *info)
 {
-	struct tt_segc_frame f = {0};
+	struct tt_segc_frame f = { 0 };
 	size_t bound, clen;
 	int err;
 

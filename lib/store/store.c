@@ -94,12 +94,12 @@ static const char *const q_sql[Q_MAX] = {
 	[Q_BLOCK_V1] = "INSERT INTO blocks (segment_id, offset, length, raw_length, t_start_ns, "
 		       "t_end_ns, events, checksum, ring_drops, socks_full, peers_full) "
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	/* the indexer's summary is complete each time: an update overwrites */
+/* the indexer's summary is complete each time: an update overwrites */
 #define CONN_COLS                                                                                  \
-	"recording_id, conn_id, family, proto, laddr, lport, raddr, rport, process_id, tid, "     \
-	"cgroup, netns, flags, open_ns, close_ns, first_seen_ns, last_seen_ns, state, "           \
-	"close_reason, close_errno, bytes_in, bytes_out, packets_in, packets_out, peak_rate_in, " \
-	"peak_rate_out, rtt_min_us, rtt_avg_us, rtt_max_us, rtt_samples, retrans, resets_sent, "  \
+	"recording_id, conn_id, family, proto, laddr, lport, raddr, rport, process_id, tid, "      \
+	"cgroup, netns, flags, open_ns, close_ns, first_seen_ns, last_seen_ns, state, "            \
+	"close_reason, close_errno, bytes_in, bytes_out, packets_in, packets_out, peak_rate_in, "  \
+	"peak_rate_out, rtt_min_us, rtt_avg_us, rtt_max_us, rtt_samples, retrans, resets_sent, "   \
 	"resets_recv, reset_events"
 	[Q_CONN_INS] = "INSERT INTO conns (" CONN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
 		       "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
@@ -109,21 +109,22 @@ static const char *const q_sql[Q_MAX] = {
 		       "?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34) WHERE id = ?35",
 	[Q_PROC_GET] = "SELECT id FROM processes WHERE pid = ?1 AND comm = ?2",
 	[Q_PROC_PUT] = "INSERT INTO processes (pid, comm) VALUES (?1, ?2)",
-	[Q_PIECE] = "INSERT INTO rollups (res, t, conn, part, process_id, cgroup, ticks, first_ns, "
-		    "last_ns, age_ns, state, closed, bytes_in, bytes_out, packets_in, packets_out, "
-		    "retrans, resets, peak_rate_in, peak_rate_out, rtt_sum_us, rtt_n, rtt_min_us, "
-		    "rtt_max_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-		    "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) "
-		    "ON CONFLICT (res, t, conn, part) DO UPDATE SET process_id = excluded.process_id, "
-		    "cgroup = excluded.cgroup, ticks = excluded.ticks, first_ns = excluded.first_ns, "
-		    "last_ns = excluded.last_ns, age_ns = excluded.age_ns, state = excluded.state, "
-		    "closed = excluded.closed, bytes_in = excluded.bytes_in, "
-		    "bytes_out = excluded.bytes_out, packets_in = excluded.packets_in, "
-		    "packets_out = excluded.packets_out, retrans = excluded.retrans, "
-		    "resets = excluded.resets, peak_rate_in = excluded.peak_rate_in, "
-		    "peak_rate_out = excluded.peak_rate_out, rtt_sum_us = excluded.rtt_sum_us, "
-		    "rtt_n = excluded.rtt_n, rtt_min_us = excluded.rtt_min_us, "
-		    "rtt_max_us = excluded.rtt_max_us",
+	[Q_PIECE] =
+		"INSERT INTO rollups (res, t, conn, part, process_id, cgroup, ticks, first_ns, "
+		"last_ns, age_ns, state, closed, bytes_in, bytes_out, packets_in, packets_out, "
+		"retrans, resets, peak_rate_in, peak_rate_out, rtt_sum_us, rtt_n, rtt_min_us, "
+		"rtt_max_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+		"?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) "
+		"ON CONFLICT (res, t, conn, part) DO UPDATE SET process_id = excluded.process_id, "
+		"cgroup = excluded.cgroup, ticks = excluded.ticks, first_ns = excluded.first_ns, "
+		"last_ns = excluded.last_ns, age_ns = excluded.age_ns, state = excluded.state, "
+		"closed = excluded.closed, bytes_in = excluded.bytes_in, "
+		"bytes_out = excluded.bytes_out, packets_in = excluded.packets_in, "
+		"packets_out = excluded.packets_out, retrans = excluded.retrans, "
+		"resets = excluded.resets, peak_rate_in = excluded.peak_rate_in, "
+		"peak_rate_out = excluded.peak_rate_out, rtt_sum_us = excluded.rtt_sum_us, "
+		"rtt_n = excluded.rtt_n, rtt_min_us = excluded.rtt_min_us, "
+		"rtt_max_us = excluded.rtt_max_us",
 	[Q_SEG_BYTES] = "SELECT coalesce(sum(bytes), 0) FROM segments",
 	[Q_RET_LIST] = "SELECT id, recording_id, file, bytes, coalesce(t_end_ns, created_ns) "
 		       "FROM segments WHERE sealed = 1 AND id <> ?1 "
@@ -603,8 +604,10 @@ static int migrate(struct tt_store *s)
 	if (err)
 		goto fail;
 	if (bad) {
-		err = fail(s, -EBADMSG, "%s/index.db: migrating to schema %d: %" PRId64
-			   " rows break foreign keys", s->dir, target, bad);
+		err = fail(s, -EBADMSG,
+			   "%s/index.db: migrating to schema %d: %" PRId64
+			   " rows break foreign keys",
+			   s->dir, target, bad);
 		goto fail;
 	}
 	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", target);
@@ -624,8 +627,9 @@ fail:
 static int find_keyframe_column(struct tt_store *s)
 {
 	int64_t n;
-	int err = query_int(s, "SELECT count(*) FROM pragma_table_info('blocks') WHERE name = "
-			       "'keyframe'",
+	int err = query_int(s,
+			    "SELECT count(*) FROM pragma_table_info('blocks') WHERE name = "
+			    "'keyframe'",
 			    &n, "reading the blocks table's columns");
 
 	s->has_keyframe = !err && n > 0;
@@ -655,8 +659,10 @@ static int set_wal(struct tt_store *s)
 	wal = mode && !strcmp(mode, "wal");
 	sqlite3_finalize(q);
 	if (!wal)
-		return fail(s, -ENOTSUP, "%s/index.db: the file system does not support "
-			    "SQLite's WAL mode (shared memory)", s->dir);
+		return fail(s, -ENOTSUP,
+			    "%s/index.db: the file system does not support "
+			    "SQLite's WAL mode (shared memory)",
+			    s->dir);
 	return 0;
 }
 
@@ -691,7 +697,8 @@ static int convert_vacuum(struct tt_store *s)
 		snprintf(s->warn, sizeof(s->warn),
 			 "%s/index.db: not converted to incremental vacuum (needs %" PRIu64
 			 " MiB free, %" PRIu64 " MiB are): space that retention frees in the index "
-			 "is reused but not given back", s->dir, need >> 20, avail >> 20);
+			 "is reused but not given back",
+			 s->dir, need >> 20, avail >> 20);
 		return 0;
 	}
 	if ((err = exec(s, "PRAGMA auto_vacuum = INCREMENTAL", "setting auto_vacuum")))
@@ -879,8 +886,7 @@ static int open_db(struct tt_store *s, int file_mode)
 		s->db = NULL;
 		err = connect_db(s, path, flags, 1);
 		if (!err)
-			err = query_int(s, "PRAGMA user_version", &v,
-					"reading the schema version");
+			err = query_int(s, "PRAGMA user_version", &v, "reading the schema version");
 	}
 	if (err)
 		return err;
@@ -888,7 +894,8 @@ static int open_db(struct tt_store *s, int file_mode)
 	if (v > known_version())
 		return fail(s, -EPROTO,
 			    "%s/index.db has schema version %" PRId64
-			    ", newer than this tcptop (" TT_VERSION ") knows (%d): use a newer tcptop",
+			    ", newer than this tcptop (" TT_VERSION
+			    ") knows (%d): use a newer tcptop",
 			    s->dir, v, known_version());
 	if (s->mode == TT_STORE_READ) {
 		/*
@@ -899,11 +906,14 @@ static int open_db(struct tt_store *s, int file_mode)
 		int64_t tables = 0;
 
 		/* a recorder killed while it created the index leaves it empty */
-		if (v == 0 && !query_int(s, "SELECT count(*) FROM sqlite_master", &tables,
-					 "reading the schema") && tables == 0)
+		if (v == 0 &&
+		    !query_int(s, "SELECT count(*) FROM sqlite_master", &tables,
+			       "reading the schema") &&
+		    tables == 0)
 			return fail(s, -ENODATA,
 				    "%s holds no recording yet (its index.db is empty: a recorder "
-				    "stopped while it created it)", s->dir);
+				    "stopped while it created it)",
+				    s->dir);
 		if (v < 1)
 			return fail(s, -EPROTO,
 				    "%s/index.db has schema version %" PRId64
@@ -923,7 +933,8 @@ static int open_db(struct tt_store *s, int file_mode)
 	if (v == 0 && (err = exec(s, "PRAGMA auto_vacuum = INCREMENTAL", "setting auto_vacuum")))
 		return err;
 	/* WAL: readers never block the recorder; NORMAL is crash-safe with WAL */
-	if ((err = set_wal(s)) || (err = exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous")))
+	if ((err = set_wal(s)) ||
+	    (err = exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous")))
 		return err;
 	/*
 	 * Checkpoint after every commit (one per block) instead of at SQLite's
@@ -976,8 +987,8 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 			err = take_lock(s, file_mode);
 	} else if (mode == TT_STORE_REBUILD) {
 		static const char *const left[] = { "index.db.rebuild", "index.db.rebuild-wal",
-						     "index.db.rebuild-shm",
-						     "index.db.rebuild-journal" };
+						    "index.db.rebuild-shm",
+						    "index.db.rebuild-journal" };
 		struct stat ist;
 		size_t i;
 
@@ -1475,8 +1486,10 @@ again:
 	sqlite3_bind_int64(q, 10, k->pid);
 	sqlite3_bind_int64(q, 11, (int64_t)k->cgroup);
 	sqlite3_bind_int64(q, 12, k->netns);
-	sqlite3_bind_int(q, 13, (k->flags & TT_CF_PARTIAL ? 1 : 0) | (k->flags & TT_CF_UDP_PEER ? 2 : 0) |
-				(k->flags & TT_CF_ACTIVE ? 4 : 0) | (k->flags & TT_CF_PASSIVE ? 8 : 0));
+	sqlite3_bind_int(q, 13,
+			 (k->flags & TT_CF_PARTIAL ? 1 : 0) | (k->flags & TT_CF_UDP_PEER ? 2 : 0) |
+				 (k->flags & TT_CF_ACTIVE ? 4 : 0) |
+				 (k->flags & TT_CF_PASSIVE ? 8 : 0));
 	sqlite3_bind_int64(q, 14, (int64_t)c->open_ns);
 	if (c->closed)
 		sqlite3_bind_int64(q, 15, (int64_t)c->close_ns);
@@ -1589,8 +1602,8 @@ static int put_index(struct tt_store *s, int64_t rec, struct tt_indexer *ix)
 	return 0;
 }
 
-int tt_store_block(struct tt_store *s, int64_t seg_id, const struct tt_block_info *bi,
-		   int64_t m2w, const struct tt_ev_loss *loss, struct tt_indexer *ix)
+int tt_store_block(struct tt_store *s, int64_t seg_id, const struct tt_block_info *bi, int64_t m2w,
+		   const struct tt_ev_loss *loss, struct tt_indexer *ix)
 {
 	int64_t rec = 0;
 	int err;
@@ -1805,16 +1818,17 @@ static int delete_rows(struct tt_store *s, const struct victim *v)
  * never a row naming a missing file (verify: a problem). Only when the disk is
  * so full that even the deletion cannot be logged does the file go first.
  */
-static int remove_segment(struct tt_store *s, const struct victim *v,
-			  struct tt_retain_result *r)
+static int remove_segment(struct tt_store *s, const struct victim *v, struct tt_retain_result *r)
 {
 	int err, unlinked = 0;
 
 	/* index.db names the file: only a name the store gives its segments is
 	 * removed, and only in the store (unlinkat never follows a link) */
 	if (!tt_store_segment_name_parse(v->file, NULL, NULL))
-		return fail(s, -EINVAL, "%s/index.db: segment %" PRId64 " names the file '%s', "
-			    "not a segment name: refusing to remove it", s->dir, v->id, v->file);
+		return fail(s, -EINVAL,
+			    "%s/index.db: segment %" PRId64 " names the file '%s', "
+			    "not a segment name: refusing to remove it",
+			    s->dir, v->id, v->file);
 	err = delete_rows(s, v);
 	if (err == -ENOSPC) {
 		cut_wal(s);

@@ -45,7 +45,8 @@ enum tt_store_mode {
  * index must exist and its schema must not be newer than this build knows
  * (-EPROTO otherwise); an older one is read as it is, never migrated (readers
  * check for what later versions added, see tt_store_schema_version); -ENOENT /
- * -ENOTDIR with a message for a directory that is not a store. On failure *out is NULL and why holds the message.
+ * -ENOTDIR with a message for a directory that is not a store. On failure *out is NULL and why
+ * holds the message.
  */
 int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int file_mode,
 		  struct tt_store **out, char *why, size_t why_len);
@@ -169,8 +170,8 @@ int tt_store_segment_seal(struct tt_store *s, int64_t seg_id);
  * be NULL). The recording's bucket length is set from ix. If the transaction
  * fails, nothing of it is stored and ix reports the same data again next time.
  */
-int tt_store_block(struct tt_store *s, int64_t seg_id, const struct tt_block_info *bi,
-		   int64_t m2w, const struct tt_ev_loss *loss, struct tt_indexer *ix);
+int tt_store_block(struct tt_store *s, int64_t seg_id, const struct tt_block_info *bi, int64_t m2w,
+		   const struct tt_ev_loss *loss, struct tt_indexer *ix);
 
 /* ---- reader side ---------------------------------------------------------- */
 
@@ -214,14 +215,14 @@ struct tt_store_rec {
 	int start_ok;
 };
 
-#define TT_REC_INT_START 1u /* start_ns */
-#define TT_REC_INT_M2W 2u /* mono_to_wall_ns */
+#define TT_REC_INT_START  1u /* start_ns */
+#define TT_REC_INT_M2W	  2u /* mono_to_wall_ns */
 #define TT_REC_INT_ROLLUP 4u /* rollup_ns */
 
 /* What tt_store_each_recording reads beyond the row itself, and its order. */
 #define TT_REC_BY_START 1u /* start_ns, then id (else id) */
-#define TT_REC_SEG_END 2u /* seg_end_ns: reads the segments */
-#define TT_REC_BELIEF 4u /* span_end_ns and start_ok: reads the blocks */
+#define TT_REC_SEG_END	2u /* seg_end_ns: reads the segments */
+#define TT_REC_BELIEF	4u /* span_end_ns and start_ok: reads the blocks */
 
 /*
  * fn for every recording. Only the row itself unless flags ask for more: a
@@ -391,8 +392,7 @@ int tt_store_segment_created(struct tt_store *s, const char *file, int64_t *crea
  * fn(ctx, table, row, message) for each (row: its key as text); a query that
  * fails gives row NULL and SQLite's message, and the next one runs.
  */
-typedef void (*tt_store_problem_fn)(void *ctx, const char *table, const char *row,
-				    const char *msg);
+typedef void (*tt_store_problem_fn)(void *ctx, const char *table, const char *row, const char *msg);
 
 void tt_store_check_summaries(struct tt_store *s, int64_t rec, int64_t last_end,
 			      tt_store_problem_fn fn, void *ctx);
@@ -419,8 +419,8 @@ struct tt_store_conn_id {
 };
 
 /* fn for every conns row; fn's non-zero return stops and is returned; -EIO with errmsg. */
-int tt_store_each_conn_id(struct tt_store *s, int (*fn)(void *ctx, const struct tt_store_conn_id *c),
-			  void *ctx);
+int tt_store_each_conn_id(struct tt_store *s,
+			  int (*fn)(void *ctx, const struct tt_store_conn_id *c), void *ctx);
 
 /* A rollup part's owner, with its connection's id. */
 struct tt_store_rollup_owner {
@@ -433,7 +433,8 @@ struct tt_store_rollup_owner {
 
 /* fn for every rollups row, as tt_store_each_conn_id. */
 int tt_store_each_rollup_owner(struct tt_store *s,
-			       int (*fn)(void *ctx, const struct tt_store_rollup_owner *o), void *ctx);
+			       int (*fn)(void *ctx, const struct tt_store_rollup_owner *o),
+			       void *ctx);
 
 /* The conns rows of no recording, as tt_store_check_summaries reports them. */
 void tt_store_check_orphan_conns(struct tt_store *s, tt_store_problem_fn fn, void *ctx);

@@ -18,10 +18,10 @@
  * span of at most a day (a block is at most a --flush, an hour). Rows that
  * are not are left out of every selection and reported as lost.
  */
-#define TT_REPLAY_BLOCK_OK                                                                       \
-	"(typeof(b.offset) = 'integer' AND b.offset >= 0 AND typeof(s.seq) = 'integer' AND"       \
-	" typeof(b.t_start_ns) = 'integer' AND typeof(b.t_end_ns) = 'integer' AND"                \
-	" b.t_start_ns > 0 AND b.t_end_ns >= b.t_start_ns AND b.t_end_ns <= 4611686018427387904" \
+#define TT_REPLAY_BLOCK_OK                                                                         \
+	"(typeof(b.offset) = 'integer' AND b.offset >= 0 AND typeof(s.seq) = 'integer' AND"        \
+	" typeof(b.t_start_ns) = 'integer' AND typeof(b.t_end_ns) = 'integer' AND"                 \
+	" b.t_start_ns > 0 AND b.t_end_ns >= b.t_start_ns AND b.t_end_ns <= 4611686018427387904"   \
 	" AND b.t_end_ns - b.t_start_ns <= 86400000000000)"
 
 /* The store's SQLite connection. */

@@ -43,22 +43,24 @@ static const char *text(sqlite3_stmt *q, int col)
 #define VALID_NS(x) "(typeof(" x ") = 'integer' AND " x " > 0 AND " x " <= 4611686018427387904)"
 
 /* The recording's blocks a reader believes, as a FROM ... WHERE clause. */
-#define REC_BLOCKS                                                                               \
-	" FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = r.id AND "   \
-	TT_REPLAY_BLOCK_OK
+#define REC_BLOCKS                                                                                 \
+	" FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE s.recording_id = r.id AND " TT_REPLAY_BLOCK_OK
 
 /* tt_store_rec.span_end_ns */
-#define REC_END_SQL                                                                              \
-	"max(coalesce(CASE WHEN " VALID_NS("r.end_ns") " AND r.end_ns >= r.start_ns AND"          \
-	" r.end_ns <= coalesce((SELECT max(b.t_end_ns)" REC_BLOCKS "), r.end_ns) +"               \
-	" 86400000000000 THEN r.end_ns END, r.start_ns), coalesce((SELECT max(b.t_end_ns)"        \
-	REC_BLOCKS " AND b.t_end_ns >= r.start_ns), r.start_ns))"
+#define REC_END_SQL                                                                                                       \
+	"max(coalesce(CASE WHEN " VALID_NS(                                                                               \
+		"r.end_ns") " AND r.end_ns >= r.start_ns AND"                                                             \
+			    " r.end_ns <= coalesce((SELECT max(b.t_end_ns)" REC_BLOCKS                                    \
+			    "), r.end_ns) +"                                                                              \
+			    " 86400000000000 THEN r.end_ns END, r.start_ns), coalesce((SELECT max(b.t_end_ns)" REC_BLOCKS \
+			    " AND b.t_end_ns >= r.start_ns), r.start_ns))"
 
 /* tt_store_rec.start_ok */
-#define REC_START_OK                                                                             \
-	"(" VALID_NS("r.start_ns") " AND r.start_ns BETWEEN coalesce((SELECT min(b.t_start_ns)"    \
-	REC_BLOCKS "), r.start_ns) - 86400000000000 AND coalesce((SELECT min(b.t_start_ns)"        \
-	REC_BLOCKS "), r.start_ns) + 60000000000)"
+#define REC_START_OK                                                                                              \
+	"(" VALID_NS(                                                                                             \
+		"r.start_ns") " AND r.start_ns BETWEEN coalesce((SELECT min(b.t_start_ns)" REC_BLOCKS             \
+			      "), r.start_ns) - 86400000000000 AND coalesce((SELECT min(b.t_start_ns)" REC_BLOCKS \
+			      "), r.start_ns) + 60000000000)"
 
 /* Every recording (all), or recording id alone. */
 static int recordings(struct tt_store *s, int all, int64_t id, unsigned flags,
@@ -74,7 +76,8 @@ static int recordings(struct tt_store *s, int all, int64_t id, unsigned flags,
 		 " WHERE ?1 OR r.id = ?2 ORDER BY %s",
 		 tt_store_schema_version(s) >= 2 ? "r.rollup_ns" : "0",
 		 flags & TT_REC_SEG_END ? "(SELECT max(s.t_end_ns) FROM segments s"
-					  " WHERE s.recording_id = r.id)" : "0",
+					  " WHERE s.recording_id = r.id)"
+					: "0",
 		 flags & TT_REC_BELIEF ? REC_END_SQL ", " REC_START_OK : "0, 0",
 		 flags & TT_REC_BY_START ? "r.start_ns, r.id" : "r.id");
 	if ((err = prepare(s, sql, &q)))
@@ -145,8 +148,8 @@ int tt_store_recordings_span(struct tt_store *s, struct tt_store_span *sp)
 	if (rc != SQLITE_ROW) {
 		err = read_fail(s, rc);
 	} else {
-		sp->start_bad = sqlite3_column_type(q, 2) != SQLITE_NULL &&
-				!sqlite3_column_int(q, 2);
+		sp->start_bad =
+			sqlite3_column_type(q, 2) != SQLITE_NULL && !sqlite3_column_int(q, 2);
 		sp->has_start = sqlite3_column_type(q, 0) != SQLITE_NULL;
 		sp->start_ns = sqlite3_column_int64(q, 0);
 		sp->end_ns = sqlite3_column_int64(q, 1);
@@ -269,8 +272,8 @@ int tt_store_count_blocks(struct tt_store *s, int64_t rec, struct tt_store_block
 	return err;
 }
 
-#define BLK_ROW                                                                                  \
-	"SELECT b.segment_id, s.seq, b.offset, b.t_start_ns, b.t_end_ns, %s, b.id, b.events,"     \
+#define BLK_ROW                                                                                    \
+	"SELECT b.segment_id, s.seq, b.offset, b.t_start_ns, b.t_end_ns, %s, b.id, b.events,"      \
 	" b.length, b.checksum FROM blocks b JOIN segments s ON s.id = b.segment_id"               \
 	" WHERE s.recording_id = ?1 AND " TT_REPLAY_BLOCK_OK
 
@@ -550,10 +553,10 @@ int tt_store_each_piece(struct tt_store *s, int64_t rec, int64_t m2w, uint64_t r
 		c->pid = (uint32_t)sqlite3_column_int64(q, 30);
 		c->netns = (uint32_t)sqlite3_column_int64(q, 31);
 		flags = sqlite3_column_int(q, 32);
-		c->flags = (uint8_t)((flags & 1 ? TT_CF_PARTIAL : 0) |
-				     (flags & 2 ? TT_CF_UDP_PEER : 0) |
-				     (flags & 4 ? TT_CF_ACTIVE : 0) |
-				     (flags & 8 ? TT_CF_PASSIVE : 0));
+		c->flags =
+			(uint8_t)((flags & 1 ? TT_CF_PARTIAL : 0) |
+				  (flags & 2 ? TT_CF_UDP_PEER : 0) |
+				  (flags & 4 ? TT_CF_ACTIVE : 0) | (flags & 8 ? TT_CF_PASSIVE : 0));
 		/* the tables carry CLOCK_MONOTONIC */
 		c->open_ns = (uint64_t)sqlite3_column_int64(q, 33) - (uint64_t)m2w;
 		p.close_reason = (uint8_t)sqlite3_column_int(q, 34);
@@ -716,22 +719,24 @@ static void report_rows(struct tt_store *s, const char *table, const char *sql, 
 /* What a connection's rollups of one length add up to, as one text (p: the table's alias). */
 #define ROLLUP_AGG(p)                                                                              \
 	"'ticks ' || sum(" p "ticks) || ', bytes ' || sum(" p "bytes_in) || '/' || sum(" p         \
-	"bytes_out) || ', packets ' || sum(" p "packets_in) || '/' || sum(" p "packets_out) || "     \
-	"', retrans ' || sum(" p "retrans) || ', resets ' || sum(" p "resets) || ', rtt ' || sum(" p \
-	"rtt_sum_us) || '/' || sum(" p "rtt_n) || ' min ' || coalesce(min(" p "rtt_min_us), '-') "   \
-	"|| ' max ' || coalesce(max(" p "rtt_max_us), '-') || ', peak ' || coalesce(max(" p         \
-	"peak_rate_in), '-') || '/' || coalesce(max(" p "peak_rate_out), '-') || ', age ' || "       \
+	"bytes_out) || ', packets ' || sum(" p "packets_in) || '/' || sum(" p "packets_out) || "   \
+	"', retrans ' || sum(" p "retrans) || ', resets ' || sum(" p                               \
+	"resets) || ', rtt ' || sum(" p "rtt_sum_us) || '/' || sum(" p                             \
+	"rtt_n) || ' min ' || coalesce(min(" p "rtt_min_us), '-') "                                \
+	"|| ' max ' || coalesce(max(" p "rtt_max_us), '-') || ', peak ' || coalesce(max(" p        \
+	"peak_rate_in), '-') || '/' || coalesce(max(" p "peak_rate_out), '-') || ', age ' || "     \
 	"coalesce(max(" p "age_ns), '-') || ', closed ' || max(" p "closed)"
 
 void tt_store_check_file(struct tt_store *s, tt_store_problem_fn fn, void *ctx)
 {
-	static const char *const tables[] = { "recordings", "segments", "blocks", "conns",
-					      "rollups", "processes" };
+	static const char *const tables[] = { "recordings", "segments", "blocks",
+					      "conns",	    "rollups",	"processes" };
 	sqlite3 *db = tt_store_sqlite(s);
 	sqlite3_stmt *q = NULL;
 	size_t i;
 
-	/* a damaged page, or an index b-tree that disagrees with its table, which no query of ours notices */
+	/* a damaged page, or an index b-tree that disagrees with its table, which no query of ours
+	 * notices */
 	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL) == SQLITE_OK)
 		while (sqlite3_step(q) == SQLITE_ROW)
 			if (text(q, 0) && strcmp(text(q, 0), "ok"))
@@ -753,20 +758,20 @@ void tt_store_check_file(struct tt_store *s, tt_store_problem_fn fn, void *ctx)
 			continue; /* not in this schema */
 		while (sqlite3_step(ti) == SQLITE_ROW) {
 			const char *col = text(ti, 0), *type = text(ti, 1);
-			const char *ok = !type ? NULL :
-					 !strcmp(type, "INTEGER") ? "'integer'" :
-					 !strcmp(type, "REAL")	  ? "'real', 'integer'" :
-					 !strcmp(type, "TEXT")	  ? "'text'" :
-								    NULL;
+			const char *ok = !type			    ? NULL
+					 : !strcmp(type, "INTEGER") ? "'integer'"
+					 : !strcmp(type, "REAL")    ? "'real', 'integer'"
+					 : !strcmp(type, "TEXT")    ? "'text'"
+								    : NULL;
 
 			if (!col || !ok)
 				continue; /* laddr and raddr: an integer or text by design */
 			snprintf(sql, sizeof(sql),
 				 "SELECT %s, '%s is ' || typeof(\"%s\") || ', not %s' FROM %s WHERE "
 				 "typeof(\"%s\") NOT IN (%s, 'null') LIMIT 5",
-				 !strcmp(tables[i], "rollups") ?
-					 "res || ',' || t || ',' || conn || ',' || part" :
-					 "rowid",
+				 !strcmp(tables[i], "rollups")
+					 ? "res || ',' || t || ',' || conn || ',' || part"
+					 : "rowid",
 				 col, col, type, tables[i], col, ok);
 			report_rows(s, tables[i], sql, 0, 0, 0, fn, ctx);
 		}
@@ -774,8 +779,8 @@ void tt_store_check_file(struct tt_store *s, tt_store_problem_fn fn, void *ctx)
 	}
 }
 
-int tt_store_each_conn_id(struct tt_store *s, int (*fn)(void *ctx, const struct tt_store_conn_id *c),
-			  void *ctx)
+int tt_store_each_conn_id(struct tt_store *s,
+			  int (*fn)(void *ctx, const struct tt_store_conn_id *c), void *ctx)
 {
 	sqlite3 *db = tt_store_sqlite(s);
 	sqlite3_stmt *q = NULL;
@@ -816,7 +821,8 @@ int tt_store_each_conn_id(struct tt_store *s, int (*fn)(void *ctx, const struct 
 }
 
 int tt_store_each_rollup_owner(struct tt_store *s,
-			       int (*fn)(void *ctx, const struct tt_store_rollup_owner *o), void *ctx)
+			       int (*fn)(void *ctx, const struct tt_store_rollup_owner *o),
+			       void *ctx)
 {
 	sqlite3 *db = tt_store_sqlite(s);
 	sqlite3_stmt *q = NULL;
@@ -887,17 +893,19 @@ void tt_store_check_summaries(struct tt_store *s, int64_t rec, int64_t last_end,
 	 * or least of) equals its hour rollups' (the same ticks), partial or
 	 * not, while none of its recording was removed.
 	 */
-	report_rows(s, "conns",
-		    "SELECT h.conn, 'its minor rollups (' || m.f || ') disagree with its hour "
-		    "rollups (' || h.f || ')' FROM (SELECT conn, " ROLLUP_AGG("") " AS f FROM "
-		    "rollups WHERE res = 3600 GROUP BY conn) h JOIN (SELECT o.conn, "
-		    ROLLUP_AGG("o.") " AS f FROM rollups o JOIN conns k ON k.id = o.conn JOIN "
-		    "recordings x ON x.id = k.recording_id WHERE o.res * 1000000000 = "
-		    "x.rollup_ns AND x.rollup_ns != 3600000000000 GROUP BY o.conn) m ON m.conn "
-		    "= h.conn JOIN conns c ON c.id = h.conn WHERE c.recording_id = ?1 AND "
-		    "EXISTS (SELECT 1 FROM segments s WHERE s.recording_id = ?1 AND s.seq = 0) "
-		    "AND h.f IS NOT m.f",
-		    rec, 0, 1, fn, ctx);
+	report_rows(
+		s, "conns",
+		"SELECT h.conn, 'its minor rollups (' || m.f || ') disagree with its hour "
+		"rollups (' || h.f || ')' FROM (SELECT conn, " ROLLUP_AGG(
+			"") " AS f FROM "
+			    "rollups WHERE res = 3600 GROUP BY conn) h JOIN (SELECT o.conn, " ROLLUP_AGG(
+				    "o.") " AS f FROM rollups o JOIN conns k ON k.id = o.conn JOIN "
+					  "recordings x ON x.id = k.recording_id WHERE o.res * 1000000000 = "
+					  "x.rollup_ns AND x.rollup_ns != 3600000000000 GROUP BY o.conn) m ON m.conn "
+					  "= h.conn JOIN conns c ON c.id = h.conn WHERE c.recording_id = ?1 AND "
+					  "EXISTS (SELECT 1 FROM segments s WHERE s.recording_id = ?1 AND s.seq = 0) "
+					  "AND h.f IS NOT m.f",
+		rec, 0, 1, fn, ctx);
 	/*
 	 * A connection's minor rollups add up to its hour rollups (the same
 	 * ticks), and those to at least its row's totals (inactive ticks move

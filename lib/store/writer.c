@@ -100,8 +100,7 @@ static int new_segment(struct tt_writer *w)
 	w->meta.recording_id = (uint64_t)w->rec_id;
 	w->meta.seq = w->seg_seq;
 	w->meta.created_wall_ns = tt_clock_ns(CLOCK_REALTIME);
-	err = tt_segw_create(path, &w->meta, tt_store_file_mode(w->st), &w->seg, why,
-			     sizeof(why));
+	err = tt_segw_create(path, &w->meta, tt_store_file_mode(w->st), &w->seg, why, sizeof(why));
 	if (err) {
 		snprintf(w->err, sizeof(w->err), "%s", why);
 		return err;
@@ -151,8 +150,7 @@ static int adopt_one(void *ctx, int64_t id, const char *file)
 }
 
 /* A finding of the adoption's rebuild (a damaged block, a damaged header), for the warning. */
-static void adopt_finding(void *ctx, enum tt_finding_level level, const char *what,
-			  const char *msg)
+static void adopt_finding(void *ctx, enum tt_finding_level level, const char *what, const char *msg)
 {
 	struct tt_writer *w = ctx;
 	size_t used = strlen(w->warn);
@@ -230,7 +228,8 @@ int tt_writer_open(const struct tt_writer_opts *o, struct tt_writer **out, char 
 	parse_boot_id(o->rec.boot_id, &w->meta.boot_id_hi, &w->meta.boot_id_lo);
 	if (o->bucket_ns && !tt_indexer_minor_ok(o->bucket_ns)) {
 		err = -EINVAL;
-		snprintf(why, why_len, "rollup length: not a whole number of seconds dividing an hour");
+		snprintf(why, why_len,
+			 "rollup length: not a whole number of seconds dividing an hour");
 		goto fail;
 	}
 	w->ix = tt_indexer_new(o->bucket_ns, o->rec.mono_to_wall_ns);
@@ -341,8 +340,8 @@ static int retain(struct tt_writer *w, int force)
 			 "%s: retention removed %u segment(s), the last ending %s, before every "
 			 "export destination received them (export_cursors): lost to the fleet, kept "
 			 "nowhere (%" PRIu64 " such segments in all)",
-			 w->o.dir, rr.unshipped, tt_fmt_time(t, sizeof(t), rr.unshipped_end_ns, 1, 0),
-			 w->unshipped);
+			 w->o.dir, rr.unshipped,
+			 tt_fmt_time(t, sizeof(t), rr.unshipped_end_ns, 1, 0), w->unshipped);
 	}
 	if (!n)
 		return 0;
@@ -361,9 +360,12 @@ static int retain(struct tt_writer *w, int force)
 	if (w->too_small >= 8 && !w->warned_small) {
 		w->warned_small = 1;
 		snprintf(w->warn, sizeof(w->warn),
-			 "%s: the retention size (%" PRIu64 " KiB) is too small to hold the index and "
-			 "the segment being written (%" PRIu64 " KiB now) and what a block adds while "
-			 "it is written (%" PRIu64 " KiB): the directory will go over it; every older "
+			 "%s: the retention size (%" PRIu64
+			 " KiB) is too small to hold the index and "
+			 "the segment being written (%" PRIu64
+			 " KiB now) and what a block adds while "
+			 "it is written (%" PRIu64
+			 " KiB): the directory will go over it; every older "
 			 "segment is removed as soon as it is sealed",
 			 w->o.dir, n >> 10, rr.dir_bytes >> 10, w->headroom >> 10);
 	}
@@ -479,8 +481,7 @@ int tt_writer_tick(struct tt_writer *w, const struct tt_agg *agg, const struct t
 	 * one is due keyframe_ns after the last; half a block of slack, so that a
 	 * tick that ends a hair early does not put it a whole block later.
 	 */
-	if (w->seg_start_ns &&
-	    t->ts_ns - w->kf_start_ns + w->o.flush_ns / 2 < w->o.keyframe_ns) {
+	if (w->seg_start_ns && t->ts_ns - w->kf_start_ns + w->o.flush_ns / 2 < w->o.keyframe_ns) {
 		tt_segw_set_delta(w->seg, 1);
 		return 0;
 	}

@@ -85,12 +85,12 @@ static void text(struct tt_buf *b, const char *s, size_t n, int html)
 		const char *ent = NULL;
 
 		if (html && k == PLAIN)
-			ent = cp == '&'	   ? "&amp;" :
-			      cp == '<'	   ? "&lt;" :
-			      cp == '>'	   ? "&gt;" :
-			      cp == '"'	   ? "&quot;" :
-			      cp == '\'' ? "&#39;" :
-					   NULL;
+			ent = cp == '&'	   ? "&amp;"
+			      : cp == '<'  ? "&lt;"
+			      : cp == '>'  ? "&gt;"
+			      : cp == '"'  ? "&quot;"
+			      : cp == '\'' ? "&#39;"
+					   : NULL;
 		if (k == PLAIN && !ent) {
 			i += len;
 			run += len;

@@ -49,8 +49,8 @@ static int parse_scaled(const char *s, const struct unit *units, size_t n, uint6
 int tt_parse_duration(const char *s, uint64_t *ns)
 {
 	static const struct unit units[] = {
-		{ "", 1e9 },	 { "s", 1e9 },	   { "ms", 1e6 },     { "us", 1e3 },
-		{ "m", 60e9 },	 { "min", 60e9 },  { "h", 3600e9 },   { "d", 86400e9 },
+		{ "", 1e9 },   { "s", 1e9 },	{ "ms", 1e6 },	 { "us", 1e3 },
+		{ "m", 60e9 }, { "min", 60e9 }, { "h", 3600e9 }, { "d", 86400e9 },
 	};
 
 	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), ns);
@@ -80,12 +80,12 @@ int tt_parse_size(const char *s, uint64_t *bytes)
 
 /* A wall-clock reading as typed, before any zone is applied. */
 struct wall {
-	int year;	  /* 0000-9999 */
-	int mon;	  /* 1-12 */
-	int day;	  /* 1-28..31 */
-	int hour;	  /* 0-23 */
-	int min;	  /* 0-59 */
-	int sec;	  /* 0-60 (60: a leap second) */
+	int year; /* 0000-9999 */
+	int mon; /* 1-12 */
+	int day; /* 1-28..31 */
+	int hour; /* 0-23 */
+	int min; /* 0-59 */
+	int sec; /* 0-60 (60: a leap second) */
 	uint32_t frac_ns; /* 0-999999999 */
 };
 

@@ -27,10 +27,10 @@ int tt_parse_size(const char *s, uint64_t *bytes);
 
 /* What the words in a time mean: the caller's clock and the data at hand. */
 struct tt_time_ctx {
-	uint64_t now_ns;   /* Unix ns: "now", and the day a clock time ("14:05") falls on */
+	uint64_t now_ns; /* Unix ns: "now", and the day a clock time ("14:05") falls on */
 	uint64_t start_ns; /* Unix ns: the recording's (or the stores') start: "start" */
-	uint64_t end_ns;   /* Unix ns: its end: "end" and a bare "-10m" */
-	int utc;	   /* nonzero: zone-less dates and clock times are UTC, not local time */
+	uint64_t end_ns; /* Unix ns: its end: "end" and a bare "-10m" */
+	int utc; /* nonzero: zone-less dates and clock times are UTC, not local time */
 };
 
 /*

@@ -43,9 +43,9 @@
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
-#define TICK_NS 10000000ull /* pacing timer: 10 ms */
+#define TICK_NS		   10000000ull /* pacing timer: 10 ms */
 #define CHURN_MAX_INFLIGHT 2000
-#define CHURN_SOURCES 64
+#define CHURN_SOURCES	   64
 
 enum mode { M_BULK, M_IDLE, M_CHURN };
 enum role { R_LISTEN = 1, R_TIMER, R_SERVER, R_CLIENT };
@@ -304,19 +304,36 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt(argc, argv, "n:r:s:P:c:d:p:S:")) != -1) {
 		switch (opt) {
-		case 'n': nconn = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'r': rate = strtod(optarg, NULL); break;
-		case 's': size_b = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'P': period_s = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'c': chunk = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'd': duration = strtod(optarg, NULL); break;
-		case 'p': port = (unsigned short)strtoul(optarg, NULL, 10); break;
-		case 'S': seed = (unsigned)strtoul(optarg, NULL, 10); break;
-		default: goto usage;
+		case 'n':
+			nconn = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			rate = strtod(optarg, NULL);
+			break;
+		case 's':
+			size_b = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'P':
+			period_s = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			chunk = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			duration = strtod(optarg, NULL);
+			break;
+		case 'p':
+			port = (unsigned short)strtoul(optarg, NULL, 10);
+			break;
+		case 'S':
+			seed = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			goto usage;
 		}
 	}
-	if ((mode != M_CHURN && (nconn < 1 || nconn > 100000)) || (mode != M_IDLE && rate <= 0) || chunk < 1 ||
-	    chunk > (16u << 20) || (mode == M_IDLE && period_s < 1) ||
+	if ((mode != M_CHURN && (nconn < 1 || nconn > 100000)) || (mode != M_IDLE && rate <= 0) ||
+	    chunk < 1 || chunk > (16u << 20) || (mode == M_IDLE && period_s < 1) ||
 	    (mode != M_BULK && (size_b < 1 || size_b > (1u << 20))))
 		goto usage;
 
@@ -328,7 +345,8 @@ int main(int argc, char **argv)
 			rl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
 			setrlimit(RLIMIT_NOFILE, &rl);
 			if (rl.rlim_cur < want) {
-				fprintf(stderr, "bench_store_gen: need %lu open files, the limit is %lu\n",
+				fprintf(stderr,
+					"bench_store_gen: need %lu open files, the limit is %lu\n",
 					(unsigned long)want, (unsigned long)rl.rlim_cur);
 				return 1;
 			}
@@ -379,7 +397,8 @@ int main(int argc, char **argv)
 			if (st.accepted >= nconn)
 				break;
 			if (now_ns() > deadline) {
-				fprintf(stderr, "bench_store_gen: connections not established in 30 s\n");
+				fprintf(stderr,
+					"bench_store_gen: connections not established in 30 s\n");
 				return 1;
 			}
 		}
@@ -432,7 +451,8 @@ int main(int argc, char **argv)
 					break;
 				now = now_ns();
 				if (mode == M_BULK) {
-					uint64_t add = (uint64_t)(rate * (double)(now - tlast) / 1e9);
+					uint64_t add =
+						(uint64_t)(rate * (double)(now - tlast) / 1e9);
 
 					for (i = 0; i < nconn; i++) {
 						/* at most a second of backlog */
@@ -480,8 +500,8 @@ int main(int argc, char **argv)
 	printf("done mode=%s seconds=%.1f opened=%lu closed=%lu bytes_sent=%lu bytes_recv=%lu "
 	       "accepted=%lu sends=%lu skipped=%lu errors=%lu\n",
 	       argv[1], (double)(now_ns() - t0) / 1e9, (unsigned long)st.opened,
-	       (unsigned long)st.closed, (unsigned long)st.bytes_sent,
-	       (unsigned long)st.bytes_recv, (unsigned long)st.accepted, (unsigned long)st.sends, (unsigned long)st.skipped,
+	       (unsigned long)st.closed, (unsigned long)st.bytes_sent, (unsigned long)st.bytes_recv,
+	       (unsigned long)st.accepted, (unsigned long)st.sends, (unsigned long)st.skipped,
 	       (unsigned long)st.errors);
 	return 0;
 usage:

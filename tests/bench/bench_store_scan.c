@@ -231,7 +231,8 @@ static int recode_one(struct recode *r, const struct tt_event *ev)
 	if (!r->keyframes || (r->kf_every_ns && t->ts_ns - r->last_kf < r->kf_every_ns))
 		return 0;
 	r->last_kf = t->ts_ns;
-	return r->sort_kf ? sorted_keyframe(r, t->ts_ns) : tt_agg_keyframe(r->agg, t->ts_ns, kf_emit, r);
+	return r->sort_kf ? sorted_keyframe(r, t->ts_ns)
+			  : tt_agg_keyframe(r->agg, t->ts_ns, kf_emit, r);
 }
 
 /*
@@ -293,7 +294,6 @@ static int recode_event(struct recode *r, const struct tt_event *in, int state_o
 	r->buf[r->nbuf++] = ev;
 	return ev.type == TT_EV_TICK ? recode_tick(r) : 0;
 }
-
 
 /* The store's segment files, in recording and sequence order. */
 static int list_segments(const char *dir, char **files)
@@ -398,10 +398,11 @@ static uint64_t compare_tables(struct recode *rc, size_t nrc)
 		if (!tt_idmap_get(m, x->conn.id, &j))
 			continue; /* counted above */
 		y = &b->rows[j];
-		if (memcmp(&x->conn, &y->conn, sizeof(x->conn)) || memcmp(&x->tot, &y->tot, sizeof(x->tot)) ||
-		    x->d_bytes_in != y->d_bytes_in || x->d_bytes_out != y->d_bytes_out ||
-		    x->d_packets_in != y->d_packets_in || x->d_packets_out != y->d_packets_out ||
-		    x->flags != y->flags || x->close_ns != y->close_ns || x->close_reason != y->close_reason)
+		if (memcmp(&x->conn, &y->conn, sizeof(x->conn)) ||
+		    memcmp(&x->tot, &y->tot, sizeof(x->tot)) || x->d_bytes_in != y->d_bytes_in ||
+		    x->d_bytes_out != y->d_bytes_out || x->d_packets_in != y->d_packets_in ||
+		    x->d_packets_out != y->d_packets_out || x->flags != y->flags ||
+		    x->close_ns != y->close_ns || x->close_reason != y->close_reason)
 			diff++;
 	}
 	tt_idmap_free(m);
@@ -516,18 +517,37 @@ int main(int argc, char **argv)
 		{ .name = "own_kf5", .flush_ns = 5000000000ull, .keyframes = 1, .own_only = 1 },
 		{ .name = "own_nokf5", .flush_ns = 5000000000ull, .keyframes = 0, .own_only = 1 },
 		{ .name = "own_kf10", .flush_ns = 10000000000ull, .keyframes = 1, .own_only = 1 },
-		{ .name = "own_kf5_sorted", .flush_ns = 5000000000ull, .keyframes = 1, .own_only = 1,
+		{ .name = "own_kf5_sorted",
+		  .flush_ns = 5000000000ull,
+		  .keyframes = 1,
+		  .own_only = 1,
 		  .sort_kf = 1 },
-		{ .name = "own_b5_kf30", .flush_ns = 5000000000ull, .keyframes = 1, .own_only = 1,
+		{ .name = "own_b5_kf30",
+		  .flush_ns = 5000000000ull,
+		  .keyframes = 1,
+		  .own_only = 1,
 		  .kf_every_ns = 30000000000ull },
-		{ .name = "own_b5_kf60", .flush_ns = 5000000000ull, .keyframes = 1, .own_only = 1,
+		{ .name = "own_b5_kf60",
+		  .flush_ns = 5000000000ull,
+		  .keyframes = 1,
+		  .own_only = 1,
 		  .kf_every_ns = 60000000000ull },
-		{ .name = "own_b5_kf60_sorted", .flush_ns = 5000000000ull, .keyframes = 1,
-		  .own_only = 1, .kf_every_ns = 60000000000ull, .sort_kf = 1 },
-		{ .name = "own_kf5_nortt", .flush_ns = 5000000000ull, .keyframes = 1, .own_only = 1,
+		{ .name = "own_b5_kf60_sorted",
+		  .flush_ns = 5000000000ull,
+		  .keyframes = 1,
+		  .own_only = 1,
+		  .kf_every_ns = 60000000000ull,
+		  .sort_kf = 1 },
+		{ .name = "own_kf5_nortt",
+		  .flush_ns = 5000000000ull,
+		  .keyframes = 1,
+		  .own_only = 1,
 		  .no_rtt = 1 },
-		{ .name = "own_kf5_coalesce", .flush_ns = 5000000000ull, .keyframes = 1,
-		  .own_only = 1, .coalesce = 1 },
+		{ .name = "own_kf5_coalesce",
+		  .flush_ns = 5000000000ull,
+		  .keyframes = 1,
+		  .own_only = 1,
+		  .coalesce = 1 },
 	};
 	const char *dir = NULL;
 	char *files[MAX_FILES], tmpdir[] = "/tmp/bench_store_scan.XXXXXX", why[512];
@@ -605,7 +625,8 @@ int main(int argc, char **argv)
 		if (stat(r->path, &sb))
 			sb.st_size = 0;
 		printf("reencode name=%s flush_s=%" PRIu64 " keyframes=%d blocks=%" PRIu64
-		       " raw_bytes=%" PRIu64 " file_bytes=%lld steady_bytes=%lld steady_live_ticks=%" PRIu64
+		       " raw_bytes=%" PRIu64
+		       " file_bytes=%lld steady_bytes=%lld steady_live_ticks=%" PRIu64
 		       " steady_active_ticks=%" PRIu64 "\n",
 		       r->name, (uint64_t)(r->flush_ns / 1000000000ull), r->keyframes, r->blocks,
 		       r->raw, (long long)sb.st_size,

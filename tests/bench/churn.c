@@ -64,9 +64,9 @@ enum step {
 };
 
 static const char *const step_names[S_NSTEPS] = {
-    [S_SOCKET] = "socket",	 [S_BIND] = "bind",	      [S_CONNECT] = "connect",
-    [S_ACCEPT] = "accept",	 [S_CWRITE] = "client_write", [S_SREAD] = "server_read",
-    [S_SWRITE] = "server_write", [S_CREAD] = "client_read",   [S_EOF] = "server_eof",
+	[S_SOCKET] = "socket",	     [S_BIND] = "bind",		  [S_CONNECT] = "connect",
+	[S_ACCEPT] = "accept",	     [S_CWRITE] = "client_write", [S_SREAD] = "server_read",
+	[S_SWRITE] = "server_write", [S_CREAD] = "client_read",	  [S_EOF] = "server_eof",
 };
 
 struct opts {
@@ -99,8 +99,8 @@ static double now_s(void)
 
 static void sleep_s(double s)
 {
-	struct timespec ts = {.tv_sec = (time_t)s,
-			      .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+	struct timespec ts = { .tv_sec = (time_t)s,
+			       .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
 
 	nanosleep(&ts, NULL);
 }
@@ -148,8 +148,8 @@ static void fail(struct worker *w, enum step s, int e)
 /* One connection's whole life; 0 when completed. */
 static int cycle(struct worker *w, uint64_t i, char *buf)
 {
-	const struct timeval tmo = {.tv_sec = 2};
-	struct sockaddr_in from = {.sin_family = AF_INET};
+	const struct timeval tmo = { .tv_sec = 2 };
+	struct sockaddr_in from = { .sin_family = AF_INET };
 	uint64_t a = 1 + i / PORTS_PER_ADDR;
 	int one = 1, c, s = -1, ret = -1;
 	size_t n = w->o->bytes;
@@ -302,11 +302,11 @@ static void usage(FILE *f, const char *argv0)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.rate = 10000, .seconds = 30, .bytes = 100, .threads = 1};
+	struct opts o = { .rate = 10000, .seconds = 30, .bytes = 100, .threads = 1 };
 	struct worker w[MAX_THREADS];
 	struct sigaction sa;
-	uint64_t att = 0, done = 0, c2s = 0, s2c = 0, failed[S_NSTEPS] = {0};
-	int first_errno[S_NSTEPS] = {0};
+	uint64_t att = 0, done = 0, c2s = 0, s2c = 0, failed[S_NSTEPS] = { 0 };
+	int first_errno[S_NSTEPS] = { 0 };
 	const char *ports_file = NULL;
 	struct rusage ru;
 	double t0, el, v;

@@ -132,7 +132,7 @@ static int one_pair(int lfd, const struct sockaddr_in *to, const struct sockaddr
  */
 static void abort_all(void)
 {
-	const struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	const struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct rlimit rl;
 	rlim_t fd;
 
@@ -148,7 +148,7 @@ static void abort_all(void)
  */
 static int hold(unsigned long pairs)
 {
-	struct sockaddr_in any = {.sin_family = AF_INET}, from = {.sin_family = AF_INET};
+	struct sockaddr_in any = { .sin_family = AF_INET }, from = { .sin_family = AF_INET };
 	unsigned long i, nl = (pairs + PER_LISTENER - 1) / PER_LISTENER;
 	struct sockaddr_in *to; /* each listener's address */
 	int *lfd, err;
@@ -174,10 +174,10 @@ static int hold(unsigned long pairs)
 			fprintf(stderr, PROG ": connection %lu of %lu: %s%s\n", i + 1, pairs,
 				strerror(-err),
 				err == -EMFILE || err == -ENFILE
-				    ? " (fd limits: fs.nr_open, fs.file-max)"
+					? " (fd limits: fs.nr_open, fs.file-max)"
 				: err == -EADDRNOTAVAIL
-				    ? " (ephemeral ports: net.ipv4.ip_local_port_range)"
-				    : "");
+					? " (ephemeral ports: net.ipv4.ip_local_port_range)"
+					: "");
 			return 1;
 		}
 	}

@@ -60,7 +60,7 @@
 #define PROG	      "synth_store"
 #define NS	      1000000000ull
 #define MONO0	      (3 * 86400 * NS + 123456789ull) /* the host has been up 3 days */
-#define START_DEFAULT 1710201600ull		      /* 2024-03-12T00:00:00Z */
+#define START_DEFAULT 1710201600ull /* 2024-03-12T00:00:00Z */
 
 /* ---- deterministic randomness: xoshiro256** seeded by splitmix64 ---------- */
 
@@ -124,30 +124,30 @@ static double rnd_log(double lo, double hi)
 enum kind { K_NGINX, K_PG, K_REDIS, K_SSH, K_EXPORTER, K_HTTPS_OUT, K_DNS, K_MAX };
 
 struct kind_info {
-	double weight;		   /* share of the connection slots */
-	double short_share;	   /* share of its connections that are short-lived */
+	double weight; /* share of the connection slots */
+	double short_share; /* share of its connections that are short-lived */
 	double short_lo, short_hi; /* short lifetimes, seconds, log-uniform */
-	double bytes_scale;	   /* typical bytes per active tick (before the heavy factor) */
+	double bytes_scale; /* typical bytes per active tick (before the heavy factor) */
 	const char *comm;
 	uint32_t pid, npids; /* owner: pid .. pid + npids - 1 (thread ids of one process) */
-	uint32_t tgid;	     /* 0: the pid itself (separate processes) */
+	uint32_t tgid; /* 0: the pid itself (separate processes) */
 };
 
 static const struct kind_info kinds[K_MAX] = {
-    [K_NGINX] = {0.45, 0.30, 2, 900, 60000, "nginx", 1210, 4, 0},
-    [K_PG] = {0.20, 0.00, 0, 0, 8000, "java", 2301, 40, 2301},
-    [K_REDIS] = {0.14, 0.00, 0, 0, 2000, "java", 2301, 40, 2301},
-    [K_SSH] = {0.02, 0.00, 0, 0, 500, "sshd", 3100, 8, 0},
-    [K_EXPORTER] = {0.04, 0.50, 1, 30, 20000, "node_exporter", 880, 1, 0},
-    [K_HTTPS_OUT] = {0.10, 0.70, 1, 600, 30000, "python3", 4400, 6, 0},
-    [K_DNS] = {0.05, 1.00, 5, 120, 120, "systemd-resolve", 610, 1, 0},
+	[K_NGINX] = { 0.45, 0.30, 2, 900, 60000, "nginx", 1210, 4, 0 },
+	[K_PG] = { 0.20, 0.00, 0, 0, 8000, "java", 2301, 40, 2301 },
+	[K_REDIS] = { 0.14, 0.00, 0, 0, 2000, "java", 2301, 40, 2301 },
+	[K_SSH] = { 0.02, 0.00, 0, 0, 500, "sshd", 3100, 8, 0 },
+	[K_EXPORTER] = { 0.04, 0.50, 1, 30, 20000, "node_exporter", 880, 1, 0 },
+	[K_HTTPS_OUT] = { 0.10, 0.70, 1, 600, 30000, "python3", 4400, 6, 0 },
+	[K_DNS] = { 0.05, 1.00, 5, 120, 120, "systemd-resolve", 610, 1, 0 },
 };
 
 struct sconn {
 	struct tt_ev_conn info;
 	struct tt_counters c; /* totals so far */
-	uint64_t close_ns;    /* when it will close (CLOCK_MONOTONIC); UINT64_MAX: never here */
-	double heavy;	      /* traffic factor, a few connections carry most bytes */
+	uint64_t close_ns; /* when it will close (CLOCK_MONOTONIC); UINT64_MAX: never here */
+	double heavy; /* traffic factor, a few connections carry most bytes */
 	uint32_t base_rtt_us;
 	enum kind kind;
 	int fresh; /* opened in this tick: its first traffic is sampled at the tick's end */
@@ -166,7 +166,7 @@ struct opts {
 	uint64_t tick_ns;
 	uint64_t seed;
 	double active;
-	uint64_t start_s;  /* Unix seconds of the recording's start */
+	uint64_t start_s; /* Unix seconds of the recording's start */
 	uint64_t flush_ns; /* block length, as tcptop-record --flush */
 	uint64_t keyframe_ns; /* as tcptop-record --keyframe; 0: the writer's default (60 s) */
 	const char *host; /* recordings.host; default synth-web-1 */
@@ -178,7 +178,7 @@ struct gen {
 	uint64_t next_cookie;
 	uint64_t opened; /* connections in all */
 	uint64_t closed;
-	uint64_t events;     /* of the stream, keyframes excluded */
+	uint64_t events; /* of the stream, keyframes excluded */
 	uint64_t conn_ticks; /* rows over all tables */
 	struct tt_writer *w;
 	struct tt_agg *agg;
@@ -199,7 +199,7 @@ static void set_v4(uint8_t a[16], uint32_t host_order)
 
 static void set_v6(uint8_t a[16], uint64_t lo)
 {
-	static const uint8_t prefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0};
+	static const uint8_t prefix[8] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0 };
 	int i;
 
 	memcpy(a, prefix, 8);
@@ -246,10 +246,10 @@ static void conn_new(struct gen *g, struct sconn *s, enum kind k, uint64_t ts, i
 			set_v6(ci->raddr, 0x1000000 + rnd_below(4096));
 		} else {
 			set_v4(ci->laddr, SERVER_V4);
-			set_v4(ci->raddr,
-			       rnd01() < 0.5
-				   ? V4(192, 168, rnd_below(4), 1 + rnd_below(254))
-				   : V4(10, 20 + rnd_below(4), rnd_below(256), 1 + rnd_below(254)));
+			set_v4(ci->raddr, rnd01() < 0.5
+						  ? V4(192, 168, rnd_below(4), 1 + rnd_below(254))
+						  : V4(10, 20 + rnd_below(4), rnd_below(256),
+						       1 + rnd_below(254)));
 		}
 		break;
 	case K_PG:
@@ -296,8 +296,8 @@ static void conn_new(struct gen *g, struct sconn *s, enum kind k, uint64_t ts, i
 	s->base_rtt_us = ci->proto != 6	    ? 0
 			 : k == K_HTTPS_OUT ? (uint32_t)rnd_log(8000, 90000)
 			 : v6 || (k == K_NGINX && ci->raddr[12] == 192)
-			     ? (uint32_t)rnd_log(2000, 40000)
-			     : (uint32_t)rnd_log(60, 600);
+				 ? (uint32_t)rnd_log(2000, 40000)
+				 : (uint32_t)rnd_log(60, 600);
 	/* 1 in 50 connections is a heavy hitter: a bulk download, a big query */
 	s->heavy = rnd01() < 0.02 ? rnd_log(20, 500) : rnd_log(0.2, 5);
 	if (rnd01() < ki->short_share)
@@ -577,9 +577,10 @@ static int usage(const char *why)
 {
 	if (why)
 		fprintf(stderr, PROG ": %s\n", why);
-	fprintf(stderr, "Usage: " PROG " DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]\n"
-			"                   [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]\n"
-			"                   [--keyframe 60s] [--retrans 0.01] [--host synth-web-1]\n");
+	fprintf(stderr,
+		"Usage: " PROG " DIR [--conns 1000] [--hours 24] [--tick 1s] [--seed 1]\n"
+		"                   [--active 0.10] [--start UNIX_SECONDS] [--flush 5s]\n"
+		"                   [--keyframe 60s] [--retrans 0.01] [--host synth-web-1]\n");
 	return 2;
 }
 
@@ -735,7 +736,7 @@ int main(int argc, char **argv)
 	g.npend = 0;
 	for (k = 0; k < g.o.conns; k++) {
 		struct sconn *s = &g.c[k];
-		struct tt_event ev = {.ts_ns = MONO0 + 1000, .type = TT_EV_CONN};
+		struct tt_event ev = { .ts_ns = MONO0 + 1000, .type = TT_EV_CONN };
 
 		conn_new(&g, s, pick_kind(), MONO0, 1, rec_end);
 		ev.conn = s->info;

@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_write(path, data, size);
 	if (tt_store_open(store_dir, TT_STORE_READ, 0, 0, &st, why, sizeof(why)) == 0) {
 		if (tt_scan_span(st, &s, &e) == 0) {
-			(void)tt_scan(st, 0, 0, &cb, &n, NULL, warn, sizeof(warn), why, sizeof(why));
+			(void)tt_scan(st, 0, 0, &cb, &n, NULL, warn, sizeof(warn), why,
+				      sizeof(why));
 			cb.on_piece = on_piece;
 			(void)tt_scan(st, s + (e - s) / 3, e - (e - s) / 3, &cb, &n, NULL, warn,
 				      sizeof(warn), why, sizeof(why));

@@ -30,7 +30,8 @@ static int entries(const char *dir)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct tt_query_limits lim = { .timeout_ns = 200000000ull, .max_memory = 32u << 20,
+	struct tt_query_limits lim = { .timeout_ns = 200000000ull,
+				       .max_memory = 32u << 20,
 				       .max_rows = 1000 };
 	struct tt_query *q = NULL;
 	struct stat now;

@@ -58,17 +58,29 @@ static inline void fz_write(const char *path, const uint8_t *p, size_t n)
 	close(fd);
 }
 
-static inline void fz_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static inline void fz_put32(uint8_t *p, uint32_t v) { fz_put16(p, (uint16_t)v); fz_put16(p + 2, (uint16_t)(v >> 16)); }
-static inline void fz_put64(uint8_t *p, uint64_t v) { fz_put32(p, (uint32_t)v); fz_put32(p + 4, (uint32_t)(v >> 32)); }
+static inline void fz_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void fz_put32(uint8_t *p, uint32_t v)
+{
+	fz_put16(p, (uint16_t)v);
+	fz_put16(p + 2, (uint16_t)(v >> 16));
+}
+static inline void fz_put64(uint8_t *p, uint64_t v)
+{
+	fz_put32(p, (uint32_t)v);
+	fz_put32(p + 4, (uint32_t)(v >> 32));
+}
 
 /*
  * A segment (docs/FORMAT.md) with one frame whose payload is raw compressed:
  * valid file header, frame header and CRCs, so only the events can be wrong.
  * Returns a malloc'ed buffer and its length in *len, or NULL.
  */
-static inline uint8_t *fz_segment(const uint8_t *raw, size_t raw_len, uint32_t n_events, uint16_t flags,
-			   uint64_t t_start, uint64_t t_end, size_t *len)
+static inline uint8_t *fz_segment(const uint8_t *raw, size_t raw_len, uint32_t n_events,
+				  uint16_t flags, uint64_t t_start, uint64_t t_end, size_t *len)
 {
 	size_t bound = ZSTD_compressBound(raw_len), clen;
 	uint8_t *f = calloc(1, 64 + 48 + bound);

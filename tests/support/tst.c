@@ -338,7 +338,8 @@ size_t tst_gen_tick(struct tst_gen *g, struct tt_event *ev)
 		memset(l, 0, sizeof(*l));
 		l->proto = tst_chance(s, 25) ? IPPROTO_UDP : IPPROTO_TCP;
 		l->peer = (uint8_t)(tst_rnd(s) % 250);
-		l->id = l->proto == IPPROTO_UDP ? (1ull << 63) | (tst_rnd(s) >> 1) : g->next_cookie++;
+		l->id = l->proto == IPPROTO_UDP ? (1ull << 63) | (tst_rnd(s) >> 1)
+						: g->next_cookie++;
 		conn_event(g, &ev[n], l, NEXT_TS());
 		/* partial: found already open at the first walk, or later by discovery */
 		if (g->last_tick == g->t0 || tst_chance(s, 10)) {
@@ -361,7 +362,8 @@ size_t tst_gen_tick(struct tst_gen *g, struct tt_event *ev)
 			l->c.bytes_out += tst_rnd(s) % 3000;
 			l->c.packets_in += 1 + tst_rnd(s) % 5;
 			l->c.packets_out += 1 + tst_rnd(s) % 5;
-			l->c.srtt_us = l->proto == IPPROTO_TCP ? (uint32_t)(50 + tst_rnd(s) % 500) : 0;
+			l->c.srtt_us =
+				l->proto == IPPROTO_TCP ? (uint32_t)(50 + tst_rnd(s) % 500) : 0;
 			l->c.rttvar_us = l->c.srtt_us / 2;
 			l->c.retrans += tst_chance(s, 10);
 			l->c.state = l->proto == IPPROTO_TCP ? TT_TCP_ESTABLISHED : 0;
@@ -478,8 +480,8 @@ uint64_t tst_record_cb(const struct tt_writer_opts *wo, struct tst_gen *g, int t
 			on_tick(ctx, w, tt_agg_table(agg));
 	}
 	if (finish) {
-		rc = tt_writer_finish(w, (uint64_t)((int64_t)g->last_tick +
-						    wo->rec.mono_to_wall_ns));
+		rc = tt_writer_finish(w,
+				      (uint64_t)((int64_t)g->last_tick + wo->rec.mono_to_wall_ns));
 		if (rc)
 			fail_msg("tt_writer_finish: %s", tt_writer_errmsg(w));
 	}

@@ -103,8 +103,8 @@ struct tst_live {
 /*
  * Ticks of 1 s from t0 (CLOCK_MONOTONIC) of a host that opens 0-3 connections a
  * tick (a quarter UDP peers, some partial), moves data on 30 % of them, changes
- * an owner (a new CONN, same tuple) now and then, resets, closes (every reason) and loses ring-buffer
- * events: every event type. A function of the seed only.
+ * an owner (a new CONN, same tuple) now and then, resets, closes (every reason) and loses
+ * ring-buffer events: every event type. A function of the seed only.
  */
 struct tst_gen {
 	uint64_t s; /* xorshift state */

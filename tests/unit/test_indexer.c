@@ -23,8 +23,8 @@
 
 #define SEC 1000000000ull
 /* Unix time at CLOCK_MONOTONIC 0, in s: a whole hour, so period edges are easy to name */
-#define M2W_S 1699999200ull
-#define M2W (M2W_S * SEC)
+#define M2W_S	1699999200ull
+#define M2W	(M2W_S * SEC)
 #define MINOR_S 60u /* the tests name minutes; tt_indexer_new(0) is TT_IX_RES_MINOR */
 #define MAJOR_S TT_IX_RES_MAJOR
 
@@ -44,8 +44,7 @@ static void tab_start(struct tab *tb, uint64_t start, uint64_t end)
 
 /* Add a row whose deltas are d_in/d_out; tot is carried by the caller. Owner: curl, 42. */
 static struct tt_row *tab_row(struct tab *tb, uint64_t id, uint64_t open_mono,
-			      struct tt_counters *tot, uint64_t d_in, uint64_t d_out,
-			      uint32_t srtt)
+			      struct tt_counters *tot, uint64_t d_in, uint64_t d_out, uint32_t srtt)
 {
 	struct tt_row *r = &tb->rows[tb->t.n++];
 	double len = (double)(tb->t.ts_ns - tb->t.start_ns) / 1e9;
@@ -200,8 +199,8 @@ static void test_totals_peaks_rtt(void **state)
 	/* ticks ending at 101..105 s: minute [60 s, 120 s) and hour [0, 3600 s), one piece each */
 	assert_int_equal(np, 2);
 	for (k = 0; k < 2; k++) {
-		const struct tt_ix_piece *q = k ? piece(p, np, 0, MAJOR_S, 0, 0) :
-						  piece(p, np, 0, MINOR_S, 60, 0);
+		const struct tt_ix_piece *q =
+			k ? piece(p, np, 0, MAJOR_S, 0, 0) : piece(p, np, 0, MINOR_S, 60, 0);
 
 		assert_int_equal(q->tgid, 42);
 		assert_string_equal(q->comm, "curl");
@@ -236,8 +235,8 @@ static void test_totals_peaks_rtt(void **state)
  */
 static void test_period_boundaries(void **state)
 {
-	static const uint64_t ends10[] = { 109 * SEC, 110 * SEC, 110 * SEC + SEC / 2, 120 * SEC,
-					   125 * SEC, 131 * SEC };
+	static const uint64_t ends10[] = { 109 * SEC, 110 * SEC, 110 * SEC + SEC / 2,
+					   120 * SEC, 125 * SEC, 131 * SEC };
 	static const struct want w10[] = {
 		{ 10, 100, 0, 2, 2001, 109 * SEC, 110 * SEC },
 		{ 10, 110, 0, 2, 2005, 110 * SEC + SEC / 2, 120 * SEC },
@@ -546,9 +545,10 @@ static void test_owner_parts(void **state)
 		const char *comm;
 		uint64_t cgroup;
 	} tk[] = {
-		{ 61, 42, 42, "curl", 0 }, { 62, 42, 99, "curl", 0 }, /* another thread: same owner */
-		{ 63, 43, 43, "wget", 0 }, { 64, 43, 43, "wget", 0 },
-		{ 65, 42, 42, "curl", 0 }, { 121, 42, 42, "curl", 0 }, /* next minute, same hour */
+		{ 61, 42, 42, "curl", 0 },    { 62, 42, 99, "curl", 0 }, /* another thread: same
+									    owner */
+		{ 63, 43, 43, "wget", 0 },    { 64, 43, 43, "wget", 0 }, { 65, 42, 42, "curl", 0 },
+		{ 121, 42, 42, "curl", 0 }, /* next minute, same hour */
 		{ 122, 42, 42, "curl", 7 }, /* cgroup only */
 		{ 123, 42, 42, "curl-x", 7 }, /* comm only */
 	};
@@ -1015,8 +1015,8 @@ static void test_from_aggregator(void **state)
 		assert_int_equal(q->rtt_max_us, hi);
 		assert_int_equal(q->resets, 0);
 		check_want(p, np, ib,
-			   &(struct want){ 10, 100 + 10 * k, 0, 10 - 5 * k, 10000 - 5000 * k, lo * SEC,
-					   (hi - 5 * k) * SEC });
+			   &(struct want){ 10, 100 + 10 * k, 0, 10 - 5 * k, 10000 - 5000 * k,
+					   lo * SEC, (hi - 5 * k) * SEC });
 		assert_int_equal(piece(p, np, ib, 10, 100 + 10 * k, 0)->closed, k);
 	}
 	for (want = 0, t = 121; t <= 125; t++)
@@ -1049,7 +1049,7 @@ static void test_from_aggregator(void **state)
 static void test_minor_ok(void **state)
 {
 	static const uint64_t ok[] = { SEC, 10 * SEC, 45 * SEC, 60 * SEC, 900 * SEC, 3600 * SEC };
-	static const uint64_t bad[] = { 0, 1, SEC / 2, SEC + SEC / 2,
+	static const uint64_t bad[] = { 0,	 1,	   SEC / 2,    SEC + SEC / 2,
 					7 * SEC, 70 * SEC, 7200 * SEC, 86400 * SEC };
 	struct tt_counters tot = { 0 };
 	const struct tt_ix_conn *c;
@@ -1101,9 +1101,9 @@ static void test_minor_ok(void **state)
 
 /* ---- a store of the drains, and minor pieces against major ones ------------------------- */
 
-#define R_IDS 12
-#define R_TICKS 700
-#define R_MAX_LIVES 4096
+#define R_IDS	     12
+#define R_TICKS	     700
+#define R_MAX_LIVES  4096
 #define R_MAX_PIECES 32768
 
 struct db_piece {
@@ -1335,14 +1335,17 @@ static void test_minor_major_consistent(void **state)
 				int idle = tst_rnd(&s) % 4 == 0;
 				uint64_t din = idle ? 0 : tst_rnd(&s) % 50000;
 				uint64_t dout = idle ? 0 : tst_rnd(&s) % 3 ? tst_rnd(&s) % 5000 : 0;
-				uint32_t srtt = tst_rnd(&s) % 3 ? 1 + (uint32_t)(tst_rnd(&s) % 3000) : 0;
+				uint32_t srtt =
+					tst_rnd(&s) % 3 ? 1 + (uint32_t)(tst_rnd(&s) % 3000) : 0;
 				struct tt_row *r;
 
 				tot[i].state = (uint8_t)(1 + tst_rnd(&s) % 11);
 				r = tab_row(&tb, i + 1, 2999 * SEC, &tot[i], din, dout, srtt);
 				r->flags = tick ? 0 : TT_ROW_NEW;
 				if (!idle) {
-					r->d_retrans = tst_rnd(&s) % 4 == 0 ? (uint32_t)(1 + tst_rnd(&s) % 3) : 0;
+					r->d_retrans = tst_rnd(&s) % 4 == 0
+							       ? (uint32_t)(1 + tst_rnd(&s) % 3)
+							       : 0;
 					r->d_resets = tst_rnd(&s) % 9 == 0;
 				}
 				if (i == 1 && (now / (300 * SEC)) % 2)
@@ -1455,8 +1458,7 @@ static struct m_piece *m_find_piece(struct model *m, uint64_t id, uint64_t open_
 static int m_active(const struct tt_row *r)
 {
 	return r->d_bytes_in || r->d_bytes_out || r->d_packets_in || r->d_packets_out ||
-	       r->d_retrans || r->d_resets || (r->flags & TT_ROW_NEW) ||
-	       (r->flags & TT_ROW_CLOSED);
+	       r->d_retrans || r->d_resets || (r->flags & TT_ROW_NEW) || (r->flags & TT_ROW_CLOSED);
 }
 
 /* Account row r of the table ending at now (monotonic) in the model. */
@@ -1763,7 +1765,8 @@ static void random_run(uint64_t minor_s, uint64_t seed)
 			if (!idle) {
 				din = tst_rnd(&s) % 3 ? tst_rnd(&s) % 100000 : 0;
 				dout = tst_rnd(&s) % 3 ? tst_rnd(&s) % 1000 : 0;
-				retrans = tst_rnd(&s) % 5 == 0 ? (uint32_t)(1 + tst_rnd(&s) % 3) : 0;
+				retrans =
+					tst_rnd(&s) % 5 == 0 ? (uint32_t)(1 + tst_rnd(&s) % 3) : 0;
 				resets = tst_rnd(&s) % 10 == 0;
 			}
 			srtt = tst_rnd(&s) % 3 ? 1 + (uint32_t)(tst_rnd(&s) % 2000) : 0;
@@ -1784,9 +1787,11 @@ static void random_run(uint64_t minor_s, uint64_t seed)
 				r->flags |= TT_ROW_CLOSED;
 				/* a UDP flow closed as idle is as old as its last datagram,
 				 * possibly younger than at an earlier tick */
-				r->close_ns = tst_rnd(&s) % 2 ? 0 :
-					      tst_rnd(&s) % 2 ? now - tst_rnd(&s) % len :
-							    sl[i].open + tst_rnd(&s) % (now - sl[i].open + 1);
+				r->close_ns =
+					tst_rnd(&s) % 2 ? 0
+					: tst_rnd(&s) % 2
+						? now - tst_rnd(&s) % len
+						: sl[i].open + tst_rnd(&s) % (now - sl[i].open + 1);
 				r->close_reason = (uint8_t)(tst_rnd(&s) % 4);
 				r->err = tst_rnd(&s) % 2 ? 0 : 104;
 				sl[i].live = 0;

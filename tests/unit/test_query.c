@@ -144,8 +144,8 @@ static struct tt_query *ok(const struct fx *f, const char *sql)
 }
 
 /* Run and expect err with msg in the message; nothing created, nothing changed. */
-static void refused(const struct fx *f, const char *sql, const struct tt_query_limits *lim,
-		    int err, const char *msg)
+static void refused(const struct fx *f, const char *sql, const struct tt_query_limits *lim, int err,
+		    const char *msg)
 {
 	struct tt_query *q = (struct tt_query *)1;
 	struct snap a, b;
@@ -413,8 +413,9 @@ static void test_runaway_cte_times_out(void **state)
 	struct tt_query_limits lim = { .timeout_ns = 200000000ull };
 
 	/* the refusal itself (-ETIME, the message) proves the limit stopped it */
-	refused(f, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
-		   " SELECT count(*) FROM c",
+	refused(f,
+		"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+		" SELECT count(*) FROM c",
 		&lim, -ETIME, "stopped after 0.2 s (--timeout)");
 }
 
@@ -422,23 +423,27 @@ static void test_memory_hogs(void **state)
 {
 	struct fx *f = *state;
 	/* timeouts far off: what stops these is the memory, also on a loaded machine */
-	struct tt_query_limits lim = { .max_memory = 16ull << 20, .timeout_ns = 600 * 1000000000ull };
+	struct tt_query_limits lim = { .max_memory = 16ull << 20,
+				       .timeout_ns = 600 * 1000000000ull };
 	struct tt_query_limits len = { .timeout_ns = 600 * 1000000000ull };
 	sqlite3_int64 before = sqlite3_hard_heap_limit64(-1);
 
 	/* one value past SQLITE_LIMIT_LENGTH */
-	refused(f, "SELECT length(group_concat(zeroblob(1000000))) FROM (WITH RECURSIVE"
-		   " c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000) SELECT x FROM c)",
+	refused(f,
+		"SELECT length(group_concat(zeroblob(1000000))) FROM (WITH RECURSIVE"
+		" c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000) SELECT x FROM c)",
 		&len, -E2BIG, "string or blob too big");
 	/* no value is big, the set is: a DISTINCT over 3M random blobs in the heap */
-	refused(f, "SELECT count(DISTINCT r) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
-		   " SELECT x + 1 FROM c LIMIT 3000000) SELECT randomblob(100) AS r FROM c)",
+	refused(f,
+		"SELECT count(DISTINCT r) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
+		" SELECT x + 1 FROM c LIMIT 3000000) SELECT randomblob(100) AS r FROM c)",
 		&lim, -ENOMEM, "needs more than 16 MiB of memory (--max-memory)");
 	/* the process-wide limit is put back */
 	assert_int_equal(sqlite3_hard_heap_limit64(-1), before);
 	/* a large result held, not SQLite's heap */
-	refused(f, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200)"
-		   " SELECT zeroblob(100000) FROM c",
+	refused(f,
+		"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200)"
+		" SELECT zeroblob(100000) FROM c",
 		&lim, -E2BIG, "the result is larger than 16 MiB (--max-memory)");
 }
 
@@ -509,8 +514,9 @@ static void test_reads_a_writers_wal(void **state)
 	struct snap a, b;
 
 	assert_int_equal(sqlite3_open(f->db, &w), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(w, "PRAGMA wal_autocheckpoint = 0;"
-					 "INSERT INTO hosts VALUES (4, 'delta')",
+	assert_int_equal(sqlite3_exec(w,
+				      "PRAGMA wal_autocheckpoint = 0;"
+				      "INSERT INTO hosts VALUES (4, 'delta')",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	snprintf(wal, sizeof(wal), "%s-wal", f->db);
@@ -547,8 +553,9 @@ static void test_wal_without_shm(void **state)
 
 		/* a writer that dies without closing leaves -wal and -shm */
 		if (sqlite3_open(f->db, &w) != SQLITE_OK ||
-		    sqlite3_exec(w, "PRAGMA wal_autocheckpoint = 0;"
-				    "INSERT INTO hosts VALUES (5, 'epsilon')",
+		    sqlite3_exec(w,
+				 "PRAGMA wal_autocheckpoint = 0;"
+				 "INSERT INTO hosts VALUES (5, 'epsilon')",
 				 NULL, NULL, NULL) != SQLITE_OK)
 			_exit(1);
 		_exit(0);
@@ -585,8 +592,9 @@ static void test_immutable_read_retried(void **state)
 		close(done[1]);
 		usleep(150000); /* the parent is inside its query by now */
 		if (sqlite3_open(f->db, &w) != SQLITE_OK ||
-		    sqlite3_exec(w, "INSERT INTO hosts VALUES (6, 'zeta');"
-				    "PRAGMA wal_checkpoint(TRUNCATE)",
+		    sqlite3_exec(w,
+				 "INSERT INTO hosts VALUES (6, 'zeta');"
+				 "PRAGMA wal_checkpoint(TRUNCATE)",
 				 NULL, NULL, NULL) != SQLITE_OK)
 			_exit(1);
 		if (write(go[1], "w", 1) != 1 || read(done[0], &c, 1) < 0)
@@ -604,7 +612,8 @@ static void test_immutable_read_retried(void **state)
 	{
 		const struct tt_query_limits lim = { .timeout_ns = 600 * 1000000000ull };
 		char why[512];
-		int err = tt_query_run(f->db, "SELECT (SELECT count(*) FROM hosts), (WITH RECURSIVE"
+		int err = tt_query_run(f->db,
+				       "SELECT (SELECT count(*) FROM hosts), (WITH RECURSIVE"
 				       " c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT"
 				       " 4000000) SELECT count(*) FROM c)",
 				       &lim, &q, why, sizeof(why));

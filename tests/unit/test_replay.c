@@ -54,7 +54,8 @@ struct fx {
 	char dense[128]; /* the same stream, a keyframe in every block */
 };
 
-/* The recorder's loop over TICKS ticks of the stream of seed; its own tables to live (may be NULL). */
+/* The recorder's loop over TICKS ticks of the stream of seed; its own tables to live (may be NULL).
+ */
 static void record(const char *dir, uint64_t seed, uint64_t keyframe_ns, struct tst_capture *live)
 {
 	struct tt_writer_opts wo;
@@ -128,15 +129,15 @@ static void test_keyframe_blocks_where_due(void **state)
 	assert_int_equal(tst_q_int(f->sparse, "SELECT count(*) FROM blocks"), 80);
 	assert_int_equal(tst_q_int(f->sparse, "SELECT count(*) FROM segments"), 4);
 	assert_int_equal(tst_q_int(f->sparse, "SELECT count(*) FROM blocks b JOIN segments s ON "
-					  "s.id = b.segment_id WHERE b.offset = 64 AND "
-					  "b.keyframe = 0"),
+					      "s.id = b.segment_id WHERE b.offset = 64 AND "
+					      "b.keyframe = 0"),
 			 0);
 	/* 0 30 60 90, segment 110 140 170 200, segment 220 250 280 310, segment 330 360 390 */
 	assert_int_equal(tst_q_int(f->sparse, "SELECT sum(keyframe) FROM blocks"), 15);
 	/* at most 30 s between two keyframe blocks */
 	assert_int_equal(tst_q_int(f->sparse,
-			       "SELECT max(d) FROM (SELECT t_start_ns - lag(t_start_ns) OVER "
-			       "(ORDER BY t_start_ns) AS d FROM blocks WHERE keyframe)") <=
+				   "SELECT max(d) FROM (SELECT t_start_ns - lag(t_start_ns) OVER "
+				   "(ORDER BY t_start_ns) AS d FROM blocks WHERE keyframe)") <=
 				 (int64_t)(30 * SEC + SEC),
 			 1);
 	tst_capture_free(&live);
@@ -214,8 +215,10 @@ static void test_sparse_answers_as_dense(void **state)
 			 */
 			char sql[160];
 
-			snprintf(sql, sizeof(sql), "SELECT t_end_ns FROM blocks ORDER BY t_end_ns "
-				 "LIMIT 1 OFFSET %u", (unsigned)(tst_rnd(&g) % 79));
+			snprintf(sql, sizeof(sql),
+				 "SELECT t_end_ns FROM blocks ORDER BY t_end_ns "
+				 "LIMIT 1 OFFSET %u",
+				 (unsigned)(tst_rnd(&g) % 79));
 			from = (uint64_t)tst_q_int(f->dense, sql) + 1 + tst_rnd(&g) % 1000;
 			to = from + tst_rnd(&g) % 500000;
 		} else {
@@ -281,14 +284,20 @@ static void test_damaged_delta_block_waits_for_keyframe(void **state)
 		 seg);
 	off = tst_q_int(f->sparse, sql);
 	assert_true(off > 0);
-	snprintf(sql, sizeof(sql), "SELECT t_start_ns FROM blocks WHERE segment_id = %" PRId64
-		 " AND offset = %" PRId64, seg, off);
+	snprintf(sql, sizeof(sql),
+		 "SELECT t_start_ns FROM blocks WHERE segment_id = %" PRId64
+		 " AND offset = %" PRId64,
+		 seg, off);
 	t_bad = tst_q_int(f->sparse, sql);
-	snprintf(sql, sizeof(sql), "SELECT min(t_start_ns) FROM blocks WHERE keyframe AND "
-		 "t_start_ns > %" PRId64, t_bad);
+	snprintf(sql, sizeof(sql),
+		 "SELECT min(t_start_ns) FROM blocks WHERE keyframe AND "
+		 "t_start_ns > %" PRId64,
+		 t_bad);
 	t_next_kf = tst_q_int(f->sparse, sql);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM blocks WHERE t_start_ns > %" PRId64
-		 " AND t_start_ns < %" PRId64, t_bad, t_next_kf);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM blocks WHERE t_start_ns > %" PRId64
+		 " AND t_start_ns < %" PRId64,
+		 t_bad, t_next_kf);
 	skipped = tst_q_int(f->sparse, sql);
 	assert_true(skipped >= 1);
 	snprintf(file, sizeof(file), "r000001-s000001.tts");
@@ -306,7 +315,8 @@ static void test_damaged_delta_block_waits_for_keyframe(void **state)
 		/* no tick between the damage and the next keyframe is made up */
 		assert_false(ts > t_bad && ts <= t_next_kf);
 		if (ts <= t_bad)
-			tst_assert_table_equal(&c.t[i].t, &tst_capture_at(&full, c.t[i].t.ts_ns)->t, 1);
+			tst_assert_table_equal(&c.t[i].t, &tst_capture_at(&full, c.t[i].t.ts_ns)->t,
+					       1);
 	}
 	tst_capture_free(&c);
 
@@ -413,7 +423,8 @@ static void test_header_damage_every_bit(void **state)
 		tst_flip_byte(path, bit / 8, (uint8_t)(1u << (bit % 8)));
 		st = tst_scan(f->sparse, 0, to, &c, warn, sizeof(warn));
 		if (st.headers_damaged != 1 || c.n != full.n)
-			fail_msg("bit %" PRIu64 ": %" PRIu64 " damaged headers, %zu of %zu tables (%s)",
+			fail_msg("bit %" PRIu64 ": %" PRIu64
+				 " damaged headers, %zu of %zu tables (%s)",
 				 bit, st.headers_damaged, c.n, full.n, warn);
 		assert_int_equal(st.blocks_damaged, 0);
 		assert_non_null(strstr(warn, "r000001-s000000.tts"));
@@ -467,8 +478,8 @@ static void on_found(void *ctx, enum tt_finding_level level, const char *what, c
 	else if (level == TT_FINDING_WARNING)
 		fd->warnings++;
 	if (used < sizeof(fd->lines))
-		snprintf(fd->lines + used, sizeof(fd->lines) - used, "%d %s: %s\n", (int)level, what,
-			 msg);
+		snprintf(fd->lines + used, sizeof(fd->lines) - used, "%d %s: %s\n", (int)level,
+			 what, msg);
 }
 
 static struct tt_verify_result verify_dir(const char *dir, struct found *fd)
@@ -500,11 +511,13 @@ static void test_verify_every_field(void **state)
 	static const struct {
 		const char *table, *col;
 	} fields[] = {
-		{ "blocks", "offset" },	    { "blocks", "length" },   { "blocks", "raw_length" },
-		{ "blocks", "t_start_ns" }, { "blocks", "t_end_ns" }, { "blocks", "events" },
-		{ "blocks", "checksum" },   { "blocks", "keyframe" }, { "segments", "recording_id" },
-		{ "segments", "seq" },	    { "segments", "bytes" },  { "segments", "blocks" },
-		{ "segments", "t_start_ns" }, { "segments", "t_end_ns" },
+		{ "blocks", "offset" },		{ "blocks", "length" },
+		{ "blocks", "raw_length" },	{ "blocks", "t_start_ns" },
+		{ "blocks", "t_end_ns" },	{ "blocks", "events" },
+		{ "blocks", "checksum" },	{ "blocks", "keyframe" },
+		{ "segments", "recording_id" }, { "segments", "seq" },
+		{ "segments", "bytes" },	{ "segments", "blocks" },
+		{ "segments", "t_start_ns" },	{ "segments", "t_end_ns" },
 	};
 	struct fx *f = *state;
 	uint64_t g = 0xf11b; /* tst_rnd state */
@@ -520,7 +533,8 @@ static void test_verify_every_field(void **state)
 		fail_msg("a clean store: %s", fd.lines);
 	assert_int_equal(res.frames, 80);
 	assert_int_equal(res.segments, 4);
-	assert_int_equal((int64_t)res.events, tst_q_int(f->sparse, "SELECT sum(events) FROM blocks"));
+	assert_int_equal((int64_t)res.events,
+			 tst_q_int(f->sparse, "SELECT sum(events) FROM blocks"));
 
 	snprintf(dir2, sizeof(dir2), "%s/edit", f->tmp);
 	tst_rmtree(dir2);
@@ -541,32 +555,36 @@ static void test_verify_every_field(void **state)
 				 "id = %" PRId64,
 				 t, c, c, bit, c, bit, id);
 			if (try_sql(dir2, sql) != SQLITE_OK)
-				continue; /* two rows made one (UNIQUE): not an index anyone can have */
+				continue; /* two rows made one (UNIQUE): not an index anyone can
+					     have */
 			verify_dir(dir2, &fd);
 			snprintf(row, sizeof(row), "%s row %" PRId64 " (", t, id);
 			if (fd.problems != 1 || !strstr(fd.lines, row) || !strstr(fd.lines, c))
-				fail_msg("%s.%s of row %" PRId64 " ^ %" PRId64 ": %u problems:\n%s", t, c,
-					 id, bit, fd.problems, fd.lines);
+				fail_msg("%s.%s of row %" PRId64 " ^ %" PRId64 ": %u problems:\n%s",
+					 t, c, id, bit, fd.problems, fd.lines);
 			exec_sql(dir2, sql); /* flipped back */
 		}
 	}
 	/* spans: edits that move them past what the blocks hold */
 	{
 		static const char *const edits[][2] = {
-			{ "UPDATE recordings SET start_ns = start_ns + 3600000000000", "recordings row 1" },
+			{ "UPDATE recordings SET start_ns = start_ns + 3600000000000",
+			  "recordings row 1" },
 			{ "UPDATE recordings SET end_ns = start_ns + 1000", "recordings row 1" },
 			{ "UPDATE conns SET last_seen_ns = last_seen_ns + 3600000000000 WHERE id = 7",
 			  "conns row 7" },
 			{ "UPDATE conns SET recording_id = 99 WHERE id = 9", "conns row 9" },
 			{ "UPDATE rollups SET last_ns = res * 1000000000 + 1 WHERE (res, t, conn, part) "
-			  "= (SELECT res, t, conn, part FROM rollups LIMIT 1)", "rollups row " },
+			  "= (SELECT res, t, conn, part FROM rollups LIMIT 1)",
+			  "rollups row " },
 			{ "UPDATE rollups SET bytes_out = bytes_out + 1 WHERE (res, t, conn, part) = "
 			  "(SELECT res, t, conn, part FROM rollups WHERE res = 3600 AND conn = 12)",
 			  "conns row 12" },
 			{ "UPDATE rollups SET packets_in = packets_in + 1024 WHERE (res, t, conn, part) = "
 			  "(SELECT res, t, conn, part FROM rollups WHERE res = 300 AND conn = 13 LIMIT 1)",
 			  "conns row 13" },
-			{ "UPDATE conns SET bytes_in = bytes_in + 1 WHERE id = 11", "conns row 11" },
+			{ "UPDATE conns SET bytes_in = bytes_in + 1 WHERE id = 11",
+			  "conns row 11" },
 		};
 
 		for (k = 0; k < sizeof(edits) / sizeof(edits[0]); k++) {
@@ -575,7 +593,8 @@ static void test_verify_every_field(void **state)
 			exec_sql(dir2, edits[k][0]);
 			verify_dir(dir2, &fd);
 			if (fd.problems < 1 || !strstr(fd.lines, edits[k][1]))
-				fail_msg("%s: %u problems:\n%s", edits[k][0], fd.problems, fd.lines);
+				fail_msg("%s: %u problems:\n%s", edits[k][0], fd.problems,
+					 fd.lines);
 		}
 	}
 	(void)orig;
@@ -607,12 +626,13 @@ static void test_adopt_unindexed_blocks(void **state)
 	tst_rmtree(dir2);
 	copy_store(f->sparse, dir2);
 	/* what the index said before the last three blocks' transactions: open, unsealed */
-	exec_sql(dir2, "DELETE FROM blocks WHERE id IN (SELECT id FROM blocks ORDER BY id DESC "
-		       "LIMIT 3); UPDATE segments SET sealed = 0, blocks = (SELECT count(*) FROM "
-		       "blocks b WHERE b.segment_id = segments.id), bytes = (SELECT max(offset + "
-		       "length) FROM blocks b WHERE b.segment_id = segments.id), t_end_ns = (SELECT "
-		       "max(t_end_ns) FROM blocks b WHERE b.segment_id = segments.id) WHERE seq = 3; "
-		       "UPDATE recordings SET end_ns = NULL, clean_stop = 0");
+	exec_sql(dir2,
+		 "DELETE FROM blocks WHERE id IN (SELECT id FROM blocks ORDER BY id DESC "
+		 "LIMIT 3); UPDATE segments SET sealed = 0, blocks = (SELECT count(*) FROM "
+		 "blocks b WHERE b.segment_id = segments.id), bytes = (SELECT max(offset + "
+		 "length) FROM blocks b WHERE b.segment_id = segments.id), t_end_ns = (SELECT "
+		 "max(t_end_ns) FROM blocks b WHERE b.segment_id = segments.id) WHERE seq = 3; "
+		 "UPDATE recordings SET end_ns = NULL, clean_stop = 0");
 	assert_int_equal(tt_store_open(dir2, TT_STORE_READ, 0, 0, &st, why, sizeof(why)), 0);
 	assert_int_equal(tt_repair_unindexed(st, &n, why, sizeof(why)), 0);
 	tt_store_close(st);
@@ -645,19 +665,22 @@ static void test_adopt_unindexed_blocks(void **state)
 	assert_non_null(strstr(warn, "adopted"));
 	tt_writer_free(w);
 	assert_int_equal(tst_q_int(dir2, "SELECT count(*) FROM blocks b JOIN segments s ON s.id = "
-				     "b.segment_id WHERE s.recording_id = 1"),
+					 "b.segment_id WHERE s.recording_id = 1"),
 			 80);
-	assert_int_equal(tst_q_int(dir2, "SELECT count(*) FROM recordings WHERE id = 1 AND end_ns IS "
-				     "NULL"),
+	assert_int_equal(tst_q_int(dir2,
+				   "SELECT count(*) FROM recordings WHERE id = 1 AND end_ns IS "
+				   "NULL"),
 			 1);
 	/* every table as before, through the rollups too */
 	tst_scan(dir2, 0, (uint64_t)((int64_t)T0 + M2W) + 500 * SEC, &c, NULL, 0);
 	assert_int_equal(c.n, full.n);
 	for (i = 0; i < c.n; i++)
 		tst_assert_table_equal(&c.t[i].t, &full.t[i].t, 1);
-	assert_int_equal(tst_q_int(dir2, "SELECT sum(r.bytes_in) FROM rollups r JOIN conns c ON c.id = "
-				     "r.conn WHERE c.recording_id = 1 AND r.res = 3600"),
-			 tst_q_int(f->sparse, "SELECT sum(bytes_in) FROM rollups WHERE res = 3600"));
+	assert_int_equal(tst_q_int(dir2,
+				   "SELECT sum(r.bytes_in) FROM rollups r JOIN conns c ON c.id = "
+				   "r.conn WHERE c.recording_id = 1 AND r.res = 3600"),
+			 tst_q_int(f->sparse,
+				   "SELECT sum(bytes_in) FROM rollups WHERE res = 3600"));
 	tst_capture_free(&c);
 	tst_capture_free(&full);
 	tst_rmtree(dir2);

@@ -24,13 +24,13 @@
 #include "report.h"
 #include "tst.h"
 
-#define SEC    TST_SEC
-#define T0     (5000 * SEC) /* CLOCK_MONOTONIC of the first tick's start */
-#define M2W    (1700000000ll * (int64_t)SEC)
-#define TICKS  50
-#define LIVES  30 /* per host */
-#define HOSTS  2
-#define MAX_CT (HOSTS * LIVES * TICKS)
+#define SEC	TST_SEC
+#define T0	(5000 * SEC) /* CLOCK_MONOTONIC of the first tick's start */
+#define M2W	(1700000000ll * (int64_t)SEC)
+#define TICKS	50
+#define LIVES	30 /* per host */
+#define HOSTS	2
+#define MAX_CT	(HOSTS * LIVES * TICKS)
 #define REF_MAX 1024 /* groups of the reference */
 
 static const char *const host_names[HOSTS] = { "alpha", "beta" };
@@ -71,8 +71,9 @@ static void make_input(struct input *in, uint64_t seed)
 			c->id = 1000 * (uint64_t)(h + 1) + (uint64_t)(k % 20);
 			l->t_open = (int)(tst_rnd(&s) % (TICKS - 5));
 			if (k >= 20)
-				l->t_open = lives[k - 20].t_close + 1 < TICKS ? lives[k - 20].t_close + 1
-									       : TICKS - 1;
+				l->t_open = lives[k - 20].t_close + 1 < TICKS
+						    ? lives[k - 20].t_close + 1
+						    : TICKS - 1;
 			span = 1 + (int)(tst_rnd(&s) % TICKS);
 			l->t_close = l->t_open + span;
 			if (k < 20 && l->t_close > TICKS - 3)
@@ -118,7 +119,8 @@ static void make_input(struct input *in, uint64_t seed)
 					continue;
 				r = &tab->rows[tab->n++];
 				if (t > l->t_open && tst_chance(&s, 8)) { /* a new owner */
-					l->conn.tgid = l->conn.pid = 100 + (uint32_t)(tst_rnd(&s) % 6);
+					l->conn.tgid = l->conn.pid =
+						100 + (uint32_t)(tst_rnd(&s) % 6);
 					snprintf(l->conn.comm, sizeof(l->conn.comm), "%s",
 						 comms[l->conn.tgid % 5]);
 					l->conn.cgroup = 1 + tst_rnd(&s) % 3;
@@ -134,11 +136,14 @@ static void make_input(struct input *in, uint64_t seed)
 					r->d_packets_in = r->d_bytes_in / 1000 + tst_rnd(&s) % 3;
 					r->d_packets_out = r->d_bytes_out / 1000 + tst_rnd(&s) % 3;
 					if (l->conn.proto == IPPROTO_TCP) {
-						r->d_retrans = tst_chance(&s, 10) ? 1 + tst_rnd(&s) % 3 : 0;
+						r->d_retrans = tst_chance(&s, 10)
+								       ? 1 + tst_rnd(&s) % 3
+								       : 0;
 						r->d_resets = tst_chance(&s, 3);
 					}
 					/* a rate over a measured tick a little off 1 s */
-					r->rate_in = (double)r->d_bytes_in * (0.9 + (double)(tst_rnd(&s) % 200) / 1000);
+					r->rate_in = (double)r->d_bytes_in *
+						     (0.9 + (double)(tst_rnd(&s) % 200) / 1000);
 					r->rate_out = (double)r->d_bytes_out * 1.01;
 				}
 				l->tot.bytes_in += r->d_bytes_in;
@@ -147,7 +152,10 @@ static void make_input(struct input *in, uint64_t seed)
 				l->tot.packets_out += r->d_packets_out;
 				l->tot.retrans += r->d_retrans;
 				if (l->conn.proto == IPPROTO_TCP) {
-					l->tot.srtt_us = tst_chance(&s, 20) ? 0 : 100 + (uint32_t)(tst_rnd(&s) % 900);
+					l->tot.srtt_us =
+						tst_chance(&s, 20)
+							? 0
+							: 100 + (uint32_t)(tst_rnd(&s) % 900);
 					l->tot.state = (uint8_t)(1 + tst_rnd(&s) % 8);
 				}
 				r->tot = l->tot;
@@ -155,7 +163,8 @@ static void make_input(struct input *in, uint64_t seed)
 					r->flags |= TT_ROW_CLOSED;
 					r->close_ns = tab->start_ns + tst_rnd(&s) % SEC;
 					r->close_reason = (uint8_t)(tst_rnd(&s) % 4);
-					r->err = r->close_reason == TT_CLOSE_FAILED ? ECONNREFUSED : 0;
+					r->err = r->close_reason == TT_CLOSE_FAILED ? ECONNREFUSED
+										    : 0;
 					r->tot.state = TT_TCP_CLOSE;
 				}
 				r->last_active_ns = tab->ts_ns;
@@ -164,7 +173,8 @@ static void make_input(struct input *in, uint64_t seed)
 	}
 }
 
-/* ---- the reference model ------------------------------------------------------------------------ */
+/* ---- the reference model ------------------------------------------------------------------------
+ */
 
 /* The fields the keys of by name, every other one zero: equal projections, one group. */
 struct pkey {
@@ -373,8 +383,7 @@ static void assert_group_equal(const struct tt_group *got, const struct tt_group
 }
 
 /* Every group of top is the reference's, and the other way round. */
-static void check_against_ref(struct tt_top *top, const struct tt_groupby *by,
-			      struct ref *ref)
+static void check_against_ref(struct tt_top *top, const struct tt_groupby *by, struct ref *ref)
 {
 	const struct tt_group **ranked;
 	long n = tt_top_rank(top, TT_BY_BYTES, &ranked), i;
@@ -391,13 +400,24 @@ static void check_against_ref(struct tt_top *top, const struct tt_groupby *by,
 			fail_msg("group %ld of %ld is not in the reference", i, n);
 		assert_group_equal(ranked[i], &rg->g, conn_only);
 		if (conn_only) /* the whole identity, the latest owner */
-			assert_memory_equal(&ranked[i]->conn, &rg->last_conn, sizeof(rg->last_conn));
+			assert_memory_equal(&ranked[i]->conn, &rg->last_conn,
+					    sizeof(rg->last_conn));
 	}
 }
 
 static const char *const groupings[] = {
-	"conn", "pid", "process", "remote-host", "remote-net/24", "remote-net/16", "remote-port",
-	"local-port", "cgroup", "host", "process,remote-port", "host,remote-net/8,local-port",
+	"conn",
+	"pid",
+	"process",
+	"remote-host",
+	"remote-net/24",
+	"remote-net/16",
+	"remote-port",
+	"local-port",
+	"cgroup",
+	"host",
+	"process,remote-port",
+	"host,remote-net/8,local-port",
 };
 
 static void test_groups_equal_reference(void **state)
@@ -645,7 +665,8 @@ static void test_pieces_equal_ticks(void **state)
 						p = &pc[j];
 						break;
 					}
-				if (p && (p->conn.tgid != r->conn.tgid || p->conn.cgroup != r->conn.cgroup ||
+				if (p && (p->conn.tgid != r->conn.tgid ||
+					  p->conn.cgroup != r->conn.cgroup ||
 					  memcmp(p->conn.comm, r->conn.comm, TT_COMM_MAX)))
 					p = NULL; /* a new owner: a new part */
 				if (!p) {
@@ -699,7 +720,8 @@ static void test_pieces_equal_ticks(void **state)
 		pieces = tt_top_new(&by);
 		feed_ticks(ticks, &in, NULL);
 		for (i = 0; i < npc; i++)
-			assert_int_equal(tt_top_add_piece(pieces, &pc[i], host_names[pc_host[i]], NULL),
+			assert_int_equal(tt_top_add_piece(pieces, &pc[i], host_names[pc_host[i]],
+							  NULL),
 					 0);
 		n = tt_top_rank(ticks, TT_BY_BYTES, &ra);
 		assert_int_equal(tt_top_rank(pieces, TT_BY_BYTES, &rb), n);
@@ -767,7 +789,8 @@ static void test_parsers(void **state)
 	assert_int_equal(tt_groupby_parse("remote-net/x", &g, why, sizeof(why)), -EINVAL);
 	assert_int_equal(tt_groupby_parse("", &g, why, sizeof(why)), -EINVAL);
 	assert_int_equal(tt_groupby_parse("conn,pid,process,remote-host,remote-port,local-port,"
-					  "cgroup", &g, why, sizeof(why)),
+					  "cgroup",
+					  &g, why, sizeof(why)),
 			 -EINVAL);
 	assert_int_equal(tt_metric_parse("bytes"), TT_BY_BYTES);
 	assert_int_equal(tt_metric_parse("rtt"), TT_BY_RTT);

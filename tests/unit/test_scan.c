@@ -159,9 +159,11 @@ static void test_recordings_in_order(void **state)
 	/* each through a fresh aggregator: the recorder's own tables, seq included */
 	for (r = 0; r < 2; r++)
 		for (i = 0; i < TICKS; i++)
-			tst_assert_table_equal(&s.c.t[s.first_table[r] + i].t, &f->live[r].t[i].t, 1);
+			tst_assert_table_equal(&s.c.t[s.first_table[r] + i].t, &f->live[r].t[i].t,
+					       1);
 	assert_int_equal(st.ticks, 2 * TICKS);
-	assert_int_equal(st.blocks_total, (uint64_t)tst_q_int(f->dir, "SELECT count(*) FROM blocks"));
+	assert_int_equal(st.blocks_total,
+			 (uint64_t)tst_q_int(f->dir, "SELECT count(*) FROM blocks"));
 	assert_int_equal(st.blocks_read, st.blocks_total);
 	tst_capture_free(&s.c);
 
@@ -217,7 +219,8 @@ static void test_window_selects_overlapping_blocks(void **state)
 			 "SELECT count(*) FROM (SELECT b.t_end_ns AS e, coalesce(lag(b.t_end_ns) "
 			 "OVER (ORDER BY b.t_start_ns), b.t_start_ns) AS s FROM blocks b JOIN "
 			 "segments g ON g.id = b.segment_id WHERE g.recording_id = 1) "
-			 "WHERE e >= %" PRIu64 " AND s <= %" PRIu64, from, to);
+			 "WHERE e >= %" PRIu64 " AND s <= %" PRIu64,
+			 from, to);
 		st = tst_scan(f->dir, from, to, &c, NULL, 0);
 		assert_int_equal(st.recordings, 1);
 		assert_int_equal(st.blocks_selected, (uint64_t)tst_q_int(f->dir, sql));
@@ -234,8 +237,8 @@ static void test_window_selects_overlapping_blocks(void **state)
 				assert_non_null(tst_capture_at(&c, f->live[0].t[i].t.ts_ns));
 		}
 		for (i = 0; i < c.n; i++)
-			tst_assert_table_equal(&c.t[i].t, &tst_capture_at(&f->live[0],
-									  c.t[i].t.ts_ns)->t, 0);
+			tst_assert_table_equal(&c.t[i].t,
+					       &tst_capture_at(&f->live[0], c.t[i].t.ts_ns)->t, 0);
 		tst_capture_free(&c);
 	}
 }
@@ -452,14 +455,20 @@ static void test_damaged_keyframe_block(void **state)
 	off = tst_q_int(dir, "SELECT offset FROM blocks WHERE segment_id = 1 AND keyframe "
 			     "ORDER BY offset LIMIT 1 OFFSET 1");
 	assert_true(off > 64);
-	snprintf(sql, sizeof(sql), "SELECT t_start_ns FROM blocks WHERE segment_id = 1 AND "
-		 "offset = %" PRId64, off);
+	snprintf(sql, sizeof(sql),
+		 "SELECT t_start_ns FROM blocks WHERE segment_id = 1 AND "
+		 "offset = %" PRId64,
+		 off);
 	t_bad = tst_q_int(dir, sql);
-	snprintf(sql, sizeof(sql), "SELECT min(t_start_ns) FROM blocks WHERE keyframe AND "
-		 "t_start_ns > %" PRId64, t_bad);
+	snprintf(sql, sizeof(sql),
+		 "SELECT min(t_start_ns) FROM blocks WHERE keyframe AND "
+		 "t_start_ns > %" PRId64,
+		 t_bad);
 	t_next = tst_q_int(dir, sql);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM blocks WHERE t_start_ns > %" PRId64
-		 " AND t_start_ns < %" PRId64, t_bad, t_next);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM blocks WHERE t_start_ns > %" PRId64
+		 " AND t_start_ns < %" PRId64,
+		 t_bad, t_next);
 	skipped = tst_q_int(dir, sql);
 	assert_true(skipped >= 1);
 	snprintf(file, sizeof(file), "r000001-s000000.tts");
@@ -472,7 +481,8 @@ static void test_damaged_keyframe_block(void **state)
 	assert_non_null(strstr(warn, "1 damaged blocks skipped"));
 	/* the ticks of the damaged block and of the delta blocks after it: gone, none made up */
 	print_message("rows of connections closed in the gap, left after the resync: %zu\n",
-		      check_gap(&c, &f->live[0], (uint64_t)(t_bad - M2W), (uint64_t)(t_next - M2W)));
+		      check_gap(&c, &f->live[0], (uint64_t)(t_bad - M2W),
+				(uint64_t)(t_next - M2W)));
 	assert_int_equal(c.n, TICKS - (size_t)(1 + skipped) * 5);
 	tst_capture_free(&c);
 	tst_rmtree(dir);

@@ -62,12 +62,12 @@ static int group_teardown(void **state)
 }
 
 static const struct tt_seg_meta test_meta = {
-    .recording_id = 42,
-    .seq = 7,
-    .mono_to_wall_ns = -123456789,
-    .created_wall_ns = 1700000000ull * SEC,
-    .boot_id_hi = 0x0123456789abcdefull,
-    .boot_id_lo = 0xfedcba9876543210ull,
+	.recording_id = 42,
+	.seq = 7,
+	.mono_to_wall_ns = -123456789,
+	.created_wall_ns = 1700000000ull * SEC,
+	.boot_id_hi = 0x0123456789abcdefull,
+	.boot_id_lo = 0xfedcba9876543210ull,
 };
 
 static struct tt_segw *create_w(const char *path)
@@ -108,18 +108,20 @@ static void assert_info_equal(const struct tt_block_info *a, const struct tt_blo
 
 static uint64_t edge64(uint64_t *s)
 {
-	static const uint64_t e[] = {
-	    0, 1, 127, 128, UINT32_MAX, 1ull << 63, INT64_MAX, UINT64_MAX - 1, UINT64_MAX};
+	static const uint64_t e[] = { 0,	  1,	      127,	 128,
+				      UINT32_MAX, 1ull << 63, INT64_MAX, UINT64_MAX - 1,
+				      UINT64_MAX };
 
-	return tst_rnd(s) % 3 ? tst_rnd(s) >> (tst_rnd(s) % 64) : e[tst_rnd(s) % (sizeof(e) / sizeof(e[0]))];
+	return tst_rnd(s) % 3 ? tst_rnd(s) >> (tst_rnd(s) % 64)
+			      : e[tst_rnd(s) % (sizeof(e) / sizeof(e[0]))];
 }
 
 static uint32_t edge32(uint64_t *s)
 {
-	static const uint32_t e[] = {0, 1, 127, 128, INT32_MAX, UINT32_MAX - 1, UINT32_MAX};
+	static const uint32_t e[] = { 0, 1, 127, 128, INT32_MAX, UINT32_MAX - 1, UINT32_MAX };
 
 	return tst_rnd(s) % 3 ? (uint32_t)(tst_rnd(s) >> (32 + tst_rnd(s) % 32))
-			  : e[tst_rnd(s) % (sizeof(e) / sizeof(e[0]))];
+			      : e[tst_rnd(s) % (sizeof(e) / sizeof(e[0]))];
 }
 
 static void gen_addr(uint64_t *s, uint8_t a[16])
@@ -472,7 +474,7 @@ static void test_round_trip_random_streams(void **state)
 	assert_info_equal(&info, &wr.info[11]);
 	/* an offset that is no frame */
 	assert_int_equal(tt_segr_load_block(r, wr.info[10].offset + 1, &info), -EBADMSG);
-	assert_int_equal(tt_segr_next_event(r, &(struct tt_event){0}), -EINVAL);
+	assert_int_equal(tt_segr_next_event(r, &(struct tt_event){ 0 }), -EINVAL);
 	assert_int_equal(tt_segr_load_block(r, wr.size + 1000, &info), -EBADMSG);
 	tt_segr_close(r);
 
@@ -664,8 +666,9 @@ static void test_write_read_aggregate_equals_direct(void **state)
 		if ((tick + 1) % TICKS_PER_BLOCK == 0) {
 			assert_int_equal(tt_segw_flush(w, 0, &infos[n_blocks++]), 0);
 			if (tick + 1 < AGG_TICKS)
-				assert_int_equal(
-				    tt_agg_keyframe(direct, evs[n - 1].ts_ns, append_cb, w), 0);
+				assert_int_equal(tt_agg_keyframe(direct, evs[n - 1].ts_ns,
+								 append_cb, w),
+						 0);
 		}
 	}
 	assert_int_equal(tt_segw_flush(w, 1, &info), -ENODATA);
@@ -681,7 +684,8 @@ static void test_write_read_aggregate_equals_direct(void **state)
 			assert_true(rc == 0 || rc == 1);
 			if (rc == 1) {
 				assert_true(n_tick < AGG_TICKS);
-				tst_assert_table_equal(tt_agg_table(replay), &tables.t[n_tick++].t, 1);
+				tst_assert_table_equal(tt_agg_table(replay), &tables.t[n_tick++].t,
+						       1);
 			}
 		}
 		assert_int_equal(rc, 0);
@@ -744,10 +748,9 @@ static void test_truncation_every_byte_of_last_frame(void **state)
 			assert_int_equal(rc, 0); /* a clean end at a frame boundary */
 		} else {
 			if (rc != 1)
-				fail_msg(
-				    "cut at %llu (last frame at %llu): %d damage reports, last: %s",
-				    (unsigned long long)cut, (unsigned long long)last_off, rc,
-				    tt_segr_errmsg(r));
+				fail_msg("cut at %llu (last frame at %llu): %d damage reports, last: %s",
+					 (unsigned long long)cut, (unsigned long long)last_off, rc,
+					 tt_segr_errmsg(r));
 			assert_int_equal(dmg, last_off);
 		}
 		tt_segr_close(r);
@@ -914,8 +917,8 @@ static void write_frame_file(const char *path, const uint8_t *hdr, const uint8_t
 	memset(h, 0, FRAME_HDR);
 	memcpy(h, "\xf7TTB", 4);
 	h[4] = FRAME_HDR;
-	memcpy(h + 8, &(uint32_t){(uint32_t)clen}, 4);
-	memcpy(h + 12, &(uint32_t){(uint32_t)raw_len}, 4);
+	memcpy(h + 8, &(uint32_t){ (uint32_t)clen }, 4);
+	memcpy(h + 12, &(uint32_t){ (uint32_t)raw_len }, 4);
 	memcpy(h + 16, &n_events, 4);
 	crc = (uint32_t)crc32(0, h + FRAME_HDR, (uInt)clen);
 	memcpy(h + 20, &crc, 4);
@@ -1287,7 +1290,7 @@ static size_t doc_table(const char *doc, const char *heading, struct doc_row *ro
 	p++;
 	while (*p == '|' && n < max) {
 		const char *eol = strchr(p, '\n');
-		char line[512], *cell[5] = {0}, *s, *save = NULL;
+		char line[512], *cell[5] = { 0 }, *s, *save = NULL;
 		int nc = 0;
 
 		assert_non_null(eol);
@@ -1363,40 +1366,45 @@ static uint64_t get_le(const uint8_t *p, unsigned n)
 static void test_header_layout_per_format_doc(void **state)
 {
 	static const struct layout file[] = {
-	    {"magic", TT_SEGC_H_MAGIC, TT_SEGC_MAGIC_LEN},
-	    {"major version", TT_SEGC_H_MAJOR, 2},
-	    {"minor version", TT_SEGC_H_MINOR, 2},
-	    {"header length `H`", TT_SEGC_H_LEN, 2},
-	    {"flags", TT_SEGC_H_FLAGS, 2},
-	    {"recording id", TT_SEGC_H_RECORDING_ID, 8},
-	    {"mono_to_wall_ns (signed)", TT_SEGC_H_MONO_TO_WALL, 8},
-	    {"created_wall_ns", TT_SEGC_H_CREATED, 8},
-	    {"boot_id_hi", TT_SEGC_H_BOOT_ID_HI, 8},
-	    {"boot_id_lo", TT_SEGC_H_BOOT_ID_LO, 8},
-	    {"seq", TT_SEGC_H_SEQ, 4},
-	    {"header CRC", TT_SEGC_H_CRC, 4},
+		{ "magic", TT_SEGC_H_MAGIC, TT_SEGC_MAGIC_LEN },
+		{ "major version", TT_SEGC_H_MAJOR, 2 },
+		{ "minor version", TT_SEGC_H_MINOR, 2 },
+		{ "header length `H`", TT_SEGC_H_LEN, 2 },
+		{ "flags", TT_SEGC_H_FLAGS, 2 },
+		{ "recording id", TT_SEGC_H_RECORDING_ID, 8 },
+		{ "mono_to_wall_ns (signed)", TT_SEGC_H_MONO_TO_WALL, 8 },
+		{ "created_wall_ns", TT_SEGC_H_CREATED, 8 },
+		{ "boot_id_hi", TT_SEGC_H_BOOT_ID_HI, 8 },
+		{ "boot_id_lo", TT_SEGC_H_BOOT_ID_LO, 8 },
+		{ "seq", TT_SEGC_H_SEQ, 4 },
+		{ "header CRC", TT_SEGC_H_CRC, 4 },
 	};
 	static const struct layout frame[] = {
-	    {"frame magic", TT_SEGC_F_MAGIC, TT_SEGC_FRAME_MAGIC_LEN},
-	    {"frame header length `F`", TT_SEGC_F_LEN, 2},
-	    {"flags", TT_SEGC_F_FLAGS, 2},
-	    {"payload length `P`", TT_SEGC_F_PAYLOAD_LEN, 4},
-	    {"raw length", TT_SEGC_F_RAW_LEN, 4},
-	    {"event count", TT_SEGC_F_N_EVENTS, 4},
-	    {"payload CRC", TT_SEGC_F_PAYLOAD_CRC, 4},
-	    {"t_start", TT_SEGC_F_T_START, 8},
-	    {"t_end", TT_SEGC_F_T_END, 8},
-	    {"reserved", TT_SEGC_F_RESERVED, 4},
-	    {"header CRC", TT_SEGC_F_CRC, 4},
+		{ "frame magic", TT_SEGC_F_MAGIC, TT_SEGC_FRAME_MAGIC_LEN },
+		{ "frame header length `F`", TT_SEGC_F_LEN, 2 },
+		{ "flags", TT_SEGC_F_FLAGS, 2 },
+		{ "payload length `P`", TT_SEGC_F_PAYLOAD_LEN, 4 },
+		{ "raw length", TT_SEGC_F_RAW_LEN, 4 },
+		{ "event count", TT_SEGC_F_N_EVENTS, 4 },
+		{ "payload CRC", TT_SEGC_F_PAYLOAD_CRC, 4 },
+		{ "t_start", TT_SEGC_F_T_START, 8 },
+		{ "t_end", TT_SEGC_F_T_END, 8 },
+		{ "reserved", TT_SEGC_F_RESERVED, 4 },
+		{ "header CRC", TT_SEGC_F_CRC, 4 },
 	};
-	const struct tt_seg_meta meta = {
-	    .recording_id = 0x0102030405060708, .seq = 0x0a0b0c0d, .mono_to_wall_ns = -7,
-	    .created_wall_ns = 0x1112131415161718, .boot_id_hi = 0x2122232425262728,
-	    .boot_id_lo = 0x3132333435363738};
-	const struct tt_segc_frame fr = {
-	    .flags = TT_SEGC_FRAME_DELTA, .payload_len = 0x41424344, .raw_len = 0x51525354,
-	    .n_events = 0x61626364, .payload_crc = 0x71727374, .t_start = 0x8182838485868788,
-	    .t_end = 0x9192939495969798};
+	const struct tt_seg_meta meta = { .recording_id = 0x0102030405060708,
+					  .seq = 0x0a0b0c0d,
+					  .mono_to_wall_ns = -7,
+					  .created_wall_ns = 0x1112131415161718,
+					  .boot_id_hi = 0x2122232425262728,
+					  .boot_id_lo = 0x3132333435363738 };
+	const struct tt_segc_frame fr = { .flags = TT_SEGC_FRAME_DELTA,
+					  .payload_len = 0x41424344,
+					  .raw_len = 0x51525354,
+					  .n_events = 0x61626364,
+					  .payload_crc = 0x71727374,
+					  .t_start = 0x8182838485868788,
+					  .t_end = 0x9192939495969798 };
 	struct doc_row rows[32];
 	struct tt_segc_file fd;
 	struct tt_segc_frame fdec;
@@ -1505,8 +1513,8 @@ static void test_version_rules(void **state)
 	(void)state;
 	/* another major version: refused, not taken for damage */
 	n = hand_header(f, 2, 0, 64, 0);
-	n +=
-	    hand_frame(f + n, sizeof(f) - n, hand_block, sizeof(hand_block), 48, 0, 10, 1000, 2003);
+	n += hand_frame(f + n, sizeof(f) - n, hand_block, sizeof(hand_block), 48, 0, 10, 1000,
+			2003);
 	tst_spill(path, f, n);
 	assert_int_equal(tt_segr_open(path, &r, why, sizeof(why)), -ENOTSUP);
 	assert_null(r);
@@ -1525,7 +1533,7 @@ static void test_version_rules(void **state)
 
 	/* an unknown type without a length cannot be skipped: the block is lost */
 	{
-		uint8_t raw[] = {0x0a, 0x00, 0x01, 0x02};
+		uint8_t raw[] = { 0x0a, 0x00, 0x01, 0x02 };
 		struct tt_block_info info;
 		struct tt_event ev;
 
@@ -1542,9 +1550,9 @@ static void test_version_rules(void **state)
 
 	/* not a segment at all */
 	tst_spill(path,
-	      (const uint8_t *)"hello, this is not a segment file at all....."
-			       "..................",
-	      64);
+		  (const uint8_t *)"hello, this is not a segment file at all....."
+				   "..................",
+		  64);
 	assert_int_equal(tt_segr_open(path, &r, why, sizeof(why)), -EBADMSG);
 	assert_non_null(strstr(why, "magic"));
 	assert_int_equal(tt_segr_open(tpath("does-not-exist"), &r, why, sizeof(why)), -ENOENT);
@@ -1598,7 +1606,7 @@ static void test_writer_contract(void **state)
 	const char *path = tpath("contract.tts");
 	struct tt_segw *w = create_w(path), *w2 = NULL;
 	struct tt_block_info info;
-	struct tt_event ev = {.ts_ns = 1, .type = TT_EV_TICK};
+	struct tt_event ev = { .ts_ns = 1, .type = TT_EV_TICK };
 	char why[256] = "";
 
 	(void)state;
@@ -1727,7 +1735,8 @@ static uint64_t size_run(const char *path, int ticks_per_block, int emit_samples
 	*samples = 0;
 	*raw_total = 0;
 	for (i = 0; i < SZ_CONNS; i++) {
-		k[i].id = 0x10000 + (uint64_t)i * 7 + tst_rnd(&s) % 7; /* cookies: a global counter */
+		k[i].id =
+			0x10000 + (uint64_t)i * 7 + tst_rnd(&s) % 7; /* cookies: a global counter */
 		memset(&k[i].c, 0, sizeof(k[i].c));
 		k[i].c.bytes_in = tst_rnd(&s) % 100000000;
 		k[i].c.bytes_out = tst_rnd(&s) % 1000000;
@@ -1749,7 +1758,7 @@ static uint64_t size_run(const char *path, int ticks_per_block, int emit_samples
 				memcpy(e.conn.laddr + 12, "\x0a\x00\x00\x05", 4);
 				e.conn.raddr[10] = e.conn.raddr[11] = 0xff;
 				memcpy(e.conn.raddr + 12,
-				       &(uint32_t){0x0a000000u + (uint32_t)i * 37}, 4);
+				       &(uint32_t){ 0x0a000000u + (uint32_t)i * 37 }, 4);
 				e.conn.lport = 443;
 				e.conn.rport = (uint16_t)(32768 + (i * 7919) % 28000);
 				e.conn.family = 4;
@@ -1836,19 +1845,19 @@ static void test_size_synthetic_1000_connections(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip_random_streams),
-	    cmocka_unit_test(test_write_read_aggregate_equals_direct),
-	    cmocka_unit_test(test_truncation_every_byte_of_last_frame),
-	    cmocka_unit_test(test_bit_flips_lose_one_block),
-	    cmocka_unit_test(test_several_damages_and_garbage),
-	    cmocka_unit_test(test_decoder_survives_mutated_blocks),
-	    cmocka_unit_test(test_hand_encoded_block_per_format_doc),
-	    cmocka_unit_test(test_header_layout_per_format_doc),
-	    cmocka_unit_test(test_version_rules),
-	    cmocka_unit_test(test_delta_blocks_flagged),
-	    cmocka_unit_test(test_writer_contract),
-	    cmocka_unit_test(test_flush_error_truncates_and_retries),
-	    cmocka_unit_test(test_size_synthetic_1000_connections),
+		cmocka_unit_test(test_round_trip_random_streams),
+		cmocka_unit_test(test_write_read_aggregate_equals_direct),
+		cmocka_unit_test(test_truncation_every_byte_of_last_frame),
+		cmocka_unit_test(test_bit_flips_lose_one_block),
+		cmocka_unit_test(test_several_damages_and_garbage),
+		cmocka_unit_test(test_decoder_survives_mutated_blocks),
+		cmocka_unit_test(test_hand_encoded_block_per_format_doc),
+		cmocka_unit_test(test_header_layout_per_format_doc),
+		cmocka_unit_test(test_version_rules),
+		cmocka_unit_test(test_delta_blocks_flagged),
+		cmocka_unit_test(test_writer_contract),
+		cmocka_unit_test(test_flush_error_truncates_and_retries),
+		cmocka_unit_test(test_size_synthetic_1000_connections),
 	};
 
 	return cmocka_run_group_tests_name("segment", tests, group_setup, group_teardown);

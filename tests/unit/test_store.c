@@ -30,8 +30,8 @@
 #include "store_int.h" /* white-box: the test reads the index itself */
 #include "tst.h"
 
-#define SEC 1000000000ull
-#define M2W (1700000000ull * SEC) /* a multiple of 10 s: bucket edges are easy to name */
+#define SEC    1000000000ull
+#define M2W    (1700000000ull * SEC) /* a multiple of 10 s: bucket edges are easy to name */
 #define BUCKET (10 * SEC)
 
 struct fx {
@@ -81,8 +81,7 @@ static sqlite3 *db_of(struct tt_store *s)
 }
 
 /* First column of a one-row query; fails the test on an SQL error. */
-static int64_t q_int(sqlite3 *db, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static int64_t q_int(sqlite3 *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int64_t q_int(sqlite3 *db, const char *fmt, ...)
 {
@@ -99,7 +98,8 @@ static int64_t q_int(sqlite3 *db, const char *fmt, ...)
 		fail();
 	}
 	if (sqlite3_step(q) == SQLITE_ROW)
-		v = sqlite3_column_type(q, 0) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(q, 0);
+		v = sqlite3_column_type(q, 0) == SQLITE_NULL ? INT64_MIN
+							     : sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return v;
 }
@@ -248,9 +248,14 @@ static void gen_tick(struct gen *g)
 
 static struct tt_block_info block_at(uint64_t off, uint32_t len, uint64_t t0, uint64_t t1)
 {
-	struct tt_block_info bi = { .offset = off, .length = len, .raw_len = len * 4,
-				    .t_start = t0, .t_end = t1, .n_events = 77,
-				    .checksum = 0xdeadbeef, .keyframe = 1 };
+	struct tt_block_info bi = { .offset = off,
+				    .length = len,
+				    .raw_len = len * 4,
+				    .t_start = t0,
+				    .t_end = t1,
+				    .n_events = 77,
+				    .checksum = 0xdeadbeef,
+				    .keyframe = 1 };
 
 	return bi;
 }
@@ -303,7 +308,8 @@ static int64_t write_recording(struct tt_store *s, int64_t *seg_out, uint64_t *a
 		gen_tick(&g);
 		if (k == 5) {
 			bi = block_at(64, 1000, 100 * SEC, 105 * SEC);
-			assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, &loss1, g.ix), 0);
+			assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, &loss1, g.ix),
+					 0);
 		}
 	}
 	bi = block_at(1064, 2000, 105 * SEC, 110 * SEC);
@@ -337,9 +343,11 @@ static void test_write_read_back(void **state)
 	assert_string_equal(tt_store_dir(s), f->dir);
 	db = db_of(s);
 
-	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT host || '|' || kernel || '|' || "
+	assert_string_equal(q_text(db, buf, sizeof(buf),
+				   "SELECT host || '|' || kernel || '|' || "
 				   "boot_id || '|' || options || '|' || tool_version FROM recordings "
-				   "WHERE id = %" PRId64, rec),
+				   "WHERE id = %" PRId64,
+				   rec),
 			    "db-7|6.1.0-test|0f8e2b2c-1111-2222-3333-444455556666|"
 			    "tcptop-record -d /var/lib/tcptop|0.1.0");
 	assert_int_equal(q_int(db, "SELECT start_ns FROM recordings"), M2W + 100 * SEC);
@@ -404,46 +412,60 @@ static void test_write_read_back(void **state)
 	assert_int_equal(q_int(db, "SELECT last_seen_ns FROM connections WHERE conn_id = %llu",
 			       ID_A),
 			 M2W + 110 * SEC);
-	assert_int_equal(q_int(db, "SELECT close_ns IS NULL AND close_reason IS NULL FROM "
-				   "connections WHERE conn_id = %llu",
+	assert_int_equal(q_int(db,
+			       "SELECT close_ns IS NULL AND close_reason IS NULL FROM "
+			       "connections WHERE conn_id = %llu",
 			       ID_A),
 			 1);
 	assert_int_equal(q_int(db, "SELECT pid FROM connections WHERE conn_id = %llu", ID_A), 100);
 	assert_int_equal(q_int(db, "SELECT tid FROM connections WHERE conn_id = %llu", ID_A), 101);
 	assert_int_equal(q_int(db, "SELECT cgroup FROM connections WHERE conn_id = %llu", ID_A),
 			 4242);
-	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT proto || ' ' || laddr || ':' || "
+	assert_string_equal(q_text(db, buf, sizeof(buf),
+				   "SELECT proto || ' ' || laddr || ':' || "
 				   "lport || ' ' || raddr || ':' || rport || ' ' || comm || ' ' || "
-				   "state FROM connections WHERE conn_id = %llu", ID_A),
+				   "state FROM connections WHERE conn_id = %llu",
+				   ID_A),
 			    "tcp 10.0.0.1:43210 10.0.0.2:443 nginx ESTAB");
 	/* the same spelling as the printers use */
 	v4(addr, 10, 0, 0, 2);
-	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT raddr FROM connections WHERE "
-				   "conn_id = %llu", ID_A),
+	assert_string_equal(q_text(db, buf, sizeof(buf),
+				   "SELECT raddr FROM connections WHERE "
+				   "conn_id = %llu",
+				   ID_A),
 			    tt_fmt_addr(want, sizeof(want), addr, 4));
-	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT local || ' ' || remote || ' ' || "
-				   "partial FROM v_connections WHERE conn_id = %llu", ID_B),
+	assert_string_equal(q_text(db, buf, sizeof(buf),
+				   "SELECT local || ' ' || remote || ' ' || "
+				   "partial FROM v_connections WHERE conn_id = %llu",
+				   ID_B),
 			    "[::1]:5432 [::1]:40000 1");
 	assert_int_equal(q_int(db, "SELECT rtt_avg_us FROM connections WHERE conn_id = %llu", ID_B),
 			 INT64_MIN);
-	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT close_reason || ' ' || close_errno "
+	assert_string_equal(q_text(db, buf, sizeof(buf),
+				   "SELECT close_reason || ' ' || close_errno "
 				   "|| ' ' || close_error FROM v_connections WHERE conn_id = %llu",
 				   ID_C),
 			    "failed 111 ECONNREFUSED");
 	assert_int_equal(q_int(db, "SELECT close_ns FROM connections WHERE conn_id = %llu", ID_C),
 			 M2W + 100 * SEC + 3);
-	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT proto || ' ' || udp_peer || ' ' || "
-				   "comm FROM connections WHERE conn_id = %lld", (long long)ID_D),
+	assert_string_equal(q_text(db, buf, sizeof(buf),
+				   "SELECT proto || ' ' || udp_peer || ' ' || "
+				   "comm FROM connections WHERE conn_id = %lld",
+				   (long long)ID_D),
 			    "udp 1 named");
-	assert_string_equal(q_text(db, buf, sizeof(buf), "SELECT opened FROM v_connections WHERE "
-				   "conn_id = %llu", ID_A),
+	assert_string_equal(q_text(db, buf, sizeof(buf),
+				   "SELECT opened FROM v_connections WHERE "
+				   "conn_id = %llu",
+				   ID_A),
 			    "2023-11-14 22:15:00.000");
 	assert_true(q_int(db, "SELECT duration_s * 1000 FROM v_connections WHERE conn_id = %llu",
 			  ID_A) == 9999);
 
 	/* buckets add up to the totals; every bucket is aligned */
-	assert_int_equal(q_int(db, "SELECT sum(b.bytes_in) FROM buckets b JOIN connections c ON "
-				   "c.id = b.connection_id WHERE c.conn_id = %llu", ID_A),
+	assert_int_equal(q_int(db,
+			       "SELECT sum(b.bytes_in) FROM buckets b JOIN connections c ON "
+			       "c.id = b.connection_id WHERE c.conn_id = %llu",
+			       ID_A),
 			 a_in);
 	assert_int_equal(q_int(db, "SELECT sum(bytes_in) FROM buckets"),
 			 q_int(db, "SELECT sum(bytes_in) FROM connections"));
@@ -493,8 +515,9 @@ static void test_views_run(void **state)
 	for (pass = 0; pass < 2; pass++) {
 		if (pass)
 			write_recording(s, &seg, &a, &b);
-		assert_int_equal(sqlite3_prepare_v2(db_of(s), "SELECT name FROM sqlite_master WHERE "
-							      "type = 'view' ORDER BY name",
+		assert_int_equal(sqlite3_prepare_v2(db_of(s),
+						    "SELECT name FROM sqlite_master WHERE "
+						    "type = 'view' ORDER BY name",
 						    -1, &q, NULL),
 				 0);
 		views = 0;
@@ -632,9 +655,9 @@ static void test_not_a_store(void **state)
 
 /* ---- retention ------------------------------------------------------------------------------ */
 
-#define SEG_BYTES 1000
+#define SEG_BYTES    1000
 #define LONG_ID(rec) (90000 + (uint64_t)(rec))
-#define SEG_SPAN (60 * SEC)
+#define SEG_SPAN     (60 * SEC)
 
 /* A file of n bytes, as a segment would be on disk. */
 static void make_file(const char *dir, const char *name, size_t n)
@@ -722,9 +745,10 @@ static void fill_recording(struct tt_store *s, const char *dir, int64_t rec, uin
 static int retain(struct tt_store *s, uint64_t now, uint64_t max_age, uint64_t max_bytes,
 		  int64_t keep, unsigned *removed)
 {
-	struct tt_retain_opts o = {
-		.now_ns = now, .max_age_ns = max_age, .max_bytes = max_bytes, .keep_seg_id = keep
-	};
+	struct tt_retain_opts o = { .now_ns = now,
+				    .max_age_ns = max_age,
+				    .max_bytes = max_bytes,
+				    .keep_seg_id = keep };
 	struct tt_retain_result r;
 	int err = tt_store_retain(s, &o, &r);
 
@@ -740,8 +764,8 @@ static uint64_t counted_bytes(const char *dir, const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	assert_int_equal(stat(path, &st), 0);
-	return (uint64_t)st.st_blocks * 512 > (uint64_t)st.st_size ? (uint64_t)st.st_blocks * 512 :
-								     (uint64_t)st.st_size;
+	return (uint64_t)st.st_blocks * 512 > (uint64_t)st.st_size ? (uint64_t)st.st_blocks * 512
+								   : (uint64_t)st.st_size;
 }
 
 static void test_retain_by_size(void **state)
@@ -799,8 +823,9 @@ static void test_retain_by_size(void **state)
 	assert_int_equal(q_int(db, "SELECT count(*) FROM buckets WHERE t_start_ns + %llu <= %llu",
 			       (unsigned long long)BUCKET, (unsigned long long)cut),
 			 0);
-	assert_true(q_int(db, "SELECT count(*) FROM buckets b JOIN connections c ON c.id = "
-			      "b.connection_id WHERE c.conn_id = %llu",
+	assert_true(q_int(db,
+			  "SELECT count(*) FROM buckets b JOIN connections c ON c.id = "
+			  "b.connection_id WHERE c.conn_id = %llu",
 			  (unsigned long long)LONG_ID(rec)) > 0);
 	assert_int_equal(q_int(db, "PRAGMA foreign_key_check"), -1);
 
@@ -915,8 +940,10 @@ static void test_retain_whole_recording(void **state)
 	assert_int_equal(q_int(db, "SELECT count(*) FROM connections WHERE recording_id = %" PRId64,
 			       rec1),
 			 0);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM buckets b JOIN connections c ON c.id = "
-				   "b.connection_id WHERE c.recording_id = %" PRId64, rec2),
+	assert_int_equal(q_int(db,
+			       "SELECT count(*) FROM buckets b JOIN connections c ON c.id = "
+			       "b.connection_id WHERE c.recording_id = %" PRId64,
+			       rec2),
 			 q_int(db, "SELECT count(*) FROM buckets"));
 	assert_true(q_int(db, "SELECT count(*) FROM connections WHERE recording_id = %" PRId64,
 			  rec2) >= 2);
@@ -950,8 +977,9 @@ static void test_retain_keeps_open_connections(void **state)
 	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
 	fill_recording(s, f->dir, rec, t0, 4, 1, seg);
 	cut = M2W + t0 + 2 * SEG_SPAN; /* the oldest remaining segment after removing two */
-	assert_int_equal(sqlite3_exec(db, "INSERT OR IGNORE INTO processes (id, pid, comm) "
-					  "VALUES (1, 1, 'x')",
+	assert_int_equal(sqlite3_exec(db,
+				      "INSERT OR IGNORE INTO processes (id, pid, comm) "
+				      "VALUES (1, 1, 'x')",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	/* 901: open and idle since t0; 902: closed before the cut; 903: closed after it */
@@ -1009,8 +1037,9 @@ static void test_retain_gives_space_back(void **state)
 	assert_int_equal(q_int(db_of(s), "PRAGMA auto_vacuum"), 2);
 	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec), 0);
 	fill_recording(s, f->dir, rec, 1000 * SEC, 8, 1, seg);
-	assert_int_equal(sqlite3_exec(db_of(s), "INSERT OR IGNORE INTO processes (id, pid, comm) "
-						"VALUES (1, 1, 'filler')",
+	assert_int_equal(sqlite3_exec(db_of(s),
+				      "INSERT OR IGNORE INTO processes (id, pid, comm) "
+				      "VALUES (1, 1, 'filler')",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	/* many closed connections of the first segment's time: pages to free */
@@ -1035,8 +1064,8 @@ static void test_retain_gives_space_back(void **state)
 	assert_int_equal(q_int(db_of(s), "PRAGMA freelist_count"), 0);
 	assert_true(q_int(db_of(s), "PRAGMA page_count") < pages_full / 2);
 	assert_int_equal(stat(path, &st), 0);
-	assert_true(st.st_size <= q_int(db_of(s), "PRAGMA page_count") *
-					  q_int(db_of(s), "PRAGMA page_size"));
+	assert_true(st.st_size <=
+		    q_int(db_of(s), "PRAGMA page_count") * q_int(db_of(s), "PRAGMA page_size"));
 	assert_true(stat(wal, &st) < 0 || st.st_size == 0);
 	tt_store_close(s);
 }
@@ -1058,9 +1087,10 @@ static void test_retain_sweeps_left_overs(void **state)
 	assert_int_equal(tt_store_recording_begin(s, &rec_info, &rec2), 0);
 	fill_recording(s, f->dir, rec2, 2000 * SEC, 3, 1, seg2);
 	/* retention of rec1 whole and rec2's first segment, as if it died before the unlinks */
-	assert_int_equal(sqlite3_exec(db_of(s), "DELETE FROM segments WHERE recording_id = 1 OR "
-						"(recording_id = 2 AND seq = 0); "
-						"DELETE FROM recordings WHERE id = 1",
+	assert_int_equal(sqlite3_exec(db_of(s),
+				      "DELETE FROM segments WHERE recording_id = 1 OR "
+				      "(recording_id = 2 AND seq = 0); "
+				      "DELETE FROM recordings WHERE id = 1",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	tt_store_close(s);
@@ -1150,8 +1180,9 @@ static void test_migration(void **state)
 
 	/* a migration that fails half way leaves the index as it was */
 	tt_store_test_schema(0, "CREATE TABLE half_done (x);\nSELECT * FROM no_such_table;\n");
-	assert_int_not_equal(
-		tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why, sizeof(why)), 0);
+	assert_int_not_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0700, 0600, &s, why,
+					   sizeof(why)),
+			     0);
 	assert_null(s);
 	assert_non_null(strstr(why, "migrating to schema 4"));
 	assert_int_equal(user_version(f->dir), SCHEMA_NOW);
@@ -1172,8 +1203,10 @@ static void test_migration(void **state)
 	assert_int_equal(q_int(db_of(s), "SELECT count(*) FROM sqlite_master WHERE name = "
 					 "'half_done'"),
 			 0);
-	assert_string_equal(q_text(db_of(s), buf, sizeof(buf), "SELECT note FROM v_notes WHERE "
-							       "id = %" PRId64, rec),
+	assert_string_equal(q_text(db_of(s), buf, sizeof(buf),
+				   "SELECT note FROM v_notes WHERE "
+				   "id = %" PRId64,
+				   rec),
 			    "migrated");
 	assert_int_equal(q_int(db_of(s), "SELECT bytes_in FROM connections WHERE conn_id = %llu",
 			       ID_A),
@@ -1252,9 +1285,10 @@ static void test_migrate_v1_store(void **state)
 	s = open_w(f->dir);
 	assert_int_equal(tt_store_schema_version(s), SCHEMA_NOW);
 	assert_int_equal(same_rows(old, db_of(s), "SELECT * FROM connections ORDER BY id"), 9);
-	assert_int_equal(same_rows(old, db_of(s), "SELECT connection_id, t_start_ns, bytes_in, "
-					       "bytes_out, packets_in, packets_out, retrans, "
-					       "rtt_avg_us, rtt_samples FROM buckets ORDER BY 1, 2"),
+	assert_int_equal(same_rows(old, db_of(s),
+				   "SELECT connection_id, t_start_ns, bytes_in, "
+				   "bytes_out, packets_in, packets_out, retrans, "
+				   "rtt_avg_us, rtt_samples FROM buckets ORDER BY 1, 2"),
 			 q_int(old, "SELECT count(*) FROM buckets"));
 	assert_true(same_rows(old, db_of(s), "SELECT * FROM v_timeline ORDER BY t_start_ns") > 0);
 	assert_true(same_rows(old, db_of(s), "SELECT * FROM v_connections ORDER BY id") == 9);
@@ -1291,8 +1325,9 @@ static void test_keyframe_column(void **state)
 	bi = block_at(164, 100, 115 * SEC, 120 * SEC);
 	bi.keyframe = 0;
 	assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, NULL), 0);
-	assert_int_equal(q_int(db_of(s), "SELECT group_concat(keyframe, '') FROM (SELECT keyframe "
-					 "FROM blocks WHERE segment_id = %" PRId64 " ORDER BY offset)",
+	assert_int_equal(q_int(db_of(s),
+			       "SELECT group_concat(keyframe, '') FROM (SELECT keyframe "
+			       "FROM blocks WHERE segment_id = %" PRId64 " ORDER BY offset)",
 			       seg),
 			 10);
 	tt_store_close(s);
@@ -1350,10 +1385,20 @@ static void test_empty_index_left_by_a_kill(void **state)
 static void test_segment_names(void **state)
 {
 	static const char *const bad[] = {
-		"../victim", "r1-s1.tts", "r000001-s00001.tts", "r0000001-s000001.tts",
-		"r000001-s0000001.tts", "r000001-s000001.tts.x", "r000001-s000001.tt",
-		"/r000001-s000001.tts", "r000001-s000001", "R000001-S000001.tts",
-		"r-00001-s000001.tts", "r000001-s4294967296.tts", "", "r000001-s000001.tts/",
+		"../victim",
+		"r1-s1.tts",
+		"r000001-s00001.tts",
+		"r0000001-s000001.tts",
+		"r000001-s0000001.tts",
+		"r000001-s000001.tts.x",
+		"r000001-s000001.tt",
+		"/r000001-s000001.tts",
+		"r000001-s000001",
+		"R000001-S000001.tts",
+		"r-00001-s000001.tts",
+		"r000001-s4294967296.tts",
+		"",
+		"r000001-s000001.tts/",
 	};
 	char name[TT_SEG_NAME_MAX];
 	int64_t rec;
@@ -1491,9 +1536,10 @@ static void test_failed_block_is_retried(void **state)
 	gen_close(&g, ID_C, TT_CLOSE_RESET, ECONNRESET);
 	gen_tick(&g);
 
-	assert_int_equal(sqlite3_exec(db, "CREATE TEMP TRIGGER boom BEFORE INSERT ON "
-					  "main.conns BEGIN SELECT RAISE(ABORT, 'injected'); "
-					  "END",
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TEMP TRIGGER boom BEFORE INSERT ON "
+				      "main.conns BEGIN SELECT RAISE(ABORT, 'injected'); "
+				      "END",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	bi = block_at(64, 100, 100 * SEC, 102 * SEC);
@@ -1510,8 +1556,10 @@ static void test_failed_block_is_retried(void **state)
 	assert_int_equal(tt_store_block(s, seg, &bi, (int64_t)M2W, NULL, g.ix), 0);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM blocks"), 1);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM connections"), 2);
-	assert_int_equal(q_int(db, "SELECT close_reason = 'reset' FROM connections WHERE conn_id = "
-				   "%llu", ID_C),
+	assert_int_equal(q_int(db,
+			       "SELECT close_reason = 'reset' FROM connections WHERE conn_id = "
+			       "%llu",
+			       ID_C),
 			 1);
 	assert_int_equal(q_int(db, "SELECT sum(bytes_in) FROM buckets"), 1300);
 	/* the same block twice is an error, not a duplicate */
@@ -1649,7 +1697,8 @@ static void test_read_api(void **state)
 	rec = write_recording(s, &seg, &a_in, &a_out);
 
 	/* the row as written, and what readers believe of it from its blocks */
-	assert_int_equal(tt_store_recording(s, rec, TT_REC_SEG_END | TT_REC_BELIEF, copy_rec, &r), 0);
+	assert_int_equal(tt_store_recording(s, rec, TT_REC_SEG_END | TT_REC_BELIEF, copy_rec, &r),
+			 0);
 	assert_int_equal(r.id, rec);
 	assert_int_equal(r.start_ns, (int64_t)(M2W + 100 * SEC));
 	assert_int_equal(r.has_end, 1);
@@ -1679,7 +1728,8 @@ static void test_read_api(void **state)
 	assert_int_equal(c.total, 2);
 	assert_int_equal(c.bad, 0);
 	assert_int_equal(tt_store_find_block(s, rec, TT_BLOCK_FIRST_ENDING,
-					     (int64_t)(M2W + 106 * SEC), 0, &b), 1);
+					     (int64_t)(M2W + 106 * SEC), 0, &b),
+			 1);
 	assert_int_equal(b.offset, 1064);
 	assert_int_equal(tt_store_find_block(s, rec, TT_BLOCK_NEXT, b.seq, b.offset, &b), 0);
 	assert_int_equal(tt_store_find_block(s, rec, TT_BLOCK_KEYFRAME_AT, 0, 1063, &b), 1);
@@ -1709,7 +1759,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retain_by_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_counts_unshipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_whole_recording, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retain_keeps_open_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retain_keeps_open_connections, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_retain_gives_space_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_sweeps_left_overs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fresh_index_has_current_schema, setup,

@@ -240,10 +240,8 @@ static void test_filter(void **state)
 static void test_grid_three_printings(void **state)
 {
 	static const struct tt_col cols[] = {
-		{ "comm", "COMM", TT_COL_STR },
-		{ "bytes_in", "RX", TT_COL_BYTES },
-		{ "rate_in", "RX/s", TT_COL_RATE },
-		{ "ts", "TIME", TT_COL_TIME },
+		{ "comm", "COMM", TT_COL_STR },	    { "bytes_in", "RX", TT_COL_BYTES },
+		{ "rate_in", "RX/s", TT_COL_RATE }, { "ts", "TIME", TT_COL_TIME },
 		{ "rtt_us", "RTT", TT_COL_USEC },
 	};
 	struct tt_grid *g = tt_grid_new(cols, 5);
@@ -263,9 +261,10 @@ static void test_grid_three_printings(void **state)
 	/* rate, time and rtt stay null */
 
 	assert_int_equal(tt_grid_render(g, &o, &b), 0);
-	assert_string_equal(b.p, "COMM            RX       RX/s  TIME                            RTT\n"
-				 "nginx     1.20 MiB  340 KiB/s  2025-11-27 14:05:00.123 UTC  1.25ms\n"
-				 "a \"b\", c       5 B          -  -                                 -\n");
+	assert_string_equal(b.p,
+			    "COMM            RX       RX/s  TIME                            RTT\n"
+			    "nginx     1.20 MiB  340 KiB/s  2025-11-27 14:05:00.123 UTC  1.25ms\n"
+			    "a \"b\", c       5 B          -  -                                 -\n");
 	tt_buf_reset(&b);
 	o.fmt = TT_GRID_CSV;
 	assert_int_equal(tt_grid_render(g, &o, &b), 0);
@@ -427,11 +426,11 @@ static void test_service_port_rules(void **state)
 		uint8_t flags;
 		uint16_t want;
 	} c[] = {
-		{ 51234, 443, 0, 443 },	     /* an active open to a service */
-		{ 443, 51234, 0, 443 },	     /* its server end */
-		{ 40000, 45000, 0, 40000 },  /* both ephemeral: the lower */
+		{ 51234, 443, 0, 443 }, /* an active open to a service */
+		{ 443, 51234, 0, 443 }, /* its server end */
+		{ 40000, 45000, 0, 40000 }, /* both ephemeral: the lower */
 		{ 45000, 40000, 0, 40000 },
-		{ 22, 8080, 0, 22 },	     /* neither: the lower */
+		{ 22, 8080, 0, 22 }, /* neither: the lower */
 		{ 53, 40000, TT_CF_UDP_PEER, 53 },
 		{ 40001, 40000, TT_CF_UDP_PEER, 40001 }, /* an unconnected socket serves */
 	};
@@ -439,7 +438,8 @@ static void test_service_port_rules(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		struct tt_ev_conn k = { .lport = c[i].lport, .rport = c[i].rport,
+		struct tt_ev_conn k = { .lport = c[i].lport,
+					.rport = c[i].rport,
 					.flags = c[i].flags };
 
 		assert_int_equal(tt_service_port(&k), c[i].want);

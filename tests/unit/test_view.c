@@ -45,11 +45,12 @@ static void make_table(void)
 		r->conn.id = (uint64_t)i + 1;
 		r->conn.proto = IPPROTO_TCP;
 		r->conn.tgid = r->conn.pid = 1000u + (uint32_t)i;
-		snprintf(r->conn.comm, sizeof(r->conn.comm), i % 3 ? "server%d" : "client%d", i % 3);
+		snprintf(r->conn.comm, sizeof(r->conn.comm), i % 3 ? "server%d" : "client%d",
+			 i % 3);
 		if (i % 5 == 4) {
-			static const uint8_t a6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56,
-							0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34,
-							0x56, 0x78 };
+			static const uint8_t a6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34,
+							0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0,
+							0x12, 0x34, 0x56, 0x78 };
 
 			r->conn.family = 6;
 			memcpy(r->conn.laddr, a6, 16);
@@ -120,12 +121,14 @@ static void parse_screen(const char *p, size_t n)
 
 static struct tt_view *new_view(int replay)
 {
-	struct tt_view_ui_opts o = { .title = "tcptop-record",
-				     .where = "recording into /var/lib/tcptop, keeping at most 1.00 GiB",
-				     .sort = TT_SORT_RATE,
-				     .utc = 1,
-				     .replay = replay,
-				     .color = 1 };
+	struct tt_view_ui_opts o = {
+		.title = "tcptop-record",
+		.where = "recording into /var/lib/tcptop, keeping at most 1.00 GiB",
+		.sort = TT_SORT_RATE,
+		.utc = 1,
+		.replay = replay,
+		.color = 1
+	};
 	struct tt_view *v = tt_view_new(&o);
 
 	assert_non_null(v);
@@ -240,8 +243,9 @@ static void test_widths(void **state)
 		assert_int_equal(tt_view_set_table(w, &table, 0), 0);
 		draw(w, 80, 24);
 		assert_non_null(strstr(screen[1], "recording into "));
-		assert_non_null(strstr(screen[1], "/tcptop-data, keeping at most 1.00 GiB, nothing older "
-						  "than 7d"));
+		assert_non_null(strstr(screen[1],
+				       "/tcptop-data, keeping at most 1.00 GiB, nothing older "
+				       "than 7d"));
 		tt_view_free(w);
 	}
 	/* tiny terminals: still nothing wider or longer than the screen */

@@ -60,8 +60,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int64_t q(const char *dir, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static int64_t q(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int64_t q(const char *dir, const char *fmt, ...)
 {
@@ -163,18 +162,23 @@ static void test_flush_and_keyframes(void **state)
 	assert_int_equal(blocks, 41);
 	assert_int_equal(q(f->dir, "SELECT count(*) FROM blocks"), 41);
 	for (i = 0; i < 40; i++)
-		assert_int_equal(q(f->dir, "SELECT t_end_ns FROM blocks ORDER BY offset LIMIT 1 "
-				 "OFFSET %zu", i),
+		assert_int_equal(q(f->dir,
+				   "SELECT t_end_ns FROM blocks ORDER BY offset LIMIT 1 "
+				   "OFFSET %zu",
+				   i),
 				 M2W + (int64_t)(T0 + 5 * (i + 1) * SEC));
-	assert_int_equal(q(f->dir, "SELECT max(t_end_ns) FROM blocks"), M2W + (int64_t)(T0 + 203 * SEC));
+	assert_int_equal(q(f->dir, "SELECT max(t_end_ns) FROM blocks"),
+			 M2W + (int64_t)(T0 + 203 * SEC));
 	/* a keyframe block every 20 s: blocks 0, 4, 8, ... 40; the others delta blocks */
 	assert_int_equal(q(f->dir, "SELECT sum(keyframe) FROM blocks"), 11);
-	assert_int_equal(q(f->dir, "SELECT count(*) FROM (SELECT keyframe, row_number() OVER "
-			 "(ORDER BY offset) - 1 AS i FROM blocks) WHERE keyframe != (i %% 4 = 0)"),
+	assert_int_equal(q(f->dir,
+			   "SELECT count(*) FROM (SELECT keyframe, row_number() OVER "
+			   "(ORDER BY offset) - 1 AS i FROM blocks) WHERE keyframe != (i %% 4 = 0)"),
 			 0);
 	/* the clean stop */
 	assert_int_equal(q(f->dir, "SELECT clean_stop FROM recordings"), 1);
-	assert_int_equal(q(f->dir, "SELECT end_ns FROM recordings"), M2W + (int64_t)(T0 + 203 * SEC));
+	assert_int_equal(q(f->dir, "SELECT end_ns FROM recordings"),
+			 M2W + (int64_t)(T0 + 203 * SEC));
 	assert_int_equal(q(f->dir, "SELECT count(*) FROM segments WHERE sealed"), 1);
 	assert_int_equal(q(f->dir, "SELECT bytes FROM segments"),
 			 (int64_t)file_size(f->dir, "r000001-s000000.tts"));
@@ -207,10 +211,13 @@ static void test_roll_by_time(void **state)
 		assert_int_equal(q(f->dir, "SELECT blocks FROM segments WHERE seq = %" PRId64, i),
 				 i < 5 ? 12 : 6);
 		assert_int_equal(q(f->dir, "SELECT t_end_ns FROM segments WHERE seq = %" PRId64, i),
-				 M2W + (int64_t)(T0 + (uint64_t)(i < 5 ? 60 * (i + 1) : 330) * SEC));
+				 M2W + (int64_t)(T0 +
+						 (uint64_t)(i < 5 ? 60 * (i + 1) : 330) * SEC));
 		/* each opens with a keyframe, and only that one */
-		assert_int_equal(q(f->dir, "SELECT keyframe FROM blocks b JOIN segments s ON s.id = "
-				 "b.segment_id WHERE s.seq = %" PRId64 " ORDER BY offset LIMIT 1", i),
+		assert_int_equal(q(f->dir,
+				   "SELECT keyframe FROM blocks b JOIN segments s ON s.id = "
+				   "b.segment_id WHERE s.seq = %" PRId64 " ORDER BY offset LIMIT 1",
+				   i),
 				 1);
 	}
 	assert_int_equal(q(f->dir, "SELECT sum(keyframe) FROM blocks"), 6);
@@ -239,14 +246,19 @@ static void test_roll_by_size(void **state)
 	assert_int_equal(seg_files(f->dir), nseg);
 	for (i = 0; i < nseg - 1; i++) {
 		int64_t bytes = q(f->dir, "SELECT bytes FROM segments WHERE seq = %" PRId64, i);
-		int64_t last = q(f->dir, "SELECT b.length FROM blocks b JOIN segments s ON s.id = "
-				 "b.segment_id WHERE s.seq = %" PRId64 " ORDER BY offset DESC LIMIT 1", i);
+		int64_t last =
+			q(f->dir,
+			  "SELECT b.length FROM blocks b JOIN segments s ON s.id = "
+			  "b.segment_id WHERE s.seq = %" PRId64 " ORDER BY offset DESC LIMIT 1",
+			  i);
 
 		/* rolled by the first flush that reached the size, not before, not after */
 		assert_true(bytes >= (int64_t)cap);
 		assert_true(bytes - last < (int64_t)cap);
-		assert_int_equal(q(f->dir, "SELECT keyframe FROM blocks b JOIN segments s ON s.id = "
-				 "b.segment_id WHERE s.seq = %" PRId64 " ORDER BY offset LIMIT 1", i),
+		assert_int_equal(q(f->dir,
+				   "SELECT keyframe FROM blocks b JOIN segments s ON s.id = "
+				   "b.segment_id WHERE s.seq = %" PRId64 " ORDER BY offset LIMIT 1",
+				   i),
 				 1);
 	}
 	assert_true(q(f->dir, "SELECT bytes FROM segments WHERE seq = %" PRId64, nseg - 1) <
@@ -287,7 +299,8 @@ static void test_retain_by_age(void **state)
 		assert_int_equal(file_size(f->dir, name) > 0, i >= 4);
 	}
 	assert_int_equal(q(f->dir, "SELECT count(*) FROM blocks b LEFT JOIN segments s ON s.id = "
-			 "b.segment_id WHERE s.id IS NULL"), 0);
+				   "b.segment_id WHERE s.id IS NULL"),
+			 0);
 	assert_int_equal(q(f->dir, "SELECT min(t_start_ns) FROM blocks"),
 			 m2w + (int64_t)(T0 + 240 * SEC));
 	first = check_scan(f->dir, &live, 0, &n);
@@ -318,7 +331,8 @@ static void watch_size(void *ctx, struct tt_writer *w, const struct tt_table *t)
 		sw->max_seen = n;
 	/* the first block (a row for every connection) may go over; none after it */
 	if (++sw->ticks > 10 && n > sw->limit)
-		fail_msg("tick %d: the directory holds %" PRIu64 " bytes, over --retain-size %" PRIu64,
+		fail_msg("tick %d: the directory holds %" PRIu64
+			 " bytes, over --retain-size %" PRIu64,
 			 sw->ticks, n, sw->limit);
 }
 
@@ -343,8 +357,8 @@ static void test_retain_by_size(void **state)
 	tst_gen_init(&g, 0x5555, T0);
 	tst_record_cb(&wo, &g, 1500, &live, 1, watch_size, &sw);
 	print_message("directory at most %" PRIu64 " KiB of %" PRIu64 " KiB, %" PRId64
-		      " segments left, index %" PRIu64 " KiB\n", sw.max_seen >> 10, sw.limit >> 10,
-		      q(f->dir, "SELECT count(*) FROM segments"),
+		      " segments left, index %" PRIu64 " KiB\n",
+		      sw.max_seen >> 10, sw.limit >> 10, q(f->dir, "SELECT count(*) FROM segments"),
 		      file_size(f->dir, "index.db") >> 10);
 	assert_true(dir_bytes(f->dir) <= sw.limit);
 	/* something was removed, and what is left reads from its first segment's start */
@@ -423,7 +437,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_by_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_by_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retain_by_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash_loses_only_the_pending_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_loses_only_the_pending_block, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("writer", tests, NULL, NULL);
