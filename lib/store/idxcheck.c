@@ -170,8 +170,12 @@ static int check_conn(sqlite3_stmt *q, const struct tt_ix_span *rec, const char 
 			 why, why_len);
 		return -EBADMSG;
 	}
-	/* a socket cookie is never 0; a UDP peer flow's id is one with bit 63 set */
-	if (!cid || (cid < 0) != !!(flags & 2) || ((flags & 2) && proto != 17)) {
+	/*
+	 * a socket cookie is never 0; ids with bit 63 set are UDP flows counted
+	 * per packet (lib/capture/collector.c), and an unconnected socket's peer
+	 * flow is always one (a connected socket's flow is one without flag 2)
+	 */
+	if (!cid || (cid < 0 && proto != 17) || ((flags & 2) && cid >= 0)) {
 		conn_why(q, dir, "conn_id does not fit its flags and protocol", why, why_len);
 		return -EBADMSG;
 	}
@@ -295,7 +299,9 @@ int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len)
 	/*
 	 * The lowest and highest res and, per res the recordings have, the first
 	 * and last t: each an index lookup. A res or t out of place sorts first or
-	 * last (text after every number).
+	 * last (text after every number). A res is any length that divides an hour
+	 * (what the indexer accepts), not only the lengths of the recordings still
+	 * there: retention removes a recording before the rollups it left.
 	 */
 	if (sqlite3_prepare_v2(
 		    db,
@@ -304,10 +310,10 @@ int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len)
 		    " recordings WHERE rollup_ns = 0),"
 		    " span(a, b) AS (SELECT min(start_ns) / 1000000000 - 86400, max(coalesce(end_ns,"
 		    " start_ns)) / 1000000000 + 86400 FROM recordings)"
-		    " SELECT 'res', (SELECT res FROM rollups ORDER BY res LIMIT 1) AS v WHERE v NOT IN"
-		    " (SELECT res FROM k) UNION ALL"
-		    " SELECT 'res', (SELECT res FROM rollups ORDER BY res DESC LIMIT 1) AS v WHERE v"
-		    " NOT IN (SELECT res FROM k) UNION ALL"
+		    " SELECT 'res', (SELECT res FROM rollups ORDER BY res LIMIT 1) AS v WHERE"
+		    " typeof(v) <> 'integer' OR v <= 0 OR 3600 % v <> 0 UNION ALL"
+		    " SELECT 'res', (SELECT res FROM rollups ORDER BY res DESC LIMIT 1) AS v WHERE"
+		    " typeof(v) <> 'integer' OR v <= 0 OR 3600 % v <> 0 UNION ALL"
 		    " SELECT 't', (SELECT t FROM rollups WHERE res = k.res ORDER BY t LIMIT 1) AS v"
 		    " FROM k, span WHERE v < span.a UNION ALL"
 		    " SELECT 't', (SELECT t FROM rollups WHERE res = k.res ORDER BY t DESC LIMIT 1)"
@@ -323,7 +329,7 @@ int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len)
 
 		snprintf(why, why_len,
 			 "%s: index: rollups: a row has %s %s, which is no %s of any"
-			 " recording",
+			 " recording: it is left out (run verify)",
 			 tt_store_dir(st), sqlite3_column_text(q, 0), v ? v : "NULL",
 			 sqlite3_column_text(q, 0)[0] == 'r' ? "rollup length" : "period");
 		err = -EBADMSG;

@@ -87,9 +87,10 @@ int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s
 		   char *why, size_t why_len);
 
 /*
- * The keys of the rollups table: every res a rollup length of a recording (or
- * the hour), every t inside the recordings' span. A row with another key is
- * never selected, so it would be left out silently. Index lookups only.
+ * The keys of the rollups table: every res a length that divides an hour, every
+ * t inside the recordings' span. A row with another key is never selected, so
+ * it would be left out silently. Index lookups only. 0, -EBADMSG with why (the
+ * scan warns: the rest is answered), or -EIO.
  */
 int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len);
 

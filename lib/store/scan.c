@@ -404,10 +404,18 @@ int tt_scan(struct tt_store *st, uint64_t from_ns, uint64_t to_ns, const struct 
 			 ", which is not there: its blocks are not read (run verify, then reindex)",
 			 tt_store_dir(st), table, id, table[0] == 's' ? "recording" : "segment",
 			 names);
-	/* rollups rows under a key no query selects would be left out silently */
-	if (cb->on_piece && tt_store_schema_version(st) >= 2 &&
-	    (err = tt_check_rollup_keys(st, why, why_len)))
-		return err;
+	/* rollups rows under a key no query selects would be left out silently: said */
+	if (cb->on_piece && tt_store_schema_version(st) >= 2) {
+		char kw[512];
+
+		err = tt_check_rollup_keys(st, kw, sizeof(kw));
+		if (err == -EBADMSG && warn_len && !warn[0])
+			snprintf(warn, warn_len, "%s", kw);
+		else if (err && err != -EBADMSG) {
+			snprintf(why, why_len, "%s", kw);
+			return err;
+		}
+	}
 	/* every row, checked here: a filter in SQL would skip a damaged one silently */
 	err = tt_store_each_recording(st, TT_REC_BY_START | TT_REC_BELIEF, scan_one, &sr);
 	if (err && !sr.stopped)

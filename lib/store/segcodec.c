@@ -9,6 +9,8 @@
  * block.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -855,4 +857,15 @@ int tt_segc_event_decode(struct tt_segc_cur *c, struct tt_segc_block *bs, struct
 		c->end = outer_end;
 	}
 	return 1;
+}
+
+void tt_segc_seterr(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
 }

@@ -220,4 +220,8 @@ int tt_segc_fail(struct tt_segc_cur *c, const char *why);
  */
 int tt_segc_event_decode(struct tt_segc_cur *c, struct tt_segc_block *bs, struct tt_event *ev);
 
+/* buf[len] = the message, as snprintf; buf NULL or len 0: nothing (the reader's and writer's why). */
+void tt_segc_seterr(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif /* TT_SEGCODEC_H */

@@ -26,20 +26,6 @@
 #include "segcodec.h"
 #include "segment.h"
 
-static void seterr(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
 #define SCAN_CHUNK 65536
 
 struct tt_segr {
@@ -115,7 +101,7 @@ int tt_segr_openf(const char *path, unsigned flags, struct tt_segr **out, char *
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		seterr(why, why_len, "%s: out of memory", path);
+		tt_segc_seterr(why, why_len, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	/* O_NONBLOCK: a FIFO put where a segment belongs must not hang the open */
@@ -123,23 +109,23 @@ int tt_segr_openf(const char *path, unsigned flags, struct tt_segr **out, char *
 	r->fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (r->fd < 0) {
 		err = -errno;
-		seterr(why, why_len, "%s: %s", path, strerror(-err));
+		tt_segc_seterr(why, why_len, "%s: %s", path, strerror(-err));
 		goto fail;
 	}
 	if (fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		err = -EINVAL;
-		seterr(why, why_len, "%s: not a regular file", path);
+		tt_segc_seterr(why, why_len, "%s: not a regular file", path);
 		goto fail;
 	}
 	r->dctx = ZSTD_createDCtx();
 	if (!r->dctx) {
 		err = -ENOMEM;
-		seterr(why, why_len, "%s: out of memory", path);
+		tt_segc_seterr(why, why_len, "%s: out of memory", path);
 		goto fail;
 	}
 	err = refresh_size(r);
 	if (err) {
-		seterr(why, why_len, "%s: %s", path, r->err);
+		tt_segc_seterr(why, why_len, "%s: %s", path, r->err);
 		goto fail;
 	}
 
@@ -166,13 +152,13 @@ int tt_segr_openf(const char *path, unsigned flags, struct tt_segr **out, char *
 		snprintf(damage, sizeof(damage), "header checksum mismatch");
 	} else if (res == TT_SEGC_BAD_VERSION) {
 		err = -ENOTSUP;
-		seterr(why, why_len, "%s: segment format %u.%u, this build reads %u.x", path,
-		       fh.major, fh.minor, TT_SEG_VERSION);
+		tt_segc_seterr(why, why_len, "%s: segment format %u.%u, this build reads %u.x",
+			       path, fh.major, fh.minor, TT_SEG_VERSION);
 		goto fail;
 	} else if (res != TT_SEGC_OK) {
 		err = -ENOTSUP;
-		seterr(why, why_len, "%s: segment needs unsupported features (flags 0x%x)", path,
-		       fh.flags);
+		tt_segc_seterr(why, why_len, "%s: segment needs unsupported features (flags 0x%x)",
+			       path, fh.flags);
 		goto fail;
 	} else {
 		r->meta = fh.meta;
@@ -182,21 +168,21 @@ int tt_segr_openf(const char *path, unsigned flags, struct tt_segr **out, char *
 	if (damage[0]) {
 		if (!(flags & TT_SEGR_SALVAGE)) {
 			err = -EBADMSG;
-			seterr(why, why_len, "%s: %s", path, damage);
+			tt_segc_seterr(why, why_len, "%s: %s", path, damage);
 			goto fail;
 		}
 		/* frames do not depend on the header: look for them from the start */
 		r->pos = 0;
 		r->resync = 1;
 		snprintf(r->err, sizeof(r->err), "%s", damage);
-		seterr(why, why_len, "%s: %s", path, damage);
+		tt_segc_seterr(why, why_len, "%s: %s", path, damage);
 	} else {
 		snprintf(r->err, sizeof(r->err), "no error");
 	}
 	*out = r;
 	return 0;
 io_fail:
-	seterr(why, why_len, "%s: reading the header: %s", path, strerror(-err));
+	tt_segc_seterr(why, why_len, "%s: reading the header: %s", path, strerror(-err));
 	if (err == -ENODATA)
 		err = -EIO;
 fail:

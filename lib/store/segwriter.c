@@ -22,20 +22,6 @@
 #include "segcodec.h"
 #include "segment.h"
 
-static void seterr(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
 struct tt_segw {
 	int fd;
 	uint64_t size; /* header and complete frames: where the next frame goes */
@@ -81,7 +67,7 @@ int tt_segw_create(const char *path, const struct tt_seg_meta *meta, int mode, s
 	*out = NULL;
 	w = calloc(1, sizeof(*w));
 	if (!w) {
-		seterr(why, why_len, "%s: out of memory", path);
+		tt_segc_seterr(why, why_len, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	w->fd = -1;
@@ -89,25 +75,25 @@ int tt_segw_create(const char *path, const struct tt_seg_meta *meta, int mode, s
 	w->index = tt_idmap_new();
 	if (!w->cctx || !w->index) {
 		err = -ENOMEM;
-		seterr(why, why_len, "%s: out of memory", path);
+		tt_segc_seterr(why, why_len, "%s: out of memory", path);
 		goto fail;
 	}
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, 3)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1))) {
 		err = -EINVAL;
-		seterr(why, why_len, "%s: cannot set up zstd", path);
+		tt_segc_seterr(why, why_len, "%s: cannot set up zstd", path);
 		goto fail;
 	}
 	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (w->fd < 0) {
 		err = -errno;
-		seterr(why, why_len, "%s: %s", path, strerror(-err));
+		tt_segc_seterr(why, why_len, "%s: %s", path, strerror(-err));
 		goto fail;
 	}
 	tt_segc_file_encode(h, meta);
 	err = write_all(w->fd, h, sizeof(h), 0);
 	if (err) {
-		seterr(why, why_len, "%s: writing the header: %s", path, strerror(-err));
+		tt_segc_seterr(why, why_len, "%s: writing the header: %s", path, strerror(-err));
 		/* the file is ours (O_EXCL): leave nothing half-made behind */
 		unlink(path);
 		goto fail;
