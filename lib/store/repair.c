@@ -942,13 +942,17 @@ static int check_conn(void *ctx, const struct tt_store_conn_id *c)
 	char what[64];
 
 	snprintf(what, sizeof(what), "conns row %" PRId64, c->row);
-	if (!c->rec_found)
-		return 0; /* tt_store_check_orphan_conns says so */
+	/*
+	 * tt_store_check_orphan_conns reports a row of no recording; after
+	 * retention removed a recording's first segments, the CONN events that
+	 * named an earlier tuple or owner may be gone with them
+	 */
+	if (!c->rec_found || !c->whole)
+		return 0;
 	if (tuple_first(v, c->conn_id) == UINT32_MAX) {
-		if (c->whole)
-			vnote(v, TT_FINDING_PROBLEM, what,
-			      "connection id %" PRIu64 ": no CONN event of the segments has it",
-			      c->conn_id);
+		vnote(v, TT_FINDING_PROBLEM, what,
+		      "connection id %" PRIu64 ": no CONN event of the segments has it",
+		      c->conn_id);
 		return 0;
 	}
 	if (!sig_seen(v, c->conn_id,
@@ -970,9 +974,9 @@ static int check_rollup_owner(void *ctx, const struct tt_store_rollup_owner *o)
 	struct verify *v = ctx;
 	char what[128];
 
-	if (tuple_first(v, o->conn_id) == UINT32_MAX ||
+	if (!o->whole || tuple_first(v, o->conn_id) == UINT32_MAX ||
 	    owner_seen(v, o->conn_id, o->has_owner, o->pid, o->comm))
-		return 0; /* an id without events is conns' finding */
+		return 0; /* an id without events is conns' finding; retention, as for conns */
 	snprintf(what, sizeof(what), "rollups row %s", o->key);
 	vnote(v, TT_FINDING_PROBLEM, what,
 	      "its process is no owner a CONN event of connection id %" PRIu64 " names",

@@ -429,6 +429,7 @@ struct tt_store_rollup_owner {
 	int has_owner; /* process_id names a processes row: */
 	int64_t pid;
 	const char *comm;
+	int whole; /* its recording's segment 0 is there: nothing of it was removed */
 };
 
 /* fn for every rollups row, as tt_store_each_conn_id. */

@@ -830,8 +830,9 @@ int tt_store_each_rollup_owner(struct tt_store *s,
 
 	if (sqlite3_prepare_v2(db,
 			       "SELECT o.res || ',' || o.t || ',' || o.conn || ',' || o.part, "
-			       "c.conn_id, p.pid, p.comm FROM rollups o JOIN conns c ON c.id = o.conn "
-			       "LEFT JOIN processes p ON p.id = o.process_id",
+			       "c.conn_id, p.pid, p.comm, EXISTS (SELECT 1 FROM segments s WHERE "
+			       "s.recording_id = c.recording_id AND s.seq = 0) FROM rollups o JOIN "
+			       "conns c ON c.id = o.conn LEFT JOIN processes p ON p.id = o.process_id",
 			       -1, &q, NULL))
 		return tt_store_fail(s, -EIO, "%s", sqlite3_errmsg(db));
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -841,6 +842,7 @@ int tt_store_each_rollup_owner(struct tt_store *s,
 			.has_owner = sqlite3_column_type(q, 2) == SQLITE_INTEGER && text(q, 3),
 			.pid = sqlite3_column_int64(q, 2),
 			.comm = text(q, 3) ? text(q, 3) : "",
+			.whole = sqlite3_column_int(q, 4),
 		};
 
 		err = fn(ctx, &o);
