@@ -109,7 +109,7 @@ recorder's CPU.
   -w, --workloads LIST  comma-separated subset of persist,idle,churn,churn3k,bulk
                         (default $WORKLOADS)
       --build DIR       build directory with record/tcptop-record,
-                        analyze/tcptop-analyze and lib/libtt_core.a (default:
+                        analyze/tcptop-analyze and tests/bench/bench_store_scan (default:
                         \$TCPTOP_BUILD, then build-bstore/, build-rel/, build/)
       --format FMT      the recorder's stdout format, json or text (default
                         $FORMAT; it goes to /dev/null, its cost is included)
@@ -189,7 +189,7 @@ fi
 if [ -z "$BUILD" ]; then
 	for c in "$ROOT/build-bstore" "$ROOT/build-rel" "$ROOT/build"; do
 		if [ -x "$c/record/tcptop-record" ] && [ -x "$c/analyze/tcptop-analyze" ] &&
-			[ -f "$c/lib/libtt_core.a" ]; then
+			[ -x "$c/tests/bench/bench_store_scan" ]; then
 			BUILD=$c
 			break
 		fi
@@ -197,7 +197,8 @@ if [ -z "$BUILD" ]; then
 fi
 RECORD=$BUILD/record/tcptop-record
 ANALYZE=$BUILD/analyze/tcptop-analyze
-if [ -z "$BUILD" ] || [ ! -x "$RECORD" ] || [ ! -x "$ANALYZE" ] || [ ! -f "$BUILD/lib/libtt_core.a" ]; then
+if [ -z "$BUILD" ] || [ ! -x "$RECORD" ] || [ ! -x "$ANALYZE" ] ||
+	[ ! -x "$BUILD/tests/bench/bench_store_scan" ]; then
 	echo "$PROG: no build found (build one: cmake -S $ROOT -B $ROOT/build-bstore" \
 		"-DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build $ROOT/build-bstore -j2, or pass --build); skipped" >&2
 	exit 77
@@ -280,16 +281,11 @@ log() { echo "$@"; }
 warn() { echo "$PROG: $*" >&2; }
 elapsed() { echo $(($(date +%s) - T0)); }
 
-# ---- helpers: the generator and the store scanner, built against this build --
+# ---- helpers: the generator, and the store scanner of this build ---------------
 GEN=$TMP/bench_store_gen
-SCAN=$TMP/bench_store_scan
+SCAN=$BUILD/tests/bench/bench_store_scan
 if ! cc -O2 -Wall -o "$GEN" "$HERE/bench_store_gen.c" 2>"$TMP/cc.err"; then
 	warn "building bench_store_gen failed: $(head -n3 "$TMP/cc.err")"
-	exit 1
-fi
-if ! cc -O2 -Wall -I "$ROOT/lib" -o "$SCAN" "$HERE/bench_store_scan.c" "$BUILD/lib/libtt_core.a" \
-	-lzstd -lz -lsqlite3 -lm 2>"$TMP/cc.err"; then
-	warn "building bench_store_scan against $BUILD/lib/libtt_core.a failed: $(head -n3 "$TMP/cc.err")"
 	exit 1
 fi
 
