@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "aggregator.h"
-#include "format.h"
 #include "idmap.h"
 #include "indexer.h"
 #include "mem.h"
@@ -448,35 +447,20 @@ struct verify {
 };
 
 /*
- * A connection's tuple as one hash, from the text conns stores for each field
- * (lib/store.c bind_addr: an IPv4 address as its integer, IPv6 as text, an
- * unspecified one as NULL, here ""), so a row and an event compare equal.
+ * A connection's tuple as one hash: family, protocol, ports, and the address
+ * bytes its family uses (an IPv4 address is its last 4 of the v4-mapped 16:
+ * the index keeps no more of it), so a conns row read back
+ * (tt_store_each_conn_id) and an event compare equal.
  */
-static uint64_t conn_sig(int family, int proto, const char *laddr, int lport, const char *raddr,
-			 int rport)
+static uint64_t conn_sig(int family, int proto, const uint8_t laddr[16], int lport,
+			 const uint8_t raddr[16], int rport)
 {
-	char buf[192];
-	int n = snprintf(buf, sizeof(buf), "%d|%d|%s|%d|%s|%d", family, proto, laddr, lport, raddr,
-			 rport);
+	size_t off = family == 4 ? 12 : 0;
+	int32_t k[4] = { family, proto, lport, rport };
+	uint64_t h = tt_fnv1a(k, sizeof(k), TT_FNV1A_INIT);
 
-	return tt_fnv1a(buf, n > 0 ? (size_t)n : 0, TT_FNV1A_INIT);
-}
-
-static const char *addr_text(char *buf, size_t len, const uint8_t a[16], unsigned family)
-{
-	static const uint8_t zero[16];
-
-	buf[0] = '\0';
-	if (family == 4) {
-		uint32_t x = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 |
-			     a[15];
-
-		if (x)
-			snprintf(buf, len, "%u", x);
-	} else if (memcmp(a, zero, 16)) {
-		tt_fmt_addr(buf, len, a, family);
-	}
-	return buf;
+	h = tt_fnv1a(laddr + off, 16 - off, h);
+	return tt_fnv1a(raddr + off, 16 - off, h);
 }
 
 /*
@@ -529,11 +513,7 @@ static void sig_add(struct verify *v, uint64_t id, uint64_t sig)
 /* A CONN event's tuple, for its id. */
 static void tuple_add(struct verify *v, const struct tt_ev_conn *c)
 {
-	char l[64], r[64];
-
-	sig_add(v, c->id,
-		conn_sig(c->family, c->proto, addr_text(l, sizeof(l), c->laddr, c->family),
-			 c->lport, addr_text(r, sizeof(r), c->raddr, c->family), c->rport));
+	sig_add(v, c->id, conn_sig(c->family, c->proto, c->laddr, c->lport, c->raddr, c->rport));
 }
 
 /* A CONN event's owner (an owner change is a new CONN of the same id). */

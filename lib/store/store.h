@@ -407,10 +407,9 @@ void tt_store_check_file(struct tt_store *s, tt_store_problem_fn fn, void *ctx);
 /* A conns row as verify compares it with the CONN events (addresses as conns stores them). */
 struct tt_store_conn_id {
 	int64_t row; /* conns.id */
-	int64_t rec; /* recording_id */
 	uint64_t conn_id; /* the events' connection id */
 	int family, proto, lport, rport;
-	const char *laddr, *raddr; /* an IPv4 address as its integer, IPv6 as text, none "" */
+	uint8_t laddr[16], raddr[16]; /* as events carry them: IPv4 v4-mapped, none all 0 */
 	int whole; /* its recording's segment 0 is there: nothing of it was removed */
 	int rec_found; /* recording_id names a recording */
 	int has_owner; /* process_id names a processes row: */

@@ -764,8 +764,13 @@ void tt_store_check_file(struct tt_store *s, tt_store_problem_fn fn, void *ctx)
 					 : !strcmp(type, "TEXT")    ? "'text'"
 								    : NULL;
 
-			if (!col || !ok)
-				continue; /* laddr and raddr: an integer or text by design */
+			/*
+			 * laddr and raddr: an integer or text by design; a name that is
+			 * no plain identifier is no column of ours, and never goes into SQL
+			 */
+			if (!col || !ok ||
+			    strspn(col, "abcdefghijklmnopqrstuvwxyz_0123456789") != strlen(col))
+				continue;
 			snprintf(sql, sizeof(sql),
 				 "SELECT %s, '%s is ' || typeof(\"%s\") || ', not %s' FROM %s WHERE "
 				 "typeof(\"%s\") NOT IN (%s, 'null') LIMIT 5",
@@ -782,40 +787,39 @@ void tt_store_check_file(struct tt_store *s, tt_store_problem_fn fn, void *ctx)
 int tt_store_each_conn_id(struct tt_store *s,
 			  int (*fn)(void *ctx, const struct tt_store_conn_id *c), void *ctx)
 {
-	sqlite3 *db = tt_store_sqlite(s);
 	sqlite3_stmt *q = NULL;
-	int rc, err = 0;
+	int rc = SQLITE_DONE, err;
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT c.id, c.recording_id, c.conn_id, c.family, c.proto, c.laddr, "
-			       "c.lport, c.raddr, c.rport, EXISTS (SELECT 1 FROM segments s WHERE "
-			       "s.recording_id = c.recording_id AND s.seq = 0), EXISTS (SELECT 1 "
-			       "FROM recordings r WHERE r.id = c.recording_id), p.pid, p.comm FROM "
-			       "conns c LEFT JOIN processes p ON p.id = c.process_id",
-			       -1, &q, NULL))
-		return tt_store_fail(s, -EIO, "%s", sqlite3_errmsg(db));
+	err = prepare(s,
+		      "SELECT c.id, c.conn_id, c.family, c.proto, c.laddr, c.lport, c.raddr, c.rport,"
+		      " EXISTS (SELECT 1 FROM segments s WHERE s.recording_id = c.recording_id AND"
+		      " s.seq = 0), EXISTS (SELECT 1 FROM recordings r WHERE r.id ="
+		      " c.recording_id), p.pid, p.comm FROM conns c LEFT JOIN processes p ON p.id ="
+		      " c.process_id",
+		      &q);
+	if (err)
+		return err;
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct tt_store_conn_id c = {
 			.row = sqlite3_column_int64(q, 0),
-			.rec = sqlite3_column_int64(q, 1),
-			.conn_id = (uint64_t)sqlite3_column_int64(q, 2),
-			.family = sqlite3_column_int(q, 3),
-			.proto = sqlite3_column_int(q, 4),
-			.laddr = text(q, 5) ? text(q, 5) : "",
-			.lport = sqlite3_column_int(q, 6),
-			.raddr = text(q, 7) ? text(q, 7) : "",
-			.rport = sqlite3_column_int(q, 8),
-			.whole = sqlite3_column_int(q, 9),
-			.rec_found = sqlite3_column_int(q, 10),
-			.has_owner = sqlite3_column_type(q, 11) == SQLITE_INTEGER && text(q, 12),
-			.pid = sqlite3_column_int64(q, 11),
-			.comm = text(q, 12) ? text(q, 12) : "",
+			.conn_id = (uint64_t)sqlite3_column_int64(q, 1),
+			.family = sqlite3_column_int(q, 2),
+			.proto = sqlite3_column_int(q, 3),
+			.lport = sqlite3_column_int(q, 5),
+			.rport = sqlite3_column_int(q, 7),
+			.whole = sqlite3_column_int(q, 8),
+			.rec_found = sqlite3_column_int(q, 9),
+			.has_owner = sqlite3_column_type(q, 10) == SQLITE_INTEGER && text(q, 11),
+			.pid = sqlite3_column_int64(q, 10),
+			.comm = text(q, 11) ? text(q, 11) : "",
 		};
 
+		column_addr(q, 4, c.laddr);
+		column_addr(q, 6, c.raddr);
 		err = fn(ctx, &c);
 	}
-	if (!err && rc != SQLITE_DONE)
-		err = tt_store_fail(s, -EIO, "%s", sqlite3_errmsg(db));
+	if (!err)
+		err = step_done(s, rc);
 	sqlite3_finalize(q);
 	return err;
 }
@@ -824,17 +828,17 @@ int tt_store_each_rollup_owner(struct tt_store *s,
 			       int (*fn)(void *ctx, const struct tt_store_rollup_owner *o),
 			       void *ctx)
 {
-	sqlite3 *db = tt_store_sqlite(s);
 	sqlite3_stmt *q = NULL;
-	int rc, err = 0;
+	int rc = SQLITE_DONE, err;
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT o.res || ',' || o.t || ',' || o.conn || ',' || o.part, "
-			       "c.conn_id, p.pid, p.comm, EXISTS (SELECT 1 FROM segments s WHERE "
-			       "s.recording_id = c.recording_id AND s.seq = 0) FROM rollups o JOIN "
-			       "conns c ON c.id = o.conn LEFT JOIN processes p ON p.id = o.process_id",
-			       -1, &q, NULL))
-		return tt_store_fail(s, -EIO, "%s", sqlite3_errmsg(db));
+	err = prepare(s,
+		      "SELECT o.res || ',' || o.t || ',' || o.conn || ',' || o.part, c.conn_id,"
+		      " p.pid, p.comm, EXISTS (SELECT 1 FROM segments s WHERE s.recording_id ="
+		      " c.recording_id AND s.seq = 0) FROM rollups o JOIN conns c ON c.id = o.conn"
+		      " LEFT JOIN processes p ON p.id = o.process_id",
+		      &q);
+	if (err)
+		return err;
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct tt_store_rollup_owner o = {
 			.key = text(q, 0) ? text(q, 0) : "",
@@ -847,8 +851,8 @@ int tt_store_each_rollup_owner(struct tt_store *s,
 
 		err = fn(ctx, &o);
 	}
-	if (!err && rc != SQLITE_DONE)
-		err = tt_store_fail(s, -EIO, "%s", sqlite3_errmsg(db));
+	if (!err)
+		err = step_done(s, rc);
 	sqlite3_finalize(q);
 	return err;
 }
