@@ -19,7 +19,7 @@
 #            after OPTIMIZE FINAL), per connection-tick, next to the local
 #            store's (segments + index.db) per connection-tick
 #   top      `top --group-by remote-host -n 10` over the whole span of --hosts
-#            synthetic hosts (10 by default, each --fleet-hours x --conns,
+#            synthetic hosts (10 by default, each --fleet-hours x --fleet-conns,
 #            exported alternately to shard 1 and shard 2), through the
 #            Distributed tables, next to the local multi-store top over the
 #            same stores: --runs rounds (21 by default), each running both,
@@ -48,7 +48,8 @@
 #
 # Usage: tests/bench/bench_fleet.sh [--scale full|small|smoke] [--build DIR]
 #            [--work DIR] [--hours H] [--conns N] [--hosts N] [--fleet-hours H]
-#            [--runs N] [--fresh]
+#            [--fleet-conns N] [--runs N] [--fresh]
+# --fleet-conns is --conns unless given.
 # Exit: 0 done, 1 runtime failure, 2 bad usage, 77 no clickhouse-server.
 set -u
 
@@ -61,6 +62,7 @@ HOURS=24
 CONNS=1000
 HOSTS=10
 FLEET_HOURS=24
+FLEET_CONNS=
 RUNS=21
 FRESH=0
 SERVER=/usr/sbin/clickhouse-server
@@ -89,14 +91,16 @@ while [ $# -gt 0 ]; do
 	--conns) CONNS=${2:?}; shift ;;
 	--hosts) HOSTS=${2:?}; shift ;;
 	--fleet-hours) FLEET_HOURS=${2:?}; shift ;;
+	--fleet-conns) FLEET_CONNS=${2:?}; shift ;;
 	--runs) RUNS=${2:?}; shift ;;
 	--fresh) FRESH=1 ;;
 	*) die_usage "unknown option '$1'" ;;
 	esac
 	shift
 done
-[[ $CONNS =~ ^[0-9]+$ && $HOSTS =~ ^[0-9]+$ && $RUNS =~ ^[1-9][0-9]*$ ]] ||
-	die_usage "--conns, --hosts and --runs take whole numbers"
+FLEET_CONNS=${FLEET_CONNS:-$CONNS}
+[[ $CONNS =~ ^[0-9]+$ && $FLEET_CONNS =~ ^[0-9]+$ && $HOSTS =~ ^[0-9]+$ && $RUNS =~ ^[1-9][0-9]*$ ]] ||
+	die_usage "--conns, --fleet-conns, --hosts and --runs take whole numbers"
 [[ $HOURS =~ ^[0-9.]+$ && $FLEET_HOURS =~ ^[0-9.]+$ ]] || die_usage "--hours: a number"
 [ "$HOSTS" -ge 1 ] || die_usage "--hosts: at least 1"
 if [ ! -x "$SERVER" ]; then
@@ -177,14 +181,14 @@ sys.stdout.write(out.decode())
 EOF
 }
 
-# store DIR HOST SEED HOURS: make it unless it is there with these parameters
+# store DIR HOST SEED HOURS CONNS: make it unless it is there with these parameters
 store() {
-	local want="host=$2 seed=$3 hours=$4 conns=$CONNS"
+	local want="host=$2 seed=$3 hours=$4 conns=$5"
 	if [ "$FRESH" = 0 ] && [ -f "$1.params" ] && [ "$(cat "$1.params")" = "$want" ]; then
 		return 0
 	fi
 	rm -rf "$1" "$1.params"
-	"$SYNTH" "$1" --conns "$CONNS" --hours "$4" --seed "$3" --host "$2" >"$1.summary" 2>/dev/null ||
+	"$SYNTH" "$1" --conns "$5" --hours "$4" --seed "$3" --host "$2" >"$1.summary" 2>/dev/null ||
 		die "synth_store $1 failed"
 	echo "$want" >"$1.params"
 }
@@ -198,7 +202,7 @@ echo "clickhouse-server $(q "$H1" "SELECT version()"): shards on 127.0.0.1:$H1 a
 
 # ---- export rate and bytes per connection-tick --------------------------------
 echo "synthesizing the export store (${HOURS} h x $CONNS connections)..."
-store "$WORK/one" one.example 1 "$HOURS"
+store "$WORK/one" one.example 1 "$HOURS" "$CONNS"
 res=$(timed "$ANA" export "$WORK/one" --clickhouse "http://127.0.0.1:$H1/?database=bench") ||
 	die "export failed"
 read -r wall cpu <<<"$(head -1 <<<"$res")"
@@ -216,11 +220,11 @@ awk -v c="$chb" -v k="$chticks" -v l="$localb" -v n="$ticks" 'BEGIN {
 	       " local store %d bytes, %.1f bytes per connection-tick\n", c, k, c / n, l, l / n }'
 
 # ---- fleet top through the Distributed tables vs local multi-store top --------
-echo "synthesizing $HOSTS hosts (${FLEET_HOURS} h x $CONNS connections each)..."
+echo "synthesizing $HOSTS hosts (${FLEET_HOURS} h x $FLEET_CONNS connections each)..."
 dirs=()
 for i in $(seq 1 "$HOSTS"); do
 	d=$WORK/host$(printf %02d "$i")
-	store "$d" "host$(printf %02d "$i").example" $((100 + i)) "$FLEET_HOURS"
+	store "$d" "host$(printf %02d "$i").example" $((100 + i)) "$FLEET_HOURS" "$FLEET_CONNS"
 	dirs+=("$d")
 	port=$H1
 	[ $((i % 2)) = 0 ] && port=$H2
@@ -261,7 +265,7 @@ spread() {
 		END { a[NR + 1] = a[NR]; printf "%s median %.3f s (min %.3f, max %.3f, IQR %.3f..%.3f, %d runs)\n",
 			l, q(0.5), a[1], a[NR], q(0.25), q(0.75), NR }'
 }
-echo "top over $HOSTS hosts x ${FLEET_HOURS} h, $RUNS interleaved rounds (wall):"
+echo "top over $HOSTS hosts x ${FLEET_HOURS} h x $FLEET_CONNS connections, $RUNS interleaved rounds (wall):"
 spread "  fleet (Distributed)  " "${fw[@]}"
 spread "  local multi-store    " "${lw[@]}"
 echo "  equal answers (json) in $same of $RUNS rounds"
