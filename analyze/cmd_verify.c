@@ -59,9 +59,11 @@ int cmd_verify(int argc, char **argv)
 		cmd_err("verify: %s", why);
 		return 1;
 	}
-	printf("%s: %" PRIu64 " frames checked, %" PRIu64 " events decoded, %u problems, "
-	       "%u warnings\n",
-	       argv[1], res.frames, res.events, res.problems, res.warnings);
+	printf("%s: %" PRIu64 " frames checked, %" PRIu64 " events decoded, ", argv[1], res.frames,
+	       res.events);
+	if (res.periods) /* stores with rollup periods whole in their blocks */
+		printf("%" PRIu64 " rollup periods recomputed, ", res.periods);
+	printf("%u problems, %u warnings\n", res.problems, res.warnings);
 	if (res.problems) {
 		cmd_err("verify: %s: %u problems (listed above)", argv[1], res.problems);
 		return 1;

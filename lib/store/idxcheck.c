@@ -179,8 +179,12 @@ static int check_conn(sqlite3_stmt *q, const struct tt_ix_span *rec, const char 
 		conn_why(q, dir, "conn_id does not fit its flags and protocol", why, why_len);
 		return -EBADMSG;
 	}
-	/* a remote is an address with a port; a connected or TCP socket has a local port */
-	if ((ra == 1) != (rport == 0) || (ra == 0 && la == 1) || (proto == 6 && !lport)) {
+	/*
+	 * a remote is an address with a port; every row has a local port: a TCP
+	 * socket and a connected UDP one are bound (connect() binds), and a UDP
+	 * flow is counted from datagrams, which carry it
+	 */
+	if ((ra == 1) != (rport == 0) || (ra == 0 && la == 1) || !lport) {
 		conn_why(q, dir, "its addresses and ports do not fit together", why, why_len);
 		return -EBADMSG;
 	}
@@ -260,6 +264,13 @@ int tt_check_piece(sqlite3_stmt *q, const struct tt_ix_span *rec, uint64_t res_s
 		    sqlite3_column_type(q, TT_PQ_PEAK_OUT) == SQLITE_NULL))
 		/* only a row migrated from schema 1 (first_ns NULL) lacks these */
 		snprintf(what, sizeof(what), "a column is NULL that only a migrated row leaves so");
+	else if (fn == 1 &&
+		 (ln != 1 || an != 1 || sqlite3_column_type(q, TT_PQ_PEAK_IN) != SQLITE_NULL ||
+		  sqlite3_column_type(q, TT_PQ_PEAK_OUT) != SQLITE_NULL))
+		/* a migrated row lacks them all: a row that lacks one only lies */
+		snprintf(what, sizeof(what),
+			 "first_ns is NULL, but not the other columns a "
+			 "migrated row lacks");
 	else if (!fn && !ln && first > last)
 		snprintf(what, sizeof(what), "first_ns is after last_ns");
 	else if (!an && open_ns < end && age > end - open_ns + DAY_NS)
@@ -444,7 +455,9 @@ static int check_frames(struct tt_store *st, char *why, size_t why_len)
 
 	if (sqlite3_prepare_v2(db,
 			       "SELECT b.segment_id, s.file, b.id, b.offset, b.length, b.raw_length,"
-			       " b.t_start_ns, b.t_end_ns, b.events, b.checksum, r.mono_to_wall_ns"
+			       " b.t_start_ns, b.t_end_ns, b.events, b.checksum, r.mono_to_wall_ns,"
+			       " s.seq = (SELECT max(n.seq) FROM segments n WHERE n.recording_id ="
+			       " s.recording_id), r.clean_stop IS 1 AND r.end_ns IS NOT NULL, r.id"
 			       " FROM blocks b JOIN segments s ON s.id = b.segment_id JOIN recordings r"
 			       " ON r.id = s.recording_id ORDER BY b.segment_id, b.offset",
 			       -1, &q, NULL))
@@ -466,6 +479,19 @@ static int check_frames(struct tt_store *st, char *why, size_t why_len)
 			if (!file || strchr(file, '/') ||
 			    tt_segr_openf(path, TT_SEGR_SALVAGE, &r, w, sizeof(w)))
 				r = NULL;
+			/* the last segment of a recording that stopped cleanly says so itself */
+			if (r && tt_segr_meta(r) && (tt_segr_meta(r)->flags & TT_SEG_CLEAN_END) &&
+			    sqlite3_column_int(q, 11) == 1 && sqlite3_column_int(q, 12) != 1) {
+				snprintf(why, why_len,
+					 "%s: index: recordings row %" PRId64
+					 ": no clean stop, but its last segment %s says it stopped"
+					 " cleanly (the index disagrees with the segments: run"
+					 " tcptop-analyze verify)",
+					 tt_store_dir(st), (int64_t)sqlite3_column_int64(q, 13),
+					 file);
+				err = -EBADMSG;
+				break;
+			}
 		}
 		if (!r || off < 0 || tt_segr_peek_block(r, (uint64_t)off, &bi) != 1)
 			continue;

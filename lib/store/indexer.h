@@ -89,6 +89,7 @@ struct tt_piece {
 	struct tt_ix_piece sum; /* first_ns and last_ns in Unix ns; conn_key unused */
 	uint8_t close_reason; /* when sum.closed */
 	uint16_t err;
+	uint8_t migrated; /* a row migrated from schema 1: no first_ns, age_ns or peak rates */
 };
 
 /*

@@ -26,6 +26,7 @@
 #include "aggregator.h"
 #include "idmap.h"
 #include "indexer.h"
+#include "audit.h"
 #include "mem.h"
 #include "repair.h"
 #include "segment.h"
@@ -234,6 +235,7 @@ struct rebuild {
 	struct tt_indexer *ix;
 	struct tt_ev_loss loss;
 	int synced; /* the aggregator holds the whole state: delta blocks can be summarised */
+	uint64_t last_end; /* Unix ns: the latest end of a block of the recording */
 	char *why;
 	size_t why_len;
 };
@@ -295,6 +297,8 @@ static int rebuild_segment(struct rebuild *rb, int64_t rec_id, const struct seg 
 		if (!err)
 			err = tt_store_block(rb->st, seg_id, &bi, sg->meta.mono_to_wall_ns,
 					     &rb->loss, rb->ix);
+		if (tt_wall_ns(bi.t_end, sg->meta.mono_to_wall_ns) > rb->last_end)
+			rb->last_end = tt_wall_ns(bi.t_end, sg->meta.mono_to_wall_ns);
 		rb->res->blocks++;
 	}
 	if (!err)
@@ -314,7 +318,7 @@ static int rebuild_recording(struct rebuild *rb, struct tt_store *old, const str
 	struct oldrec o;
 	int64_t rec_id;
 	size_t i;
-	int err;
+	int err, clean_end;
 
 	old_recording(old, id, &o);
 	ri.host = o.found ? o.host : "?";
@@ -328,6 +332,7 @@ static int rebuild_recording(struct rebuild *rb, struct tt_store *old, const str
 	rb->ix = tt_indexer_new(tt_indexer_minor_ok(o.rollup_ns) ? o.rollup_ns : 0,
 				ri.mono_to_wall_ns);
 	memset(&rb->loss, 0, sizeof(rb->loss));
+	rb->last_end = 0;
 	rb->synced = 0; /* the recording's first block is a keyframe block */
 	if (!rb->agg || !rb->ix) {
 		snprintf(rb->why, rb->why_len, "out of memory");
@@ -340,9 +345,16 @@ static int rebuild_recording(struct rebuild *rb, struct tt_store *old, const str
 		rb->res->segments++;
 		progress(rb->cb, ++*done, total);
 	}
-	/* an unknown end stays open, as a crash left it */
-	if (!err && o.found && o.has_end &&
-	    (err = tt_store_recording_end(rb->st, rec_id, o.end_ns, o.clean)))
+	/*
+	 * an unknown end stays open, as a crash left it; a last segment that says
+	 * the recording stopped cleanly is believed over the old index, which may
+	 * have lost the end (it is a cache of the segments)
+	 */
+	clean_end = segs[n - 1].header_ok && (segs[n - 1].meta.flags & TT_SEG_CLEAN_END);
+	if (!err && ((o.found && o.has_end) || (clean_end && rb->last_end)) &&
+	    (err = tt_store_recording_end(rb->st, rec_id,
+					  o.found && o.has_end ? o.end_ns : rb->last_end,
+					  o.clean || clean_end)))
 		snprintf(rb->why, rb->why_len, "%s", tt_store_errmsg(rb->st));
 	tt_agg_free(rb->agg);
 	tt_indexer_free(rb->ix);
@@ -654,6 +666,7 @@ struct segrow {
 	int64_t first_end; /* the first one's end */
 	int64_t last_start; /* the latest start */
 	int64_t last_end; /* the latest end */
+	int clean_end; /* its file header says the recording stopped cleanly with it */
 	char *file;
 };
 
@@ -763,6 +776,7 @@ static int verify_segment(struct verify *v, struct segrow *sr)
 			differs(diff, sizeof(diff), "its recording's mono_to_wall_ns", sr->m2w,
 				meta.mono_to_wall_ns);
 		sr->span_rec = meta_ok ? (int64_t)meta.recording_id : sr->rec;
+		sr->clean_end = meta_ok && (meta.flags & TT_SEG_CLEAN_END);
 		if (!sr->rec_found)
 			vnote(v, TT_FINDING_PROBLEM, what,
 			      "recording_id %" PRId64 ": no such "
@@ -867,6 +881,49 @@ struct vsum {
 	int lean; /* conns and rollups: schema 2 */
 };
 
+/*
+ * Every minor period of recording r over its frames' span (first_end and
+ * last_end, Unix ns, as its frames say) against the blocks (audit.h): the
+ * first disagreement is a problem, and how many periods disagree.
+ */
+static void audit_rollups(struct verify *v, const struct tt_store_rec *r, int64_t first_end,
+			  int64_t last_end)
+{
+	const int64_t day = 86400ll * 1000000000ll;
+	const uint64_t ns = 1000000000ull, p = (uint64_t)r->rollup_ns / ns;
+	uint64_t t, bad = 0;
+	int64_t lo;
+	char first[256] = "", w[256];
+	int rc;
+
+	/* no rollups, or times the checks above name: nothing to walk */
+	if (r->rollup_ns <= 0 || !tt_indexer_minor_ok((uint64_t)r->rollup_ns) || first_end <= 0 ||
+	    last_end < first_end || last_end > TT_TIME_MAX || last_end - first_end > 400 * day)
+		return;
+	/* the first block may begin before the first frame ends: from the start, or a day */
+	lo = r->start_ns > 0 && r->start_ns <= first_end && first_end - r->start_ns <= day
+		     ? r->start_ns
+		     : first_end - day;
+	for (t = (uint64_t)(lo > 0 ? lo : 0) / ns / p * p; t * ns < (uint64_t)last_end; t += p) {
+		rc = tt_audit_period(v->st, r->id, r->mono_to_wall_ns, p, t, w, sizeof(w));
+		if (rc == -ENOMEM) {
+			vnote(v, TT_FINDING_PROBLEM, "rollups", "out of memory: not compared");
+			return;
+		}
+		if (rc == -EBADMSG) { /* a row out of range: every reader of the period stops */
+			vnote(v, TT_FINDING_PROBLEM, "rollups", "%s", w);
+			continue;
+		}
+		if (rc == 0 || rc == 1)
+			v->res->periods++;
+		if (rc == 1 && !bad++)
+			snprintf(first, sizeof(first), "%s", w);
+	}
+	if (bad)
+		vnote(v, TT_FINDING_PROBLEM, "rollups",
+		      "%" PRIu64 " periods disagree with the blocks; the first: %s", bad, first);
+}
+
 static int check_recording(void *ctx, const struct tt_store_rec *r)
 {
 	struct vsum *vs = ctx;
@@ -875,10 +932,16 @@ static int check_recording(void *ctx, const struct tt_store_rec *r)
 	int64_t id = r->id, start = r->start_ns;
 	int64_t end = r->has_end ? r->end_ns : INT64_MAX;
 	int64_t first_end = INT64_MAX, last_start = INT64_MIN, last_end = INT64_MIN;
+	int64_t last_seq = INT64_MIN;
+	int clean_end = 0;
 	char what[64], diff[512] = "";
 	size_t i;
 
 	for (i = 0; i < vs->n; i++) {
+		if (rows[i].span_rec == id && rows[i].seq > last_seq) {
+			last_seq = rows[i].seq;
+			clean_end = rows[i].clean_end;
+		}
 		if (rows[i].span_rec != id || rows[i].first_end == INT64_MIN)
 			continue;
 		if (rows[i].first_end < first_end)
@@ -893,6 +956,11 @@ static int check_recording(void *ctx, const struct tt_store_rec *r)
 	if (last_end != INT64_MIN && start > first_end)
 		differs(diff, sizeof(diff), "start_ns after its first block ended", start,
 			first_end);
+	/* what readers refuse to believe (tt_store_rec.start_ok) */
+	if (last_end != INT64_MIN && start <= first_end &&
+	    (start <= 0 || first_end - start > 86400ll * 1000000000ll))
+		differs(diff, sizeof(diff), "start_ns more than a day before its first block ended",
+			start, first_end);
 	if (last_end != INT64_MIN && end != INT64_MAX && end < last_start)
 		differs(diff, sizeof(diff), "end_ns before its last block started", end,
 			last_start);
@@ -900,8 +968,16 @@ static int check_recording(void *ctx, const struct tt_store_rec *r)
 		differs(diff, sizeof(diff), "end_ns before start_ns", end, start);
 	if (diff[0])
 		vnote(v, TT_FINDING_PROBLEM, what, "%s", diff);
-	if (vs->lean && last_end != INT64_MIN)
+	/* the segments say so themselves (TT_SEG_CLEAN_END): the index must agree */
+	if (clean_end && (!r->has_end || r->clean_stop != 1))
+		vnote(v, TT_FINDING_PROBLEM, what,
+		      "%s, but its last segment says it stopped cleanly (reindex takes the"
+		      " end from it)",
+		      r->has_end ? "clean_stop is 0" : "end_ns is NULL");
+	if (vs->lean && last_end != INT64_MIN) {
 		tt_store_check_summaries(v->st, id, last_end, summary_problem, v);
+		audit_rollups(v, r, first_end, last_end);
+	}
 	return 0;
 }
 

@@ -48,6 +48,7 @@ struct tt_verify_result {
 	uint64_t segments; /* segment files read */
 	uint64_t frames; /* frames found in them */
 	uint64_t events; /* events decoded */
+	uint64_t periods; /* minor rollup periods recomputed from the blocks and compared */
 	unsigned problems;
 	unsigned warnings;
 };
@@ -61,7 +62,9 @@ struct tt_verify_result {
  * rollups (their recording exists, their times inside its span; while none of
  * the recording was removed, a connection opened in it has minor rollups that
  * add up to its hour rollups, and those to at least its row's bytes and
- * packets). Each
+ * packets), and every minor rollup period whose blocks are all there
+ * recomputed from them through the recorder's aggregator and indexer and
+ * compared row for row (lib/audit.h). Each
  * disagreement is one finding naming the row. Findings go to cb; counts add
  * into *res. 0 (whatever was found), or a negative errno when the pass itself
  * failed (the index cannot be read, no memory) with why.

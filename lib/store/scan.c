@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "idxcheck.h"
 #include "replay.h"
 #include "scan.h"
@@ -286,7 +287,7 @@ static int scan_rolled(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 	const uint64_t s = 1000000000ull, p1 = rec->rollup_ns, p2 = TT_IX_RES_MAJOR * s;
 	/* past the recording, nothing ends: the last period needs no edge */
 	uint64_t to = to_ns && to_ns < rec->end_ns ? to_ns : round_up(rec->end_ns + 1, p1);
-	uint64_t a1 = round_up(from_ns, p1), b1 = to - to % p1, a2, b2;
+	uint64_t a1 = round_up(from_ns, p1), b1 = to - to % p1, a2, b2, au;
 	struct tt_ev_loss l0, l1;
 	struct edge e;
 	int err;
@@ -322,6 +323,25 @@ static int scan_rolled(struct tt_store *st, const struct tt_scan_rec *rec, uint6
 	/* the hours whose minor periods were read, against the hours' own rows */
 	if (warn_len && !warn[0])
 		check_hours(st, rec, a1, a2 < b2 ? a2 : b1, a2 < b2 ? b2 : b1, b1, warn, warn_len);
+	/*
+	 * and the first minor period of the recording read against its blocks
+	 * (audit.h), with its hour when that was read as a whole: rows that agree
+	 * with each other but not with the traffic are said too
+	 */
+	au = a1 > rec->start_ns - rec->start_ns % p1 ? a1 : rec->start_ns - rec->start_ns % p1;
+	if (warn_len && !warn[0] && au + p1 <= b1) {
+		char aw[256];
+
+		err = tt_audit_period(st, rec->id, rec->mono_to_wall_ns, p1 / s, au / s, aw,
+				      sizeof(aw));
+		if (err == 1)
+			snprintf(warn, warn_len,
+				 "%s: index: the rollups disagree with the blocks (%s): answers "
+				 "read from them may be wrong (run verify, then reindex)",
+				 tt_store_dir(st), aw);
+		else if (!err && au >= a2 && au < b2)
+			tt_check_hour(st, rec->id, p1 / s, (au - au % p2) / s, warn, warn_len);
+	}
 	/* losses over the window, from the blocks' running totals */
 	losses_at(st, rec->id, from_ns, &l0);
 	losses_at(st, rec->id, to_ns ? to_ns : UINT64_MAX >> 1, &l1);

@@ -164,7 +164,7 @@ void tt_segc_file_encode(uint8_t h[TT_SEGC_HDR_LEN], const struct tt_seg_meta *m
 	put16(h + TT_SEGC_H_MAJOR, TT_SEG_VERSION);
 	put16(h + TT_SEGC_H_MINOR, TT_SEGC_MINOR);
 	put16(h + TT_SEGC_H_LEN, TT_SEGC_HDR_LEN);
-	put16(h + TT_SEGC_H_FLAGS, 0);
+	put16(h + TT_SEGC_H_FLAGS, (uint16_t)(m->flags & ~TT_SEGC_RFLAGS)); /* optional ones */
 	put64(h + TT_SEGC_H_RECORDING_ID, m->recording_id);
 	put64(h + TT_SEGC_H_MONO_TO_WALL, (uint64_t)m->mono_to_wall_ns);
 	put64(h + TT_SEGC_H_CREATED, m->created_wall_ns);
@@ -204,6 +204,7 @@ enum tt_segc_res tt_segc_file_decode(const uint8_t *h, unsigned hlen, struct tt_
 	f->meta.boot_id_hi = get64(h + TT_SEGC_H_BOOT_ID_HI);
 	f->meta.boot_id_lo = get64(h + TT_SEGC_H_BOOT_ID_LO);
 	f->meta.seq = get32(h + TT_SEGC_H_SEQ);
+	f->meta.flags = f->flags & ~TT_SEGC_RFLAGS;
 	return TT_SEGC_OK;
 }
 

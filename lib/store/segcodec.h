@@ -67,7 +67,7 @@ enum tt_segc_res {
 	TT_SEGC_BAD_SIZES, /* implausible sizes (frame header) */
 };
 
-/* The TT_SEGC_HDR_LEN bytes of a file header as this build writes it. */
+/* The TT_SEGC_HDR_LEN bytes of a file header as this build writes it (m->flags: optional bits). */
 void tt_segc_file_encode(uint8_t h[TT_SEGC_HDR_LEN], const struct tt_seg_meta *m);
 
 /*

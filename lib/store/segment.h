@@ -34,12 +34,20 @@
 struct tt_seg_meta {
 	uint64_t recording_id; /* the recording it belongs to (index.db recordings.id) */
 	uint32_t seq; /* segment number within the recording, from 0 */
-	uint32_t pad;
+	uint32_t flags; /* the file header's optional flags (bits 8-15): TT_SEG_CLEAN_END */
 	int64_t mono_to_wall_ns; /* add to a CLOCK_MONOTONIC time to get Unix time (ns) */
 	uint64_t created_wall_ns; /* Unix time the file was created */
 	uint64_t boot_id_hi; /* /proc/sys/kernel/random/boot_id, the monotonic clock's epoch */
 	uint64_t boot_id_lo;
 };
+
+/*
+ * File header flag (optional, docs/FORMAT.md): the recording stopped cleanly
+ * with this segment as its last. Set in place by tt_segw_mark_clean_end once
+ * the index says so; a reader that finds it can tell an index that says
+ * otherwise, or has lost the recording's end, from the truth.
+ */
+#define TT_SEG_CLEAN_END 0x0100u
 
 /* One block as written or found. */
 struct tt_block_info {
@@ -98,6 +106,14 @@ uint64_t tt_segw_size(const struct tt_segw *w);
 
 /* Last failure, one line, never NULL. */
 const char *tt_segw_errmsg(const struct tt_segw *w);
+
+/*
+ * Rewrite the file header in place with TT_SEG_CLEAN_END set, and fdatasync:
+ * the recording's clean stop, said in the segment itself (call it after the
+ * index said so: a crash in between leaves the flag out, which claims
+ * nothing). 0 or a negative errno (tt_segw_errmsg).
+ */
+int tt_segw_mark_clean_end(struct tt_segw *w);
 
 /* Close the file; pending events are dropped (flush first). NULL is a no-op. */
 void tt_segw_close(struct tt_segw *w);

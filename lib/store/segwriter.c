@@ -35,6 +35,7 @@ struct tt_segw {
 	uint64_t t_start, t_end; /* first and last ts of the block */
 	uint32_t n_events;
 	int delta; /* the block being built opens without a keyframe (TT_SEGC_FRAME_DELTA) */
+	struct tt_seg_meta meta; /* what the header says: rewritten by tt_segw_mark_clean_end */
 	char err[256];
 };
 
@@ -90,7 +91,9 @@ int tt_segw_create(const char *path, const struct tt_seg_meta *meta, int mode, s
 		tt_segc_seterr(why, why_len, "%s: %s", path, strerror(-err));
 		goto fail;
 	}
-	tt_segc_file_encode(h, meta);
+	w->meta = *meta;
+	w->meta.flags = 0;
+	tt_segc_file_encode(h, &w->meta);
 	err = write_all(w->fd, h, sizeof(h), 0);
 	if (err) {
 		tt_segc_seterr(why, why_len, "%s: writing the header: %s", path, strerror(-err));
@@ -255,6 +258,22 @@ int tt_segw_flush(struct tt_segw *w, int sync, struct tt_block_info *info)
 	w->size += TT_SEGC_FRAME_HDR_LEN + clen;
 	block_reset(w);
 	return 0;
+}
+
+int tt_segw_mark_clean_end(struct tt_segw *w)
+{
+	uint8_t h[TT_SEGC_HDR_LEN];
+	int err;
+
+	w->meta.flags |= TT_SEG_CLEAN_END;
+	tt_segc_file_encode(h, &w->meta);
+	/* 64 bytes inside the first sector: written whole or not at all */
+	err = write_all(w->fd, h, sizeof(h), 0);
+	if (!err && fdatasync(w->fd))
+		err = -errno;
+	if (err)
+		snprintf(w->err, sizeof(w->err), "rewriting the header: %s", strerror(-err));
+	return err;
 }
 
 void tt_segw_close(struct tt_segw *w)

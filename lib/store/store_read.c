@@ -561,6 +561,7 @@ int tt_store_each_piece(struct tt_store *s, int64_t rec, int64_t m2w, uint64_t r
 		c->open_ns = (uint64_t)sqlite3_column_int64(q, 33) - (uint64_t)m2w;
 		p.close_reason = (uint8_t)sqlite3_column_int(q, 34);
 		p.err = (uint16_t)sqlite3_column_int(q, 35);
+		p.migrated = sqlite3_column_type(q, 3) == SQLITE_NULL;
 		err = fn(ctx, &p);
 	}
 	if (!err)

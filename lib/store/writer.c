@@ -517,6 +517,13 @@ int tt_writer_finish(struct tt_writer *w, uint64_t end_wall_ns)
 		snprintf(w->err, sizeof(w->err), "%s", tt_store_errmsg(w->st));
 		err = e;
 	}
+	/*
+	 * and in the last segment itself, once the index says so (a reader checks
+	 * the index against it, reindex takes it back from it); if this fails the
+	 * flag is missing, which claims nothing
+	 */
+	if (!err && w->seg)
+		tt_segw_mark_clean_end(w->seg);
 	return no_space(w, err);
 }
 

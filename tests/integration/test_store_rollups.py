@@ -10,11 +10,18 @@ connections are partial (open before it started).
   recordings, a window inside one period, the whole store) and several
   groupings, `top --format json` reading rollups equals `top --no-rollups`,
   row for row and field for field, and --stats shows which path answered;
-- the rollups' bytes of a recording add up to its connections' totals.
+- the rollups' bytes of a recording add up to its connections' totals;
+- verify recomputes every whole rollup period from the blocks (lib/audit.h)
+  and finds them equal, and no top warns: the audit raises no false alarm on
+  real traffic; with packets_out set to 0 in every rollups row (in range, and
+  the minor rows still add up to the hours), top warns that the rollups
+  disagree with the blocks and verify reports it.
 """
 import os
 import random
+import re
 import shutil
+import sqlite3
 import tempfile
 import time
 
@@ -33,6 +40,7 @@ def top(t, store, win, group, rollups):
     t.check(p.returncode == 0, "top %s %s: exit %d: %s" % (group, win, p.returncode,
                                                            p.stderr.strip()))
     t.check(not h.sanitizer_report(p.stderr), "sanitizer report: %s" % p.stderr)
+    t.check("warning" not in p.stderr, "top %s %s warned: %s" % (group, win, p.stderr.strip()))
     pieces = 0
     for line in p.stderr.splitlines():
         if line.startswith("stats:") and "rollup pieces" in line:
@@ -53,7 +61,10 @@ def main(t):
         rec.halt()
         time.sleep(1)
     gen.stop()
-    ts.verify(t, store, "recorded with --bucket 2s")
+    out = ts.verify(t, store, "recorded with --bucket 2s")
+    m = re.search(r"(\d+) rollup periods recomputed", out)
+    # two recordings of 9 s in 2 s periods: at least 3 whole periods each
+    t.check(m and int(m.group(1)) >= 6, "verify recomputed the rollup periods: %r" % out)
 
     recs = ts.query(store, "SELECT id, rollup_ns, start_ns, end_ns FROM recordings ORDER BY id")
     t.eq("recordings", len(recs), 2)
@@ -89,6 +100,21 @@ def main(t):
             t.check(got == want, "window %s by %s: rollups differ from the ticks:\n%s" %
                     (win, g, diff))
     t.check(used >= len(GROUPS), "rollups answered %d queries" % used)
+
+    # an index that lies consistently: every rollups row's packets_out set to 0
+    bad = os.path.join(tempfile.mkdtemp(prefix="ttroll-bad-"), "s")
+    t.cleanup(lambda: shutil.rmtree(os.path.dirname(bad), ignore_errors=True))
+    shutil.copytree(store, bad)
+    db = sqlite3.connect(os.path.join(bad, "index.db"))
+    db.execute("UPDATE rollups SET packets_out = 0")
+    db.commit()
+    db.close()
+    p = t.analyze("top", "--format", "json", bad)
+    t.check(p.returncode == 0 and "disagree with the blocks" in p.stderr,
+            "top on rollups with packets_out 0 warns: exit %d, %r" % (p.returncode, p.stderr))
+    p = t.analyze("verify", bad)
+    t.check(p.returncode == 1 and re.search(r"PROBLEM rollups: \d+ periods disagree", p.stdout),
+            "verify reports the rollups: exit %d, %r" % (p.returncode, p.stdout[-2000:]))
 
 
 if __name__ == "__main__":

@@ -448,7 +448,7 @@ static void test_round_trip_random_streams(void **state)
 	assert_int_equal(m->created_wall_ns, test_meta.created_wall_ns);
 	assert_int_equal(m->boot_id_hi, test_meta.boot_id_hi);
 	assert_int_equal(m->boot_id_lo, test_meta.boot_id_lo);
-	assert_int_equal(m->pad, 0);
+	assert_int_equal(m->flags, 0); /* not marked: TT_SEG_CLEAN_END only at a clean stop */
 
 	/* in order, all of them */
 	for (b = 0; b < wr.n_blocks; b++) {
@@ -1638,6 +1638,35 @@ static void test_writer_contract(void **state)
 	}
 }
 
+/* A clean stop rewrites the header with TT_SEG_CLEAN_END: same meta, same frames. */
+static void test_mark_clean_end(void **state)
+{
+	const char *path = tpath("clean.tts");
+	struct tt_segw *w = create_w(path);
+	struct tt_block_info info, got;
+	struct tt_event ev = { .ts_ns = 5, .type = TT_EV_TICK };
+	struct tt_seg_meta want = test_meta;
+	struct tt_segr *r;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(tt_segw_append(w, &ev), 0);
+	assert_int_equal(tt_segw_flush(w, 1, &info), 0);
+	assert_int_equal(tt_segw_mark_clean_end(w), 0);
+	tt_segw_close(w);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, SEG_HDR + info.length);
+
+	r = open_r(path);
+	want.flags = TT_SEG_CLEAN_END;
+	assert_non_null(tt_segr_meta(r));
+	assert_memory_equal(tt_segr_meta(r), &want, sizeof(want));
+	assert_int_equal(tt_segr_next_block(r, &got), 1);
+	assert_info_equal(&got, &info);
+	assert_int_equal(tt_segr_next_block(r, &got), 0);
+	tt_segr_close(r);
+}
+
 static void test_flush_error_truncates_and_retries(void **state)
 {
 	const char *path = tpath("efbig.tts");
@@ -1856,6 +1885,7 @@ int main(void)
 		cmocka_unit_test(test_version_rules),
 		cmocka_unit_test(test_delta_blocks_flagged),
 		cmocka_unit_test(test_writer_contract),
+		cmocka_unit_test(test_mark_clean_end),
 		cmocka_unit_test(test_flush_error_truncates_and_retries),
 		cmocka_unit_test(test_size_synthetic_1000_connections),
 	};
