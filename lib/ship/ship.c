@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +23,6 @@
 #include "scan.h"
 #include "ship.h"
 #include "store.h"
-#include "store_int.h" /* the exporter's own queries: not in the read API yet */
 
 struct tt_migration {
 	int version;
@@ -425,7 +423,7 @@ struct rec_state {
 
 struct exporter {
 	struct tt_ch *ch;
-	sqlite3 *db; /* read-write handle on index.db, for the cursors */
+	struct tt_store *s; /* the store, open for export (it writes the cursors) */
 	const struct tt_ship_opts *o;
 	struct tt_ship_stats *st;
 	struct rec_state *recs;
@@ -436,6 +434,7 @@ struct exporter {
 	uint64_t ev_ts; /* seq: an event's place among the recording's events at ev_ts */
 	unsigned ev_seq;
 	struct tt_ev_loss loss; /* the last losses seen in the recording being scanned */
+	int fn_failed; /* a callback of a store read failed, and said why */
 	char why[512];
 };
 
@@ -461,27 +460,9 @@ static int insert(struct exporter *x, const char *table, struct tt_buf *rows)
 
 static int save_cursor(struct exporter *x, const struct rec_state *r)
 {
-	sqlite3_stmt *q = NULL;
-	int rc;
+	int err = tt_store_set_cursor(x->s, x->ch->dest, r->id, r->ticks_ns, r->meta_ns);
 
-	rc = sqlite3_prepare_v2(x->db,
-				"INSERT INTO export_cursors (dest, recording_id, ticks_ns, meta_ns)"
-				" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (dest, recording_id) DO UPDATE"
-				" SET ticks_ns = excluded.ticks_ns, meta_ns = excluded.meta_ns",
-				-1, &q, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(q, 1, x->ch->dest, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, r->id);
-		sqlite3_bind_int64(q, 3, (int64_t)r->ticks_ns);
-		sqlite3_bind_int64(q, 4, (int64_t)r->meta_ns);
-		rc = sqlite3_step(q);
-		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_OK)
-		return ex_fail(x, -EIO, "index.db: saving the export cursor: %s",
-			       sqlite3_errmsg(x->db));
-	return 0;
+	return err ? ex_fail(x, err, "%s", tt_store_errmsg(x->s)) : 0;
 }
 
 /* Send the ticks and events built so far; then their recordings' cursors move. */
@@ -702,56 +683,157 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 		x->o->on_progress(x->o->ctx, done, total);
 }
 
-static int64_t col64(sqlite3_stmt *q, int i)
+/* A read of the index failed (fn did not): why, as the store says it. */
+static int index_fail(struct exporter *x, int err)
 {
-	return (int64_t)sqlite3_column_int64(q, i);
+	if (x->fn_failed)
+		return err;
+	return ex_fail(x, err, "%s/index.db: %s", tt_store_dir(x->s), tt_store_errmsg(x->s));
 }
 
-static const char *col_text(sqlite3_stmt *q, int i)
+static int add_recording(void *ctx, const struct tt_store_cursor *c)
 {
-	const char *s = (const char *)sqlite3_column_text(q, i);
+	struct exporter *x = ctx;
+	struct rec_state *r, *n = realloc(x->recs, (x->nrecs + 1) * sizeof(*n));
+	char k[256];
 
-	return s ? s : "";
-}
-
-/* The recordings, their keys and cursors; the highest meta high-water mark. */
-static int load_recordings(struct exporter *x, struct tt_store *s)
-{
-	sqlite3_stmt *q = NULL;
-	int rc;
-
-	rc = sqlite3_prepare_v2(tt_store_sqlite(s),
-				"SELECT r.id, r.host, r.boot_id, r.start_ns,"
-				" coalesce(c.ticks_ns, 0), coalesce(c.meta_ns, 0)"
-				" FROM recordings r LEFT JOIN export_cursors c"
-				" ON c.recording_id = r.id AND c.dest = ?1 ORDER BY r.id",
-				-1, &q, NULL);
-	if (rc != SQLITE_OK)
-		return ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),
-			       sqlite3_errmsg(tt_store_sqlite(s)));
-	sqlite3_bind_text(q, 1, x->ch->dest, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct rec_state *r, *n = realloc(x->recs, (x->nrecs + 1) * sizeof(*n));
-		char k[256];
-
-		if (!n) {
-			sqlite3_finalize(q);
-			return ex_fail(x, -ENOMEM, "out of memory");
-		}
-		x->recs = n;
-		r = &x->recs[x->nrecs++];
-		memset(r, 0, sizeof(*r));
-		r->id = col64(q, 0);
-		snprintf(r->host, sizeof(r->host), "%s", col_text(q, 1));
-		snprintf(k, sizeof(k), "%s %s %" PRId64, r->host, col_text(q, 2), col64(q, 3));
-		r->key = tt_fnv1a(k, strlen(k), TT_FNV1A_INIT);
-		r->ticks_ns = (uint64_t)col64(q, 4);
-		r->meta_ns = (uint64_t)col64(q, 5);
+	if (!n) {
+		x->fn_failed = 1;
+		return ex_fail(x, -ENOMEM, "out of memory");
 	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		return ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),
-			       sqlite3_errmsg(tt_store_sqlite(s)));
+	x->recs = n;
+	r = &x->recs[x->nrecs++];
+	memset(r, 0, sizeof(*r));
+	r->id = c->rec;
+	snprintf(r->host, sizeof(r->host), "%s", c->host ? c->host : "");
+	snprintf(k, sizeof(k), "%s %s %" PRId64, r->host, c->boot_id ? c->boot_id : "",
+		 c->start_ns);
+	r->key = tt_fnv1a(k, strlen(k), TT_FNV1A_INIT);
+	r->ticks_ns = (uint64_t)c->ticks_ns;
+	r->meta_ns = (uint64_t)c->meta_ns;
+	return 0;
+}
+
+/* The recordings, their keys and cursors. */
+static int load_recordings(struct exporter *x)
+{
+	int err;
+
+	x->fn_failed = 0;
+	err = tt_store_each_cursor(x->s, x->ch->dest, add_recording, x);
+
+	return err ? index_fail(x, err) : 0;
+}
+
+/* What ship_meta's callbacks build: the rows of one table, sent in batches. */
+struct meta_rows {
+	struct exporter *x;
+	struct rec_state *r;
+	struct tt_buf b;
+	size_t n;
+};
+
+static int recording_row(void *ctx, const struct tt_store_rec *rec)
+{
+	struct meta_rows *m = ctx;
+	struct tt_buf *b = &m->b;
+	/* what the fleet believes of its end: end_ns, else its last block's end, else its start */
+	int64_t end = rec->has_end	    ? rec->end_ns
+		      : rec->has_blocks_end ? rec->blocks_end_ns
+					    : rec->start_ns;
+
+	tt_buf_add(b, "{\"host\":", 8);
+	json_str(b, m->r->host, sizeof(m->r->host));
+	tt_buf_printf(b, ",\"rec\":%" PRIu64 ",\"kernel\":", m->r->key);
+	json_str(b, rec->kernel, 256);
+	tt_buf_add(b, ",\"boot_id\":", 11);
+	json_str(b, rec->boot_id, 256);
+	tt_buf_printf(b,
+		      ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
+		      ",\"clean_stop\":%d,\"options\":",
+		      rec->start_ns, end, rec->clean_stop);
+	json_str(b, rec->options, 4096);
+	tt_buf_add(b, ",\"tool_version\":", 16);
+	json_str(b, rec->tool_version, 256);
+	tt_buf_printf(b,
+		      ",\"mono_to_wall_ns\":%" PRId64 ",\"bucket_ns\":%" PRId64 ",\"ver\":%" PRId64
+		      "}\n",
+		      rec->mono_to_wall_ns, rec->bucket_ns,
+		      end * 2 + (rec->has_end && rec->end_ns != 0));
+	return 0;
+}
+
+/* The rows built so far into table once there are batch_rows of them (force: any). */
+static int meta_flush(struct meta_rows *m, const char *table, int force)
+{
+	int err;
+
+	if (!force && m->n < m->x->o->batch_rows)
+		return 0;
+	m->n = 0;
+	if ((err = insert(m->x, table, &m->b)))
+		m->x->fn_failed = 1;
+	return err;
+}
+
+static int lifetime_row(void *ctx, const struct tt_store_lifetime *l)
+{
+	struct meta_rows *m = ctx;
+	struct tt_buf *b = &m->b;
+
+	tt_buf_add(b, "{\"host\":", 8);
+	json_str(b, m->r->host, sizeof(m->r->host));
+	tt_buf_printf(b,
+		      ",\"rec\":%" PRIu64 ",\"conn_id\":%" PRIu64 ",\"open_ns\":%" PRId64
+		      ",\"proto\":",
+		      m->r->key, l->conn_id, l->open_ns);
+	json_str(b, l->proto, 8);
+	tt_buf_printf(b, ",\"family\":%d,\"laddr\":", l->family);
+	json_str(b, l->laddr, 64);
+	tt_buf_printf(b, ",\"lport\":%d,\"raddr\":", l->lport);
+	json_str(b, l->raddr, 64);
+	tt_buf_printf(b, ",\"rport\":%d,\"pid\":%d,\"comm\":", l->rport, l->pid);
+	json_str(b, l->comm, 64);
+	tt_buf_printf(b,
+		      ",\"cgroup\":%" PRIu64 ",\"netns\":%" PRId64 ",\"partial\":%d"
+		      ",\"udp_peer\":%d,\"close_ns\":%" PRId64 ",\"first_seen_ns\":%" PRId64
+		      ",\"last_seen_ns\":%" PRId64 ",\"state\":",
+		      l->cgroup, l->netns, l->partial, l->udp_peer, l->close_ns, l->first_seen_ns,
+		      l->last_seen_ns);
+	json_str(b, l->state, 32);
+	tt_buf_add(b, ",\"close_reason\":", 16);
+	json_str(b, l->close_reason, 32);
+	tt_buf_printf(b,
+		      ",\"close_errno\":%d,\"bytes_in\":%" PRId64 ",\"bytes_out\":%" PRId64
+		      ",\"packets_in\":%" PRId64 ",\"packets_out\":%" PRId64
+		      ",\"rtt_min_us\":%d,\"rtt_avg_us\":%d,\"rtt_max_us\":%d"
+		      ",\"rtt_samples\":%d,\"retrans\":%" PRId64 ",\"resets_sent\":%" PRId64
+		      ",\"resets_recv\":%" PRId64 ",\"ver\":%" PRId64 "}\n",
+		      l->close_errno, l->bytes_in, l->bytes_out, l->packets_in, l->packets_out,
+		      l->rtt_min_us, l->rtt_avg_us, l->rtt_max_us, l->rtt_samples, l->retrans,
+		      l->resets_sent, l->resets_recv,
+		      /* a close after the last activity still wins */
+		      (l->close_ns > l->last_seen_ns ? l->close_ns : l->last_seen_ns) * 2 +
+			      (l->close_ns != 0));
+	m->x->st->conns++;
+	m->n++;
+	return meta_flush(m, "tt_conns", 0);
+}
+
+static int loss_row(void *ctx, const struct tt_store_loss *l)
+{
+	struct meta_rows *m = ctx;
+	struct tt_buf *b = &m->b;
+
+	tt_buf_add(b, "{\"host\":", 8);
+	json_str(b, m->r->host, sizeof(m->r->host));
+	tt_buf_printf(b,
+		      ",\"rec\":%" PRIu64 ",\"t_start_ns\":%" PRId64 ",\"t_end_ns\":%" PRId64
+		      ",\"ring_drops\":%" PRId64 ",\"socks_full\":%" PRId64
+		      ",\"peers_full\":%" PRId64 "}\n",
+		      m->r->key, l->t_start_ns, l->t_end_ns, l->ring_drops, l->socks_full,
+		      l->peers_full);
+	m->x->st->losses++;
 	return 0;
 }
 
@@ -760,176 +842,34 @@ static int load_recordings(struct exporter *x, struct tt_store *s)
  * after meta_ns, then meta_ns moves to hw (taken before the scan: whatever
  * changed since goes again next time, harmlessly).
  */
-static int ship_meta(struct exporter *x, struct tt_store *s, struct rec_state *r, uint64_t hw)
+static int ship_meta(struct exporter *x, struct rec_state *r, uint64_t hw)
 {
-	sqlite3 *db = tt_store_sqlite(s);
-	sqlite3_stmt *q = NULL;
-	struct tt_buf b = { 0 };
-	size_t n = 0;
-	int rc, err = 0;
+	struct meta_rows m = { .x = x, .r = r };
+	int64_t since = (int64_t)r->meta_ns;
+	int err = 0;
 
-#define PREP(sql)                                                                                  \
-	do {                                                                                       \
-		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {                      \
-			err = ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s),                 \
-				      sqlite3_errmsg(db));                                         \
-			goto out;                                                                  \
-		}                                                                                  \
-		sqlite3_bind_int64(q, 1, r->id);                                                   \
-		sqlite3_bind_int64(q, 2, (int64_t)r->meta_ns);                                     \
-	} while (0)
-
-	PREP("SELECT r.kernel, r.boot_id, r.start_ns, coalesce(r.end_ns, 0), r.clean_stop, r.options,"
-	     " r.tool_version, r.mono_to_wall_ns, r.bucket_ns, coalesce(r.end_ns, (SELECT"
-	     " max(b.t_end_ns) FROM blocks b JOIN segments s ON s.id = b.segment_id WHERE"
-	     " s.recording_id = r.id), r.start_ns) FROM recordings r WHERE r.id = ?1 AND ?2 >= 0");
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		tt_buf_add(&b, "{\"host\":", 8);
-		json_str(&b, r->host, sizeof(r->host));
-		tt_buf_printf(&b, ",\"rec\":%" PRIu64 ",\"kernel\":", r->key);
-		json_str(&b, col_text(q, 0), 256);
-		tt_buf_add(&b, ",\"boot_id\":", 11);
-		json_str(&b, col_text(q, 1), 256);
-		tt_buf_printf(&b,
-			      ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
-			      ",\"clean_stop\":%d,\"options\":",
-			      col64(q, 2), col64(q, 9), sqlite3_column_int(q, 4));
-		json_str(&b, col_text(q, 5), 4096);
-		tt_buf_add(&b, ",\"tool_version\":", 16);
-		json_str(&b, col_text(q, 6), 256);
-		tt_buf_printf(&b,
-			      ",\"mono_to_wall_ns\":%" PRId64 ",\"bucket_ns\":%" PRId64
-			      ",\"ver\":%" PRId64 "}\n",
-			      col64(q, 7), col64(q, 8), col64(q, 9) * 2 + (col64(q, 3) != 0));
+	x->fn_failed = 0;
+	/* a recording retention removed meanwhile has no row to send */
+	if (since >= 0) {
+		err = tt_store_recording(x->s, r->id, TT_REC_BLOCKS_END, recording_row, &m);
+		if (err == -ENOENT)
+			err = 0;
 	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if ((err = insert(x, "tt_recordings", &b)))
-		goto out;
-
-	PREP("SELECT conn_id, open_ns, proto, family, laddr, lport, raddr, rport, pid, comm, cgroup,"
-	     " netns, partial, udp_peer, coalesce(close_ns, 0), first_seen_ns, last_seen_ns, state,"
-	     " coalesce(close_reason, ''), coalesce(close_errno, 0), bytes_in, bytes_out,"
-	     " packets_in, packets_out, coalesce(rtt_min_us, 0), coalesce(rtt_avg_us, 0),"
-	     " coalesce(rtt_max_us, 0), rtt_samples, retrans, resets_sent, resets_recv"
-	     " FROM connections WHERE recording_id = ?1 AND"
-	     " (last_seen_ns > ?2 OR coalesce(close_ns, 0) > ?2)");
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		int64_t close_ns = col64(q, 14), last = col64(q, 16);
-
-		tt_buf_add(&b, "{\"host\":", 8);
-		json_str(&b, r->host, sizeof(r->host));
-		tt_buf_printf(&b,
-			      ",\"rec\":%" PRIu64 ",\"conn_id\":%" PRIu64 ",\"open_ns\":%" PRId64
-			      ",\"proto\":",
-			      r->key, (uint64_t)col64(q, 0), col64(q, 1));
-		json_str(&b, col_text(q, 2), 8);
-		tt_buf_printf(&b, ",\"family\":%d,\"laddr\":", sqlite3_column_int(q, 3));
-		json_str(&b, col_text(q, 4), 64);
-		tt_buf_printf(&b, ",\"lport\":%d,\"raddr\":", sqlite3_column_int(q, 5));
-		json_str(&b, col_text(q, 6), 64);
-		tt_buf_printf(&b, ",\"rport\":%d,\"pid\":%d,\"comm\":", sqlite3_column_int(q, 7),
-			      sqlite3_column_int(q, 8));
-		json_str(&b, col_text(q, 9), 64);
-		tt_buf_printf(&b,
-			      ",\"cgroup\":%" PRIu64 ",\"netns\":%" PRId64 ",\"partial\":%d"
-			      ",\"udp_peer\":%d,\"close_ns\":%" PRId64 ",\"first_seen_ns\":%" PRId64
-			      ",\"last_seen_ns\":%" PRId64 ",\"state\":",
-			      (uint64_t)col64(q, 10), col64(q, 11), sqlite3_column_int(q, 12),
-			      sqlite3_column_int(q, 13), close_ns, col64(q, 15), last);
-		json_str(&b, col_text(q, 17), 32);
-		tt_buf_add(&b, ",\"close_reason\":", 16);
-		json_str(&b, col_text(q, 18), 32);
-		tt_buf_printf(&b,
-			      ",\"close_errno\":%d,\"bytes_in\":%" PRId64 ",\"bytes_out\":%" PRId64
-			      ",\"packets_in\":%" PRId64 ",\"packets_out\":%" PRId64
-			      ",\"rtt_min_us\":%d,\"rtt_avg_us\":%d,\"rtt_max_us\":%d"
-			      ",\"rtt_samples\":%d,\"retrans\":%" PRId64 ",\"resets_sent\":%" PRId64
-			      ",\"resets_recv\":%" PRId64 ",\"ver\":%" PRId64 "}\n",
-			      sqlite3_column_int(q, 19), col64(q, 20), col64(q, 21), col64(q, 22),
-			      col64(q, 23), sqlite3_column_int(q, 24), sqlite3_column_int(q, 25),
-			      sqlite3_column_int(q, 26), sqlite3_column_int(q, 27), col64(q, 28),
-			      col64(q, 29), col64(q, 30),
-			      /* a close after the last activity still wins */
-			      (close_ns > last ? close_ns : last) * 2 + (close_ns != 0));
-		x->st->conns++;
-		if (++n >= x->o->batch_rows) {
-			if ((err = insert(x, "tt_conns", &b)))
-				goto out;
-			n = 0;
-		}
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (rc != SQLITE_DONE) {
-		err = ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s), sqlite3_errmsg(db));
-		goto out;
-	}
-	if ((err = insert(x, "tt_conns", &b)))
-		goto out;
-
-	PREP("SELECT t_start_ns, t_end_ns, ring_drops, socks_full, peers_full FROM v_losses"
-	     " WHERE recording_id = ?1 AND t_end_ns > ?2 AND"
-	     " ring_drops + socks_full + peers_full > 0");
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		tt_buf_add(&b, "{\"host\":", 8);
-		json_str(&b, r->host, sizeof(r->host));
-		tt_buf_printf(&b,
-			      ",\"rec\":%" PRIu64 ",\"t_start_ns\":%" PRId64
-			      ",\"t_end_ns\":%" PRId64 ",\"ring_drops\":%" PRId64
-			      ",\"socks_full\":%" PRId64 ",\"peers_full\":%" PRId64 "}\n",
-			      r->key, col64(q, 0), col64(q, 1), col64(q, 2), col64(q, 3),
-			      col64(q, 4));
-		x->st->losses++;
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (rc != SQLITE_DONE) {
-		err = ex_fail(x, -EIO, "%s/index.db: %s", tt_store_dir(s), sqlite3_errmsg(db));
-		goto out;
-	}
-	if ((err = insert(x, "tt_losses", &b)))
-		goto out;
-	if (hw > r->meta_ns) {
+	if (err)
+		err = index_fail(x, err);
+	else if (!(err = insert(x, "tt_recordings", &m.b)) &&
+		 (err = tt_store_each_lifetime_since(x->s, r->id, since, lifetime_row, &m)))
+		err = index_fail(x, err);
+	if (!err && !(err = meta_flush(&m, "tt_conns", 1)) &&
+	    (err = tt_store_each_loss_since(x->s, r->id, since, loss_row, &m)))
+		err = index_fail(x, err);
+	if (!err)
+		err = insert(x, "tt_losses", &m.b);
+	if (!err && hw > r->meta_ns) {
 		r->meta_ns = hw;
 		err = save_cursor(x, r);
 	}
-#undef PREP
-out:
-	sqlite3_finalize(q);
-	tt_buf_free(&b);
-	return err;
-}
-
-/* The time up to which dir's index is complete now: its last block's end. */
-static uint64_t high_water(struct tt_store *s)
-{
-	sqlite3_stmt *q = NULL;
-	uint64_t hw = 0;
-
-	if (sqlite3_prepare_v2(tt_store_sqlite(s), "SELECT coalesce(max(t_end_ns), 0) FROM blocks",
-			       -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW)
-		hw = (uint64_t)col64(q, 0);
-	sqlite3_finalize(q);
-	return hw;
-}
-
-/* x->db into WAL mode; *was_rollback when it was not. 0 or -EIO. */
-static int wal_mode(struct exporter *x, int *was_rollback)
-{
-	sqlite3_stmt *q = NULL;
-	int err = -EIO;
-
-	if (sqlite3_prepare_v2(x->db, "PRAGMA journal_mode", -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW) {
-		*was_rollback = sqlite3_strnicmp((const char *)sqlite3_column_text(q, 0), "wal", 3);
-		err = 0;
-	}
-	sqlite3_finalize(q);
-	if (!err && *was_rollback &&
-	    sqlite3_exec(x->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK)
-		err = -EIO;
+	tt_buf_free(&m.b);
 	return err;
 }
 
@@ -943,10 +883,9 @@ int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *
 				 .on_table = on_table,
 				 .on_event = on_event,
 				 .on_progress = on_progress };
-	struct tt_store *s = NULL;
-	char path[4096], warn[256] = "";
-	uint64_t from = UINT64_MAX, hw;
-	int err, was_rollback = 0;
+	char warn[256] = "";
+	uint64_t from = UINT64_MAX, hw = 0;
+	int err;
 	size_t i;
 
 	memset(&x, 0, sizeof(x));
@@ -959,37 +898,23 @@ int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *
 	x.o = &dflt;
 	x.st = st ? st : &local;
 	why[0] = '\0';
-	/*
-	 * The cursors are written while the scan reads: in WAL mode a reader does
-	 * not block that writer. A store a recorder stopped cleanly is in rollback
-	 * mode (tt_store_close): WAL for the export, then back as it was.
-	 */
-	snprintf(path, sizeof(path), "%s/index.db", dir);
-	if (sqlite3_open_v2(path, &x.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		snprintf(why, why_len, "%s: %s", path,
-			 x.db ? sqlite3_errmsg(x.db) : "out of memory");
-		err = -EIO;
+	/* the cursors are written while the scan reads: see TT_STORE_EXPORT */
+	if ((err = tt_store_open(dir, TT_STORE_EXPORT, 0, 0, &x.s, why, why_len)))
 		goto out;
-	}
-	sqlite3_busy_timeout(x.db, 5000);
-	if ((err = wal_mode(&x, &was_rollback))) {
-		snprintf(why, why_len, "%s: journal mode: %s", path, sqlite3_errmsg(x.db));
-		goto out;
-	}
-	if ((err = tt_store_open(dir, TT_STORE_READ, 0, 0, &s, why, why_len)))
-		goto out;
-	if (tt_store_schema_version(s) < 3) {
+	if (tt_store_schema_version(x.s) < 3) {
 		snprintf(why, why_len,
 			 "%s/index.db has schema %d, without export cursors (3): open it for writing"
 			 " once with this tcptop (tcptop-record, or export when no recorder holds it)",
-			 dir, tt_store_schema_version(s));
-		tt_store_close(s);
-		return -EPROTO;
-	}
-	hw = high_water(s);
-	if ((err = load_recordings(&x, s)))
+			 dir, tt_store_schema_version(x.s));
+		err = -EPROTO;
 		goto out;
+	}
+	/* the time up to which the index is complete now (0 if it cannot say) */
+	tt_store_blocks_end(x.s, &hw);
+	if ((err = load_recordings(&x))) {
+		snprintf(why, why_len, "%s", x.why);
+		goto out;
+	}
 	for (i = 0; i < x.nrecs; i++)
 		if (x.recs[i].ticks_ns < from)
 			from = x.recs[i].ticks_ns;
@@ -1003,12 +928,13 @@ int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *
 	}
 	if (x.nrecs) {
 		/* the scan's window starts after the least advanced recording's cursor */
-		err = tt_scan(s, from, 0, &cb, &x, NULL, warn, sizeof(warn), x.why, sizeof(x.why));
+		err = tt_scan(x.s, from, 0, &cb, &x, NULL, warn, sizeof(warn), x.why,
+			      sizeof(x.why));
 		if (!err)
 			err = flush(&x);
 	}
 	for (i = 0; !err && i < x.nrecs; i++)
-		err = ship_meta(&x, s, &x.recs[i], hw);
+		err = ship_meta(&x, &x.recs[i], hw);
 	x.st->recordings += x.nrecs;
 	if (err)
 		snprintf(why, why_len, "%s", x.why);
@@ -1016,29 +942,17 @@ out:
 	tt_buf_free(&x.ticks);
 	tt_buf_free(&x.events);
 	free(x.recs);
-	tt_store_close(s);
-	if (x.db && was_rollback) { /* only when no one else is connected: else it stays WAL */
-		sqlite3_busy_timeout(x.db, 0);
-		sqlite3_exec(x.db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
-	}
-	if (x.db)
-		sqlite3_close(x.db);
+	/* an index found in rollback mode goes back to it, if no one else is connected */
+	tt_store_close(x.s);
 	return err;
 }
 
 uint64_t tt_ship_unshipped_from(struct tt_store *s)
 {
-	sqlite3_stmt *q = NULL;
 	uint64_t t = 0;
 
-	if (tt_store_schema_version(s) < 3)
+	if (tt_store_unshipped_from(s, &t))
 		return 0;
-	if (sqlite3_prepare_v2(tt_store_sqlite(s),
-			       "SELECT coalesce(min(ticks_ns), 0) FROM export_cursors", -1, &q,
-			       NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW)
-		t = (uint64_t)col64(q, 0);
-	sqlite3_finalize(q);
 	return t;
 }
 

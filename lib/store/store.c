@@ -206,6 +206,9 @@ struct tt_store {
 	size_t rowids_cap;
 	struct proc_slot procs[PROC_CACHE]; /* processes rows met lately */
 	int swept; /* retention looked for files left by an interrupted pass */
+	sqlite3 *xdb; /* EXPORT: the read-write connection of the export cursors */
+	sqlite3_stmt *xq; /* its cursor upsert */
+	int x_rollback; /* EXPORT: the index was in rollback mode: back to it at close */
 	char err[512];
 	char warn[640]; /* from open; see tt_store_warning */
 };
@@ -832,26 +835,36 @@ static int cannot_recover(struct tt_store *s)
 	return faccessat(s->dfd, ".", W_OK, AT_EACCESS) < 0 && !shm_attached(s);
 }
 
-static int open_db(struct tt_store *s, int file_mode)
+/*
+ * SQLite opens the index and its side files by path and would follow a
+ * symbolic link planted in their place: none may be one. (A writer's
+ * directory is writable by nobody else, so this stays true.)
+ */
+static int check_side_files(struct tt_store *s)
 {
 	static const char *const side[] = { "", "-wal", "-shm", "-journal" };
-	int flags = s->mode == TT_STORE_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
-	char path[4096], name[64];
-	struct stat st;
-	int64_t v;
+	char name[64];
 	size_t i;
 	int err;
 
-	/*
-	 * SQLite opens the index and its side files by path and would follow a
-	 * symbolic link planted in their place: none may be one. (A writer's
-	 * directory is writable by nobody else, so this stays true.)
-	 */
 	for (i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
 		snprintf(name, sizeof(name), "%s%s", s->db_name, side[i]);
 		if ((err = check_regular(s, name)))
 			return err;
 	}
+	return 0;
+}
+
+static int open_db(struct tt_store *s, int file_mode)
+{
+	int flags = s->mode == TT_STORE_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	char path[4096];
+	struct stat st;
+	int64_t v;
+	int err;
+
+	if ((err = check_side_files(s)))
+		return err;
 	snprintf(path, sizeof(path), "%s/%s", s->dir, s->db_name);
 	if (s->mode == TT_STORE_WRITE) {
 		int created, fd = create_file(s, s->db_name, file_mode, &created);
@@ -952,6 +965,68 @@ static int open_db(struct tt_store *s, int file_mode)
 	return exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys");
 }
 
+/* Run a journal_mode pragma on db: *wal whether the mode it answers is WAL. */
+static int journal_wal(sqlite3 *db, const char *sql, int *wal)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *mode = (const char *)sqlite3_column_text(q, 0);
+
+		*wal = mode && !strcmp(mode, "wal");
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/*
+ * EXPORT: the second connection, read-write, for the export cursors. A scan
+ * keeps statements of the first one open across the cursor writes, and a
+ * write on that connection would not commit before they end; a second
+ * connection commits at once, but only in WAL mode does the first one's read
+ * not block it. An index in rollback mode goes to WAL first, before the
+ * reader connects, and back at tt_store_close. SQLite creates the -wal and
+ * -shm with index.db's mode, whatever the umask, and as root with its owner
+ * and group (a --group store's directory gives its group to others' files):
+ * the files a writer's connection makes, made the same way.
+ */
+static int export_connect(struct tt_store *s)
+{
+	char path[4096];
+	struct stat st;
+	int rc, wal = 0, err;
+
+	if ((err = check_side_files(s)))
+		return err;
+	snprintf(path, sizeof(path), "%s/index.db", s->dir);
+	if (fstatat(s->dfd, "index.db", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return fail(s, -ENOENT, "%s is not a tcptop store (no index.db)", s->dir);
+		return fail(s, -errno, "%s: %s", path, strerror(errno));
+	}
+	if (sqlite3_open_v2(path, &s->xdb,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			    NULL) != SQLITE_OK)
+		return fail(s, -EIO, "%s: %s", path,
+			    s->xdb ? sqlite3_errmsg(s->xdb) : "out of memory");
+	sqlite3_extended_result_codes(s->xdb, 1);
+	sqlite3_busy_timeout(s->xdb, 5000);
+	rc = journal_wal(s->xdb, "PRAGMA journal_mode", &wal);
+	if (rc == SQLITE_OK && !wal) {
+		s->x_rollback = 1;
+		rc = journal_wal(s->xdb, "PRAGMA journal_mode = WAL", &wal);
+	}
+	if (rc != SQLITE_OK)
+		return fail(s, -EIO, "%s: journal mode: %s", path, sqlite3_errmsg(s->xdb));
+	if (!wal)
+		return fail(s, -ENOTSUP,
+			    "%s: the file system does not support SQLite's WAL mode (shared memory)",
+			    path);
+	return 0;
+}
+
 int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int file_mode,
 		  struct tt_store **out, char *why, size_t why_len)
 {
@@ -965,7 +1040,10 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 		snprintf(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
-	s->mode = mode == TT_STORE_REBUILD ? TT_STORE_WRITE : mode;
+	/* EXPORT reads as READ does; the cursors have a connection of their own */
+	s->mode = mode == TT_STORE_REBUILD  ? TT_STORE_WRITE
+		  : mode == TT_STORE_EXPORT ? TT_STORE_READ
+					    : mode;
 	s->db_name = mode == TT_STORE_REBUILD ? "index.db.rebuild" : "index.db";
 	s->lock_fd = -1;
 	s->dfd = -1;
@@ -1009,6 +1087,8 @@ int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int fi
 				err = fail(s, -errno, "%s/%s: %s", dir, left[i], strerror(errno));
 	} else {
 		err = open_dir(s, -1);
+		if (!err && mode == TT_STORE_EXPORT)
+			err = export_connect(s);
 	}
 	s->file_mode = file_mode;
 	if (!err)
@@ -1159,10 +1239,10 @@ int tt_store_fail(struct tt_store *s, int err, const char *fmt, ...)
  * moment (otherwise it stays WAL: read_immutable). The next writer puts it
  * back in WAL mode.
  */
-static void to_rollback(struct tt_store *s)
+static void to_rollback(sqlite3 *db)
 {
-	sqlite3_busy_timeout(s->db, 0);
-	sqlite3_exec(s->db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+	sqlite3_busy_timeout(db, 0);
+	sqlite3_exec(db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
 }
 
 void tt_store_close(struct tt_store *s)
@@ -1174,9 +1254,16 @@ void tt_store_close(struct tt_store *s)
 	for (i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(s->q[i]);
 	if (s->mode == TT_STORE_WRITE && s->opened && s->db)
-		to_rollback(s);
+		to_rollback(s->db);
 	/* closing the last connection checkpoints the WAL; then others may write */
 	sqlite3_close(s->db);
+	if (s->xdb) {
+		sqlite3_finalize(s->xq);
+		/* an index export found in rollback mode goes back to it */
+		if (s->x_rollback)
+			to_rollback(s->xdb);
+		sqlite3_close(s->xdb);
+	}
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	if (s->dfd >= 0)
@@ -1227,7 +1314,7 @@ int tt_store_rebuild_commit(struct tt_store *s)
 		s->q[i] = NULL;
 	}
 	/* the last connection's close checkpoints and removes the rebuild's WAL */
-	to_rollback(s);
+	to_rollback(s->db);
 	if (sqlite3_close(s->db) != SQLITE_OK)
 		return fail(s, -EIO, "%s/%s: %s", s->dir, s->db_name, sqlite3_errmsg(s->db));
 	s->db = NULL;
@@ -2009,4 +2096,39 @@ int tt_store_segment_bytes(struct tt_store *s, uint64_t *bytes)
 	}
 	sqlite3_reset(q);
 	return 0;
+}
+
+/* ---- export cursors --------------------------------------------------------- */
+
+int tt_store_set_cursor(struct tt_store *s, const char *dest, int64_t rec, uint64_t ticks_ns,
+			uint64_t meta_ns)
+{
+	int rc, err = 0;
+
+	if (!s->xdb)
+		return fail(s, -EBADF, "%s: the store is not open for export", s->dir);
+	if (!s->xq) {
+		rc = sqlite3_prepare_v3(s->xdb,
+					"INSERT INTO export_cursors (dest, recording_id, ticks_ns,"
+					" meta_ns) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (dest,"
+					" recording_id) DO UPDATE SET ticks_ns = excluded.ticks_ns,"
+					" meta_ns = excluded.meta_ns",
+					-1, SQLITE_PREPARE_PERSISTENT, &s->xq, NULL);
+		if (rc != SQLITE_OK) {
+			s->xq = NULL;
+			return fail(s, errno_of(rc), "%s/index.db: saving the export cursor: %s",
+				    s->dir, sqlite3_errmsg(s->xdb));
+		}
+	}
+	sqlite3_bind_text(s->xq, 1, dest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->xq, 2, rec);
+	sqlite3_bind_int64(s->xq, 3, (int64_t)ticks_ns);
+	sqlite3_bind_int64(s->xq, 4, (int64_t)meta_ns);
+	rc = sqlite3_step(s->xq);
+	if (rc != SQLITE_DONE)
+		err = fail(s, errno_of(rc), "%s/index.db: saving the export cursor: %s", s->dir,
+			   sqlite3_errmsg(s->xdb));
+	sqlite3_reset(s->xq);
+	sqlite3_clear_bindings(s->xq);
+	return err;
 }

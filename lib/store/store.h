@@ -36,6 +36,9 @@ enum tt_store_mode {
 	TT_STORE_REBUILD = 2, /* the store must exist; take the writer lock and write a
 			       * new, empty index beside the old one (index.db.rebuild),
 			       * which tt_store_rebuild_commit puts in its place */
+	TT_STORE_EXPORT = 3, /* READ, and write the export cursors meanwhile
+			      * (tt_store_set_cursor); no writer lock: a recorder may
+			      * hold the store */
 };
 
 /*
@@ -45,8 +48,13 @@ enum tt_store_mode {
  * index must exist and its schema must not be newer than this build knows
  * (-EPROTO otherwise); an older one is read as it is, never migrated (readers
  * check for what later versions added, see tt_store_schema_version); -ENOENT /
- * -ENOTDIR with a message for a directory that is not a store. On failure *out is NULL and why
- * holds the message.
+ * -ENOTDIR with a message for a directory that is not a store. EXPORT: as READ, plus a
+ * second, read-write connection to index.db for the export cursors, which commit while
+ * the first one reads (a scan's statements stay open across them); the two need WAL
+ * mode, so an index in rollback mode (a recorder stopped cleanly) goes to WAL and back
+ * to rollback mode at tt_store_close if no one else is connected then. The -wal and
+ * -shm this creates get index.db's mode (and group), as a writer's do. On failure *out
+ * is NULL and why holds the message.
  */
 int tt_store_open(const char *dir, enum tt_store_mode mode, int dir_mode, int file_mode,
 		  struct tt_store **out, char *why, size_t why_len);
@@ -198,6 +206,7 @@ struct tt_store_rec {
 	int clean_stop;
 	int64_t mono_to_wall_ns;
 	int64_t rollup_ns; /* 0 in an index older than rollups (schema 1) */
+	int64_t bucket_ns; /* the recording's bucket length (schema 1's buckets) */
 	unsigned ints; /* TT_REC_INT_*: which of the columns are SQL integers */
 	/* TT_REC_SEG_END: the last t_end_ns of its segments (0: none) */
 	int64_t seg_end_ns;
@@ -213,6 +222,9 @@ struct tt_store_rec {
 	 */
 	int64_t span_end_ns;
 	int start_ok;
+	/* TT_REC_BLOCKS_END: the last t_end_ns of its blocks, checked or not (has_ 0: none) */
+	int64_t blocks_end_ns;
+	int has_blocks_end;
 };
 
 #define TT_REC_INT_START  1u /* start_ns */
@@ -220,9 +232,10 @@ struct tt_store_rec {
 #define TT_REC_INT_ROLLUP 4u /* rollup_ns */
 
 /* What tt_store_each_recording reads beyond the row itself, and its order. */
-#define TT_REC_BY_START 1u /* start_ns, then id (else id) */
-#define TT_REC_SEG_END	2u /* seg_end_ns: reads the segments */
-#define TT_REC_BELIEF	4u /* span_end_ns and start_ok: reads the blocks */
+#define TT_REC_BY_START	  1u /* start_ns, then id (else id) */
+#define TT_REC_SEG_END	  2u /* seg_end_ns: reads the segments */
+#define TT_REC_BELIEF	  4u /* span_end_ns and start_ok: reads the blocks */
+#define TT_REC_BLOCKS_END 8u /* blocks_end_ns: reads the blocks */
 
 /*
  * fn for every recording. Only the row itself unless flags ask for more: a
@@ -438,6 +451,87 @@ int tt_store_each_rollup_owner(struct tt_store *s,
 
 /* The conns rows of no recording, as tt_store_check_summaries reports them. */
 void tt_store_check_orphan_conns(struct tt_store *s, tt_store_problem_fn fn, void *ctx);
+
+/* ---- export (lib/ship: export_cursors, schema 3) ----------------------------- */
+
+/*
+ * A recording and what destination dest (a URL without its password) has
+ * received of it: every tick ending at or before ticks_ns, and its recording
+ * row, lifetimes and losses as of meta_ns (Unix ns; 0 and 0 without a cursor).
+ */
+struct tt_store_cursor {
+	int64_t rec; /* recordings.id */
+	const char *host; /* the recording's, as its key is made of them */
+	const char *boot_id;
+	int64_t start_ns;
+	int64_t ticks_ns;
+	int64_t meta_ns;
+};
+
+/* fn for every recording, in id order, with dest's cursor (read functions' contract). */
+int tt_store_each_cursor(struct tt_store *s, const char *dest,
+			 int (*fn)(void *ctx, const struct tt_store_cursor *c), void *ctx);
+
+/*
+ * EXPORT: dest's cursor of recording rec is now (ticks_ns, meta_ns), committed
+ * at once (a kill after it keeps it), also while a read of s is in progress.
+ * 0, or a negative errno with tt_store_errmsg (-EBADF: s is not open for export).
+ */
+int tt_store_set_cursor(struct tt_store *s, const char *dest, int64_t rec, uint64_t ticks_ns,
+			uint64_t meta_ns);
+
+/*
+ * The least ticks_ns of every cursor of every destination (0: none, or an
+ * index older than schema 3): what some destination has not received after.
+ */
+int tt_store_unshipped_from(struct tt_store *s, uint64_t *ns);
+
+/* The last t_end_ns of every block (0: none): the time up to which the index is complete. */
+int tt_store_blocks_end(struct tt_store *s, uint64_t *ns);
+
+/*
+ * A connections row (the view of docs/SCHEMA.md: protocol, addresses, state
+ * and close reason as its text), as export sends it.
+ */
+struct tt_store_lifetime {
+	uint64_t conn_id;
+	int64_t open_ns;
+	const char *proto; /* "tcp", "udp" */
+	int family;
+	const char *laddr; /* "*": none */
+	int lport;
+	const char *raddr;
+	int rport;
+	int pid;
+	const char *comm;
+	uint64_t cgroup;
+	int64_t netns;
+	int partial, udp_peer;
+	int64_t close_ns; /* 0: not closed */
+	int64_t first_seen_ns, last_seen_ns;
+	const char *state; /* "ESTAB"... */
+	const char *close_reason; /* "normal", "failed", "reset", "idle"; NULL: not closed */
+	int close_errno; /* 0: none */
+	int64_t bytes_in, bytes_out, packets_in, packets_out;
+	int rtt_min_us, rtt_avg_us, rtt_max_us; /* 0: no sample */
+	int rtt_samples;
+	int64_t retrans, resets_sent, resets_recv;
+};
+
+/* fn for every lifetime of recording rec last seen or closed after since_ns (Unix ns). */
+int tt_store_each_lifetime_since(struct tt_store *s, int64_t rec, int64_t since_ns,
+				 int (*fn)(void *ctx, const struct tt_store_lifetime *l),
+				 void *ctx);
+
+/* The recorder's losses in one block (v_losses: what it added to the counters). */
+struct tt_store_loss {
+	int64_t t_start_ns, t_end_ns;
+	int64_t ring_drops, socks_full, peers_full;
+};
+
+/* fn for every block of recording rec ending after since_ns (Unix ns) that lost something. */
+int tt_store_each_loss_since(struct tt_store *s, int64_t rec, int64_t since_ns,
+			     int (*fn)(void *ctx, const struct tt_store_loss *l), void *ctx);
 
 /* ---- retention ------------------------------------------------------------ */
 

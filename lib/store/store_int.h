@@ -1,9 +1,10 @@
 /*
- * store_int.h: private to the store module (lib/store.c: open, write,
- * retention; lib/store_read.c: the read API of store.h): the SQLite handle
- * stays inside the module. One file outside includes it for now: lib/ship.c,
- * whose exporter queries (export cursors, the rows it ships) have no read
- * functions yet.
+ * store_int.h: private to the store module (lib/store/store.c: open, write,
+ * retention, export cursors; lib/store/store_read.c: the read API of store.h;
+ * lib/store/idxcheck.c: the checks of what a reader takes from the index): the
+ * SQLite handle stays inside lib/store/. No file outside includes it: there is
+ * no SQL outside lib/store/ but lib/out/query.c's guarded connection for the
+ * sql command (tests/lint/no_sql_outside_store.cmake keeps it so).
  */
 #ifndef TT_STORE_INT_H
 #define TT_STORE_INT_H

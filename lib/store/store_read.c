@@ -72,13 +72,16 @@ static int recordings(struct tt_store *s, int all, int64_t id, unsigned flags,
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT r.id, r.host, r.kernel, r.boot_id, r.options, r.tool_version, r.start_ns,"
-		 " r.end_ns, r.clean_stop, r.mono_to_wall_ns, %s, %s, %s FROM recordings r"
-		 " WHERE ?1 OR r.id = ?2 ORDER BY %s",
+		 " r.end_ns, r.clean_stop, r.mono_to_wall_ns, %s, %s, %s, r.bucket_ns, %s"
+		 " FROM recordings r WHERE ?1 OR r.id = ?2 ORDER BY %s",
 		 tt_store_schema_version(s) >= 2 ? "r.rollup_ns" : "0",
 		 flags & TT_REC_SEG_END ? "(SELECT max(s.t_end_ns) FROM segments s"
 					  " WHERE s.recording_id = r.id)"
 					: "0",
 		 flags & TT_REC_BELIEF ? REC_END_SQL ", " REC_START_OK : "0, 0",
+		 flags & TT_REC_BLOCKS_END ? "(SELECT max(b.t_end_ns) FROM blocks b JOIN segments s"
+					     " ON s.id = b.segment_id WHERE s.recording_id = r.id)"
+					   : "NULL",
 		 flags & TT_REC_BY_START ? "r.start_ns, r.id" : "r.id");
 	if ((err = prepare(s, sql, &q)))
 		return err;
@@ -101,6 +104,9 @@ static int recordings(struct tt_store *s, int all, int64_t id, unsigned flags,
 			.seg_end_ns = sqlite3_column_int64(q, 11),
 			.span_end_ns = sqlite3_column_int64(q, 12),
 			.start_ok = sqlite3_column_int(q, 13),
+			.bucket_ns = sqlite3_column_int64(q, 14),
+			.blocks_end_ns = sqlite3_column_int64(q, 15),
+			.has_blocks_end = sqlite3_column_type(q, 15) != SQLITE_NULL,
 		};
 
 		if (sqlite3_column_type(q, 6) == SQLITE_INTEGER)
@@ -943,4 +949,170 @@ void tt_store_check_summaries(struct tt_store *s, int64_t rec, int64_t last_end,
 		    "h.pi, h.po) IS NOT (m.bi, m.bo, m.pi, m.po) OR h.bi < c.bytes_in OR h.bo < "
 		    "c.bytes_out OR h.pi < c.packets_in OR h.po < c.packets_out)",
 		    rec, 0, 1, fn, ctx);
+}
+
+/* ---- export (lib/ship) ------------------------------------------------------------ */
+
+int tt_store_each_cursor(struct tt_store *s, const char *dest,
+			 int (*fn)(void *ctx, const struct tt_store_cursor *c), void *ctx)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = SQLITE_DONE, err;
+
+	err = prepare(s,
+		      "SELECT r.id, r.host, r.boot_id, r.start_ns, coalesce(c.ticks_ns, 0),"
+		      " coalesce(c.meta_ns, 0) FROM recordings r LEFT JOIN export_cursors c"
+		      " ON c.recording_id = r.id AND c.dest = ?1 ORDER BY r.id",
+		      &q);
+	if (err)
+		return err;
+	sqlite3_bind_text(q, 1, dest, -1, SQLITE_STATIC);
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct tt_store_cursor c = {
+			.rec = sqlite3_column_int64(q, 0),
+			.host = text(q, 1),
+			.boot_id = text(q, 2),
+			.start_ns = sqlite3_column_int64(q, 3),
+			.ticks_ns = sqlite3_column_int64(q, 4),
+			.meta_ns = sqlite3_column_int64(q, 5),
+		};
+
+		err = fn(ctx, &c);
+	}
+	if (!err)
+		err = step_done(s, rc);
+	sqlite3_finalize(q);
+	return err;
+}
+
+/* The first column of sql's one row as an integer into *v (0: no row). */
+static int one_int(struct tt_store *s, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, err;
+
+	*v = 0;
+	if ((err = prepare(s, sql, &q)))
+		return err;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(q, 0);
+	else
+		err = step_done(s, rc);
+	sqlite3_finalize(q);
+	return err;
+}
+
+int tt_store_unshipped_from(struct tt_store *s, uint64_t *ns)
+{
+	int64_t v = 0;
+	int err = 0;
+
+	if (tt_store_schema_version(s) >= 3)
+		err = one_int(s, "SELECT coalesce(min(ticks_ns), 0) FROM export_cursors", &v);
+	*ns = (uint64_t)v;
+	return err;
+}
+
+int tt_store_blocks_end(struct tt_store *s, uint64_t *ns)
+{
+	int64_t v;
+	int err = one_int(s, "SELECT coalesce(max(t_end_ns), 0) FROM blocks", &v);
+
+	*ns = (uint64_t)v;
+	return err;
+}
+
+int tt_store_each_lifetime_since(struct tt_store *s, int64_t rec, int64_t since_ns,
+				 int (*fn)(void *ctx, const struct tt_store_lifetime *l), void *ctx)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = SQLITE_DONE, err;
+
+	err = prepare(s,
+		      "SELECT conn_id, open_ns, proto, family, laddr, lport, raddr, rport, pid, comm,"
+		      " cgroup, netns, partial, udp_peer, coalesce(close_ns, 0), first_seen_ns,"
+		      " last_seen_ns, state, close_reason, coalesce(close_errno, 0), bytes_in,"
+		      " bytes_out, packets_in, packets_out, coalesce(rtt_min_us, 0),"
+		      " coalesce(rtt_avg_us, 0), coalesce(rtt_max_us, 0), rtt_samples, retrans,"
+		      " resets_sent, resets_recv FROM connections WHERE recording_id = ?1 AND"
+		      " (last_seen_ns > ?2 OR coalesce(close_ns, 0) > ?2)",
+		      &q);
+	if (err)
+		return err;
+	sqlite3_bind_int64(q, 1, rec);
+	sqlite3_bind_int64(q, 2, since_ns);
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct tt_store_lifetime l = {
+			.conn_id = (uint64_t)sqlite3_column_int64(q, 0),
+			.open_ns = sqlite3_column_int64(q, 1),
+			.proto = text(q, 2),
+			.family = sqlite3_column_int(q, 3),
+			.laddr = text(q, 4),
+			.lport = sqlite3_column_int(q, 5),
+			.raddr = text(q, 6),
+			.rport = sqlite3_column_int(q, 7),
+			.pid = sqlite3_column_int(q, 8),
+			.comm = text(q, 9),
+			.cgroup = (uint64_t)sqlite3_column_int64(q, 10),
+			.netns = sqlite3_column_int64(q, 11),
+			.partial = sqlite3_column_int(q, 12),
+			.udp_peer = sqlite3_column_int(q, 13),
+			.close_ns = sqlite3_column_int64(q, 14),
+			.first_seen_ns = sqlite3_column_int64(q, 15),
+			.last_seen_ns = sqlite3_column_int64(q, 16),
+			.state = text(q, 17),
+			.close_reason = text(q, 18),
+			.close_errno = sqlite3_column_int(q, 19),
+			.bytes_in = sqlite3_column_int64(q, 20),
+			.bytes_out = sqlite3_column_int64(q, 21),
+			.packets_in = sqlite3_column_int64(q, 22),
+			.packets_out = sqlite3_column_int64(q, 23),
+			.rtt_min_us = sqlite3_column_int(q, 24),
+			.rtt_avg_us = sqlite3_column_int(q, 25),
+			.rtt_max_us = sqlite3_column_int(q, 26),
+			.rtt_samples = sqlite3_column_int(q, 27),
+			.retrans = sqlite3_column_int64(q, 28),
+			.resets_sent = sqlite3_column_int64(q, 29),
+			.resets_recv = sqlite3_column_int64(q, 30),
+		};
+
+		err = fn(ctx, &l);
+	}
+	if (!err)
+		err = step_done(s, rc);
+	sqlite3_finalize(q);
+	return err;
+}
+
+int tt_store_each_loss_since(struct tt_store *s, int64_t rec, int64_t since_ns,
+			     int (*fn)(void *ctx, const struct tt_store_loss *l), void *ctx)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = SQLITE_DONE, err;
+
+	err = prepare(s,
+		      "SELECT t_start_ns, t_end_ns, ring_drops, socks_full, peers_full FROM v_losses"
+		      " WHERE recording_id = ?1 AND t_end_ns > ?2 AND"
+		      " ring_drops + socks_full + peers_full > 0",
+		      &q);
+	if (err)
+		return err;
+	sqlite3_bind_int64(q, 1, rec);
+	sqlite3_bind_int64(q, 2, since_ns);
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct tt_store_loss l = {
+			.t_start_ns = sqlite3_column_int64(q, 0),
+			.t_end_ns = sqlite3_column_int64(q, 1),
+			.ring_drops = sqlite3_column_int64(q, 2),
+			.socks_full = sqlite3_column_int64(q, 3),
+			.peers_full = sqlite3_column_int64(q, 4),
+		};
+
+		err = fn(ctx, &l);
+	}
+	if (!err)
+		err = step_done(s, rc);
+	sqlite3_finalize(q);
+	return err;
 }

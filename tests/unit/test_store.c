@@ -1747,6 +1747,269 @@ static void test_read_api(void **state)
 	tt_store_close(s);
 }
 
+/* ---- export (TT_STORE_EXPORT and the export read functions) --------------------------------- */
+
+/* The journal mode index.db's header says (file format bytes 18, 19): 1 rollback, 2 WAL. */
+static int header_mode(const char *dir)
+{
+	char path[256];
+	unsigned char h[20];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/index.db", dir);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	assert_int_equal(h[18], h[19]);
+	return h[18];
+}
+
+static long gid_of(const char *dir, const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(stat(path, &st), 0);
+	return (long)st.st_gid;
+}
+
+struct cursors {
+	struct tt_store *s; /* set: each row's cursor becomes (5, 7) during the read */
+	const char *dir;
+	int n;
+	struct tt_store_cursor last;
+	char host[64], boot_id[64];
+};
+
+static int take_cursor(void *ctx, const struct tt_store_cursor *c)
+{
+	struct cursors *k = ctx;
+
+	k->n++;
+	k->last = *c;
+	snprintf(k->host, sizeof(k->host), "%s", c->host);
+	snprintf(k->boot_id, sizeof(k->boot_id), "%s", c->boot_id);
+	if (k->s) {
+		/* committed at once, while this read goes on: another connection sees it */
+		assert_int_equal(tt_store_set_cursor(k->s, "http://a/", c->rec, 5, 7), 0);
+		assert_int_equal(tst_q_int(k->dir, "SELECT ticks_ns * 10 + meta_ns FROM"
+						   " export_cursors WHERE dest = 'http://a/'"),
+				 57);
+	}
+	return 0;
+}
+
+static struct cursors cursor_of(struct tt_store *s, const char *dest)
+{
+	struct cursors k = { 0 };
+
+	assert_int_equal(tt_store_each_cursor(s, dest, take_cursor, &k), 0);
+	assert_int_equal(k.n, 1);
+	return k;
+}
+
+struct lifetimes {
+	int n;
+	uint64_t a_in;
+	int seen_a, seen_c;
+};
+
+static int check_lifetime(void *ctx, const struct tt_store_lifetime *l)
+{
+	struct lifetimes *k = ctx;
+
+	k->n++;
+	if (l->conn_id == ID_A) {
+		k->seen_a = 1;
+		assert_string_equal(l->proto, "tcp");
+		assert_int_equal(l->family, 4);
+		assert_string_equal(l->laddr, "10.0.0.1");
+		assert_int_equal(l->lport, 43210);
+		assert_string_equal(l->raddr, "10.0.0.2");
+		assert_int_equal(l->rport, 443);
+		assert_int_equal(l->pid, 100);
+		assert_string_equal(l->comm, "nginx");
+		assert_string_equal(l->state, "ESTAB");
+		assert_null(l->close_reason);
+		assert_int_equal(l->close_ns, 0);
+		assert_int_equal(l->open_ns, (int64_t)(M2W + 100 * SEC + 1));
+		assert_int_equal(l->last_seen_ns, (int64_t)(M2W + 110 * SEC));
+		assert_int_equal(l->bytes_in, (int64_t)k->a_in);
+		assert_int_equal(l->packets_in, (int64_t)(k->a_in / 1000));
+		assert_int_equal(l->rtt_min_us, 100);
+		assert_int_equal(l->rtt_avg_us, 550);
+		assert_int_equal(l->rtt_max_us, 1000);
+		assert_int_equal(l->retrans, 2);
+		assert_int_equal(l->cgroup, 4242);
+	} else if (l->conn_id == ID_C) {
+		k->seen_c = 1;
+		assert_string_equal(l->close_reason, "failed");
+		assert_int_equal(l->close_errno, ECONNREFUSED);
+		assert_int_equal(l->close_ns, (int64_t)(M2W + 100 * SEC + 3));
+		assert_string_equal(l->comm, "curl");
+	} else if (l->conn_id == ID_D) {
+		assert_string_equal(l->proto, "udp");
+		assert_int_equal(l->udp_peer, 1);
+	} else {
+		assert_int_equal(l->conn_id, ID_B);
+		assert_string_equal(l->laddr, "::1");
+		assert_int_equal(l->partial, 1);
+		assert_int_equal(l->rtt_avg_us, 0); /* no sample: NULL in the index */
+	}
+	return 0;
+}
+
+static int lifetimes_since(struct tt_store *s, int64_t rec, int64_t since, uint64_t a_in)
+{
+	struct lifetimes k = { .a_in = a_in };
+
+	assert_int_equal(tt_store_each_lifetime_since(s, rec, since, check_lifetime, &k), 0);
+	return k.n;
+}
+
+static int take_loss(void *ctx, const struct tt_store_loss *l)
+{
+	struct tt_store_loss *out = ctx;
+
+	out[++out[0].t_start_ns] = *l;
+	return 0;
+}
+
+/*
+ * TT_STORE_EXPORT on a store a recorder stopped cleanly: WAL for the export,
+ * the -wal and -shm with index.db's mode and group whatever the umask, cursors
+ * that commit while a read goes on, rollback mode again after. Then the rows
+ * export sends, and the same on a store a writer holds open.
+ */
+static void test_export(void **state)
+{
+	struct fx *f = *state;
+	struct tt_store *s = NULL, *w;
+	struct tt_store_rec r;
+	struct tt_store_loss l[4] = { 0 };
+	struct cursors k;
+	uint64_t a_in, a_out, ns;
+	int64_t rec, seg, since;
+	mode_t old;
+	char why[512];
+
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_WRITE, 0750, 0640, &w, why, sizeof(why)),
+			 0);
+	rec = write_recording(w, &seg, &a_in, &a_out);
+	tt_store_close(w);
+	assert_int_equal(header_mode(f->dir), 1);
+	assert_false(file_exists(f->dir, "index.db-wal"));
+	/* as root, SQLite gives its files the index's owner and group: make that visible */
+	if (geteuid() == 0) {
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/index.db", f->dir);
+		assert_int_equal(chown(path, (uid_t)-1, 1), 0);
+	}
+
+	old = umask(077);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_EXPORT, 0, 0, &s, why, sizeof(why)), 0);
+	umask(old);
+	assert_int_equal(header_mode(f->dir), 2);
+	assert_int_equal(mode_of(f->dir, "index.db-wal"), 0640);
+	assert_int_equal(mode_of(f->dir, "index.db-shm"), 0640);
+	assert_int_equal(gid_of(f->dir, "index.db-wal"), gid_of(f->dir, "index.db"));
+	assert_int_equal(gid_of(f->dir, "index.db-shm"), gid_of(f->dir, "index.db"));
+
+	/* no cursor yet; one written during the read that lists them */
+	k = cursor_of(s, "http://a/");
+	assert_int_equal(k.last.rec, rec);
+	assert_string_equal(k.host, rec_info.host);
+	assert_string_equal(k.boot_id, rec_info.boot_id);
+	assert_int_equal(k.last.start_ns, (int64_t)rec_info.start_ns);
+	assert_int_equal(k.last.ticks_ns, 0);
+	assert_int_equal(k.last.meta_ns, 0);
+	assert_int_equal(tt_store_unshipped_from(s, &ns), 0);
+	assert_int_equal(ns, 0);
+	k.s = s;
+	k.dir = f->dir;
+	k.n = 0;
+	assert_int_equal(tt_store_each_cursor(s, "http://a/", take_cursor, &k), 0);
+	k = cursor_of(s, "http://a/");
+	assert_int_equal(k.last.ticks_ns, 5);
+	assert_int_equal(k.last.meta_ns, 7);
+	/* one destination's cursor is not another's; a second write updates */
+	k = cursor_of(s, "http://b/");
+	assert_int_equal(k.last.ticks_ns, 0);
+	assert_int_equal(tt_store_set_cursor(s, "http://a/", rec, 9, 11), 0);
+	assert_int_equal(tt_store_set_cursor(s, "http://b/", rec, 3, 0), 0);
+	k = cursor_of(s, "http://a/");
+	assert_int_equal(k.last.ticks_ns, 9);
+	assert_int_equal(k.last.meta_ns, 11);
+	assert_int_equal(tt_store_unshipped_from(s, &ns), 0);
+	assert_int_equal(ns, 3);
+	assert_int_equal(tst_q_int(f->dir, "SELECT count(*) FROM export_cursors"), 2);
+
+	/* what export sends: the recording row, the lifetimes and losses since a time */
+	assert_int_equal(tt_store_blocks_end(s, &ns), 0);
+	assert_int_equal(ns, M2W + 110 * SEC);
+	assert_int_equal(tt_store_recording(s, rec, TT_REC_BLOCKS_END, copy_rec, &r), 0);
+	assert_int_equal(r.has_blocks_end, 1);
+	assert_int_equal(r.blocks_end_ns, (int64_t)(M2W + 110 * SEC));
+	assert_int_equal(r.bucket_ns, (int64_t)BUCKET);
+	assert_int_equal(lifetimes_since(s, rec, 0, a_in), 4);
+	/* C closed in the first tick, last seen at its end; the others are seen to the end */
+	assert_int_equal(lifetimes_since(s, rec, (int64_t)(M2W + 101 * SEC - 1), a_in), 4);
+	assert_int_equal(lifetimes_since(s, rec, (int64_t)(M2W + 101 * SEC), a_in), 3);
+	assert_int_equal(lifetimes_since(s, rec, (int64_t)(M2W + 110 * SEC), a_in), 0);
+	assert_int_equal(lifetimes_since(s, rec + 1, 0, a_in), 0);
+	assert_int_equal(tt_store_each_loss_since(s, rec, 0, take_loss, l), 0);
+	assert_int_equal(l[0].t_start_ns, 2);
+	assert_int_equal(l[1].t_end_ns, (int64_t)(M2W + 105 * SEC));
+	assert_int_equal(l[1].ring_drops, 3);
+	assert_int_equal(l[1].socks_full, 0);
+	assert_int_equal(l[1].peers_full, 1);
+	assert_int_equal(l[2].t_start_ns, (int64_t)(M2W + 105 * SEC));
+	assert_int_equal(l[2].ring_drops, 7);
+	assert_int_equal(l[2].socks_full, 2);
+	assert_int_equal(l[2].peers_full, 0);
+	memset(l, 0, sizeof(l));
+	since = (int64_t)(M2W + 105 * SEC);
+	assert_int_equal(tt_store_each_loss_since(s, rec, since, take_loss, l), 0);
+	assert_int_equal(l[0].t_start_ns, 1);
+	assert_int_equal(l[1].ring_drops, 7);
+	tt_store_close(s);
+
+	/* back in rollback mode, the cursors kept */
+	assert_int_equal(header_mode(f->dir), 1);
+	assert_false(file_exists(f->dir, "index.db-wal"));
+	assert_false(file_exists(f->dir, "index.db-shm"));
+	assert_int_equal(tst_q_int(f->dir, "SELECT ticks_ns FROM export_cursors WHERE dest ="
+					   " 'http://a/'"),
+			 9);
+
+	/* a reader writes no cursor */
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_READ, 0, 0, &s, why, sizeof(why)), 0);
+	assert_int_equal(tt_store_set_cursor(s, "http://a/", rec, 1, 1), -EBADF);
+	tt_store_close(s);
+
+	/* a store a writer holds: export works beside it, and the index stays in WAL mode */
+	w = open_w(f->dir);
+	assert_int_equal(tt_store_open(f->dir, TT_STORE_EXPORT, 0, 0, &s, why, sizeof(why)), 0);
+	assert_int_equal(tt_store_set_cursor(s, "http://a/", rec, 12, 13), 0);
+	tt_store_close(s);
+	assert_int_equal(header_mode(f->dir), 2);
+	assert_int_equal(tt_store_recording_end(w, rec, M2W + 112 * SEC, 1), 0);
+	tt_store_close(w);
+	assert_int_equal(header_mode(f->dir), 1);
+	assert_int_equal(tst_q_int(f->dir, "SELECT ticks_ns + end_ns FROM export_cursors c JOIN"
+					   " recordings r ON r.id = c.recording_id WHERE dest ="
+					   " 'http://a/'"),
+			 (int64_t)(12 + M2W + 112 * SEC));
+
+	/* a directory that is no store */
+	assert_int_equal(tt_store_open(f->tmp, TT_STORE_EXPORT, 0, 0, &s, why, sizeof(why)),
+			 -ENOENT);
+	assert_non_null(strstr(why, "not a tcptop store"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1775,6 +2038,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_cost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_api, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
