@@ -399,15 +399,20 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 					" min(CASE x.s WHEN 1 THEN x.rtt_min_us END) IS NOT min(CASE x.s WHEN -1 THEN"
 					"  x.rtt_min_us END),"
 					" sum(x.s = 1) = 0 OR sum(x.s = -1) = 0,"
-					" (SELECT o.state || ',' || o.process_id || ',' || o.cgroup FROM rollups o WHERE"
-					"  o.res = ?2 AND o.t >= ?3 AND o.t < ?3 + 3600 AND o.conn = x.conn ORDER BY o.t"
-					"  DESC, o.part DESC LIMIT 1) IS NOT (SELECT h.state || ',' || h.process_id || ','"
-					"  || h.cgroup FROM rollups h WHERE h.res = 3600 AND h.t = ?3 AND h.conn = x.conn"
-					"  ORDER BY h.part DESC LIMIT 1)"
+					" max(lm.v) IS NOT max(lh.v)"
 					" FROM (SELECT 1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
 					"  WHERE o.res = ?2 AND o.t >= ?3 AND o.t < ?3 + 3600 AND c.recording_id = ?1"
 					"  UNION ALL SELECT -1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
 					"  WHERE o.res = 3600 AND o.t = ?3 AND c.recording_id = ?1) x"
+					/* the last part's owner and state on each side: SQLite
+					 * takes a bare column from the row of the one max() (one
+					 * pass, not one per conn) */
+					" LEFT JOIN (SELECT conn, state || ',' || process_id || ',' || cgroup AS v,"
+					"  max(t * 4096 + part) FROM rollups WHERE res = ?2 AND t >= ?3 AND"
+					"  t < ?3 + 3600 GROUP BY conn) lm ON lm.conn = x.conn"
+					" LEFT JOIN (SELECT conn, state || ',' || process_id || ',' || cgroup AS v,"
+					"  max(part) FROM rollups WHERE res = 3600 AND t = ?3 GROUP BY conn) lh"
+					"  ON lh.conn = x.conn"
 					" WHERE EXISTS (SELECT 1 FROM rollups h JOIN conns c ON c.id = h.conn WHERE"
 					"  h.res = 3600 AND h.t = ?3 AND c.recording_id = ?1)"
 					" GROUP BY x.conn",

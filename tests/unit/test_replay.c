@@ -608,7 +608,7 @@ static void test_verify_every_field(void **state)
  */
 static void unmark_clean_end(const char *dir, unsigned seq)
 {
-	char path[256], name[64];
+	char path[4096 + 256], name[64];
 	uint8_t h[TT_SEGC_HDR_LEN];
 	struct tt_segc_file fh;
 	struct dirent *de;
