@@ -947,15 +947,6 @@ out:
 	return err;
 }
 
-uint64_t tt_ship_unshipped_from(struct tt_store *s)
-{
-	uint64_t t = 0;
-
-	if (tt_store_unshipped_from(s, &t))
-		return 0;
-	return t;
-}
-
 /* ---- live shipping ------------------------------------------------------ */
 
 struct tt_shipper {

@@ -83,15 +83,6 @@ struct tt_ship_stats {
 int tt_ship_store(struct tt_ch *ch, const char *dir, const struct tt_ship_opts *o,
 		  struct tt_ship_stats *st, char *why, size_t why_len);
 
-/*
- * What retention would delete before the cursors of every destination passed
- * it: the oldest t_end_ns not yet shipped to some destination of dir's
- * export_cursors (Unix ns), or 0 when there is no destination. For callers
- * that must not delete unshipped data silently.
- */
-struct tt_store;
-uint64_t tt_ship_unshipped_from(struct tt_store *s);
-
 /* ---- live shipping (tcptop-record --ship) ------------------------------- */
 
 struct tt_shipper;
