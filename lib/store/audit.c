@@ -18,6 +18,21 @@
 
 #define NS 1000000000ull
 
+/*
+ * Connections compared per audit, about: beyond it, one in k is (k from the
+ * index's rows of the period), chosen by a hash of the id on both sides. The
+ * replay still decodes every event of the period, but builds rows only for
+ * those connections: on a host of 20,000 connections the aggregation of every
+ * row of 300 ticks cost 8 times the query it guarded.
+ */
+#define AUDIT_CONNS 256
+
+/* Whether connection id is one of the 1 in k compared. */
+static int sampled(uint64_t id, uint64_t k)
+{
+	return k <= 1 || ((id * 0x9e3779b97f4a7c15ull) >> 32) % k == 0;
+}
+
 /* One piece in the form both sides can give: identity, owner, sums. */
 struct arow {
 	struct tt_ev_conn conn; /* tuple from the conn; tgid, comm, cgroup of the part */
@@ -27,6 +42,8 @@ struct arow {
 struct alist {
 	struct arow *v;
 	size_t n, cap;
+	size_t rows; /* every row seen, sampled or not */
+	uint64_t k; /* compare 1 connection in k (sampled) */
 	int migrated; /* a row without first_ns: nothing to compare */
 };
 
@@ -82,6 +99,7 @@ static int take_index(void *ctx, const struct tt_piece *p)
 {
 	struct alist *l = ctx;
 
+	l->rows++;
 	if (p->migrated) {
 		l->migrated = 1;
 		return 0;
@@ -172,8 +190,10 @@ static int replay_period(struct tt_store *st, int64_t rec, int64_t m2w, uint64_t
 	}
 	src = tt_replay_source(rp);
 	while ((rc = tt_source_next(src, &ev)) > 0) {
-		uint64_t end;
+		uint64_t end, id = tt_event_id(&ev);
 
+		if (id && !sampled(id, out->k))
+			continue; /* a connection not compared: no row for it */
 		rc = tt_agg_feed(agg, &ev);
 		if (rc < 0) {
 			err = -ENOMEM;
@@ -256,7 +276,7 @@ int tt_audit_period(struct tt_store *st, int64_t rec, int64_t m2w, uint64_t mino
 {
 	struct alist ixl = { 0 }, bl = { 0 };
 	char buf[160];
-	size_t i;
+	size_t i, j;
 	int err;
 
 	warn[0] = '\0';
@@ -275,6 +295,11 @@ int tt_audit_period(struct tt_store *st, int64_t rec, int64_t m2w, uint64_t mino
 		err = -ENODATA;
 		goto out;
 	}
+	ixl.k = bl.k = ixl.rows / AUDIT_CONNS + 1;
+	for (i = j = 0; i < ixl.n; i++)
+		if (sampled(ixl.v[i].conn.id, ixl.k))
+			ixl.v[j++] = ixl.v[i];
+	ixl.n = j;
 	err = replay_period(st, rec, m2w, minor_s, t_s, &bl, warn, warn_len);
 	if (err) {
 		err = err < 0 ? err : -ENODATA;

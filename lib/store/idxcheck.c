@@ -352,6 +352,16 @@ int tt_check_rollup_keys(struct tt_store *st, char *why, size_t why_len)
 	return err;
 }
 
+/*
+ * Connections an hour is compared for, about: beyond it, one in k (?4) by a
+ * hash of conns.id. Comparing all of them costs a scan and a grouping of every
+ * minor row of the hour: 1.5 s for an hour of 20,000 connections, five times
+ * the query it checks; a lie in every row is still caught, one in a single row
+ * is caught by 1 hour check in k.
+ */
+#define HOUR_CONNS 512
+#define SAMPLE(c)  "(" c " * 2654435761) % ?4 = 0"
+
 /* Columns compared between an hour and its minor periods: sums, then extremes. */
 #define SUMS(s)                                                                                    \
 	"sum(" s "ticks), sum(" s "bytes_in), sum(" s "bytes_out), sum(" s "packets_in), sum(" s   \
@@ -382,7 +392,18 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 	};
 	sqlite3 *db = tt_store_sqlite(st);
 	sqlite3_stmt *q = NULL;
+	int64_t k = 1;
 	int err = 0, rc, i;
+
+	/* the hour's rows (an index range): beyond HOUR_CONNS, 1 connection in k */
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM rollups WHERE res = 3600 AND t = ?1", -1,
+			       &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, (int64_t)hour_s);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			k = sqlite3_column_int64(q, 0) / HOUR_CONNS + 1;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
 
 	if (sqlite3_prepare_v2(
 		    db,
@@ -402,20 +423,29 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 					" max(lm.v) IS NOT max(lh.v)"
 					" FROM (SELECT 1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
 					"  WHERE o.res = ?2 AND o.t >= ?3 AND o.t < ?3 + 3600 AND c.recording_id = ?1"
-					"  UNION ALL SELECT -1 AS s, o.* FROM rollups o JOIN conns c ON c.id = o.conn"
-					"  WHERE o.res = 3600 AND o.t = ?3 AND c.recording_id = ?1) x"
-					/* the last part's owner and state on each side: SQLite
-					 * takes a bare column from the row of the one max() (one
-					 * pass, not one per conn) */
-					" LEFT JOIN (SELECT conn, state || ',' || process_id || ',' || cgroup AS v,"
-					"  max(t * 4096 + part) FROM rollups WHERE res = ?2 AND t >= ?3 AND"
-					"  t < ?3 + 3600 GROUP BY conn) lm ON lm.conn = x.conn"
-					" LEFT JOIN (SELECT conn, state || ',' || process_id || ',' || cgroup AS v,"
-					"  max(part) FROM rollups WHERE res = 3600 AND t = ?3 GROUP BY conn) lh"
-					"  ON lh.conn = x.conn"
-					" WHERE EXISTS (SELECT 1 FROM rollups h JOIN conns c ON c.id = h.conn WHERE"
-					"  h.res = 3600 AND h.t = ?3 AND c.recording_id = ?1)"
-					" GROUP BY x.conn",
+					"  AND " SAMPLE(
+						"o.conn") " UNION ALL SELECT -1 AS s, o.* FROM rollups o JOIN"
+							  "  conns c ON c.id = o.conn WHERE o.res = 3600 AND o.t = ?3 AND"
+							  "  c.recording_id = ?1 AND " SAMPLE(
+								  "o.conn") ") x"
+									    /* the last part's owner
+									     * and state on each
+									     * side: SQLite takes a
+									     * bare column from the
+									     * row of the one max()
+									     * (one pass, not one
+									     * per conn) */
+									    " LEFT JOIN (SELECT conn, state || ',' || process_id || ',' || cgroup AS v,"
+									    "  max(t * 4096 + part) FROM rollups WHERE res = ?2 AND t >= ?3 AND"
+									    "  t < ?3 + 3600 AND " SAMPLE(
+										    "conn") " GROUP BY conn) lm ON lm.conn = x.conn"
+											    " LEFT JOIN (SELECT conn, state || ',' || process_id || ',' || cgroup AS v,"
+											    "  max(part) FROM rollups WHERE res = 3600 AND t = ?3 AND " SAMPLE(
+												    "conn") "  GROUP BY conn) lh"
+													    "  ON lh.conn = x.conn"
+													    " WHERE EXISTS (SELECT 1 FROM rollups h JOIN conns c ON c.id = h.conn WHERE"
+													    "  h.res = 3600 AND h.t = ?3 AND c.recording_id = ?1)"
+													    " GROUP BY x.conn",
 		    -1, &q, NULL)) {
 		snprintf(why, why_len, "%s: index: %s", tt_store_dir(st), sqlite3_errmsg(db));
 		return -EIO;
@@ -423,6 +453,7 @@ int tt_check_hour(struct tt_store *st, int64_t rec, uint64_t minor_s, uint64_t h
 	sqlite3_bind_int64(q, 1, rec);
 	sqlite3_bind_int64(q, 2, (int64_t)minor_s);
 	sqlite3_bind_int64(q, 3, (int64_t)hour_s);
+	sqlite3_bind_int64(q, 4, k);
 	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		for (i = 1; i <= 17; i++) {
 			if (!sqlite3_column_int64(q, i))
