@@ -158,9 +158,14 @@ static const char *differ(const struct arow *a, const struct arow *b, char *buf,
 	return NULL;
 }
 
-/* The blocks' rows of the period: 0, 1 when they cannot say (damage, a gap), or -errno. */
+/*
+ * The blocks' rows of the period: 0, 1 when they cannot say (damage, a gap), or
+ * -errno. from_start: the recording began inside the period (its first tick
+ * may start after the period does).
+ */
 static int replay_period(struct tt_store *st, int64_t rec, int64_t m2w, uint64_t minor_s,
-			 uint64_t t_s, struct alist *out, char *warn, size_t warn_len)
+			 uint64_t t_s, int from_start, struct alist *out, char *warn,
+			 size_t warn_len)
 {
 	/* past the period: the tick that closes it is read, then the replay stops */
 	struct tt_replay_opts ro = { .recording_id = rec,
@@ -206,9 +211,12 @@ static int replay_period(struct tt_store *st, int64_t rec, int64_t m2w, uint64_t
 		/*
 		 * ticks follow each other: a tick that does not start where the one
 		 * before ended follows a gap in the blocks (a segment the index lost
-		 * or gave to another recording), and the period cannot be recomputed
+		 * or gave to another recording, retention), and the period cannot be
+		 * recomputed; the first one read must start before the period does
 		 */
-		if (prev && t->start_ns != prev && end > t_s * NS) {
+		if (end > t_s * NS &&
+		    (prev ? t->start_ns != prev
+			  : !from_start && tt_wall_ns(t->start_ns, m2w) > t_s * NS)) {
 			err = 1;
 			goto out;
 		}
@@ -249,25 +257,24 @@ out:
 }
 
 /*
- * Whether the recording's blocks hold every tick of (t0, t1] (Unix ns) and
- * the index holds its rows for good: the first block ending at or after t0
- * starts at or before it, or starts inside the period and is the recording's
- * very first one (retention
- * takes whole segments from the front: seq 0 still there means nothing was
- * taken), and a block ends at or after t1 (the rows of a period are final once
- * the block holding its last tick is sealed: a live recorder adds none).
+ * Whether the recording's blocks can hold every tick of (t0, t1] (Unix ns) and
+ * the index its rows for good: a block ends at or after t0 and one at or after
+ * t1 (the rows of a period are final once the block holding its last tick is
+ * sealed: a live recorder adds none). The ticks between are checked as they
+ * are read (replay_period: no gap, the first one starting before t0).
+ * *from_start: the recording's very first block (segment 0: retention took
+ * nothing) starts inside the period, so its first tick may too.
  */
-static int covered(struct tt_store *st, int64_t rec, uint64_t t0, uint64_t t1)
+static int covered(struct tt_store *st, int64_t rec, uint64_t t0, uint64_t t1, int *from_start)
 {
 	struct tt_store_block b, f;
 
-	if (tt_store_find_block(st, rec, TT_BLOCK_FIRST_ENDING, (int64_t)t0, 0, &b) != 1)
-		return 0;
-	if ((uint64_t)b.t_start_ns > t0 &&
-	    ((uint64_t)b.t_start_ns >= t1 ||
-	     !(tt_store_find_block(st, rec, TT_BLOCK_FIRST_ENDING, 0, 0, &f) == 1 && f.id == b.id &&
-	       f.seq == 0)))
-		return 0; /* blocks lost before it, or none in it: nothing to compare */
+	if (tt_store_find_block(st, rec, TT_BLOCK_FIRST_ENDING, (int64_t)t0, 0, &b) != 1 ||
+	    (uint64_t)b.t_start_ns >= t1)
+		return 0; /* nothing of the period in the blocks */
+	*from_start = (uint64_t)b.t_start_ns > t0 &&
+		      tt_store_find_block(st, rec, TT_BLOCK_FIRST_ENDING, 0, 0, &f) == 1 &&
+		      f.id == b.id && f.seq == 0;
 	return tt_store_find_block(st, rec, TT_BLOCK_FIRST_ENDING, (int64_t)t1, 0, &b) == 1;
 }
 
@@ -277,10 +284,10 @@ int tt_audit_period(struct tt_store *st, int64_t rec, int64_t m2w, uint64_t mino
 	struct alist ixl = { 0 }, bl = { 0 };
 	char buf[160];
 	size_t i, j;
-	int err;
+	int err, from_start = 0;
 
 	warn[0] = '\0';
-	if (!minor_s || !covered(st, rec, t_s * NS, (t_s + minor_s) * NS))
+	if (!minor_s || !covered(st, rec, t_s * NS, (t_s + minor_s) * NS, &from_start))
 		return -ENODATA;
 	err = tt_store_each_piece(st, rec, m2w, minor_s, t_s, t_s + 1, take_index, &ixl);
 	if (err == -EBADMSG) {
@@ -300,7 +307,7 @@ int tt_audit_period(struct tt_store *st, int64_t rec, int64_t m2w, uint64_t mino
 		if (sampled(ixl.v[i].conn.id, ixl.k))
 			ixl.v[j++] = ixl.v[i];
 	ixl.n = j;
-	err = replay_period(st, rec, m2w, minor_s, t_s, &bl, warn, warn_len);
+	err = replay_period(st, rec, m2w, minor_s, t_s, from_start, &bl, warn, warn_len);
 	if (err) {
 		err = err < 0 ? err : -ENODATA;
 		goto out;
