@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "audit.h"
 #include "idmap.h"
 #include "indexer.h"
-#include "audit.h"
 #include "mem.h"
 #include "repair.h"
 #include "segment.h"
