@@ -180,11 +180,15 @@ static int check_conn(sqlite3_stmt *q, const struct tt_ix_span *rec, const char 
 		return -EBADMSG;
 	}
 	/*
-	 * a remote is an address with a port; every row has a local port: a TCP
-	 * socket and a connected UDP one are bound (connect() binds), and a UDP
-	 * flow is counted from datagrams, which carry it
+	 * a remote is an address with a port. A local port: a UDP row always has
+	 * one (a connected socket is bound by connect(), a flow is counted from
+	 * datagrams, which carry it); a TCP one once it moved data (the kernel
+	 * enters SYN-SENT before it picks the port, so a connect the recorder saw
+	 * that soon, then lost to a crash or to a failure, keeps port 0 and no byte)
 	 */
-	if ((ra == 1) != (rport == 0) || (ra == 0 && la == 1) || !lport) {
+	if ((ra == 1) != (rport == 0) || (ra == 0 && la == 1) ||
+	    (!lport && (proto != 6 || sqlite3_column_int64(q, TT_PQ_BYTES_IN) ||
+			sqlite3_column_int64(q, TT_PQ_BYTES_OUT)))) {
 		conn_why(q, dir, "its addresses and ports do not fit together", why, why_len);
 		return -EBADMSG;
 	}
