@@ -849,11 +849,10 @@ static int ship_meta(struct exporter *x, struct rec_state *r, uint64_t hw)
 	int err = 0;
 
 	x->fn_failed = 0;
-	/* a recording retention removed meanwhile has no row to send */
-	if (since >= 0) {
+	if (since >= 0) { /* a cursor below 0 (no intact index holds one) sends no row */
 		err = tt_store_recording(x->s, r->id, TT_REC_BLOCKS_END, recording_row, &m);
 		if (err == -ENOENT)
-			err = 0;
+			err = 0; /* a recording retention removed meanwhile has no row to send */
 	}
 	if (err)
 		err = index_fail(x, err);

@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "indexer.h"
+#include "mem.h"
 #include "replay.h"
 
 #define NS 1000000000ull
@@ -51,16 +52,8 @@ static int alist_push(struct alist *l, const struct tt_ev_conn *c, const struct 
 {
 	struct arow *r;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct arow *v =
-			cap < SIZE_MAX / sizeof(*v) ? realloc(l->v, cap * sizeof(*v)) : NULL;
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (tt_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)))
+		return -ENOMEM;
 	r = &l->v[l->n++];
 	memset(r, 0, sizeof(*r));
 	memcpy(r->conn.laddr, c->laddr, sizeof(r->conn.laddr));

@@ -603,27 +603,18 @@ static void test_verify_every_field(void **state)
 }
 
 /*
- * The last segment (seq) of dir's recording as a crash leaves it: without the
- * clean stop its header says once a stop was recorded (TT_SEG_CLEAN_END).
+ * Segment seq of recording 1 in dir as a crash leaves it: without the clean
+ * stop its header says once a stop was recorded (TT_SEG_CLEAN_END).
  */
 static void unmark_clean_end(const char *dir, unsigned seq)
 {
-	char path[4096 + 256], name[64];
+	char path[4096 + 64], name[64];
 	uint8_t h[TT_SEGC_HDR_LEN];
 	struct tt_segc_file fh;
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int fd = -1;
+	int fd;
 
-	assert_non_null(d);
-	snprintf(name, sizeof(name), "-s%06u.tts", seq);
-	while ((de = readdir(d)))
-		if (strlen(de->d_name) > strlen(name) &&
-		    !strcmp(de->d_name + strlen(de->d_name) - strlen(name), name))
-			break;
-	assert_non_null(de);
-	snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-	closedir(d);
+	assert_int_equal(tt_store_segment_name(name, sizeof(name), 1, seq), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
