@@ -305,8 +305,11 @@ int tt_audit_period(struct tt_store *st, int64_t rec, int64_t m2w, uint64_t mino
 		err = err < 0 ? err : -ENODATA;
 		goto out;
 	}
-	qsort(ixl.v, ixl.n, sizeof(*ixl.v), cmp_arow);
-	qsort(bl.v, bl.n, sizeof(*bl.v), cmp_arow);
+	/* an idle period has no row on either side, and no array (qsort takes none) */
+	if (ixl.n > 1)
+		qsort(ixl.v, ixl.n, sizeof(*ixl.v), cmp_arow);
+	if (bl.n > 1)
+		qsort(bl.v, bl.n, sizeof(*bl.v), cmp_arow);
 	for (i = 0; i < ixl.n || i < bl.n; i++) {
 		const struct arow *a = i < ixl.n ? &ixl.v[i] : NULL;
 		const struct arow *b = i < bl.n ? &bl.v[i] : NULL;
